@@ -1,0 +1,84 @@
+"""Settings from the environment, read in this module only, into one typed object.
+
+Every other module receives a `Settings` (or reads `get_settings()`); nothing else
+touches `os.environ` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_dir(name: str) -> Path:
+    """Find `rules/` or `templates/`: inside an installed wheel, else beside the package."""
+    bundled = _PACKAGE_DIR / "_bundled" / name
+    if bundled.is_dir():
+        return bundled
+    return _PACKAGE_DIR.parent / name
+
+
+DEFAULT_DATABASE_FILE = "bid.db"
+DEFAULT_DATA_DIR = ".bid"
+DEFAULT_OUTPUT_DIR = "bid-output"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_UI_PORT = 4200
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the embedded defaults of a first run."""
+
+    database_url: str
+    data_dir: Path
+    output_dir: Path
+    rules_dir: Path
+    templates_dir: Path
+    slack_bot_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_signing_secret: str | None = None
+    prefect_api_url: str | None = None
+    ui_port: int = DEFAULT_UI_PORT
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's own data lives inside the project's data directory."""
+        return self.data_dir / "prefect"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Build settings from an environment mapping (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    base = cwd or Path.cwd()
+    data_dir = Path(env.get("BID_DATA_DIR", str(base / DEFAULT_DATA_DIR)))
+    database_url = env.get("BID_DATABASE_URL") or f"sqlite:///{base / DEFAULT_DATABASE_FILE}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        output_dir=Path(env.get("BID_OUTPUT_DIR", str(base / DEFAULT_OUTPUT_DIR))),
+        rules_dir=Path(env.get("BID_RULES_DIR", str(_resource_dir("rules")))),
+        templates_dir=Path(env.get("BID_TEMPLATES_DIR", str(_resource_dir("templates")))),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_api_url=env.get("SLACK_API_URL", DEFAULT_SLACK_API_URL),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        prefect_api_url=env.get("PREFECT_API_URL") or None,
+        ui_port=int(env.get("BID_UI_PORT", str(DEFAULT_UI_PORT))),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
