@@ -1,0 +1,141 @@
+"""The bid lifecycle at a glance: the states and ONE table of transitions.
+
+The eight steps come from the source study (pre-qualification up to and including contract
+preparation); `strategy_rework` is where a *redefine strategy* outcome loops back to, and
+the four ends close a bid. The table is data: `machine.py` hands it to `transitions`, the
+Mermaid diagram in docs/lifecycle.md is generated from it, and a test asserts it whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PRE_QUALIFICATION = "pre_qualification"
+    QUALIFICATION = "qualification"
+    STRATEGY_REWORK = "strategy_rework"
+    KICK_OFF = "kick_off"
+    BID_PRODUCTION = "bid_production"
+    GOVERNANCE_REVIEW = "governance_review"
+    SUBMISSION = "submission"
+    CUSTOMER_DECISION = "customer_decision"
+    CONTRACT_PREPARATION = "contract_preparation"
+    NO_BID = "no_bid"
+    LOST = "lost"
+    CONTRACTED = "contracted"
+    WITHDRAWN = "withdrawn"
+
+
+STEPS: tuple[State, ...] = (
+    State.PRE_QUALIFICATION,
+    State.QUALIFICATION,
+    State.KICK_OFF,
+    State.BID_PRODUCTION,
+    State.GOVERNANCE_REVIEW,
+    State.SUBMISSION,
+    State.CUSTOMER_DECISION,
+    State.CONTRACT_PREPARATION,
+)
+"""The eight steps in order."""
+
+ENDS: frozenset[State] = frozenset({State.NO_BID, State.LOST, State.CONTRACTED, State.WITHDRAWN})
+OPEN_STATES: tuple[State, ...] = tuple(s for s in State if s not in ENDS)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One move of the lifecycle: a named trigger, its source(s), destination and guards."""
+
+    trigger: str
+    source: State
+    dest: State
+    guards: tuple[str, ...] = ()
+    automatic: bool = False
+    """True when `advance` may fire it without a human decision."""
+
+
+def _withdrawals() -> list[Transition]:
+    return [
+        Transition("withdraw", state, State.WITHDRAWN, ("reason_given",)) for state in OPEN_STATES
+    ]
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("qualify", State.PRE_QUALIFICATION, State.QUALIFICATION, ("bants_complete",), True),
+    Transition("decide_bid", State.QUALIFICATION, State.KICK_OFF, ("deadline_not_passed",)),
+    Transition("decide_no_bid", State.QUALIFICATION, State.NO_BID, ("reason_given",)),
+    Transition("redefine_strategy", State.QUALIFICATION, State.STRATEGY_REWORK, ("reason_given",)),
+    Transition(
+        "resubmit_strategy",
+        State.STRATEGY_REWORK,
+        State.QUALIFICATION,
+        ("strategy_reworked",),
+        True,
+    ),
+    Transition(
+        "start_production",
+        State.KICK_OFF,
+        State.BID_PRODUCTION,
+        ("bid_team_assigned", "control_plan_made"),
+        True,
+    ),
+    Transition(
+        "request_governance",
+        State.BID_PRODUCTION,
+        State.GOVERNANCE_REVIEW,
+        ("proposal_ready",),
+        True,
+    ),
+    Transition(
+        "reject_governance", State.GOVERNANCE_REVIEW, State.BID_PRODUCTION, ("reason_given",)
+    ),
+    Transition(
+        "approve_governance",
+        State.GOVERNANCE_REVIEW,
+        State.SUBMISSION,
+        ("approvals_complete",),
+        True,
+    ),
+    Transition(
+        "submit", State.SUBMISSION, State.CUSTOMER_DECISION, ("submission_package_ready",), True
+    ),
+    Transition("win", State.CUSTOMER_DECISION, State.CONTRACT_PREPARATION, ("reason_given",)),
+    Transition("lose", State.CUSTOMER_DECISION, State.LOST, ("reason_given",)),
+    Transition(
+        "sign_contract",
+        State.CONTRACT_PREPARATION,
+        State.CONTRACTED,
+        ("order_sheet_ready",),
+        True,
+    ),
+    *_withdrawals(),
+)
+
+
+def automatic_transition(state: State) -> Transition | None:
+    """The transition `advance` fires from this state without a human, if any."""
+    for transition in TRANSITIONS:
+        if transition.source == state and transition.automatic:
+            return transition
+    return None
+
+
+def transitions_from(state: State) -> list[Transition]:
+    return [t for t in TRANSITIONS if t.source == state]
+
+
+def find_transition(trigger: str, state: State) -> Transition | None:
+    for transition in TRANSITIONS:
+        if transition.trigger == trigger and transition.source == state:
+            return transition
+    return None
+
+
+WAITING_FOR: dict[State, str] = {
+    State.QUALIFICATION: "a go/no-go decision (bid decide)",
+    State.GOVERNANCE_REVIEW: "the governance approvals (bid approve)",
+    State.CUSTOMER_DECISION: "the customer's verdict (bid result)",
+}
+"""What a bid in this state waits for when `advance` cannot move it on."""

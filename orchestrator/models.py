@@ -1,0 +1,270 @@
+"""The bid record: SQLModel tables, the single source of truth for every bid.
+
+Rows hold data only; the lifecycle lives in `lifecycle.py` and moves through `machine.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tier(StrEnum):
+    TOP = "top"
+    MAJOR = "major"
+    INSTALLED_BASE = "installed_base"
+
+
+class Role(StrEnum):
+    ACCOUNT_MANAGER = "account_manager"
+    BID_MANAGER = "bid_manager"
+    SOLUTION_CONSULTANT = "solution_consultant"
+    SALES_SUPPORT = "sales_support"
+    MANAGEMENT = "management"
+    FINANCE = "finance"
+    LEGAL = "legal"
+    OPERATIONS = "operations"
+
+
+class Source(StrEnum):
+    RFP = "rfp"
+    PROSPECTING = "prospecting"
+
+
+class Service(StrEnum):
+    MANAGED_NETWORK = "managed_network"
+    HOSTING = "hosting"
+    VIDEO_CONFERENCING = "video_conferencing"
+
+
+class Access(StrEnum):
+    FIBER = "fiber"
+    COPPER = "copper"
+    WIRELESS = "wireless"
+    G4 = "4g"
+    G5 = "5g"
+
+
+class Area(StrEnum):
+    """Governance approval areas (management is added by thresholds)."""
+
+    TECHNICAL = "technical"
+    FINANCIAL = "financial"
+    LEGAL = "legal"
+    MANAGEMENT = "management"
+
+
+class ApprovalStatus(StrEnum):
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    REJECTED = "rejected"
+    INVALIDATED = "invalidated"
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    tier: str
+    sleeping_until: date | None = None
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(index=True, unique=True)
+    slack_user_id: str | None = None
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Opportunity(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    title: str
+    source: str
+    rfp_reference: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    submission_deadline: date
+    decision_date: date | None = None
+    revenue_short_term: float = 0.0
+    revenue_medium_term: float = 0.0
+    revenue_long_term: float = 0.0
+    currency: str = "EUR"
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    strategy: str | None = None
+    strategic_fit: str = "medium"
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    bants: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    pricing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(index=True)
+    proposal_hash: str | None = None
+    result_reason: str | None = None
+    result_category: str | None = None
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def ref(self) -> str:
+        return format_ref(self.id)
+
+    @property
+    def total_revenue(self) -> float:
+        return self.revenue_short_term + self.revenue_medium_term + self.revenue_long_term
+
+
+def format_ref(opportunity_id: int | None) -> str:
+    """The id users see and type: OPP-0007."""
+    return f"OPP-{opportunity_id or 0:04d}"
+
+
+class TeamMember(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("opportunity_id", "role", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str
+
+
+class Site(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("opportunity_id", "site_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    site_id: str
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    bandwidth_mbps: int
+    access: str
+    service: str = "managed_network"
+    ordered: bool = True
+
+
+class Quote(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    site_id: str
+    provider: str
+    kind: str
+    monthly_cost: float
+    one_off_cost: float
+    currency: str
+    valid_until: date
+    superseded: bool = False
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    area: str
+    status: str = ApprovalStatus.REQUESTED
+    proposal_hash: str | None = None
+    approver_id: int | None = Field(default=None, foreign_key="person.id")
+    reason: str | None = None
+    requested_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+
+class DecisionRecord(SQLModel, table=True):
+    """One evaluation of a decision table that moved (or was meant to move) a bid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    table_name: str
+    rule_file: str
+    rule_hash: str
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    outputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    matched_rows: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    evaluated_at: datetime = Field(default_factory=utcnow)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    human_outcome: str | None = None
+    reason: str | None = None
+
+
+class Milestone(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("opportunity_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    name: str
+    due_at: datetime
+    owner_role: str
+    status: str = "open"
+    completed_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail: who moved the bid, when, from where to where, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    from_state: str | None = None
+    to_state: str | None = None
+    trigger: str
+    reason: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, unique=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification committed with the change that caused it; delivered after commit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    opportunity_id: int | None = Field(default=None, foreign_key="opportunity.id", index=True)
+    event: str
+    recipient_email: str | None = None
+    channel: str | None = None
+    text: str
+    blocks: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class Document(SQLModel, table=True):
+    """An artefact rendered for a bid (QRF, proposal, plan, order sheet), by content hash."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "kind", "name", "content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    kind: str
+    name: str
+    path: str
+    content_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChangeOrder(SQLModel, table=True):
+    """A MACD (move, add, change, delete) on a contracted bid's services."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    site_id: str
+    kind: str
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ForecastSnapshot(SQLModel, table=True):
+    """A stored forecast, compared later with what happened."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    taken_at: datetime = Field(default_factory=utcnow)
+    period: str
+    expected_revenue: float
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
