@@ -100,6 +100,7 @@ class Opportunity(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="person.id")
     strategy: str | None = None
     strategic_fit: str = "medium"
+    incumbent: bool = False
     services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     bants: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     pricing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,67 @@
+"""The ports the service layer talks through; real and test implementations plug in here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlmodel import Session
+
+from orchestrator.models import Opportunity
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """One file written for a bid; `content_hash` is the hash of the inputs it was made from."""
+
+    kind: str  # "qrf" | "qrf_csv" | "internal_quote_task" | "proposal" | "control_plan" | ...
+    name: str  # stable logical name, e.g. "qrf-DE-telekom", "proposal"
+    path: Path
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ProducedDocuments:
+    """What one production step wrote, plus what the lifecycle needs to know about it."""
+
+    documents: list[RenderedDocument] = field(default_factory=list)
+    proposal_hash: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class DocumentPort(Protocol):
+    """Renders a bid's documents from the database rows into `out_dir`.
+
+    Implementations are deterministic: the same inputs give the same files at the same
+    paths and the same hashes, so a rerun after a crash rewrites, never duplicates.
+    """
+
+    def bid_documents(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """Bid production: QRFs per country/provider, the proposal, the Bid Control Plan.
+
+        `proposal_hash` is the content hash of the proposal's inputs: the version approvers sign.
+        """
+        ...
+
+    def submission_package(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """The approved proposal and its annexes, assembled for the customer."""
+        ...
+
+    def order_sheet(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """The clean order sheet after a win; `problems` lists lines that block ordering."""
+        ...
