@@ -1,0 +1,37 @@
+"""Text of notifications, from Jinja templates in `templates/messages/` (autoescaped for Slack)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+
+@lru_cache(maxsize=4)
+def _environment(templates_dir: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(templates_dir) / "messages")),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _slack_escape(value: Any) -> str:
+    """Slack mrkdwn treats &, < and > as control characters; user text must not link or ping."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(templates_dir: Path, event: str, **values: Any) -> str:
+    """Render `messages/<event>.txt.j2`, or the generic `transition.txt.j2` when none exists."""
+    env = _environment(str(templates_dir))
+    env.filters["slack"] = _slack_escape
+    try:
+        template = env.get_template(f"{event}.txt.j2")
+    except jinja2.TemplateNotFound:
+        template = env.get_template("transition.txt.j2")
+    return template.render(event=event, **values).strip()
