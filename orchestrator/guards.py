@@ -73,6 +73,11 @@ def strategy_reworked(facts: BidFacts) -> GuardResult:
     return OK
 
 
+def _with_article(role: Role) -> str:
+    name = role.value.replace("_", " ")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def bid_team_assigned(facts: BidFacts) -> GuardResult:
     """Top accounts need a bid manager and a solution consultant; major ones an account manager."""
     if facts.tier == Tier.TOP:
@@ -81,11 +86,9 @@ def bid_team_assigned(facts: BidFacts) -> GuardResult:
         needed = (Role.ACCOUNT_MANAGER,)
     else:
         needed = ()
-    missing = [role.value.replace("_", " ") for role in needed if role not in facts.team_roles]
+    missing = [_with_article(role) for role in needed if role not in facts.team_roles]
     if missing:
-        return refuse(
-            f"kick-off needs a {' and a '.join(missing)} assigned for {facts.tier} accounts"
-        )
+        return refuse(f"kick-off needs {' and '.join(missing)} assigned for {facts.tier} accounts")
     return OK
 
 

@@ -34,7 +34,11 @@ class InputErrors(InputError):
         )
 
     def lines(self) -> list[str]:
-        return [str(problem) for problem in self.problems]
+        """A summary line, then one line per problem."""
+        if len(self.problems) == 1:
+            return [str(self)]
+        summary = f"{self.file}: {len(self.problems)} problems; nothing imported"
+        return [summary, *(str(problem) for problem in self.problems)]
 
 
 # --- opportunity YAML --------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc = tuple(part for part in error["loc"] if part != "[key]")
             field_name = ".".join(str(part) for part in loc) or "(top)"
             message = error["msg"]
             if error["type"] == "extra_forbidden":

@@ -917,7 +917,7 @@ def approve(
 
 
 def _check_category(ctx: Context, category: str | None) -> None:
-    from orchestrator.funnel import reason_categories
+    from orchestrator.funnel_config import reason_categories
 
     allowed = reason_categories(ctx.settings.rules_dir)
     if category not in allowed:
@@ -928,7 +928,7 @@ def _put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportuni
     """Lost and no-bid accounts become sleeping accounts with a reminder date."""
     from datetime import timedelta
 
-    from orchestrator.funnel import sleeping_reminder_days
+    from orchestrator.funnel_config import sleeping_reminder_days
 
     account = account_of(session, opportunity)
     days = sleeping_reminder_days(ctx.settings.rules_dir)

@@ -1,0 +1,76 @@
+"""Factories for bids in tests: build specs in code, go through the real intake and services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.context import Context
+from orchestrator.intake import OpportunitySpec, SiteSpec
+from orchestrator.onboarding import create_opportunity, import_sites
+
+PEOPLE = {
+    "account_manager": "am@example.com",
+    "bid_manager": "bm@example.com",
+    "solution_consultant": "sc@example.com",
+    "sales_support": "ss@example.com",
+    "operations": "ops@example.com",
+    "finance": "fin@example.com",
+    "legal": "legal@example.com",
+    "management": "boss@example.com",
+}
+APPROVERS = {
+    "technical": PEOPLE["operations"],
+    "financial": PEOPLE["finance"],
+    "legal": PEOPLE["legal"],
+    "management": PEOPLE["management"],
+}
+COUNTRIES = ("BE", "NL", "DE", "FR", "GB", "ES")
+
+
+def opportunity_spec(ctx: Context, **overrides: Any) -> OpportunitySpec:
+    today = ctx.clock().date()
+    data: dict[str, Any] = {
+        "account": {"name": "Acme Logistics", "tier": "top"},
+        "title": "Managed WAN for 40 warehouses",
+        "source": "rfp",
+        "rfp_reference": "ACME-RFP-1",
+        "submission_deadline": (today + timedelta(days=40)).isoformat(),
+        "estimated_revenue": {"short_term": 300000, "medium_term": 500000, "long_term": 400000},
+        "currency": "EUR",
+        "team": dict(PEOPLE),
+        "bants": {
+            "budget_eur": 1_500_000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 6,
+            "sales_ready": True,
+        },
+        "services": ["managed_network"],
+        "strategic_fit": "high",
+    }
+    data.update(overrides)
+    return OpportunitySpec.model_validate(data)
+
+
+def sites(count: int, prefix: str = "S") -> list[SiteSpec]:
+    return [
+        SiteSpec(
+            site_id=f"{prefix}{n:04d}",
+            name=f"Site {n}",
+            street=f"Main street {n}",
+            postcode=f"{1000 + n}",
+            city="Town",
+            country=COUNTRIES[n % len(COUNTRIES)],
+            bandwidth_mbps=100,
+            access="fiber",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def new_bid(ctx: Context, site_count: int = 6, **overrides: Any) -> str:
+    ref = create_opportunity(ctx, opportunity_spec(ctx, **overrides), actor="test")
+    if site_count:
+        import_sites(ctx, ref, sites(site_count), actor="test")
+    return ref
