@@ -206,15 +206,25 @@ def _print_step(message: str) -> None:
     console.print(message)
 
 
+def _continue(ctx: Context, ref: str, actor: str) -> None:
+    """A person answered: start the next automated run, as the Slack door does."""
+    from orchestrator.runner import get_runner
+
+    message = get_runner(ctx).continue_bid(ctx, ref, actor)
+    if message:
+        console.print(f"continued: {message}")
+
+
 @app.command()
 def advance(
     opportunity: str,
     by: str = typer.Option("cli", help="Who asks (e-mail or name), for the audit trail"),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
-    from orchestrator.services import advance as advance_bid
+    from orchestrator.runner import get_runner
 
-    result = advance_bid(get_context(), opportunity, by)
+    ctx = get_context()
+    result = get_runner(ctx).advance_once(ctx, opportunity, by)
     _print_step(f"{result.ref}: {result.message}")
     if result.waiting_for:
         _print_step(f"waiting for {result.waiting_for}")
@@ -231,10 +241,11 @@ def decide(
     """Record the go/no-go decision beside the rules' recommendation."""
     from orchestrator.services import decide as decide_bid
 
-    result = decide_bid(
-        get_context(), opportunity, outcome=outcome, by=by, reason=reason, category=category
-    )
+    ctx = get_context()
+    result = decide_bid(ctx, opportunity, outcome=outcome, by=by, reason=reason, category=category)
     _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+    if result.to_state.value == "kick_off":
+        _continue(ctx, result.ref, by)
 
 
 @app.command()
@@ -249,8 +260,9 @@ def approve(
     """Grant or reject one governance approval."""
     from orchestrator.services import approve as approve_bid
 
+    ctx = get_context()
     result = approve_bid(
-        get_context(),
+        ctx,
         opportunity,
         area=area.value,
         by=by,
@@ -259,6 +271,8 @@ def approve(
         proposal_hash=version,
     )
     _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+    if not reject:
+        _continue(ctx, result.ref, by)
 
 
 @app.command()
@@ -289,10 +303,11 @@ def result(
 
     if won == lost:
         raise InputError("give exactly one of --won or --lost", field="result")
-    outcome = record_result(
-        get_context(), opportunity, won=won, reason=reason, by=by, category=category
-    )
+    ctx = get_context()
+    outcome = record_result(ctx, opportunity, won=won, reason=reason, by=by, category=category)
     _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
+    if won:
+        _continue(ctx, outcome.ref, by)
 
 
 @app.command()
@@ -355,8 +370,11 @@ def demo(
 ) -> None:
     """Create a sample top-account RFP and carry it through all eight steps."""
     from orchestrator.demo import run_demo
+    from orchestrator.runner import get_runner
 
-    run_demo(get_context(), out, console)
+    ctx = get_context()
+    runner = get_runner(ctx)
+    run_demo(ctx, out, console, lambda c, ref: runner.run_lifecycle(c, ref, "demo"))
 
 
 # --- commands contributed by other modules ----------------------------------------------------

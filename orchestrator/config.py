@@ -44,6 +44,7 @@ class Settings:
     slack_signing_secret: str | None = None
     prefect_api_url: str | None = None
     ui_port: int = DEFAULT_UI_PORT
+    flow_runner: str = "prefect"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -75,6 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         prefect_api_url=env.get("PREFECT_API_URL") or None,
         ui_port=int(env.get("BID_UI_PORT", str(DEFAULT_UI_PORT))),
+        flow_runner=env.get("BID_FLOW_RUNNER", "prefect"),
     )
 
 

@@ -1,0 +1,241 @@
+"""A bid carried through the services: states, audit trail, refusals, atomicity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, col, func, select
+
+from orchestrator import services
+from orchestrator.context import Context
+from orchestrator.db import transaction
+from orchestrator.errors import ApprovalError, DecisionRefused, TransitionRefused
+from orchestrator.models import (
+    Approval,
+    AuditEvent,
+    DecisionRecord,
+    Document,
+    Milestone,
+    Opportunity,
+    OutboxMessage,
+)
+from tests.factories import APPROVERS, PEOPLE, new_bid
+
+
+def _state(ctx: Context, ref: str) -> str:
+    with transaction(ctx.engine) as session:
+        return services.get_opportunity(session, ref).state
+
+
+def _transitions(ctx: Context, ref: str) -> list[tuple[str | None, str | None, str]]:
+    with Session(ctx.engine) as session:
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.from_state != AuditEvent.to_state)
+            .order_by(col(AuditEvent.id))
+        ).all()
+        return [(e.from_state, e.to_state, e.trigger) for e in events]
+
+
+def _grant_all(ctx: Context, ref: str) -> None:
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        areas = [a.area for a in services.current_approvals(session, opportunity)]
+    for area in areas:
+        services.approve(ctx, ref, area=area, by=APPROVERS[area])
+
+
+def carry_to_governance(ctx: Context) -> str:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, ref)
+    assert _state(ctx, ref) == "governance_review"
+    return ref
+
+
+def test_full_lifecycle_with_one_audit_event_per_transition(ctx: Context, documents) -> None:
+    ref = carry_to_governance(ctx)
+    _grant_all(ctx, ref)
+    services.run_to_wait(ctx, ref)
+    assert _state(ctx, ref) == "customer_decision"
+    services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
+    services.run_to_wait(ctx, ref)
+    assert _state(ctx, ref) == "contracted"
+    assert _transitions(ctx, ref) == [
+        (None, "pre_qualification", "create"),
+        ("pre_qualification", "qualification", "qualify"),
+        ("qualification", "kick_off", "decide_bid"),
+        ("kick_off", "bid_production", "start_production"),
+        ("bid_production", "governance_review", "request_governance"),
+        ("governance_review", "submission", "approve_governance"),
+        ("submission", "customer_decision", "submit"),
+        ("customer_decision", "contract_preparation", "win"),
+        ("contract_preparation", "contracted", "sign_contract"),
+    ]
+    assert [c[0] for c in documents.calls] == ["bid_documents", "submission_package", "order_sheet"]
+    with Session(ctx.engine) as session:
+        tables = [r.table_name for r in session.exec(select(DecisionRecord).order_by(col(DecisionRecord.id))).all()]
+        assert tables[:2] == ["bants", "go_no_go"]
+        assert "governance" in tables
+        decided = session.exec(select(DecisionRecord).where(DecisionRecord.human_outcome == "bid")).one()
+        assert decided.reason == "fits"
+        opportunity = session.get(Opportunity, 1)
+        assert opportunity is not None and opportunity.version == 8
+        assert session.exec(select(func.count()).select_from(OutboxMessage)).one() > 0
+
+
+def test_advance_again_on_a_closed_bid_changes_nothing(ctx: Context) -> None:
+    ref = new_bid(ctx)
+    services.withdraw(ctx, ref, reason="customer cancelled the RFP", category="timing", by="am@example.com")
+    before = _transitions(ctx, ref)
+    result = services.advance(ctx, ref)
+    assert not result.moved and "closed" in result.message
+    assert _transitions(ctx, ref) == before
+
+
+def test_top_account_kick_off_needs_bid_manager_and_consultant(ctx: Context) -> None:
+    team = {k: v for k, v in PEOPLE.items() if k not in {"solution_consultant"}}
+    ref = new_bid(ctx, team=team)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
+    services.advance(ctx, ref)  # kick-off planned
+    with pytest.raises(TransitionRefused) as refused:
+        services.advance(ctx, ref)
+    assert refused.value.guard == "bid_team_assigned"
+    assert "solution consultant" in str(refused.value)
+    assert _state(ctx, ref) == "kick_off"
+
+
+def test_refused_transition_changes_nothing(ctx: Context) -> None:
+    ref = new_bid(ctx, bants=None)
+    with pytest.raises(TransitionRefused) as refused:
+        services.advance(ctx, ref)
+    assert refused.value.guard == "bants_complete"
+    assert _state(ctx, ref) == "pre_qualification"
+    assert _transitions(ctx, ref) == [(None, "pre_qualification", "create")]
+
+
+def test_only_deciders_may_take_the_go_no_go(ctx: Context) -> None:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    with pytest.raises(DecisionRefused, match="may not take the go/no-go"):
+        services.decide(ctx, ref, outcome="bid", by=PEOPLE["sales_support"], reason="I like it")
+    assert _state(ctx, ref) == "qualification"
+    with Session(ctx.engine) as session:
+        refusal = session.exec(select(AuditEvent).where(AuditEvent.trigger == "decide_refused")).one()
+        assert refusal.actor == PEOPLE["sales_support"]
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["management"], reason="go")
+    assert _state(ctx, ref) == "kick_off"
+
+
+def test_hard_no_bid_cannot_be_overridden(ctx: Context, clock) -> None:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    clock.advance(days=41)  # the submission deadline has passed
+    with pytest.raises(DecisionRefused, match="forbids overriding"):
+        services.decide(ctx, ref, outcome="bid", by=PEOPLE["management"], reason="anyway")
+    services.decide(
+        ctx, ref, outcome="no_bid", by=PEOPLE["management"], reason="too late", category="timing"
+    )
+    assert _state(ctx, ref) == "no_bid"
+
+
+def test_redefine_strategy_loops_back_after_rework(ctx: Context) -> None:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="redefine_strategy", by=PEOPLE["bid_manager"], reason="price too high")
+    assert _state(ctx, ref) == "strategy_rework"
+    with pytest.raises(TransitionRefused, match="strategy_reworked"):
+        services.advance(ctx, ref)
+    services.set_strategy(ctx, ref, text="lead with SLA, not price", by=PEOPLE["bid_manager"])
+    services.advance(ctx, ref)
+    assert _state(ctx, ref) == "qualification"
+
+
+def test_governance_rejection_returns_to_bid_production(ctx: Context) -> None:
+    ref = carry_to_governance(ctx)
+    with pytest.raises(ApprovalError, match="may not decide the legal approval"):
+        services.approve(ctx, ref, area="legal", by=PEOPLE["finance"])
+    services.approve(ctx, ref, area="technical", by=APPROVERS["technical"])
+    services.approve(ctx, ref, area="legal", by=APPROVERS["legal"], reject=True, reason="liability cap")
+    assert _state(ctx, ref) == "bid_production"
+    with Session(ctx.engine) as session:
+        statuses = sorted(a.status for a in session.exec(select(Approval)).all())
+    assert "rejected" in statuses and "requested" not in statuses
+
+
+def test_submission_needs_every_approval_on_the_current_proposal(ctx: Context) -> None:
+    ref = carry_to_governance(ctx)
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        areas = [a.area for a in services.current_approvals(session, opportunity)]
+        version = opportunity.proposal_hash
+    assert {"technical", "financial", "legal"} <= set(areas)
+    for area in areas[:-1]:
+        services.approve(ctx, ref, area=area, by=APPROVERS[area], proposal_hash=version)
+    result = services.advance(ctx, ref)
+    assert not result.moved and areas[-1] in result.message
+    with pytest.raises(ApprovalError, match="outdated proposal"):
+        services.approve(ctx, ref, area=areas[-1], by=APPROVERS[areas[-1]], proposal_hash="0" * 64)
+    services.approve(ctx, ref, area=areas[-1], by=APPROVERS[areas[-1]], proposal_hash=version)
+    again = services.approve(ctx, ref, area=areas[-1], by=APPROVERS[areas[-1]], proposal_hash=version)
+    assert "already" in again.message
+    services.advance(ctx, ref)
+    assert _state(ctx, ref) == "submission"
+    with Session(ctx.engine) as session:
+        grants = session.exec(select(AuditEvent).where(AuditEvent.trigger == "approval_granted")).all()
+        assert len(grants) == len(areas)
+
+
+def test_transition_and_audit_event_commit_together(ctx: Context, monkeypatch) -> None:
+    """A failure after the state moved rolls back the state, the event and the outbox rows."""
+    ref = new_bid(ctx)
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("crash after the transition")
+
+    monkeypatch.setattr(services, "_plan_milestones", explode)
+    with pytest.raises(RuntimeError):
+        services.advance(ctx, ref)
+    assert _state(ctx, ref) == "pre_qualification"
+    with Session(ctx.engine) as session:
+        assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
+        assert session.exec(select(func.count()).select_from(DecisionRecord)).one() == 0
+    monkeypatch.undo()
+    services.advance(ctx, ref)
+    assert _state(ctx, ref) == "qualification"
+
+
+def test_rerun_of_production_does_not_duplicate_documents(ctx: Context, documents) -> None:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
+    services.advance(ctx, ref)  # kick-off → bid production
+    produced = services._produce(ctx, ref, "bid")  # a first attempt that crashed before commit
+    assert produced.proposal_hash
+    services.advance(ctx, ref)
+    with Session(ctx.engine) as session:
+        rows = session.exec(select(Document)).all()
+        assert len(rows) == 1
+        milestones = session.exec(select(Milestone.name)).all()
+    assert {"go_no_go_decision", "design_freeze", "submission"} <= set(milestones)
+
+
+def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(ctx: Context, clock) -> None:
+    ref = carry_to_governance(ctx)
+    _grant_all(ctx, ref)
+    services.run_to_wait(ctx, ref)
+    from orchestrator.errors import InputError
+
+    with pytest.raises(InputError, match="reason category"):
+        services.record_result(ctx, ref, won=False, reason="too expensive")
+    services.record_result(ctx, ref, won=False, reason="too expensive", category="price")
+    with Session(ctx.engine) as session:
+        from orchestrator.models import Account
+
+        account = session.exec(select(Account)).one()
+        assert account.sleeping_until is not None
+        assert account.sleeping_until > clock().date() + timedelta(days=30)
+    assert _state(ctx, ref) == "lost"
