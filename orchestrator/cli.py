@@ -167,7 +167,14 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
             f"History of {opportunity}",
             ["at", "actor", "what", "from", "to", "reason"],
             [
-                [r["at"][:19], r["actor"], r["trigger"], r["from_state"], r["to_state"], r["reason"]]
+                [
+                    r["at"][:19],
+                    r["actor"],
+                    r["trigger"],
+                    r["from_state"],
+                    r["to_state"],
+                    r["reason"],
+                ]
                 for r in rows
             ],
         )
@@ -334,7 +341,7 @@ def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
 
     with transaction(get_context().engine) as session:
         rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "id": m.id,
                 "opportunity": format_ref(m.opportunity_id) if m.opportunity_id else None,
@@ -356,8 +363,14 @@ def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
             "Outbox",
             ["id", "bid", "event", "to", "sent", "text"],
             [
-                [d["id"], d["opportunity"], d["event"], d["recipient"], d["sent_at"] or "pending",
-                 d["text"][:80]]
+                [
+                    d["id"],
+                    d["opportunity"],
+                    d["event"],
+                    d["recipient"],
+                    d["sent_at"] or "pending",
+                    d["text"][:80],
+                ]
                 for d in data
             ],
         )

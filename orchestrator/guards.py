@@ -80,6 +80,7 @@ def _with_article(role: Role) -> str:
 
 def bid_team_assigned(facts: BidFacts) -> GuardResult:
     """Top accounts need a bid manager and a solution consultant; major ones an account manager."""
+    needed: tuple[Role, ...]
     if facts.tier == Tier.TOP:
         needed = (Role.BID_MANAGER, Role.SOLUTION_CONSULTANT)
     elif facts.tier == Tier.MAJOR:

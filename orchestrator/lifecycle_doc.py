@@ -16,8 +16,8 @@ def render() -> str:
     )
     return f"""# The bid lifecycle
 
-Generated from `orchestrator/lifecycle.py` by `python -m orchestrator.lifecycle_doc > docs/lifecycle.md`;
-a test fails when this file is out of date.
+Generated from `orchestrator/lifecycle.py` by
+`python -m orchestrator.lifecycle_doc > docs/lifecycle.md`; a test fails when it is out of date.
 
 The eight steps: pre-qualification, qualification, kick-off, bid production, governance
 review, submission, customer decision, contract preparation. Qualification ends in *bid*,

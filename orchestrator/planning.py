@@ -69,7 +69,9 @@ def load_milestone_rules(rules_dir: Path) -> tuple[list[MilestoneRule], WarningP
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise RuleLoadError(f"{where}: field '{key}' must be a whole number")
         rules.append(
-            MilestoneRule(item["name"], item["planned_at"], item["owner_role"], offset, after, anchor)
+            MilestoneRule(
+                item["name"], item["planned_at"], item["owner_role"], offset, after, anchor
+            )
         )
     warnings = data.get("warnings") or {}
     levels = {lvl.get("level"): lvl for lvl in warnings.get("levels", []) if isinstance(lvl, dict)}
@@ -97,7 +99,7 @@ def plan(
     Back-planned milestones are due at 17:00 UTC on their day; the governance sign-off
     gives one milestone per required (area, owner role).
     """
-    planned = []
+    planned: list[PlannedMilestone] = []
     for rule in rules:
         if rule.planned_at != planned_at:
             continue

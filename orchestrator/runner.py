@@ -51,4 +51,5 @@ def get_runner(ctx: Context) -> FlowRunner:
         return InlineRunner()
     from orchestrator.prefect_runner import PrefectRunner
 
-    return PrefectRunner()
+    runner: FlowRunner = PrefectRunner()
+    return runner

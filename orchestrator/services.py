@@ -118,7 +118,9 @@ def team(session: Session, opportunity_id: int) -> list[tuple[str, Person]]:
     return [(member.role, person) for member, person in rows]
 
 
-def holds_role(session: Session, opportunity: Opportunity, person: Person, roles: list[str]) -> bool:
+def holds_role(
+    session: Session, opportunity: Opportunity, person: Person, roles: list[str]
+) -> bool:
     """True when the person holds one of `roles` on this bid.
 
     Team roles (bid manager, consultant, operations...) count only for the bid's own team;
@@ -191,7 +193,9 @@ def load_facts(
         ).all()
     }
     milestones = session.exec(
-        select(func.count()).select_from(Milestone).where(Milestone.opportunity_id == opportunity.id)
+        select(func.count())
+        .select_from(Milestone)
+        .where(Milestone.opportunity_id == opportunity.id)
     ).one()
     return BidFacts(
         tier=account.tier,
@@ -200,9 +204,7 @@ def load_facts(
         today=ctx.clock().date(),
         team_roles=frozenset(role for role, _ in team(session, opportunity.id)),
         reason=reason,
-        strategy_reworked=bool(
-            redefined and reworked and (reworked.id or 0) > (redefined.id or 0)
-        ),
+        strategy_reworked=bool(redefined and reworked and (reworked.id or 0) > (redefined.id or 0)),
         milestone_count=int(milestones),
         proposal_hash=opportunity.proposal_hash,
         required_areas=tuple(a.area for a in approvals),
@@ -284,9 +286,7 @@ def _audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str
         _audit(session, ctx, opportunity, f"{trigger}_refused", actor=actor, reason=reason)
 
 
-def _recipients(
-    session: Session, opportunity: Opportunity, roles: list[str]
-) -> list[Person]:
+def _recipients(session: Session, opportunity: Opportunity, roles: list[str]) -> list[Person]:
     assert opportunity.id is not None
     people: dict[int, Person] = {}
     for role, person in team(session, opportunity.id):
@@ -312,7 +312,7 @@ def _notify_transition(
 ) -> None:
     account = account_of(session, opportunity)
     route = routing_for(ctx, account.tier, opportunity.state)
-    roles = list(route.get("notify_roles", [])) + [str(route.get("lead_role", ""))]
+    roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
     waiting = WAITING_FOR.get(State(opportunity.state))
     text = render_message(
         ctx.settings.templates_dir,
@@ -455,7 +455,9 @@ def governance_decision(ctx: Context, session: Session, opportunity: Opportunity
 # --- step work ------------------------------------------------------------------------------
 
 
-def _record_documents(session: Session, opportunity: Opportunity, produced: ProducedDocuments) -> None:
+def _record_documents(
+    session: Session, opportunity: Opportunity, produced: ProducedDocuments
+) -> None:
     """Keep one Document row per (kind, name, content hash): a rerun adds nothing."""
     for document in produced.documents:
         exists = session.exec(
@@ -728,7 +730,8 @@ def _await_go_no_go(session: Session, ctx: Context, opportunity: Opportunity) ->
         opportunity.ref,
         State.QUALIFICATION,
         State.QUALIFICATION,
-        f"recommendation: {decision.outputs['recommendation']} ({decision.outputs.get('reason', '')})",
+        f"recommendation: {decision.outputs['recommendation']} "
+        f"({decision.outputs.get('reason', '')})",
         WAITING_FOR[State.QUALIFICATION],
     )
 
@@ -753,7 +756,8 @@ def decide(
             opportunity = get_opportunity(session, ref)
             if opportunity.state != State.QUALIFICATION:
                 raise TransitionRefused(
-                    f"{opportunity.ref} is in {opportunity.state}; go/no-go is taken in qualification"
+                    f"{opportunity.ref} is in {opportunity.state}; "
+                    "go/no-go is taken in qualification"
                 )
             person = get_person(session, by)
             account = account_of(session, opportunity)
@@ -774,7 +778,12 @@ def decide(
                 opportunity.result_category, opportunity.result_reason = category, reason
                 _put_account_to_sleep(session, ctx, opportunity)
             _record_decision(
-                session, opportunity, decision, decided_by=person, human_outcome=outcome, reason=reason
+                session,
+                opportunity,
+                decision,
+                decided_by=person,
+                human_outcome=outcome,
+                reason=reason,
             )
             event = _move(
                 session,
@@ -804,7 +813,7 @@ def decide(
 
 
 def set_strategy(ctx: Context, ref: str, *, text: str, by: str) -> StepResult:
-    """Record a (reworked) bid strategy; after *redefine strategy* it lets the bid be decided again."""
+    """Record a (reworked) bid strategy; after *redefine strategy* the bid is decided again."""
     if not text.strip():
         raise InputError("the strategy text is empty", field="strategy")
     with transaction(ctx.engine) as session:
@@ -871,7 +880,9 @@ def approve(
             now = ctx.clock()
             claimed = session.execute(
                 update(Approval)
-                .where(col(Approval.id) == target.id, col(Approval.status) == ApprovalStatus.REQUESTED)
+                .where(
+                    col(Approval.id) == target.id, col(Approval.status) == ApprovalStatus.REQUESTED
+                )
                 .values(
                     status=ApprovalStatus.REJECTED if reject else ApprovalStatus.GRANTED,
                     approver_id=person.id,
@@ -881,6 +892,7 @@ def approve(
                 )
                 .execution_options(synchronize_session=False)
             )
+            session.expire_all()  # the UPDATE bypassed the identity map
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return StepResult(opportunity.ref, state, state, f"{area} already decided")
             verdict = "rejected" if reject else "granted"
@@ -909,7 +921,10 @@ def approve(
                     inputs={"area": area},
                 )
             return StepResult(
-                opportunity.ref, state, State(opportunity.state), f"{area} {verdict} by {person.email}"
+                opportunity.ref,
+                state,
+                State(opportunity.state),
+                f"{area} {verdict} by {person.email}",
             )
     except ApprovalError as refusal:
         _audit_refusal(ctx, ref, "approve", by, str(refusal))

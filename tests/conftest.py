@@ -70,7 +70,10 @@ class RecordingDocuments:
     def bid_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
         self.calls.append(("bid_documents", opportunity.ref))
         proposal = self._write(
-            out_dir, "proposal", "proposal", f"{opportunity.ref}|{self._sites(session, opportunity.id)}"
+            out_dir,
+            "proposal",
+            "proposal",
+            f"{opportunity.ref}|{self._sites(session, opportunity.id)}",
         )
         return ProducedDocuments([proposal], proposal_hash=proposal.content_hash)
 
@@ -81,7 +84,9 @@ class RecordingDocuments:
 
     def order_sheet(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
         self.calls.append(("order_sheet", opportunity.ref))
-        sheet = self._write(out_dir, "order_sheet", "order-sheet", self._sites(session, opportunity.id))
+        sheet = self._write(
+            out_dir, "order_sheet", "order-sheet", self._sites(session, opportunity.id)
+        )
         return ProducedDocuments([sheet], problems=list(self.order_problems))
 
 
@@ -124,7 +129,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     admin = request.getfixturevalue("postgres_admin_url")
     if admin is None:
         if os.environ.get("BID_REQUIRE_POSTGRES") == "1":
-            pytest.fail("BID_REQUIRE_POSTGRES=1 but no PostgreSQL binaries or BID_TEST_POSTGRES_URL")
+            pytest.fail(
+                "BID_REQUIRE_POSTGRES=1 but no PostgreSQL binaries or BID_TEST_POSTGRES_URL"
+            )
         pytest.skip("no PostgreSQL here (install postgresql or set BID_TEST_POSTGRES_URL)")
     return _create_database(admin)
 
@@ -179,7 +186,10 @@ class CliResult:
 
 @pytest.fixture
 def run_cli(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ):  # type: ignore[no-untyped-def]
     """Run `bid ...` in-process against the test's database; returns code, stdout, stderr."""
     from orchestrator import cli, config
@@ -189,6 +199,7 @@ def run_cli(
     monkeypatch.setenv("BID_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("BID_OUTPUT_DIR", str(settings.output_dir))
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("BID_FLOW_RUNNER", "inline")
 
     def run(*args: str) -> CliResult:
         config.get_settings.cache_clear()

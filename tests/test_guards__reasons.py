@@ -11,8 +11,13 @@ from orchestrator.guards import GUARDS, BidFacts
 
 BASE = BidFacts(
     tier="top",
-    bants={"budget_eur": 1, "authority": "decision_maker", "need": "clear",
-           "timeframe_months": 3, "sales_ready": True},
+    bants={
+        "budget_eur": 1,
+        "authority": "decision_maker",
+        "need": "clear",
+        "timeframe_months": 3,
+        "sales_ready": True,
+    },
     submission_deadline=date(2026, 12, 31),
     today=date(2026, 11, 27),
     team_roles=frozenset({"bid_manager", "solution_consultant", "account_manager"}),
@@ -27,23 +32,44 @@ BASE = BidFacts(
 )
 
 REFUSALS = [
-    ("bants_complete", {"bants": {"budget_eur": 1}}, "missing: authority, need, timeframe_months, sales_ready"),
+    (
+        "bants_complete",
+        {"bants": {"budget_eur": 1}},
+        "missing: authority, need, timeframe_months, sales_ready",
+    ),
     ("deadline_not_passed", {"submission_deadline": date(2026, 11, 26)}, "2026-11-26 has passed"),
     ("reason_given", {"reason": "  "}, "a reason is required"),
     ("strategy_reworked", {"strategy_reworked": False}, "has not been reworked"),
-    ("bid_team_assigned", {"team_roles": frozenset({"bid_manager"})},
-     "kick-off needs a solution consultant assigned for top accounts"),
-    ("bid_team_assigned", {"team_roles": frozenset()},
-     "kick-off needs a bid manager and a solution consultant assigned for top accounts"),
-    ("bid_team_assigned", {"tier": "major", "team_roles": frozenset({"bid_manager"})},
-     "kick-off needs an account manager assigned for major accounts"),
+    (
+        "bid_team_assigned",
+        {"team_roles": frozenset({"bid_manager"})},
+        "kick-off needs a solution consultant assigned for top accounts",
+    ),
+    (
+        "bid_team_assigned",
+        {"team_roles": frozenset()},
+        "kick-off needs a bid manager and a solution consultant assigned for top accounts",
+    ),
+    (
+        "bid_team_assigned",
+        {"tier": "major", "team_roles": frozenset({"bid_manager"})},
+        "kick-off needs an account manager assigned for major accounts",
+    ),
     ("control_plan_made", {"milestone_count": 0}, "needs a Bid Control Plan"),
     ("proposal_ready", {"proposal_hash": None}, "has not produced a proposal"),
-    ("approvals_complete", {"granted_areas": frozenset({"technical"})}, "missing: financial, legal"),
+    (
+        "approvals_complete",
+        {"granted_areas": frozenset({"technical"})},
+        "missing: financial, legal",
+    ),
     ("approvals_complete", {"required_areas": ()}, "no governance approvals have been requested"),
     ("submission_package_ready", {"submission_package_ready": False}, "submission package"),
     ("order_sheet_ready", {"order_sheet_ready": False}, "order sheet has not been produced"),
-    ("order_sheet_ready", {"order_sheet_problems": ("S1: postcode",)}, "invalid lines: S1: postcode"),
+    (
+        "order_sheet_ready",
+        {"order_sheet_problems": ("S1: postcode",)},
+        "invalid lines: S1: postcode",
+    ),
 ]
 
 
@@ -64,4 +90,6 @@ def test_every_guard_has_a_refusal_case() -> None:
 
 
 def test_installed_base_needs_no_named_team() -> None:
-    assert GUARDS["bid_team_assigned"](replace(BASE, tier="installed_base", team_roles=frozenset())).ok
+    assert GUARDS["bid_team_assigned"](
+        replace(BASE, tier="installed_base", team_roles=frozenset())
+    ).ok

@@ -30,8 +30,13 @@ def _opportunity(tmp_path: Path, **changes: object) -> Path:
         "estimated_revenue": {"short_term": 100000, "medium_term": 0, "long_term": 0},
         "currency": "EUR",
         "team": {"bid_manager": "bm@example.com"},
-        "bants": {"budget_eur": 600000, "authority": "decision_maker", "need": "clear",
-                  "timeframe_months": 6, "sales_ready": True},
+        "bants": {
+            "budget_eur": 600000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 6,
+            "sales_ready": True,
+        },
         "services": ["managed_network"],
     }
     data.update(changes)
@@ -105,13 +110,31 @@ def test_missing_file_is_a_user_error(run_cli, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("csv_text", "fragments"),
     [
-        (GOOD_SITES + "S3,X,Street 1,1000,Town,XX,100,fiber\n", ["row 4", "field 'country'", "'XX'"]),
-        (GOOD_SITES + "S1,X,Street 1,1000,Town,BE,100,fiber\n", ["row 4", "field 'site_id'", "duplicate site id 'S1' (row 2)"]),
-        (GOOD_SITES + "S3,X,Street 1,1000,Town,BE,fast,fiber\n", ["row 4", "field 'bandwidth_mbps'"]),
+        (
+            GOOD_SITES + "S3,X,Street 1,1000,Town,XX,100,fiber\n",
+            ["row 4", "field 'country'", "'XX'"],
+        ),
+        (
+            GOOD_SITES + "S1,X,Street 1,1000,Town,BE,100,fiber\n",
+            ["row 4", "field 'site_id'", "duplicate site id 'S1' (row 2)"],
+        ),
+        (
+            GOOD_SITES + "S3,X,Street 1,1000,Town,BE,fast,fiber\n",
+            ["row 4", "field 'bandwidth_mbps'"],
+        ),
         (GOOD_SITES + "S3,X,Street 1,1000,Town,BE,100,pigeon\n", ["row 4", "field 'access'"]),
-        (GOOD_SITES + "S3,,Street 1,1000,Town,BE,100,fiber\n", ["row 4", "field 'name'", "is empty"]),
-        ("site_id,name,street,postcode,city,country,access\nS1,a,b,c,d,BE,fiber\n", ["row 1", "bandwidth_mbps"]),
-        (GOOD_SITES + "S3,X,Street 1,1000,Town,BE,100,fiber,extra\n", ["row 4", "more values than columns"]),
+        (
+            GOOD_SITES + "S3,,Street 1,1000,Town,BE,100,fiber\n",
+            ["row 4", "field 'name'", "is empty"],
+        ),
+        (
+            "site_id,name,street,postcode,city,country,access\nS1,a,b,c,d,BE,fiber\n",
+            ["row 1", "bandwidth_mbps"],
+        ),
+        (
+            GOOD_SITES + "S3,X,Street 1,1000,Town,BE,100,fiber,extra\n",
+            ["row 4", "more values than columns"],
+        ),
     ],
 )
 def test_bad_sites_csv_is_refused_whole(run_cli, tmp_path, settings, csv_text, fragments) -> None:
@@ -126,7 +149,9 @@ def test_bad_sites_csv_is_refused_whole(run_cli, tmp_path, settings, csv_text, f
 def test_every_bad_row_is_named(run_cli, tmp_path) -> None:
     assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
     path = tmp_path / "sites.csv"
-    path.write_text(GOOD_SITES + "S3,X,St 1,1000,Town,XX,100,fiber\nS4,Y,St 2,1000,Town,BE,-5,wifi\n")
+    path.write_text(
+        GOOD_SITES + "S3,X,St 1,1000,Town,XX,100,fiber\nS4,Y,St 2,1000,Town,BE,-5,wifi\n"
+    )
     result = run_cli("sites", "import", "OPP-0001", str(path))
     _assert_user_error(result, "3 problems; nothing imported")
     lines = result.err.strip().splitlines()
@@ -146,6 +171,9 @@ def test_good_sites_import_and_duplicates_across_imports(run_cli, tmp_path, sett
     assert _counts(settings.database_url)[1] == 2
 
 
-@pytest.mark.parametrize("command", [["status", "OPP-0042"], ["history", "42"], ["advance", "OPP-9"], ["status", "banana"]])
+@pytest.mark.parametrize(
+    "command",
+    [["status", "OPP-0042"], ["history", "42"], ["advance", "OPP-9"], ["status", "banana"]],
+)
 def test_unknown_ids_are_user_errors(run_cli, command) -> None:
     _assert_user_error(run_cli(*command), "opportunit")

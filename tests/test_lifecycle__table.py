@@ -21,10 +21,20 @@ EXPECTED = {
     ("win", "customer_decision", "contract_preparation"),
     ("lose", "customer_decision", "lost"),
     ("sign_contract", "contract_preparation", "contracted"),
-} | {("withdraw", s, "withdrawn") for s in (
-    "pre_qualification", "qualification", "strategy_rework", "kick_off", "bid_production",
-    "governance_review", "submission", "customer_decision", "contract_preparation",
-)}
+} | {
+    ("withdraw", s, "withdrawn")
+    for s in (
+        "pre_qualification",
+        "qualification",
+        "strategy_rework",
+        "kick_off",
+        "bid_production",
+        "governance_review",
+        "submission",
+        "customer_decision",
+        "contract_preparation",
+    )
+}
 
 
 def test_transition_table_is_exactly_the_process() -> None:
@@ -34,8 +44,14 @@ def test_transition_table_is_exactly_the_process() -> None:
 
 def test_eight_steps_in_order_and_four_ends() -> None:
     assert [s.value for s in STEPS] == [
-        "pre_qualification", "qualification", "kick_off", "bid_production",
-        "governance_review", "submission", "customer_decision", "contract_preparation",
+        "pre_qualification",
+        "qualification",
+        "kick_off",
+        "bid_production",
+        "governance_review",
+        "submission",
+        "customer_decision",
+        "contract_preparation",
     ]
     assert {s.value for s in ENDS} == {"no_bid", "lost", "contracted", "withdrawn"}
 

@@ -51,7 +51,17 @@ class PostgresServer:
             shutil.chown(self.root, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
         options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-l", str(self.root / "log"), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.root / "log"),
+            "start",
+        )
         return self.url("postgres")
 
     def url(self, database: str) -> str:
@@ -62,3 +72,30 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main() -> None:
+    """`python -m tests.support.postgres start|stop DIR`: a server for .ci/run's whole run."""
+    import json
+    import sys
+
+    action, state_file = sys.argv[1], Path(sys.argv[2])
+    if action == "start":
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            raise SystemExit("no PostgreSQL binaries (initdb) found")
+        server = PostgresServer(bin_dir)
+        url = server.start()
+        state_file.write_text(json.dumps({"root": str(server.root), "bin": str(bin_dir)}))
+        print(url)
+    else:
+        state = json.loads(state_file.read_text())
+        server = PostgresServer(Path(state["bin"]))
+        shutil.rmtree(server.root, ignore_errors=True)
+        server.root = Path(state["root"])
+        server.data = server.root / "data"
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
