@@ -144,7 +144,9 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
-            problems.append(InputError(message, file=name, row=_line_of(root, loc), field=field_name))
+            problems.append(
+                InputError(message, file=name, row=_line_of(root, loc), field=field_name)
+            )
         raise InputErrors(name, problems) from None
     if spec.submission_deadline < today:
         raise InputError(
@@ -165,7 +167,16 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
 
 # --- sites CSV ---------------------------------------------------------------------------------
 
-SITE_COLUMNS = ("site_id", "name", "street", "postcode", "city", "country", "bandwidth_mbps", "access")
+SITE_COLUMNS = (
+    "site_id",
+    "name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "bandwidth_mbps",
+    "access",
+)
 OPTIONAL_SITE_COLUMNS = ("service",)
 ACCESS_VALUES = tuple(a.value for a in Access)
 
@@ -183,7 +194,9 @@ class SiteSpec:
     service: str = Service.MANAGED_NETWORK.value
 
 
-def _site_row(row: dict[str, str], line: int, file: str) -> tuple[SiteSpec | None, list[InputError]]:
+def _site_row(
+    row: dict[str, str], line: int, file: str
+) -> tuple[SiteSpec | None, list[InputError]]:
     problems: list[InputError] = []
 
     def bad(field_name: str, message: str) -> None:
@@ -264,7 +277,9 @@ def parse_sites(
                 if site is None:
                     continue
                 if site.site_id in seen:
-                    where = f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
+                    where = (
+                        f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
+                    )
                     problems.append(
                         InputError(
                             f"duplicate site id '{site.site_id}' ({where})",

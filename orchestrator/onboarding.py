@@ -55,7 +55,9 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             account.tier = spec.account.tier.value
         session.add(account)
         session.flush()
-        people = {role: upsert_person(session, p, role.value) for role, p in spec.team_people().items()}
+        people = {
+            role: upsert_person(session, p, role.value) for role, p in spec.team_people().items()
+        }
         lead = LEAD_ROLE_BY_TIER.get(spec.account.tier.value, Role.SALES_SUPPORT)
         owner = people.get(Role.ACCOUNT_MANAGER) or people.get(lead)
         now = ctx.clock()
@@ -108,7 +110,12 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         closed = {State.SUBMISSION, State.CUSTOMER_DECISION, State.CONTRACT_PREPARATION}
-        if State(opportunity.state) in closed or opportunity.state in {"no_bid", "lost", "contracted", "withdrawn"}:
+        if State(opportunity.state) in closed or opportunity.state in {
+            "no_bid",
+            "lost",
+            "contracted",
+            "withdrawn",
+        }:
             raise TransitionRefused(
                 f"{opportunity.ref} is in {opportunity.state}: sites can no longer be imported "
                 "(use bid macd on a contracted bid)"

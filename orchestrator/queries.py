@@ -99,16 +99,16 @@ def status(ctx: Context, ref: str) -> BidStatus:
             crash = _last_crash(session, opportunity)
             if crash:
                 blocked.append(crash)
-        approvals = {
-            a.area: a.status for a in current_approvals(session, opportunity)
-        }
+        approvals = {a.area: a.status for a in current_approvals(session, opportunity)}
         milestones = session.exec(
             select(Milestone)
             .where(Milestone.opportunity_id == opportunity.id, Milestone.status == "open")
             .order_by(col(Milestone.due_at))
             .limit(3)
         ).all()
-        sites = len(session.exec(select(Site.id).where(Site.opportunity_id == opportunity.id)).all())
+        sites = len(
+            session.exec(select(Site.id).where(Site.opportunity_id == opportunity.id)).all()
+        )
         last = session.exec(
             select(AuditEvent)
             .where(AuditEvent.opportunity_id == opportunity.id)
@@ -241,9 +241,7 @@ def _decisions(
         .where(DecisionRecord.opportunity_id == opportunity.id)
         .order_by(col(DecisionRecord.id))
     ).all()
-    return [
-        (r, session.get(Person, r.decided_by_id) if r.decided_by_id else None) for r in records
-    ]
+    return [(r, session.get(Person, r.decided_by_id) if r.decided_by_id else None) for r in records]
 
 
 def explain(ctx: Context, ref: str) -> list[dict[str, Any]]:
