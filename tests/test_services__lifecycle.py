@@ -208,7 +208,7 @@ def test_transition_and_audit_event_commit_together(ctx: Context, monkeypatch) -
     def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("crash after the transition")
 
-    monkeypatch.setattr(services, "_plan_milestones", explode)
+    monkeypatch.setattr(services, "plan_milestones", explode)
     with pytest.raises(RuntimeError):
         services.advance(ctx, ref)
     assert _state(ctx, ref) == "pre_qualification"

@@ -1,0 +1,288 @@
+"""Recording a change to a bid inside the caller's transaction.
+
+The state with its audit event, the decision records, the notifications (outbox rows), the
+documents and the milestones that belong to a change are all written here, so that a change
+commits whole or not at all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator import outbox, planning
+from orchestrator.bids import (
+    ORGANISATION_ROLES,
+    account_of,
+    get_opportunity,
+    load_facts,
+    team,
+)
+from orchestrator.context import Context
+from orchestrator.db import transaction
+from orchestrator.errors import (
+    InputError,
+)
+from orchestrator.lifecycle import ENDS, WAITING_FOR, State
+from orchestrator.machine import fire
+from orchestrator.messages import render as render_message
+from orchestrator.models import (
+    AuditEvent,
+    DecisionRecord,
+    Document,
+    Milestone,
+    Opportunity,
+    Person,
+)
+from orchestrator.ports import ProducedDocuments
+
+# --- the one path: move a bid, with audit event and notifications, in the caller's transaction -
+
+
+def move_bid(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    trigger: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    order_sheet_problems: tuple[str, ...] = (),
+) -> AuditEvent:
+    """Fire `trigger`; on success add the audit event and queue the notifications."""
+    facts = load_facts(session, ctx, opportunity, reason, order_sheet_problems)
+    source, dest = fire(opportunity, trigger, facts)
+    now = ctx.clock()
+    opportunity.version += 1
+    opportunity.updated_at = now
+    event = AuditEvent(
+        opportunity_id=opportunity.id or 0,
+        at=now,
+        actor=actor,
+        from_state=source.value,
+        to_state=dest.value,
+        trigger=trigger,
+        reason=reason,
+        inputs=inputs or {},
+        idempotency_key=f"{opportunity.id}:{trigger}:{opportunity.version}",
+    )
+    session.add(opportunity)
+    session.add(event)
+    session.flush()
+    notify_transition(session, ctx, opportunity, event)
+    return event
+
+
+def audit(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    trigger: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An audit event that does not change the state (a decision, a refusal, a plan)."""
+    event = AuditEvent(
+        opportunity_id=opportunity.id or 0,
+        at=ctx.clock(),
+        actor=actor,
+        from_state=opportunity.state,
+        to_state=opportunity.state,
+        trigger=trigger,
+        reason=reason,
+        inputs=inputs or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str) -> None:
+    """Refusals are kept in the audit trail, in their own transaction (the change rolled back)."""
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        audit(session, ctx, opportunity, f"{trigger}_refused", actor=actor, reason=reason)
+
+
+def recipients(session: Session, opportunity: Opportunity, roles: list[str]) -> list[Person]:
+    assert opportunity.id is not None
+    people: dict[int, Person] = {}
+    for role, person in team(session, opportunity.id):
+        if role in roles and person.id is not None:
+            people[person.id] = person
+    if any(role in ORGANISATION_ROLES for role in roles):
+        for person in session.exec(select(Person)).all():
+            if person.id is not None and set(person.roles) & set(roles) & ORGANISATION_ROLES:
+                people.setdefault(person.id, person)
+    return list(people.values())
+
+
+def routing_for(ctx: Context, tier: str, state: str) -> dict[str, Any]:
+    """The routing table's answer for this tier and step (lead, who hears, who decides)."""
+    from orchestrator.decisions import routing
+
+    step = state if state not in {s.value for s in ENDS} else State.CONTRACT_PREPARATION.value
+    return dict(routing(ctx.rules, tier=tier, step=step).outputs)
+
+
+def notify_transition(
+    session: Session, ctx: Context, opportunity: Opportunity, event: AuditEvent
+) -> None:
+    account = account_of(session, opportunity)
+    route = routing_for(ctx, account.tier, opportunity.state)
+    roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
+    waiting = WAITING_FOR.get(State(opportunity.state))
+    text = render_message(
+        ctx.settings.templates_dir,
+        "transition",
+        ref=opportunity.ref,
+        title=opportunity.title,
+        account=account.name,
+        tier=account.tier,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor,
+        reason=event.reason,
+        next_action=waiting,
+    )
+    for person in recipients(session, opportunity, roles):
+        outbox.enqueue(
+            session,
+            key=f"transition:{event.idempotency_key}:{person.email}",
+            event="transition",
+            text=text,
+            opportunity_id=opportunity.id,
+            recipient_email=person.email,
+        )
+
+
+def record_decision(
+    session: Session,
+    opportunity: Opportunity,
+    decision: Any,
+    *,
+    decided_by: Person | None = None,
+    human_outcome: str | None = None,
+    reason: str | None = None,
+) -> DecisionRecord:
+    record = DecisionRecord(
+        opportunity_id=opportunity.id or 0,
+        table_name=decision.table,
+        rule_file=decision.rule_file,
+        rule_hash=decision.rule_hash,
+        inputs=dict(decision.inputs),
+        outputs=dict(decision.outputs),
+        matched_rows=list(decision.matched_rows),
+        evaluated_at=decision.evaluated_at,
+        decided_by_id=decided_by.id if decided_by else None,
+        human_outcome=human_outcome,
+        reason=reason,
+    )
+    session.add(record)
+    return record
+
+
+# --- step work ------------------------------------------------------------------------------
+
+
+def record_documents(
+    session: Session, opportunity: Opportunity, produced: ProducedDocuments
+) -> None:
+    """Keep one Document row per (kind, name, content hash): a rerun adds nothing."""
+    for document in produced.documents:
+        exists = session.exec(
+            select(Document.id).where(
+                Document.opportunity_id == opportunity.id,
+                Document.kind == document.kind,
+                Document.name == document.name,
+                Document.content_hash == document.content_hash,
+            )
+        ).first()
+        if exists is None:
+            session.add(
+                Document(
+                    opportunity_id=opportunity.id or 0,
+                    kind=document.kind,
+                    name=document.name,
+                    path=str(document.path),
+                    content_hash=document.content_hash,
+                )
+            )
+
+
+def plan_milestones(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    stage: str,
+    anchor: datetime,
+    areas: tuple[tuple[str, str], ...] = (),
+) -> int:
+    rules, _ = planning.load_milestone_rules(ctx.settings.rules_dir)
+    planned = planning.plan(
+        rules,
+        stage,
+        submission_deadline=opportunity.submission_deadline,
+        anchor_time=anchor,
+        areas=areas,
+    )
+    existing = {
+        m.name: m
+        for m in session.exec(
+            select(Milestone).where(Milestone.opportunity_id == opportunity.id)
+        ).all()
+    }
+    added = 0
+    for item in planned:
+        milestone = existing.get(item.name)
+        if milestone is None:
+            session.add(
+                Milestone(
+                    opportunity_id=opportunity.id or 0,
+                    name=item.name,
+                    due_at=item.due_at,
+                    owner_role=item.owner_role,
+                )
+            )
+            added += 1
+        elif milestone.status == "done" and stage == "governance_request":
+            milestone.due_at, milestone.status, milestone.completed_at = item.due_at, "open", None
+            session.add(milestone)
+    return added
+
+
+def complete_milestones(
+    session: Session, ctx: Context, opportunity: Opportunity, names: list[str]
+) -> None:
+    for milestone in session.exec(
+        select(Milestone).where(
+            Milestone.opportunity_id == opportunity.id, col(Milestone.name).in_(names)
+        )
+    ).all():
+        if milestone.status != "done":
+            milestone.status = "done"
+            milestone.completed_at = ctx.clock()
+            session.add(milestone)
+
+
+def check_category(ctx: Context, category: str | None) -> None:
+    from orchestrator.funnel_config import reason_categories
+
+    allowed = reason_categories(ctx.settings.rules_dir)
+    if category not in allowed:
+        raise InputError(f"choose a reason category: {', '.join(allowed)}", field="category")
+
+
+def put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """Lost and no-bid accounts become sleeping accounts with a reminder date."""
+
+    from orchestrator.funnel_config import sleeping_reminder_days
+
+    account = account_of(session, opportunity)
+    days = sleeping_reminder_days(ctx.settings.rules_dir)
+    account.sleeping_until = ctx.clock().date() + timedelta(days=days)
+    session.add(account)
