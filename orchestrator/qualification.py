@@ -218,8 +218,7 @@ def decide(
                     "overridden": outcome != decision.outputs["recommendation"],
                 },
             )
-            if outcome == "bid":
-                complete_milestones(session, ctx, opportunity, ["go_no_go_decision"])
+            complete_milestones(session, ctx, opportunity, ["go_no_go_decision"])
             return StepResult(
                 opportunity.ref,
                 State(event.from_state or ""),

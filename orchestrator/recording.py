@@ -6,7 +6,7 @@ commits whole or not at all."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -21,9 +21,6 @@ from orchestrator.bids import (
 )
 from orchestrator.context import Context
 from orchestrator.db import transaction
-from orchestrator.errors import (
-    InputError,
-)
 from orchestrator.lifecycle import ENDS, WAITING_FOR, State
 from orchestrator.machine import fire
 from orchestrator.messages import render as render_message
@@ -70,9 +67,23 @@ def move_bid(
     )
     session.add(opportunity)
     session.add(event)
+    if dest in ENDS:
+        close_open_milestones(session, ctx, opportunity)
     session.flush()
     notify_transition(session, ctx, opportunity, event)
     return event
+
+
+def close_open_milestones(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """A closed bid has no deadlines left to watch."""
+    for milestone in session.exec(
+        select(Milestone).where(
+            Milestone.opportunity_id == opportunity.id, Milestone.status == "open"
+        )
+    ).all():
+        milestone.status = "closed"
+        milestone.completed_at = ctx.clock()
+        session.add(milestone)
 
 
 def audit(
@@ -270,19 +281,16 @@ def complete_milestones(
 
 
 def check_category(ctx: Context, category: str | None) -> None:
-    from orchestrator.funnel_config import reason_categories
+    """Lost, no-bid and withdrawn bids need a category from the controlled list."""
+    from orchestrator.winloss import check_reason_category
 
-    allowed = reason_categories(ctx.settings.rules_dir)
-    if category not in allowed:
-        raise InputError(f"choose a reason category: {', '.join(allowed)}", field="category")
+    check_reason_category(ctx.settings.rules_dir, category or "")
 
 
 def put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportunity) -> None:
     """Lost and no-bid accounts become sleeping accounts with a reminder date."""
+    from orchestrator.winloss import put_to_sleep
 
-    from orchestrator.funnel_config import sleeping_reminder_days
-
-    account = account_of(session, opportunity)
-    days = sleeping_reminder_days(ctx.settings.rules_dir)
-    account.sleeping_until = ctx.clock().date() + timedelta(days=days)
-    session.add(account)
+    put_to_sleep(
+        session, opportunity.account_id, today=ctx.clock().date(), rules_dir=ctx.settings.rules_dir
+    )
