@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from orchestrator.context import Context
 from orchestrator.db import transaction
 from orchestrator.errors import InputError
 from orchestrator.funnel_config import Period, month_of, parse_period, quarter_of
+
+if TYPE_CHECKING:
+    from orchestrator.funnel import FunnelReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -44,6 +47,31 @@ def _month(text: str | None, ctx: Context) -> Period:
     if len(period.label) != 7 or "Q" in period.label:
         raise InputError(f"{text!r} is not a month like 2026-11", field="month")
     return period
+
+
+def print_funnel(console: Console, result: FunnelReport, owner: str | None = None) -> None:
+    """The funnel as a table with its shape underneath (also printed by `bid demo`)."""
+    title = f"Funnel {result.period.label}" + (f" — {owner}" if owner else "")
+    table = Table(title=title)
+    table.add_column("stage", no_wrap=True)
+    for header in ("count", "target", "% target", "conv. (exp.)", "weeks med/p90 (exp.)"):
+        table.add_column(header, justify="right")
+    for s in result.stages:
+        table.add_row(
+            s.stage.value,
+            str(s.count),
+            "—" if s.target is None else str(s.target),
+            "—" if s.percent_of_target is None else f"{s.percent_of_target}%",
+            f"{_pct(s.conversion)} ({_pct(s.expected_conversion)})",
+            f"{_num(s.median_weeks)} / {_num(s.p90_weeks)} ({_num(s.expected_weeks)})",
+        )
+    console.print(table)
+    shape = result.shape
+    console.print(
+        f"Shape: [bold]{shape.kind.value}[/bold] — cohort {result.cohort_size} bids, "
+        f"skipped a stage {_pct(shape.skipped_share)}, survival {_pct(shape.survival)}, "
+        f"early share of elimination {_pct(shape.early_elimination_share)}"
+    )
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -71,27 +99,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if as_json:
             _print_json(result.as_dict())
             return
-        title = f"Funnel {result.period.label}" + (f" — {owner}" if owner else "")
-        table = Table(title=title)
-        table.add_column("stage", no_wrap=True)
-        for header in ("count", "target", "% target", "conversion (exp.)", "weeks"):
-            table.add_column(header, justify="right")
-        for s in result.stages:
-            table.add_row(
-                s.stage.value,
-                str(s.count),
-                "—" if s.target is None else str(s.target),
-                "—" if s.percent_of_target is None else f"{s.percent_of_target}%",
-                f"{_pct(s.conversion)} ({_pct(s.expected_conversion)})",
-                f"{_num(s.median_weeks)} / p90 {_num(s.p90_weeks)} ({_num(s.expected_weeks)})",
-            )
-        console.print(table)
-        shape = result.shape
-        console.print(
-            f"Shape: [bold]{shape.kind.value}[/bold] — cohort {result.cohort_size} bids, "
-            f"skipped a stage {_pct(shape.skipped_share)}, survival {_pct(shape.survival)}, "
-            f"early share of elimination {_pct(shape.early_elimination_share)}"
-        )
+        print_funnel(console, result, owner)
 
     @app.command("forecast")
     def forecast_command(

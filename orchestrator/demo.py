@@ -185,11 +185,35 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
     console.print(f"[bold]Done[/]: {ref} is [bold]{final.state}[/]")
     console.print(f"   database:  {ctx.settings.database_url}")
     console.print(f"   documents: {ctx.output_dir_for(ref)}")
+    folders: dict[str, list[str]] = {}
     for path in final.documents:
-        console.print(f"     - {path}")
+        folders.setdefault(str(Path(path).parent), []).append(Path(path).name)
+    for folder, names in folders.items():
+        if len(names) > 6:
+            kinds = sorted({Path(name).suffix for name in names})
+            console.print(f"     - {folder}/: {len(names)} files ({', '.join(kinds)})")
+        else:
+            for name in names:
+                console.print(f"     - {folder}/{name}")
     with transaction(ctx.engine) as session:
         from sqlmodel import func, select
 
         messages = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     console.print(f"   notifications: {messages} in the outbox (bid outbox)")
     console.print(f"   audit trail:   bid history {ref}   decisions: bid explain {ref}")
+    _print_funnel(ctx, console)
+
+
+def _print_funnel(ctx: Context, console: Console) -> None:
+    from sqlmodel import Session
+
+    from orchestrator.cli_funnel import print_funnel
+    from orchestrator.funnel import funnel_report
+    from orchestrator.funnel_config import quarter_of
+
+    now = ctx.clock()
+    with Session(ctx.engine) as session:
+        report = funnel_report(session, ctx.settings.rules_dir, quarter_of(now.date()), now=now)
+    console.print()
+    print_funnel(console, report)
+    console.print("   (bid funnel, bid forecast, bid report monthly --out DIR)")
