@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func
@@ -104,27 +105,44 @@ def go_no_go_recommendation(ctx: Context, session: Session, opportunity: Opportu
     )
 
 
+def _jsonable(value: Any) -> Any:
+    """JSON columns store floats and strings; compare like with like."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def await_go_no_go(session: Session, ctx: Context, opportunity: Opportunity) -> StepResult:
     """Record the rules' recommendation once per qualification round and ask the deciders."""
-    assert opportunity.id is not None
     decision = go_no_go_recommendation(ctx, session, opportunity)
-    entered = session.exec(
+    events = session.exec(
         select(AuditEvent)
         .where(AuditEvent.opportunity_id == opportunity.id)
-        .where(AuditEvent.to_state == State.QUALIFICATION.value)
-        .where(AuditEvent.from_state != AuditEvent.to_state)
         .order_by(col(AuditEvent.id).desc())
-    ).first()
-    previous = latest_decision(session, opportunity.id, "go_no_go")
+    ).all()
+    entered = next(
+        (e for e in events if e.to_state == State.QUALIFICATION and e.from_state != e.to_state),
+        None,
+    )
+    asked = next((e for e in events if e.trigger == "go_no_go_requested"), None)
+    version = {"rule_hash": decision.rule_hash, "inputs": dict(decision.inputs)}
     fresh = (
-        previous is None
-        or entered is None
-        or previous.evaluated_at < entered.at
-        or previous.rule_hash != decision.rule_hash
-        or previous.inputs != dict(decision.inputs)
+        asked is None
+        or (entered is not None and (asked.id or 0) < (entered.id or 0))
+        or asked.inputs.get("version") != version
     )
     if fresh:
         record_decision(session, opportunity, decision)
+        audit(
+            session,
+            ctx,
+            opportunity,
+            "go_no_go_requested",
+            actor="rules",
+            reason=str(decision.outputs.get("reason", "")),
+            inputs={
+                "recommendation": decision.outputs["recommendation"],
+                "version": _jsonable(version),
+            },
+        )
         account = account_of(session, opportunity)
         route = routing_for(ctx, account.tier, State.QUALIFICATION.value)
         text = render_message(
