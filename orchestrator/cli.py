@@ -70,10 +70,6 @@ def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")
 
     ctx = get_context()
     spec = parse_opportunity(file, ctx.clock().date())
-    if spec.pricing is not None:
-        from orchestrator.quotes import validate_pricing
-
-        validate_pricing(spec.pricing, str(file))
     print(create_opportunity(ctx, spec))
 
 

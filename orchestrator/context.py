@@ -44,7 +44,9 @@ class Context:
         if self._documents is None:
             from orchestrator.documents import DocxDocuments
 
-            self._documents = DocxDocuments(self.settings.templates_dir, self.settings.rules_dir)
+            self._documents = DocxDocuments(
+                self.settings.templates_dir, self.settings.rules_dir, clock=self.clock
+            )
         return self._documents
 
     def output_dir_for(self, opportunity_ref: str) -> Path:

@@ -148,6 +148,10 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
                 InputError(message, file=name, row=_line_of(root, loc), field=field_name)
             )
         raise InputErrors(name, problems) from None
+    if spec.pricing is not None:
+        from orchestrator.catalogue import validate_pricing
+
+        spec = spec.model_copy(update={"pricing": validate_pricing(spec.pricing, name)})
     if spec.submission_deadline < today:
         raise InputError(
             f"submission_deadline {spec.submission_deadline.isoformat()} is in the past",

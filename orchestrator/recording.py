@@ -202,27 +202,31 @@ def record_decision(
 
 def record_documents(
     session: Session, opportunity: Opportunity, produced: ProducedDocuments
-) -> None:
+) -> int:
     """Keep one Document row per (kind, name, content hash): a rerun adds nothing."""
+    existing = {
+        (d.kind, d.name, d.content_hash)
+        for d in session.exec(
+            select(Document).where(Document.opportunity_id == opportunity.id)
+        ).all()
+    }
+    added = 0
     for document in produced.documents:
-        exists = session.exec(
-            select(Document.id).where(
-                Document.opportunity_id == opportunity.id,
-                Document.kind == document.kind,
-                Document.name == document.name,
-                Document.content_hash == document.content_hash,
+        key = (document.kind, document.name, document.content_hash)
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(
+            Document(
+                opportunity_id=opportunity.id or 0,
+                kind=document.kind,
+                name=document.name,
+                path=str(document.path),
+                content_hash=document.content_hash,
             )
-        ).first()
-        if exists is None:
-            session.add(
-                Document(
-                    opportunity_id=opportunity.id or 0,
-                    kind=document.kind,
-                    name=document.name,
-                    path=str(document.path),
-                    content_hash=document.content_hash,
-                )
-            )
+        )
+        added += 1
+    return added
 
 
 def plan_milestones(
