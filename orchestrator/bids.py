@@ -67,10 +67,14 @@ def parse_ref(ref: str) -> int:
     return int(match.group(1))
 
 
-def get_opportunity(session: Session, ref: str | int) -> Opportunity:
-    """The opportunity for `OPP-0007`, `7` or 7; `NotFound` when there is none."""
+def get_opportunity(session: Session, ref: str | int, *, lock: bool = False) -> Opportunity:
+    """The opportunity for `OPP-0007`, `7` or 7; `NotFound` when there is none.
+
+    `lock` takes the row lock for a change (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so two doors changing one bid queue.
+    """
     opportunity_id = ref if isinstance(ref, int) else parse_ref(ref)
-    row = session.get(Opportunity, opportunity_id)
+    row = session.get(Opportunity, opportunity_id, with_for_update=lock or None)
     if row is None:
         raise NotFound(f"no opportunity {format_ref(opportunity_id)}")
     return row

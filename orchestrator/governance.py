@@ -124,7 +124,7 @@ def approve(
         raise InputError("a rejection needs a reason (--reason)", field="reason")
     try:
         with transaction(ctx.engine) as session:
-            opportunity = get_opportunity(session, ref)
+            opportunity = get_opportunity(session, ref, lock=True)
             if opportunity.state != State.GOVERNANCE_REVIEW:
                 raise ApprovalError(
                     f"{opportunity.ref} is in {opportunity.state}, not in governance review"

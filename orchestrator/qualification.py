@@ -191,7 +191,7 @@ def decide(
         raise InputError(f"outcome must be one of {', '.join(GO_NO_GO_TRIGGERS)}", field="outcome")
     try:
         with transaction(ctx.engine) as session:
-            opportunity = get_opportunity(session, ref)
+            opportunity = get_opportunity(session, ref, lock=True)
             if opportunity.state != State.QUALIFICATION:
                 raise TransitionRefused(
                     f"{opportunity.ref} is in {opportunity.state}; "
@@ -254,7 +254,7 @@ def set_strategy(ctx: Context, ref: str, *, text: str, by: str) -> StepResult:
     if not text.strip():
         raise InputError("the strategy text is empty", field="strategy")
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
+        opportunity = get_opportunity(session, ref, lock=True)
         if State(opportunity.state) in ENDS:
             raise TransitionRefused(f"{opportunity.ref} is closed ({opportunity.state})")
         person = get_person(session, by)

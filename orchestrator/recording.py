@@ -115,7 +115,7 @@ def audit(
 def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str) -> None:
     """Refusals are kept in the audit trail, in their own transaction (the change rolled back)."""
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
+        opportunity = get_opportunity(session, ref, lock=True)
         audit(session, ctx, opportunity, f"{trigger}_refused", actor=actor, reason=reason)
 
 

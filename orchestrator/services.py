@@ -84,9 +84,10 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
         produced = _produce(ctx, ref, "order")
 
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        if State(opportunity.state) != state:  # someone else moved it meanwhile
-            return StepResult(opportunity.ref, state, State(opportunity.state), "moved meanwhile")
+        opportunity = get_opportunity(session, ref, lock=True)
+        if State(opportunity.state) != state:  # another run moved it meanwhile
+            now = State(opportunity.state)
+            return StepResult(opportunity.ref, now, now, f"already moved on to {now.value}")
         record_documents(session, opportunity, produced)
         inputs: dict[str, Any] = {}
         if state == State.PRE_QUALIFICATION:
@@ -162,7 +163,7 @@ def record_result(
 ) -> StepResult:
     """The customer's verdict at the decision step: won goes to contract preparation."""
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
+        opportunity = get_opportunity(session, ref, lock=True)
         if not won:
             check_category(ctx, category)
         opportunity.result_reason, opportunity.result_category = reason, category
@@ -186,7 +187,7 @@ def withdraw(
     ctx: Context, ref: str, *, reason: str, by: str = "system", category: str | None = None
 ) -> StepResult:
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
+        opportunity = get_opportunity(session, ref, lock=True)
         check_category(ctx, category)
         opportunity.result_reason, opportunity.result_category = reason, category
         event = move_bid(session, ctx, opportunity, "withdraw", actor=by, reason=reason)

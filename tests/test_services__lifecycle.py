@@ -251,3 +251,22 @@ def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(ctx: Context, c
         assert account.sleeping_until is not None
         assert account.sleeping_until > clock().date() + timedelta(days=30)
     assert _state(ctx, ref) == "lost"
+
+
+def test_concurrent_advances_move_the_bid_once(ctx: Context) -> None:
+    """Four workers advancing one bid at once: one transition, one audit event, no error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref = new_bid(ctx)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: services.advance(ctx, ref, "worker"), range(4)))
+    moved = [r for r in results if r.moved and r.from_state == "pre_qualification"]
+    assert len(moved) == 1
+    qualifies = [t for t in _transitions(ctx, ref) if t[2] == "qualify"]
+    assert len(qualifies) == 1
+    assert _state(ctx, ref) == "qualification"
+    with Session(ctx.engine) as session:
+        bants = session.exec(
+            select(DecisionRecord).where(DecisionRecord.table_name == "bants")
+        ).all()
+    assert len(bants) == 1
