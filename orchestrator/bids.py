@@ -51,6 +51,8 @@ class StepResult:
     message: str
     waiting_for: str | None = None
     documents: list[str] = field(default_factory=list)
+    recorded: bool = True
+    """False when the call changed nothing because the answer was already given."""
 
     @property
     def moved(self) -> bool:

@@ -417,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bid` script: one line and exit code 2 for user errors."""
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
+            from orchestrator.notify import deliver
+
+            deliver(_CONTEXT[0])
     except BidError as error:
         from orchestrator.intake import InputErrors
 

@@ -151,7 +151,11 @@ def approve(
             if not pending:
                 done = approvals[-1]
                 return StepResult(
-                    opportunity.ref, state, state, f"{area} already {done.status}; nothing recorded"
+                    opportunity.ref,
+                    state,
+                    state,
+                    f"{area} already {done.status}; nothing recorded",
+                    recorded=False,
                 )
             target = pending[-1]
             now = ctx.clock()
@@ -171,7 +175,9 @@ def approve(
             )
             session.expire_all()  # the UPDATE bypassed the identity map
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return StepResult(opportunity.ref, state, state, f"{area} already decided")
+                return StepResult(
+                    opportunity.ref, state, state, f"{area} already decided", recorded=False
+                )
             verdict = "rejected" if reject else "granted"
             audit(
                 session,

@@ -1,0 +1,279 @@
+"""Block Kit for Slack: a bid's key facts, decision buttons and the reason modals.
+
+Outbox rows keep a small marker (`{"type": "approval", "opportunity", "area",
+"proposal_hash"}` or `{"type": "go_no_go", "opportunity"}`); the notifier turns it into real
+blocks at delivery time with the bid's current facts. Button values carry everything the
+inbound door needs to call the services (bid, area, proposal version), so a click never
+depends on process memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from orchestrator.errors import InputError
+
+APPROVE = "approval_approve"
+REJECT = "approval_reject"
+GO_NO_GO_ACTIONS = {
+    "go_no_go_bid": ("bid", "Bid", "primary"),
+    "go_no_go_no_bid": ("no_bid", "No bid", "danger"),
+    "go_no_go_redefine": ("redefine_strategy", "Redefine", None),
+}
+REJECT_MODAL = "approval_reject_modal"
+GO_NO_GO_MODAL = "go_no_go_modal"
+REASON_BLOCK = "reason"
+CATEGORY_BLOCK = "category"
+
+_TEXT_LIMIT = 3000  # a section's text
+_FIELD_LIMIT = 2000  # one field of a section
+_VALUE_LIMIT = 2000  # a button's value
+_BLOCK_KIT_TYPES = frozenset({"section", "context", "divider", "header", "actions", "image"})
+
+
+@dataclass(frozen=True)
+class BidFacts:
+    """What every message shows about its bid."""
+
+    ref: str
+    title: str
+    account: str
+    state: str
+    deadline: date
+    run_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What a decision button carries: the bid, and the area and proposal version or outcome."""
+
+    ref: str
+    area: str | None = None
+    proposal_hash: str | None = None
+    outcome: str | None = None
+
+    def encode(self) -> str:
+        data = {
+            "ref": self.ref,
+            "area": self.area,
+            "hash": self.proposal_hash,
+            "outcome": self.outcome,
+        }
+        text = json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
+        if len(text) > _VALUE_LIMIT:
+            raise InputError(f"button value for {self.ref} is too long for Slack")
+        return text
+
+    @classmethod
+    def decode(cls, text: str) -> ButtonValue:
+        """Parse a button value or modal metadata; `InputError` for anything malformed."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise InputError("the Slack button carries no readable value") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("ref"), str):
+            raise InputError("the Slack button names no opportunity")
+        fields = {k: data.get(v) for k, v in (("area", "area"), ("proposal_hash", "hash"))}
+        fields["outcome"] = data.get("outcome")
+        if any(v is not None and not isinstance(v, str) for v in fields.values()):
+            raise InputError("the Slack button value is malformed")
+        return cls(ref=data["ref"], **fields)
+
+
+def slack_escape(value: object) -> str:
+    """Slack mrkdwn treats &, < and > as control characters; user text must not link or ping."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mrkdwn(text: str, limit: int = _TEXT_LIMIT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text, limit)}
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text, limit), "emoji": False}
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": _plain(label),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def facts_block(facts: BidFacts) -> dict[str, Any]:
+    fields = [
+        ("Bid", facts.ref),
+        ("Title", slack_escape(facts.title)),
+        ("Account", slack_escape(facts.account)),
+        ("State", facts.state.replace("_", " ")),
+        ("Deadline", facts.deadline.isoformat()),
+    ]
+    return {
+        "type": "section",
+        "fields": [_mrkdwn(f"*{name}*\n{value}", _FIELD_LIMIT) for name, value in fields],
+    }
+
+
+def approval_actions(ref: str, area: str, proposal_hash: str | None) -> dict[str, Any]:
+    value = ButtonValue(ref=ref, area=area, proposal_hash=proposal_hash).encode()
+    return {
+        "type": "actions",
+        "block_id": f"approval:{ref}:{area}",
+        "elements": [
+            _button(APPROVE, "Approve", value, "primary"),
+            _button(REJECT, "Reject", value, "danger"),
+        ],
+    }
+
+
+def go_no_go_actions(ref: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": f"go_no_go:{ref}",
+        "elements": [
+            _button(action_id, label, ButtonValue(ref=ref, outcome=outcome).encode(), style)
+            for action_id, (outcome, label, style) in GO_NO_GO_ACTIONS.items()
+        ],
+    }
+
+
+def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> list[dict[str, Any]]:
+    """The blocks of one outbox message: its text, the bid's facts, its buttons, its run link."""
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text)}]
+    if facts is not None:
+        blocks.append(facts_block(facts))
+    for marker in markers:
+        if not isinstance(marker, dict):
+            continue
+        kind = marker.get("type")
+        ref = str(marker.get("opportunity") or (facts.ref if facts else ""))
+        if kind == "approval" and marker.get("area"):
+            blocks.append(
+                approval_actions(ref, str(marker["area"]), marker.get("proposal_hash") or None)
+            )
+        elif kind == "go_no_go":
+            blocks.append(go_no_go_actions(ref))
+        elif kind in _BLOCK_KIT_TYPES:
+            blocks.append(dict(marker))  # already Block Kit
+    if facts is not None and facts.run_url:
+        blocks.append(
+            {"type": "context", "elements": [_mrkdwn(f"<{facts.run_url}|Prefect flow run>")]}
+        )
+    return blocks
+
+
+# --- modals ------------------------------------------------------------------------------------
+
+
+def _reason_input(label: str, placeholder: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": REASON_BLOCK,
+        "label": _plain(label),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": REASON_BLOCK,
+            "multiline": True,
+            "max_length": 2000,
+            "placeholder": _plain(placeholder, 150),
+        },
+    }
+
+
+def reject_modal(value: ButtonValue, channel: str | None) -> dict[str, Any]:
+    """Asks the approver why they reject; submitting it records the rejection."""
+    metadata = json.dumps({"value": value.encode(), "channel": channel})
+    return {
+        "type": "modal",
+        "callback_id": REJECT_MODAL,
+        "private_metadata": metadata,
+        "title": _plain(f"Reject {value.area or ''} approval", 24),
+        "submit": _plain("Reject"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(
+                    f"*{value.ref}*: reject the *{value.area}* approval of proposal version "
+                    f"`{(value.proposal_hash or '')[:12]}`. The bid returns to bid production."
+                ),
+            },
+            _reason_input("Why do you reject it?", "e.g. the liability cap is too high"),
+        ],
+    }
+
+
+def go_no_go_modal(
+    value: ButtonValue, channel: str | None, categories: list[str]
+) -> dict[str, Any]:
+    """Asks for the reason of a go/no-go (and its category for a no-bid)."""
+    labels = {outcome: label for outcome, label, _ in GO_NO_GO_ACTIONS.values()}
+    label = labels.get(value.outcome or "", value.outcome or "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": _mrkdwn(f"*{value.ref}*: decide *{label}*.")},
+        _reason_input("Why?", "the reason is kept beside the rules' recommendation"),
+    ]
+    if value.outcome == "no_bid":
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": CATEGORY_BLOCK,
+                "label": _plain("Reason category"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": CATEGORY_BLOCK,
+                    "options": [
+                        {"text": _plain(c.replace("_", " ")), "value": c} for c in categories[:100]
+                    ],
+                },
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": GO_NO_GO_MODAL,
+        "private_metadata": json.dumps({"value": value.encode(), "channel": channel}),
+        "title": _plain(f"Go/no-go: {label}", 24),
+        "submit": _plain("Decide"),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+@dataclass(frozen=True)
+class ModalAnswer:
+    """What a submitted reason modal says."""
+
+    value: ButtonValue
+    channel: str | None
+    reason: str
+    category: str | None
+
+
+def read_modal(view: dict[str, Any]) -> ModalAnswer:
+    """Parse a submitted reject / go-no-go modal; `InputError` when it is not ours."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError as exc:
+        raise InputError("the Slack modal carries no readable metadata") from exc
+    values = (view.get("state") or {}).get("values") or {}
+    reason = ((values.get(REASON_BLOCK) or {}).get(REASON_BLOCK) or {}).get("value") or ""
+    option = ((values.get(CATEGORY_BLOCK) or {}).get(CATEGORY_BLOCK) or {}).get("selected_option")
+    channel = metadata.get("channel")
+    return ModalAnswer(
+        value=ButtonValue.decode(str(metadata.get("value", ""))),
+        channel=channel if isinstance(channel, str) else None,
+        reason=str(reason).strip(),
+        category=str(option["value"]) if isinstance(option, dict) and "value" in option else None,
+    )

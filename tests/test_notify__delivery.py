@@ -1,0 +1,239 @@
+"""Delivering the outbox to Slack: at most once per row, retried, claimed, or kept pending."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, col, select
+
+from orchestrator.context import Context
+from orchestrator.models import OutboxMessage, Person
+from orchestrator.notify import (
+    CLAIM_LEASE,
+    OutboxOnlyNotifier,
+    SlackNotifier,
+    deliver,
+    get_notifier,
+    slack_client,
+)
+from tests.factories import PEOPLE
+from tests.support.slack_api import (
+    SLACK_USERS,
+    FakeSlackApi,
+    bid_in_governance,
+    bid_in_qualification,
+    sent_buttons,
+    slack_context,
+    slack_user,
+)
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi(users=dict(SLACK_USERS)) as api:
+        yield api
+
+
+@pytest.fixture
+def slack_ctx(ctx: Context, slack_api: FakeSlackApi) -> Context:
+    return slack_context(ctx, slack_api)
+
+
+def _notifier(ctx: Context, **kwargs: object) -> SlackNotifier:
+    return SlackNotifier(slack_client(ctx.settings, backoff=0.01), **kwargs)  # type: ignore[arg-type]
+
+
+def _rows(ctx: Context) -> list[OutboxMessage]:
+    with Session(ctx.engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
+
+
+def test_without_a_token_messages_stay_in_the_outbox(ctx: Context, run_cli) -> None:  # type: ignore[no-untyped-def]
+    bid_in_qualification(ctx)
+    assert isinstance(get_notifier(ctx), OutboxOnlyNotifier)
+    report = deliver(ctx)
+    queued = _rows(ctx)
+    assert report.mode == "outbox" and report.sent == 0 and report.pending == len(queued) > 0
+
+    notified = run_cli("notify")
+    assert notified.code == 0
+    assert f"{len(queued)} messages stay in the outbox" in notified.out
+
+    listed = run_cli("outbox", "--json")
+    assert listed.code == 0
+    rows = json.loads(listed.out)
+    assert [r["id"] for r in rows] == [m.id for m in queued]
+    assert all(r["sent_at"] is None and r["attempts"] == 0 for r in rows)
+    assert {r["event"] for r in rows} == {"transition", "go_no_go_requested"}
+
+
+def test_delivery_marks_each_row_sent_and_a_second_delivery_sends_nothing(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    bid_in_governance(slack_ctx)
+    queued = _rows(slack_ctx)
+    report = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert (report.sent, report.failed, report.pending) == (len(queued), 0, 0)
+    posts = slack_api.calls("chat.postMessage", ok_only=True)
+    assert len(posts) == len(queued)
+    assert Counter(p.args["channel"] for p in posts) == Counter(
+        slack_user(m.recipient_email or "") for m in queued
+    )
+    assert all(
+        m.sent_at is not None and m.attempts == 1 and m.last_error is None for m in _rows(slack_ctx)
+    )
+
+    again = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert (again.sent, again.pending) == (0, 0)
+    assert len(slack_api.calls("chat.postMessage")) == len(queued)
+
+
+def test_the_slack_user_is_looked_up_once_by_email_and_kept(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    bid_in_governance(slack_ctx)
+    _notifier(slack_ctx).deliver_pending(slack_ctx)
+    lookups = Counter(c.args["email"] for c in slack_api.calls("users.lookupByEmail"))
+    assert set(lookups.values()) == {1}
+    with Session(slack_ctx.engine) as session:
+        people = {p.email: p.slack_user_id for p in session.exec(select(Person)).all()}
+    assert people[PEOPLE["finance"]] == "UFIN"
+    assert people[PEOPLE["operations"]] == "UOPS"
+
+    bid_in_qualification(slack_ctx, "major")  # a new bid: new messages, no new look-ups
+    _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert len(slack_api.calls("users.lookupByEmail")) == sum(lookups.values())
+
+
+def test_approval_messages_carry_facts_and_buttons_bound_to_the_proposal_version(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    ref = bid_in_governance(slack_ctx)
+    _notifier(slack_ctx).deliver_pending(slack_ctx)
+    with Session(slack_ctx.engine) as session:
+        from orchestrator.services import get_opportunity
+
+        version = get_opportunity(session, ref).proposal_hash
+    buttons = sent_buttons(slack_api, "UFIN")
+    assert [b["action_id"] for b in buttons] == ["approval_approve", "approval_reject"]
+    assert json.loads(buttons[0]["value"]) == {"ref": ref, "area": "financial", "hash": version}
+    message = next(
+        c.args
+        for c in slack_api.calls("chat.postMessage")
+        if c.args["channel"] == "UFIN" and "approval is requested" in c.args["text"]
+    )
+    facts = next(b for b in message["blocks"] if "fields" in b)
+    text = " ".join(f["text"] for f in facts["fields"])
+    for fact in (
+        ref,
+        "Managed WAN for 40 warehouses",
+        "Acme top",
+        "governance review",
+        "2027-01-06",
+    ):
+        assert fact in text
+    go_no_go = [b["action_id"] for b in sent_buttons(slack_api, "UBM")]
+    assert go_no_go[:3] == ["go_no_go_bid", "go_no_go_no_bid", "go_no_go_redefine"]
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_transient_slack_errors_are_retried_and_the_message_sent_once(
+    slack_ctx: Context, slack_api: FakeSlackApi, status: int
+) -> None:
+    bid_in_qualification(slack_ctx)
+    queued = _rows(slack_ctx)
+    slack_api.fail("chat.postMessage", status, times=2, retry_after=0)
+    report = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert (report.sent, report.failed) == (len(queued), 0)
+    attempts = slack_api.calls("chat.postMessage")
+    assert [c.status for c in attempts[:3]] == [status, status, 200]
+    assert len(slack_api.calls("chat.postMessage", ok_only=True)) == len(queued)
+    assert all(m.attempts == 1 and m.sent_at for m in _rows(slack_ctx))
+
+
+def test_a_failed_post_keeps_the_row_pending_with_its_error(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    bid_in_qualification(slack_ctx)
+    queued = _rows(slack_ctx)
+    slack_api.fail("chat.postMessage", 500, times=2)
+    notifier = SlackNotifier(slack_client(slack_ctx.settings, retries=1, backoff=0.01))
+    report = notifier.deliver_pending(slack_ctx)
+    assert (report.sent, report.failed, report.pending) == (len(queued) - 1, 1, 1)
+    failed = _rows(slack_ctx)[0]
+    assert failed.sent_at is None and failed.attempts == 1
+    assert failed.last_error == "slack internal_error (HTTP 500)"
+
+    later = notifier.deliver_pending(slack_ctx)
+    assert (later.sent, later.pending) == (1, 0)
+    assert _rows(slack_ctx)[0].attempts == 2 and _rows(slack_ctx)[0].last_error is None
+
+
+def test_a_recipient_unknown_to_slack_stays_pending(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    del slack_api.users["UBOSS"]
+    bid_in_qualification(slack_ctx)
+    report = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert report.failed == 1 and report.pending == 1
+    row = next(m for m in _rows(slack_ctx) if m.sent_at is None)
+    assert row.recipient_email == PEOPLE["management"]
+    assert row.last_error == "slack users_not_found (HTTP 200)"
+
+
+def test_two_notifiers_at_once_send_each_message_once(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    bid_in_governance(slack_ctx)
+    queued = _rows(slack_ctx)
+    start = threading.Barrier(3)
+    reports = []
+
+    def run() -> None:
+        notifier = _notifier(slack_ctx)
+        start.wait()
+        reports.append(notifier.deliver_pending(slack_ctx))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(r.sent for r in reports) == len(queued)
+    posts = [(c.args["channel"], c.args["text"]) for c in slack_api.calls("chat.postMessage")]
+    assert len(posts) == len(queued) == len(set(posts))
+    assert all(m.attempts == 1 for m in _rows(slack_ctx))
+
+
+def test_a_claim_left_by_a_dead_notifier_is_taken_over_after_the_lease(
+    slack_ctx: Context, slack_api: FakeSlackApi, clock
+) -> None:  # type: ignore[no-untyped-def]
+    bid_in_qualification(slack_ctx)
+    first = _rows(slack_ctx)[0]
+    notifier = _notifier(slack_ctx)
+    assert notifier._claim(slack_ctx, first) is not None  # claimed, then the process died
+    report = notifier.deliver_pending(slack_ctx)
+    assert report.skipped == 1 and report.pending == 1
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+    report = notifier.deliver_pending(slack_ctx)
+    assert report.sent == 1 and report.pending == 0
+    assert _rows(slack_ctx)[0].attempts == 2
+
+
+def test_bid_notify_sends_pending_messages_once_a_token_is_set(
+    ctx: Context, slack_api: FakeSlackApi, run_cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    bid_in_qualification(ctx)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", slack_api.base_url)
+    result = run_cli("notify", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert (
+        report["mode"] == "slack" and report["sent"] == len(_rows(ctx)) and report["pending"] == 0
+    )
+    assert json.loads(run_cli("notify", "--json").out)["sent"] == 0
