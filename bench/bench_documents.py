@@ -30,7 +30,8 @@ from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.db import open_database, transaction  # noqa: E402
 from orchestrator.documents import DocxDocuments  # noqa: E402
 from orchestrator.models import Opportunity  # noqa: E402
-from orchestrator.quotes import catalogue_for, import_quotes  # noqa: E402
+from orchestrator.quote_import import import_quotes  # noqa: E402
+from orchestrator.quotes import catalogue_for  # noqa: E402
 from tests.factories_sites import (  # noqa: E402
     make_opportunity,
     quote_rows,
@@ -65,6 +66,7 @@ def run_once(sites: int) -> dict[str, float]:
             assert row is not None
 
             def do_import() -> None:
+                assert row is not None  # the narrowing above does not reach into a closure
                 import_quotes(
                     session,
                     row,

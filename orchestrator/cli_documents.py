@@ -24,7 +24,8 @@ from orchestrator.errors import InputError
 from orchestrator.models import Opportunity
 from orchestrator.orders import WON_STATES, record_macd
 from orchestrator.ports import DocumentPort, ProducedDocuments, RenderedDocument
-from orchestrator.quotes import catalogue_for, governance_margin_floor, import_quotes, quote_status
+from orchestrator.quote_import import governance_margin_floor, import_quotes
+from orchestrator.quotes import catalogue_for, quote_status
 from orchestrator.recording import record_documents
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

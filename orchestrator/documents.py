@@ -1,10 +1,11 @@
 """The document renderer (docxtpl): QRFs, proposal, Bid Control Plan, submission, order sheet.
 
 `DocxDocuments` implements `orchestrator.ports.DocumentPort`. Every document is rendered
-from a plain context built from the database rows; its content hash is the SHA-256 of that
-context and of the template, so the same inputs give the same hash and the same path (a
-rerun overwrites). User text only ever travels as context values into autoescaped
-templates: a `{{ ... }}` in a site name is printed, never evaluated.
+from a plain context built from the database rows (`orchestrator.document_context`); its
+content hash is the SHA-256 of that context and of the template, so the same inputs give
+the same hash and the same path (a rerun overwrites; `orchestrator.document_files`). User
+text only ever travels as context values into autoescaped templates: a `{{ ... }}` in a
+site name is printed, never evaluated.
 
 Output layout inside the opportunity's `out_dir`::
 
@@ -16,128 +17,44 @@ Output layout inside the opportunity's `out_dir`::
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import json
-import os
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from docxtpl import DocxTemplate
 from lxml import etree  # type: ignore[import-untyped]
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from orchestrator.catalogue import Catalogue, contract_months, customer_price
+from orchestrator.catalogue import Catalogue
+from orchestrator.document_context import (
+    QRF_CSV_COLUMNS,
+    answer_rows,
+    base_context,
+    clean,
+    control_plan_context,
+    in_house_task_context,
+    proposal_context,
+    qrf_context,
+    submission_letter_context,
+)
+from orchestrator.document_files import atomic_write, content_hash, write_csv
 from orchestrator.errors import InputError
-from orchestrator.models import (
-    Account,
-    Milestone,
-    Opportunity,
-    Person,
-    Site,
-    TeamMember,
-)
-from orchestrator.orders import (
-    WON_STATES,
-    OrderLine,
-    change_history,
-    order_lines,
-    summarise_change,
-)
+from orchestrator.models import Opportunity
+from orchestrator.order_sheet import order_sheet_context, write_order_xlsx
+from orchestrator.orders import WON_STATES
 from orchestrator.ports import Clock, ProducedDocuments, RenderedDocument, system_clock
-from orchestrator.quotes import (
-    QrfLine,
-    QrfPlan,
-    catalogue_for,
-    current_quotes,
-    ordered_sites,
-    plan_qrfs,
-)
-from orchestrator.service_strategy import ServiceStrategy, strategy_section
+from orchestrator.qrf import QrfPlan, plan_qrfs
+from orchestrator.quotes import catalogue_for, current_quotes, ordered_sites
 
-QRF_CSV_COLUMNS = (
-    "site_id",
-    "name",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "bandwidth_mbps",
-    "access",
-    "service",
-    "provider",
-    "kind",
-    "monthly_cost",
-    "one_off_cost",
-    "currency",
-    "valid_until",
-)
-SENDER = "Sales Support, on behalf of the bid team"
-SERVICE_LABELS = {
-    "managed_network": "Managed network",
-    "hosting": "Hosting",
-    "video_conferencing": "Video conferencing",
-}
-SERVICE_DESCRIPTIONS = {
-    "managed_network": (
-        "Managed WAN: access line, managed CPE router and 24/7 monitoring per site, "
-        "one network across all countries"
-    ),
-    "hosting": "Managed hosting in our data centres, connected to the customer network",
-    "video_conferencing": "Managed video-conferencing rooms with booking and support",
-}
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-# --- hashing and writing -------------------------------------------------------------------
-
-
-def content_hash(template_digest: str, context: Any) -> str:
-    """SHA-256 of a template and the inputs rendered into it: the version people sign."""
-    payload = json.dumps(context, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{template_digest}\n{payload}".encode()).hexdigest()
-
-
-def clean(text: object) -> str:
-    """User text as a string without the control characters Word and Excel refuse."""
-    return _CONTROL_CHARS.sub("", str(text))
-
-
-def money(amount: float) -> str:
-    return f"{amount:,.2f}"
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Write to a temporary sibling, then replace: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+_LISTING_CHARS = re.compile(r"[\t\a\n\f]")
 
 
 def _cell_filter(value: object) -> str:
     return clean(value).replace("|", "\\|").replace("\n", " ")
-
-
-# --- the renderer --------------------------------------------------------------------------
-
-
-_LISTING_CHARS = re.compile(r"[\t\a\n\f]")
 
 
 class _DocxTemplate(DocxTemplate):  # type: ignore[misc]
@@ -204,7 +121,7 @@ class DocxDocuments:
         digest = content_hash(held.digest, context)
         doc = _DocxTemplate(io.BytesIO(held.data))
         doc.render({**context, "content_hash": digest}, self._jinja, autoescape=True)
-        with _atomic(path) as tmp:
+        with atomic_write(path) as tmp:
             doc.save(str(tmp))
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
 
@@ -214,32 +131,9 @@ class DocxDocuments:
         source = (self.templates_dir / template).read_bytes()
         digest = content_hash(hashlib.sha256(source).hexdigest(), context)
         text = self._text_env.get_template(template).render(**context, content_hash=digest)
-        with _atomic(path) as tmp:
+        with atomic_write(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
-
-    @staticmethod
-    def _write_csv(
-        rows: Sequence[dict[str, Any]], columns: Sequence[str], path: Path, *, kind: str, name: str
-    ) -> RenderedDocument:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
-        with _atomic(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
-
-    def _base(self, session: Session, opportunity: Opportunity, doc_title: str) -> dict[str, Any]:
-        account = session.get(Account, opportunity.account_id)
-        return {
-            "ref": opportunity.ref,
-            "doc_title": doc_title,
-            "title": clean(opportunity.title),
-            "customer": clean(account.name if account else ""),
-        }
 
     # -- QRFs
 
@@ -253,44 +147,24 @@ class DocxDocuments:
             current_quotes(session, opportunity_id),
             self.catalogue,
         )
-        base = self._base(session, opportunity, "Quote Request Form")
+        base = base_context(session, opportunity, "Quote Request Form")
         today = self.clock().date()
+        qrf_dir = out_dir / "qrf"
         written: list[RenderedDocument] = []
         for group in plan.groups:
             provider = group.provider
-            lines = [_clean_row(line.as_row()) for line in group.lines]
-            context = {
-                **base,
-                "qrf_name": group.name,
-                "country": group.country,
-                "sender": SENDER,
-                "provider": {
-                    "id": provider.id,
-                    "name": provider.name,
-                    "contact_name": provider.contact_name,
-                    "contact_email": provider.contact_email,
-                    "currency": provider.currency,
-                    "lead_time_days": provider.lead_time_days,
-                },
-                "reply_by": (today + timedelta(days=provider.lead_time_days)).isoformat(),
-                "site_count": len(lines),
-                "budgetary_count": sum(1 for x in group.lines if x.requested == "budgetary"),
-                "firm_count": sum(1 for x in group.lines if x.requested == "firm"),
-                "lines": lines,
-            }
-            qrf_dir = out_dir / "qrf"
             written.append(
                 self.render_docx(
                     "qrf.docx",
-                    context,
+                    qrf_context(base, group, today),
                     qrf_dir / f"{group.name}.docx",
                     kind="qrf",
                     name=group.name,
                 )
             )
             written.append(
-                self._write_csv(
-                    _answer_rows(group.lines, provider.id, provider.currency),
+                write_csv(
+                    answer_rows(group.lines, provider.id, provider.currency),
                     QRF_CSV_COLUMNS,
                     qrf_dir / f"{group.name}.csv",
                     kind="qrf_csv",
@@ -299,30 +173,18 @@ class DocxDocuments:
             )
         in_house = self.catalogue.providers.in_house
         for task in plan.in_house:
-            context = {
-                **base,
-                "doc_title": "internal quote task",
-                "name": task.name,
-                "country": task.country,
-                "in_house": {"team": in_house.team, "email": in_house.email},
-                "reply_by": (today + timedelta(days=in_house.lead_time_days)).isoformat(),
-                "budgetary_count": sum(1 for x in task.lines if x.requested == "budgetary"),
-                "firm_count": sum(1 for x in task.lines if x.requested == "firm"),
-                "lines": [_clean_row(line.as_row()) for line in task.lines],
-            }
-            qrf_dir = out_dir / "qrf"
             written.append(
                 self._render_text(
                     "internal_quote_task.md.j2",
-                    context,
+                    in_house_task_context(base, task, in_house, today),
                     qrf_dir / f"{task.name}.md",
                     kind="internal_quote_task",
                     name=task.name,
                 )
             )
             written.append(
-                self._write_csv(
-                    _answer_rows(task.lines, "in-house", "EUR"),
+                write_csv(
+                    answer_rows(task.lines, "in-house", "EUR"),
                     QRF_CSV_COLUMNS,
                     qrf_dir / f"{task.name}.csv",
                     kind="qrf_csv",
@@ -335,116 +197,7 @@ class DocxDocuments:
 
     def proposal_context(self, session: Session, opportunity: Opportunity) -> dict[str, Any]:
         """Everything the proposal shows, as plain data (its hash is the proposal version)."""
-        catalogue = self.catalogue
-        opportunity_id = opportunity.id or 0
-        sites = ordered_sites(session, opportunity_id)
-        quotes = current_quotes(session, opportunity_id)
-        pricing = opportunity.pricing or {}
-        months = contract_months(catalogue.prices, pricing)
-        rows: list[dict[str, Any]] = []
-        by_country: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-        by_service: dict[str, list[Site]] = defaultdict(list)
-        total_monthly = total_one_off = 0.0
-        unpriced = 0
-        for site in sites:
-            price = customer_price(
-                catalogue.prices, pricing, site.service, site.access, site.bandwidth_mbps
-            )
-            unpriced += price.source == "none"
-            total_monthly += price.monthly
-            total_one_off += price.one_off
-            bucket = by_country[site.country]
-            bucket[0] += 1
-            bucket[1] += price.monthly
-            bucket[2] += price.one_off
-            by_service[site.service].append(site)
-            rows.append(
-                {
-                    "site_id": clean(site.site_id),
-                    "name": clean(site.name),
-                    "city": clean(site.city),
-                    "country": site.country,
-                    "service": SERVICE_LABELS.get(site.service, site.service),
-                    "access": site.access,
-                    "bandwidth_mbps": site.bandwidth_mbps,
-                    "monthly": money(price.monthly),
-                    "one_off": money(price.one_off),
-                }
-            )
-        services = [
-            {
-                "label": SERVICE_LABELS.get(service, service),
-                "description": SERVICE_DESCRIPTIONS.get(service, ""),
-                "sites": len(members),
-                "access_mix": ", ".join(
-                    f"{access} {count}"
-                    for access, count in sorted(Counter(s.access for s in members).items())
-                ),
-            }
-            for service, members in sorted(by_service.items())
-        ]
-        requested = [SERVICE_LABELS.get(s, s).lower() for s in opportunity.services]
-        services_text = ", ".join(
-            requested or [SERVICE_LABELS.get(k, k).lower() for k in by_service]
-        )
-        country_rows = sorted(by_country.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        strategy = ServiceStrategy.from_text(opportunity.strategy)
-        waves = [
-            {
-                "wave": index,
-                "country": country,
-                "sites": int(values[0]),
-                "start": f"week {4 + 3 * (index - 1)} after signature",
-            }
-            for index, (country, values) in enumerate(country_rows, start=1)
-        ]
-        budgetary = sum(1 for s in sites if (q := quotes.get(s.site_id)) and q.kind == "budgetary")
-        missing = sum(1 for s in sites if s.site_id not in quotes)
-        assumptions = [
-            "Prices are in EUR, excluding VAT and local taxes.",
-            f"Contract term of {months} months from the signature date.",
-            f"Supplier prices converted to EUR with the rates of {catalogue.fx.as_of}.",
-            "Site addresses and bandwidths as listed in section 3; changes are MACDs.",
-            "The customer gives access to each site for surveys and installation.",
-        ]
-        if budgetary:
-            assumptions.append(
-                f"{budgetary} site(s) are priced on budgetary quotes, subject to firm quotes."
-            )
-        if missing:
-            assumptions.append(f"{missing} site(s) await a supplier quote; prices may change.")
-        if unpriced:
-            assumptions.append(f"{unpriced} site(s) have no list price and are priced on request.")
-        discount = float(pricing.get("discount_pct", 0.0))
-        return {
-            **self._base(session, opportunity, "Proposal"),
-            "services_text": clean(services_text),
-            "site_count": len(sites),
-            "country_count": len(by_country),
-            "contract_months": months,
-            "discount_text": f", including a {discount:g}% discount" if discount else "",
-            "totals": {
-                "monthly": money(total_monthly),
-                "one_off": money(total_one_off),
-                "contract": money(total_monthly * months + total_one_off),
-            },
-            "services": services,
-            "sites": rows,
-            "pricing": [
-                {
-                    "country": country,
-                    "sites": int(values[0]),
-                    "monthly": money(values[1]),
-                    "one_off": money(values[2]),
-                    "contract": money(values[1] * months + values[2]),
-                }
-                for country, values in country_rows
-            ],
-            "strategy": strategy_section(strategy, sorted({s.access for s in sites})),
-            "transition_intro": _transition_intro(opportunity.incumbent),
-            "waves": waves,
-            "assumptions": assumptions,
-        }
+        return proposal_context(session, opportunity, self.catalogue)
 
     def proposal(
         self, session: Session, opportunity: Opportunity, out_dir: Path
@@ -456,40 +209,7 @@ class DocxDocuments:
     def control_plan(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> RenderedDocument:
-        opportunity_id = opportunity.id or 0
-        members = session.exec(
-            select(TeamMember, Person)
-            .where(TeamMember.opportunity_id == opportunity_id)
-            .where(TeamMember.person_id == Person.id)
-        ).all()
-        owners: dict[str, list[str]] = defaultdict(list)
-        team = []
-        for member, person in sorted(members, key=lambda mp: (mp[0].role, mp[1].name)):
-            owners[member.role].append(clean(person.name))
-            team.append(
-                {"role": member.role, "name": clean(person.name), "email": clean(person.email)}
-            )
-        milestones = session.exec(
-            select(Milestone).where(Milestone.opportunity_id == opportunity_id)
-        ).all()
-        rows = [
-            {
-                "name": clean(m.name),
-                "due": _minute(m.due_at),
-                "owner_role": m.owner_role,
-                "owners": ", ".join(owners.get(m.owner_role, [])) or "(unassigned)",
-                "status": m.status,
-                "completed": _minute(m.completed_at) if m.completed_at else "",
-            }
-            for m in sorted(milestones, key=lambda m: (_minute(m.due_at), m.name))
-        ]
-        context = {
-            **self._base(session, opportunity, "Bid Control Plan"),
-            "deadline": opportunity.submission_deadline.isoformat(),
-            "state": opportunity.state,
-            "milestones": rows,
-            "team": team,
-        }
+        context = control_plan_context(session, opportunity)
         path = out_dir / f"control-plan-{opportunity.ref}.docx"
         return self.render_docx(
             "control_plan.docx", context, path, kind="control_plan", name="control_plan"
@@ -524,26 +244,7 @@ class DocxDocuments:
                 f"the proposal changed since approval (approved {opportunity.proposal_hash[:12]}, "
                 f"now {proposal.content_hash[:12]})"
             )
-        opportunity_id = opportunity.id or 0
-        sites = ordered_sites(session, opportunity_id)
-        context = {
-            **self._base(session, opportunity, "Submission letter"),
-            "rfp_text": f" (your reference {clean(opportunity.rfp_reference)})"
-            if opportunity.rfp_reference
-            else "",
-            "date": self.clock().date().isoformat(),
-            "site_count": len(sites),
-            "country_count": len({s.country for s in sites}),
-            "proposal_hash": proposal.content_hash,
-            "sender": SENDER,
-            "enclosures": [
-                {
-                    "title": "Proposal",
-                    "file": proposal.path.name,
-                    "hash": proposal.content_hash,
-                }
-            ],
-        }
+        context = submission_letter_context(session, opportunity, proposal, self.clock().date())
         letter = self.render_docx(
             "submission_letter.docx",
             context,
@@ -565,35 +266,7 @@ class DocxDocuments:
                 "bid (contract_preparation or contracted)",
                 field="state",
             )
-        lines = order_lines(session, opportunity, self.catalogue)
-        changes = change_history(session, opportunity.id or 0)
-        problems = [
-            f"line {line.line}, site {line.site_id}: {problem}"
-            for line in lines
-            for problem in line.problems
-        ]
-        line_rows = [_order_row(line) for line in lines]
-        change_rows = [
-            {
-                "number": index,
-                "at": _minute(change.at),
-                "site_id": clean(change.site_id),
-                "kind": change.kind,
-                "actor": clean(change.actor),
-                "summary": clean(summarise_change(change)),
-            }
-            for index, change in enumerate(changes, start=1)
-        ]
-        context = {
-            **self._base(session, opportunity, "Clean order sheet"),
-            "state": opportunity.state,
-            "line_count": len(line_rows),
-            "problem_count": len(problems),
-            "change_count": len(change_rows),
-            "lines": line_rows,
-            "problems": [clean(p) for p in problems],
-            "changes": change_rows,
-        }
+        context, problems = order_sheet_context(session, opportunity, self.catalogue)
         stem = f"order-sheet-{opportunity.ref}"
         docx = self.render_docx(
             "order_sheet.docx",
@@ -603,7 +276,7 @@ class DocxDocuments:
             name="order_sheet",
         )
         xlsx_path = out_dir / f"{stem}.xlsx"
-        _write_order_xlsx(context, docx.content_hash, xlsx_path)
+        write_order_xlsx(context, docx.content_hash, xlsx_path)
         xlsx = RenderedDocument(
             kind="order_sheet_xlsx",
             name="order_sheet",
@@ -611,129 +284,3 @@ class DocxDocuments:
             content_hash=docx.content_hash,
         )
         return ProducedDocuments(documents=[docx, xlsx], problems=problems)
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: clean(v) if isinstance(v, str) else v for k, v in row.items()}
-
-
-def _answer_rows(lines: Sequence[QrfLine], provider: str, currency: str) -> list[dict[str, Any]]:
-    """The QRF as CSV, ready to be filled in and imported with `bid quotes import`."""
-    rows = []
-    for line in lines:
-        row = line.as_row()
-        del row["requested"]
-        for key in ("name", "street", "city"):
-            row[key] = _csv_text(row[key])
-        rows.append(
-            {
-                **row,
-                "provider": provider,
-                "kind": line.requested,
-                "monthly_cost": "",
-                "one_off_cost": "",
-                "currency": currency,
-                "valid_until": "",
-            }
-        )
-    return rows
-
-
-def _csv_text(value: str) -> str:
-    """Free text for spreadsheets: a leading = + - @ would run as a formula, so quote it."""
-    text = clean(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _minute(moment: datetime | date) -> str:
-    if isinstance(moment, datetime):
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()
-
-
-def _transition_intro(incumbent: bool) -> str:
-    if incumbent:
-        return (
-            "We already serve these sites: there is no migration from another provider. "
-            "Upgrades are planned country by country, each with one planned interruption "
-            "outside business hours."
-        )
-    return (
-        "Sites migrate from the current provider country by country. Each site has one "
-        "planned interruption of at most four hours outside business hours; the old line "
-        "stays in service until the new one is accepted."
-    )
-
-
-ORDER_COLUMNS = (
-    ("line", "Line"),
-    ("site_id", "Site ID"),
-    ("name", "Name"),
-    ("street", "Street"),
-    ("postcode", "Postcode"),
-    ("city", "City"),
-    ("country", "Country"),
-    ("service", "Service"),
-    ("access", "Access"),
-    ("bandwidth_mbps", "Mbps"),
-    ("provider", "Provider"),
-    ("monthly", "Monthly (EUR)"),
-    ("one_off", "One-off (EUR)"),
-    ("check", "Check"),
-)
-
-
-def _order_row(line: OrderLine) -> dict[str, Any]:
-    return {
-        "line": line.line,
-        "site_id": clean(line.site_id),
-        "name": clean(line.name),
-        "street": clean(line.street),
-        "postcode": clean(line.postcode),
-        "city": clean(line.city),
-        "country": clean(line.country),
-        "service": line.service,
-        "access": line.access,
-        "bandwidth_mbps": line.bandwidth_mbps,
-        "provider": line.provider,
-        "monthly": money(line.monthly),
-        "one_off": money(line.one_off),
-        "check": clean(line.check),
-    }
-
-
-def _text_cell(sheet: Any, value: object) -> Any:
-    """A value Excel shows as written: '=cmd|…' in a site name is text, never a formula."""
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
-
-
-def _write_order_xlsx(context: dict[str, Any], digest: str, path: Path) -> None:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Order lines")
-    sheet.append([_text_cell(sheet, f"{context['ref']} · clean order sheet · version {digest}")])
-    sheet.append([_text_cell(sheet, label) for _, label in ORDER_COLUMNS])
-    for row in context["lines"]:
-        sheet.append([_text_cell(sheet, row[key]) for key, _ in ORDER_COLUMNS])
-    history = workbook.create_sheet("Changes")
-    history.append([_text_cell(history, h) for h in ("#", "At", "Site", "Kind", "By", "Changes")])
-    for change in context["changes"]:
-        history.append(
-            [
-                _text_cell(history, change[k])
-                for k in ("number", "at", "site_id", "kind", "actor", "summary")
-            ]
-        )
-    problems = workbook.create_sheet("Problems")
-    problems.append([_text_cell(problems, "Problem")])
-    for problem in context["problems"]:
-        problems.append([_text_cell(problems, problem)])
-    workbook.properties.creator = "bid-orchestrator"
-    with _atomic(path) as tmp:
-        workbook.save(str(tmp))

@@ -12,6 +12,7 @@ import pytest
 from docx import Document as open_docx
 from docx.oxml.ns import qn
 from docx.table import Table
+from docx.text.paragraph import Paragraph
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -20,7 +21,8 @@ from orchestrator.db import open_database, transaction
 from orchestrator.documents import DocxDocuments
 from orchestrator.models import Milestone, Opportunity, Person, Site, TeamMember
 from orchestrator.ports import ProducedDocuments
-from orchestrator.quotes import catalogue_for, import_quotes
+from orchestrator.quote_import import import_quotes
+from orchestrator.quotes import catalogue_for
 from tests.factories_sites import (
     ALL_COUNTRIES,
     make_opportunity,
@@ -41,6 +43,13 @@ def rows_of(table: Table) -> list[list[str]]:
         ["".join(t.text or "" for t in tc.iter(qn("w:t"))) for tc in tr.iter(qn("w:tc"))]
         for tr in table._tbl.iter(qn("w:tr"))
     ]
+
+
+def _style_name(paragraph: Paragraph) -> str:
+    style = paragraph.style
+    assert style is not None
+    name: str = style.name
+    return name
 
 
 def text_of(path: Path) -> str:
@@ -169,7 +178,7 @@ def test_proposal_sections_and_site_list(rfp: Rfp) -> None:
     assert proposal.path.name == "proposal-OPP-0001.docx"
     assert rfp.bid.proposal_hash == proposal.content_hash
     document = open_docx(str(proposal.path))
-    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    headings = [p.text for p in document.paragraphs if _style_name(p).startswith("Heading")]
     assert headings == [
         "1. Executive summary",
         "2. Solution per service",

@@ -15,7 +15,7 @@ from orchestrator.catalogue import (
 from orchestrator.config import load_settings
 from orchestrator.errors import InputError, RuleLoadError
 from orchestrator.models import Site
-from orchestrator.quotes import plan_qrfs
+from orchestrator.qrf import plan_qrfs
 from tests.factories_sites import ALL_COUNTRIES, PROVIDER_COUNTRIES, site_specs
 
 RULES = load_settings().rules_dir

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from orchestrator.catalogue import Catalogue
 from orchestrator.config import load_settings
@@ -16,13 +16,9 @@ from orchestrator.db import open_database, transaction
 from orchestrator.decisions import Decision
 from orchestrator.errors import InputError
 from orchestrator.models import Approval, AuditEvent, Opportunity, Quote
-from orchestrator.quotes import (
-    QuoteFileError,
-    catalogue_for,
-    governance_margin_floor,
-    import_quotes,
-    quote_status,
-)
+from orchestrator.quote_file import QuoteFileError
+from orchestrator.quote_import import governance_margin_floor, import_quotes
+from orchestrator.quotes import catalogue_for, quote_status
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 
 TODAY = date(2026, 12, 1)
@@ -236,7 +232,7 @@ def test_firm_quote_below_floor_invalidates_financial_approval(
     assert result.margin_after is not None and result.margin_after < 15.0
     assert len(result.invalidated_approvals) == 1
     with Session(engine) as session:
-        approvals = session.exec(select(Approval).order_by(Approval.id)).all()
+        approvals = session.exec(select(Approval).order_by(col(Approval.id))).all()
         events = session.exec(select(AuditEvent)).all()
     assert [(a.area, a.status) for a in approvals] == [
         ("financial", "invalidated"),
