@@ -15,10 +15,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from orchestrator import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from orchestrator.errors import BidError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -74,9 +76,22 @@ def migrate(engine: Engine) -> None:
 
 
 def open_database(database_url: str) -> Engine:
-    engine = make_engine(database_url)
-    migrate(engine)
+    """An engine on a migrated database; a URL that cannot be opened is the user's to fix."""
+    try:
+        engine = make_engine(database_url)
+        migrate(engine)
+    except (OperationalError, ArgumentError, NoSuchModuleError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise BidError(f"cannot open the database {_safe(database_url)}: {detail}") from exc
     return engine
+
+
+def _safe(database_url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable BID_DATABASE_URL)"
 
 
 @contextmanager

@@ -177,3 +177,17 @@ def test_good_sites_import_and_duplicates_across_imports(run_cli, tmp_path, sett
 )
 def test_unknown_ids_are_user_errors(run_cli, command) -> None:
     _assert_user_error(run_cli(*command), "opportunit")
+
+
+def test_bad_database_url_message_hides_the_password(capsys, monkeypatch) -> None:
+    from orchestrator import cli, config
+
+    monkeypatch.setenv("BID_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    config.get_settings.cache_clear()
+    cli._CONTEXT.clear()
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the database")
+    assert "secret" not in err and "Traceback" not in err
+    config.get_settings.cache_clear()
+    cli._CONTEXT.clear()
