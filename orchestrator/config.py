@@ -45,11 +45,20 @@ class Settings:
     prefect_api_url: str | None = None
     ui_port: int = DEFAULT_UI_PORT
     flow_runner: str = "prefect"
+    prefect_home_env: str | None = None
+    """PREFECT_HOME as the user set it; wins over the project's own Prefect home."""
+    flow_dispatch: str = "auto"
+    """How a human answer starts the next run: auto | local | deployment (see docs/flows.md)."""
+    prefect_log_level: str = "WARNING"
+    documents_factory: str | None = None
+    """`module:function(settings) -> DocumentPort` for the flow runs a worker starts (tests)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def prefect_home(self) -> Path:
-        """Prefect's own data lives inside the project's data directory."""
+        """Prefect's own data lives inside the project's data directory (unless PREFECT_HOME)."""
+        if self.prefect_home_env:
+            return Path(self.prefect_home_env)
         return self.data_dir / "prefect"
 
     @property
@@ -77,6 +86,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         prefect_api_url=env.get("PREFECT_API_URL") or None,
         ui_port=int(env.get("BID_UI_PORT", str(DEFAULT_UI_PORT))),
         flow_runner=env.get("BID_FLOW_RUNNER", "prefect"),
+        prefect_home_env=env.get("PREFECT_HOME") or None,
+        flow_dispatch=env.get("BID_FLOW_DISPATCH", "auto"),
+        prefect_log_level=env.get("BID_PREFECT_LOG_LEVEL", "WARNING").upper(),
+        documents_factory=env.get("BID_DOCUMENTS_FACTORY") or None,
     )
 
 

@@ -1,0 +1,50 @@
+"""The scheduled deadline watch: warn owners, escalate, and publish the deadline board.
+
+Every run publishes the board of open milestones as the table artifact `bid-deadlines` and
+each open bid's Bid Control Plan as `bid-control-plan-<id>`, so the Prefect UI shows where
+every bid stands against its plan. The logic lives in `orchestrator.deadlines`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from flows.context import current
+from orchestrator import deadlines
+
+BOARD_COLUMNS = ("bid", "account", "milestone", "owner", "due", "days left", "status")
+
+
+def _table(rows: list[deadlines.DeadlineRow]) -> dict[str, list[Any]]:
+    """Column-wise, so an empty board is still a table with its headers."""
+    table: dict[str, list[Any]] = {column: [] for column in BOARD_COLUMNS}
+    for row in rows:
+        for column, value in row.table_row().items():
+            table[column].append(value)
+    return table
+
+
+@flow(name="deadline-watch", flow_run_name="deadline watch", persist_result=False)
+def deadline_watch(notify: bool = True) -> dict[str, int]:
+    """Queue the milestone warnings now due and publish the deadline board and plans."""
+    ctx = current()
+    report = deadlines.watch(ctx, notify=notify)
+    overdue = sum(1 for row in report.board if row.status == deadlines.OVERDUE)
+    create_table_artifact(
+        key=deadlines.BOARD_ARTIFACT_KEY,
+        table=_table(report.board),
+        description=(
+            f"Open milestones of open bids at {ctx.clock():%Y-%m-%d %H:%M} UTC: "
+            f"{len(report.board)} open, {overdue} overdue, {len(report.queued)} warnings queued"
+        ),
+    )
+    for ref in report.plans():
+        create_table_artifact(
+            key=deadlines.plan_artifact_key(ref),
+            table=_table(deadlines.control_plan(ctx, ref)),
+            description=f"Bid Control Plan of {ref}",
+        )
+    return {"open": len(report.board), "overdue": overdue, "queued": len(report.queued)}

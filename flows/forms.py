@@ -1,0 +1,198 @@
+"""Flows that bid managers start from the Prefect UI, with typed parameters rendered as forms.
+
+- `new_bid_from_rfp`: an RFP arrived: the opportunity YAML and sites CSV (paths as the worker
+  sees them), or the main fields inline; then the bid is carried as far as it goes.
+- `advance_bid`: one step, or as far as the bid goes without a person.
+- `generate_documents`: (re)render a bid's documents without moving it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, tags
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel, Field, model_validator
+
+from flows.context import bid_labels, current
+from flows.hooks import on_run_failed, tag_current_run
+from flows.steps import bid_lifecycle, run_step
+from orchestrator.db import transaction
+from orchestrator.errors import InputError
+from orchestrator.models import Role, Service, Source, Tier
+from orchestrator.services import StepResult, get_opportunity
+
+REF_PATTERN = r"^(?:OPP-?)?\d+$"
+
+
+class InlineOpportunity(BaseModel):
+    """The fields of an opportunity YAML that an RFP needs, typed in the UI."""
+
+    account: str = Field(min_length=1, description="Customer account name")
+    tier: Tier = Field(description="Account tier")
+    title: str = Field(min_length=1)
+    source: Source = Source.RFP
+    rfp_reference: str | None = None
+    submission_deadline: date
+    decision_date: date | None = None
+    revenue_short_term: float = Field(ge=0, description="Estimated revenue, first year")
+    revenue_medium_term: float = Field(default=0, ge=0)
+    revenue_long_term: float = Field(default=0, ge=0)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    services: list[Service] = Field(default_factory=lambda: [Service.MANAGED_NETWORK])
+    team: dict[Role, str] = Field(
+        default_factory=dict, description="E-mail per role, e.g. bid_manager: bm@example.com"
+    )
+    budget_eur: float | None = Field(default=None, ge=0, description="BANTS: budget")
+    authority: Literal["decision_maker", "influencer", "unknown"] | None = None
+    need: Literal["clear", "vague", "none"] | None = None
+    timeframe_months: int | None = Field(default=None, ge=0)
+    sales_ready: bool | None = None
+    strategic_fit: Literal["high", "medium", "low"] = "medium"
+
+    def as_spec_data(self) -> dict[str, Any]:
+        """The same mapping an opportunity YAML holds (validated by the intake's model)."""
+        bants_fields = (self.budget_eur, self.authority, self.need, self.timeframe_months)
+        bants = None
+        if all(value is not None for value in bants_fields) and self.sales_ready is not None:
+            bants = {
+                "budget_eur": self.budget_eur,
+                "authority": self.authority,
+                "need": self.need,
+                "timeframe_months": self.timeframe_months,
+                "sales_ready": self.sales_ready,
+            }
+        return {
+            "account": {"name": self.account, "tier": self.tier.value},
+            "title": self.title,
+            "source": self.source.value,
+            "rfp_reference": self.rfp_reference,
+            "submission_deadline": self.submission_deadline,
+            "decision_date": self.decision_date,
+            "estimated_revenue": {
+                "short_term": self.revenue_short_term,
+                "medium_term": self.revenue_medium_term,
+                "long_term": self.revenue_long_term,
+            },
+            "currency": self.currency,
+            "team": {role.value: email for role, email in self.team.items()},
+            "bants": bants,
+            "services": [s.value for s in self.services],
+            "strategic_fit": self.strategic_fit,
+        }
+
+
+class NewBidRequest(BaseModel):
+    """A new bid from an RFP: files (as the worker sees them) or the fields inline."""
+
+    opportunity_yaml: str | None = Field(default=None, description="Path of the opportunity YAML")
+    sites_csv: str | None = Field(default=None, description="Path of the sites CSV (optional)")
+    inline: InlineOpportunity | None = Field(default=None, description="Instead of the YAML")
+    carry_on: bool = Field(default=True, description="Run the bid's automated steps right away")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NewBidRequest:
+        if (self.opportunity_yaml is None) == (self.inline is None):
+            raise ValueError("give either opportunity_yaml or inline, not both")
+        return self
+
+
+class AdvanceRequest(BaseModel):
+    """Advance a bid: one step, or as far as it goes without a person."""
+
+    opportunity: str = Field(pattern=REF_PATTERN, description="OPP-0007 or 7")
+    actor: str = Field(default="prefect-ui", description="Who asks, for the audit trail")
+    how: Literal["one_step", "until_waiting"] = "until_waiting"
+
+
+class DocumentsRequest(BaseModel):
+    """Render a bid's documents again (deterministic: same inputs, same files)."""
+
+    opportunity: str = Field(pattern=REF_PATTERN, description="OPP-0007 or 7")
+    kind: Literal["bid_documents", "submission_package", "order_sheet"] = "bid_documents"
+
+
+def _run_name(prefix: str) -> Callable[[], str]:
+    """A run name from the request's opportunity, whether it came as a model or as JSON."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        request = flow_run.parameters.get("request")
+        ref = getattr(request, "opportunity", None)
+        if ref is None and isinstance(request, dict):
+            ref = request.get("opportunity")
+        return f"{prefix} {ref}" if ref else prefix
+
+    return name
+
+
+_OPTIONS: dict[str, Any] = {
+    "persist_result": False,
+    "on_failure": [on_run_failed],
+    "on_crashed": [on_run_failed],
+}
+
+
+@flow(name="new-bid-from-rfp", flow_run_name="new bid from RFP", **_OPTIONS)
+def new_bid_from_rfp(request: NewBidRequest, actor: str = "prefect-ui") -> str:
+    """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle."""
+    from orchestrator.intake import OpportunitySpec, parse_opportunity, parse_sites
+    from orchestrator.onboarding import create_opportunity, import_sites
+
+    ctx = current()
+    if request.opportunity_yaml is not None:
+        spec = parse_opportunity(Path(request.opportunity_yaml), ctx.clock().date())
+    elif request.inline is not None:
+        spec = OpportunitySpec.model_validate(request.inline.as_spec_data())
+    else:
+        raise InputError("give either opportunity_yaml or inline", field="request")
+    ref = create_opportunity(ctx, spec, actor)
+    labels = bid_labels(ctx, ref)
+    tag_current_run(labels.tags("intake"))
+    if request.sites_csv:
+        import_sites(ctx, ref, parse_sites(Path(request.sites_csv)), actor)
+    if request.carry_on:
+        with tags(*labels.tags("lifecycle")):
+            bid_lifecycle(ref=ref, actor=actor)
+    return ref
+
+
+@flow(name="advance-bid", flow_run_name=_run_name("advance"), **_OPTIONS)
+def advance_bid(request: AdvanceRequest) -> list[StepResult]:
+    """What `bid advance` does, from the UI."""
+    ctx = current()
+    labels = bid_labels(ctx, request.opportunity)
+    tag_current_run(labels.tags("advance"))
+    if request.how == "one_step":
+        return [run_step(labels, request.actor)]
+    with tags(*labels.tags("lifecycle")):
+        return bid_lifecycle(ref=labels.ref, actor=request.actor)
+
+
+@flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
+def generate_documents(request: DocumentsRequest) -> list[str]:
+    """Render a bid's documents into its output folder and list them as an artifact."""
+    from orchestrator.recording import record_documents
+
+    ctx = current()
+    labels = bid_labels(ctx, request.opportunity)
+    tag_current_run(labels.tags("documents"))
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, labels.ref)
+        out_dir = ctx.output_dir_for(opportunity.ref)
+        render = getattr(ctx.documents, request.kind)
+        produced = render(session, opportunity, out_dir)
+        record_documents(session, opportunity, produced)
+    paths = [str(document.path) for document in produced.documents]
+    create_markdown_artifact(
+        key=f"documents-{labels.ref.lower()}",
+        markdown="\n".join(
+            [f"# {request.kind} of {labels.ref}", ""] + [f"- `{path}`" for path in paths]
+        ),
+        description=f"Documents of {labels.ref}",
+    )
+    return paths

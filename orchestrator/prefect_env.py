@@ -1,0 +1,173 @@
+"""Prefect's environment for this process, decided once and before Prefect is imported.
+
+Prefect reads its settings from the environment when it is imported, so the doors that run
+flows (the Prefect runner, `bid ui`, `bid serve-flows`) call `configure(settings)` first.
+It picks one of three targets:
+
+    server      PREFECT_API_URL is set: a real Prefect server (always wins)
+    local       `bid ui` serves the project's Prefect home: run against it (~1 s per command)
+    temporary   nobody serves it: Prefect's temporary server over the same home (~6 s start)
+
+Never two servers over the same SQLite file: `bid ui` holds an exclusive lock on
+`<prefect home>/bid-ui.lock`; a process that starts the temporary server holds a shared
+lock on it for its lifetime. Nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+from orchestrator.config import Settings
+from orchestrator.errors import BidError
+
+UI_LOCK_FILE = "bid-ui.lock"
+UI_STATE_FILE = "bid-ui.json"
+HEALTH_TIMEOUT_S = 0.5
+UI_START_WAIT_S = 30.0
+"""How long a command waits for a `bid ui` that holds the lock but does not answer yet."""
+TEMPORARY_SERVER_START_TIMEOUT_S = 120
+"""Prefect's own default (20 s) is too short for a first run on a busy 2-core machine."""
+
+
+class PrefectUnavailable(BidError):
+    """Prefect cannot be reached, and starting a server of our own would be unsafe."""
+
+
+class PrefectMode(StrEnum):
+    SERVER = "server"
+    LOCAL = "local"
+    TEMPORARY = "temporary"
+
+
+@dataclass(frozen=True)
+class PrefectTarget:
+    """Where this process's flow runs go."""
+
+    mode: PrefectMode
+    home: Path
+    api_url: str | None
+    fresh_home: bool
+    """True when the Prefect database does not exist yet (the first start migrates, ~10 s)."""
+
+    def describe(self) -> str:
+        if self.mode == PrefectMode.TEMPORARY:
+            return f"Prefect's temporary server over {self.home}"
+        return f"Prefect server at {self.api_url}"
+
+
+_ACTIVE: list[PrefectTarget] = []
+_HELD_LOCKS: list[IO[str]] = []
+
+
+def base_environment(settings: Settings) -> dict[str, str]:
+    """The variables every Prefect process of this project gets (server, worker, flow run)."""
+    return {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": settings.prefect_log_level,
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(TEMPORARY_SERVER_START_TIMEOUT_S),
+    }
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.prefect_home / UI_LOCK_FILE
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.prefect_home / UI_STATE_FILE
+
+
+def local_api_url(settings: Settings) -> str:
+    """The API of `bid ui` over this home: the port it wrote down, else the configured port."""
+    port = settings.ui_port
+    try:
+        recorded = json.loads(state_path(settings).read_text(encoding="utf-8"))
+        port = int(recorded["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return f"http://127.0.0.1:{port}/api"
+
+
+def is_healthy(api_url: str, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+    """True when a Prefect server answers its health endpoint."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as reply:
+            return int(reply.status) == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def _try_shared_lock(settings: Settings) -> IO[str] | None:
+    """A shared lock on the home: held while this process may run the temporary server."""
+    handle = lock_path(settings).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarget:
+    """Decide where flow runs go (see the module docstring); takes the shared lock if temporary."""
+    home = settings.prefect_home
+    home.mkdir(parents=True, exist_ok=True)
+    fresh = not (home / "prefect.db").exists()
+    if settings.prefect_api_url:
+        return PrefectTarget(PrefectMode.SERVER, home, settings.prefect_api_url, fresh)
+    url = local_api_url(settings)
+    if is_healthy(url):
+        return PrefectTarget(PrefectMode.LOCAL, home, url, fresh)
+    handle = _try_shared_lock(settings)
+    if handle is not None:
+        _HELD_LOCKS.append(handle)
+        return PrefectTarget(PrefectMode.TEMPORARY, home, None, fresh)
+    # `bid ui` holds the home but does not answer yet: it is starting (or stuck).
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        url = local_api_url(settings)
+        if is_healthy(url):
+            return PrefectTarget(PrefectMode.LOCAL, home, url, fresh)
+        handle = _try_shared_lock(settings)
+        if handle is not None:  # it stopped meanwhile
+            _HELD_LOCKS.append(handle)
+            return PrefectTarget(PrefectMode.TEMPORARY, home, None, fresh)
+        time.sleep(0.2)
+    raise PrefectUnavailable(
+        f"`bid ui` holds the Prefect data in {home} but its server at {url} does not answer "
+        f"after {wait_s:.0f} s; wait until it has started, or stop it with Ctrl-C"
+    )
+
+
+def configure(settings: Settings) -> PrefectTarget:
+    """Set Prefect's environment for this process (once) and return where runs go.
+
+    Call before importing Prefect. A second call returns the first answer: Prefect has read
+    its settings by then and cannot be pointed elsewhere.
+    """
+    if _ACTIVE:
+        return _ACTIVE[0]
+    target = resolve(settings)
+    os.environ.update(base_environment(settings))
+    if target.mode == PrefectMode.LOCAL and target.api_url:
+        os.environ["PREFECT_API_URL"] = target.api_url
+    if target.mode == PrefectMode.TEMPORARY:
+        os.environ["PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"] = "true"
+    _ACTIVE.append(target)
+    return target
+
+
+def active() -> PrefectTarget | None:
+    """The target chosen by `configure` in this process, if any."""
+    return _ACTIVE[0] if _ACTIVE else None

@@ -1,0 +1,104 @@
+"""The deadline watch: due soon warns the owner, overdue escalates, each warning once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from orchestrator import deadlines, services
+from orchestrator.context import Context
+from orchestrator.models import OutboxMessage
+from orchestrator.planning import WarningPolicy
+from tests.factories import PEOPLE, new_bid
+
+POLICY = WarningPolicy(due_soon_days=2, management_after_overdue_days=2)
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def _warnings(ctx: Context) -> list[tuple[str, str | None]]:
+    with Session(ctx.engine) as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.event == "milestone_warning")
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        return [(m.key, m.recipient_email) for m in rows]
+
+
+def test_levels_follow_the_policy() -> None:
+    assert deadlines.levels_due(NOW + timedelta(days=5), NOW, POLICY) == []
+    assert deadlines.classify(NOW + timedelta(days=5), NOW, POLICY) == deadlines.OPEN
+    assert deadlines.levels_due(NOW + timedelta(days=2), NOW, POLICY) == ["owner"]
+    assert deadlines.levels_due(NOW - timedelta(hours=1), NOW, POLICY) == ["owner", "bid_manager"]
+    assert deadlines.levels_due(NOW - timedelta(days=2), NOW, POLICY) == [
+        "owner",
+        "bid_manager",
+        "management",
+    ]
+    naive = (NOW - timedelta(days=1)).replace(tzinfo=None)
+    assert deadlines.classify(naive, NOW, POLICY, done=True) == deadlines.DONE
+    assert deadlines.classify(naive, NOW, POLICY) == deadlines.OVERDUE
+
+
+def test_plan_artifact_keys_are_lowercase_dashes() -> None:
+    assert deadlines.plan_artifact_key("OPP-0001") == "bid-control-plan-opp-0001"
+
+
+def test_owner_warned_once_then_bid_manager_then_management(ctx: Context, clock) -> None:
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)  # intake plans the go/no-go milestone, due in 24 h
+    first = deadlines.watch(ctx)
+    [row] = first.board
+    assert (row.milestone, row.owner_role, row.status) == (
+        "go_no_go_decision",
+        "management",
+        "due soon",
+    )
+    assert _warnings(ctx) == [(f"milestone:{row.milestone_id}:owner", PEOPLE["management"])]
+    assert deadlines.watch(ctx).queued == []  # a rerun sends nothing twice
+    clock.advance(hours=25)
+    assert [q[1:] for q in deadlines.watch(ctx).queued] == [("bid_manager", PEOPLE["bid_manager"])]
+    clock.advance(days=2)
+    deadlines.watch(ctx)
+    deadlines.watch(ctx)
+    assert [key for key, _ in _warnings(ctx)] == [
+        f"milestone:{row.milestone_id}:owner",
+        f"milestone:{row.milestone_id}:bid_manager",
+        f"milestone:{row.milestone_id}:management",
+    ]
+    with Session(ctx.engine) as session:
+        text = session.exec(
+            select(OutboxMessage.text).where(OutboxMessage.event == "milestone_warning")
+        ).first()
+    assert text is not None and "go_no_go_decision" in text and ref in text
+
+
+def test_board_leaves_out_done_milestones_and_closed_bids(ctx: Context) -> None:
+    decided = new_bid(ctx)
+    services.run_to_wait(ctx, decided)
+    services.decide(ctx, decided, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, decided)  # kick-off plans the rest of the Bid Control Plan
+    closed = new_bid(ctx, title="Withdrawn one")
+    services.run_to_wait(ctx, closed)
+    services.withdraw(
+        ctx, closed, reason="cancelled", category="timing", by=PEOPLE["account_manager"]
+    )
+    board = deadlines.board(ctx)
+    assert {row.ref for row in board} == {decided}
+    assert "go_no_go_decision" not in {row.milestone for row in board}
+    assert [row.due_at for row in board] == sorted(row.due_at for row in board)
+    plan = deadlines.control_plan(ctx, decided)
+    assert {"go_no_go_decision", "submission"} <= {row.milestone for row in plan}
+    assert next(r for r in plan if r.milestone == "go_no_go_decision").status == "done"
+    assert set(plan[0].table_row()) == {
+        "bid",
+        "account",
+        "milestone",
+        "owner",
+        "due",
+        "days left",
+        "status",
+    }
+    report = deadlines.watch(ctx, notify=False)
+    assert report.queued == [] and _warnings(ctx) == []

@@ -1,0 +1,271 @@
+"""Flows on Prefect's temporary server, in this process, with an isolated PREFECT_HOME.
+
+One temporary server serves the whole test session (it starts once per process). Every test
+tags its bid with an account of its own, so runs of other tests never match.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from orchestrator import prefect_env, queries, services
+from orchestrator.config import load_settings
+from orchestrator.context import Context
+from orchestrator.db import transaction
+from orchestrator.errors import TransitionRefused
+from orchestrator.models import AuditEvent, Document, OutboxMessage
+from orchestrator.prefect_runner import PrefectRunner
+from tests.factories import APPROVERS, PEOPLE, new_bid
+from tests.support.prefect_server import REPO, flow_runs, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about Prefect, the services run on both databases elsewhere."""
+    return f"sqlite:///{tmp_path / 'bid.db'}"
+
+
+@pytest.fixture(scope="module")
+def api_url() -> str:
+    """The session's temporary server (started on first use), over the conftest's PREFECT_HOME."""
+    settings = load_settings({**os.environ, "BID_UI_PORT": str(free_port())})
+    target = prefect_env.configure(settings)
+    if target.mode != prefect_env.PrefectMode.TEMPORARY:
+        pytest.skip(f"Prefect is configured for {target.describe()} in this process")
+    from orchestrator.prefect_runner import start_temporary_server
+
+    start_temporary_server(target, PrefectRunner().console)
+    from prefect.server.api.server import SubprocessASGIServer
+
+    return SubprocessASGIServer().api_url
+
+
+@pytest.fixture
+def runner(api_url: str) -> PrefectRunner:
+    return PrefectRunner()
+
+
+@pytest.fixture
+def account() -> str:
+    return f"Acme {uuid.uuid4().hex[:8]}"
+
+
+def _bid(ctx: Context, account: str, **overrides: object) -> str:
+    return new_bid(ctx, account={"name": account, "tier": "top"}, **overrides)
+
+
+def _transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
+    with Session(ctx.engine) as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        return [(e.from_state, e.to_state, e.trigger) for e in events if e.from_state != e.to_state]
+
+
+def _grant_all(ctx: Context, ref: str) -> None:
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        areas = [a.area for a in services.current_approvals(session, opportunity)]
+    for area in areas:
+        services.approve(ctx, ref, area=area, by=APPROVERS[area])
+
+
+def test_advance_is_a_named_run_tagged_with_bid_account_and_step(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str
+) -> None:
+    ref = _bid(ctx, account)
+    result = runner.advance_once(ctx, ref, "test")
+    assert (result.from_state, result.to_state) == ("pre_qualification", "qualification")
+    [run] = flow_runs(api_url, tags=[f"account:{account}"])
+    assert run["name"] == f"{ref} · qualification"
+    assert set(run["tags"]) == {f"opp:{ref}", f"account:{account}", "step:qualification"}
+    assert run["state_type"] == "COMPLETED"
+
+
+def test_a_bid_is_carried_to_contract_one_event_per_transition(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents
+) -> None:
+    ref = _bid(ctx, account)
+    runner.run_lifecycle(ctx, ref, "test")
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    assert "governance" in runner.continue_bid(ctx, ref, PEOPLE["bid_manager"])
+    _grant_all(ctx, ref)
+    runner.continue_bid(ctx, ref, "test")
+    services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
+    runner.continue_bid(ctx, ref, "test")
+    assert _transitions(ctx) == [
+        (None, "pre_qualification", "create"),
+        ("pre_qualification", "qualification", "qualify"),
+        ("qualification", "kick_off", "decide_bid"),
+        ("kick_off", "bid_production", "start_production"),
+        ("bid_production", "governance_review", "request_governance"),
+        ("governance_review", "submission", "approve_governance"),
+        ("submission", "customer_decision", "submit"),
+        ("customer_decision", "contract_preparation", "win"),
+        ("contract_preparation", "contracted", "sign_contract"),
+    ]
+    assert [c[0] for c in documents.calls] == ["bid_documents", "submission_package", "order_sheet"]
+    runs = flow_runs(api_url, tags=[f"account:{account}"])
+    lifecycles = [r for r in runs if "step:lifecycle" in r["tags"]]
+    assert len(lifecycles) == 4 and all(r["name"] == f"{ref} · lifecycle" for r in lifecycles)
+    steps = {r["name"] for r in runs} - {f"{ref} · lifecycle"}
+    assert {f"{ref} · {s}" for s in ("kick_off", "bid_production", "submission")} <= steps
+    production = next(r for r in runs if r["name"] == f"{ref} · bid_production")
+    assert "step:lifecycle" not in production["tags"]
+    assert production["parent_task_run_id"] is not None  # a subflow of the lifecycle run
+
+
+class _BrokenRenderer:
+    def bid_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+        raise RuntimeError("renderer down")
+
+
+def test_a_crashed_run_leaves_the_bid_consistent_and_explained(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents
+) -> None:
+    ref = _bid(ctx, account)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, ref, limit=1)  # kick-off → bid production
+    ctx._documents = _BrokenRenderer()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="renderer down"):
+        runner.advance_once(ctx, ref, "test")
+    with Session(ctx.engine) as session:
+        last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+    assert last is not None
+    assert (last.trigger, last.from_state, last.to_state) == (
+        "flow_crashed",
+        "bid_production",
+        "bid_production",
+    )
+    assert last.reason == "RuntimeError: renderer down"
+    status = queries.status(ctx, ref)
+    assert status.state == "bid_production"
+    assert any("crashed" in line and "renderer down" in line for line in status.blocked_by)
+    [failed] = flow_runs(api_url, tags=[f"account:{account}", "step:bid_production"])
+    assert failed["state_type"] == "FAILED"
+    ctx._documents = documents
+    assert runner.advance_once(ctx, ref, "test").to_state == "governance_review"
+
+
+def test_a_refusal_is_an_answer_not_a_crash(
+    ctx: Context, runner: PrefectRunner, account: str
+) -> None:
+    ref = _bid(ctx, account, bants=None)
+    with pytest.raises(TransitionRefused, match="BANTS"):
+        runner.advance_once(ctx, ref, "test")
+    with Session(ctx.engine) as session:
+        triggers = session.exec(select(AuditEvent.trigger)).all()
+    assert "flow_crashed" not in triggers
+
+
+def test_deadline_watch_publishes_the_board_and_each_plan(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str
+) -> None:
+    import httpx
+
+    ref = _bid(ctx, account)
+    services.run_to_wait(ctx, ref)
+    summary = runner.watch_deadlines(ctx)
+    assert summary == {"open": 1, "overdue": 0, "queued": 1}
+    plan_key = f"bid-control-plan-{ref.lower()}"
+    reply = httpx.post(
+        f"{api_url}/artifacts/latest/filter",
+        json={"artifacts": {"key": {"any_": ["bid-deadlines", plan_key]}}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    artifacts = {a["key"]: a for a in reply.json()}
+    assert set(artifacts) == {"bid-deadlines", plan_key}
+    assert artifacts["bid-deadlines"]["type"] == "table"
+    assert account in str(artifacts["bid-deadlines"]["data"])
+    assert "go_no_go_decision" in str(artifacts[plan_key]["data"])
+    with Session(ctx.engine) as session:
+        keys = session.exec(
+            select(OutboxMessage.key).where(OutboxMessage.event == "milestone_warning")
+        ).all()
+    assert len(keys) == 1 and keys[0].endswith(":owner")
+
+
+def test_new_bid_form_runs_intake_and_the_lifecycle(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str
+) -> None:
+    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+
+    inline = InlineOpportunity.model_validate(
+        {
+            "account": account,
+            "tier": "major",
+            "title": "SD-WAN for 12 shops",
+            "submission_deadline": "2027-01-30",
+            "revenue_short_term": 200000,
+            "team": {"bid_manager": PEOPLE["bid_manager"], "management": PEOPLE["management"]},
+            "budget_eur": 300000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 3,
+            "sales_ready": True,
+        }
+    )
+    ref = runner.run(ctx, lambda: new_bid_from_rfp(request=NewBidRequest(inline=inline)))
+    assert queries.status(ctx, ref).state == "qualification"
+    names = {r["name"] for r in flow_runs(api_url, tags=[f"account:{account}"])}
+    assert {"new bid from RFP", f"{ref} · lifecycle", f"{ref} · qualification"} <= names
+    with pytest.raises(ValidationError, match="either opportunity_yaml or inline"):
+        NewBidRequest()
+
+
+def test_generate_documents_form(
+    ctx: Context, runner: PrefectRunner, account: str, documents
+) -> None:
+    from flows.forms import DocumentsRequest, generate_documents
+
+    ref = _bid(ctx, account)
+    paths = runner.run(ctx, lambda: generate_documents(request=DocumentsRequest(opportunity=ref)))
+    assert len(paths) == 1 and Path(paths[0]).exists()
+    with Session(ctx.engine) as session:
+        assert len(session.exec(select(Document)).all()) == 1
+
+
+def test_cli_advance_runs_through_prefect(
+    run_cli, ctx: Context, api_url: str, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BID_FLOW_RUNNER", "prefect")  # run_cli defaults to the inline runner
+    ref = _bid(ctx, account)
+    result = run_cli("advance", ref)
+    assert result.code == 0, result.err
+    assert "pre_qualification → qualification" in result.out
+    assert [r["name"] for r in flow_runs(api_url, tags=[f"account:{account}"])] == [
+        f"{ref} · qualification"
+    ]
+
+
+def test_importing_the_flows_runs_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL="http://127.0.0.1:9/api",  # nothing listens: any call would fail
+        PYTHONPATH=str(REPO),
+    )
+    code = "import flows.steps, flows.forms, flows.deadline_watch, flows.deployments, flows.hooks"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (home / "prefect.db").exists()
+
+
+@pytest.fixture(autouse=True)
+def _no_dispatch_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("BID_FLOW_DISPATCH", raising=False)
+    yield
