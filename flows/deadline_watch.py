@@ -27,6 +27,16 @@ def _table(rows: list[deadlines.DeadlineRow]) -> dict[str, list[Any]]:
     return table
 
 
+def publish_control_plan(ref: str) -> None:
+    """The bid's Bid Control Plan as a table artifact keyed by its id (from a flow run)."""
+    ctx = current()
+    create_table_artifact(
+        key=deadlines.plan_artifact_key(ref),
+        table=_table(deadlines.control_plan(ctx, ref)),
+        description=f"Bid Control Plan of {ref} at {ctx.clock():%Y-%m-%d %H:%M} UTC",
+    )
+
+
 @flow(name="deadline-watch", flow_run_name="deadline watch", persist_result=False)
 def deadline_watch(notify: bool = True) -> dict[str, int]:
     """Queue the milestone warnings now due and publish the deadline board and plans."""
@@ -42,9 +52,5 @@ def deadline_watch(notify: bool = True) -> dict[str, int]:
         ),
     )
     for ref in report.plans():
-        create_table_artifact(
-            key=deadlines.plan_artifact_key(ref),
-            table=_table(deadlines.control_plan(ctx, ref)),
-            description=f"Bid Control Plan of {ref}",
-        )
+        publish_control_plan(ref)
     return {"open": len(report.board), "overdue": overdue, "queued": len(report.queued)}

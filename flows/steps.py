@@ -67,8 +67,16 @@ def qualification_evaluation(ref: str, actor: str = "prefect") -> StepResult:
 
 @flow(name="kick-off-planning", flow_run_name="{ref} · kick_off", **_FLOW_OPTIONS)
 def kick_off_planning(ref: str, actor: str = "prefect") -> StepResult:
-    """The Bid Control Plan's milestones; the bid team check; start of production."""
-    return _run_step("kick_off", ref, actor)
+    """The Bid Control Plan's milestones; the bid team check; start of production.
+
+    The plan is published as the bid's `bid-control-plan-<id>` artifact once it is made.
+    """
+    from flows.deadline_watch import publish_control_plan
+
+    result = _run_step("kick_off", ref, actor)
+    if result.moved:
+        publish_control_plan(result.ref)
+    return result
 
 
 @flow(name="bid-production", flow_run_name="{ref} · bid_production", **_FLOW_OPTIONS)

@@ -383,7 +383,7 @@ def demo(
 
     ctx = get_context()
     runner = get_runner(ctx)
-    run_demo(ctx, out, console, lambda c, ref: runner.run_lifecycle(c, ref, "demo"))
+    run_demo(ctx, out, console, runner)
 
 
 # --- commands contributed by other modules ----------------------------------------------------

@@ -10,7 +10,7 @@ import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,14 +19,15 @@ from sqlmodel import Session
 
 from orchestrator.context import Context
 from orchestrator.db import transaction
-from orchestrator.documents import DocxDocuments
 from orchestrator.errors import InputError
 from orchestrator.models import Opportunity
-from orchestrator.orders import WON_STATES, record_macd
 from orchestrator.ports import DocumentPort, ProducedDocuments, RenderedDocument
-from orchestrator.quote_import import governance_margin_floor, import_quotes
-from orchestrator.quotes import catalogue_for, quote_status
-from orchestrator.recording import record_documents
+
+if TYPE_CHECKING:
+    from orchestrator.documents import DocxDocuments
+
+# The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
+# each command, so that `bid status` and friends start without them.
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OutOption = Annotated[
@@ -46,6 +47,8 @@ def _opportunity(session: Session, ref: str) -> Opportunity:
 
 
 def _renderer(ctx: Context) -> DocxDocuments:
+    from orchestrator.documents import DocxDocuments
+
     """The docx renderer: the context's, or one over the configured folders."""
     port: DocumentPort = ctx.documents
     if isinstance(port, DocxDocuments):
@@ -88,6 +91,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Write one QRF (.docx + .csv) per country and provider; BE/NL get internal tasks."""
+        from orchestrator.recording import record_documents
+
         ctx = get_context()
         with transaction(ctx.engine) as session:
             opp = _opportunity(session, opportunity)
@@ -124,6 +129,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
+        from orchestrator.quote_import import governance_margin_floor, import_quotes
+        from orchestrator.quotes import catalogue_for
+
         ctx = get_context()
         actor = by or getpass.getuser()
         catalogue = catalogue_for(ctx.settings.rules_dir)
@@ -173,6 +181,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Per site: firm, budgetary, missing or expired; and the bid margin."""
+        from orchestrator.quotes import catalogue_for, quote_status
+
         ctx = get_context()
         with transaction(ctx.engine) as session:
             opp = _opportunity(session, opportunity)
@@ -209,6 +219,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Render QRFs, the proposal and the Bid Control Plan; after a win, the order sheet."""
+        from orchestrator.orders import WON_STATES
+        from orchestrator.recording import record_documents
+
         ctx = get_context()
         renderer = _renderer(ctx)
         with transaction(ctx.engine) as session:
@@ -247,6 +260,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
+        from orchestrator.orders import record_macd
+        from orchestrator.quotes import catalogue_for
+        from orchestrator.recording import record_documents
+
         ctx = get_context()
         if "@" not in by:
             raise InputError("must be an e-mail address", field="--by")

@@ -7,7 +7,6 @@ through the same doors as the CLI: intake, services, approvals by the right peop
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from orchestrator.db import transaction
 from orchestrator.intake import parse_opportunity, parse_sites
 from orchestrator.models import OutboxMessage
 from orchestrator.onboarding import create_opportunity, import_sites
+from orchestrator.runner import FlowRunner, InlineRunner
 
 DEMO_TEAM = {
     "account_manager": {"email": "ann.martens@example.com", "name": "Ann Martens"},
@@ -130,16 +130,16 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
     return opportunity_file, sites_file
 
 
-Runner = Callable[[Context, str], list[services.StepResult]]
+def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | None = None) -> str:
+    """Run the whole demo and print where every artefact went; return the bid's id.
 
+    Every automated step goes through the flow runner, so with Prefect each is a flow run
+    that `bid ui` shows afterwards, with the deadline board and the Bid Control Plan.
+    """
+    flow_runner = runner or InlineRunner()
 
-def _inline_runner(ctx: Context, ref: str) -> list[services.StepResult]:
-    return services.run_to_wait(ctx, ref, actor="demo")
-
-
-def run_demo(ctx: Context, out: Path, console: Console, runner: Runner | None = None) -> str:
-    """Run the whole demo and print where every artefact went; return the bid's id."""
-    run = runner or _inline_runner
+    def run(ctx: Context, ref: str) -> list[services.StepResult]:
+        return flow_runner.run_lifecycle(ctx, ref, "demo")
     inputs = out / "bid-demo"
     opportunity_file, sites_file = write_demo_inputs(inputs, ctx)
     console.print(f"[bold]1. Intake[/]: {opportunity_file} and {sites_file}")
@@ -174,7 +174,17 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: Runner | None = 
     )
     console.print("[bold]4. Customer decision[/]: won")
     carry("contract")
+    watched = flow_runner.watch_deadlines(ctx)
     _print_artefacts(ctx, ref, console)
+    console.print(
+        f"   deadlines:     bid deadlines ({watched['open']} open milestones across open bids)"
+    )
+    _print_funnel(ctx, console)
+    if not isinstance(flow_runner, InlineRunner):
+        console.print(
+            "\nEvery step above ran as a Prefect flow run. To see the runs, the bid-deadlines "
+            "board and the Bid Control Plan: run [bold]bid ui[/] and open the printed URL."
+        )
     return ref
 
 
@@ -201,7 +211,6 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
         messages = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     console.print(f"   notifications: {messages} in the outbox (bid outbox)")
     console.print(f"   audit trail:   bid history {ref}   decisions: bid explain {ref}")
-    _print_funnel(ctx, console)
 
 
 def _print_funnel(ctx: Context, console: Console) -> None:

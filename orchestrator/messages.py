@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 
 @lru_cache(maxsize=4)
 def _environment(templates_dir: str) -> jinja2.Environment:
+    import jinja2  # loaded on the first message, not at every command's start
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(templates_dir) / "messages")),
         autoescape=False,
@@ -28,10 +31,12 @@ def _slack_escape(value: Any) -> str:
 
 def render(templates_dir: Path, event: str, **values: Any) -> str:
     """Render `messages/<event>.txt.j2`, or the generic `transition.txt.j2` when none exists."""
+    from jinja2 import TemplateNotFound
+
     env = _environment(str(templates_dir))
     env.filters["slack"] = _slack_escape
     try:
         template = env.get_template(f"{event}.txt.j2")
-    except jinja2.TemplateNotFound:
+    except TemplateNotFound:
         template = env.get_template("transition.txt.j2")
     return template.render(event=event, **values).strip()

@@ -23,6 +23,10 @@ class FlowRunner(Protocol):
         """Carry the bid as far as it goes without a person."""
         ...
 
+    def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
+        """One deadline watch: warnings queued once per milestone and level; the board."""
+        ...
+
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
         """After a person answered (decision, approval, result): start the next run.
 
@@ -39,6 +43,13 @@ class InlineRunner:
 
     def run_lifecycle(self, ctx: Context, ref: str, actor: str) -> list[StepResult]:
         return services.run_to_wait(ctx, ref, actor)
+
+    def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
+        from orchestrator.deadlines import OVERDUE, watch
+
+        report = watch(ctx, notify=notify)
+        overdue = sum(1 for row in report.board if row.status == OVERDUE)
+        return {"open": len(report.board), "overdue": overdue, "queued": len(report.queued)}
 
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
         steps = services.run_to_wait(ctx, ref, actor)

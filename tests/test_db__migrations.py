@@ -33,3 +33,11 @@ def test_sqlite_runs_in_wal_mode(ctx: Context) -> None:
     with ctx.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 15000
+
+
+def test_schema_head_constant_names_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from orchestrator.db import MIGRATIONS_DIR, SCHEMA_HEAD
+
+    assert ScriptDirectory(str(MIGRATIONS_DIR)).get_heads() == [SCHEMA_HEAD]
