@@ -112,6 +112,12 @@ def _channel_of(body: dict[str, Any]) -> str | None:
     return str(channel) if channel else None
 
 
+def _action_and_key(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The clicked action and its delivery key (same click, same key; Slack retries too)."""
+    action: dict[str, Any] = (body.get("actions") or [{}])[0]
+    return action, f"action:{_user_of(body)}:{action.get('action_id')}:{action.get('action_ts')}"
+
+
 def _user_of(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
@@ -217,8 +223,7 @@ class SlackDoor:
     def _on_approve(
         self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
     ) -> None:
-        action = (body.get("actions") or [{}])[0]
-        key = f"action:{_user_of(body)}:{action.get('action_id')}:{action.get('action_ts')}"
+        action, key = _action_and_key(body)
         with self._tracked():  # counted as busy from before the ack until the work is done
             ack()
             if self._first_delivery(key, request):
@@ -227,8 +232,7 @@ class SlackDoor:
     def _on_reject(
         self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
     ) -> None:
-        action = (body.get("actions") or [{}])[0]
-        key = f"action:{_user_of(body)}:{action.get('action_id')}:{action.get('action_ts')}"
+        action, key = _action_and_key(body)
         with self._tracked():
             ack()
             if not self._first_delivery(key, request):
@@ -238,8 +242,7 @@ class SlackDoor:
     def _on_go_no_go(
         self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
     ) -> None:
-        action = (body.get("actions") or [{}])[0]
-        key = f"action:{_user_of(body)}:{action.get('action_id')}:{action.get('action_ts')}"
+        action, key = _action_and_key(body)
         with self._tracked():
             ack()
             if not self._first_delivery(key, request):

@@ -74,3 +74,30 @@ def new_bid(ctx: Context, site_count: int = 6, **overrides: Any) -> str:
     if site_count:
         import_sites(ctx, ref, sites(site_count), actor="test")
     return ref
+
+
+def transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
+    """(from, to, trigger) of every state change in the audit trail, oldest first."""
+    from sqlmodel import Session, col, select
+
+    from orchestrator.models import AuditEvent
+
+    with Session(ctx.engine) as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        return [(e.from_state, e.to_state, e.trigger) for e in events if e.from_state != e.to_state]
+
+
+def grant_all(ctx: Context, ref: str) -> None:
+    """Every requested approval of the current round, granted by the right approver."""
+    from orchestrator import services
+    from orchestrator.db import transaction
+
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        areas = [
+            a.area
+            for a in services.current_approvals(session, opportunity)
+            if a.status == "requested"
+        ]
+    for area in areas:
+        services.approve(ctx, ref, area=area, by=APPROVERS[area])

@@ -20,11 +20,10 @@ from sqlmodel import Session, col, select
 from orchestrator import prefect_env, queries, services
 from orchestrator.config import load_settings
 from orchestrator.context import Context
-from orchestrator.db import transaction
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import AuditEvent, Document, OutboxMessage
 from orchestrator.prefect_runner import PrefectRunner
-from tests.factories import APPROVERS, PEOPLE, new_bid
+from tests.factories import PEOPLE, grant_all, new_bid, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
 pytestmark = pytest.mark.slow
@@ -65,20 +64,6 @@ def _bid(ctx: Context, account: str, **overrides: object) -> str:
     return new_bid(ctx, account={"name": account, "tier": "top"}, **overrides)
 
 
-def _transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
-    with Session(ctx.engine) as session:
-        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
-        return [(e.from_state, e.to_state, e.trigger) for e in events if e.from_state != e.to_state]
-
-
-def _grant_all(ctx: Context, ref: str) -> None:
-    with transaction(ctx.engine) as session:
-        opportunity = services.get_opportunity(session, ref)
-        areas = [a.area for a in services.current_approvals(session, opportunity)]
-    for area in areas:
-        services.approve(ctx, ref, area=area, by=APPROVERS[area])
-
-
 def test_advance_is_a_named_run_tagged_with_bid_account_and_step(
     ctx: Context, runner: PrefectRunner, api_url: str, account: str
 ) -> None:
@@ -98,11 +83,11 @@ def test_a_bid_is_carried_to_contract_one_event_per_transition(
     runner.run_lifecycle(ctx, ref, "test")
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
     assert "governance" in runner.continue_bid(ctx, ref, PEOPLE["bid_manager"])
-    _grant_all(ctx, ref)
+    grant_all(ctx, ref)
     runner.continue_bid(ctx, ref, "test")
     services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
     runner.continue_bid(ctx, ref, "test")
-    assert _transitions(ctx) == [
+    assert transitions(ctx) == [
         (None, "pre_qualification", "create"),
         ("pre_qualification", "qualification", "qualify"),
         ("qualification", "kick_off", "decide_bid"),

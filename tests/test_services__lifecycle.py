@@ -20,26 +20,12 @@ from orchestrator.models import (
     Opportunity,
     OutboxMessage,
 )
-from tests.factories import APPROVERS, PEOPLE, new_bid
+from tests.factories import APPROVERS, PEOPLE, grant_all, new_bid, transitions
 
 
 def _state(ctx: Context, ref: str) -> str:
     with transaction(ctx.engine) as session:
         return services.get_opportunity(session, ref).state
-
-
-def _transitions(ctx: Context, ref: str) -> list[tuple[str | None, str | None, str]]:
-    with Session(ctx.engine) as session:
-        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
-        return [(e.from_state, e.to_state, e.trigger) for e in events if e.from_state != e.to_state]
-
-
-def _grant_all(ctx: Context, ref: str) -> None:
-    with transaction(ctx.engine) as session:
-        opportunity = services.get_opportunity(session, ref)
-        areas = [a.area for a in services.current_approvals(session, opportunity)]
-    for area in areas:
-        services.approve(ctx, ref, area=area, by=APPROVERS[area])
 
 
 def carry_to_governance(ctx: Context) -> str:
@@ -53,13 +39,13 @@ def carry_to_governance(ctx: Context) -> str:
 
 def test_full_lifecycle_with_one_audit_event_per_transition(ctx: Context, documents) -> None:
     ref = carry_to_governance(ctx)
-    _grant_all(ctx, ref)
+    grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
     assert _state(ctx, ref) == "customer_decision"
     services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
     services.run_to_wait(ctx, ref)
     assert _state(ctx, ref) == "contracted"
-    assert _transitions(ctx, ref) == [
+    assert transitions(ctx) == [
         (None, "pre_qualification", "create"),
         ("pre_qualification", "qualification", "qualify"),
         ("qualification", "kick_off", "decide_bid"),
@@ -92,10 +78,10 @@ def test_advance_again_on_a_closed_bid_changes_nothing(ctx: Context) -> None:
     services.withdraw(
         ctx, ref, reason="customer cancelled the RFP", category="timing", by="am@example.com"
     )
-    before = _transitions(ctx, ref)
+    before = transitions(ctx)
     result = services.advance(ctx, ref)
     assert not result.moved and "closed" in result.message
-    assert _transitions(ctx, ref) == before
+    assert transitions(ctx) == before
 
 
 def test_top_account_kick_off_needs_bid_manager_and_consultant(ctx: Context) -> None:
@@ -116,7 +102,7 @@ def test_refused_transition_changes_nothing(ctx: Context) -> None:
         services.advance(ctx, ref)
     assert refused.value.guard == "bants_complete"
     assert _state(ctx, ref) == "pre_qualification"
-    assert _transitions(ctx, ref) == [(None, "pre_qualification", "create")]
+    assert transitions(ctx) == [(None, "pre_qualification", "create")]
 
 
 def test_only_deciders_may_take_the_go_no_go(ctx: Context) -> None:
@@ -237,7 +223,7 @@ def test_rerun_of_production_does_not_duplicate_documents(ctx: Context, document
 
 def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(ctx: Context, clock) -> None:
     ref = carry_to_governance(ctx)
-    _grant_all(ctx, ref)
+    grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
     from orchestrator.errors import InputError
 
@@ -262,7 +248,7 @@ def test_concurrent_advances_move_the_bid_once(ctx: Context) -> None:
         results = list(pool.map(lambda _: services.advance(ctx, ref, "worker"), range(4)))
     moved = [r for r in results if r.moved and r.from_state == "pre_qualification"]
     assert len(moved) == 1
-    qualifies = [t for t in _transitions(ctx, ref) if t[2] == "qualify"]
+    qualifies = [t for t in transitions(ctx) if t[2] == "qualify"]
     assert len(qualifies) == 1
     assert _state(ctx, ref) == "qualification"
     with Session(ctx.engine) as session:
