@@ -140,6 +140,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
 
     def run(ctx: Context, ref: str) -> list[services.StepResult]:
         return flow_runner.run_lifecycle(ctx, ref, "demo")
+
     inputs = out / "bid-demo"
     opportunity_file, sites_file = write_demo_inputs(inputs, ctx)
     console.print(f"[bold]1. Intake[/]: {opportunity_file} and {sites_file}")

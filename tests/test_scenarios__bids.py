@@ -70,7 +70,9 @@ def test_scenario(ctx: Context, scenario: Path, tmp_path: Path) -> None:
         _step(ctx, ref, step)
     with Session(ctx.engine) as session:
         events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
-        trail = [[e.from_state, e.to_state, e.trigger] for e in events if e.from_state != e.to_state]
+        trail = [
+            [e.from_state, e.to_state, e.trigger] for e in events if e.from_state != e.to_state
+        ]
         refusals = [e.trigger for e in events if e.trigger.endswith("_refused")]
         decisions = session.exec(select(DecisionRecord).order_by(col(DecisionRecord.id))).all()
         account = session.exec(select(Account)).one()

@@ -50,7 +50,15 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        options = " ".join(
+            [
+                "-c listen_addresses=127.0.0.1",
+                f"-c port={self.port}",
+                f"-c unix_socket_directories={self.root}",
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                "-c max_connections=200",
+            ]
+        )
         self._run(
             "pg_ctl",
             "-D",
