@@ -121,7 +121,8 @@ def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> N
         console.print(f"approval {area}: {state}")
     for milestone in result.next_milestones:
         console.print(
-            f"milestone {milestone['name']} due {milestone['due_at']} ({milestone['owner_role']})"
+            f"milestone {milestone['name']} due {milestone['due_at'][:16].replace('T', ' ')} UTC"
+            f" ({milestone['owner_role']})"
         )
 
 

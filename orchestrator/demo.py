@@ -7,6 +7,7 @@ through the same doors as the CLI: intake, services, approvals by the right peop
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,10 +176,16 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     )
     console.print("[bold]4. Customer decision[/]: won")
     carry("contract")
-    watched = flow_runner.watch_deadlines(ctx)
     _print_artefacts(ctx, ref, console)
+    waiting = _second_bid(ctx, inputs, run, console)
+    watched = flow_runner.watch_deadlines(ctx)
     console.print(
-        f"   deadlines:     bid deadlines ({watched['open']} open milestones across open bids)"
+        f"   deadline watch: {watched['open']} open milestone(s), {watched['queued']} warning(s) "
+        "queued (bid deadlines)"
+    )
+    console.print(
+        f"   try: bid status {waiting}; bid decide {waiting} --outcome bid "
+        f"--by {DEMO_TEAM['management']['email']} --reason 'worth it'"
     )
     _print_funnel(ctx, console)
     if not isinstance(flow_runner, InlineRunner):
@@ -186,6 +193,39 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
             "\nEvery step above ran as a Prefect flow run. To see the runs, the bid-deadlines "
             "board and the Bid Control Plan: run [bold]bid ui[/] and open the printed URL."
         )
+    return ref
+
+
+def _second_bid(
+    ctx: Context,
+    folder: Path,
+    run: Callable[[Context, str], list[services.StepResult]],
+    console: Console,
+) -> str:
+    """A major-account RFP left waiting for its go/no-go, so the deadline board has a bid."""
+    spec = yaml.safe_load((folder / "opportunity.yaml").read_text(encoding="utf-8"))
+    spec.update(
+        account={"name": "Brabant Retail", "tier": "major"},
+        title="Store connectivity refresh",
+        rfp_reference=f"BR-RFP-{ctx.clock().year}-004",
+        estimated_revenue={"short_term": 150000, "medium_term": 200000, "long_term": 0},
+        team={
+            role: DEMO_TEAM[role]
+            for role in ("account_manager", "operations", "finance", "legal", "management")
+        },
+        services=["managed_network"],
+        strategy="cost transparency: a fixed price per store",
+        strategic_fit="medium",
+    )
+    second = folder / "opportunity-2.yaml"
+    second.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    ref = create_opportunity(ctx, parse_opportunity(second, ctx.clock().date()), "demo")
+    import_sites(ctx, ref, parse_sites(folder / "sites.csv"), "demo")
+    steps = run(ctx, ref)
+    console.print(
+        f"[bold]5. Waiting for you[/]: {ref} (Brabant Retail, major account) from {second}: "
+        f"{steps[-1].message if steps else 'created'}"
+    )
     return ref
 
 

@@ -237,7 +237,18 @@ def plan_milestones(
     anchor: datetime,
     areas: tuple[tuple[str, str], ...] = (),
 ) -> int:
+    """Add the Bid Control Plan's milestones planned at `stage`; return how many were new.
+
+    A milestone whose owner role nobody holds on this bid (a bid manager on a major account,
+    say) goes to the bid's lead by the routing rules, so every deadline has an owner.
+    """
     rules, _ = planning.load_milestone_rules(ctx.settings.rules_dir)
+    team_roles = {role for role, _ in team(session, opportunity.id or 0)}
+    lead = str(routing_for(ctx, account_of(session, opportunity).tier, State.KICK_OFF)["lead_role"])
+
+    def owner(role: str) -> str:
+        return role if role in team_roles or role in ORGANISATION_ROLES else lead
+
     planned = planning.plan(
         rules,
         stage,
@@ -260,7 +271,7 @@ def plan_milestones(
                     opportunity_id=opportunity.id or 0,
                     name=item.name,
                     due_at=item.due_at,
-                    owner_role=item.owner_role,
+                    owner_role=owner(item.owner_role),
                 )
             )
             added += 1

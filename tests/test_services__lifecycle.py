@@ -256,3 +256,18 @@ def test_concurrent_advances_move_the_bid_once(ctx: Context) -> None:
             select(DecisionRecord).where(DecisionRecord.table_name == "bants")
         ).all()
     assert len(bants) == 1
+
+
+def test_every_milestone_has_an_owner_on_the_bid(ctx: Context) -> None:
+    """A major account has no bid manager: the account manager, who leads, owns those dates."""
+    team = {k: v for k, v in PEOPLE.items() if k not in {"bid_manager", "sales_support"}}
+    ref = new_bid(ctx, account={"name": "Major Co", "tier": "major"}, team=team)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["management"], reason="go")
+    services.run_to_wait(ctx, ref)
+    with Session(ctx.engine) as session:
+        owners = {m.name: m.owner_role for m in session.exec(select(Milestone)).all()}
+    assert owners["submission"] == "account_manager"  # planned for a bid manager
+    assert owners["budgetary_quotes_in"] == "account_manager"  # planned for sales support
+    assert owners["design_freeze"] == "solution_consultant"  # on the team: kept
+    assert owners["go_no_go_decision"] == "management"
