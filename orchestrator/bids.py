@@ -108,7 +108,8 @@ def holds_role(
     Team roles (bid manager, consultant, operations...) count only for the bid's own team;
     management, finance and legal hold their role on every bid.
     """
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     on_team = {role for role, member in team(session, opportunity.id) if member.id == person.id}
     organisation = {role for role in person.roles if role in ORGANISATION_ROLES}
     return bool((on_team | organisation) & set(roles))
@@ -134,7 +135,8 @@ def last_event(session: Session, opportunity_id: int, trigger: str) -> AuditEven
 
 def current_approvals(session: Session, opportunity: Opportunity) -> list[Approval]:
     """The approvals of the current governance round (requested after the last request)."""
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     started = last_event(session, opportunity.id, "request_governance")
     if started is None:
         return []
@@ -156,7 +158,8 @@ def load_facts(
     order_sheet_problems: tuple[str, ...] = (),
 ) -> BidFacts:
     """Everything the guards may look at, read in one place."""
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     account = account_of(session, opportunity)
     redefined = last_event(session, opportunity.id, "redefine_strategy")
     reworked = last_event(session, opportunity.id, "strategy_set")

@@ -138,7 +138,8 @@ def approve(
             approvals = [a for a in current_approvals(session, opportunity) if a.area == area]
             if not approvals:
                 raise ApprovalError(f"no {area} approval is requested for {opportunity.ref}")
-            assert opportunity.id is not None
+            if opportunity.id is None:  # rows read from the database always have one
+                raise ValueError("the opportunity is not stored")
             record = latest_decision(session, opportunity.id, "governance")
             roles = list((record.outputs if record else {}).get("approver_roles", {}).get(area, []))
             if not holds_role(session, opportunity, person, roles):

@@ -67,7 +67,8 @@ def bants_decision(ctx: Context, session: Session, opportunity: Opportunity) -> 
 
 def _open_bids_per_bid_manager(session: Session, opportunity: Opportunity) -> int:
     """How many open bids the bid manager of this bid carries (capacity for go/no-go)."""
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     managers = [p.id for role, p in team(session, opportunity.id) if role == Role.BID_MANAGER]
     if not managers:
         return 0
@@ -83,7 +84,8 @@ def _open_bids_per_bid_manager(session: Session, opportunity: Opportunity) -> in
 
 
 def _bants_result(session: Session, ctx: Context, opportunity: Opportunity) -> str:
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     record = latest_decision(session, opportunity.id, "bants")
     if record is None:
         decision = bants_decision(ctx, session, opportunity)

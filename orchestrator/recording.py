@@ -120,7 +120,8 @@ def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str)
 
 
 def recipients(session: Session, opportunity: Opportunity, roles: list[str]) -> list[Person]:
-    assert opportunity.id is not None
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
     people: dict[int, Person] = {}
     for role, person in team(session, opportunity.id):
         if role in roles and person.id is not None:
