@@ -261,6 +261,14 @@ class ChangeOrder(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class SlackDelivery(SQLModel, table=True):
+    """An inbound Slack interaction already taken: Slack retries must not act twice,
+    whichever `bid serve` process the retry reaches."""
+
+    key: str = Field(primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class ForecastSnapshot(SQLModel, table=True):
     """A stored forecast, compared later with what happened."""
 

@@ -32,11 +32,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
-from sqlmodel import Session
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
 from orchestrator import messages, services
 from orchestrator.blocks import (
@@ -55,7 +58,7 @@ from orchestrator.blocks import (
 from orchestrator.context import Context
 from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
 from orchestrator.lifecycle import State
-from orchestrator.models import Person
+from orchestrator.models import Person, SlackDelivery
 from orchestrator.notify import (
     TRANSIENT_ERRORS,
     Notifier,
@@ -85,11 +88,35 @@ class SeenRequests:
     the same `action_ts` for a click, the same view id for a modal submission.
     """
 
-    def __init__(self, ttl: float = DEDUPE_TTL_SECONDS, max_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        ttl: float = DEDUPE_TTL_SECONDS,
+        max_size: int = 100_000,
+        engine: Engine | None = None,
+    ) -> None:
         self.ttl = ttl
         self.max_size = max_size
+        self.engine = engine
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _first_in_database(self, key: str) -> bool:
+        """Claim the key in the shared table; another process's claim wins (unique key)."""
+        if self.engine is None:
+            return True
+        now = datetime.now(UTC)
+        try:
+            with Session(self.engine) as session:
+                session.add(SlackDelivery(key=key, received_at=now))
+                session.execute(
+                    delete(SlackDelivery).where(
+                        col(SlackDelivery.received_at) < now - timedelta(seconds=self.ttl)
+                    )
+                )
+                session.commit()
+        except IntegrityError:
+            return False
+        return True
 
     def first_time(self, key: str) -> bool:
         """True the first time `key` is offered (atomically), False for every repeat."""
@@ -102,7 +129,7 @@ class SeenRequests:
             if key in self._seen:
                 return False
             self._seen[key] = now
-            return True
+        return self._first_in_database(key)
 
 
 def _channel_of(body: dict[str, Any]) -> str | None:
@@ -145,7 +172,7 @@ class SlackDoor:
         self.client = client
         self._runner = runner
         self.notifier = notifier if notifier is not None else SlackNotifier(client)
-        self.seen = seen or SeenRequests()
+        self.seen = seen or SeenRequests(engine=ctx.engine)
         self._work = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bid-slack-work")
         self._busy = 0
         self._idle = threading.Condition()
