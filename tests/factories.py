@@ -25,6 +25,18 @@ APPROVERS = {
     "legal": PEOPLE["legal"],
     "management": PEOPLE["management"],
 }
+WON_TRAIL = [
+    (None, "pre_qualification", "create"),
+    ("pre_qualification", "qualification", "qualify"),
+    ("qualification", "kick_off", "decide_bid"),
+    ("kick_off", "bid_production", "start_production"),
+    ("bid_production", "governance_review", "request_governance"),
+    ("governance_review", "submission", "approve_governance"),
+    ("submission", "customer_decision", "submit"),
+    ("customer_decision", "contract_preparation", "win"),
+    ("contract_preparation", "contracted", "sign_contract"),
+]
+"""The audit trail of a bid carried from intake to a signed contract, one event a move."""
 COUNTRIES = ("BE", "NL", "DE", "FR", "GB", "ES")
 
 
