@@ -20,6 +20,12 @@ from orchestrator.models import (
 )
 from orchestrator.services import get_opportunity
 
+SITES_OPEN_IN = frozenset(
+    {State.PRE_QUALIFICATION, State.QUALIFICATION, State.STRATEGY_REWORK, State.KICK_OFF,
+     State.BID_PRODUCTION}
+)  # fmt: skip
+"""Steps in which a bid's sites may still be imported."""
+
 LEAD_ROLE_BY_TIER = {"top": Role.BID_MANAGER, "major": Role.ACCOUNT_MANAGER}
 
 
@@ -106,19 +112,15 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
 
 
 def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cli") -> int:
-    """Add validated sites to a bid that is not yet submitted; all or nothing."""
+    """Add validated sites to a bid up to bid production; all or nothing."""
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
-        closed = {State.SUBMISSION, State.CUSTOMER_DECISION, State.CONTRACT_PREPARATION}
-        if State(opportunity.state) in closed or opportunity.state in {
-            "no_bid",
-            "lost",
-            "contracted",
-            "withdrawn",
-        }:
+        # Sites shape the proposal: once it is under governance review, the approvers' version
+        # must not change beneath them.
+        if State(opportunity.state) not in SITES_OPEN_IN:
             raise TransitionRefused(
                 f"{opportunity.ref} is in {opportunity.state}: sites can no longer be imported "
-                "(use bid macd on a contracted bid)"
+                "(a governance rejection reopens bid production; on a contracted bid, use bid macd)"
             )
         for site in sites:
             session.add(

@@ -261,3 +261,14 @@ def test_every_milestone_has_an_owner_on_the_bid(ctx: Context) -> None:
     assert owners["budgetary_quotes_in"] == "account_manager"  # planned for sales support
     assert owners["design_freeze"] == "solution_consultant"  # on the team: kept
     assert owners["go_no_go_decision"] == "management"
+
+
+def test_sites_are_frozen_once_the_proposal_is_under_review(ctx: Context) -> None:
+    from orchestrator.onboarding import import_sites
+    from tests.factories import sites
+
+    ref = carry_to_governance(ctx)
+    with pytest.raises(TransitionRefused, match="can no longer be imported"):
+        import_sites(ctx, ref, sites(1, prefix="LATE"))
+    services.approve(ctx, ref, area="legal", by=APPROVERS["legal"], reject=True, reason="scope")
+    assert import_sites(ctx, ref, sites(1, prefix="LATE")) == 1
