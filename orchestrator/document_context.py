@@ -18,29 +18,17 @@ from typing import Any
 from sqlmodel import Session, select
 
 from orchestrator.catalogue import Catalogue, InHouse, contract_months, customer_price
+from orchestrator.intake import OPTIONAL_SITE_COLUMNS, SITE_COLUMNS
 from orchestrator.models import Account, Milestone, Opportunity, Person, Site, TeamMember
 from orchestrator.ports import RenderedDocument
 from orchestrator.qrf import InHouseTask, QrfGroup, QrfLine
+from orchestrator.quote_file import QUOTE_COLUMNS
 from orchestrator.quotes import current_quotes, ordered_sites
 from orchestrator.service_strategy import ServiceStrategy, strategy_section
 
-QRF_CSV_COLUMNS = (
-    "site_id",
-    "name",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "bandwidth_mbps",
-    "access",
-    "service",
-    "provider",
-    "kind",
-    "monthly_cost",
-    "one_off_cost",
-    "currency",
-    "valid_until",
-)
+QRF_CSV_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, *QUOTE_COLUMNS[1:])
+"""A QRF's CSV: the site as imported, then the quote columns the provider fills in, so the
+filled-in file imports again with `bid quotes import`."""
 SENDER = "Sales Support, on behalf of the bid team"
 SERVICE_LABELS = {
     "managed_network": "Managed network",

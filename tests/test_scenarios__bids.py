@@ -12,11 +12,10 @@ from sqlmodel import Session, col, select
 
 from orchestrator import errors, services
 from orchestrator.context import Context
-from orchestrator.db import transaction
 from orchestrator.intake import OpportunitySpec, parse_sites
 from orchestrator.models import Account, AuditEvent, DecisionRecord
 from orchestrator.onboarding import create_opportunity, import_sites
-from tests.factories import APPROVERS
+from tests.factories import grant_all
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios" / "bids").glob("*.yaml"))
 
@@ -33,15 +32,7 @@ def _step(ctx: Context, ref: str, step: Any) -> None:
         services.run_to_wait(ctx, ref, actor="scenario")
         return
     if step == "approve_all":
-        with transaction(ctx.engine) as session:
-            opportunity = services.get_opportunity(session, ref)
-            areas = [
-                a.area
-                for a in services.current_approvals(session, opportunity)
-                if a.status == "requested"
-            ]
-        for area in areas:
-            services.approve(ctx, ref, area=area, by=APPROVERS[area])
+        grant_all(ctx, ref)
         return
     ((action, args),) = step.items()
     args = dict(args)
