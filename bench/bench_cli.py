@@ -31,7 +31,7 @@ TARGETS = {"status": 0.5, "advance": 1.5}
 def _timed(project: BidProject, *args: str) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", *args],
+        [sys.executable, "-m", "orchestrator.cli.app", *args],
         cwd=project.root,
         env=project.env,
         capture_output=True,

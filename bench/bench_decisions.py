@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.decisions import Decision, ZenRulesEngine, go_no_go, qualify_lead  # noqa: E402
+from orchestrator.decisions.engine import Decision, ZenRulesEngine, go_no_go, qualify_lead  # noqa: E402
 
 TARGET_PER_SECOND = 10_000
 

@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from docxtpl import DocxTemplate  # noqa: E402
 
+from orchestrator.commercial.quote_import import import_quotes  # noqa: E402
+from orchestrator.commercial.quotes import catalogue_for  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
-from orchestrator.db import open_database, transaction  # noqa: E402
-from orchestrator.documents import DocxDocuments  # noqa: E402
-from orchestrator.models import Opportunity  # noqa: E402
-from orchestrator.quote_import import import_quotes  # noqa: E402
-from orchestrator.quotes import catalogue_for  # noqa: E402
+from orchestrator.documents.renderer import DocxDocuments  # noqa: E402
+from orchestrator.store.db import open_database, transaction  # noqa: E402
+from orchestrator.store.models import Opportunity  # noqa: E402
 from tests.factories_sites import (  # noqa: E402
     make_opportunity,
     quote_rows,
@@ -100,7 +100,7 @@ def run_once(sites: int) -> dict[str, float]:
                 "lines": [
                     {**line.__dict__, "check": "OK"}
                     for line in __import__(
-                        "orchestrator.orders", fromlist=["order_lines"]
+                        "orchestrator.commercial.orders", fromlist=["order_lines"]
                     ).order_lines(session, row, catalogue)
                 ],
                 "problems": [],

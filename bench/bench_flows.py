@@ -56,8 +56,8 @@ def _context(settings: Settings) -> Context:
 
 def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> None:
     """A whole life: automated steps by `step`, the people's answers scripted in between."""
-    from orchestrator import services
-    from orchestrator.db import transaction
+    from orchestrator.bid import services
+    from orchestrator.store.db import transaction
     from tests.factories import APPROVERS, PEOPLE
 
     def until_waiting() -> None:
@@ -81,8 +81,9 @@ def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> No
 
 def overhead(per_step: int) -> dict[str, tuple[float, float]]:
     """Median ms per step: direct service call vs flow run."""
-    from orchestrator import prefect_env, services
-    from orchestrator.prefect_runner import PrefectRunner
+    from orchestrator.bid import services
+    from orchestrator.runtime import prefect_env
+    from orchestrator.runtime.prefect_runner import PrefectRunner
     from tests.factories import new_bid
 
     root = Path(tempfile.mkdtemp(prefix="bench-flows-"))
@@ -117,7 +118,7 @@ def overhead(per_step: int) -> dict[str, tuple[float, float]]:
 
 
 def _worker(root: str, ui_port: int, refs: list[str], queue: multiprocessing.Queue[float]) -> None:
-    from orchestrator.prefect_runner import PrefectRunner
+    from orchestrator.runtime.prefect_runner import PrefectRunner
 
     ctx = _context(_settings(Path(root), ui_port))
     runner = PrefectRunner()

@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from orchestrator.blocks import APPROVE, ButtonValue  # noqa: E402
+from orchestrator.bid.services import get_opportunity  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.context import open_context  # noqa: E402
-from orchestrator.models import AuditEvent  # noqa: E402
-from orchestrator.services import get_opportunity  # noqa: E402
+from orchestrator.slack.blocks import APPROVE, ButtonValue  # noqa: E402
+from orchestrator.store.models import AuditEvent  # noqa: E402
 from tests.conftest import FixedClock, RecordingDocuments  # noqa: E402
 from tests.support.slack_api import (  # noqa: E402
     BOT_TOKEN,
@@ -108,7 +108,7 @@ def main() -> int:
         }
         log = (work / "serve.log").open("w")
         server = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "orchestrator.cli.app", "serve", "--port", str(port)],
             env=env,
             cwd=work,
             stdout=log,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from orchestrator.bids import account_of, get_opportunity
+from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.config import Settings, get_settings
 from orchestrator.context import Context, open_context
-from orchestrator.lifecycle import State
+from orchestrator.lifecycle.table import State
 from orchestrator.ports import DocumentPort
 
 _BOUND: ContextVar[Context | None] = ContextVar("bid_context", default=None)

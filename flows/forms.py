@@ -20,10 +20,10 @@ from pydantic import BaseModel, Field, model_validator
 from flows.context import bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from flows.steps import bid_lifecycle, run_step
-from orchestrator.db import transaction
+from orchestrator.bid.services import StepResult, get_opportunity
 from orchestrator.errors import InputError
-from orchestrator.models import Role, Service, Source, Tier
-from orchestrator.services import StepResult, get_opportunity
+from orchestrator.store.db import transaction
+from orchestrator.store.models import Role, Service, Source, Tier
 
 REF_PATTERN = r"^(?:OPP-?)?\d+$"
 
@@ -140,8 +140,8 @@ _OPTIONS: dict[str, Any] = {
 @flow(name="new-bid-from-rfp", flow_run_name="new bid from RFP", **_OPTIONS)
 def new_bid_from_rfp(request: NewBidRequest, actor: str = "prefect-ui") -> str:
     """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle."""
-    from orchestrator.intake import OpportunitySpec, parse_opportunity, parse_sites
-    from orchestrator.onboarding import create_opportunity, import_sites
+    from orchestrator.bid.onboarding import create_opportunity, import_sites
+    from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity, parse_sites
 
     ctx = current()
     if request.opportunity_yaml is not None:
@@ -176,7 +176,7 @@ def advance_bid(request: AdvanceRequest) -> list[StepResult]:
 @flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
 def generate_documents(request: DocumentsRequest) -> list[str]:
     """Render a bid's documents into its output folder and list them as an artifact."""
-    from orchestrator.recording import record_documents
+    from orchestrator.bid.recording import record_documents
 
     ctx = current()
     labels = bid_labels(ctx, request.opportunity)

@@ -16,11 +16,11 @@ from prefect.context import FlowRunContext
 from sqlmodel import col, select
 
 from flows.context import current
-from orchestrator.bids import get_opportunity
+from orchestrator.bid.facts import get_opportunity
 from orchestrator.context import Context
-from orchestrator.db import transaction
 from orchestrator.errors import BidError
-from orchestrator.models import AuditEvent
+from orchestrator.store.db import transaction
+from orchestrator.store.models import AuditEvent
 
 CRASH_TRIGGER = "flow_crashed"
 

@@ -15,10 +15,10 @@ from prefect.context import TagsContext
 
 from flows.context import BidLabels, bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
-from orchestrator import services
+from orchestrator.bid import services
+from orchestrator.bid.services import StepResult
 from orchestrator.errors import BidError
-from orchestrator.lifecycle import ENDS, State
-from orchestrator.services import StepResult
+from orchestrator.lifecycle.table import ENDS, State
 
 STEP_OF_STATE: dict[State, str] = {
     State.PRE_QUALIFICATION: "qualification",

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from orchestrator.config import Settings, get_settings
-from orchestrator.db import open_database
 from orchestrator.ports import Clock, DocumentPort, system_clock
+from orchestrator.store.db import open_database
 
 if TYPE_CHECKING:
-    from orchestrator.decisions import RulesEngine
+    from orchestrator.decisions.engine import RulesEngine
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Context:
     def rules(self) -> RulesEngine:
         """The rules engine over `settings.rules_dir`, created on first use."""
         if self._rules is None:
-            from orchestrator.decisions import ZenRulesEngine
+            from orchestrator.decisions.engine import ZenRulesEngine
 
             self._rules = ZenRulesEngine(self.settings.rules_dir, clock=self.clock)
         return self._rules
@@ -42,7 +42,7 @@ class Context:
     def documents(self) -> DocumentPort:
         """The document renderer (docxtpl), created on first use."""
         if self._documents is None:
-            from orchestrator.documents import DocxDocuments
+            from orchestrator.documents.renderer import DocxDocuments
 
             self._documents = DocxDocuments(
                 self.settings.templates_dir, self.settings.rules_dir, clock=self.clock

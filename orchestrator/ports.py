@@ -10,7 +10,7 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from orchestrator.models import Opportunity
+from orchestrator.store.models import Opportunity
 
 Clock = Callable[[], datetime]
 

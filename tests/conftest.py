@@ -28,8 +28,8 @@ from sqlmodel import Session, select
 
 from orchestrator.config import Settings, load_settings
 from orchestrator.context import Context, open_context
-from orchestrator.models import Site
 from orchestrator.ports import ProducedDocuments, RenderedDocument
+from orchestrator.store.models import Site
 from tests.support.postgres import PostgresServer, find_bin_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,7 +192,8 @@ def run_cli(
     capsys: pytest.CaptureFixture[str],
 ):  # type: ignore[no-untyped-def]
     """Run `bid ...` in-process against the test's database; returns code, stdout, stderr."""
-    from orchestrator import cli, config
+    from orchestrator import config
+    from orchestrator.cli import app as cli
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BID_DATABASE_URL", settings.database_url)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
-from orchestrator.intake import OpportunitySpec, SiteSpec
-from orchestrator.onboarding import create_opportunity, import_sites
+from orchestrator.intake.opportunity import OpportunitySpec, SiteSpec
 
 PEOPLE = {
     "account_manager": "am@example.com",
@@ -92,7 +92,7 @@ def transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
     """(from, to, trigger) of every state change in the audit trail, oldest first."""
     from sqlmodel import Session, col, select
 
-    from orchestrator.models import AuditEvent
+    from orchestrator.store.models import AuditEvent
 
     with Session(ctx.engine) as session:
         events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
@@ -101,8 +101,8 @@ def transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
 
 def grant_all(ctx: Context, ref: str) -> None:
     """Every requested approval of the current round, granted by the right approver."""
-    from orchestrator import services
-    from orchestrator.db import transaction
+    from orchestrator.bid import services
+    from orchestrator.store.db import transaction
 
     with transaction(ctx.engine) as session:
         opportunity = services.get_opportunity(session, ref)

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from orchestrator.lifecycle import State
-from orchestrator.models import Account, AuditEvent, Opportunity, Person
+from orchestrator.lifecycle.table import State
+from orchestrator.store.models import Account, AuditEvent, Opportunity, Person
 
 S = State
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)

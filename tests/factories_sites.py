@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from orchestrator.models import Account, Opportunity, Site
+from orchestrator.store.models import Account, Opportunity, Site
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
 IN_HOUSE_COUNTRIES = ("BE", "NL")
@@ -164,8 +164,8 @@ def quote_rows(
     valid_until: str = "2027-06-30",
 ) -> list[tuple[object, ...]]:
     """One EUR quote per served site (in-house sites quoted by provider in-house)."""
+    from orchestrator.commercial.quotes import catalogue_for
     from orchestrator.config import load_settings
-    from orchestrator.quotes import catalogue_for
 
     catalogue = catalogue_for(load_settings().rules_dir)
     rows: list[tuple[object, ...]] = []

@@ -8,14 +8,16 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from orchestrator.context import Context
-from orchestrator.db import is_current, migrate
+from orchestrator.store.db import is_current, migrate
 
 
 def test_migrated_schema_matches_the_models(ctx: Context) -> None:
     assert is_current(ctx.engine)
     with ctx.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
-    assert diff == [], "a model changed without a migration: add one in orchestrator/migrations"
+    assert diff == [], (
+        "a model changed without a migration: add one in orchestrator/store/migrations"
+    )
 
 
 def test_migrate_is_idempotent(ctx: Context) -> None:
@@ -38,6 +40,6 @@ def test_sqlite_runs_in_wal_mode(ctx: Context) -> None:
 def test_schema_head_constant_names_the_newest_migration() -> None:
     from alembic.script import ScriptDirectory
 
-    from orchestrator.db import MIGRATIONS_DIR, SCHEMA_HEAD
+    from orchestrator.store.db import MIGRATIONS_DIR, SCHEMA_HEAD
 
     assert ScriptDirectory(str(MIGRATIONS_DIR)).get_heads() == [SCHEMA_HEAD]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from orchestrator import deadlines, services
+from orchestrator.bid import deadlines, services
+from orchestrator.bid.planning import WarningPolicy
 from orchestrator.context import Context
-from orchestrator.models import OutboxMessage
-from orchestrator.planning import WarningPolicy
+from orchestrator.store.models import OutboxMessage
 from tests.factories import PEOPLE, new_bid
 
 POLICY = WarningPolicy(due_soon_days=2, management_after_overdue_days=2)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import zen
 
-from orchestrator.decisions import (
+from orchestrator.decisions.engine import (
     DECISION_TABLES,
     ZenRulesEngine,
     go_no_go,

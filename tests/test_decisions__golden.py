@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator import decisions
-from orchestrator.decisions import DECISION_TABLES, Decision, ZenRulesEngine
+from orchestrator.decisions import engine as decisions
+from orchestrator.decisions.engine import DECISION_TABLES, Decision, ZenRulesEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"

@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from orchestrator.cli_documents import register
+from orchestrator.cli.documents import register
+from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
 from orchestrator.context import Context, open_context
 from orchestrator.errors import InputError
-from orchestrator.models import AuditEvent, ChangeOrder, Site
-from orchestrator.quotes import catalogue_for
+from orchestrator.store.models import AuditEvent, ChangeOrder, Site
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 from tests.test_quotes__import import FakeRules
 
@@ -244,8 +244,8 @@ def test_filled_in_qrf_csv_imports_back(ctx: Context, tmp_path: Path) -> None:
 def test_submission_package_is_the_approved_proposal(ctx: Context, tmp_path: Path) -> None:
     from docx import Document as open_docx
 
-    from orchestrator.documents import DocxDocuments
-    from orchestrator.models import Opportunity
+    from orchestrator.documents.renderer import DocxDocuments
+    from orchestrator.store.models import Opportunity
 
     opp = make_opportunity(ctx.engine, sites=20, state="submission")
     renderer = DocxDocuments(ctx.settings.templates_dir, ctx.settings.rules_dir)

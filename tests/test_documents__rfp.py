@@ -16,13 +16,13 @@ from docx.text.paragraph import Paragraph
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from orchestrator.commercial.quote_import import import_quotes
+from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
-from orchestrator.db import open_database, transaction
-from orchestrator.documents import DocxDocuments
-from orchestrator.models import Milestone, Opportunity, Person, Site, TeamMember
+from orchestrator.documents.renderer import DocxDocuments
 from orchestrator.ports import ProducedDocuments
-from orchestrator.quote_import import import_quotes
-from orchestrator.quotes import catalogue_for
+from orchestrator.store.db import open_database, transaction
+from orchestrator.store.models import Milestone, Opportunity, Person, Site, TeamMember
 from tests.factories_sites import (
     ALL_COUNTRIES,
     make_opportunity,

@@ -17,12 +17,13 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from orchestrator import prefect_env, queries, services
+from orchestrator.bid import queries, services
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.errors import TransitionRefused
-from orchestrator.models import AuditEvent, Document, OutboxMessage
-from orchestrator.prefect_runner import PrefectRunner
+from orchestrator.runtime import prefect_env
+from orchestrator.runtime.prefect_runner import PrefectRunner
+from orchestrator.store.models import AuditEvent, Document, OutboxMessage
 from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
@@ -42,7 +43,7 @@ def api_url() -> str:
     target = prefect_env.configure(settings)
     if target.mode != prefect_env.PrefectMode.TEMPORARY:
         pytest.skip(f"Prefect is configured for {target.describe()} in this process")
-    from orchestrator.prefect_runner import start_temporary_server
+    from orchestrator.runtime.prefect_runner import start_temporary_server
 
     start_temporary_server(target, PrefectRunner().console)
     from prefect.server.api.server import SubprocessASGIServer

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator import services
+from orchestrator.bid import services
 from orchestrator.config import load_settings
 from orchestrator.context import Context, open_context
-from orchestrator.models import AuditEvent, Document
+from orchestrator.store.models import AuditEvent, Document
 from tests.factories import PEOPLE, new_bid
 from tests.support.prefect_server import (
     PAUSE_ENV,

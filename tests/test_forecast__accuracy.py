@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from orchestrator.db import open_database
-from orchestrator.forecast import Accuracy, forecast_accuracy
-from orchestrator.lifecycle import State
-from orchestrator.models import ForecastSnapshot
+from orchestrator.funnel.forecast import Accuracy, forecast_accuracy
+from orchestrator.lifecycle.table import State
+from orchestrator.store.db import open_database
+from orchestrator.store.models import ForecastSnapshot
 from tests.factories_history import custom_spec, write_history
 
 RULES = Path(__file__).resolve().parents[1] / "rules"

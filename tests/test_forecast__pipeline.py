@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from orchestrator.db import open_database
-from orchestrator.forecast import forecast, save_forecast
-from orchestrator.funnel import FUNNEL_STAGES, load_funnel_config
-from orchestrator.lifecycle import ENDS, State
-from orchestrator.models import ForecastSnapshot
+from orchestrator.funnel.forecast import forecast, save_forecast
+from orchestrator.funnel.measure import FUNNEL_STAGES, load_funnel_config
+from orchestrator.lifecycle.table import ENDS, State
+from orchestrator.store.db import open_database
+from orchestrator.store.models import ForecastSnapshot
 from tests.factories_history import build_history, custom_spec, reached, write_history
 
 RULES = Path(__file__).resolve().parents[1] / "rules"

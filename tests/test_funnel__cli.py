@@ -13,13 +13,13 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from orchestrator.cli_funnel import register
+from orchestrator.cli.funnel import register
 from orchestrator.config import load_settings
 from orchestrator.context import Context
-from orchestrator.db import open_database
 from orchestrator.errors import InputError
-from orchestrator.lifecycle import State
-from orchestrator.winloss import put_to_sleep
+from orchestrator.funnel.winloss import put_to_sleep
+from orchestrator.lifecycle.table import State
+from orchestrator.store.db import open_database
 from tests.factories_history import NOW, build_history, custom_spec, write_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_user_mistakes_are_bid_errors(app: typer.Typer) -> None:
 
 def test_the_commands_import_neither_prefect_nor_matplotlib() -> None:
     code = (
-        "import sys, orchestrator.cli_funnel; "
+        "import sys, orchestrator.cli.funnel; "
         "print('prefect' in sys.modules, 'matplotlib' in sys.modules)"
     )
     result = subprocess.run(

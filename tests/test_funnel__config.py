@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.decisions.funnel_rules import parse_period
 from orchestrator.errors import BidError, InputError
-from orchestrator.funnel import (
+from orchestrator.funnel.measure import (
     FUNNEL_STAGES,
     load_funnel_config,
     reason_categories,
     sleeping_reminder_days,
 )
-from orchestrator.funnel_config import parse_period
-from orchestrator.lifecycle import State
+from orchestrator.lifecycle.table import State
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from orchestrator.db import open_database
-from orchestrator.funnel import (
+from orchestrator.decisions.funnel_rules import parse_period
+from orchestrator.funnel.measure import (
     FUNNEL_STAGES,
     ShapeKind,
     funnel_report,
     load_funnel_config,
     percent_of_target,
 )
-from orchestrator.funnel_config import parse_period
-from orchestrator.lifecycle import State
+from orchestrator.lifecycle.table import State
+from orchestrator.store.db import open_database
 from tests.factories_history import (
     NOW,
     OWNERS,

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from orchestrator.db import open_database
 from orchestrator.errors import InputError, NotFound
-from orchestrator.funnel import load_trails
-from orchestrator.lifecycle import ENDS, State
-from orchestrator.models import Account
-from orchestrator.winloss import (
+from orchestrator.funnel.measure import load_trails
+from orchestrator.funnel.winloss import (
     check_reason_category,
     put_to_sleep,
     reasons_breakdown,
     sleeping_accounts,
     win_rates,
 )
+from orchestrator.lifecycle.table import ENDS, State
+from orchestrator.store.db import open_database
+from orchestrator.store.models import Account
 from tests.factories_history import BidSpec, build_history, custom_spec, write_history
 
 RULES = Path(__file__).resolve().parents[1] / "rules"

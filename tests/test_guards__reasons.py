@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from orchestrator.guards import GUARDS, BidFacts
+from orchestrator.lifecycle.guards import GUARDS, BidFacts
 
 BASE = BidFacts(
     tier="top",

@@ -10,8 +10,8 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from orchestrator.db import make_engine
-from orchestrator.models import AuditEvent, Opportunity, Site
+from orchestrator.store.db import make_engine
+from orchestrator.store.models import AuditEvent, Opportunity, Site
 
 GOOD_SITES = (
     "site_id,name,street,postcode,city,country,bandwidth_mbps,access\n"
@@ -180,7 +180,8 @@ def test_unknown_ids_are_user_errors(run_cli, command) -> None:
 
 
 def test_bad_database_url_message_hides_the_password(capsys, monkeypatch) -> None:
-    from orchestrator import cli, config
+    from orchestrator import config
+    from orchestrator.cli import app as cli
 
     monkeypatch.setenv("BID_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
     config.get_settings.cache_clear()

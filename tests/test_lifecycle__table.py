@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.lifecycle import ENDS, OPEN_STATES, STEPS, TRANSITIONS, State
-from orchestrator.lifecycle_doc import render
+from orchestrator.lifecycle.diagram import render
+from orchestrator.lifecycle.table import ENDS, OPEN_STATES, STEPS, TRANSITIONS, State
 
 EXPECTED = {
     ("qualify", "pre_qualification", "qualification"),
@@ -66,4 +66,6 @@ def test_no_transition_leaves_an_end_and_every_open_state_can_move() -> None:
 
 def test_lifecycle_doc_is_generated_from_the_table() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "lifecycle.md").read_text()
-    assert doc == render(), "regenerate: python -m orchestrator.lifecycle_doc > docs/lifecycle.md"
+    assert doc == render(), (
+        "regenerate: python -m orchestrator.lifecycle.diagram > docs/lifecycle.md"
+    )

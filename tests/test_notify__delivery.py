@@ -11,8 +11,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from orchestrator.context import Context
-from orchestrator.models import OutboxMessage, Person
-from orchestrator.notify import (
+from orchestrator.slack.notify import (
     CLAIM_LEASE,
     OutboxOnlyNotifier,
     SlackNotifier,
@@ -20,6 +19,7 @@ from orchestrator.notify import (
     get_notifier,
     slack_client,
 )
+from orchestrator.store.models import OutboxMessage, Person
 from tests.factories import PEOPLE
 from tests.support.slack_api import (
     SLACK_USERS,
@@ -115,7 +115,7 @@ def test_approval_messages_carry_facts_and_buttons_bound_to_the_proposal_version
     ref = bid_in_governance(slack_ctx)
     _notifier(slack_ctx).deliver_pending(slack_ctx)
     with Session(slack_ctx.engine) as session:
-        from orchestrator.services import get_opportunity
+        from orchestrator.bid.services import get_opportunity
 
         version = get_opportunity(session, ref).proposal_hash
     buttons = sent_buttons(slack_api, "UFIN")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from orchestrator.context import Context
-from orchestrator.models import OutboxMessage
+from orchestrator.store.models import OutboxMessage
 from tests.factories import PEOPLE
 from tests.support.slack_api import bid_in_governance
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.catalogue import (
+from orchestrator.commercial.qrf import plan_qrfs
+from orchestrator.config import load_settings
+from orchestrator.decisions.catalogue import (
     customer_price,
     load_catalogue,
     load_providers,
     validate_pricing,
 )
-from orchestrator.config import load_settings
 from orchestrator.errors import InputError, RuleLoadError
-from orchestrator.models import Site
-from orchestrator.qrf import plan_qrfs
+from orchestrator.store.models import Site
 from tests.factories_sites import ALL_COUNTRIES, PROVIDER_COUNTRIES, site_specs
 
 RULES = load_settings().rules_dir

@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from orchestrator.catalogue import Catalogue
+from orchestrator.commercial.quote_import import governance_margin_floor, import_quotes
+from orchestrator.commercial.quotes import catalogue_for, quote_status
 from orchestrator.config import load_settings
-from orchestrator.db import open_database, transaction
-from orchestrator.decisions import Decision
+from orchestrator.decisions.catalogue import Catalogue
+from orchestrator.decisions.engine import Decision
 from orchestrator.errors import InputError
-from orchestrator.models import Approval, AuditEvent, Opportunity, Quote
-from orchestrator.quote_file import QuoteFileError
-from orchestrator.quote_import import governance_margin_floor, import_quotes
-from orchestrator.quotes import catalogue_for, quote_status
+from orchestrator.intake.quotes import QuoteFileError
+from orchestrator.store.db import open_database, transaction
+from orchestrator.store.models import Approval, AuditEvent, Opportunity, Quote
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 
 TODAY = date(2026, 12, 1)
@@ -258,7 +258,7 @@ def test_firm_quote_above_floor_keeps_approval(
 
 
 def test_real_governance_table_gives_the_floor(tmp_path: Path) -> None:
-    from orchestrator.decisions import ZenRulesEngine
+    from orchestrator.decisions.engine import ZenRulesEngine
 
     floor = governance_margin_floor(ZenRulesEngine(load_settings().rules_dir))
     assert floor("top", 500_000.0, 20.0) == 15.0

@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 from sqlmodel import Session
 
-from orchestrator.db import open_database
-from orchestrator.funnel import FUNNEL_STAGES, load_funnel_config
-from orchestrator.funnel_config import parse_period
-from orchestrator.lifecycle import ENDS, State
-from orchestrator.models import ForecastSnapshot
-from orchestrator.report import monthly_report
-from orchestrator.winloss import put_to_sleep
+from orchestrator.decisions.funnel_rules import parse_period
+from orchestrator.funnel.measure import FUNNEL_STAGES, load_funnel_config
+from orchestrator.funnel.report import monthly_report
+from orchestrator.funnel.winloss import put_to_sleep
+from orchestrator.lifecycle.table import ENDS, State
+from orchestrator.store.db import open_database
+from orchestrator.store.models import ForecastSnapshot
 from tests.factories_history import (
     NOW,
     BidSpec,

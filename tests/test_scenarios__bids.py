@@ -10,11 +10,12 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from orchestrator import errors, services
+from orchestrator import errors
+from orchestrator.bid import services
+from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
-from orchestrator.intake import OpportunitySpec, parse_sites
-from orchestrator.models import Account, AuditEvent, DecisionRecord
-from orchestrator.onboarding import create_opportunity, import_sites
+from orchestrator.intake.opportunity import OpportunitySpec, parse_sites
+from orchestrator.store.models import Account, AuditEvent, DecisionRecord
 from tests.factories import grant_all
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios" / "bids").glob("*.yaml"))

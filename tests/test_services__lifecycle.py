@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, func, select
 
-from orchestrator import services
+from orchestrator.bid import services
 from orchestrator.context import Context
-from orchestrator.db import transaction
 from orchestrator.errors import ApprovalError, DecisionRefused, TransitionRefused
-from orchestrator.models import (
+from orchestrator.store.db import transaction
+from orchestrator.store.models import (
     Approval,
     AuditEvent,
     DecisionRecord,
@@ -221,7 +221,7 @@ def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(ctx: Context, c
         services.record_result(ctx, ref, won=False, reason="too expensive")
     services.record_result(ctx, ref, won=False, reason="too expensive", category="price")
     with Session(ctx.engine) as session:
-        from orchestrator.models import Account
+        from orchestrator.store.models import Account
 
         account = session.exec(select(Account)).one()
         assert account.sleeping_until is not None
@@ -264,7 +264,7 @@ def test_every_milestone_has_an_owner_on_the_bid(ctx: Context) -> None:
 
 
 def test_sites_are_frozen_once_the_proposal_is_under_review(ctx: Context) -> None:
-    from orchestrator.onboarding import import_sites
+    from orchestrator.bid.onboarding import import_sites
     from tests.factories import sites
 
     ref = carry_to_governance(ctx)

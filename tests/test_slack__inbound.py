@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator import services
+from orchestrator.bid import services
 from orchestrator.context import Context
-from orchestrator.models import Approval, AuditEvent, OutboxMessage, Person
-from orchestrator.notify import SlackNotifier, slack_client
-from orchestrator.slack_app import SlackAsgi, SlackDoor, build_door
+from orchestrator.slack.app import SlackAsgi, SlackDoor, build_door
+from orchestrator.slack.notify import SlackNotifier, slack_client
+from orchestrator.store.models import Approval, AuditEvent, OutboxMessage, Person
 from tests.factories import PEOPLE
 from tests.support.slack_api import (
     SLACK_USERS,
@@ -345,7 +345,7 @@ def test_go_no_go_buttons_open_a_modal_and_the_decision_moves_the_bid_on(
     app.settle()
     assert _state(slack_ctx, ref) == "governance_review"  # decided, then carried on
     with Session(slack_ctx.engine) as session:
-        from orchestrator.models import DecisionRecord
+        from orchestrator.store.models import DecisionRecord
 
         decided = session.exec(
             select(DecisionRecord).where(col(DecisionRecord.human_outcome).is_not(None))

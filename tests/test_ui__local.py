@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import prefect_env
 from orchestrator.config import Settings, load_settings
+from orchestrator.runtime import prefect_env
 from tests.factories import new_bid
 from tests.support.prefect_server import REPO, free_port
 
@@ -115,7 +115,7 @@ def test_reading_commands_never_import_prefect(ctx, tmp_path: Path) -> None:  # 
     new_bid(ctx)
     script = (
         "import sys, json\n"
-        "from orchestrator.cli import main\n"
+        "from orchestrator.cli.app import main\n"
         f"codes = [main(args) for args in {READ_COMMANDS!r}]\n"
         "print(json.dumps([codes, sorted(m for m in sys.modules if m.split('.')[0] in "
         "('prefect', 'flows'))]))\n"

@@ -27,8 +27,8 @@ import httpx
 from sqlmodel import Session, select
 
 from orchestrator.config import Settings
-from orchestrator.models import Opportunity, Site
 from orchestrator.ports import ProducedDocuments, RenderedDocument
+from orchestrator.store.models import Opportunity, Site
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -88,7 +88,7 @@ class BidProject:
     def bid(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
         """Run `bid ARGS` to completion in this project."""
         return subprocess.run(
-            [PYTHON, "-m", "orchestrator.cli", *args],
+            [PYTHON, "-m", "orchestrator.cli.app", *args],
             cwd=self.root,
             env={**self.env, **env},
             capture_output=True,
@@ -100,7 +100,7 @@ class BidProject:
         """Start `bid ARGS` in the background, in its own process group."""
         log = (self.root / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
         return subprocess.Popen(
-            [PYTHON, "-m", "orchestrator.cli", *args],
+            [PYTHON, "-m", "orchestrator.cli.app", *args],
             cwd=self.root,
             env={**self.env, **env},
             stdout=log,

@@ -394,7 +394,7 @@ def sent_buttons(api: FakeSlackApi, user_id: str) -> list[dict[str, Any]]:
 
 def bid_in_qualification(ctx: Context, tier: str = "top") -> str:
     """A bid of the factories, carried to its go/no-go."""
-    from orchestrator import services
+    from orchestrator.bid import services
     from tests.factories import new_bid
 
     ref = new_bid(ctx, account={"name": f"Acme {tier}", "tier": tier})
@@ -404,7 +404,7 @@ def bid_in_qualification(ctx: Context, tier: str = "top") -> str:
 
 def bid_in_governance(ctx: Context, tier: str = "top") -> str:
     """A bid of the factories, carried to governance review (approvals requested)."""
-    from orchestrator import services
+    from orchestrator.bid import services
     from tests.factories import PEOPLE
 
     ref = bid_in_qualification(ctx, tier)

@@ -1,0 +1,218 @@
+"""Looking bids up and reading the facts the guards and rules need; no changes here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from orchestrator.context import Context
+from orchestrator.errors import (
+    NotFound,
+)
+from orchestrator.lifecycle.guards import BidFacts
+from orchestrator.lifecycle.table import State
+from orchestrator.store.models import (
+    Account,
+    Approval,
+    ApprovalStatus,
+    AuditEvent,
+    DecisionRecord,
+    Document,
+    Milestone,
+    Opportunity,
+    Person,
+    Role,
+    TeamMember,
+    format_ref,
+)
+
+ORGANISATION_ROLES = frozenset({Role.MANAGEMENT, Role.FINANCE, Role.LEGAL})
+"""Roles a person holds on every bid by their position, without being on its team."""
+
+GO_NO_GO_TRIGGERS = {
+    "bid": "decide_bid",
+    "no_bid": "decide_no_bid",
+    "redefine_strategy": "redefine_strategy",
+}
+
+_REF = re.compile(r"^(?:OPP-?)?0*(\d+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one service call did to a bid."""
+
+    ref: str
+    from_state: State
+    to_state: State
+    message: str
+    waiting_for: str | None = None
+    documents: list[str] = field(default_factory=list)
+    recorded: bool = True
+    """False when the call changed nothing because the answer was already given."""
+
+    @property
+    def moved(self) -> bool:
+        return self.from_state != self.to_state
+
+
+# --- lookups ---------------------------------------------------------------------------------
+
+
+def parse_ref(ref: str) -> int:
+    match = _REF.match(ref.strip())
+    if not match:
+        raise NotFound(f"'{ref}' is not an opportunity id (expected OPP-0007 or 7)")
+    return int(match.group(1))
+
+
+def get_opportunity(session: Session, ref: str | int, *, lock: bool = False) -> Opportunity:
+    """The opportunity for `OPP-0007`, `7` or 7; `NotFound` when there is none.
+
+    `lock` takes the row lock for a change (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so two doors changing one bid queue.
+    """
+    opportunity_id = ref if isinstance(ref, int) else parse_ref(ref)
+    row = session.get(Opportunity, opportunity_id, with_for_update=lock or None)
+    if row is None:
+        raise NotFound(f"no opportunity {format_ref(opportunity_id)}")
+    return row
+
+
+def get_person(session: Session, email: str) -> Person:
+    person = session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    if person is None:
+        raise NotFound(f"no person with e-mail {email}")
+    return person
+
+
+def team(session: Session, opportunity_id: int) -> list[tuple[str, Person]]:
+    """(role, person) pairs of the bid team."""
+    rows = session.exec(
+        select(TeamMember, Person)
+        .where(TeamMember.opportunity_id == opportunity_id)
+        .where(TeamMember.person_id == Person.id)
+        .order_by(col(TeamMember.id))
+    ).all()
+    return [(member.role, person) for member, person in rows]
+
+
+def holds_role(
+    session: Session, opportunity: Opportunity, person: Person, roles: list[str]
+) -> bool:
+    """True when the person holds one of `roles` on this bid.
+
+    Team roles (bid manager, consultant, operations...) count only for the bid's own team;
+    management, finance and legal hold their role on every bid.
+    """
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
+    on_team = {role for role, member in team(session, opportunity.id) if member.id == person.id}
+    organisation = {role for role in person.roles if role in ORGANISATION_ROLES}
+    return bool((on_team | organisation) & set(roles))
+
+
+def account_of(session: Session, opportunity: Opportunity) -> Account:
+    account = session.get(Account, opportunity.account_id)
+    if account is None:
+        raise NotFound(f"{opportunity.ref} has no account")
+    return account
+
+
+# --- facts for guards and rules ---------------------------------------------------------------
+
+
+def last_event(session: Session, opportunity_id: int, trigger: str) -> AuditEvent | None:
+    return session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.opportunity_id == opportunity_id, AuditEvent.trigger == trigger)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+
+
+def current_approvals(session: Session, opportunity: Opportunity) -> list[Approval]:
+    """The approvals of the current governance round (requested after the last request)."""
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
+    started = last_event(session, opportunity.id, "request_governance")
+    if started is None:
+        return []
+    return list(
+        session.exec(
+            select(Approval)
+            .where(Approval.opportunity_id == opportunity.id)
+            .where(col(Approval.requested_at) >= started.at)
+            .order_by(col(Approval.id))
+        ).all()
+    )
+
+
+def load_facts(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    reason: str | None = None,
+    order_sheet_problems: tuple[str, ...] = (),
+) -> BidFacts:
+    """Everything the guards may look at, read in one place."""
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
+    account = account_of(session, opportunity)
+    redefined = last_event(session, opportunity.id, "redefine_strategy")
+    reworked = last_event(session, opportunity.id, "strategy_set")
+    approvals = [
+        a for a in current_approvals(session, opportunity) if a.status != ApprovalStatus.INVALIDATED
+    ]
+    granted = frozenset(
+        a.area
+        for a in approvals
+        if a.status == ApprovalStatus.GRANTED and a.proposal_hash == opportunity.proposal_hash
+    )
+    documents = {
+        d.kind
+        for d in session.exec(
+            select(Document).where(Document.opportunity_id == opportunity.id)
+        ).all()
+    }
+    milestones = session.exec(
+        select(func.count())
+        .select_from(Milestone)
+        .where(Milestone.opportunity_id == opportunity.id)
+    ).one()
+    return BidFacts(
+        tier=account.tier,
+        bants=dict(opportunity.bants),
+        submission_deadline=opportunity.submission_deadline,
+        today=ctx.clock().date(),
+        team_roles=frozenset(role for role, _ in team(session, opportunity.id)),
+        reason=reason,
+        strategy_reworked=bool(redefined and reworked and (reworked.id or 0) > (redefined.id or 0)),
+        milestone_count=int(milestones),
+        proposal_hash=opportunity.proposal_hash,
+        required_areas=tuple(a.area for a in approvals),
+        granted_areas=granted,
+        submission_package_ready="submission_letter" in documents,
+        order_sheet_ready="order_sheet" in documents,
+        order_sheet_problems=order_sheet_problems,
+    )
+
+
+def latest_decision(session: Session, opportunity_id: int, table: str) -> DecisionRecord | None:
+    return session.exec(
+        select(DecisionRecord)
+        .where(DecisionRecord.opportunity_id == opportunity_id)
+        .where(DecisionRecord.table_name == table)
+        .order_by(col(DecisionRecord.id).desc())
+    ).first()
+
+
+def to_eur(ctx: Context, amount: float, currency: str) -> float:
+    """Convert with the rates in rules/fx_rates.yaml (EUR passes through)."""
+    if currency.upper() == "EUR":
+        return amount
+    from orchestrator.commercial.quotes import to_eur as convert
+
+    return float(convert(ctx.settings.rules_dir, amount, currency))

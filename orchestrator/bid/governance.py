@@ -1,0 +1,215 @@
+"""The governance gate: which approvals a proposal needs, asking for them, recording them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from orchestrator.bid.facts import (
+    StepResult,
+    account_of,
+    current_approvals,
+    get_opportunity,
+    get_person,
+    holds_role,
+    latest_decision,
+    to_eur,
+)
+from orchestrator.bid.recording import (
+    audit,
+    audit_refusal,
+    complete_milestones,
+    move_bid,
+    plan_milestones,
+    recipients,
+    record_decision,
+)
+from orchestrator.context import Context
+from orchestrator.errors import (
+    ApprovalError,
+    InputError,
+)
+from orchestrator.lifecycle.table import State
+from orchestrator.slack.messages import render as render_message
+from orchestrator.store import outbox
+from orchestrator.store.db import transaction
+from orchestrator.store.models import (
+    Approval,
+    ApprovalStatus,
+    Opportunity,
+)
+
+
+def governance_decision(ctx: Context, session: Session, opportunity: Opportunity) -> Any:
+    from orchestrator.commercial.quotes import bid_margin_pct
+    from orchestrator.decisions.engine import governance_requirements
+
+    return governance_requirements(
+        ctx.rules,
+        tier=account_of(session, opportunity).tier,
+        total_contract_value_eur=to_eur(ctx, opportunity.total_revenue, opportunity.currency),
+        margin_pct=bid_margin_pct(session, opportunity, ctx.settings.rules_dir, ctx.clock().date()),
+    )
+
+
+def request_governance(
+    session: Session, ctx: Context, opportunity: Opportunity, actor: str
+) -> list[str]:
+    """On entering governance review: which approvals, requested from whom, due when."""
+    decision = governance_decision(ctx, session, opportunity)
+    record_decision(session, opportunity, decision)
+    required: list[str] = list(decision.outputs["required"])
+    approver_roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])
+    now = ctx.clock()
+    account = account_of(session, opportunity)
+    for area in required:
+        session.add(
+            Approval(
+                opportunity_id=opportunity.id or 0,
+                area=area,
+                status=ApprovalStatus.REQUESTED,
+                proposal_hash=opportunity.proposal_hash,
+                requested_at=now,
+            )
+        )
+        text = render_message(
+            ctx.settings.templates_dir,
+            "approval_requested",
+            ref=opportunity.ref,
+            title=opportunity.title,
+            account=account.name,
+            area=area,
+            proposal_hash=opportunity.proposal_hash or "",
+        )
+        for person in recipients(session, opportunity, approver_roles.get(area, [])):
+            outbox.enqueue(
+                session,
+                key=f"approval:{opportunity.id}:{area}:{opportunity.proposal_hash}:{person.email}",
+                event="approval_requested",
+                text=text,
+                opportunity_id=opportunity.id,
+                recipient_email=person.email,
+                blocks=[
+                    {
+                        "type": "approval",
+                        "opportunity": opportunity.ref,
+                        "area": area,
+                        "proposal_hash": opportunity.proposal_hash,
+                    }
+                ],
+            )
+    areas = tuple((area, (approver_roles.get(area) or [area])[0]) for area in required)
+    plan_milestones(session, ctx, opportunity, "governance_request", now, areas)
+    return required
+
+
+def approve(
+    ctx: Context,
+    ref: str,
+    *,
+    area: str,
+    by: str,
+    reject: bool = False,
+    reason: str | None = None,
+    proposal_hash: str | None = None,
+) -> StepResult:
+    """Grant or reject one governance area; the same checks for the CLI and for Slack.
+
+    The decision binds to the proposal version: a stale `proposal_hash` is refused. A second
+    answer for the same area and version records nothing (double clicks, Slack retries).
+    """
+    if reject and not (reason and reason.strip()):
+        raise InputError("a rejection needs a reason (--reason)", field="reason")
+    try:
+        with transaction(ctx.engine) as session:
+            opportunity = get_opportunity(session, ref, lock=True)
+            if opportunity.state != State.GOVERNANCE_REVIEW:
+                raise ApprovalError(
+                    f"{opportunity.ref} is in {opportunity.state}, not in governance review"
+                )
+            if proposal_hash and proposal_hash != opportunity.proposal_hash:
+                raise ApprovalError(
+                    f"this approval is for an outdated proposal version {proposal_hash[:12]}; "
+                    f"the current version is {(opportunity.proposal_hash or '')[:12]}"
+                )
+            person = get_person(session, by)
+            approvals = [a for a in current_approvals(session, opportunity) if a.area == area]
+            if not approvals:
+                raise ApprovalError(f"no {area} approval is requested for {opportunity.ref}")
+            if opportunity.id is None:  # rows read from the database always have one
+                raise ValueError("the opportunity is not stored")
+            record = latest_decision(session, opportunity.id, "governance")
+            roles = list((record.outputs if record else {}).get("approver_roles", {}).get(area, []))
+            if not holds_role(session, opportunity, person, roles):
+                raise ApprovalError(
+                    f"{person.email} may not decide the {area} approval on {opportunity.ref}; "
+                    f"it needs one of: {', '.join(roles)}"
+                )
+            pending = [a for a in approvals if a.status == ApprovalStatus.REQUESTED]
+            state = State(opportunity.state)
+            if not pending:
+                done = approvals[-1]
+                return StepResult(
+                    opportunity.ref,
+                    state,
+                    state,
+                    f"{area} already {done.status}; nothing recorded",
+                    recorded=False,
+                )
+            target = pending[-1]
+            now = ctx.clock()
+            claimed = session.execute(
+                update(Approval)
+                .where(
+                    col(Approval.id) == target.id, col(Approval.status) == ApprovalStatus.REQUESTED
+                )
+                .values(
+                    status=ApprovalStatus.REJECTED if reject else ApprovalStatus.GRANTED,
+                    approver_id=person.id,
+                    reason=reason,
+                    decided_at=now,
+                    proposal_hash=opportunity.proposal_hash,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.expire_all()  # the UPDATE bypassed the identity map
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return StepResult(
+                    opportunity.ref, state, state, f"{area} already decided", recorded=False
+                )
+            verdict = "rejected" if reject else "granted"
+            audit(
+                session,
+                ctx,
+                opportunity,
+                f"approval_{verdict}",
+                actor=person.email,
+                reason=reason,
+                inputs={"area": area, "proposal_hash": opportunity.proposal_hash},
+            )
+            complete_milestones(session, ctx, opportunity, [f"governance_signoff_{area}"])
+            if reject:
+                for other in current_approvals(session, opportunity):
+                    if other.status == ApprovalStatus.REQUESTED:
+                        other.status = ApprovalStatus.INVALIDATED
+                        session.add(other)
+                move_bid(
+                    session,
+                    ctx,
+                    opportunity,
+                    "reject_governance",
+                    actor=person.email,
+                    reason=f"{area} rejected: {reason}",
+                    inputs={"area": area},
+                )
+            return StepResult(
+                opportunity.ref,
+                state,
+                State(opportunity.state),
+                f"{area} {verdict} by {person.email}",
+            )
+    except ApprovalError as refusal:
+        audit_refusal(ctx, ref, "approve", by, str(refusal))
+        raise

@@ -1,0 +1,271 @@
+"""Read-only views of bids for the CLI and the other doors: status, list, history, explain.
+
+Nothing here changes a bid and nothing imports Prefect, so these commands start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.bid.services import (
+    account_of,
+    current_approvals,
+    get_opportunity,
+    load_facts,
+    routing_for,
+    team,
+)
+from orchestrator.context import Context
+from orchestrator.errors import InputError
+from orchestrator.lifecycle.machine import check
+from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.store.db import transaction
+from orchestrator.store.models import (
+    Account,
+    AuditEvent,
+    DecisionRecord,
+    Document,
+    Milestone,
+    Opportunity,
+    Person,
+    Site,
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class BidStatus:
+    ref: str
+    title: str
+    account: str
+    tier: str
+    state: str
+    step_owner: str
+    next_actions: list[str]
+    blocked_by: list[str]
+    submission_deadline: str
+    sites: int
+    approvals: dict[str, str] = field(default_factory=dict)
+    next_milestones: list[dict[str, str]] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    last_event: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+
+
+def _step_owner(session: Session, ctx: Context, opportunity: Opportunity, tier: str) -> str:
+    if State(opportunity.state) in ENDS:
+        return "-"
+    lead_role = str(routing_for(ctx, tier, opportunity.state).get("lead_role", ""))
+    members = [p for role, p in team(session, opportunity.id or 0) if role == lead_role]
+    who = ", ".join(f"{p.name} <{p.email}>" for p in members) or "nobody assigned"
+    return f"{lead_role}: {who}"
+
+
+def status(ctx: Context, ref: str) -> BidStatus:
+    """Where the bid is, who owns the step, what comes next and what blocks it."""
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        account = account_of(session, opportunity)
+        state = State(opportunity.state)
+        next_actions: list[str] = []
+        blocked: list[str] = []
+        if state in ENDS:
+            next_actions.append(f"none: the bid is closed ({state.value})")
+        else:
+            transition = automatic_transition(state)
+            if state in WAITING_FOR:
+                next_actions.append(f"waiting for {WAITING_FOR[state]}")
+            if transition is not None:
+                facts = load_facts(session, ctx, opportunity)
+                refusals = check(opportunity, transition.trigger, facts)
+                blocked.extend(f"{guard}: {reason}" for guard, reason in refusals)
+                if not refusals or state == State.BID_PRODUCTION:
+                    next_actions.append(f"bid advance {opportunity.ref} ({transition.trigger})")
+            crash = _last_crash(session, opportunity)
+            if crash:
+                blocked.append(crash)
+        approvals = {a.area: a.status for a in current_approvals(session, opportunity)}
+        milestones = session.exec(
+            select(Milestone)
+            .where(Milestone.opportunity_id == opportunity.id, Milestone.status == "open")
+            .order_by(col(Milestone.due_at))
+            .limit(3)
+        ).all()
+        sites = len(
+            session.exec(select(Site.id).where(Site.opportunity_id == opportunity.id)).all()
+        )
+        last = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.opportunity_id == opportunity.id)
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        documents = session.exec(
+            select(Document.path)
+            .where(Document.opportunity_id == opportunity.id)
+            .order_by(col(Document.id))
+        ).all()
+        return BidStatus(
+            ref=opportunity.ref,
+            title=opportunity.title,
+            account=account.name,
+            tier=account.tier,
+            state=state.value,
+            step_owner=_step_owner(session, ctx, opportunity, account.tier),
+            next_actions=next_actions,
+            blocked_by=blocked,
+            submission_deadline=opportunity.submission_deadline.isoformat(),
+            sites=sites,
+            approvals=approvals,
+            next_milestones=[
+                {"name": m.name, "due_at": m.due_at.isoformat(), "owner_role": m.owner_role}
+                for m in milestones
+            ],
+            documents=sorted(set(documents)),
+            last_event=(f"{last.at.isoformat()} {last.trigger} by {last.actor}" if last else None),
+        )
+
+
+def _last_crash(session: Session, opportunity: Opportunity) -> str | None:
+    """A flow run that crashed on this bid leaves a `flow_crashed` event; say so in status."""
+    event = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.opportunity_id == opportunity.id)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    if event is not None and event.trigger == "flow_crashed":
+        return (
+            f"the last automated run crashed at {event.at.isoformat()} ({event.reason}); "
+            f"the bid is consistent in {opportunity.state}: run bid advance {opportunity.ref} again"
+        )
+    return None
+
+
+def list_bids(ctx: Context, state: str | None = None) -> list[dict[str, Any]]:
+    if state is not None and state not in {s.value for s in State}:
+        raise InputError(
+            f"unknown state '{state}'; one of: {', '.join(s.value for s in State)}", field="state"
+        )
+    with transaction(ctx.engine) as session:
+        statement = (
+            select(Opportunity, Account)
+            .where(Opportunity.account_id == Account.id)
+            .order_by(col(Opportunity.id))
+        )
+        if state:
+            statement = statement.where(Opportunity.state == state)
+        return [
+            {
+                "id": o.ref,
+                "title": o.title,
+                "account": a.name,
+                "tier": a.tier,
+                "state": o.state,
+                "submission_deadline": o.submission_deadline.isoformat(),
+                "revenue_eur": o.total_revenue,
+            }
+            for o, a in session.exec(statement).all()
+        ]
+
+
+def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The audit trail and the decision records, in the order they happened."""
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.opportunity_id == opportunity.id)
+            .order_by(col(AuditEvent.id))
+        ).all()
+        rows: list[dict[str, Any]] = [
+            {
+                "kind": "event",
+                "at": e.at,
+                "actor": e.actor,
+                "trigger": e.trigger,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "reason": e.reason,
+                "inputs": e.inputs,
+            }
+            for e in events
+        ]
+        for record, person in _decisions(session, opportunity):
+            rows.append(
+                {
+                    "kind": "decision",
+                    "at": record.evaluated_at,
+                    "actor": person.email if person else "rules",
+                    "trigger": f"rules:{record.table_name}",
+                    "from_state": None,
+                    "to_state": None,
+                    "reason": record.reason,
+                    "inputs": {
+                        "rule_file": record.rule_file,
+                        "rule_version": record.rule_hash[:12],
+                        "outputs": record.outputs,
+                        "matched_rows": record.matched_rows,
+                        "human_outcome": record.human_outcome,
+                    },
+                }
+            )
+        rows.sort(key=lambda row: (_aware(row["at"]), row["kind"] == "event"))
+        return [_jsonable(row) for row in rows]
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _decisions(
+    session: Session, opportunity: Opportunity
+) -> list[tuple[DecisionRecord, Person | None]]:
+    records = session.exec(
+        select(DecisionRecord)
+        .where(DecisionRecord.opportunity_id == opportunity.id)
+        .order_by(col(DecisionRecord.id))
+    ).all()
+    return [(r, session.get(Person, r.decided_by_id) if r.decided_by_id else None) for r in records]
+
+
+def explain(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """Why each gate went the way it did: every decision record with its inputs and rows."""
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return [
+            _jsonable(
+                {
+                    "gate": record.table_name,
+                    "at": record.evaluated_at,
+                    "rule_file": record.rule_file,
+                    "rule_version": record.rule_hash[:12],
+                    "inputs": record.inputs,
+                    "outputs": record.outputs,
+                    "matched_rows": record.matched_rows,
+                    "decided_by": person.email if person else None,
+                    "human_outcome": record.human_outcome,
+                    "overridden": bool(
+                        record.human_outcome
+                        and record.human_outcome != record.outputs.get("recommendation")
+                    ),
+                    "reason": record.reason,
+                }
+            )
+            for record, person in _decisions(session, opportunity)
+        ]

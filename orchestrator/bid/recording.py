@@ -1,0 +1,313 @@
+"""Recording a change to a bid inside the caller's transaction.
+
+The state with its audit event, the decision records, the notifications (outbox rows), the
+documents and the milestones that belong to a change are all written here, so that a change
+commits whole or not at all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.bid import planning
+from orchestrator.bid.facts import (
+    ORGANISATION_ROLES,
+    account_of,
+    get_opportunity,
+    load_facts,
+    team,
+)
+from orchestrator.context import Context
+from orchestrator.lifecycle.machine import fire
+from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State
+from orchestrator.ports import ProducedDocuments
+from orchestrator.slack.messages import render as render_message
+from orchestrator.store import outbox
+from orchestrator.store.db import transaction
+from orchestrator.store.models import (
+    AuditEvent,
+    DecisionRecord,
+    Document,
+    Milestone,
+    Opportunity,
+    Person,
+)
+
+# --- the one path: move a bid, with audit event and notifications, in the caller's transaction -
+
+
+def move_bid(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    trigger: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    order_sheet_problems: tuple[str, ...] = (),
+) -> AuditEvent:
+    """Fire `trigger`; on success add the audit event and queue the notifications."""
+    facts = load_facts(session, ctx, opportunity, reason, order_sheet_problems)
+    source, dest = fire(opportunity, trigger, facts)
+    now = ctx.clock()
+    opportunity.version += 1
+    opportunity.updated_at = now
+    event = AuditEvent(
+        opportunity_id=opportunity.id or 0,
+        at=now,
+        actor=actor,
+        from_state=source.value,
+        to_state=dest.value,
+        trigger=trigger,
+        reason=reason,
+        inputs=inputs or {},
+        idempotency_key=f"{opportunity.id}:{trigger}:{opportunity.version}",
+    )
+    session.add(opportunity)
+    session.add(event)
+    if dest in ENDS:
+        close_open_milestones(session, ctx, opportunity)
+    session.flush()
+    notify_transition(session, ctx, opportunity, event)
+    return event
+
+
+def close_open_milestones(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """A closed bid has no deadlines left to watch."""
+    for milestone in session.exec(
+        select(Milestone).where(
+            Milestone.opportunity_id == opportunity.id, Milestone.status == "open"
+        )
+    ).all():
+        milestone.status = "closed"
+        milestone.completed_at = ctx.clock()
+        session.add(milestone)
+
+
+def audit(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    trigger: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An audit event that does not change the state (a decision, a refusal, a plan)."""
+    event = AuditEvent(
+        opportunity_id=opportunity.id or 0,
+        at=ctx.clock(),
+        actor=actor,
+        from_state=opportunity.state,
+        to_state=opportunity.state,
+        trigger=trigger,
+        reason=reason,
+        inputs=inputs or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str) -> None:
+    """Refusals are kept in the audit trail, in their own transaction (the change rolled back)."""
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        audit(session, ctx, opportunity, f"{trigger}_refused", actor=actor, reason=reason)
+
+
+def recipients(session: Session, opportunity: Opportunity, roles: list[str]) -> list[Person]:
+    if opportunity.id is None:  # rows read from the database always have one
+        raise ValueError("the opportunity is not stored")
+    people: dict[int, Person] = {}
+    for role, person in team(session, opportunity.id):
+        if role in roles and person.id is not None:
+            people[person.id] = person
+    if any(role in ORGANISATION_ROLES for role in roles):
+        for person in session.exec(select(Person)).all():
+            if person.id is not None and set(person.roles) & set(roles) & ORGANISATION_ROLES:
+                people.setdefault(person.id, person)
+    return list(people.values())
+
+
+def routing_for(ctx: Context, tier: str, state: str) -> dict[str, Any]:
+    """The routing table's answer for this tier and step (lead, who hears, who decides)."""
+    from orchestrator.decisions.engine import routing
+
+    step = state if state not in {s.value for s in ENDS} else State.CONTRACT_PREPARATION.value
+    return dict(routing(ctx.rules, tier=tier, step=step).outputs)
+
+
+def notify_transition(
+    session: Session, ctx: Context, opportunity: Opportunity, event: AuditEvent
+) -> None:
+    account = account_of(session, opportunity)
+    route = routing_for(ctx, account.tier, opportunity.state)
+    roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
+    waiting = WAITING_FOR.get(State(opportunity.state))
+    text = render_message(
+        ctx.settings.templates_dir,
+        "transition",
+        ref=opportunity.ref,
+        title=opportunity.title,
+        account=account.name,
+        tier=account.tier,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor,
+        reason=event.reason,
+        next_action=waiting,
+    )
+    for person in recipients(session, opportunity, roles):
+        outbox.enqueue(
+            session,
+            key=f"transition:{event.idempotency_key}:{person.email}",
+            event="transition",
+            text=text,
+            opportunity_id=opportunity.id,
+            recipient_email=person.email,
+        )
+
+
+def record_decision(
+    session: Session,
+    opportunity: Opportunity,
+    decision: Any,
+    *,
+    decided_by: Person | None = None,
+    human_outcome: str | None = None,
+    reason: str | None = None,
+) -> DecisionRecord:
+    record = DecisionRecord(
+        opportunity_id=opportunity.id or 0,
+        table_name=decision.table,
+        rule_file=decision.rule_file,
+        rule_hash=decision.rule_hash,
+        inputs=dict(decision.inputs),
+        outputs=dict(decision.outputs),
+        matched_rows=list(decision.matched_rows),
+        evaluated_at=decision.evaluated_at,
+        decided_by_id=decided_by.id if decided_by else None,
+        human_outcome=human_outcome,
+        reason=reason,
+    )
+    session.add(record)
+    return record
+
+
+# --- step work ------------------------------------------------------------------------------
+
+
+def record_documents(
+    session: Session, opportunity: Opportunity, produced: ProducedDocuments
+) -> int:
+    """Keep one Document row per (kind, name, content hash): a rerun adds nothing."""
+    existing = {
+        (d.kind, d.name, d.content_hash)
+        for d in session.exec(
+            select(Document).where(Document.opportunity_id == opportunity.id)
+        ).all()
+    }
+    added = 0
+    for document in produced.documents:
+        key = (document.kind, document.name, document.content_hash)
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(
+            Document(
+                opportunity_id=opportunity.id or 0,
+                kind=document.kind,
+                name=document.name,
+                path=str(document.path),
+                content_hash=document.content_hash,
+            )
+        )
+        added += 1
+    return added
+
+
+def plan_milestones(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    stage: str,
+    anchor: datetime,
+    areas: tuple[tuple[str, str], ...] = (),
+) -> int:
+    """Add the Bid Control Plan's milestones planned at `stage`; return how many were new.
+
+    A milestone whose owner role nobody holds on this bid (a bid manager on a major account,
+    say) goes to the bid's lead by the routing rules, so every deadline has an owner.
+    """
+    rules, _ = planning.load_milestone_rules(ctx.settings.rules_dir)
+    team_roles = {role for role, _ in team(session, opportunity.id or 0)}
+    lead = str(routing_for(ctx, account_of(session, opportunity).tier, State.KICK_OFF)["lead_role"])
+
+    def owner(role: str) -> str:
+        return role if role in team_roles or role in ORGANISATION_ROLES else lead
+
+    planned = planning.plan(
+        rules,
+        stage,
+        submission_deadline=opportunity.submission_deadline,
+        anchor_time=anchor,
+        areas=areas,
+    )
+    existing = {
+        m.name: m
+        for m in session.exec(
+            select(Milestone).where(Milestone.opportunity_id == opportunity.id)
+        ).all()
+    }
+    added = 0
+    for item in planned:
+        milestone = existing.get(item.name)
+        if milestone is None:
+            session.add(
+                Milestone(
+                    opportunity_id=opportunity.id or 0,
+                    name=item.name,
+                    due_at=item.due_at,
+                    owner_role=owner(item.owner_role),
+                )
+            )
+            added += 1
+        elif milestone.status == "done" and stage == "governance_request":
+            milestone.due_at, milestone.status, milestone.completed_at = item.due_at, "open", None
+            session.add(milestone)
+    return added
+
+
+def complete_milestones(
+    session: Session, ctx: Context, opportunity: Opportunity, names: list[str]
+) -> None:
+    for milestone in session.exec(
+        select(Milestone).where(
+            Milestone.opportunity_id == opportunity.id, col(Milestone.name).in_(names)
+        )
+    ).all():
+        if milestone.status != "done":
+            milestone.status = "done"
+            milestone.completed_at = ctx.clock()
+            session.add(milestone)
+
+
+def check_category(ctx: Context, category: str | None) -> None:
+    """Lost, no-bid and withdrawn bids need a category from the controlled list."""
+    from orchestrator.funnel.winloss import check_reason_category
+
+    check_reason_category(ctx.settings.rules_dir, category or "")
+
+
+def put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """Lost and no-bid accounts become sleeping accounts with a reminder date."""
+    from orchestrator.funnel.winloss import put_to_sleep
+
+    put_to_sleep(
+        session, opportunity.account_id, today=ctx.clock().date(), rules_dir=ctx.settings.rules_dir
+    )

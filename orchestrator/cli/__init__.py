@@ -1,0 +1,1 @@
+"""The `bid` command: one module per command group, and the demo."""

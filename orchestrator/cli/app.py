@@ -1,0 +1,444 @@
+"""The `bid` command: a thin door that parses, calls the services and prints.
+
+User mistakes (`BidError`) print one line per problem and exit with code 2; anything else is
+a bug and shows its traceback. Commands that run no flow never import Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.context import Context, open_context
+from orchestrator.errors import BidError
+from orchestrator.store.models import Area
+
+app = typer.Typer(
+    name="bid",
+    help="Carry every customer opportunity from pre-qualification to a signed contract.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+opportunity_app = typer.Typer(help="Create opportunities.", no_args_is_help=True)
+sites_app = typer.Typer(help="Import a bid's sites.", no_args_is_help=True)
+app.add_typer(opportunity_app, name="opportunity")
+app.add_typer(sites_app, name="sites")
+
+console = Console()
+err_console = Console(stderr=True)
+
+_CONTEXT: list[Context] = []
+
+
+def get_context() -> Context:
+    """The context of this process, opened (and the database migrated) on first use."""
+    if not _CONTEXT:
+        _CONTEXT.append(open_context())
+    return _CONTEXT[0]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) if v is not None else "" for v in row))
+    return table
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@opportunity_app.command("create")
+def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")) -> None:
+    """Create an opportunity from a YAML file and print its id."""
+    from orchestrator.bid.onboarding import create_opportunity
+    from orchestrator.intake.opportunity import parse_opportunity
+
+    ctx = get_context()
+    spec = parse_opportunity(file, ctx.clock().date())
+    print(create_opportunity(ctx, spec))
+
+
+@sites_app.command("import")
+def sites_import(opportunity: str, file: Path) -> None:
+    """Import a sites CSV (refused whole if any row is wrong)."""
+    from rich.progress import Progress
+
+    from orchestrator.bid.onboarding import existing_site_ids, import_sites
+    from orchestrator.intake.opportunity import parse_sites
+
+    ctx = get_context()
+    existing = existing_site_ids(ctx, opportunity)
+    try:
+        total = max(sum(1 for _ in file.open(encoding="utf-8-sig")) - 1, 0)
+    except OSError:
+        total = 0
+    with Progress(console=err_console, transient=True, disable=total < 500) as progress:
+        task = progress.add_task("validating sites", total=total)
+        sites = parse_sites(
+            file,
+            existing_ids=existing,
+            on_row=lambda line: progress.update(task, completed=line - 1),
+        )
+    count = import_sites(ctx, opportunity, sites)
+    console.print(f"imported {count} sites into {opportunity}")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@app.command()
+def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """State, step owner, next actions and what blocks the next step."""
+    from orchestrator.bid.queries import status as bid_status
+
+    result = bid_status(get_context(), opportunity)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(f"[bold]{result.ref}[/] {result.title} — {result.account} ({result.tier})")
+    console.print(f"state: [bold]{result.state}[/]   deadline: {result.submission_deadline}")
+    console.print(f"step owner: {result.step_owner}   sites: {result.sites}")
+    for action in result.next_actions:
+        console.print(f"next: {action}")
+    for block in result.blocked_by:
+        console.print(f"[red]blocked[/]: {block}")
+    for area, state in result.approvals.items():
+        console.print(f"approval {area}: {state}")
+    for milestone in result.next_milestones:
+        console.print(
+            f"milestone {milestone['name']} due {milestone['due_at'][:16].replace('T', ' ')} UTC"
+            f" ({milestone['owner_role']})"
+        )
+
+
+@app.command("list")
+def list_command(
+    state: str | None = typer.Option(None, help="Only bids in this state"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List bids."""
+    from orchestrator.bid.queries import list_bids
+
+    rows = list_bids(get_context(), state)
+    if as_json:
+        print_json(rows)
+        return
+    console.print(
+        _table(
+            "Bids",
+            ["id", "title", "account", "tier", "state", "deadline"],
+            [
+                [r["id"], r["title"], r["account"], r["tier"], r["state"], r["submission_deadline"]]
+                for r in rows
+            ],
+        )
+    )
+
+
+@app.command()
+def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """The audit trail: every transition, decision and refusal."""
+    from orchestrator.bid.queries import history as bid_history
+
+    rows = bid_history(get_context(), opportunity)
+    if as_json:
+        print_json(rows)
+        return
+    console.print(
+        _table(
+            f"History of {opportunity}",
+            ["at", "actor", "what", "from", "to", "reason"],
+            [
+                [
+                    r["at"][:19],
+                    r["actor"],
+                    r["trigger"],
+                    r["from_state"],
+                    r["to_state"],
+                    r["reason"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+@app.command()
+def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Why each gate went the way it did (rule file, version, inputs, matching rows)."""
+    from orchestrator.bid.queries import explain as bid_explain
+
+    rows = bid_explain(get_context(), opportunity)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no decisions recorded yet")
+    for row in rows:
+        console.print(
+            f"[bold]{row['gate']}[/] at {row['at'][:19]} — {row['rule_file']}@{row['rule_version']}"
+        )
+        console.print(f"  inputs:  {json.dumps(row['inputs'])}")
+        console.print(f"  outputs: {json.dumps(row['outputs'])}")
+        console.print(f"  rows:    {', '.join(row['matched_rows'])}")
+        if row["decided_by"]:
+            flag = " (overrides the recommendation)" if row["overridden"] else ""
+            console.print(
+                f"  decided: {row['human_outcome']} by {row['decided_by']}{flag}: {row['reason']}"
+            )
+
+
+# --- changing a bid -------------------------------------------------------------------------
+
+
+def _print_step(message: str) -> None:
+    console.print(message)
+
+
+def _continue(ctx: Context, ref: str, actor: str) -> None:
+    """A person answered: start the next automated run, as the Slack door does."""
+    from orchestrator.runtime.runner import get_runner
+
+    message = get_runner(ctx).continue_bid(ctx, ref, actor)
+    if message:
+        console.print(f"continued: {message}")
+
+
+@app.command()
+def advance(
+    opportunity: str,
+    by: str = typer.Option("cli", help="Who asks (e-mail or name), for the audit trail"),
+) -> None:
+    """Do the current step's automated work and move on when its guards allow."""
+    from orchestrator.runtime.runner import get_runner
+
+    ctx = get_context()
+    result = get_runner(ctx).advance_once(ctx, opportunity, by)
+    _print_step(f"{result.ref}: {result.message}")
+    if result.waiting_for:
+        _print_step(f"waiting for {result.waiting_for}")
+
+
+@app.command()
+def decide(
+    opportunity: str,
+    outcome: str = typer.Option(..., help="bid | no_bid | redefine_strategy"),
+    by: str = typer.Option(..., help="E-mail of the person deciding"),
+    reason: str = typer.Option(..., help="Why"),
+    category: str | None = typer.Option(None, help="Reason category (required for no_bid)"),
+) -> None:
+    """Record the go/no-go decision beside the rules' recommendation."""
+    from orchestrator.bid.services import decide as decide_bid
+
+    ctx = get_context()
+    result = decide_bid(ctx, opportunity, outcome=outcome, by=by, reason=reason, category=category)
+    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+    if result.to_state.value == "kick_off":
+        _continue(ctx, result.ref, by)
+
+
+@app.command()
+def approve(
+    opportunity: str,
+    area: Area = typer.Option(..., help="technical | financial | legal | management"),
+    by: str = typer.Option(..., help="E-mail of the approver"),
+    reject: bool = typer.Option(False, "--reject", help="Reject instead of approve"),
+    reason: str | None = typer.Option(None, help="Why (required to reject)"),
+    version: str | None = typer.Option(None, help="Proposal version (hash) being approved"),
+) -> None:
+    """Grant or reject one governance approval."""
+    from orchestrator.bid.services import approve as approve_bid
+
+    ctx = get_context()
+    result = approve_bid(
+        ctx,
+        opportunity,
+        area=area.value,
+        by=by,
+        reject=reject,
+        reason=reason,
+        proposal_hash=version,
+    )
+    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+    if not reject:
+        _continue(ctx, result.ref, by)
+
+
+@app.command()
+def strategy(
+    opportunity: str,
+    text: str = typer.Argument(..., help="The (reworked) bid strategy"),
+    by: str = typer.Option(..., help="E-mail of the author"),
+) -> None:
+    """Record the bid strategy (needed after 'redefine strategy')."""
+    from orchestrator.bid.services import set_strategy
+
+    result = set_strategy(get_context(), opportunity, text=text, by=by)
+    _print_step(f"{result.ref}: {result.message}")
+
+
+@app.command()
+def result(
+    opportunity: str,
+    won: bool = typer.Option(False, "--won", help="The customer accepted"),
+    lost: bool = typer.Option(False, "--lost", help="The RFP is lost"),
+    reason: str = typer.Option(..., help="The customer's reasons"),
+    category: str | None = typer.Option(None, help="Reason category (required when lost)"),
+    by: str = typer.Option("cli", help="Who records it"),
+) -> None:
+    """Record the customer's verdict at the decision step."""
+    from orchestrator.bid.services import record_result
+    from orchestrator.errors import InputError
+
+    if won == lost:
+        raise InputError("give exactly one of --won or --lost", field="result")
+    ctx = get_context()
+    outcome = record_result(ctx, opportunity, won=won, reason=reason, by=by, category=category)
+    _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
+    if won:
+        _continue(ctx, outcome.ref, by)
+
+
+@app.command()
+def withdraw(
+    opportunity: str,
+    reason: str = typer.Option(..., help="Why the bid is withdrawn"),
+    category: str | None = typer.Option(None, help="Reason category"),
+    by: str = typer.Option("cli", help="Who withdraws it"),
+) -> None:
+    """Withdraw a bid from any open step."""
+    from orchestrator.bid.services import withdraw as withdraw_bid
+
+    outcome = withdraw_bid(get_context(), opportunity, reason=reason, by=by, category=category)
+    _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
+
+
+@app.command()
+def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Notifications waiting to be sent (all of them when no Slack token is set)."""
+    from sqlmodel import col, select
+
+    from orchestrator.store.db import transaction
+    from orchestrator.store.models import OutboxMessage, format_ref
+
+    with transaction(get_context().engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        data: list[dict[str, Any]] = [
+            {
+                "id": m.id,
+                "opportunity": format_ref(m.opportunity_id) if m.opportunity_id else None,
+                "event": m.event,
+                "recipient": m.recipient_email or m.channel,
+                "text": m.text,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+            }
+            for m in rows
+        ]
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        _table(
+            "Outbox",
+            ["id", "bid", "event", "to", "sent", "text"],
+            [
+                [
+                    d["id"],
+                    d["opportunity"],
+                    d["event"],
+                    d["recipient"],
+                    d["sent_at"] or "pending",
+                    d["text"][:80],
+                ]
+                for d in data
+            ],
+        )
+    )
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("."), help="Where to put the demo's files"),
+) -> None:
+    """Create a sample top-account RFP and carry it through all eight steps."""
+    from orchestrator.cli.demo import run_demo
+    from orchestrator.runtime.runner import get_runner
+
+    ctx = get_context()
+    runner = get_runner(ctx)
+    run_demo(ctx, out, console, runner)
+
+
+# --- commands contributed by other modules ----------------------------------------------------
+
+Registrar = Callable[[typer.Typer, Callable[[], Context]], None]
+
+
+def _register_plugins() -> None:
+    import importlib
+
+    for module_name in (
+        "orchestrator.cli.documents",
+        "orchestrator.cli.funnel",
+        "orchestrator.cli.slack",
+        "orchestrator.cli.flows",
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        register: Registrar = module.register
+        register(app, get_context)
+
+
+_register_plugins()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bid` script: one line and exit code 2 for user errors."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
+            from orchestrator.slack.notify import deliver
+
+            deliver(_CONTEXT[0])
+    except BidError as error:
+        from orchestrator.intake.opportunity import InputErrors
+
+        lines = error.lines() if isinstance(error, InputErrors) else [str(error)]
+        for line in lines:
+            err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code)
+    except click.ClickException as error:
+        error.show()
+        return 2
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""`bid demo`: a sample top-account RFP carried through all eight steps, with every artefact.
+
+The demo writes its inputs as the files a user would (opportunity YAML, sites CSV), then goes
+through the same doors as the CLI: intake, services, approvals by the right people.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from orchestrator.bid import services
+from orchestrator.bid.onboarding import create_opportunity, import_sites
+from orchestrator.context import Context
+from orchestrator.intake.opportunity import parse_opportunity, parse_sites
+from orchestrator.runtime.runner import FlowRunner, InlineRunner
+from orchestrator.store.db import transaction
+from orchestrator.store.models import OutboxMessage
+
+DEMO_TEAM = {
+    "account_manager": {"email": "ann.martens@example.com", "name": "Ann Martens"},
+    "bid_manager": {"email": "bart.peeters@example.com", "name": "Bart Peeters"},
+    "solution_consultant": {"email": "sofie.claes@example.com", "name": "Sofie Claes"},
+    "sales_support": {"email": "sam.janssens@example.com", "name": "Sam Janssens"},
+    "operations": {"email": "olivier.wouters@example.com", "name": "Olivier Wouters"},
+    "finance": {"email": "fien.jacobs@example.com", "name": "Fien Jacobs"},
+    "legal": {"email": "lars.maes@example.com", "name": "Lars Maes"},
+    "management": {"email": "marc.dubois@example.com", "name": "Marc Dubois"},
+}
+
+APPROVER_BY_AREA = {
+    "technical": DEMO_TEAM["operations"]["email"],
+    "financial": DEMO_TEAM["finance"]["email"],
+    "legal": DEMO_TEAM["legal"]["email"],
+    "management": DEMO_TEAM["management"]["email"],
+}
+
+DEMO_SITES: list[tuple[str, str, str, str]] = [
+    # country, city, postcode, street
+    ("BE", "Brussel", "1000", "Wetstraat 16"),
+    ("BE", "Antwerpen", "2000", "Meir 1"),
+    ("BE", "Gent", "9000", "Korenmarkt 10"),
+    ("BE", "Leuven", "3000", "Bondgenotenlaan 5"),
+    ("NL", "Amsterdam", "1012 JS", "Dam 1"),
+    ("NL", "Rotterdam", "3011 AD", "Coolsingel 40"),
+    ("NL", "Utrecht", "3511 AB", "Oudegracht 10"),
+    ("DE", "Berlin", "10117", "Unter den Linden 5"),
+    ("DE", "München", "80331", "Marienplatz 8"),
+    ("DE", "Hamburg", "20095", "Mönckebergstraße 7"),
+    ("DE", "Köln", "50667", "Hohe Straße 52"),
+    ("DE", "Frankfurt am Main", "60311", "Zeil 106"),
+    ("FR", "Paris", "75001", "Rue de Rivoli 99"),
+    ("FR", "Lyon", "69002", "Rue de la République 12"),
+    ("FR", "Lille", "59000", "Rue Faidherbe 3"),
+    ("FR", "Marseille", "13001", "La Canebière 20"),
+    ("GB", "London", "SW1A 1AA", "10 Whitehall"),
+    ("GB", "Manchester", "M1 1AE", "1 Piccadilly"),
+    ("GB", "Leeds", "LS1 4DY", "20 Park Row"),
+    ("ES", "Madrid", "28013", "Calle Gran Vía 28"),
+    ("ES", "Barcelona", "08002", "Carrer de Ferran 1"),
+    ("ES", "Valencia", "46002", "Carrer de Colón 15"),
+    ("IT", "Milano", "20121", "Via Dante 7"),
+    ("IT", "Roma", "00187", "Via del Corso 100"),
+    ("IT", "Torino", "10121", "Via Roma 50"),
+    ("PL", "Warszawa", "00-001", "ul. Marszałkowska 10"),
+    ("PL", "Kraków", "31-001", "Rynek Główny 1"),
+    ("SE", "Stockholm", "111 52", "Drottninggatan 20"),
+    ("SE", "Göteborg", "411 06", "Kungsgatan 12"),
+    ("CH", "Zürich", "8001", "Bahnhofstrasse 1"),
+    ("CH", "Genève", "1204", "Rue du Rhône 10"),
+    ("AT", "Wien", "1010", "Kärntner Straße 5"),
+    ("IE", "Dublin", "D02 X285", "1 Grafton Street"),
+    ("DK", "København", "1050", "Strøget 3"),
+    ("CZ", "Praha", "110 00", "Václavské náměstí 1"),
+    ("US", "New York", "10001", "350 Fifth Avenue"),
+]
+ACCESS_CYCLE = ("fiber", "fiber", "copper", "fiber", "4g", "wireless", "5g")
+
+
+def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
+    """The files a bid manager would receive or prepare: the opportunity and its sites."""
+    folder.mkdir(parents=True, exist_ok=True)
+    today = ctx.clock().date()
+    opportunity = {
+        "account": {"name": "Nordlicht Logistics Group", "tier": "top"},
+        "title": "Pan-European managed WAN and video conferencing",
+        "source": "rfp",
+        "rfp_reference": f"NLG-RFP-{today.year}-017",
+        "submission_deadline": (today + timedelta(days=45)).isoformat(),
+        "decision_date": (today + timedelta(days=75)).isoformat(),
+        "estimated_revenue": {"short_term": 420000, "medium_term": 780000, "long_term": 1150000},
+        "currency": "EUR",
+        "team": DEMO_TEAM,
+        "bants": {
+            "budget_eur": 2_000_000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 6,
+            "sales_ready": True,
+        },
+        "services": ["managed_network", "video_conferencing"],
+        "strategy": "QoS and SLA-led: guaranteed latency between warehouses, 99.95% availability",
+        "strategic_fit": "high",
+    }
+    opportunity_file = folder / "opportunity.yaml"
+    opportunity_file.write_text(yaml.safe_dump(opportunity, sort_keys=False), encoding="utf-8")
+    sites_file = folder / "sites.csv"
+    with sites_file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["site_id", "name", "street", "postcode", "city", "country", "bandwidth_mbps", "access"]
+        )
+        for number, (country, city, postcode, street) in enumerate(DEMO_SITES, start=1):
+            writer.writerow(
+                [
+                    f"S{number:03d}",
+                    f"Nordlicht {city} warehouse",
+                    street,
+                    postcode,
+                    city,
+                    country,
+                    (100, 200, 500, 1000)[number % 4],
+                    ACCESS_CYCLE[number % len(ACCESS_CYCLE)],
+                ]
+            )
+    return opportunity_file, sites_file
+
+
+def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | None = None) -> str:
+    """Run the whole demo and print where every artefact went; return the bid's id.
+
+    Every automated step goes through the flow runner, so with Prefect each is a flow run
+    that `bid ui` shows afterwards, with the deadline board and the Bid Control Plan.
+    """
+    flow_runner = runner or InlineRunner()
+
+    def run(ctx: Context, ref: str) -> list[services.StepResult]:
+        return flow_runner.run_lifecycle(ctx, ref, "demo")
+
+    inputs = out / "bid-demo"
+    opportunity_file, sites_file = write_demo_inputs(inputs, ctx)
+    console.print(f"[bold]1. Intake[/]: {opportunity_file} and {sites_file}")
+    ref = create_opportunity(ctx, parse_opportunity(opportunity_file, ctx.clock().date()), "demo")
+    count = import_sites(ctx, ref, parse_sites(sites_file), "demo")
+    console.print(f"   created {ref} with {count} sites")
+
+    def carry(label: str) -> None:
+        for step in run(ctx, ref):
+            console.print(f"   {label}: {step.message}")
+
+    carry("pre-qualification")
+    bid_manager = DEMO_TEAM["bid_manager"]["email"]
+    decided = services.decide(
+        ctx, ref, outcome="bid", by=bid_manager, reason="strategic account, strong fit"
+    )
+    console.print(f"[bold]2. Go/no-go[/]: {decided.message}")
+    carry("production")
+    console.print("[bold]3. Governance[/]: approvals by the right people (automated in the demo)")
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        areas = [a.area for a in services.current_approvals(session, opportunity)]
+        version = opportunity.proposal_hash
+    for area in areas:
+        granted = services.approve(
+            ctx, ref, area=area, by=APPROVER_BY_AREA[area], proposal_hash=version
+        )
+        console.print(f"   {granted.message}")
+    carry("submission")
+    services.record_result(
+        ctx, ref, won=True, reason="best QoS guarantees and transition plan", by=bid_manager
+    )
+    console.print("[bold]4. Customer decision[/]: won")
+    carry("contract")
+    _print_artefacts(ctx, ref, console)
+    waiting = _second_bid(ctx, inputs, run, console)
+    watched = flow_runner.watch_deadlines(ctx)
+    console.print(
+        f"   deadline watch: {watched['open']} open milestone(s), {watched['queued']} warning(s) "
+        "queued (bid deadlines)"
+    )
+    console.print(
+        f"   try: bid status {waiting}; bid decide {waiting} --outcome bid "
+        f"--by {DEMO_TEAM['management']['email']} --reason 'worth it'"
+    )
+    _print_funnel(ctx, console)
+    if not isinstance(flow_runner, InlineRunner):
+        console.print(
+            "\nEvery step above ran as a Prefect flow run. To see the runs, the bid-deadlines "
+            "board and the Bid Control Plan: run [bold]bid ui[/] and open the printed URL."
+        )
+    return ref
+
+
+def _second_bid(
+    ctx: Context,
+    folder: Path,
+    run: Callable[[Context, str], list[services.StepResult]],
+    console: Console,
+) -> str:
+    """A major-account RFP left waiting for its go/no-go, so the deadline board has a bid."""
+    spec = yaml.safe_load((folder / "opportunity.yaml").read_text(encoding="utf-8"))
+    spec.update(
+        account={"name": "Brabant Retail", "tier": "major"},
+        title="Store connectivity refresh",
+        rfp_reference=f"BR-RFP-{ctx.clock().year}-004",
+        estimated_revenue={"short_term": 150000, "medium_term": 200000, "long_term": 0},
+        team={
+            role: DEMO_TEAM[role]
+            for role in ("account_manager", "operations", "finance", "legal", "management")
+        },
+        services=["managed_network"],
+        strategy="cost transparency: a fixed price per store",
+        strategic_fit="medium",
+    )
+    second = folder / "opportunity-2.yaml"
+    second.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    ref = create_opportunity(ctx, parse_opportunity(second, ctx.clock().date()), "demo")
+    import_sites(ctx, ref, parse_sites(folder / "sites.csv"), "demo")
+    steps = run(ctx, ref)
+    console.print(
+        f"[bold]5. Waiting for you[/]: {ref} (Brabant Retail, major account) from {second}: "
+        f"{steps[-1].message if steps else 'created'}"
+    )
+    return ref
+
+
+def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
+    from orchestrator.bid.queries import status
+
+    final = status(ctx, ref)
+    console.print(f"[bold]Done[/]: {ref} is [bold]{final.state}[/]")
+    console.print(f"   database:  {ctx.settings.database_url}")
+    console.print(f"   documents: {ctx.output_dir_for(ref)}")
+    folders: dict[str, list[str]] = {}
+    for path in final.documents:
+        folders.setdefault(str(Path(path).parent), []).append(Path(path).name)
+    for folder, names in folders.items():
+        if len(names) > 6:
+            kinds = sorted({Path(name).suffix for name in names})
+            console.print(f"     - {folder}/: {len(names)} files ({', '.join(kinds)})")
+        else:
+            for name in names:
+                console.print(f"     - {folder}/{name}")
+    with transaction(ctx.engine) as session:
+        from sqlmodel import func, select
+
+        messages = session.exec(select(func.count()).select_from(OutboxMessage)).one()
+    console.print(f"   notifications: {messages} in the outbox (bid outbox)")
+    console.print(f"   audit trail:   bid history {ref}   decisions: bid explain {ref}")
+
+
+def _print_funnel(ctx: Context, console: Console) -> None:
+    from sqlmodel import Session
+
+    from orchestrator.cli.funnel import print_funnel
+    from orchestrator.decisions.funnel_rules import quarter_of
+    from orchestrator.funnel.measure import funnel_report
+
+    now = ctx.clock()
+    with Session(ctx.engine) as session:
+        report = funnel_report(session, ctx.settings.rules_dir, quarter_of(now.date()), now=now)
+    console.print()
+    print_funnel(console, report)
+    console.print("   (bid funnel, bid forecast, bid report monthly --out DIR)")

@@ -1,0 +1,312 @@
+"""CLI commands for quotes and documents: `qrf`, `quotes import|status`, `docs`, `macd`.
+
+Thin: resolve the opportunity, call `quotes` / `documents` / `orders`, print a Rich table for
+people or JSON for machines. User mistakes raise `BidError`s; the main wrapper prints them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from orchestrator.context import Context
+from orchestrator.errors import InputError
+from orchestrator.ports import DocumentPort, ProducedDocuments, RenderedDocument
+from orchestrator.store.db import transaction
+from orchestrator.store.models import Opportunity
+
+if TYPE_CHECKING:
+    from orchestrator.documents.renderer import DocxDocuments
+
+# The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
+# each command, so that `bid status` and friends start without them.
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default: the bid's output folder).")
+]
+console = Console()
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _opportunity(session: Session, ref: str) -> Opportunity:
+    from orchestrator.bid.services import get_opportunity
+
+    return get_opportunity(session, ref)
+
+
+def _renderer(ctx: Context) -> DocxDocuments:
+    from orchestrator.documents.renderer import DocxDocuments
+
+    """The docx renderer: the context's, or one over the configured folders."""
+    port: DocumentPort = ctx.documents
+    if isinstance(port, DocxDocuments):
+        return port
+    return DocxDocuments(ctx.settings.templates_dir, ctx.settings.rules_dir, clock=ctx.clock)
+
+
+def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
+    return {
+        "opportunity": ref,
+        "proposal_hash": produced.proposal_hash,
+        "problems": produced.problems,
+        "documents": [
+            {"kind": d.kind, "name": d.name, "path": str(d.path), "content_hash": d.content_hash}
+            for d in produced.documents
+        ],
+    }
+
+
+def _print_documents(title: str, documents: list[RenderedDocument], problems: list[str]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("Kind", "Name", "File", "Version"):
+        table.add_column(column)
+    for d in documents:
+        table.add_row(d.kind, d.name, str(d.path), d.content_hash[:12])
+    console.print(table)
+    for problem in problems:
+        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
+
+
+def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
+    """Add `qrf`, `quotes import|status`, `docs` and `macd` to the `bid` command."""
+    quotes_app = typer.Typer(help="Supplier quotes: import and status.", no_args_is_help=True)
+    app.add_typer(quotes_app, name="quotes")
+
+    @app.command("qrf")
+    def qrf(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        out: OutOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Write one QRF (.docx + .csv) per country and provider; BE/NL get internal tasks."""
+        from orchestrator.bid.recording import record_documents
+
+        ctx = get_context()
+        with transaction(ctx.engine) as session:
+            opp = _opportunity(session, opportunity)
+            folder = out or ctx.output_dir_for(opp.ref)
+            documents, plan = _renderer(ctx).qrfs(session, opp, folder)
+            produced = ProducedDocuments(documents=documents, problems=plan.problems)
+            record_documents(session, opp, produced)
+        if as_json:
+            data = _documents_json(opp.ref, produced)
+            data["groups"] = [
+                {
+                    "name": g.name,
+                    "country": g.country,
+                    "provider": g.provider.id,
+                    "sites": len(g.lines),
+                }
+                for g in plan.groups
+            ]
+            data["in_house"] = [
+                {"country": t.country, "sites": len(t.lines)} for t in plan.in_house
+            ]
+            data["unserved"] = [line.site_id for line in plan.unserved]
+            _print_json(data)
+            return
+        _print_documents(f"QRFs for {opp.ref}", documents, plan.problems)
+
+    @quotes_app.command("import")
+    def quotes_import(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        file: Annotated[Path, typer.Argument(help="Quote CSV")],
+        by: Annotated[
+            str | None, typer.Option("--by", help="Who imports (default: the login name).")
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
+        from orchestrator.commercial.quote_import import governance_margin_floor, import_quotes
+        from orchestrator.commercial.quotes import catalogue_for
+
+        ctx = get_context()
+        actor = by or getpass.getuser()
+        catalogue = catalogue_for(ctx.settings.rules_dir)
+        with transaction(ctx.engine) as session:
+            opp = _opportunity(session, opportunity)
+            result = import_quotes(
+                session,
+                opp,
+                file,
+                actor=actor,
+                catalogue=catalogue,
+                margin_floor=governance_margin_floor(ctx.rules),
+                today=ctx.clock().date(),
+                now=ctx.clock(),
+            )
+        if as_json:
+            _print_json({"opportunity": opp.ref, **result.to_json()})
+            return
+        console.print(
+            f"{opp.ref}: imported {result.imported} quote(s) "
+            f"({result.firm} firm, {result.budgetary} budgetary), "
+            f"{result.superseded} superseded",
+            highlight=False,
+        )
+        console.print(
+            f"margin {_pct(result.margin_before)} → {_pct(result.margin_after)}"
+            + (f" (floor {_pct(result.margin_floor_pct)})" if result.margin_floor_pct else ""),
+            highlight=False,
+        )
+        if result.expired:
+            console.print(
+                f"[yellow]expired:[/] {len(result.expired)} quote(s) already past valid_until: "
+                + ", ".join(result.expired[:10])
+                + (" …" if len(result.expired) > 10 else ""),
+                highlight=False,
+            )
+        if result.invalidated_approvals:
+            console.print(
+                "[red]financial approval invalidated[/]: the margin fell below the floor; "
+                "a new financial approval is requested",
+                highlight=False,
+            )
+
+    @quotes_app.command("status")
+    def quotes_status(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        as_json: JsonOption = False,
+    ) -> None:
+        """Per site: firm, budgetary, missing or expired; and the bid margin."""
+        from orchestrator.commercial.quotes import catalogue_for, quote_status
+
+        ctx = get_context()
+        with transaction(ctx.engine) as session:
+            opp = _opportunity(session, opportunity)
+            report = quote_status(
+                session, opp, catalogue_for(ctx.settings.rules_dir), ctx.clock().date()
+            )
+        if as_json:
+            _print_json(report.to_json())
+            return
+        table = Table(title=f"Quotes for {opp.ref}", title_justify="left")
+        for column in ("Site", "Country", "Status", "Provider", "Valid until", "Margin"):
+            table.add_column(column)
+        for site in report.sites:
+            table.add_row(
+                site.site_id,
+                site.country,
+                site.status,
+                site.provider or "",
+                site.valid_until.isoformat() if site.valid_until else "",
+                _pct(site.margin_pct),
+            )
+        console.print(table)
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+        console.print(
+            f"{counts}; bid margin {_pct(report.margin.margin_pct)} over "
+            f"{report.margin.contract_months} months",
+            highlight=False,
+        )
+
+    @app.command("docs")
+    def docs(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        out: OutOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Render QRFs, the proposal and the Bid Control Plan; after a win, the order sheet."""
+        from orchestrator.bid.recording import record_documents
+        from orchestrator.commercial.orders import WON_STATES
+
+        ctx = get_context()
+        renderer = _renderer(ctx)
+        with transaction(ctx.engine) as session:
+            opp = _opportunity(session, opportunity)
+            folder = out or ctx.output_dir_for(opp.ref)
+            produced = renderer.bid_documents(session, opp, folder)
+            if opp.state in WON_STATES:
+                sheet = renderer.order_sheet(session, opp, folder)
+                produced = ProducedDocuments(
+                    documents=[*produced.documents, *sheet.documents],
+                    proposal_hash=produced.proposal_hash,
+                    problems=[*produced.problems, *sheet.problems],
+                )
+            record_documents(session, opp, produced)
+        if as_json:
+            _print_json(_documents_json(opp.ref, produced))
+            return
+        _print_documents(f"Documents for {opp.ref}", produced.documents, produced.problems)
+        console.print(f"proposal version {produced.proposal_hash}", highlight=False)
+
+    @app.command("macd")
+    def macd(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        site: Annotated[str, typer.Option("--site", help="Site id, e.g. S-00012")],
+        kind: Annotated[str, typer.Option("--kind", help="move | add | change | delete")],
+        by: Annotated[str, typer.Option("--by", help="E-mail of who records the change")],
+        street: Annotated[str | None, typer.Option("--street")] = None,
+        postcode: Annotated[str | None, typer.Option("--postcode")] = None,
+        city: Annotated[str | None, typer.Option("--city")] = None,
+        country: Annotated[str | None, typer.Option("--country")] = None,
+        bandwidth: Annotated[int | None, typer.Option("--bandwidth", help="Mbps")] = None,
+        access: Annotated[str | None, typer.Option("--access")] = None,
+        name: Annotated[str | None, typer.Option("--name")] = None,
+        service: Annotated[str | None, typer.Option("--service")] = None,
+        out: OutOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
+        from orchestrator.bid.recording import record_documents
+        from orchestrator.commercial.orders import record_macd
+        from orchestrator.commercial.quotes import catalogue_for
+
+        ctx = get_context()
+        if "@" not in by:
+            raise InputError("must be an e-mail address", field="--by")
+        changes = {
+            "street": street,
+            "postcode": postcode,
+            "city": city,
+            "country": country,
+            "bandwidth_mbps": bandwidth,
+            "access": access,
+            "name": name,
+            "service": service,
+        }
+        renderer = _renderer(ctx)
+        with transaction(ctx.engine) as session:
+            opp = _opportunity(session, opportunity)
+            order = record_macd(
+                session,
+                opp,
+                site_id=site,
+                kind=kind,
+                changes=changes,
+                actor=by,
+                catalogue=catalogue_for(ctx.settings.rules_dir),
+                now=ctx.clock(),
+            )
+            folder = out or ctx.output_dir_for(opp.ref)
+            sheet = renderer.order_sheet(session, opp, folder)
+            record_documents(session, opp, sheet)
+        if as_json:
+            data = _documents_json(opp.ref, sheet)
+            data["change_order"] = {
+                "id": order.id,
+                "site_id": order.site_id,
+                "kind": order.kind,
+                "changes": order.changes,
+                "actor": order.actor,
+            }
+            _print_json(data)
+            return
+        console.print(f"{opp.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
+        _print_documents("Order sheet", sheet.documents, sheet.problems)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"

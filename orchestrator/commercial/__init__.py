@@ -1,0 +1,1 @@
+"""Catalogue-driven commerce: quotes, margins, QRF plans, order lines and MACDs."""

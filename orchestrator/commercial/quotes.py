@@ -1,0 +1,271 @@
+"""Quotes: the catalogue, the quote that counts per site, its status, and the bid margin.
+
+Standard products have list prices; a special design needs quotes from providers, first
+budgetary, then firm. This module tells per site which quote counts and whether it is
+firm, budgetary, missing or expired, and computes the margin of the customer price over
+the supplier cost in EUR. Planning the quote requests lives in
+`orchestrator.commercial.qrf`, reading the providers' answers in
+`orchestrator.commercial.quote_import`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlmodel import Session, select
+
+from orchestrator.decisions.catalogue import (
+    Catalogue,
+    contract_months,
+    customer_price,
+    load_catalogue,
+)
+from orchestrator.errors import InputError
+from orchestrator.store.models import Opportunity, Quote, Site
+
+# --- catalogue access ----------------------------------------------------------------------
+
+
+def _rules_stamp(rules_dir: Path) -> tuple[float, ...]:
+    names = ("providers.yaml", "fx_rates.yaml", "price_list.yaml", "address_formats.yaml")
+    return tuple((rules_dir / n).stat().st_mtime if (rules_dir / n).exists() else 0 for n in names)
+
+
+@lru_cache(maxsize=8)
+def _cached_catalogue(rules_dir: Path, _stamp: tuple[float, ...]) -> Catalogue:
+    return load_catalogue(rules_dir)
+
+
+def catalogue_for(rules_dir: Path) -> Catalogue:
+    """The catalogue under `rules_dir`, reloaded when one of its files changes."""
+    resolved = rules_dir.resolve()
+    return _cached_catalogue(resolved, _rules_stamp(resolved))
+
+
+def to_eur(rules_dir: Path, amount: float, currency: str) -> float:
+    """Convert an amount to EUR with `rules/fx_rates.yaml`; unknown currency is an InputError."""
+    fx = catalogue_for(rules_dir).fx
+    code = currency.upper()
+    if code not in fx.rates:
+        raise InputError(f"no exchange rate for '{currency}'", field="currency")
+    return fx.to_eur(amount, code)
+
+
+class QuoteCost(Protocol):
+    """What the margin needs of a quote (a stored Quote or a row being imported)."""
+
+    @property
+    def monthly_cost(self) -> float: ...
+    @property
+    def one_off_cost(self) -> float: ...
+    @property
+    def currency(self) -> str: ...
+
+
+# --- current quotes ------------------------------------------------------------------------
+
+
+def ordered_sites(session: Session, opportunity_id: int) -> list[Site]:
+    """The bid's ordered sites in site-id order (the order of every document)."""
+    rows = session.exec(
+        select(Site).where(Site.opportunity_id == opportunity_id, Site.ordered == True)  # noqa: E712
+    ).all()
+    return sorted(rows, key=lambda s: _natural_key(s.site_id))
+
+
+def _natural_key(text: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+
+
+def current_quotes(session: Session, opportunity_id: int) -> dict[str, Quote]:
+    """Per site, the quote that counts: the newest firm one, else the newest budgetary one."""
+    rows = session.exec(
+        select(Quote).where(Quote.opportunity_id == opportunity_id, Quote.superseded == False)  # noqa: E712
+    ).all()
+    best: dict[str, Quote] = {}
+    for quote in rows:
+        held = best.get(quote.site_id)
+        if held is None or quote_rank(quote) > quote_rank(held):
+            best[quote.site_id] = quote
+    return best
+
+
+def quote_rank(quote: Quote) -> tuple[int, int]:
+    """Firm beats budgetary; then the newest row (ids grow; an unsaved row is the newest)."""
+    return (1 if quote.kind == "firm" else 0, quote.id if quote.id is not None else 2**62)
+
+
+# --- margin --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteMargin:
+    site_id: str
+    revenue_eur: float
+    cost_eur: float | None
+
+    @property
+    def margin_pct(self) -> float | None:
+        if self.cost_eur is None or self.revenue_eur <= 0:
+            return None
+        return round((self.revenue_eur - self.cost_eur) / self.revenue_eur * 100, 2)
+
+
+@dataclass(frozen=True)
+class BidMargin:
+    """Customer price over supplier cost across the contract, for the sites that have quotes."""
+
+    contract_months: int
+    sites: tuple[SiteMargin, ...]
+
+    @property
+    def total_contract_value_eur(self) -> float:
+        return round(sum(s.revenue_eur for s in self.sites), 2)
+
+    @property
+    def quoted_revenue_eur(self) -> float:
+        return round(sum(s.revenue_eur for s in self.sites if s.cost_eur is not None), 2)
+
+    @property
+    def quoted_cost_eur(self) -> float:
+        return round(sum(s.cost_eur for s in self.sites if s.cost_eur is not None), 2)
+
+    @property
+    def margin_pct(self) -> float | None:
+        """None while no site has a quote (the governance table reads that as 'no quotes')."""
+        revenue = self.quoted_revenue_eur
+        if revenue <= 0:
+            return None
+        return round((revenue - self.quoted_cost_eur) / revenue * 100, 2)
+
+
+def compute_margin(
+    opportunity: Opportunity,
+    sites: Sequence[Site],
+    quotes: Mapping[str, QuoteCost],
+    catalogue: Catalogue,
+) -> BidMargin:
+    """Margin per site and per bid; supplier costs converted to EUR with the FX file."""
+    months = contract_months(catalogue.prices, opportunity.pricing or {})
+    fx = catalogue.fx
+    lines: list[SiteMargin] = []
+    for site in sites:
+        price = customer_price(
+            catalogue.prices,
+            opportunity.pricing or {},
+            site.service,
+            site.access,
+            site.bandwidth_mbps,
+        )
+        revenue = price.monthly * months + price.one_off
+        quote = quotes.get(site.site_id)
+        cost = None
+        if quote is not None:
+            cost = fx.to_eur(quote.monthly_cost * months + quote.one_off_cost, quote.currency)
+        lines.append(SiteMargin(site.site_id, round(revenue, 2), cost))
+    return BidMargin(months, tuple(lines))
+
+
+def bid_margin(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> BidMargin:
+    opportunity_id = opportunity.id or 0
+    return compute_margin(
+        opportunity,
+        ordered_sites(session, opportunity_id),
+        current_quotes(session, opportunity_id),
+        catalogue,
+    )
+
+
+def bid_margin_pct(
+    session: Session, opportunity: Opportunity, rules_dir: Path, today: date | None = None
+) -> float | None:
+    """The bid's margin in percent over its quoted sites; None while nothing is quoted.
+
+    `today` is accepted for symmetry with the status report; expired quotes still count
+    (they are flagged by `quote_status`, not dropped from the margin).
+    """
+    return bid_margin(session, opportunity, catalogue_for(rules_dir)).margin_pct
+
+
+# --- quote status --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteQuoteStatus:
+    site_id: str
+    country: str
+    status: str  # "firm" | "budgetary" | "missing" | "expired"
+    provider: str | None
+    valid_until: date | None
+    margin_pct: float | None
+
+
+@dataclass(frozen=True)
+class QuoteStatusReport:
+    ref: str
+    sites: tuple[SiteQuoteStatus, ...]
+    margin: BidMargin
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"firm": 0, "budgetary": 0, "missing": 0, "expired": 0}
+        for site in self.sites:
+            counts[site.status] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "opportunity": self.ref,
+            "counts": self.counts,
+            "margin_pct": self.margin.margin_pct,
+            "total_contract_value_eur": self.margin.total_contract_value_eur,
+            "contract_months": self.margin.contract_months,
+            "sites": [
+                {
+                    "site_id": s.site_id,
+                    "country": s.country,
+                    "status": s.status,
+                    "provider": s.provider,
+                    "valid_until": s.valid_until.isoformat() if s.valid_until else None,
+                    "margin_pct": s.margin_pct,
+                }
+                for s in self.sites
+            ],
+        }
+
+
+def quote_status(
+    session: Session, opportunity: Opportunity, catalogue: Catalogue, today: date
+) -> QuoteStatusReport:
+    """Per ordered site: firm, budgetary, missing or expired; plus the bid margin."""
+    opportunity_id = opportunity.id or 0
+    sites = ordered_sites(session, opportunity_id)
+    quotes = current_quotes(session, opportunity_id)
+    margin = compute_margin(opportunity, sites, quotes, catalogue)
+    by_site = {m.site_id: m for m in margin.sites}
+    lines = []
+    for site in sites:
+        quote = quotes.get(site.site_id)
+        if quote is None:
+            status = "missing"
+        elif quote.valid_until < today:
+            status = "expired"
+        else:
+            status = quote.kind
+        lines.append(
+            SiteQuoteStatus(
+                site_id=site.site_id,
+                country=site.country,
+                status=status,
+                provider=quote.provider if quote else None,
+                valid_until=quote.valid_until if quote else None,
+                margin_pct=by_site[site.site_id].margin_pct,
+            )
+        )
+    return QuoteStatusReport(opportunity.ref, tuple(lines), margin)

@@ -1,0 +1,1 @@
+"""Decisions and process data from `rules/`: the zen-engine port and every loader."""

@@ -1,0 +1,409 @@
+"""Commercial reference data from `rules/`: providers, exchange rates, list prices, addresses.
+
+One loader per file, all validated here; a malformed file raises `RuleLoadError` naming the
+file and the entry. `validate_pricing` checks an opportunity's price overrides and raises
+`InputError` naming the field.
+
+    rules/providers.yaml        which provider quotes which country and access type
+    rules/fx_rates.yaml         currency → EUR rates for supplier quotes
+    rules/price_list.yaml       list prices per service, access type and bandwidth band
+    rules/address_formats.yaml  postcode formats per country (clean order sheet, MACDs)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import InputError, RuleLoadError
+from orchestrator.store.models import Access, Service
+
+IN_HOUSE_PROVIDER = "in-house"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A partner that answers QRFs for some countries and access types."""
+
+    id: str
+    name: str
+    contact_name: str
+    contact_email: str
+    currency: str
+    lead_time_days: int
+    countries: tuple[str, ...]
+    access: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InHouse:
+    """Countries quoted by our own sales support (no outbound QRF)."""
+
+    countries: tuple[str, ...]
+    team: str
+    email: str
+    lead_time_days: int
+
+
+@dataclass(frozen=True)
+class ProviderCatalogue:
+    providers: tuple[Provider, ...]
+    in_house: InHouse
+
+    def provider_for(self, country: str, access: str) -> Provider | None:
+        """The provider that quotes this country and access type, or None if nobody does."""
+        for provider in self.providers:
+            if country in provider.countries and access in provider.access:
+                return provider
+        return None
+
+    def is_in_house(self, country: str) -> bool:
+        return country in self.in_house.countries
+
+    def by_id(self, provider_id: str) -> Provider | None:
+        for provider in self.providers:
+            if provider.id == provider_id:
+                return provider
+        return None
+
+    @property
+    def countries(self) -> frozenset[str]:
+        served = {c for p in self.providers for c in p.countries}
+        return frozenset(served | set(self.in_house.countries))
+
+
+@dataclass(frozen=True)
+class FxRates:
+    """Rates to EUR: one unit of `currency` is worth `rates[currency]` EUR."""
+
+    as_of: str
+    rates: dict[str, float]
+
+    def to_eur(self, amount: float, currency: str) -> float:
+        return amount * self.rates[currency]
+
+
+@dataclass(frozen=True)
+class PriceBand:
+    up_to_mbps: int
+    monthly: float
+    one_off: float
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """List prices of the standard products (EUR), and the default contract length."""
+
+    contract_months: int
+    services: dict[str, dict[str, tuple[PriceBand, ...]]]
+
+    def band_for(self, service: str, access: str, bandwidth_mbps: int) -> PriceBand | None:
+        by_access = self.services.get(service, {})
+        bands = by_access.get(access) or by_access.get("any") or ()
+        for band in bands:
+            if bandwidth_mbps <= band.up_to_mbps:
+                return band
+        return None
+
+
+@dataclass(frozen=True)
+class AddressFormat:
+    pattern: re.Pattern[str]
+    example: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Everything commercial the quote and document code reads from `rules/`."""
+
+    providers: ProviderCatalogue
+    fx: FxRates
+    prices: PriceList
+    address_formats: dict[str, AddressFormat] = field(default_factory=dict)
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RuleLoadError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise RuleLoadError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise RuleLoadError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _str(value: object, path: Path, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RuleLoadError(f"{path}: {where} must be a non-empty text")
+    return value
+
+
+def _str_list(value: object, path: Path, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise RuleLoadError(f"{path}: {where} must be a non-empty list")
+    return tuple(_str(v, path, where) for v in value)
+
+
+def _int(value: object, path: Path, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RuleLoadError(f"{path}: {where} must be a whole number >= 0")
+    return value
+
+
+def _number(value: object, path: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise RuleLoadError(f"{path}: {where} must be a number >= 0")
+    return float(value)
+
+
+ACCESS_TYPES = frozenset(a.value for a in Access)
+SERVICES = frozenset(s.value for s in Service)
+
+
+def load_providers(path: Path, currencies: frozenset[str] | None = None) -> ProviderCatalogue:
+    """Read `providers.yaml`; unknown access types or currencies are refused."""
+    data = _load_yaml(path)
+    raw_in_house = data.get("in_house")
+    if not isinstance(raw_in_house, dict):
+        raise RuleLoadError(f"{path}: 'in_house' must be a mapping")
+    in_house = InHouse(
+        countries=_str_list(raw_in_house.get("countries"), path, "in_house.countries"),
+        team=_str(raw_in_house.get("team"), path, "in_house.team"),
+        email=_str(raw_in_house.get("email"), path, "in_house.email"),
+        lead_time_days=_int(raw_in_house.get("lead_time_days", 0), path, "in_house.lead_time"),
+    )
+    raw_providers = data.get("providers")
+    if not isinstance(raw_providers, list) or not raw_providers:
+        raise RuleLoadError(f"{path}: 'providers' must be a non-empty list")
+    providers: list[Provider] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_providers, start=1):
+        where = f"providers[{index}]"
+        if not isinstance(raw, dict):
+            raise RuleLoadError(f"{path}: {where} must be a mapping")
+        provider_id = _str(raw.get("id"), path, f"{where}.id")
+        if provider_id in seen or provider_id == IN_HOUSE_PROVIDER:
+            raise RuleLoadError(f"{path}: {where}.id '{provider_id}' is used twice or reserved")
+        seen.add(provider_id)
+        contact = raw.get("contact")
+        if not isinstance(contact, dict):
+            raise RuleLoadError(f"{path}: {where}.contact must be a mapping with name and email")
+        access = _str_list(raw.get("access"), path, f"{where}.access")
+        unknown = sorted(set(access) - ACCESS_TYPES)
+        if unknown:
+            raise RuleLoadError(f"{path}: {where}.access has unknown types {unknown}")
+        currency = _str(raw.get("currency"), path, f"{where}.currency")
+        if currencies is not None and currency not in currencies:
+            raise RuleLoadError(f"{path}: {where}.currency '{currency}' has no exchange rate")
+        providers.append(
+            Provider(
+                id=provider_id,
+                name=_str(raw.get("name"), path, f"{where}.name"),
+                contact_name=_str(contact.get("name"), path, f"{where}.contact.name"),
+                contact_email=_str(contact.get("email"), path, f"{where}.contact.email"),
+                currency=currency,
+                lead_time_days=_int(raw.get("lead_time_days"), path, f"{where}.lead_time_days"),
+                countries=_str_list(raw.get("countries"), path, f"{where}.countries"),
+                access=access,
+            )
+        )
+    return ProviderCatalogue(providers=tuple(providers), in_house=in_house)
+
+
+def load_fx_rates(path: Path) -> FxRates:
+    data = _load_yaml(path)
+    if data.get("base") != "EUR":
+        raise RuleLoadError(f"{path}: 'base' must be EUR")
+    raw = data.get("rates")
+    if not isinstance(raw, dict) or raw.get("EUR") != 1.0:
+        raise RuleLoadError(f"{path}: 'rates' must be a mapping with EUR: 1.0")
+    rates: dict[str, float] = {}
+    for currency, rate in raw.items():
+        code = _str(currency, path, "rates key")
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise RuleLoadError(f"{path}: rates key '{code}' is not an ISO 4217 code")
+        value = _number(rate, path, f"rates.{code}")
+        if value == 0:
+            raise RuleLoadError(f"{path}: rates.{code} must be > 0")
+        rates[code] = value
+    return FxRates(as_of=str(data.get("as_of", "")), rates=rates)
+
+
+def load_price_list(path: Path) -> PriceList:
+    data = _load_yaml(path)
+    months = _int(data.get("contract_months"), path, "contract_months")
+    raw_services = data.get("services")
+    if not isinstance(raw_services, dict):
+        raise RuleLoadError(f"{path}: 'services' must be a mapping")
+    services: dict[str, dict[str, tuple[PriceBand, ...]]] = {}
+    for service, by_access in raw_services.items():
+        if service not in SERVICES:
+            raise RuleLoadError(f"{path}: unknown service '{service}'")
+        if not isinstance(by_access, dict):
+            raise RuleLoadError(f"{path}: services.{service} must be a mapping")
+        services[service] = {}
+        for access, bands in by_access.items():
+            access_key = str(access)
+            if access_key != "any" and access_key not in ACCESS_TYPES:
+                raise RuleLoadError(f"{path}: services.{service} has unknown access '{access}'")
+            if not isinstance(bands, list) or not bands:
+                raise RuleLoadError(f"{path}: services.{service}.{access} must list bands")
+            parsed: list[PriceBand] = []
+            for i, band in enumerate(bands, start=1):
+                where = f"services.{service}.{access}[{i}]"
+                if not isinstance(band, dict):
+                    raise RuleLoadError(f"{path}: {where} must be a mapping")
+                parsed.append(
+                    PriceBand(
+                        up_to_mbps=_int(band.get("up_to_mbps"), path, f"{where}.up_to_mbps"),
+                        monthly=_number(band.get("monthly"), path, f"{where}.monthly"),
+                        one_off=_number(band.get("one_off"), path, f"{where}.one_off"),
+                    )
+                )
+            if [b.up_to_mbps for b in parsed] != sorted({b.up_to_mbps for b in parsed}):
+                raise RuleLoadError(f"{path}: services.{service}.{access} bands must ascend")
+            services[service][access_key] = tuple(parsed)
+    return PriceList(contract_months=months, services=services)
+
+
+def load_address_formats(path: Path) -> dict[str, AddressFormat]:
+    data = _load_yaml(path)
+    raw = data.get("countries")
+    if not isinstance(raw, dict):
+        raise RuleLoadError(f"{path}: 'countries' must be a mapping")
+    formats: dict[str, AddressFormat] = {}
+    for country, spec in raw.items():
+        if not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2}", country):
+            raise RuleLoadError(f"{path}: country key {country!r} is not a quoted ISO code")
+        if not isinstance(spec, dict):
+            raise RuleLoadError(f"{path}: countries.{country} must be a mapping")
+        pattern = _str(spec.get("pattern"), path, f"countries.{country}.pattern")
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise RuleLoadError(f"{path}: countries.{country}.pattern: {exc}") from exc
+        formats[country] = AddressFormat(
+            compiled, _str(spec.get("example"), path, f"countries.{country}.example")
+        )
+    return formats
+
+
+def load_catalogue(rules_dir: Path) -> Catalogue:
+    """Load and cross-check the four commercial files under `rules_dir`."""
+    fx = load_fx_rates(rules_dir / "fx_rates.yaml")
+    return Catalogue(
+        providers=load_providers(rules_dir / "providers.yaml", frozenset(fx.rates)),
+        fx=fx,
+        prices=load_price_list(rules_dir / "price_list.yaml"),
+        address_formats=load_address_formats(rules_dir / "address_formats.yaml"),
+    )
+
+
+# --- per-opportunity price overrides -------------------------------------------------------
+
+PRICING_KEYS = ("contract_months", "monthly_price", "one_off_price", "discount_pct")
+
+
+def validate_pricing(data: object, file: str) -> dict[str, Any]:
+    """Check an opportunity's `pricing` overrides and return them normalised.
+
+    Shape (every key optional)::
+
+        contract_months: 36                 # whole months, 1..120
+        monthly_price: {fiber: 600, 4g: 150}   # EUR per site per month, by access type
+        one_off_price: {fiber: 1000}           # EUR per site, by access type
+        discount_pct: 5                     # off the whole price, 0..100
+
+    Access keys may also be a service name (hosting, video_conferencing), which then wins
+    over the access type for sites of that service. Raises `InputError` naming the field.
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("must be a mapping", file=file, field="pricing")
+    unknown = sorted(str(k) for k in data if k not in PRICING_KEYS)
+    if unknown:
+        raise InputError(
+            f"unknown key(s) {unknown}; allowed: {', '.join(PRICING_KEYS)}",
+            file=file,
+            field="pricing",
+        )
+    result: dict[str, Any] = {}
+    if "contract_months" in data:
+        months = data["contract_months"]
+        if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+            raise InputError(
+                "must be a whole number of months between 1 and 120",
+                file=file,
+                field="pricing.contract_months",
+            )
+        result["contract_months"] = months
+    for key in ("monthly_price", "one_off_price"):
+        if key not in data:
+            continue
+        prices = data[key]
+        if not isinstance(prices, dict):
+            raise InputError("must map access types to prices", file=file, field=f"pricing.{key}")
+        normalised: dict[str, float] = {}
+        for product, price in prices.items():
+            name = str(product)
+            if name not in ACCESS_TYPES and name not in SERVICES:
+                raise InputError(
+                    f"'{name}' is not an access type or service", file=file, field=f"pricing.{key}"
+                )
+            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
+                raise InputError("must be a number >= 0", file=file, field=f"pricing.{key}.{name}")
+            normalised[name] = float(price)
+        result[key] = normalised
+    if "discount_pct" in data:
+        discount = data["discount_pct"]
+        if (
+            isinstance(discount, bool)
+            or not isinstance(discount, int | float)
+            or not 0 <= discount < 100
+        ):
+            raise InputError(
+                "must be a number from 0 up to (not including) 100",
+                file=file,
+                field="pricing.discount_pct",
+            )
+        result["discount_pct"] = float(discount)
+    return result
+
+
+@dataclass(frozen=True)
+class SitePrice:
+    """What the customer pays for one site, in EUR, after overrides and discount."""
+
+    monthly: float
+    one_off: float
+    source: str  # "list" | "override" | "none"
+
+
+def customer_price(
+    prices: PriceList, pricing: dict[str, Any], service: str, access: str, bandwidth_mbps: int
+) -> SitePrice:
+    """The customer price of one site: the opportunity's override, else the list price."""
+    factor = 1.0 - float(pricing.get("discount_pct", 0.0)) / 100.0
+    band = prices.band_for(service, access, bandwidth_mbps)
+    monthly_override = pricing.get("monthly_price", {})
+    one_off_override = pricing.get("one_off_price", {})
+    source = "list" if band is not None else "none"
+    monthly = band.monthly if band is not None else 0.0
+    one_off = band.one_off if band is not None else 0.0
+    for key in (access, service):  # service-level override wins over access-level
+        if key in monthly_override:
+            monthly, source = float(monthly_override[key]), "override"
+        if key in one_off_override:
+            one_off, source = float(one_off_override[key]), "override"
+    return SitePrice(round(monthly * factor, 2), round(one_off * factor, 2), source)
+
+
+def contract_months(prices: PriceList, pricing: dict[str, Any]) -> int:
+    return int(pricing.get("contract_months", prices.contract_months))

@@ -1,0 +1,1 @@
+"""The document renderer (docxtpl, openpyxl) and the plain contexts it renders."""

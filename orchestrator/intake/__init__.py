@@ -1,0 +1,1 @@
+"""Reading what users hand in (YAML, CSV) into typed, validated values."""

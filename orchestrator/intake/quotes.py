@@ -1,0 +1,171 @@
+"""Reading a provider's quote file: the columns, the checks per row, all rows or none.
+
+Every row is checked against the bid's sites, `rules/providers.yaml` and
+`rules/fx_rates.yaml`; any bad row refuses the whole file with one line per bad row
+(`QuoteFileError`). Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
+from orchestrator.errors import InputError
+
+QUOTE_COLUMNS = (
+    "site_id",
+    "provider",
+    "kind",
+    "monthly_cost",
+    "one_off_cost",
+    "currency",
+    "valid_until",
+)
+QUOTE_KINDS = ("budgetary", "firm")
+
+
+class QuoteFileError(InputError):
+    """A quote file with one or more bad rows; nothing was imported.
+
+    `errors` holds one InputError per bad row; the message has one line per bad row.
+    """
+
+    MAX_LINES = 20
+
+    def __init__(self, errors: list[InputError]) -> None:
+        first = errors[0]
+        super().__init__(first.detail, file=first.file, row=first.row, field=first.field)
+        self.errors = errors
+        shown = [str(e) for e in errors[: self.MAX_LINES]]
+        if len(errors) > self.MAX_LINES:
+            shown.append(f"... and {len(errors) - self.MAX_LINES} more")
+        head = f"{len(errors)} bad row(s) in {first.file}, nothing imported"
+        self.args = ("\n".join([head, *shown]),)
+
+
+@dataclass(frozen=True)
+class ParsedQuote:
+    row: int
+    site_id: str
+    provider: str
+    kind: str
+    monthly_cost: float
+    one_off_cost: float
+    currency: str
+    valid_until: date
+
+
+def _number(raw: str, name: str, file: str, row: int) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"'{raw}' is not a number", file=file, row=row, field=name) from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"must be >= 0, got {raw}", file=file, row=row, field=name)
+    return value
+
+
+def parse_quote_file(
+    path: Path, site_ids: Iterable[str], catalogue: Catalogue
+) -> list[ParsedQuote]:
+    """Read and check a quote CSV; any bad row refuses the whole file (QuoteFileError)."""
+    file = str(path)
+    known_sites = set(site_ids)
+    providers = {p.id for p in catalogue.providers.providers} | {IN_HOUSE_PROVIDER}
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in QUOTE_COLUMNS if c not in header]
+        if missing:
+            raise InputError(
+                f"missing column(s) {', '.join(missing)}", file=file, row=1, field=missing[0]
+            )
+        reader.fieldnames = header
+        errors: list[InputError] = []
+        parsed: list[ParsedQuote] = []
+        seen: dict[tuple[str, str], int] = {}
+        for row_number, raw in enumerate(reader, start=2):
+            try:
+                quote = _parse_row(raw, row_number, file, known_sites, providers, catalogue)
+            except InputError as exc:
+                errors.append(exc)
+                continue
+            key = (quote.site_id, quote.kind)
+            if key in seen:
+                errors.append(
+                    InputError(
+                        f"second {quote.kind} quote for site {quote.site_id} "
+                        f"(first on row {seen[key]})",
+                        file=file,
+                        row=row_number,
+                        field="site_id",
+                    )
+                )
+                continue
+            seen[key] = row_number
+            parsed.append(quote)
+    if errors:
+        raise QuoteFileError(errors)
+    if not parsed:
+        raise InputError("no quote rows", file=file, row=2)
+    return parsed
+
+
+def _parse_row(
+    raw: dict[str, str | None],
+    row: int,
+    file: str,
+    known_sites: set[str],
+    providers: set[str],
+    catalogue: Catalogue,
+) -> ParsedQuote:
+    def cell(name: str) -> str:
+        value = raw.get(name)
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            raise InputError("is empty", file=file, row=row, field=name)
+        return text
+
+    site_id = cell("site_id")
+    if site_id not in known_sites:
+        raise InputError(
+            f"unknown site '{site_id}' for this opportunity", file=file, row=row, field="site_id"
+        )
+    provider = cell("provider")
+    if provider not in providers:
+        raise InputError(
+            f"unknown provider '{provider}' (see rules/providers.yaml)",
+            file=file,
+            row=row,
+            field="provider",
+        )
+    kind = cell("kind").lower()
+    if kind not in QUOTE_KINDS:
+        raise InputError(f"'{kind}' is not budgetary or firm", file=file, row=row, field="kind")
+    monthly = _number(cell("monthly_cost"), "monthly_cost", file, row)
+    one_off = _number(cell("one_off_cost"), "one_off_cost", file, row)
+    currency = cell("currency").upper()
+    if currency not in catalogue.fx.rates:
+        raise InputError(
+            f"'{currency}' has no exchange rate in rules/fx_rates.yaml",
+            file=file,
+            row=row,
+            field="currency",
+        )
+    raw_date = cell("valid_until")
+    try:
+        valid_until = date.fromisoformat(raw_date)
+    except ValueError:
+        raise InputError(
+            f"'{raw_date}' is not a date (YYYY-MM-DD)", file=file, row=row, field="valid_until"
+        ) from None
+    return ParsedQuote(row, site_id, provider, kind, monthly, one_off, currency, valid_until)

@@ -1,0 +1,1 @@
+"""The lifecycle as data: the states and one transition table, named guards, the machine."""

@@ -1,0 +1,155 @@
+"""The flow runner on Prefect: every automated step is a named, tagged flow run.
+
+Where the runs go is decided by `orchestrator.runtime.prefect_env` (a real server, the local
+`bid ui` server, or Prefect's temporary server over the project's data). The runs execute in
+this process with this process's context, so `bid advance` prints the step's result; only an
+answer to a waiting bid may instead go to the workers of a server (`continue_bid`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console
+
+from orchestrator.bid.services import StepResult
+from orchestrator.context import Context
+from orchestrator.errors import BidError
+from orchestrator.runtime import prefect_env
+from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
+
+T = TypeVar("T")
+
+LIFECYCLE_DEPLOYMENT = "bid-lifecycle/bid-orchestrator"
+
+
+class DeploymentMissing(BidError):
+    """BID_FLOW_DISPATCH=deployment, but the server has no such deployment."""
+
+
+def start_temporary_server(target: PrefectTarget, console: Console) -> None:
+    """Start Prefect's temporary server for this process (once), with a progress line."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    if server.running:
+        return
+    message = (
+        "starting Prefect (first run sets up its database, ~10 s)…"
+        if target.fresh_home
+        else "starting Prefect's temporary server…"
+    )
+    with console.status(message):
+        server.start()
+
+
+@contextmanager
+def prefect_scope(target: PrefectTarget) -> Iterator[None]:
+    """Prefect settings for runs of this process: the target's API, and no heartbeat.
+
+    A flow run's heartbeat thread is joined at the end of every run (~1 s each); short,
+    in-process runs do not need it to be detected as crashed.
+    """
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if target.api_url:
+        updates[PREFECT_API_URL] = target.api_url
+    with temporary_settings(updates=updates):
+        yield
+
+
+class PrefectRunner:
+    """Runs the step flows in this process against the chosen Prefect server."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+
+    def _prepare(self, ctx: Context) -> PrefectTarget:
+        target = prefect_env.configure(ctx.settings)
+        if target.mode == PrefectMode.TEMPORARY:
+            start_temporary_server(target, self.console)
+        return target
+
+    def run(self, ctx: Context, work: Callable[[], T]) -> T:
+        """Configure Prefect (before importing it), then run `work` with `ctx` bound."""
+        target = self._prepare(ctx)
+        from flows.context import bound
+
+        with bound(ctx), prefect_scope(target):
+            return work()
+
+    def advance_once(self, ctx: Context, ref: str, actor: str) -> StepResult:
+        def work() -> StepResult:
+            from flows.context import bid_labels
+            from flows.steps import run_step
+
+            return run_step(bid_labels(ctx, ref), actor)
+
+        return self.run(ctx, work)
+
+    def run_lifecycle(self, ctx: Context, ref: str, actor: str) -> list[StepResult]:
+        def work() -> list[StepResult]:
+            from prefect import tags
+
+            from flows.context import bid_labels
+            from flows.steps import bid_lifecycle
+
+            labels = bid_labels(ctx, ref)
+            with tags(*labels.tags("lifecycle")):
+                return bid_lifecycle(ref=labels.ref, actor=actor)
+
+        return self.run(ctx, work)
+
+    def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
+        """One `deadline-watch` run: warnings queued, board and plans published as artifacts."""
+
+        def work() -> dict[str, int]:
+            from flows.deadline_watch import deadline_watch
+
+            return deadline_watch(notify=notify)
+
+        return self.run(ctx, work)
+
+    def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+        """Start the next run after a person answered: on the workers, or here."""
+        dispatch = ctx.settings.flow_dispatch
+        target = self._prepare(ctx)
+        if dispatch == "deployment" or (dispatch == "auto" and target.mode == PrefectMode.SERVER):
+            started = self.run(ctx, lambda: start_on_workers(ctx, ref, actor))
+            if started is not None:
+                return started
+            if dispatch == "deployment":
+                raise DeploymentMissing(
+                    f"no deployment {LIFECYCLE_DEPLOYMENT} on {target.api_url}: start the "
+                    "workers with `bid serve-flows` (or deploy deploy/prefect.yaml)"
+                )
+        steps = self.run_lifecycle(ctx, ref, actor)
+        return "; ".join(step.message for step in steps)
+
+
+def start_on_workers(ctx: Context, ref: str, actor: str) -> str | None:
+    """Schedule a `bid-lifecycle` run of the deployment; None when the server has none."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.context import bid_labels
+
+    labels = bid_labels(ctx, ref)
+    try:
+        run = run_deployment(
+            LIFECYCLE_DEPLOYMENT,
+            parameters={"ref": labels.ref, "actor": actor},
+            timeout=0,
+            tags=labels.tags("lifecycle"),
+        )
+    except ObjectNotFound:
+        return None
+    name = getattr(run, "name", "?")  # sync call: a FlowRun (typed as FlowRun | coroutine)
+    return f"{labels.ref}: flow run '{name}' scheduled on the workers"

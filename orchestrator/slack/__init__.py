@@ -1,0 +1,1 @@
+"""The Slack door and adapter: messages, Block Kit, the notifier, the inbound app."""

@@ -1,0 +1,595 @@
+"""The Slack door: approvers answer in Slack — signed, deduplicated, authorised.
+
+Slack posts interactivity payloads (button clicks, modal submissions) to `/slack/events`.
+Bolt verifies each request's signature (HMAC-SHA256 over `v0:timestamp:body`, 5-minute
+window) and answers 401 to anything else. Every listener acknowledges at once — Slack wants
+an answer within 3 s — and hands the decision to a small worker pool, which:
+
+1. drops duplicate deliveries (Slack retries with `X-Slack-Retry-Num`, the same payload
+   twice) by the action's `action_ts` or the modal's view id, once per process;
+2. maps the Slack user to a Person (stored `slack_user_id`, else `users.info` → e-mail);
+3. calls the same service as the CLI (`services.approve` / `services.decide`), which checks
+   the role, binds the approval to the proposal version in the button, audits refusals and
+   records a second answer for the same area and version as nothing;
+4. answers the clicker with an ephemeral message (recorded, refused, or outdated with a
+   pointer to the current proposal version);
+5. after a recorded answer, asks the flow runner to carry the bid on, then delivers the
+   outbox rows the change queued.
+
+Rejections and go/no-go decisions need a reason: the button opens a modal (views.open with
+the click's trigger_id) and its submission records the answer.
+
+This module is thin: parse, verify, call the services. It holds no business rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from orchestrator.bid import services
+from orchestrator.context import Context
+from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
+from orchestrator.lifecycle.table import State
+from orchestrator.runtime.runner import FlowRunner, get_runner
+from orchestrator.slack import messages
+from orchestrator.slack.blocks import (
+    APPROVE,
+    CATEGORY_BLOCK,
+    GO_NO_GO_ACTIONS,
+    GO_NO_GO_MODAL,
+    REJECT,
+    REJECT_MODAL,
+    ButtonValue,
+    ModalAnswer,
+    go_no_go_modal,
+    read_modal,
+    reject_modal,
+)
+from orchestrator.slack.notify import (
+    TRANSIENT_ERRORS,
+    Notifier,
+    SlackNotifier,
+    describe_error,
+    person_by_email,
+    person_by_slack_id,
+    remember_slack_id,
+    slack_client,
+)
+from orchestrator.store.models import Person, SlackDelivery
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1_000_000
+DEDUPE_TTL_SECONDS = 3600.0
+DECISION_WORKERS = 4
+ACK_THREADS = 64
+
+
+class SeenRequests:
+    """Keys of interactions already taken in this process, kept for `ttl` seconds.
+
+    Slack retries a delivery it thinks failed (`X-Slack-Retry-Num`) with the same payload:
+    the same `action_ts` for a click, the same view id for a modal submission.
+    """
+
+    def __init__(
+        self,
+        ttl: float = DEDUPE_TTL_SECONDS,
+        max_size: int = 100_000,
+        engine: Engine | None = None,
+    ) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self.engine = engine
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _first_in_database(self, key: str) -> bool:
+        """Claim the key in the shared table; another process's claim wins (unique key)."""
+        if self.engine is None:
+            return True
+        now = datetime.now(UTC)
+        try:
+            with Session(self.engine) as session:
+                session.add(SlackDelivery(key=key, received_at=now))
+                session.execute(
+                    delete(SlackDelivery).where(
+                        col(SlackDelivery.received_at) < now - timedelta(seconds=self.ttl)
+                    )
+                )
+                session.commit()
+        except IntegrityError:
+            return False
+        return True
+
+    def first_time(self, key: str) -> bool:
+        """True the first time `key` is offered (atomically), False for every repeat."""
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) >= self.max_size or next(iter(self._seen.values())) < now - self.ttl
+            ):
+                self._seen.popitem(last=False)
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+        return self._first_in_database(key)
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel) if channel else None
+
+
+def _action_and_key(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The clicked action and its delivery key (same click, same key; Slack retries too)."""
+    action: dict[str, Any] = (body.get("actions") or [{}])[0]
+    return action, f"action:{_user_of(body)}:{action.get('action_id')}:{action.get('action_ts')}"
+
+
+def _user_of(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _retry_num(request: BoltRequest) -> str | None:
+    values = request.headers.get("x-slack-retry-num") or []
+    return str(values[0]) if values else None
+
+
+class SlackDoor:
+    """Bolt listeners for the decision buttons and modals, over one context."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        client: WebClient,
+        signing_secret: str,
+        *,
+        runner: FlowRunner | None = None,
+        notifier: Notifier | None = None,
+        workers: int = DECISION_WORKERS,
+        seen: SeenRequests | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.client = client
+        self._runner = runner
+        self.notifier = notifier if notifier is not None else SlackNotifier(client)
+        self.seen = seen or SeenRequests(engine=ctx.engine)
+        self._work = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bid-slack-work")
+        self._busy = 0
+        self._idle = threading.Condition()
+        self.bolt = App(
+            signing_secret=signing_secret,
+            client=client,
+            process_before_response=False,
+            listener_executor=ThreadPoolExecutor(
+                max_workers=ACK_THREADS, thread_name_prefix="bid-slack-ack"
+            ),
+            logger=logging.getLogger(f"{__name__}.bolt"),
+        )
+        self.bolt.action(APPROVE)(self._on_approve)
+        self.bolt.action(REJECT)(self._on_reject)
+        for action_id in GO_NO_GO_ACTIONS:
+            self.bolt.action(action_id)(self._on_go_no_go)
+        self.bolt.view(REJECT_MODAL)(self._on_reject_submitted)
+        self.bolt.view(GO_NO_GO_MODAL)(self._on_go_no_go_submitted)
+
+    @property
+    def runner(self) -> FlowRunner:
+        if self._runner is None:
+            self._runner = get_runner(self.ctx)
+        return self._runner
+
+    # --- bookkeeping of background work ---------------------------------------------------
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                if self._busy == 0:
+                    self._idle.notify_all()
+
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        """Queue `work` for the decision workers; `wait_idle` waits for it."""
+        with self._idle:
+            self._busy += 1
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception:  # a bug: keep the worker alive, keep the traceback
+                log.exception("Slack interaction failed")
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    if self._busy == 0:
+                        self._idle.notify_all()
+
+        self._work.submit(run)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every acknowledged interaction has been handled; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def close(self) -> None:
+        """Finish the queued decisions and stop the workers."""
+        self._work.shutdown(wait=True)
+
+    def _first_delivery(self, key: str, request: BoltRequest) -> bool:
+        if self.seen.first_time(key):
+            return True
+        log.info("duplicate Slack delivery %s (retry %s) ignored", key, _retry_num(request))
+        return False
+
+    # --- listeners: acknowledge first, then hand over ------------------------------------------
+
+    def _on_approve(
+        self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
+    ) -> None:
+        action, key = _action_and_key(body)
+        with self._tracked():  # counted as busy from before the ack until the work is done
+            ack()
+            if self._first_delivery(key, request):
+                self._submit(self._approve_click, body, action)
+
+    def _on_reject(
+        self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
+    ) -> None:
+        action, key = _action_and_key(body)
+        with self._tracked():
+            ack()
+            if not self._first_delivery(key, request):
+                return
+            self._open_modal(body, lambda value, channel: reject_modal(value, channel), action)
+
+    def _on_go_no_go(
+        self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
+    ) -> None:
+        action, key = _action_and_key(body)
+        with self._tracked():
+            ack()
+            if not self._first_delivery(key, request):
+                return
+            from orchestrator.decisions.funnel_rules import reason_categories
+
+            categories = reason_categories(self.ctx.settings.rules_dir)
+            self._open_modal(
+                body, lambda value, channel: go_no_go_modal(value, channel, categories), action
+            )
+
+    def _on_reject_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
+    ) -> None:
+        view = body.get("view") or {}
+        with self._tracked():
+            ack()
+            if self._first_delivery(f"view:{view.get('id')}:{view.get('hash')}", request):
+                self._submit(self._reject_submitted, body)
+
+    def _on_go_no_go_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
+    ) -> None:
+        view = body.get("view") or {}
+        try:
+            answer = read_modal(view)
+        except InputError as error:
+            ack(response_action="errors", errors={"reason": str(error)})
+            return
+        if answer.value.outcome == "no_bid" and not answer.category:
+            ack(response_action="errors", errors={CATEGORY_BLOCK: "choose a reason category"})
+            return
+        with self._tracked():
+            ack()
+            if self._first_delivery(f"view:{view.get('id')}:{view.get('hash')}", request):
+                self._submit(self._decide, _user_of(body), answer)
+
+    def _open_modal(
+        self,
+        body: dict[str, Any],
+        build: Callable[[ButtonValue, str | None], dict[str, Any]],
+        action: dict[str, Any],
+    ) -> None:
+        """Open a reason modal now: the click's trigger_id expires after 3 seconds."""
+        user, channel = _user_of(body), _channel_of(body)
+        try:
+            value = ButtonValue.decode(str(action.get("value", "")))
+            self.client.views_open(trigger_id=body.get("trigger_id"), view=build(value, channel))
+        except InputError as error:
+            self._reply(user, channel, "slack_refused", ref="?", reason=str(error))
+        except TRANSIENT_ERRORS as error:
+            log.warning("views.open failed: %s", describe_error(error))
+            self._reply(user, channel, "slack_form_failed", error=describe_error(error))
+
+    # --- the work, after the ack ----------------------------------------------------------------
+
+    def _approve_click(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user, channel = _user_of(body), _channel_of(body)
+        try:
+            value = ButtonValue.decode(str(action.get("value", "")))
+        except InputError as error:
+            self._reply(user, channel, "slack_refused", ref="?", reason=str(error))
+            return
+        self._approve(user, channel, value, reject=False, reason=None)
+
+    def _reject_submitted(self, body: dict[str, Any]) -> None:
+        user = _user_of(body)
+        try:
+            answer = read_modal(body.get("view") or {})
+        except InputError as error:
+            self._reply(user, None, "slack_refused", ref="?", reason=str(error))
+            return
+        self._approve(user, answer.channel, answer.value, reject=True, reason=answer.reason)
+
+    def _approve(
+        self,
+        user: str,
+        channel: str | None,
+        value: ButtonValue,
+        *,
+        reject: bool,
+        reason: str | None,
+    ) -> None:
+        person = self.person_for(user)
+        if person is None:
+            self._reply(user, channel, "slack_unknown_user", slack_user=user)
+            return
+        area = value.area or ""
+        try:
+            result = services.approve(
+                self.ctx,
+                value.ref,
+                area=area,
+                by=person.email,
+                reject=reject,
+                reason=reason,
+                proposal_hash=value.proposal_hash,
+            )
+        except ApprovalError as refusal:
+            current = self._current_version(value.ref)
+            if value.proposal_hash and current and current != value.proposal_hash:
+                self._reply(
+                    user,
+                    channel,
+                    "slack_outdated",
+                    ref=value.ref,
+                    area=area,
+                    clicked=value.proposal_hash,
+                    current=current,
+                )
+            else:
+                self._reply(user, channel, "slack_refused", ref=value.ref, reason=str(refusal))
+            return
+        except BidError as error:
+            self._reply(user, channel, "slack_refused", ref=value.ref, reason=str(error))
+            return
+        recorded = result.recorded
+        self._reply(
+            user,
+            channel,
+            "slack_recorded",
+            ref=result.ref,
+            message=result.message,
+            state=result.to_state.value,
+        )
+        if recorded:
+            if not reject:
+                self._continue(result.ref, person.email)
+            self._deliver()
+
+    def _decide(self, user: str, answer: ModalAnswer) -> None:
+        person = self.person_for(user)
+        channel = answer.channel
+        if person is None:
+            self._reply(user, channel, "slack_unknown_user", slack_user=user)
+            return
+        ref = answer.value.ref
+        try:
+            result = services.decide(
+                self.ctx,
+                ref,
+                outcome=answer.value.outcome or "",
+                by=person.email,
+                reason=answer.reason,
+                category=answer.category,
+            )
+        except BidError as error:
+            self._reply(user, channel, "slack_refused", ref=ref, reason=str(error))
+            return
+        self._reply(
+            user,
+            channel,
+            "slack_recorded",
+            ref=result.ref,
+            message=result.message,
+            state=result.to_state.value,
+        )
+        if result.to_state == State.KICK_OFF:
+            self._continue(result.ref, person.email)
+        self._deliver()
+
+    def _continue(self, ref: str, actor: str) -> None:
+        try:
+            log.info("%s continued: %s", ref, self.runner.continue_bid(self.ctx, ref, actor))
+        except BidError as error:
+            log.info("%s waits: %s", ref, error)
+
+    def _deliver(self) -> None:
+        report = self.notifier.deliver_pending(self.ctx)
+        if report.failed:
+            log.warning("%d notifications not delivered: %s", report.failed, report.errors[:3])
+
+    # --- people and replies ----------------------------------------------------------------------
+
+    def person_for(self, user_id: str) -> Person | None:
+        """The Person behind a Slack user: by stored id, else users.info → e-mail (then stored)."""
+        if not user_id:
+            return None
+        person = person_by_slack_id(self.ctx.engine, user_id)
+        if person is not None:
+            return person
+        try:
+            info = self.client.users_info(user=user_id)
+        except TRANSIENT_ERRORS as error:
+            log.warning("users.info %s failed: %s", user_id, describe_error(error))
+            return None
+        email = str(((info.get("user") or {}).get("profile") or {}).get("email") or "")
+        person = person_by_email(self.ctx.engine, email) if email else None
+        if person is not None and person.id is not None:
+            remember_slack_id(self.ctx.engine, person.id, user_id)
+        return person
+
+    def _current_version(self, ref: str) -> str | None:
+        try:
+            with Session(self.ctx.engine) as session:
+                return services.get_opportunity(session, ref).proposal_hash
+        except BidError:
+            return None
+
+    def _reply(self, user: str, channel: str | None, template: str, **values: Any) -> None:
+        """An ephemeral answer to the clicker only (a DM when the channel is unknown)."""
+        text = messages.render(self.ctx.settings.templates_dir, template, **values)
+        try:
+            if channel:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                self.client.chat_postMessage(channel=user, text=text)
+        except TRANSIENT_ERRORS as error:
+            log.warning("could not answer %s: %s", user, describe_error(error))
+
+
+# --- HTTP: Bolt on ASGI, served by uvicorn ------------------------------------------------------
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SlackAsgi:
+    """An ASGI app: POST /slack/events into Bolt (in threads, so acks never queue behind
+    each other on the event loop), GET /healthz for probes."""
+
+    def __init__(self, door: SlackDoor, *, threads: int = ACK_THREADS) -> None:
+        self.door = door
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="bid-slack-http"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        if path == HEALTH_PATH and method == "GET":
+            await _respond(send, 200, "ok")
+            return
+        if path != EVENTS_PATH or method != "POST":
+            await _respond(send, 404, "not found")
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await _respond(send, 413, "payload too large")
+            return
+        headers: dict[str, list[str]] = {}
+        for name, value in scope.get("headers") or []:
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=(scope.get("query_string") or b"").decode("latin-1"),
+            headers=headers,  # type: ignore[arg-type]
+        )
+        loop = asyncio.get_running_loop()
+        response: BoltResponse = await loop.run_in_executor(
+            self._executor, self.door.bolt.dispatch, request
+        )
+        await _respond(send, response.status, response.body or "", response.headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.door.close)
+                self._executor.shutdown(wait=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, body: str, headers: dict[str, Any] | None = None
+) -> None:
+    raw = body.encode("utf-8")
+    pairs: list[tuple[bytes, bytes]] = []
+    for name, values in (headers or {"content-type": ["text/plain; charset=utf-8"]}).items():
+        if name.lower() == "content-length":
+            continue
+        for value in values if isinstance(values, list | tuple) else [values]:
+            pairs.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    pairs.append((b"content-length", str(len(raw)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": pairs})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def build_door(ctx: Context, *, runner: FlowRunner | None = None) -> SlackDoor:
+    """The door for `bid serve`; one-line errors without a signing secret or a valid token."""
+    secret = ctx.settings.slack_signing_secret
+    if not secret:
+        raise InputError(
+            "SLACK_SIGNING_SECRET is not set; bid serve verifies every Slack request with it"
+        )
+    if not ctx.settings.slack_bot_token:
+        raise InputError("SLACK_BOT_TOKEN is not set; bid serve answers Slack with the bot token")
+    client = slack_client(ctx.settings)
+    try:
+        return SlackDoor(ctx, client, secret, runner=runner)
+    except TRANSIENT_ERRORS as error:
+        raise NotificationError(f"Slack refused the bot token: {describe_error(error)}") from error
+
+
+def serve(ctx: Context, host: str = "127.0.0.1", port: int = 3000) -> None:
+    """Serve Slack interactivity on http://host:port/slack/events until interrupted."""
+    import uvicorn
+
+    door = build_door(ctx)
+    uvicorn.run(SlackAsgi(door), host=host, port=port, log_level="info", access_log=False)

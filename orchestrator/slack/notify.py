@@ -1,0 +1,357 @@
+"""Delivering the outbox: the Notifier port, Slack direct messages, and outbox-only mode.
+
+The services commit notifications as outbox rows with the change that caused them (one row
+per event and recipient, unique `key`). A notifier delivers pending rows afterwards:
+
+* without `SLACK_BOT_TOKEN` (the embedded default) nothing is sent; rows stay pending and
+  `bid outbox` shows them; `bid notify` sends them once a token is set;
+* with a token, `SlackNotifier` posts each row as a direct message to its recipient (the
+  Slack user found by e-mail once, then kept on the Person) with Block Kit built from the
+  row's marker and the bid's current facts.
+
+Each row is sent at most once: a notifier first *claims* it with a conditional UPDATE
+(compare-and-set on `attempts` and `last_error` while `sent_at IS NULL`), so two notifiers
+running at once never both post it, and marks `sent_at` right after the post succeeds. A
+failure keeps the row pending with `attempts + 1` and `last_error`. A claim whose notifier
+died is taken over after `CLAIM_LEASE`. Transient Slack errors (429 with Retry-After, 500/503,
+dropped connections) are retried inside slack-sdk by its retry handlers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from orchestrator.config import Settings
+from orchestrator.context import Context
+from orchestrator.errors import NotificationError
+from orchestrator.slack.blocks import BidFacts, message_blocks
+from orchestrator.store.db import transaction
+from orchestrator.store.models import Account, Opportunity, OutboxMessage, Person
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 8
+"""After this many failed attempts a row stays pending but `bid notify` skips it (see --all)."""
+DEFAULT_RETRIES = 3
+"""Retries per Slack call for each kind of transient error, inside slack-sdk."""
+DEFAULT_BACKOFF = 0.5
+"""Seconds; the retry waits are backoff * 2**attempt with jitter (429 waits Retry-After)."""
+CLAIM_LEASE = timedelta(minutes=5)
+"""A claim older than this belongs to a notifier that died; another one may take the row."""
+SLACK_TIMEOUT_SECONDS = 10
+
+_CLAIM = re.compile(r"^sending: claim (?P<token>\S+) at (?P<at>\S+)$")
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    mode: str
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "sent": self.sent,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "pending": self.pending,
+            "errors": list(self.errors),
+        }
+
+
+class Notifier(Protocol):
+    """Delivers pending outbox rows and reports what it did."""
+
+    def deliver_pending(self, ctx: Context) -> DeliveryReport: ...
+
+
+def count_pending(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(col(OutboxMessage.sent_at).is_(None))
+            ).one()
+        )
+
+
+class OutboxOnlyNotifier:
+    """No Slack token: every message stays in the outbox (`bid outbox`), nothing is lost."""
+
+    def deliver_pending(self, ctx: Context) -> DeliveryReport:
+        return DeliveryReport(mode="outbox", pending=count_pending(ctx.engine))
+
+
+# --- the Slack client -------------------------------------------------------------------------
+
+
+def api_base_url(settings: Settings) -> str:
+    """SLACK_API_URL with the trailing slash slack-sdk needs to join method names."""
+    url = settings.slack_api_url
+    return url if url.endswith("/") else url + "/"
+
+
+def retry_handlers(
+    retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF
+) -> list[RetryHandler]:
+    """slack-sdk's handlers for 429 (honours Retry-After), 500/503 and connection errors."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
+        ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
+        ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=interval),
+    ]
+
+
+def slack_client(
+    settings: Settings, *, retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF
+) -> WebClient:
+    """A WebClient on SLACK_API_URL with the bot token; `NotificationError` without a token."""
+    if not settings.slack_bot_token:
+        raise NotificationError("SLACK_BOT_TOKEN is not set; messages stay in the outbox")
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=api_base_url(settings),
+        timeout=SLACK_TIMEOUT_SECONDS,
+        retry_handlers=retry_handlers(retries, backoff),
+    )
+
+
+def describe_error(error: Exception) -> str:
+    """One line for `last_error`: Slack's error code and HTTP status, or the exception."""
+    if isinstance(error, SlackApiError):
+        data = error.response.data if isinstance(error.response.data, dict) else {}
+        return f"slack {data.get('error', 'error')} (HTTP {error.response.status_code})"
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    SlackClientError,
+    OSError,
+    http.client.HTTPException,
+)
+"""What a Slack call may raise once slack-sdk's own retries are spent."""
+_DELIVERY_ERRORS: tuple[type[Exception], ...] = (NotificationError, *TRANSIENT_ERRORS)
+
+
+# --- who is who on Slack ----------------------------------------------------------------------
+
+
+def person_by_slack_id(engine: Engine, user_id: str) -> Person | None:
+    with Session(engine) as session:
+        return session.exec(select(Person).where(Person.slack_user_id == user_id)).first()
+
+
+def person_by_email(engine: Engine, email: str) -> Person | None:
+    with Session(engine) as session:
+        return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+
+
+def remember_slack_id(engine: Engine, person_id: int, user_id: str) -> None:
+    """Keep the Slack user id on the Person, so the look-up by e-mail happens once."""
+    with transaction(engine) as session:
+        session.execute(
+            update(Person)
+            .where(col(Person.id) == person_id, col(Person.slack_user_id).is_(None))
+            .values(slack_user_id=user_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
+    """The Slack user id of a person: stored, or looked up once by e-mail and stored."""
+    person = person_by_email(engine, email)
+    if person is not None and person.slack_user_id:
+        return person.slack_user_id
+    answer = client.users_lookupByEmail(email=email)
+    user_id = str((answer.get("user") or {}).get("id") or "")
+    if not user_id:
+        raise NotificationError(f"Slack knows no user with e-mail {email}")
+    if person is not None and person.id is not None:
+        remember_slack_id(engine, person.id, user_id)
+    return user_id
+
+
+# --- delivering --------------------------------------------------------------------------------
+
+
+def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> BidFacts | None:
+    """The bid's current facts for a message, with its Prefect run link when one is known."""
+    if opportunity_id is None:
+        return None
+    with Session(ctx.engine) as session:
+        opportunity = session.get(Opportunity, opportunity_id)
+        if opportunity is None:
+            return None
+        account = session.get(Account, opportunity.account_id)
+        run_url = None
+        ui_url: str | None = getattr(ctx.settings, "prefect_ui_url", None)
+        run_ids = [m.get("flow_run_id") for m in markers if isinstance(m, dict)]
+        run_id = next((r for r in run_ids if r), None)
+        if ui_url and run_id:
+            run_url = f"{ui_url.rstrip('/')}/runs/flow-run/{run_id}"
+        return BidFacts(
+            ref=opportunity.ref,
+            title=opportunity.title,
+            account=account.name if account else "",
+            state=opportunity.state,
+            deadline=opportunity.submission_deadline,
+            run_url=run_url,
+        )
+
+
+def _claim_marker(token: str, at: datetime) -> str:
+    return f"sending: claim {token} at {at.isoformat()}"
+
+
+def _in_flight(row: OutboxMessage, now: datetime) -> bool:
+    """True while another notifier's claim on the row is younger than the lease."""
+    match = _CLAIM.match(row.last_error or "")
+    if match is None:
+        return False
+    try:
+        claimed_at = datetime.fromisoformat(match.group("at"))
+    except ValueError:
+        return False
+    if claimed_at.tzinfo is None and now.tzinfo is not None:
+        claimed_at = claimed_at.replace(tzinfo=now.tzinfo)
+    return now - claimed_at < CLAIM_LEASE
+
+
+class SlackNotifier:
+    """Posts each pending outbox row as a Slack direct message, at most once per row."""
+
+    def __init__(
+        self, client: WebClient, *, max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
+    ) -> None:
+        self.client = client
+        self.max_attempts = max_attempts
+        self._user_ids: dict[str, str] = {}
+
+    def deliver_pending(self, ctx: Context, limit: int = 500) -> DeliveryReport:
+        report = DeliveryReport(mode="slack")
+        now = ctx.clock()
+        statement = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+        if self.max_attempts is not None:
+            statement = statement.where(col(OutboxMessage.attempts) < self.max_attempts)
+        with Session(ctx.engine) as session:
+            rows = list(session.exec(statement.order_by(col(OutboxMessage.id)).limit(limit)).all())
+        for row in rows:
+            if _in_flight(row, now):
+                report.skipped += 1
+                continue
+            claim = self._claim(ctx, row)
+            if claim is None:
+                report.skipped += 1
+                continue
+            try:
+                self._post(ctx, row)
+            except _DELIVERY_ERRORS as error:
+                reason = (
+                    str(error) if isinstance(error, NotificationError) else describe_error(error)
+                )
+                self._release(ctx, row, claim, reason)
+                report.failed += 1
+                report.errors.append(f"{row.key}: {reason}")
+                log.warning("outbox message %s not delivered: %s", row.key, reason)
+            else:
+                self._mark_sent(ctx, row)
+                report.sent += 1
+        report.pending = count_pending(ctx.engine)
+        return report
+
+    def _claim(self, ctx: Context, row: OutboxMessage) -> str | None:
+        """Take the row for this run; None when another notifier changed it meanwhile."""
+        marker = _claim_marker(uuid.uuid4().hex[:12], ctx.clock())
+        seen_error = (
+            col(OutboxMessage.last_error).is_(None)
+            if row.last_error is None
+            else col(OutboxMessage.last_error) == row.last_error
+        )
+        with transaction(ctx.engine) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == row.id,
+                    col(OutboxMessage.sent_at).is_(None),
+                    col(OutboxMessage.attempts) == row.attempts,
+                    seen_error,
+                )
+                .values(attempts=row.attempts + 1, last_error=marker)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = result.rowcount == 1  # type: ignore[attr-defined]
+        return marker if claimed else None
+
+    def _mark_sent(self, ctx: Context, row: OutboxMessage) -> None:
+        with transaction(ctx.engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.sent_at).is_(None))
+                .values(sent_at=ctx.clock(), last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _release(self, ctx: Context, row: OutboxMessage, claim: str, reason: str) -> None:
+        with transaction(ctx.engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.last_error) == claim)
+                .values(last_error=reason[:1000])
+                .execution_options(synchronize_session=False)
+            )
+
+    def _channel(self, ctx: Context, row: OutboxMessage) -> str:
+        if row.channel:
+            return row.channel
+        if not row.recipient_email:
+            raise NotificationError(f"outbox message {row.key} has neither recipient nor channel")
+        email = row.recipient_email
+        if email not in self._user_ids:
+            self._user_ids[email] = slack_user_for(ctx.engine, self.client, email)
+        return self._user_ids[email]
+
+    def _post(self, ctx: Context, row: OutboxMessage) -> None:
+        channel = self._channel(ctx, row)
+        markers = list(row.blocks or [])
+        blocks = message_blocks(row.text, markers, bid_facts(ctx, row.opportunity_id, markers))
+        self.client.chat_postMessage(
+            channel=channel, text=row.text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+
+
+def get_notifier(ctx: Context) -> Notifier:
+    """Slack when a token is set, else outbox-only."""
+    if ctx.settings.slack_bot_token:
+        return SlackNotifier(slack_client(ctx.settings))
+    return OutboxOnlyNotifier()
+
+
+def deliver(ctx: Context) -> DeliveryReport:
+    """Deliver what is pending with this context's notifier (call after a commit)."""
+    return get_notifier(ctx).deliver_pending(ctx)

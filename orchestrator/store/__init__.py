@@ -1,0 +1,1 @@
+"""The bottom of the house: tables, engine and sessions, migrations, the outbox."""

@@ -1,0 +1,112 @@
+"""Database engine and sessions: SQLite (WAL, busy timeout) by default, PostgreSQL by URL.
+
+The schema is owned by Alembic migrations in `orchestrator/store/migrations`; `open_database`
+brings any database up to the newest revision before use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlmodel import Session
+
+from orchestrator.errors import BidError
+from orchestrator.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: writers queue on the busy timeout
+    # instead of failing when two processes read, then write the same bid.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL and a busy timeout so processes can share it."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url, connect_args={"check_same_thread": False, "timeout": 15}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+SCHEMA_HEAD = "0002"
+"""The newest migration in `orchestrator/store/migrations/versions` (a test keeps them in step).
+
+Checking it with one query lets every command skip importing Alembic when the database is
+already current — Alembic runs only when there is something to migrate.
+"""
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration."""
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (OperationalError, ProgrammingError):  # a new database: no alembic_version yet
+        return False
+    return [row[0] for row in versions] == [SCHEMA_HEAD]
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (no-op when it already is)."""
+    if is_current(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    command.upgrade(config, "head")
+
+
+def open_database(database_url: str) -> Engine:
+    """An engine on a migrated database; a URL that cannot be opened is the user's to fix."""
+    try:
+        engine = make_engine(database_url)
+        migrate(engine)
+    except (OperationalError, ArgumentError, NoSuchModuleError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise BidError(f"cannot open the database {_safe(database_url)}: {detail}") from exc
+    return engine
+
+
+def _safe(database_url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable BID_DATABASE_URL)"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
