@@ -2,6 +2,7 @@
 
     BidError                      anything the user can cause; the CLI prints one line, exit 2
     ├── InputError                a file, row or field the user gave is wrong
+    │   ├── InputErrors           several problems in one file, one line each; nothing taken
     │   └── NotFound              an id that names nothing
     ├── RuleError                 a decision table could not be loaded or evaluated
     │   ├── RuleLoadError         a file in rules/ is malformed (names the file)
@@ -9,7 +10,10 @@
     ├── TransitionRefused         a guard refused a lifecycle move (names guard and reason)
     ├── DecisionRefused           a person may not take this go/no-go decision
     ├── ApprovalError             an approval is not allowed or is out of date
-    └── NotificationError         a message could not be delivered (kept in the outbox)
+    ├── NotificationError         a message could not be delivered (kept in the outbox)
+    └── RuntimeUnavailable        where automated work runs cannot be reached or used
+        ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
+        └── DeploymentMissing     the server has no deployment to hand the work to
 
 Anything else that escapes is a bug and shows a traceback.
 """
@@ -49,6 +53,33 @@ class InputError(BidError):
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
 
 
+class InputErrors(InputError):
+    """Several problems in one file; each is one line naming its row and field.
+
+    The first line sums up; at most `MAX_LINES` problems follow, then how many more.
+    """
+
+    MAX_LINES = 20
+
+    def __init__(self, file: str, problems: list[InputError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"{first.detail}{more}; nothing imported", file=file, row=first.row, field=first.field
+        )
+
+    def lines(self) -> list[str]:
+        """A summary line, then one line per problem."""
+        if len(self.problems) == 1:
+            return [str(self)]
+        summary = f"{self.file}: {len(self.problems)} problems; nothing imported"
+        shown = [str(problem) for problem in self.problems[: self.MAX_LINES]]
+        if len(self.problems) > self.MAX_LINES:
+            shown.append(f"... and {len(self.problems) - self.MAX_LINES} more")
+        return [summary, *shown]
+
+
 class NotFound(InputError):
     """An opportunity, person or other id that names nothing."""
 
@@ -83,3 +114,15 @@ class ApprovalError(BidError):
 
 class NotificationError(BidError):
     """A message could not be delivered; it stays in the outbox to be sent later."""
+
+
+class RuntimeUnavailable(BidError):
+    """The place automated work runs (Prefect, the local service) cannot be used now."""
+
+
+class PrefectUnavailable(RuntimeUnavailable):
+    """Prefect cannot be reached, and starting a server of our own would be unsafe."""
+
+
+class DeploymentMissing(RuntimeUnavailable):
+    """BID_FLOW_DISPATCH=deployment, but the server has no such deployment."""

@@ -15,8 +15,7 @@ from orchestrator.commercial.quotes import catalogue_for, quote_status
 from orchestrator.config import load_settings
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.decisions.engine import Decision
-from orchestrator.errors import InputError
-from orchestrator.intake.quotes import QuoteFileError
+from orchestrator.errors import InputError, InputErrors
 from orchestrator.store.db import open_database, transaction
 from orchestrator.store.models import Approval, AuditEvent, Opportunity, Quote
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
@@ -197,12 +196,12 @@ def test_several_bad_rows_one_line_each(
         ("S-00001", "telekom", "firm", 2, 2, "EUR", "2027-01-01"),
     ]
     path = write_quotes(tmp_path / "q.csv", rows)
-    with pytest.raises(QuoteFileError) as caught:
+    with pytest.raises(InputErrors) as caught:
         _import(engine, opp, path, catalogue)
-    lines = str(caught.value).splitlines()
-    assert lines[0] == f"3 bad row(s) in {path}, nothing imported"
-    assert [e.row for e in caught.value.errors] == [3, 4, 5]
-    assert [e.field for e in caught.value.errors] == ["kind", "valid_until", "site_id"]
+    lines = caught.value.lines()
+    assert lines[0] == f"{path}: 3 problems; nothing imported"
+    assert [e.row for e in caught.value.problems] == [3, 4, 5]
+    assert [e.field for e in caught.value.problems] == ["kind", "valid_until", "site_id"]
     assert len(lines) == 4
     assert _quotes(engine) == []
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import Settings, load_settings
+from orchestrator.errors import PrefectUnavailable
 from orchestrator.runtime import prefect_env
 from tests.factories import new_bid
 from tests.support.prefect_server import REPO, free_port
@@ -86,7 +87,7 @@ def test_a_ui_holding_the_lock_without_answering_is_an_error(tmp_path: Path) -> 
     settings.prefect_home.mkdir(parents=True)
     with prefect_env.lock_path(settings).open("a+") as ui_lock:
         fcntl.flock(ui_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(prefect_env.PrefectUnavailable, match="does not answer"):
+        with pytest.raises(PrefectUnavailable, match="does not answer"):
             prefect_env.resolve(settings, wait_s=0.5)
 
 

@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             deliver(_CONTEXT[0])
     except BidError as error:
-        from orchestrator.intake.opportunity import InputErrors
+        from orchestrator.errors import InputErrors
 
         lines = error.lines() if isinstance(error, InputErrors) else [str(error)]
         for line in lines:

@@ -17,29 +17,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.store.models import Access, Role, Service, Source, Tier
-
-
-class InputErrors(InputError):
-    """Several problems in one file; each is one line naming its row and field."""
-
-    def __init__(self, file: str, problems: list[InputError]) -> None:
-        self.problems = problems
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"{first.detail}{more}; nothing imported", file=file, row=first.row, field=first.field
-        )
-
-    def lines(self) -> list[str]:
-        """A summary line, then one line per problem."""
-        if len(self.problems) == 1:
-            return [str(self)]
-        summary = f"{self.file}: {len(self.problems)} problems; nothing imported"
-        return [summary, *(str(problem) for problem in self.problems)]
-
 
 # --- opportunity YAML --------------------------------------------------------------------------
 

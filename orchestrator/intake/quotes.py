@@ -2,7 +2,7 @@
 
 Every row is checked against the bid's sites, `rules/providers.yaml` and
 `rules/fx_rates.yaml`; any bad row refuses the whole file with one line per bad row
-(`QuoteFileError`). Nothing here touches the database.
+(`InputErrors`). Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, InputErrors
 
 QUOTE_COLUMNS = (
     "site_id",
@@ -27,25 +27,6 @@ QUOTE_COLUMNS = (
     "valid_until",
 )
 QUOTE_KINDS = ("budgetary", "firm")
-
-
-class QuoteFileError(InputError):
-    """A quote file with one or more bad rows; nothing was imported.
-
-    `errors` holds one InputError per bad row; the message has one line per bad row.
-    """
-
-    MAX_LINES = 20
-
-    def __init__(self, errors: list[InputError]) -> None:
-        first = errors[0]
-        super().__init__(first.detail, file=first.file, row=first.row, field=first.field)
-        self.errors = errors
-        shown = [str(e) for e in errors[: self.MAX_LINES]]
-        if len(errors) > self.MAX_LINES:
-            shown.append(f"... and {len(errors) - self.MAX_LINES} more")
-        head = f"{len(errors)} bad row(s) in {first.file}, nothing imported"
-        self.args = ("\n".join([head, *shown]),)
 
 
 @dataclass(frozen=True)
@@ -73,7 +54,7 @@ def _number(raw: str, name: str, file: str, row: int) -> float:
 def parse_quote_file(
     path: Path, site_ids: Iterable[str], catalogue: Catalogue
 ) -> list[ParsedQuote]:
-    """Read and check a quote CSV; any bad row refuses the whole file (QuoteFileError)."""
+    """Read and check a quote CSV; any bad row refuses the whole file (InputErrors)."""
     file = str(path)
     known_sites = set(site_ids)
     providers = {p.id for p in catalogue.providers.providers} | {IN_HOUSE_PROVIDER}
@@ -114,7 +95,7 @@ def parse_quote_file(
             seen[key] = row_number
             parsed.append(quote)
     if errors:
-        raise QuoteFileError(errors)
+        raise InputErrors(file, errors)
     if not parsed:
         raise InputError("no quote rows", file=file, row=2)
     return parsed

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from orchestrator.config import Settings
-from orchestrator.errors import BidError
+from orchestrator.errors import PrefectUnavailable
 
 UI_LOCK_FILE = "bid-ui.lock"
 UI_STATE_FILE = "bid-ui.json"
@@ -36,10 +36,6 @@ UI_START_WAIT_S = 30.0
 """How long a command waits for a `bid ui` that holds the lock but does not answer yet."""
 TEMPORARY_SERVER_START_TIMEOUT_S = 120
 """Prefect's own default (20 s) is too short for a first run on a busy 2-core machine."""
-
-
-class PrefectUnavailable(BidError):
-    """Prefect cannot be reached, and starting a server of our own would be unsafe."""
 
 
 class PrefectMode(StrEnum):

@@ -16,17 +16,13 @@ from rich.console import Console
 
 from orchestrator.bid.services import StepResult
 from orchestrator.context import Context
-from orchestrator.errors import BidError
+from orchestrator.errors import DeploymentMissing
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
 
 T = TypeVar("T")
 
 LIFECYCLE_DEPLOYMENT = "bid-lifecycle/bid-orchestrator"
-
-
-class DeploymentMissing(BidError):
-    """BID_FLOW_DISPATCH=deployment, but the server has no such deployment."""
 
 
 def start_temporary_server(target: PrefectTarget, console: Console) -> None:

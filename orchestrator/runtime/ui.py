@@ -23,7 +23,7 @@ from typing import IO
 from rich.console import Console
 
 from orchestrator.config import Settings
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, PrefectUnavailable
 from orchestrator.runtime import prefect_env
 
 SERVER_COMMAND = (sys.executable, "-m", "prefect", "server", "start")
@@ -58,7 +58,7 @@ def _exclusive_lock(settings: Settings, console: Console) -> IO[str]:
                 raise BidError(f"bid ui already serves {settings.prefect_home} at {url}") from None
             if time.monotonic() > deadline:
                 handle.close()
-                raise prefect_env.PrefectUnavailable(
+                raise PrefectUnavailable(
                     f"another process runs Prefect's temporary server over "
                     f"{settings.prefect_home} (a `bid` command or `bid serve-flows`); "
                     "let it finish or stop it, then run `bid ui` again"
