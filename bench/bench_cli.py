@@ -46,7 +46,7 @@ def _timed(project: BidProject, *args: str) -> float:
 
 def _bids(project: BidProject, count: int) -> list[str]:
     from orchestrator.config import load_settings
-    from orchestrator.context import open_context
+    from orchestrator.wiring import open_context
     from tests.factories import new_bid
 
     settings = load_settings(project.env, cwd=project.root)

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orchestrator.config import Settings, load_settings  # noqa: E402
-from orchestrator.context import Context, open_context  # noqa: E402
+from orchestrator.context import Context  # noqa: E402
+from orchestrator.wiring import open_context  # noqa: E402
 
 TARGET_OVERHEAD_MS = 200.0
 

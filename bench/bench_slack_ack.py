@@ -33,9 +33,9 @@ from sqlmodel import Session, select  # noqa: E402
 
 from orchestrator.bid.services import get_opportunity  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
-from orchestrator.context import open_context  # noqa: E402
 from orchestrator.slack.blocks import APPROVE, ButtonValue  # noqa: E402
 from orchestrator.store.models import AuditEvent  # noqa: E402
+from orchestrator.wiring import open_context  # noqa: E402
 from tests.conftest import FixedClock, RecordingDocuments  # noqa: E402
 from tests.support.slack_api import (  # noqa: E402
     BOT_TOKEN,

@@ -16,9 +16,10 @@ from sqlmodel import Session
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.config import Settings, get_settings
-from orchestrator.context import Context, open_context
+from orchestrator.context import Context
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import DocumentPort
+from orchestrator.wiring import open_context
 
 _BOUND: ContextVar[Context | None] = ContextVar("bid_context", default=None)
 _OPENED: list[Context] = []

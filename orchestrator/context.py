@@ -1,20 +1,22 @@
-"""Wiring: one `Context` holds the settings, the database and the ports for every door.
+"""One `Context` holds the settings, the database and the ports a service call works with.
 
-The CLI, the Slack app and the Prefect flows each open a context and call `services`.
-Building it does no I/O beyond opening (and migrating) the database.
+The doors build it through `orchestrator.wiring.open_context`, which plugs in the real
+adapters (docxtpl documents, Slack message texts); tests plug in their own. This module
+imports no adapter, so the service layer that receives a `Context` depends on ports only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from orchestrator.config import Settings, get_settings
-from orchestrator.ports import Clock, DocumentPort, system_clock
-from orchestrator.store.db import open_database
+from orchestrator.config import Settings
+from orchestrator.errors import BidError
+from orchestrator.ports import Clock, DocumentPort, MessagePort, system_clock
 
 if TYPE_CHECKING:
     from orchestrator.decisions.engine import RulesEngine
@@ -27,6 +29,10 @@ class Context:
     clock: Clock = system_clock
     _rules: RulesEngine | None = None
     _documents: DocumentPort | None = None
+    _messages: MessagePort | None = None
+    make_documents: Callable[[], DocumentPort] | None = None
+    """Builds the document port on first use (the renderer loads docxtpl, ~0.2 s)."""
+    make_messages: Callable[[], MessagePort] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -40,31 +46,21 @@ class Context:
 
     @property
     def documents(self) -> DocumentPort:
-        """The document renderer (docxtpl), created on first use."""
+        """The document renderer, created on first use."""
         if self._documents is None:
-            from orchestrator.documents.renderer import DocxDocuments
-
-            self._documents = DocxDocuments(
-                self.settings.templates_dir, self.settings.rules_dir, clock=self.clock
-            )
+            if self.make_documents is None:
+                raise BidError("no document renderer is wired into this context")
+            self._documents = self.make_documents()
         return self._documents
+
+    @property
+    def messages(self) -> MessagePort:
+        """The texts of notifications, created on first use."""
+        if self._messages is None:
+            if self.make_messages is None:
+                raise BidError("no message texts are wired into this context")
+            self._messages = self.make_messages()
+        return self._messages
 
     def output_dir_for(self, opportunity_ref: str) -> Path:
         return self.settings.output_dir / opportunity_ref
-
-
-def open_context(
-    settings: Settings | None = None,
-    *,
-    clock: Clock = system_clock,
-    rules: RulesEngine | None = None,
-    documents: DocumentPort | None = None,
-) -> Context:
-    settings = settings or get_settings()
-    return Context(
-        settings=settings,
-        engine=open_database(settings.database_url),
-        clock=clock,
-        _rules=rules,
-        _documents=documents,
-    )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -64,4 +64,16 @@ class DocumentPort(Protocol):
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
         """The clean order sheet after a win; `problems` lists lines that block ordering."""
+        ...
+
+
+class MessagePort(Protocol):
+    """The text of a notification for an event, from the facts of that event.
+
+    The service layer queues notifications with their text; the adapter (Slack's mrkdwn
+    templates) decides the words and the escaping of user text.
+    """
+
+    def render(self, event: str, **values: Any) -> str:
+        """The message for `event` (a template per event, else the generic transition)."""
         ...

@@ -27,9 +27,10 @@ import pytest
 from sqlmodel import Session, select
 
 from orchestrator.config import Settings, load_settings
-from orchestrator.context import Context, open_context
+from orchestrator.context import Context
 from orchestrator.ports import ProducedDocuments, RenderedDocument
 from orchestrator.store.models import Site
+from orchestrator.wiring import open_context
 from tests.support.postgres import PostgresServer, find_bin_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from orchestrator.cli.documents import register
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
-from orchestrator.context import Context, open_context
+from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.store.models import AuditEvent, ChangeOrder, Site
+from orchestrator.wiring import open_context
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 from tests.test_quotes__import import FakeRules
 

@@ -18,8 +18,9 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid import services
 from orchestrator.config import load_settings
-from orchestrator.context import Context, open_context
+from orchestrator.context import Context
 from orchestrator.store.models import AuditEvent, Document
+from orchestrator.wiring import open_context
 from tests.factories import PEOPLE, new_bid
 from tests.support.prefect_server import (
     PAUSE_ENV,

@@ -13,11 +13,11 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from orchestrator.bid.accounts import put_to_sleep
 from orchestrator.cli.funnel import register
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.errors import InputError
-from orchestrator.funnel.winloss import put_to_sleep
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import open_database
 from tests.factories_history import NOW, build_history, custom_spec, write_history

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from orchestrator.bid.accounts import put_to_sleep
+from orchestrator.decisions.funnel_rules import check_reason_category
 from orchestrator.errors import InputError, NotFound
 from orchestrator.funnel.measure import load_trails
 from orchestrator.funnel.winloss import (
-    check_reason_category,
-    put_to_sleep,
     reasons_breakdown,
     sleeping_accounts,
     win_rates,

@@ -20,7 +20,6 @@ from orchestrator.bid.facts import ORGANISATION_ROLES, team
 from orchestrator.bid.planning import WarningPolicy, load_milestone_rules
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import ENDS
-from orchestrator.slack.messages import render as render_message
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import Account, Milestone, Opportunity, Person, Role, format_ref
@@ -218,8 +217,7 @@ def watch(ctx: Context, *, notify: bool = True) -> WatchReport:
         for row in report.board:
             for level in levels_due(row.due_at, now, policy):
                 person = _recipient(session, row, level)
-                text = render_message(
-                    ctx.settings.templates_dir,
+                text = ctx.messages.render(
                     "milestone_warning",
                     ref=row.ref,
                     title=row.title,

@@ -32,7 +32,6 @@ from orchestrator.errors import (
     InputError,
 )
 from orchestrator.lifecycle.table import State
-from orchestrator.slack.messages import render as render_message
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
@@ -74,8 +73,7 @@ def request_governance(
                 requested_at=now,
             )
         )
-        text = render_message(
-            ctx.settings.templates_dir,
+        text = ctx.messages.render(
             "approval_requested",
             ref=opportunity.ref,
             title=opportunity.title,

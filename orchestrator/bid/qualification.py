@@ -37,7 +37,6 @@ from orchestrator.errors import (
     TransitionRefused,
 )
 from orchestrator.lifecycle.table import ENDS, OPEN_STATES, WAITING_FOR, State
-from orchestrator.slack.messages import render as render_message
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
@@ -147,8 +146,7 @@ def await_go_no_go(session: Session, ctx: Context, opportunity: Opportunity) -> 
         )
         account = account_of(session, opportunity)
         route = routing_for(ctx, account.tier, State.QUALIFICATION.value)
-        text = render_message(
-            ctx.settings.templates_dir,
+        text = ctx.messages.render(
             "go_no_go_requested",
             ref=opportunity.ref,
             title=opportunity.title,

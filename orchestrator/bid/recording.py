@@ -23,7 +23,6 @@ from orchestrator.context import Context
 from orchestrator.lifecycle.machine import fire
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State
 from orchestrator.ports import ProducedDocuments
-from orchestrator.slack.messages import render as render_message
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
@@ -149,8 +148,7 @@ def notify_transition(
     route = routing_for(ctx, account.tier, opportunity.state)
     roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
     waiting = WAITING_FOR.get(State(opportunity.state))
-    text = render_message(
-        ctx.settings.templates_dir,
+    text = ctx.messages.render(
         "transition",
         ref=opportunity.ref,
         title=opportunity.title,
@@ -299,14 +297,14 @@ def complete_milestones(
 
 def check_category(ctx: Context, category: str | None) -> None:
     """Lost, no-bid and withdrawn bids need a category from the controlled list."""
-    from orchestrator.funnel.winloss import check_reason_category
+    from orchestrator.decisions.funnel_rules import check_reason_category
 
     check_reason_category(ctx.settings.rules_dir, category or "")
 
 
 def put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportunity) -> None:
     """Lost and no-bid accounts become sleeping accounts with a reminder date."""
-    from orchestrator.funnel.winloss import put_to_sleep
+    from orchestrator.bid.accounts import put_to_sleep
 
     put_to_sleep(
         session, opportunity.account_id, today=ctx.clock().date(), rules_dir=ctx.settings.rules_dir

@@ -17,9 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.context import Context, open_context
+from orchestrator.context import Context
 from orchestrator.errors import BidError
 from orchestrator.store.models import Area
+from orchestrator.wiring import open_context
 
 app = typer.Typer(
     name="bid",

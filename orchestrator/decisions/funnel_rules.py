@@ -302,3 +302,17 @@ def parse_period(text: str) -> Period:
     if re.fullmatch(r"\d{4}", value):
         return Period(value, date(int(value), 1, 1), date(int(value) + 1, 1, 1))
     raise InputError(f"{text!r} is not a period like 2026-Q4, 2026-11 or 2026", field="period")
+
+
+def check_reason_category(rules_dir: Path, category: str) -> str:
+    """The category if it is on the controlled list in funnel.yaml; else an InputError.
+
+    Services call this before recording a lost, no-bid, withdrawn or won result.
+    """
+    allowed = load_funnel_config(rules_dir).reason_categories
+    if category not in allowed:
+        raise InputError(
+            f"unknown reason category {category!r}; choose one of {', '.join(allowed)}",
+            field="category",
+        )
+    return category

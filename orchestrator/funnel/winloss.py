@@ -5,7 +5,8 @@
   customer decisions: they appear in the reasons breakdown, not in the win rate.
 - A bid's *closing moment* is its first move into a won or end state.
 - Lost and no-bid accounts become *sleeping accounts* (study §2.2: lost deals are not
-  worthless): `put_to_sleep` sets `Account.sleeping_until` to the day a reminder is due.
+  worthless): `orchestrator.bid.accounts.put_to_sleep` sets `Account.sleeping_until` to
+  the day a reminder is due.
   An account with an open bid is awake and is not listed.
 """
 
@@ -14,13 +15,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from orchestrator.decisions.funnel_rules import load_funnel_config
-from orchestrator.errors import InputError, NotFound
 from orchestrator.funnel.measure import BidTrail, load_trails
 from orchestrator.lifecycle.table import ENDS, State
 from orchestrator.store.models import Account, format_ref
@@ -111,36 +109,6 @@ def reasons_breakdown(
         if trail.result_reason:
             reasons[key].append(trail.result_reason)
     return [ReasonCount(*key, counts[key], tuple(reasons[key])) for key in sorted(counts)]
-
-
-def check_reason_category(rules_dir: Path, category: str) -> str:
-    """The category if it is on the controlled list in funnel.yaml; else an InputError.
-
-    Services call this before recording a lost, no-bid, withdrawn or won result.
-    """
-    allowed = load_funnel_config(rules_dir).reason_categories
-    if category not in allowed:
-        raise InputError(
-            f"unknown reason category {category!r}; choose one of {', '.join(allowed)}",
-            field="category",
-        )
-    return category
-
-
-def put_to_sleep(session: Session, account_id: int, *, today: date, rules_dir: Path) -> date:
-    """Mark an account sleeping after a loss or no-bid; returns the reminder date.
-
-    Runs inside the caller's transaction (no commit), so the account sleeps if and only if
-    the result is recorded. A later reminder date already set is kept.
-    """
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"no account with id {account_id}", field="account_id")
-    due = today + timedelta(days=load_funnel_config(rules_dir).sleeping_reminder_days)
-    if account.sleeping_until is None or account.sleeping_until < due:
-        account.sleeping_until = due
-        session.add(account)
-    return account.sleeping_until
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,13 @@ def render(templates_dir: Path, event: str, **values: Any) -> str:
     except TemplateNotFound:
         template = env.get_template("transition.txt.j2")
     return template.render(event=event, **values).strip()
+
+
+class SlackMessages:
+    """`MessagePort` over the templates in `templates/messages/`."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+
+    def render(self, event: str, **values: Any) -> str:
+        return render(self.templates_dir, event, **values)

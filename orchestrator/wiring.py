@@ -1,0 +1,55 @@
+"""The composition root: the doors open a `Context` here, with the real adapters plugged in.
+
+Only doors (the CLI, the Slack app, the flows, the runtime) and tests import this module;
+the service layer receives the finished `Context`. Building it does no I/O beyond opening
+(and migrating) the database; the adapters are created on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.config import Settings, get_settings
+from orchestrator.context import Context
+from orchestrator.ports import Clock, DocumentPort, MessagePort, system_clock
+from orchestrator.store.db import open_database
+
+if TYPE_CHECKING:
+    from orchestrator.decisions.engine import RulesEngine
+
+
+def docx_documents(settings: Settings, clock: Clock) -> DocumentPort:
+    """The docxtpl renderer over the configured templates and rules."""
+    from orchestrator.documents.renderer import DocxDocuments
+
+    return DocxDocuments(settings.templates_dir, settings.rules_dir, clock=clock)
+
+
+def slack_messages(settings: Settings) -> MessagePort:
+    """Notification texts from `templates/messages/`, escaped for Slack."""
+    from orchestrator.slack.messages import SlackMessages
+
+    return SlackMessages(settings.templates_dir)
+
+
+def open_context(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    rules: RulesEngine | None = None,
+    documents: DocumentPort | None = None,
+    messages: MessagePort | None = None,
+) -> Context:
+    """A context on the settings' database, with the given ports or the real ones."""
+    settings = settings or get_settings()
+    chosen = settings
+    return Context(
+        settings=settings,
+        engine=open_database(settings.database_url),
+        clock=clock,
+        _rules=rules,
+        _documents=documents,
+        _messages=messages,
+        make_documents=lambda: docx_documents(chosen, clock),
+        make_messages=lambda: slack_messages(chosen),
+    )
