@@ -10,16 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from orchestrator.config import Settings
 from orchestrator.errors import BidError
-from orchestrator.ports import Clock, DocumentPort, MessagePort, system_clock
-
-if TYPE_CHECKING:
-    from orchestrator.decisions.engine import RulesEngine
+from orchestrator.ports import Clock, DocumentPort, MessagePort, RulesEngine, system_clock
 
 
 @dataclass
@@ -30,6 +26,8 @@ class Context:
     _rules: RulesEngine | None = None
     _documents: DocumentPort | None = None
     _messages: MessagePort | None = None
+    make_rules: Callable[[], RulesEngine] | None = None
+    """Builds the rules engine on first use (zen-engine over `settings.rules_dir`)."""
     make_documents: Callable[[], DocumentPort] | None = None
     """Builds the document port on first use (the renderer loads docxtpl, ~0.2 s)."""
     make_messages: Callable[[], MessagePort] | None = None
@@ -37,11 +35,11 @@ class Context:
 
     @property
     def rules(self) -> RulesEngine:
-        """The rules engine over `settings.rules_dir`, created on first use."""
+        """The rules engine, created on first use."""
         if self._rules is None:
-            from orchestrator.decisions.engine import ZenRulesEngine
-
-            self._rules = ZenRulesEngine(self.settings.rules_dir, clock=self.clock)
+            if self.make_rules is None:
+                raise BidError("no rules engine is wired into this context")
+            self._rules = self.make_rules()
         return self._rules
 
     @property

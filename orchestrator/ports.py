@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,3 +77,22 @@ class MessagePort(Protocol):
     def render(self, event: str, **values: Any) -> str:
         """The message for `event` (a template per event, else the generic transition)."""
         ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One evaluation of one table: the facts, the answer, and the exact rule version used."""
+
+    table: str
+    rule_file: str
+    rule_hash: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    matched_rows: list[str]
+    evaluated_at: datetime
+
+
+class RulesEngine(Protocol):
+    """The rules-engine port: evaluate a named decision table over plain facts."""
+
+    def evaluate(self, table: str, inputs: Mapping[str, Any]) -> Decision: ...

@@ -7,15 +7,17 @@ the service layer receives the finished `Context`. Building it does no I/O beyon
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from orchestrator.config import Settings, get_settings
 from orchestrator.context import Context
-from orchestrator.ports import Clock, DocumentPort, MessagePort, system_clock
+from orchestrator.ports import Clock, DocumentPort, MessagePort, RulesEngine, system_clock
 from orchestrator.store.db import open_database
 
-if TYPE_CHECKING:
-    from orchestrator.decisions.engine import RulesEngine
+
+def zen_rules(settings: Settings, clock: Clock) -> RulesEngine:
+    """The zen-engine decision tables under `settings.rules_dir` (hot-reloaded)."""
+    from orchestrator.decisions.engine import ZenRulesEngine
+
+    return ZenRulesEngine(settings.rules_dir, clock=clock)
 
 
 def docx_documents(settings: Settings, clock: Clock) -> DocumentPort:
@@ -50,6 +52,7 @@ def open_context(
         _rules=rules,
         _documents=documents,
         _messages=messages,
+        make_rules=lambda: zen_rules(chosen, clock),
         make_documents=lambda: docx_documents(chosen, clock),
         make_messages=lambda: slack_messages(chosen),
     )

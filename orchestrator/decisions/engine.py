@@ -25,11 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import zen
 
 from orchestrator.errors import RuleError, RuleInputError, RuleLoadError
+from orchestrator.ports import Decision, RulesEngine
+
+__all__ = ["Decision", "RulesEngine", "ZenRulesEngine"]
 
 DECISION_TABLES: tuple[str, ...] = ("bants", "go_no_go", "governance", "routing")
 HIT_POLICIES = frozenset({"first", "collect"})
@@ -43,25 +46,6 @@ _KINDS: dict[type, frozenset[str]] = {  # Python type -> the JSON-Schema types i
     list: frozenset({"array"}),
     dict: frozenset({"object"}),
 }
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One evaluation of one table: the facts, the answer, and the exact rule version used."""
-
-    table: str
-    rule_file: str
-    rule_hash: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    matched_rows: list[str]
-    evaluated_at: datetime
-
-
-class RulesEngine(Protocol):
-    """The rules-engine port: evaluate a named decision table over plain facts."""
-
-    def evaluate(self, table: str, inputs: Mapping[str, Any]) -> Decision: ...
 
 
 @dataclass(frozen=True)
