@@ -26,13 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from docxtpl import DocxTemplate  # noqa: E402
 
-from orchestrator.commercial.quote_import import import_quotes  # noqa: E402
+from orchestrator.bid.quotes import import_quotes  # noqa: E402
 from orchestrator.commercial.quotes import catalogue_for  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.documents.renderer import DocxDocuments  # noqa: E402
 from orchestrator.store.db import open_database, transaction  # noqa: E402
 from orchestrator.store.models import Opportunity  # noqa: E402
 from tests.factories_sites import (  # noqa: E402
+    context_on,
     make_opportunity,
     quote_rows,
     site_specs,
@@ -61,25 +62,8 @@ def run_once(sites: int) -> dict[str, float]:
         quotes = write_quotes(tmp / "quotes.csv", quote_rows(site_specs(sites)))
         out = tmp / "out"
         figures: dict[str, float] = {}
-        with transaction(engine) as session:
-            row = session.get(Opportunity, opp.id)
-            assert row is not None
-
-            def do_import() -> None:
-                assert row is not None  # the narrowing above does not reach into a closure
-                import_quotes(
-                    session,
-                    row,
-                    quotes,
-                    actor="bench",
-                    catalogue=catalogue,
-                    margin_floor=lambda *_: 15.0,
-                    today=NOW.date(),
-                    now=NOW,
-                )
-                session.flush()
-
-            figures["import"] = _timed(do_import)
+        ctx = context_on(engine, now=NOW)
+        figures["import"] = _timed(lambda: import_quotes(ctx, opp.ref, quotes, actor="bench"))
         with transaction(engine) as session:
             row = session.get(Opportunity, opp.id)
             assert row is not None

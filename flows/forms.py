@@ -20,9 +20,8 @@ from pydantic import BaseModel, Field, model_validator
 from flows.context import bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from flows.steps import bid_lifecycle, run_step
-from orchestrator.bid.services import StepResult, get_opportunity
+from orchestrator.bid.services import StepResult
 from orchestrator.errors import InputError
-from orchestrator.store.db import transaction
 from orchestrator.store.models import Role, Service, Source, Tier
 
 REF_PATTERN = r"^(?:OPP-?)?\d+$"
@@ -176,17 +175,12 @@ def advance_bid(request: AdvanceRequest) -> list[StepResult]:
 @flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
 def generate_documents(request: DocumentsRequest) -> list[str]:
     """Render a bid's documents into its output folder and list them as an artifact."""
-    from orchestrator.bid.recording import record_documents
+    from orchestrator.bid.rendering import render_kind
 
     ctx = current()
     labels = bid_labels(ctx, request.opportunity)
     tag_current_run(labels.tags("documents"))
-    with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, labels.ref)
-        out_dir = ctx.output_dir_for(opportunity.ref)
-        render = getattr(ctx.documents, request.kind)
-        produced = render(session, opportunity, out_dir)
-        record_documents(session, opportunity, produced)
+    produced = render_kind(ctx, labels.ref, request.kind)
     paths = [str(document.path) for document in produced.documents]
     create_markdown_artifact(
         key=f"documents-{labels.ref.lower()}",

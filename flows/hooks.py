@@ -13,42 +13,10 @@ from typing import Any
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import FlowRunContext
-from sqlmodel import col, select
 
 from flows.context import current
-from orchestrator.bid.facts import get_opportunity
-from orchestrator.context import Context
+from orchestrator.bid.recording import record_flow_crash
 from orchestrator.errors import BidError
-from orchestrator.store.db import transaction
-from orchestrator.store.models import AuditEvent
-
-CRASH_TRIGGER = "flow_crashed"
-
-
-def record_flow_crash(ctx: Context, ref: str, reason: str, run_name: str = "") -> bool:
-    """Add a `flow_crashed` event (state unchanged); False when the last event says the same."""
-    with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        last = session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.opportunity_id == opportunity.id)
-            .order_by(col(AuditEvent.id).desc())
-        ).first()
-        if last is not None and last.trigger == CRASH_TRIGGER and last.reason == reason:
-            return False
-        session.add(
-            AuditEvent(
-                opportunity_id=opportunity.id or 0,
-                at=ctx.clock(),
-                actor="prefect",
-                from_state=opportunity.state,
-                to_state=opportunity.state,
-                trigger=CRASH_TRIGGER,
-                reason=reason,
-                inputs={"flow_run": run_name} if run_name else {},
-            )
-        )
-        return True
 
 
 def ref_of(parameters: Mapping[str, Any]) -> str | None:

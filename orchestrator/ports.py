@@ -36,6 +36,8 @@ class ProducedDocuments:
     documents: list[RenderedDocument] = field(default_factory=list)
     proposal_hash: str | None = None
     problems: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    """What the documents cover, as plain data (e.g. the QRF groups per country/provider)."""
 
 
 class DocumentPort(Protocol):
@@ -44,6 +46,12 @@ class DocumentPort(Protocol):
     Implementations are deterministic: the same inputs give the same files at the same
     paths and the same hashes, so a rerun after a crash rewrites, never duplicates.
     """
+
+    def quote_requests(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """QRFs per country and provider (and internal quote tasks); `summary` the plan."""
+        ...
 
     def bid_documents(
         self, session: Session, opportunity: Opportunity, out_dir: Path

@@ -68,6 +68,11 @@ class RecordingDocuments:
         sites = session.exec(select(Site).where(Site.opportunity_id == opportunity_id)).all()
         return ";".join(sorted(f"{s.site_id}:{s.country}:{s.bandwidth_mbps}" for s in sites))
 
+    def quote_requests(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+        self.calls.append(("quote_requests", opportunity.ref))
+        qrf = self._write(out_dir, "qrf", "qrf", self._sites(session, opportunity.id))
+        return ProducedDocuments([qrf])
+
     def bid_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
         self.calls.append(("bid_documents", opportunity.ref))
         proposal = self._write(

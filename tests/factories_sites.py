@@ -9,15 +9,19 @@ mix of access types that exercises the providers split by access type (GB, AT).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from orchestrator.config import load_settings
+from orchestrator.context import Context
+from orchestrator.ports import RulesEngine
 from orchestrator.store.models import Account, Opportunity, Site
+from orchestrator.wiring import open_context
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
 IN_HOUSE_COUNTRIES = ("BE", "NL")
@@ -179,3 +183,14 @@ def quote_rows(
             provider = found.id
         rows.append((spec.site_id, provider, kind, monthly, one_off, "EUR", valid_until))
     return rows
+
+
+def context_on(
+    engine: Engine, *, now: datetime, rules: RulesEngine | None = None, out: Path | None = None
+) -> Context:
+    """A context over the database of `engine`, the repository's rules and a fixed clock."""
+    settings = replace(load_settings({}), database_url=engine.url.render_as_string(False))
+    if out is not None:
+        settings = replace(settings, output_dir=out)
+    clock: Callable[[], datetime] = lambda: now  # noqa: E731
+    return open_context(settings, clock=clock, rules=rules)

@@ -16,8 +16,7 @@ from docx.text.paragraph import Paragraph
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from orchestrator.commercial.quote_import import import_quotes
-from orchestrator.commercial.quotes import catalogue_for
+from orchestrator.bid.quotes import import_quotes
 from orchestrator.config import load_settings
 from orchestrator.documents.renderer import DocxDocuments
 from orchestrator.ports import ProducedDocuments
@@ -25,6 +24,7 @@ from orchestrator.store.db import open_database, transaction
 from orchestrator.store.models import Milestone, Opportunity, Person, Site, TeamMember
 from tests.factories_sites import (
     ALL_COUNTRIES,
+    context_on,
     make_opportunity,
     quote_rows,
     site_specs,
@@ -101,20 +101,12 @@ def rfp(tmp_path_factory: pytest.TempPathFactory) -> Rfp:
                 )
             )
     specs = site_specs(N)
-    catalogue = catalogue_for(SETTINGS.rules_dir)
-    with transaction(engine) as session:
-        row = session.get(Opportunity, opp.id)
-        assert row is not None
-        import_quotes(
-            session,
-            row,
-            write_quotes(tmp / "q.csv", quote_rows(specs[: N // 2])),
-            actor="t@example.com",
-            catalogue=catalogue,
-            margin_floor=lambda *_: 15.0,
-            today=NOW.date(),
-            now=NOW,
-        )
+    import_quotes(
+        context_on(engine, now=NOW),
+        opp.ref,
+        write_quotes(tmp / "q.csv", quote_rows(specs[: N // 2])),
+        actor="t@example.com",
+    )
     renderer = DocxDocuments(SETTINGS.templates_dir, SETTINGS.rules_dir, clock=lambda: NOW)
     out = tmp / "out"
     bid, sheet = _render(engine, opp.id or 0, out, renderer)

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from orchestrator.commercial.quote_import import governance_margin_floor, import_quotes
+from orchestrator.bid.governance import margin_floor_pct
+from orchestrator.bid.quotes import import_quotes
 from orchestrator.commercial.quotes import catalogue_for, quote_status
 from orchestrator.config import load_settings
 from orchestrator.decisions.catalogue import Catalogue
@@ -18,7 +19,7 @@ from orchestrator.decisions.engine import Decision
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.store.db import open_database, transaction
 from orchestrator.store.models import Approval, AuditEvent, Opportunity, Quote
-from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
+from tests.factories_sites import context_on, make_opportunity, quote_rows, site_specs, write_quotes
 
 TODAY = date(2026, 12, 1)
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -61,19 +62,8 @@ def catalogue() -> Catalogue:
 def _import(
     engine: Engine, opp: Opportunity, path: Path, catalogue: Catalogue, floor: float = 15.0
 ) -> Any:
-    with transaction(engine) as session:
-        row = session.get(Opportunity, opp.id)
-        assert row is not None
-        return import_quotes(
-            session,
-            row,
-            path,
-            actor="sam@example.com",
-            catalogue=catalogue,
-            margin_floor=governance_margin_floor(FakeRules(floor)),
-            today=TODAY,
-            now=NOW,
-        )
+    ctx = context_on(engine, now=NOW, rules=FakeRules(floor))
+    return import_quotes(ctx, opp.ref, path, actor="sam@example.com")
 
 
 def _quotes(engine: Engine) -> list[Quote]:
@@ -232,7 +222,9 @@ def test_firm_quote_below_floor_invalidates_financial_approval(
     assert len(result.invalidated_approvals) == 1
     with Session(engine) as session:
         approvals = session.exec(select(Approval).order_by(col(Approval.id))).all()
-        events = session.exec(select(AuditEvent)).all()
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.trigger != "quotes_imported")
+        ).all()
     assert [(a.area, a.status) for a in approvals] == [
         ("financial", "invalidated"),
         ("financial", "requested"),
@@ -259,5 +251,6 @@ def test_firm_quote_above_floor_keeps_approval(
 def test_real_governance_table_gives_the_floor(tmp_path: Path) -> None:
     from orchestrator.decisions.engine import ZenRulesEngine
 
-    floor = governance_margin_floor(ZenRulesEngine(load_settings().rules_dir))
-    assert floor("top", 500_000.0, 20.0) == 15.0
+    engine = open_database(f"sqlite:///{tmp_path}/t.db")
+    ctx = context_on(engine, now=NOW, rules=ZenRulesEngine(load_settings().rules_dir))
+    assert margin_floor_pct(ctx, "top", 500_000.0, 20.0) == 15.0

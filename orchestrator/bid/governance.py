@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from orchestrator.bid.facts import (
     StepResult,
@@ -51,6 +51,73 @@ def governance_decision(ctx: Context, session: Session, opportunity: Opportunity
         total_contract_value_eur=to_eur(ctx, opportunity.total_revenue, opportunity.currency),
         margin_pct=bid_margin_pct(session, opportunity, ctx.settings.rules_dir, ctx.clock().date()),
     )
+
+
+def margin_floor_pct(ctx: Context, tier: str, tcv_eur: float, margin_pct: float | None) -> float:
+    """The governance margin floor (percent) for a deal of this tier, value and margin."""
+    from orchestrator.decisions.engine import governance_requirements
+
+    decision = governance_requirements(
+        ctx.rules, tier=tier, total_contract_value_eur=tcv_eur, margin_pct=margin_pct
+    )
+    return float(decision.outputs["margin_floor_pct"])
+
+
+APPROVAL_INVALIDATED = "approval_invalidated"
+
+
+def invalidate_approvals(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    *,
+    areas: tuple[str, ...],
+    actor: str,
+    reason: str,
+    inputs: dict[str, Any],
+) -> list[int]:
+    """Granted approvals of these areas stop counting; a new one of each is requested.
+
+    Returns the ids of the approvals invalidated (none: nothing happens).
+    """
+    granted = session.exec(
+        select(Approval).where(
+            Approval.opportunity_id == opportunity.id,
+            col(Approval.area).in_(areas),
+            Approval.status == ApprovalStatus.GRANTED,
+        )
+    ).all()
+    if not granted:
+        return []
+    now = ctx.clock()
+    ids: list[int] = []
+    for approval in granted:
+        approval.status = ApprovalStatus.INVALIDATED
+        approval.reason = reason
+        approval.decided_at = now
+        session.add(approval)
+        ids.append(approval.id or 0)
+    for area in sorted({a.area for a in granted}):
+        session.add(
+            Approval(
+                opportunity_id=opportunity.id or 0,
+                area=area,
+                status=ApprovalStatus.REQUESTED,
+                proposal_hash=opportunity.proposal_hash,
+                requested_at=now,
+                reason=reason,
+            )
+        )
+    audit(
+        session,
+        ctx,
+        opportunity,
+        APPROVAL_INVALIDATED,
+        actor=actor,
+        reason=reason,
+        inputs={"invalidated_approval_ids": ids, **inputs},
+    )
+    return ids
 
 
 def request_governance(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from orchestrator.bid.services import get_opportunity
+from orchestrator.bid.facts import get_opportunity
+from orchestrator.bid.recording import audit, audit_creation
 from orchestrator.context import Context
 from orchestrator.errors import TransitionRefused
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
@@ -12,7 +13,6 @@ from orchestrator.lifecycle.table import State
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
     Account,
-    AuditEvent,
     Opportunity,
     Person,
     Role,
@@ -96,17 +96,12 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             session.add(
                 TeamMember(opportunity_id=opportunity.id or 0, person_id=person.id or 0, role=role)
             )
-        session.add(
-            AuditEvent(
-                opportunity_id=opportunity.id or 0,
-                at=now,
-                actor=actor,
-                from_state=None,
-                to_state=State.PRE_QUALIFICATION.value,
-                trigger="create",
-                inputs={"source": spec.source.value, "rfp_reference": spec.rfp_reference},
-                idempotency_key=f"{opportunity.id}:create:0",
-            )
+        audit_creation(
+            session,
+            ctx,
+            opportunity,
+            actor=actor,
+            inputs={"source": spec.source.value, "rfp_reference": spec.rfp_reference},
         )
         return opportunity.ref
 
@@ -137,16 +132,8 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
                     service=site.service,
                 )
             )
-        session.add(
-            AuditEvent(
-                opportunity_id=opportunity.id or 0,
-                at=ctx.clock(),
-                actor=actor,
-                from_state=opportunity.state,
-                to_state=opportunity.state,
-                trigger="sites_imported",
-                inputs={"count": len(sites)},
-            )
+        audit(
+            session, ctx, opportunity, "sites_imported", actor=actor, inputs={"count": len(sites)}
         )
         return len(sites)
 

@@ -7,23 +7,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.services import (
-    account_of,
-    current_approvals,
-    get_opportunity,
-    load_facts,
-    routing_for,
-    team,
-)
+from orchestrator.bid.facts import account_of, current_approvals, get_opportunity, load_facts, team
+from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.machine import check
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
     AuditEvent,
@@ -31,9 +25,14 @@ from orchestrator.store.models import (
     Document,
     Milestone,
     Opportunity,
+    OutboxMessage,
     Person,
     Site,
+    format_ref,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.commercial.quotes import QuoteStatusReport
 
 
 def _jsonable(value: Any) -> Any:
@@ -78,7 +77,7 @@ def _step_owner(session: Session, ctx: Context, opportunity: Opportunity, tier: 
 
 def status(ctx: Context, ref: str) -> BidStatus:
     """Where the bid is, who owns the step, what comes next and what blocks it."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         account = account_of(session, opportunity)
         state = State(opportunity.state)
@@ -147,7 +146,7 @@ def _last_crash(session: Session, opportunity: Opportunity) -> str | None:
         .where(AuditEvent.opportunity_id == opportunity.id)
         .order_by(col(AuditEvent.id).desc())
     ).first()
-    if event is not None and event.trigger == "flow_crashed":
+    if event is not None and event.trigger == CRASH_TRIGGER:
         return (
             f"the last automated run crashed at {event.at.isoformat()} ({event.reason}); "
             f"the bid is consistent in {opportunity.state}: run bid advance {opportunity.ref} again"
@@ -160,7 +159,7 @@ def list_bids(ctx: Context, state: str | None = None) -> list[dict[str, Any]]:
         raise InputError(
             f"unknown state '{state}'; one of: {', '.join(s.value for s in State)}", field="state"
         )
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         statement = (
             select(Opportunity, Account)
             .where(Opportunity.account_id == Account.id)
@@ -184,7 +183,7 @@ def list_bids(ctx: Context, state: str | None = None) -> list[dict[str, Any]]:
 
 def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
     """The audit trail and the decision records, in the order they happened."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         events = session.exec(
             select(AuditEvent)
@@ -246,7 +245,7 @@ def _decisions(
 
 def explain(ctx: Context, ref: str) -> list[dict[str, Any]]:
     """Why each gate went the way it did: every decision record with its inputs and rows."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         return [
             _jsonable(
@@ -269,3 +268,34 @@ def explain(ctx: Context, ref: str) -> list[dict[str, Any]]:
             )
             for record, person in _decisions(session, opportunity)
         ]
+
+
+def outbox_messages(ctx: Context) -> list[dict[str, Any]]:
+    """Every notification, oldest first, with its delivery state."""
+    with reading(ctx.engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        return [
+            {
+                "id": m.id,
+                "opportunity": format_ref(m.opportunity_id) if m.opportunity_id else None,
+                "event": m.event,
+                "recipient": m.recipient_email or m.channel,
+                "text": m.text,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+            }
+            for m in rows
+        ]
+
+
+def quote_report(ctx: Context, ref: str) -> QuoteStatusReport:
+    """Per site: firm, budgetary, missing or expired; and the bid margin."""
+    from orchestrator.commercial.quotes import catalogue_for, quote_status
+
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return quote_status(
+            session, opportunity, catalogue_for(ctx.settings.rules_dir), ctx.clock().date()
+        )

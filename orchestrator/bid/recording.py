@@ -96,7 +96,7 @@ def audit(
     reason: str | None = None,
     inputs: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """An audit event that does not change the state (a decision, a refusal, a plan)."""
+    """An audit event that does not change the state (a decision, a refusal, an import)."""
     event = AuditEvent(
         opportunity_id=opportunity.id or 0,
         at=ctx.clock(),
@@ -110,6 +110,55 @@ def audit(
     session.add(event)
     session.flush()
     return event
+
+
+def audit_creation(
+    session: Session, ctx: Context, opportunity: Opportunity, *, actor: str, inputs: dict[str, Any]
+) -> AuditEvent:
+    """The first event of a bid: it comes from nowhere into its first state."""
+    event = AuditEvent(
+        opportunity_id=opportunity.id or 0,
+        at=opportunity.created_at,
+        actor=actor,
+        from_state=None,
+        to_state=opportunity.state,
+        trigger=CREATE_TRIGGER,
+        inputs=inputs,
+        idempotency_key=f"{opportunity.id}:{CREATE_TRIGGER}:0",
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+CREATE_TRIGGER = "create"
+CRASH_TRIGGER = "flow_crashed"
+
+
+def record_flow_crash(ctx: Context, ref: str, reason: str, run_name: str = "") -> bool:
+    """Keep on the bid why its last automated run stopped (state unchanged).
+
+    False when the last event already says the same (a retried run crashing again).
+    """
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        last = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.opportunity_id == opportunity.id)
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        if last is not None and last.trigger == CRASH_TRIGGER and last.reason == reason:
+            return False
+        audit(
+            session,
+            ctx,
+            opportunity,
+            CRASH_TRIGGER,
+            actor="prefect",
+            reason=reason,
+            inputs={"flow_run": run_name} if run_name else {},
+        )
+        return True
 
 
 def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str) -> None:

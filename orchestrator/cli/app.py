@@ -332,27 +332,9 @@ def withdraw(
 @app.command()
 def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notifications waiting to be sent (all of them when no Slack token is set)."""
-    from sqlmodel import col, select
+    from orchestrator.bid.queries import outbox_messages
 
-    from orchestrator.store.db import transaction
-    from orchestrator.store.models import OutboxMessage, format_ref
-
-    with transaction(get_context().engine) as session:
-        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-        data: list[dict[str, Any]] = [
-            {
-                "id": m.id,
-                "opportunity": format_ref(m.opportunity_id) if m.opportunity_id else None,
-                "event": m.event,
-                "recipient": m.recipient_email or m.channel,
-                "text": m.text,
-                "created_at": m.created_at.isoformat(),
-                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-                "attempts": m.attempts,
-                "last_error": m.last_error,
-            }
-            for m in rows
-        ]
+    data = outbox_messages(get_context())
     if as_json:
         print_json(data)
         return

@@ -19,7 +19,7 @@ from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import parse_opportunity, parse_sites
 from orchestrator.runtime.runner import FlowRunner, InlineRunner
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading
 from orchestrator.store.models import OutboxMessage
 
 DEMO_TEAM = {
@@ -161,7 +161,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     console.print(f"[bold]2. Go/no-go[/]: {decided.message}")
     carry("production")
     console.print("[bold]3. Governance[/]: approvals by the right people (automated in the demo)")
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = services.get_opportunity(session, ref)
         areas = [a.area for a in services.current_approvals(session, opportunity)]
         version = opportunity.proposal_hash
@@ -246,7 +246,7 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
         else:
             for name in names:
                 console.print(f"     - {folder}/{name}")
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         from sqlmodel import func, select
 
         messages = session.exec(select(func.count()).select_from(OutboxMessage)).one()
@@ -255,14 +255,13 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
 
 
 def _print_funnel(ctx: Context, console: Console) -> None:
-    from sqlmodel import Session
 
     from orchestrator.cli.funnel import print_funnel
     from orchestrator.decisions.funnel_rules import quarter_of
     from orchestrator.funnel.measure import funnel_report
 
     now = ctx.clock()
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         report = funnel_report(session, ctx.settings.rules_dir, quarter_of(now.date()), now=now)
     console.print()
     print_funnel(console, report)

@@ -10,21 +10,15 @@ import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from orchestrator.context import Context
 from orchestrator.errors import InputError
-from orchestrator.ports import DocumentPort, ProducedDocuments, RenderedDocument
-from orchestrator.store.db import transaction
-from orchestrator.store.models import Opportunity
-
-if TYPE_CHECKING:
-    from orchestrator.documents.renderer import DocxDocuments
+from orchestrator.ports import ProducedDocuments, RenderedDocument
 
 # The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
 # each command, so that `bid status` and friends start without them.
@@ -38,22 +32,6 @@ console = Console()
 
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _opportunity(session: Session, ref: str) -> Opportunity:
-    from orchestrator.bid.services import get_opportunity
-
-    return get_opportunity(session, ref)
-
-
-def _renderer(ctx: Context) -> DocxDocuments:
-    from orchestrator.documents.renderer import DocxDocuments
-
-    """The docx renderer: the context's, or one over the configured folders."""
-    port: DocumentPort = ctx.documents
-    if isinstance(port, DocxDocuments):
-        return port
-    return DocxDocuments(ctx.settings.templates_dir, ctx.settings.rules_dir, clock=ctx.clock)
 
 
 def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
@@ -91,33 +69,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Write one QRF (.docx + .csv) per country and provider; BE/NL get internal tasks."""
-        from orchestrator.bid.recording import record_documents
+        from orchestrator.bid.rendering import render_quote_requests
 
         ctx = get_context()
-        with transaction(ctx.engine) as session:
-            opp = _opportunity(session, opportunity)
-            folder = out or ctx.output_dir_for(opp.ref)
-            documents, plan = _renderer(ctx).qrfs(session, opp, folder)
-            produced = ProducedDocuments(documents=documents, problems=plan.problems)
-            record_documents(session, opp, produced)
+        produced = render_quote_requests(ctx, opportunity, out)
+        ref = _ref(opportunity)
         if as_json:
-            data = _documents_json(opp.ref, produced)
-            data["groups"] = [
-                {
-                    "name": g.name,
-                    "country": g.country,
-                    "provider": g.provider.id,
-                    "sites": len(g.lines),
-                }
-                for g in plan.groups
-            ]
-            data["in_house"] = [
-                {"country": t.country, "sites": len(t.lines)} for t in plan.in_house
-            ]
-            data["unserved"] = [line.site_id for line in plan.unserved]
-            _print_json(data)
+            _print_json({**_documents_json(ref, produced), **produced.summary})
             return
-        _print_documents(f"QRFs for {opp.ref}", documents, plan.problems)
+        _print_documents(f"QRFs for {ref}", produced.documents, produced.problems)
 
     @quotes_app.command("import")
     def quotes_import(
@@ -129,29 +89,16 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
-        from orchestrator.commercial.quote_import import governance_margin_floor, import_quotes
-        from orchestrator.commercial.quotes import catalogue_for
+        from orchestrator.bid.quotes import import_quotes
 
         ctx = get_context()
-        actor = by or getpass.getuser()
-        catalogue = catalogue_for(ctx.settings.rules_dir)
-        with transaction(ctx.engine) as session:
-            opp = _opportunity(session, opportunity)
-            result = import_quotes(
-                session,
-                opp,
-                file,
-                actor=actor,
-                catalogue=catalogue,
-                margin_floor=governance_margin_floor(ctx.rules),
-                today=ctx.clock().date(),
-                now=ctx.clock(),
-            )
+        result = import_quotes(ctx, opportunity, file, actor=by or getpass.getuser())
+        ref = _ref(opportunity)
         if as_json:
-            _print_json({"opportunity": opp.ref, **result.to_json()})
+            _print_json({"opportunity": ref, **result.to_json()})
             return
         console.print(
-            f"{opp.ref}: imported {result.imported} quote(s) "
+            f"{ref}: imported {result.imported} quote(s) "
             f"({result.firm} firm, {result.budgetary} budgetary), "
             f"{result.superseded} superseded",
             highlight=False,
@@ -181,18 +128,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Per site: firm, budgetary, missing or expired; and the bid margin."""
-        from orchestrator.commercial.quotes import catalogue_for, quote_status
+        from orchestrator.bid.queries import quote_report
 
-        ctx = get_context()
-        with transaction(ctx.engine) as session:
-            opp = _opportunity(session, opportunity)
-            report = quote_status(
-                session, opp, catalogue_for(ctx.settings.rules_dir), ctx.clock().date()
-            )
+        report = quote_report(get_context(), opportunity)
         if as_json:
             _print_json(report.to_json())
             return
-        table = Table(title=f"Quotes for {opp.ref}", title_justify="left")
+        table = Table(title=f"Quotes for {_ref(opportunity)}", title_justify="left")
         for column in ("Site", "Country", "Status", "Provider", "Valid until", "Margin"):
             table.add_column(column)
         for site in report.sites:
@@ -219,27 +161,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Render QRFs, the proposal and the Bid Control Plan; after a win, the order sheet."""
-        from orchestrator.bid.recording import record_documents
-        from orchestrator.commercial.orders import WON_STATES
+        from orchestrator.bid.rendering import render_documents
 
-        ctx = get_context()
-        renderer = _renderer(ctx)
-        with transaction(ctx.engine) as session:
-            opp = _opportunity(session, opportunity)
-            folder = out or ctx.output_dir_for(opp.ref)
-            produced = renderer.bid_documents(session, opp, folder)
-            if opp.state in WON_STATES:
-                sheet = renderer.order_sheet(session, opp, folder)
-                produced = ProducedDocuments(
-                    documents=[*produced.documents, *sheet.documents],
-                    proposal_hash=produced.proposal_hash,
-                    problems=[*produced.problems, *sheet.problems],
-                )
-            record_documents(session, opp, produced)
+        produced = render_documents(get_context(), opportunity, out)
+        ref = _ref(opportunity)
         if as_json:
-            _print_json(_documents_json(opp.ref, produced))
+            _print_json(_documents_json(ref, produced))
             return
-        _print_documents(f"Documents for {opp.ref}", produced.documents, produced.problems)
+        _print_documents(f"Documents for {ref}", produced.documents, produced.problems)
         console.print(f"proposal version {produced.proposal_hash}", highlight=False)
 
     @app.command("macd")
@@ -260,11 +189,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
-        from orchestrator.bid.recording import record_documents
-        from orchestrator.commercial.orders import record_macd
-        from orchestrator.commercial.quotes import catalogue_for
+        from orchestrator.bid.orders import record_macd
 
-        ctx = get_context()
         if "@" not in by:
             raise InputError("must be an e-mail address", field="--by")
         changes = {
@@ -277,24 +203,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             "name": name,
             "service": service,
         }
-        renderer = _renderer(ctx)
-        with transaction(ctx.engine) as session:
-            opp = _opportunity(session, opportunity)
-            order = record_macd(
-                session,
-                opp,
-                site_id=site,
-                kind=kind,
-                changes=changes,
-                actor=by,
-                catalogue=catalogue_for(ctx.settings.rules_dir),
-                now=ctx.clock(),
-            )
-            folder = out or ctx.output_dir_for(opp.ref)
-            sheet = renderer.order_sheet(session, opp, folder)
-            record_documents(session, opp, sheet)
+        done = record_macd(
+            get_context(),
+            opportunity,
+            site_id=site,
+            kind=kind,
+            changes=changes,
+            actor=by,
+            out_dir=out,
+        )
+        order, sheet = done.order, done.sheet
         if as_json:
-            data = _documents_json(opp.ref, sheet)
+            data = _documents_json(done.ref, sheet)
             data["change_order"] = {
                 "id": order.id,
                 "site_id": order.site_id,
@@ -304,8 +224,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             }
             _print_json(data)
             return
-        console.print(f"{opp.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
+        console.print(f"{done.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
         _print_documents("Order sheet", sheet.documents, sheet.problems)
+
+
+def _ref(opportunity: str) -> str:
+    from orchestrator.bid.facts import parse_ref
+    from orchestrator.store.models import format_ref
+
+    return format_ref(parse_ref(opportunity))
 
 
 def _pct(value: float | None) -> str:

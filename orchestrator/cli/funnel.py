@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import Period, month_of, parse_period, quarter_of
 from orchestrator.errors import InputError
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading
 
 if TYPE_CHECKING:
     from orchestrator.funnel.measure import FunnelReport
@@ -94,7 +93,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         now = ctx.clock()
         chosen = parse_period(period) if period else quarter_of(now.date())
-        with Session(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             result = funnel_report(session, ctx.settings.rules_dir, chosen, now=now, owner=owner)
         if as_json:
             _print_json(result.as_dict())
@@ -110,13 +109,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Weighted pipeline and expected revenue per month; `--accuracy` checks old ones."""
-        from orchestrator.funnel.forecast import forecast, forecast_accuracy, save_forecast
+        from orchestrator.funnel.forecast import forecast_accuracy, take_forecast
 
         ctx = get_context()
         now = ctx.clock()
         rules_dir = ctx.settings.rules_dir
         if accuracy:
-            with Session(ctx.engine) as session:
+            with reading(ctx.engine) as session:
                 rows = forecast_accuracy(session, rules_dir, now=now)
             if as_json:
                 _print_json([row.as_dict() for row in rows])
@@ -133,10 +132,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 )
             console.print(table)
             return
-        with transaction(ctx.engine) as session:
-            result = forecast(session, rules_dir, now=now)
-            if save:
-                save_forecast(session, result)
+        result = take_forecast(ctx.engine, rules_dir, now=now, save=save)
         if as_json:
             _print_json(result.as_dict())
             return
@@ -175,7 +171,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.funnel.winloss import sleeping_accounts
 
         ctx = get_context()
-        with Session(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             accounts = sleeping_accounts(session, ctx.clock().date())
         if as_json:
             _print_json([a.as_dict() for a in accounts])

@@ -26,9 +26,8 @@ from orchestrator.decisions.catalogue import (
 from orchestrator.errors import InputError
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.lifecycle.table import State
-from orchestrator.store.models import AuditEvent, ChangeOrder, Opportunity, Quote, Site, utcnow
+from orchestrator.store.models import ChangeOrder, Opportunity, Quote, Site, utcnow
 
-WON_STATES = frozenset({State.CONTRACT_PREPARATION.value, State.CONTRACTED.value})
 ADDRESS_FIELDS = ("street", "postcode", "city", "country")
 CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service")
 
@@ -188,7 +187,8 @@ def record_macd(
     catalogue: Catalogue,
     now: datetime | None = None,
 ) -> ChangeOrder:
-    """Apply a move, add, change or delete to a contracted bid's site and keep the history.
+    """Apply a move, add, change or delete to a contracted bid's site and keep the history,
+    in the caller's transaction (the `orchestrator.bid.orders` service audits it).
 
     Refused (InputError) unless the bid is contracted, or when the result would carry an
     address that blocks ordering. The ChangeOrder row keeps the site before and after.
@@ -270,18 +270,6 @@ def record_macd(
         at=stamp,
     )
     session.add(order)
-    session.add(
-        AuditEvent(
-            opportunity_id=opportunity_id,
-            at=stamp,
-            actor=actor,
-            from_state=opportunity.state,
-            to_state=opportunity.state,
-            trigger="macd",
-            reason=f"{macd.value} site {site_id}",
-            inputs={"site_id": site_id, "kind": macd.value, "changes": changes},
-        )
-    )
     session.flush()
     return order
 

@@ -29,7 +29,6 @@ from docxtpl import DocxTemplate
 from lxml import etree  # type: ignore[import-untyped]
 from sqlmodel import Session
 
-from orchestrator.commercial.orders import WON_STATES
 from orchestrator.commercial.qrf import QrfPlan, plan_qrfs
 from orchestrator.commercial.quotes import catalogue_for, current_quotes, ordered_sites
 from orchestrator.decisions.catalogue import Catalogue
@@ -47,6 +46,7 @@ from orchestrator.documents.context import (
 from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
 from orchestrator.errors import InputError
+from orchestrator.lifecycle.table import WON_STATES
 from orchestrator.ports import Clock, ProducedDocuments, RenderedDocument, system_clock
 from orchestrator.store.models import Opportunity
 
@@ -193,6 +193,15 @@ class DocxDocuments:
             )
         return written, plan
 
+    def quote_requests(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """The QRFs and internal quote tasks, with a summary of the plan per group."""
+        written, plan = self.qrfs(session, opportunity, out_dir)
+        return ProducedDocuments(
+            documents=written, problems=plan.problems, summary=qrf_summary(plan)
+        )
+
     # -- proposal and control plan
 
     def proposal_context(self, session: Session, opportunity: Opportunity) -> dict[str, Any]:
@@ -226,7 +235,10 @@ class DocxDocuments:
         written.append(proposal)
         written.append(self.control_plan(session, opportunity, out_dir))
         return ProducedDocuments(
-            documents=written, proposal_hash=proposal.content_hash, problems=plan.problems
+            documents=written,
+            proposal_hash=proposal.content_hash,
+            problems=plan.problems,
+            summary=qrf_summary(plan),
         )
 
     def submission_package(
@@ -284,3 +296,15 @@ class DocxDocuments:
             content_hash=docx.content_hash,
         )
         return ProducedDocuments(documents=[docx, xlsx], problems=problems)
+
+
+def qrf_summary(plan: QrfPlan) -> dict[str, Any]:
+    """The QRF plan as plain data: groups per country and provider, in-house, unserved."""
+    return {
+        "groups": [
+            {"name": g.name, "country": g.country, "provider": g.provider.id, "sites": len(g.lines)}
+            for g in plan.groups
+        ],
+        "in_house": [{"country": t.country, "sites": len(t.lines)} for t in plan.in_house],
+        "unserved": [line.site_id for line in plan.unserved],
+    }

@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from orchestrator.decisions.funnel_rules import (
@@ -43,6 +44,7 @@ from orchestrator.decisions.funnel_rules import (
 )
 from orchestrator.funnel.measure import BidTrail, as_utc_naive, load_trails
 from orchestrator.lifecycle.table import ENDS, State
+from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import ForecastSnapshot
 
 _DECIDED = (State.CONTRACT_PREPARATION, State.CONTRACTED)
@@ -227,6 +229,17 @@ def build_forecast(trails: Sequence[BidTrail], config: FunnelConfig, *, now: dat
 def forecast(session: Session, rules_dir: Path, *, now: datetime) -> Forecast:
     """The current forecast from the bid history and funnel.yaml (what `bid forecast` shows)."""
     return build_forecast(load_trails(session), load_funnel_config(rules_dir), now=now)
+
+
+def take_forecast(engine: Engine, rules_dir: Path, *, now: datetime, save: bool) -> Forecast:
+    """The current forecast; with `save`, stored as snapshots to check against results later."""
+    if not save:
+        with reading(engine) as session:
+            return forecast(session, rules_dir, now=now)
+    with transaction(engine) as session:
+        result = forecast(session, rules_dir, now=now)
+        save_forecast(session, result)
+        return result
 
 
 def save_forecast(session: Session, result: Forecast) -> list[ForecastSnapshot]:

@@ -20,10 +20,9 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from orchestrator.funnel.measure import BidTrail, load_trails
-from orchestrator.lifecycle.table import ENDS, State
+from orchestrator.lifecycle.table import ENDS, WON_STATES, State
 from orchestrator.store.models import Account, format_ref
 
-WON_STATES: frozenset[str] = frozenset({State.CONTRACT_PREPARATION, State.CONTRACTED})
 SLEEPING_ENDS: frozenset[str] = frozenset({State.LOST, State.NO_BID})
 """The results that put an account to sleep."""
 

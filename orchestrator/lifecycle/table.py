@@ -42,6 +42,8 @@ STEPS: tuple[State, ...] = (
 
 ENDS: frozenset[State] = frozenset({State.NO_BID, State.LOST, State.CONTRACTED, State.WITHDRAWN})
 OPEN_STATES: tuple[State, ...] = tuple(s for s in State if s not in ENDS)
+WON_STATES: frozenset[State] = frozenset({State.CONTRACT_PREPARATION, State.CONTRACTED})
+"""The customer accepted: contract preparation, then contracted."""
 
 
 @dataclass(frozen=True)

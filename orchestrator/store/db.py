@@ -34,8 +34,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+READ_ONLY = "bid_read_only"
+"""Execution option of the engine `reading` uses: its transactions never take the write lock."""
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # Writers take the write lock at BEGIN (IMMEDIATE) and queue; readers (WAL) never wait.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str) -> Engine:
@@ -45,7 +53,7 @@ def make_engine(database_url: str) -> Engine:
             database_url, connect_args={"check_same_thread": False, "timeout": 15}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(database_url, pool_pre_ping=True)
 
@@ -101,8 +109,27 @@ def _safe(database_url: str) -> str:
 
 
 @contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: on SQLite it takes no write lock, so a long read (rendering
+    a 3,200-site proposal) never makes a writer (a Slack click) wait, nor waits for one.
+
+    Nothing is committed; an attempt to write fails on PostgreSQL (read-only transaction).
+    """
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    with Session(engine.execution_options(**options), expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back everything on any error."""
+    """One unit of work: commit on success, roll back everything on any error.
+
+    On SQLite it starts with BEGIN IMMEDIATE: keep it short, and render nothing inside."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

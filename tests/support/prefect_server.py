@@ -200,6 +200,12 @@ class PausingDocuments:
         tmp.replace(path)
         return RenderedDocument(kind, name, path, hashlib.sha256(content.encode()).hexdigest())
 
+    def quote_requests(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        produced = self.bid_documents(session, opportunity, out_dir)
+        return ProducedDocuments([d for d in produced.documents if d.kind == "qrf"])
+
     def bid_documents(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
