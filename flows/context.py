@@ -73,6 +73,4 @@ def bid_labels(ctx: Context, ref: str) -> BidLabels:
     """The bid's id, account and current state, read in one short session."""
     with Session(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
-        return BidLabels(
-            opportunity.ref, account_of(session, opportunity).name, State(opportunity.state)
-        )
+        return BidLabels(opportunity.ref, account_of(session, opportunity).name, opportunity.state)

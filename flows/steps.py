@@ -17,7 +17,6 @@ from flows.context import BidLabels, bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from orchestrator.bid import services
 from orchestrator.bid.services import StepResult
-from orchestrator.errors import BidError
 from orchestrator.lifecycle.table import ENDS, State
 
 STEP_OF_STATE: dict[State, str] = {
@@ -140,16 +139,4 @@ def bid_lifecycle(ref: str, actor: str = "prefect", limit: int = 20) -> list[Ste
     ctx = current()
     labels = bid_labels(ctx, ref)
     tag_current_run(labels.tags("lifecycle"))
-    results: list[StepResult] = []
-    for _ in range(limit):
-        labels = bid_labels(ctx, ref)
-        try:
-            result = run_step(labels, actor)
-        except BidError:
-            if results:
-                break
-            raise
-        results.append(result)
-        if not result.moved:
-            break
-    return results
+    return services.run_until_waiting(lambda: run_step(bid_labels(ctx, ref), actor), limit)

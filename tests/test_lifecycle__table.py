@@ -69,3 +69,13 @@ def test_lifecycle_doc_is_generated_from_the_table() -> None:
     assert doc == render(), (
         "regenerate: python -m orchestrator.lifecycle.diagram > docs/lifecycle.md"
     )
+
+
+def test_every_open_state_has_its_step_work_and_every_automatic_move_a_state() -> None:
+    from orchestrator.bid.steps import STEP_WORK
+    from orchestrator.lifecycle.table import OPEN_STATES, automatic_transition
+
+    assert set(STEP_WORK) == set(OPEN_STATES)
+    waiting = {State.QUALIFICATION, State.CUSTOMER_DECISION}
+    for state in OPEN_STATES:
+        assert (automatic_transition(state) is None) == (state in waiting), state

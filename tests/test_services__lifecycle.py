@@ -8,8 +8,10 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from orchestrator.bid import services
+from orchestrator.bid.steps import Render
 from orchestrator.context import Context
 from orchestrator.errors import ApprovalError, DecisionRefused, TransitionRefused
+from orchestrator.lifecycle.table import State
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
     Approval,
@@ -184,7 +186,9 @@ def test_transition_and_audit_event_commit_together(ctx: Context, monkeypatch) -
     def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("crash after the transition")
 
-    monkeypatch.setattr(services, "plan_milestones", explode)
+    from orchestrator.bid.steps import ON_ENTRY
+
+    monkeypatch.setitem(ON_ENTRY, State.QUALIFICATION, explode)  # runs after move_bid
     with pytest.raises(RuntimeError):
         services.advance(ctx, ref)
     assert _state(ctx, ref) == "pre_qualification"
@@ -201,7 +205,7 @@ def test_rerun_of_production_does_not_duplicate_documents(ctx: Context, document
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
     services.advance(ctx, ref)  # kick-off → bid production
-    produced = services._produce(ctx, ref, "bid")  # a first attempt that crashed before commit
+    produced = services._produce(ctx, ref, Render.BID)  # a first attempt that crashed before commit
     assert produced.proposal_hash
     services.advance(ctx, ref)
     with Session(ctx.engine) as session:

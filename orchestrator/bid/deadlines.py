@@ -22,10 +22,18 @@ from orchestrator.context import Context
 from orchestrator.lifecycle.table import ENDS
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
-from orchestrator.store.models import Account, Milestone, Opportunity, Person, Role, format_ref
+from orchestrator.store.models import (
+    Account,
+    Milestone,
+    MilestoneStatus,
+    Opportunity,
+    Person,
+    Role,
+    format_ref,
+)
 
-DONE = "done"
-OPEN = "open"
+DONE = MilestoneStatus.DONE.value
+OPEN = MilestoneStatus.OPEN.value
 DUE_SOON = "due soon"
 OVERDUE = "overdue"
 
@@ -155,7 +163,7 @@ def _rows(
     else:
         statement = statement.where(col(Opportunity.state).not_in([s.value for s in ENDS]))
     if not include_done:
-        statement = statement.where(Milestone.status != DONE)
+        statement = statement.where(Milestone.status != MilestoneStatus.DONE)
     rows = []
     for milestone, opportunity, account in session.exec(statement).all():
         owners = _people(session, opportunity.id or 0, milestone.owner_role)
@@ -172,7 +180,9 @@ def _rows(
                 owner=_owner_label(owners),
                 due_at=as_utc(milestone.due_at),
                 days_left=days_left(milestone.due_at, now),
-                status=classify(milestone.due_at, now, policy, done=milestone.status == DONE),
+                status=classify(
+                    milestone.due_at, now, policy, done=milestone.status == MilestoneStatus.DONE
+                ),
             )
         )
     return rows

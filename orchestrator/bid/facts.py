@@ -18,7 +18,6 @@ from orchestrator.store.models import (
     Account,
     Approval,
     ApprovalStatus,
-    AuditEvent,
     DecisionRecord,
     Document,
     Milestone,
@@ -125,26 +124,15 @@ def account_of(session: Session, opportunity: Opportunity) -> Account:
 # --- facts for guards and rules ---------------------------------------------------------------
 
 
-def last_event(session: Session, opportunity_id: int, trigger: str) -> AuditEvent | None:
-    return session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.opportunity_id == opportunity_id, AuditEvent.trigger == trigger)
-        .order_by(col(AuditEvent.id).desc())
-    ).first()
-
-
 def current_approvals(session: Session, opportunity: Opportunity) -> list[Approval]:
-    """The approvals of the current governance round (requested after the last request)."""
-    if opportunity.id is None:  # rows read from the database always have one
-        raise ValueError("the opportunity is not stored")
-    started = last_event(session, opportunity.id, "request_governance")
-    if started is None:
+    """The approvals of the current governance round."""
+    if opportunity.governance_round == 0:
         return []
     return list(
         session.exec(
             select(Approval)
             .where(Approval.opportunity_id == opportunity.id)
-            .where(col(Approval.requested_at) >= started.at)
+            .where(Approval.round == opportunity.governance_round)
             .order_by(col(Approval.id))
         ).all()
     )
@@ -161,8 +149,6 @@ def load_facts(
     if opportunity.id is None:  # rows read from the database always have one
         raise ValueError("the opportunity is not stored")
     account = account_of(session, opportunity)
-    redefined = last_event(session, opportunity.id, "redefine_strategy")
-    reworked = last_event(session, opportunity.id, "strategy_set")
     approvals = [
         a for a in current_approvals(session, opportunity) if a.status != ApprovalStatus.INVALIDATED
     ]
@@ -189,7 +175,7 @@ def load_facts(
         today=ctx.clock().date(),
         team_roles=frozenset(role for role, _ in team(session, opportunity.id)),
         reason=reason,
-        strategy_reworked=bool(redefined and reworked and (reworked.id or 0) > (redefined.id or 0)),
+        strategy_reworked=opportunity.strategy_reworked,
         milestone_count=int(milestones),
         proposal_hash=opportunity.proposal_hash,
         required_areas=tuple(a.area for a in approvals),

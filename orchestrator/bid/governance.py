@@ -102,6 +102,7 @@ def invalidate_approvals(
             Approval(
                 opportunity_id=opportunity.id or 0,
                 area=area,
+                round=opportunity.governance_round,
                 status=ApprovalStatus.REQUESTED,
                 proposal_hash=opportunity.proposal_hash,
                 requested_at=now,
@@ -130,11 +131,14 @@ def request_governance(
     approver_roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])
     now = ctx.clock()
     account = account_of(session, opportunity)
+    opportunity.governance_round += 1
+    session.add(opportunity)
     for area in required:
         session.add(
             Approval(
                 opportunity_id=opportunity.id or 0,
                 area=area,
+                round=opportunity.governance_round,
                 status=ApprovalStatus.REQUESTED,
                 proposal_hash=opportunity.proposal_hash,
                 requested_at=now,
@@ -213,7 +217,7 @@ def approve(
                     f"it needs one of: {', '.join(roles)}"
                 )
             pending = [a for a in approvals if a.status == ApprovalStatus.REQUESTED]
-            state = State(opportunity.state)
+            state = opportunity.state
             if not pending:
                 done = approvals[-1]
                 return StepResult(
@@ -272,7 +276,7 @@ def approve(
             return StepResult(
                 opportunity.ref,
                 state,
-                State(opportunity.state),
+                opportunity.state,
                 f"{area} {verdict} by {person.email}",
             )
     except ApprovalError as refusal:

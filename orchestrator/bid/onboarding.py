@@ -86,7 +86,7 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             services=[s.value for s in spec.services],
             bants=spec.bants.model_dump() if spec.bants else {},
             pricing=spec.pricing or {},
-            state=State.PRE_QUALIFICATION.value,
+            state=State.PRE_QUALIFICATION,
             created_at=now,
             updated_at=now,
         )
@@ -112,7 +112,7 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
         opportunity = get_opportunity(session, ref)
         # Sites shape the proposal: once it is under governance review, the approvers' version
         # must not change beneath them.
-        if State(opportunity.state) not in SITES_OPEN_IN:
+        if opportunity.state not in SITES_OPEN_IN:
             raise TransitionRefused(
                 f"{opportunity.ref} is in {opportunity.state}: sites can no longer be imported "
                 "(a governance rejection reopens bid production; on a contracted bid, use bid macd)"

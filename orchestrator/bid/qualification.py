@@ -211,6 +211,8 @@ def decide(
                     f"rule {decision.outputs.get('rule', '?')} forbids overriding "
                     f"'{decision.outputs['recommendation']}': {decision.outputs.get('reason', '')}"
                 )
+            if outcome == "redefine_strategy":
+                opportunity.strategy_reworked = False
             if outcome == "no_bid":
                 check_category(ctx, category)
                 opportunity.result_category, opportunity.result_reason = category, reason
@@ -239,8 +241,8 @@ def decide(
             complete_milestones(session, ctx, opportunity, ["go_no_go_decision"])
             return StepResult(
                 opportunity.ref,
-                State(event.from_state or ""),
-                State(opportunity.state),
+                event.from_state or opportunity.state,
+                opportunity.state,
                 f"{outcome} decided by {person.email} (rules recommended "
                 f"{decision.outputs['recommendation']})",
             )
@@ -255,11 +257,13 @@ def set_strategy(ctx: Context, ref: str, *, text: str, by: str) -> StepResult:
         raise InputError("the strategy text is empty", field="strategy")
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
-        if State(opportunity.state) in ENDS:
+        if opportunity.state in ENDS:
             raise TransitionRefused(f"{opportunity.ref} is closed ({opportunity.state})")
         person = get_person(session, by)
         opportunity.strategy = text.strip()
+        if opportunity.state == State.STRATEGY_REWORK:
+            opportunity.strategy_reworked = True
         session.add(opportunity)
         audit(session, ctx, opportunity, "strategy_set", actor=person.email, reason=text.strip())
-        state = State(opportunity.state)
+        state = opportunity.state
         return StepResult(opportunity.ref, state, state, "strategy recorded")

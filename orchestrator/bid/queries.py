@@ -24,6 +24,7 @@ from orchestrator.store.models import (
     DecisionRecord,
     Document,
     Milestone,
+    MilestoneStatus,
     Opportunity,
     OutboxMessage,
     Person,
@@ -67,7 +68,7 @@ class BidStatus:
 
 
 def _step_owner(session: Session, ctx: Context, opportunity: Opportunity, tier: str) -> str:
-    if State(opportunity.state) in ENDS:
+    if opportunity.state in ENDS:
         return "-"
     lead_role = str(routing_for(ctx, tier, opportunity.state).get("lead_role", ""))
     members = [p for role, p in team(session, opportunity.id or 0) if role == lead_role]
@@ -80,7 +81,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         account = account_of(session, opportunity)
-        state = State(opportunity.state)
+        state = opportunity.state
         next_actions: list[str] = []
         blocked: list[str] = []
         if state in ENDS:
@@ -101,7 +102,9 @@ def status(ctx: Context, ref: str) -> BidStatus:
         approvals = {a.area: a.status for a in current_approvals(session, opportunity)}
         milestones = session.exec(
             select(Milestone)
-            .where(Milestone.opportunity_id == opportunity.id, Milestone.status == "open")
+            .where(
+                Milestone.opportunity_id == opportunity.id, Milestone.status == MilestoneStatus.OPEN
+            )
             .order_by(col(Milestone.due_at))
             .limit(3)
         ).all()

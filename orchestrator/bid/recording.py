@@ -30,6 +30,7 @@ from orchestrator.store.models import (
     DecisionRecord,
     Document,
     Milestone,
+    MilestoneStatus,
     Opportunity,
     Person,
 )
@@ -58,8 +59,8 @@ def move_bid(
         opportunity_id=opportunity.id or 0,
         at=now,
         actor=actor,
-        from_state=source.value,
-        to_state=dest.value,
+        from_state=source,
+        to_state=dest,
         trigger=trigger,
         reason=reason,
         inputs=inputs or {},
@@ -78,10 +79,10 @@ def close_open_milestones(session: Session, ctx: Context, opportunity: Opportuni
     """A closed bid has no deadlines left to watch."""
     for milestone in session.exec(
         select(Milestone).where(
-            Milestone.opportunity_id == opportunity.id, Milestone.status == "open"
+            Milestone.opportunity_id == opportunity.id, Milestone.status == MilestoneStatus.OPEN
         )
     ).all():
-        milestone.status = "closed"
+        milestone.status = MilestoneStatus.CLOSED
         milestone.completed_at = ctx.clock()
         session.add(milestone)
 
@@ -196,7 +197,7 @@ def notify_transition(
     account = account_of(session, opportunity)
     route = routing_for(ctx, account.tier, opportunity.state)
     roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
-    waiting = WAITING_FOR.get(State(opportunity.state))
+    waiting = WAITING_FOR.get(opportunity.state)
     text = ctx.messages.render(
         "transition",
         ref=opportunity.ref,
@@ -324,8 +325,9 @@ def plan_milestones(
                 )
             )
             added += 1
-        elif milestone.status == "done" and stage == "governance_request":
-            milestone.due_at, milestone.status, milestone.completed_at = item.due_at, "open", None
+        elif milestone.status == MilestoneStatus.DONE and stage == "governance_request":
+            milestone.due_at, milestone.completed_at = item.due_at, None
+            milestone.status = MilestoneStatus.OPEN
             session.add(milestone)
     return added
 
@@ -338,8 +340,8 @@ def complete_milestones(
             Milestone.opportunity_id == opportunity.id, col(Milestone.name).in_(names)
         )
     ).all():
-        if milestone.status != "done":
-            milestone.status = "done"
+        if milestone.status != MilestoneStatus.DONE:
+            milestone.status = MilestoneStatus.DONE
             milestone.completed_at = ctx.clock()
             session.add(milestone)
 

@@ -8,7 +8,10 @@ doors into these functions; none of them writes a bid's state itself.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import Session
 
 from orchestrator.bid.facts import (
     StepResult,
@@ -22,47 +25,37 @@ from orchestrator.bid.facts import (
     parse_ref,
     team,
 )
-from orchestrator.bid.governance import (
-    approve,
-    request_governance,
-)
-from orchestrator.bid.qualification import (
-    await_go_no_go,
-    bants_decision,
-    decide,
-    set_strategy,
-)
+from orchestrator.bid.governance import approve
+from orchestrator.bid.qualification import decide, set_strategy
 from orchestrator.bid.recording import (
     check_category,
-    complete_milestones,
     move_bid,
-    plan_milestones,
     put_account_to_sleep,
     recipients,
-    record_decision,
     record_documents,
     routing_for,
 )
+from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
     TransitionRefused,
 )
-from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.lifecycle.table import ENDS, WAITING_FOR, automatic_transition
 from orchestrator.ports import ProducedDocuments
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading, transaction
+from orchestrator.store.models import Opportunity
 
 
-def _produce(ctx: Context, ref: str, kind: str) -> ProducedDocuments:
-    """Render outside the database transaction (files are idempotent by content hash)."""
-    with transaction(ctx.engine) as session:
+def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
+    """Render in a read-only session, outside any write transaction (idempotent files)."""
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         out_dir = ctx.output_dir_for(opportunity.ref)
-        if kind == "bid":
-            return ctx.documents.bid_documents(session, opportunity, out_dir)
-        if kind == "submission":
-            return ctx.documents.submission_package(session, opportunity, out_dir)
-        return ctx.documents.order_sheet(session, opportunity, out_dir)
+        produce: Callable[[Session, Opportunity, Path], ProducedDocuments] = getattr(
+            ctx.documents, render.value
+        )
+        return produce(session, opportunity, out_dir)
 
 
 def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
@@ -71,63 +64,24 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
     Stops (without error) where the bid waits for a person: go/no-go, approvals, the
     customer's verdict. A guard that refuses raises `TransitionRefused` naming it.
     """
-    with transaction(ctx.engine) as session:
-        state = State(get_opportunity(session, ref).state)
+    with reading(ctx.engine) as session:
+        state = get_opportunity(session, ref).state
     if state in ENDS:
         return StepResult(ref, state, state, f"the bid is closed ({state.value})")
-    produced = ProducedDocuments()
-    if state == State.BID_PRODUCTION:
-        produced = _produce(ctx, ref, "bid")
-    elif state == State.SUBMISSION:
-        produced = _produce(ctx, ref, "submission")
-    elif state == State.CONTRACT_PREPARATION:
-        produced = _produce(ctx, ref, "order")
+    step = STEP_WORK[state]
+    produced = _produce(ctx, ref, step.renders) if step.renders else ProducedDocuments()
 
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
-        if State(opportunity.state) != state:  # another run moved it meanwhile
-            now = State(opportunity.state)
+        if opportunity.state != state:  # another run moved it meanwhile
+            now = opportunity.state
             return StepResult(opportunity.ref, now, now, f"already moved on to {now.value}")
         record_documents(session, opportunity, produced)
-        inputs: dict[str, Any] = {}
-        if state == State.PRE_QUALIFICATION:
-            facts = load_facts(session, ctx, opportunity)
-            from orchestrator.lifecycle.guards import bants_complete
-
-            if bants_complete(facts).ok:
-                decision = bants_decision(ctx, session, opportunity)
-                record_decision(session, opportunity, decision)
-                inputs = {"bants": decision.outputs}
-                plan_milestones(session, ctx, opportunity, "intake", opportunity.received_at)
-        elif state == State.QUALIFICATION:
-            return await_go_no_go(session, ctx, opportunity)
-        elif state == State.KICK_OFF:
-            plan_milestones(session, ctx, opportunity, "kick_off", ctx.clock())
-        elif state == State.BID_PRODUCTION:
-            opportunity.proposal_hash = produced.proposal_hash
-            inputs = {"proposal_hash": produced.proposal_hash}
-            complete_milestones(session, ctx, opportunity, ["design_freeze"])
-        elif state == State.GOVERNANCE_REVIEW:
-            complete = load_facts(session, ctx, opportunity)
-            if set(complete.required_areas) - complete.granted_areas or not complete.required_areas:
-                missing = sorted(set(complete.required_areas) - complete.granted_areas)
-                return StepResult(
-                    opportunity.ref,
-                    state,
-                    state,
-                    f"waiting for approvals: {', '.join(missing) or 'none requested'}",
-                    WAITING_FOR[state],
-                )
-            complete_milestones(session, ctx, opportunity, ["governance_approvals"])
-        elif state == State.CUSTOMER_DECISION:
-            return StepResult(
-                opportunity.ref, state, state, "waiting for the customer", WAITING_FOR[state]
-            )
-        elif state == State.SUBMISSION:
-            complete_milestones(session, ctx, opportunity, ["submission"])
-
+        outcome = step.work(session, ctx, opportunity, produced)
+        if isinstance(outcome, StepResult):
+            return outcome
         transition = automatic_transition(state)
-        if transition is None:  # pragma: no cover - every open state is handled above
+        if transition is None:  # pragma: no cover - a test checks the table against STEP_WORK
             raise TransitionRefused(f"{state.value} has no automatic step")
         move_bid(
             session,
@@ -135,19 +89,18 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
             opportunity,
             transition.trigger,
             actor=actor,
-            inputs=inputs,
+            inputs=outcome.inputs,
             order_sheet_problems=tuple(produced.problems),
         )
-        if opportunity.state == State.GOVERNANCE_REVIEW:
-            request_governance(session, ctx, opportunity, actor)
-        if opportunity.state == State.QUALIFICATION:
-            await_go_no_go(session, ctx, opportunity)
+        enter = ON_ENTRY.get(opportunity.state)
+        if enter is not None:
+            enter(session, ctx, opportunity, actor)
         return StepResult(
             opportunity.ref,
             state,
-            State(opportunity.state),
-            f"{state.value} → {opportunity.state}",
-            WAITING_FOR.get(State(opportunity.state)),
+            opportunity.state,
+            f"{state.value} → {opportunity.state.value}",
+            WAITING_FOR.get(opportunity.state),
             [str(d.path) for d in produced.documents],
         )
 
@@ -179,7 +132,7 @@ def record_result(
         if not won:
             put_account_to_sleep(session, ctx, opportunity)
         return StepResult(
-            opportunity.ref, State(event.from_state or ""), State(opportunity.state), "recorded"
+            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "recorded"
         )
 
 
@@ -192,16 +145,21 @@ def withdraw(
         opportunity.result_reason, opportunity.result_category = reason, category
         event = move_bid(session, ctx, opportunity, "withdraw", actor=by, reason=reason)
         return StepResult(
-            opportunity.ref, State(event.from_state or ""), State(opportunity.state), "withdrawn"
+            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "withdrawn"
         )
 
 
-def run_to_wait(ctx: Context, ref: str, actor: str = "system", limit: int = 20) -> list[StepResult]:
-    """Advance step after step until the bid waits for a person, is closed, or a guard refuses."""
+def run_until_waiting(step: Callable[[], StepResult], limit: int = 20) -> list[StepResult]:
+    """Take steps until the bid waits for a person, is closed, or a guard refuses.
+
+    A refusal at the first step is raised; after at least one step it ends the run quietly
+    (the bid stays where the refusing guard holds it). The flows' `bid_lifecycle` and
+    `run_to_wait` both go through this one loop.
+    """
     results: list[StepResult] = []
     for _ in range(limit):
         try:
-            result = advance(ctx, ref, actor)
+            result = step()
         except BidError:
             if results:
                 break
@@ -210,6 +168,11 @@ def run_to_wait(ctx: Context, ref: str, actor: str = "system", limit: int = 20) 
         if not result.moved:
             break
     return results
+
+
+def run_to_wait(ctx: Context, ref: str, actor: str = "system", limit: int = 20) -> list[StepResult]:
+    """Advance step after step in this process until the bid waits for a person."""
+    return run_until_waiting(lambda: advance(ctx, ref, actor), limit)
 
 
 __all__ = [
@@ -229,6 +192,7 @@ __all__ = [
     "record_result",
     "routing_for",
     "run_to_wait",
+    "run_until_waiting",
     "set_strategy",
     "team",
     "withdraw",

@@ -26,7 +26,7 @@ from orchestrator.commercial.quotes import (
 )
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.intake.quotes import ParsedQuote
-from orchestrator.store.models import Opportunity, Quote
+from orchestrator.store.models import Opportunity, Quote, QuoteKind
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,17 @@ def apply_quotes(
         live.setdefault(quote.site_id, []).append(quote)
 
     superseded = 0
-    firm_sites = {q.site_id for q in parsed if q.kind == "firm"}
+    firm_sites = {q.site_id for q in parsed if q.kind == QuoteKind.FIRM}
     new_rows: list[dict[str, Any]] = []
     fresh: dict[str, QuoteCost] = {}
     for item in sorted(parsed, key=lambda q: (q.kind != "budgetary", q.row)):
         held = live.get(item.site_id, [])
         # a budgetary quote never replaces a firm one, old or in the same file
-        dead_on_arrival = item.kind == "budgetary" and (
-            item.site_id in firm_sites or any(q.kind == "firm" for q in held)
+        dead_on_arrival = item.kind == QuoteKind.BUDGETARY and (
+            item.site_id in firm_sites or any(q.kind == QuoteKind.FIRM for q in held)
         )
         for old in held:
-            if item.kind == "firm" or old.kind == "budgetary":
+            if item.kind == QuoteKind.FIRM or old.kind == QuoteKind.BUDGETARY:
                 old.superseded = True
                 superseded += 1
                 session.add(old)
@@ -109,8 +109,8 @@ def apply_quotes(
     session.flush()
     return AppliedQuotes(
         imported=len(parsed),
-        firm=sum(1 for q in parsed if q.kind == "firm"),
-        budgetary=sum(1 for q in parsed if q.kind == "budgetary"),
+        firm=sum(1 for q in parsed if q.kind == QuoteKind.FIRM),
+        budgetary=sum(1 for q in parsed if q.kind == QuoteKind.BUDGETARY),
         superseded=superseded,
         expired=tuple(q.site_id for q in parsed if q.valid_until < today),
         before=before,

@@ -27,7 +27,7 @@ from orchestrator.decisions.catalogue import (
     load_catalogue,
 )
 from orchestrator.errors import InputError
-from orchestrator.store.models import Opportunity, Quote, Site
+from orchestrator.store.models import Opportunity, Quote, QuoteKind, Site
 
 # --- catalogue access ----------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def current_quotes(session: Session, opportunity_id: int) -> dict[str, Quote]:
 
 def quote_rank(quote: Quote) -> tuple[int, int]:
     """Firm beats budgetary; then the newest row (ids grow; an unsaved row is the newest)."""
-    return (1 if quote.kind == "firm" else 0, quote.id if quote.id is not None else 2**62)
+    return (1 if quote.kind == QuoteKind.FIRM else 0, quote.id if quote.id is not None else 2**62)
 
 
 # --- margin --------------------------------------------------------------------------------

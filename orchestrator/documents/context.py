@@ -24,7 +24,15 @@ from orchestrator.decisions.catalogue import Catalogue, InHouse, contract_months
 from orchestrator.intake.opportunity import OPTIONAL_SITE_COLUMNS, SITE_COLUMNS
 from orchestrator.intake.quotes import QUOTE_COLUMNS
 from orchestrator.ports import RenderedDocument
-from orchestrator.store.models import Account, Milestone, Opportunity, Person, Site, TeamMember
+from orchestrator.store.models import (
+    Account,
+    Milestone,
+    Opportunity,
+    Person,
+    QuoteKind,
+    Site,
+    TeamMember,
+)
 
 QRF_CSV_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, *QUOTE_COLUMNS[1:])
 """A QRF's CSV: the site as imported, then the quote columns the provider fills in, so the
@@ -200,7 +208,9 @@ def proposal_context(
         }
         for index, (country, values) in enumerate(country_rows, start=1)
     ]
-    budgetary = sum(1 for s in sites if (q := quotes.get(s.site_id)) and q.kind == "budgetary")
+    budgetary = sum(
+        1 for s in sites if (q := quotes.get(s.site_id)) and q.kind == QuoteKind.BUDGETARY
+    )
     missing = sum(1 for s in sites if s.site_id not in quotes)
     assumptions = [
         "Prices are in EUR, excluding VAT and local taxes.",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.errors import InputError, InputErrors
+from orchestrator.store.models import QuoteKind
 
 QUOTE_COLUMNS = (
     "site_id",
@@ -26,7 +27,7 @@ QUOTE_COLUMNS = (
     "currency",
     "valid_until",
 )
-QUOTE_KINDS = ("budgetary", "firm")
+QUOTE_KINDS = tuple(kind.value for kind in QuoteKind)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ParsedQuote:
     row: int
     site_id: str
     provider: str
-    kind: str
+    kind: QuoteKind
     monthly_cost: float
     one_off_cost: float
     currency: str
@@ -129,9 +130,10 @@ def _parse_row(
             row=row,
             field="provider",
         )
-    kind = cell("kind").lower()
-    if kind not in QUOTE_KINDS:
-        raise InputError(f"'{kind}' is not budgetary or firm", file=file, row=row, field="kind")
+    raw_kind = cell("kind").lower()
+    if raw_kind not in QUOTE_KINDS:
+        raise InputError(f"'{raw_kind}' is not budgetary or firm", file=file, row=row, field="kind")
+    kind = QuoteKind(raw_kind)
     monthly = _number(cell("monthly_cost"), "monthly_cost", file, row)
     one_off = _number(cell("one_off_cost"), "one_off_cost", file, row)
     currency = cell("currency").upper()

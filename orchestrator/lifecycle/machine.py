@@ -62,11 +62,11 @@ class BidStateMachine:
 
     @property
     def state(self) -> str:
-        return self._row.state
+        return self._row.state.value
 
     @state.setter
     def state(self, value: str) -> None:
-        self._row.state = value
+        self._row.state = State(value)
 
 
 _MACHINE = Machine(
@@ -84,7 +84,7 @@ def fire(row: Opportunity, trigger: str, facts: BidFacts) -> tuple[State, State]
 
     The row's `state` is changed in memory only; the caller commits it with its audit event.
     """
-    source = State(row.state)
+    source = row.state
     transition = find_transition(trigger, source)
     if transition is None:
         allowed = ", ".join(t.trigger for t in transitions_from(source)) or "none (closed)"
@@ -101,14 +101,14 @@ def fire(row: Opportunity, trigger: str, facts: BidFacts) -> tuple[State, State]
             _MACHINE.remove_model(wrapper)
     if not moved:
         guard, reason = run.refusals[0] if run.refusals else ("unknown", "refused")
-        row.state = source.value
+        row.state = source
         raise TransitionRefused(f"{trigger} refused by guard '{guard}': {reason}", guard=guard)
-    return source, State(row.state)
+    return source, row.state
 
 
 def check(row: Opportunity, trigger: str, facts: BidFacts) -> list[tuple[str, str]]:
     """Run the guards of `trigger` without moving the bid; return the refusals."""
-    transition = find_transition(trigger, State(row.state))
+    transition = find_transition(trigger, row.state)
     if transition is None:
         return [("lifecycle", f"'{trigger}' is not possible from {row.state}")]
     refusals = []

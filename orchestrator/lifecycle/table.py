@@ -9,24 +9,8 @@ Mermaid diagram in docs/lifecycle.md is generated from it, and a test asserts it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class State(StrEnum):
-    PRE_QUALIFICATION = "pre_qualification"
-    QUALIFICATION = "qualification"
-    STRATEGY_REWORK = "strategy_rework"
-    KICK_OFF = "kick_off"
-    BID_PRODUCTION = "bid_production"
-    GOVERNANCE_REVIEW = "governance_review"
-    SUBMISSION = "submission"
-    CUSTOMER_DECISION = "customer_decision"
-    CONTRACT_PREPARATION = "contract_preparation"
-    NO_BID = "no_bid"
-    LOST = "lost"
-    CONTRACTED = "contracted"
-    WITHDRAWN = "withdrawn"
-
+from orchestrator.store.models import State as State  # the states live with the record
 
 STEPS: tuple[State, ...] = (
     State.PRE_QUALIFICATION,

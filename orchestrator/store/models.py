@@ -12,9 +12,41 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from orchestrator.store.types import EnumText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class State(StrEnum):
+    """Where a bid is in its lifecycle; the transitions are in `orchestrator.lifecycle.table`."""
+
+    PRE_QUALIFICATION = "pre_qualification"
+    QUALIFICATION = "qualification"
+    STRATEGY_REWORK = "strategy_rework"
+    KICK_OFF = "kick_off"
+    BID_PRODUCTION = "bid_production"
+    GOVERNANCE_REVIEW = "governance_review"
+    SUBMISSION = "submission"
+    CUSTOMER_DECISION = "customer_decision"
+    CONTRACT_PREPARATION = "contract_preparation"
+    NO_BID = "no_bid"
+    LOST = "lost"
+    CONTRACTED = "contracted"
+    WITHDRAWN = "withdrawn"
+
+
+class MilestoneStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CLOSED = "closed"
+    """The bid closed before the milestone was reached."""
+
+
+class QuoteKind(StrEnum):
+    BUDGETARY = "budgetary"
+    FIRM = "firm"
 
 
 class Tier(StrEnum):
@@ -104,8 +136,12 @@ class Opportunity(SQLModel, table=True):
     services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     bants: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     pricing: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: str = Field(index=True)
+    state: State = Field(sa_column=Column(EnumText(State), index=True, nullable=False))
     proposal_hash: str | None = None
+    governance_round: int = 0
+    """How many times governance was requested; the approvals of the last round count."""
+    strategy_reworked: bool = False
+    """After *redefine strategy*: has a reworked strategy been recorded since?"""
     result_reason: str | None = None
     result_category: str | None = None
     version: int = 0
@@ -155,7 +191,7 @@ class Quote(SQLModel, table=True):
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     site_id: str
     provider: str
-    kind: str
+    kind: QuoteKind = Field(sa_column=Column(EnumText(QuoteKind), nullable=False))
     monthly_cost: float
     one_off_cost: float
     currency: str
@@ -168,6 +204,8 @@ class Approval(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     area: str
+    round: int = 0
+    """The opportunity's governance round this approval belongs to."""
     status: str = ApprovalStatus.REQUESTED
     proposal_hash: str | None = None
     approver_id: int | None = Field(default=None, foreign_key="person.id")
@@ -200,7 +238,9 @@ class Milestone(SQLModel, table=True):
     name: str
     due_at: datetime
     owner_role: str
-    status: str = "open"
+    status: MilestoneStatus = Field(
+        default=MilestoneStatus.OPEN, sa_column=Column(EnumText(MilestoneStatus), nullable=False)
+    )
     completed_at: datetime | None = None
 
 
@@ -211,8 +251,8 @@ class AuditEvent(SQLModel, table=True):
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     at: datetime = Field(default_factory=utcnow)
     actor: str
-    from_state: str | None = None
-    to_state: str | None = None
+    from_state: State | None = Field(default=None, sa_column=Column(EnumText(State)))
+    to_state: State | None = Field(default=None, sa_column=Column(EnumText(State)))
     trigger: str
     reason: str | None = None
     inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
