@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -190,13 +190,17 @@ class CliResult:
     err: str
 
 
+RunCli = Callable[..., CliResult]
+"""`run_cli("status", "OPP-0001")`: run `bid ...` in-process; exit code, stdout, stderr."""
+
+
 @pytest.fixture
 def run_cli(
     settings: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
+) -> Iterator[RunCli]:
     """Run `bid ...` in-process against the test's database; returns code, stdout, stderr."""
     from orchestrator import config
     from orchestrator.cli import app as cli

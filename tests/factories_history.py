@@ -256,7 +256,7 @@ def write_history(session: Session, specs: list[BidSpec]) -> list[BidSpec]:
             owner_id=people[spec.owner].id,
             incumbent=spec.incumbent,
             services=spec.services,
-            state=spec.state.value,
+            state=spec.state,
             result_category=spec.category,
             result_reason=spec.reason,
         )
@@ -270,8 +270,8 @@ def write_history(session: Session, specs: list[BidSpec]) -> list[BidSpec]:
                     opportunity_id=spec.opportunity_id,
                     at=at,
                     actor="factory",
-                    from_state=previous.value if previous else None,
-                    to_state=state.value,
+                    from_state=previous,
+                    to_state=state,
                     trigger="history",
                 )
             )

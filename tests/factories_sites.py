@@ -20,7 +20,7 @@ from sqlmodel import Session
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.ports import RulesEngine
-from orchestrator.store.models import Account, Opportunity, Site
+from orchestrator.store.models import Account, Opportunity, Site, State
 from orchestrator.wiring import open_context
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
@@ -125,7 +125,7 @@ def make_opportunity(
             source="rfp",
             rfp_reference="RFP-2026-17",
             submission_deadline=date(2027, 1, 15),
-            state=state,
+            state=State(state),
             strategy=strategy,
             pricing=pricing or {},
             services=list(services),

@@ -10,6 +10,7 @@ from orchestrator.bid import deadlines, services
 from orchestrator.bid.planning import WarningPolicy
 from orchestrator.context import Context
 from orchestrator.store.models import OutboxMessage
+from tests.conftest import FixedClock
 from tests.factories import PEOPLE, new_bid
 
 POLICY = WarningPolicy(due_soon_days=2, management_after_overdue_days=2)
@@ -45,7 +46,9 @@ def test_plan_artifact_keys_are_lowercase_dashes() -> None:
     assert deadlines.plan_artifact_key("OPP-0001") == "bid-control-plan-opp-0001"
 
 
-def test_owner_warned_once_then_bid_manager_then_management(ctx: Context, clock) -> None:
+def test_owner_warned_once_then_bid_manager_then_management(
+    ctx: Context, clock: FixedClock
+) -> None:
     ref = new_bid(ctx)
     services.run_to_wait(ctx, ref)  # intake plans the go/no-go milestone, due in 24 h
     first = deadlines.watch(ctx)

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 import typer
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from orchestrator.cli.documents import register
@@ -26,7 +26,7 @@ from tests.test_quotes__import import FakeRules
 @pytest.fixture()
 def ctx(tmp_path: Path) -> Context:
     settings = load_settings({}, cwd=tmp_path)
-    return open_context(settings, rules=FakeRules(15.0))  # type: ignore[arg-type]
+    return open_context(settings, rules=FakeRules(15.0))
 
 
 def _cli(ctx: Context, *args: str) -> str:
@@ -135,7 +135,7 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
     assert sites["S-00003"].ordered is False
     assert sites["S-00099"].country == "NL" and sites["S-00099"].ordered
     with Session(ctx.engine) as session:
-        orders = session.exec(select(ChangeOrder).order_by(ChangeOrder.id)).all()
+        orders = session.exec(select(ChangeOrder).order_by(col(ChangeOrder.id))).all()
         audit = session.exec(select(AuditEvent)).all()
     assert [(o.site_id, o.kind) for o in orders] == [
         ("S-00001", "move"),
@@ -216,7 +216,9 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     from docx import Document as open_docx
 
     proposal = open_docx(str(out / "proposal-OPP-0001.docx"))
-    headings = [p.text for p in proposal.paragraphs if p.style.name.startswith("Heading")]
+    headings = [
+        p.text for p in proposal.paragraphs if p.style and p.style.name.startswith("Heading")
+    ]
     assert "5. Cost transparency" in headings
     assert docs["proposal_hash"] in "\n".join(p.text for p in proposal.paragraphs)
 

@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from orchestrator.errors import TransitionRefused
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_runner import PrefectRunner
 from orchestrator.store.models import AuditEvent, Document, OutboxMessage
+from tests.conftest import RecordingDocuments, RunCli
 from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
@@ -61,7 +63,7 @@ def account() -> str:
     return f"Acme {uuid.uuid4().hex[:8]}"
 
 
-def _bid(ctx: Context, account: str, **overrides: object) -> str:
+def _bid(ctx: Context, account: str, **overrides: Any) -> str:
     return new_bid(ctx, account={"name": account, "tier": "top"}, **overrides)
 
 
@@ -78,7 +80,7 @@ def test_advance_is_a_named_run_tagged_with_bid_account_and_step(
 
 
 def test_a_bid_is_carried_to_contract_one_event_per_transition(
-    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents: RecordingDocuments
 ) -> None:
     ref = _bid(ctx, account)
     runner.run_lifecycle(ctx, ref, "test")
@@ -106,7 +108,7 @@ class _BrokenRenderer:
 
 
 def test_a_crashed_run_leaves_the_bid_consistent_and_explained(
-    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, documents: RecordingDocuments
 ) -> None:
     ref = _bid(ctx, account)
     services.run_to_wait(ctx, ref)
@@ -201,7 +203,7 @@ def test_new_bid_form_runs_intake_and_the_lifecycle(
 
 
 def test_generate_documents_form(
-    ctx: Context, runner: PrefectRunner, account: str, documents
+    ctx: Context, runner: PrefectRunner, account: str, documents: RecordingDocuments
 ) -> None:
     from flows.forms import DocumentsRequest, generate_documents
 
@@ -213,7 +215,7 @@ def test_generate_documents_form(
 
 
 def test_cli_advance_runs_through_prefect(
-    run_cli, ctx: Context, api_url: str, account: str, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli, ctx: Context, api_url: str, account: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BID_FLOW_RUNNER", "prefect")  # run_cli defaults to the inline runner
     ref = _bid(ctx, account)

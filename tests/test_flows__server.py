@@ -90,7 +90,7 @@ def _deployment_run(api_url: str, name: str, parameters: dict[str, Any]) -> str:
 
 def _deployment(api_url: str, name: str) -> dict[str, Any] | None:
     reply = api("GET", f"{api_url}/deployments/name/{name}")
-    return reply.json() if reply.status_code == 200 else None  # type: ignore[no-any-return]
+    return reply.json() if reply.status_code == 200 else None
 
 
 def _state_of(api_url: str, run_id: str) -> str:

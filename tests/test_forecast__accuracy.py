@@ -13,7 +13,7 @@ from orchestrator.funnel.forecast import Accuracy, forecast_accuracy
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import open_database
 from orchestrator.store.models import ForecastSnapshot
-from tests.factories_history import custom_spec, write_history
+from tests.factories_history import BidSpec, custom_spec, write_history
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 S = State
@@ -26,7 +26,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
         yield session
 
 
-def _won(index: int, won_on: datetime, revenue: tuple[float, float, float]) -> object:
+def _won(index: int, won_on: datetime, revenue: tuple[float, float, float]) -> BidSpec:
     return custom_spec(
         index,
         [(S.CUSTOMER_DECISION, datetime(2026, 6, 1, tzinfo=UTC)),
@@ -47,7 +47,7 @@ def test_past_months_compare_the_forecast_made_beforehand_with_won_revenue(
             custom_spec(2, [(S.CUSTOMER_DECISION, datetime(2026, 6, 1, tzinfo=UTC)),
                             (S.LOST, datetime(2026, 10, 9, tzinfo=UTC))],
                         revenue=(7000, 0, 0), category="price"),
-        ],  # type: ignore[list-item]
+        ],
     )  # fmt: skip
     snapshots = [
         ("2026-10", datetime(2026, 9, 20, tzinfo=UTC), 900.0),  # taken before October

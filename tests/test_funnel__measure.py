@@ -128,7 +128,7 @@ def test_every_figure_matches_the_factory(session: Session, label: str, owner: s
     report = funnel_report(session, RULES, period, now=NOW, owner=owner)
     assert report.cohort_size == sum(1 for s in mine if start <= s.start < end)
     assert report.cohort_size > 0
-    targets = {rule.stage: rule.target for rule in config.stages}
+    targets: dict[State, int | None] = {rule.stage: rule.target for rule in config.stages}
     if owner is not None:
         targets = {stage: config.owners[owner].get(stage) for stage in FUNNEL_STAGES}
     quarterly_contracts = targets[S.CONTRACTED]

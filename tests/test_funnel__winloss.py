@@ -95,7 +95,7 @@ def test_reasons_breakdown_counts_every_outcome_and_category(session: Session) -
     assert {(r.outcome, r.category): r.count for r in rows} == dict(expected)
     price = next(r for r in rows if (r.outcome, r.category) == ("lost", "price"))
     lost_price = [s for s in specs if s.state == S.LOST and s.category == "price"]
-    assert sorted(price.reasons) == sorted(s.reason for s in lost_price)
+    assert sorted(price.reasons) == sorted(s.reason or "" for s in lost_price)
     assert {r.outcome for r in rows} == {"won", "lost", "no_bid", "withdrawn"}
 
 

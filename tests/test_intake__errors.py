@@ -10,8 +10,10 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from orchestrator.config import Settings
 from orchestrator.store.db import make_engine
 from orchestrator.store.models import AuditEvent, Opportunity, Site
+from tests.conftest import CliResult, RunCli
 
 GOOD_SITES = (
     "site_id,name,street,postcode,city,country,bandwidth_mbps,access\n"
@@ -21,7 +23,7 @@ GOOD_SITES = (
 
 
 def _opportunity(tmp_path: Path, **changes: object) -> Path:
-    data = {
+    data: dict[str, object] = {
         "account": {"name": "Acme", "tier": "top"},
         "title": "WAN",
         "source": "rfp",
@@ -56,7 +58,7 @@ def _counts(url: str) -> tuple[int, int, int]:
     return result  # type: ignore[return-value]
 
 
-def _assert_user_error(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_user_error(result: CliResult, *fragments: str) -> None:
     assert result.code == 2, result
     assert "Traceback" not in result.err
     first = result.err.strip().splitlines()[0]
@@ -65,7 +67,7 @@ def _assert_user_error(result, *fragments: str) -> None:  # type: ignore[no-unty
         assert fragment in result.err, (fragment, result.err)
 
 
-def test_valid_opportunity_prints_its_id(run_cli, tmp_path: Path) -> None:
+def test_valid_opportunity_prints_its_id(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("opportunity", "create", str(_opportunity(tmp_path)))
     assert result.code == 0, result.err
     assert result.out.strip() == "OPP-0001"
@@ -83,7 +85,13 @@ def test_valid_opportunity_prints_its_id(run_cli, tmp_path: Path) -> None:
         ({"team": {"wizard": "x@example.com"}}, ["field 'team.wizard"]),
     ],
 )
-def test_bad_opportunity_yaml_is_refused(run_cli, tmp_path, settings, changes, fragments) -> None:
+def test_bad_opportunity_yaml_is_refused(
+    run_cli: RunCli,
+    tmp_path: Path,
+    settings: Settings,
+    changes: dict[str, object],
+    fragments: list[str],
+) -> None:
     path = _opportunity(tmp_path, **changes)
     result = run_cli("opportunity", "create", str(path))
     _assert_user_error(result, str(path), *fragments)
@@ -96,14 +104,14 @@ def test_bad_opportunity_yaml_is_refused(run_cli, tmp_path, settings, changes, f
     assert key in line or line.strip().startswith("-"), (row, line)
 
 
-def test_malformed_yaml_names_the_line(run_cli, tmp_path, settings) -> None:
+def test_malformed_yaml_names_the_line(run_cli: RunCli, tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("title: [unclosed\nsource: rfp\n")
     _assert_user_error(run_cli("opportunity", "create", str(path)), "broken.yaml", "malformed YAML")
     assert _counts(settings.database_url) == (0, 0, 0)
 
 
-def test_missing_file_is_a_user_error(run_cli, tmp_path) -> None:
+def test_missing_file_is_a_user_error(run_cli: RunCli, tmp_path: Path) -> None:
     _assert_user_error(run_cli("opportunity", "create", str(tmp_path / "nope.yaml")), "nope.yaml")
 
 
@@ -137,7 +145,9 @@ def test_missing_file_is_a_user_error(run_cli, tmp_path) -> None:
         ),
     ],
 )
-def test_bad_sites_csv_is_refused_whole(run_cli, tmp_path, settings, csv_text, fragments) -> None:
+def test_bad_sites_csv_is_refused_whole(
+    run_cli: RunCli, tmp_path: Path, settings: Settings, csv_text: str, fragments: list[str]
+) -> None:
     assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
     before = _counts(settings.database_url)
     path = tmp_path / "sites.csv"
@@ -146,7 +156,7 @@ def test_bad_sites_csv_is_refused_whole(run_cli, tmp_path, settings, csv_text, f
     assert _counts(settings.database_url) == before
 
 
-def test_every_bad_row_is_named(run_cli, tmp_path) -> None:
+def test_every_bad_row_is_named(run_cli: RunCli, tmp_path: Path) -> None:
     assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
     path = tmp_path / "sites.csv"
     path.write_text(
@@ -161,7 +171,9 @@ def test_every_bad_row_is_named(run_cli, tmp_path) -> None:
     assert "row 5, field 'access'" in lines[3]
 
 
-def test_good_sites_import_and_duplicates_across_imports(run_cli, tmp_path, settings) -> None:
+def test_good_sites_import_and_duplicates_across_imports(
+    run_cli: RunCli, tmp_path: Path, settings: Settings
+) -> None:
     assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
     path = tmp_path / "sites.csv"
     path.write_text(GOOD_SITES)
@@ -175,11 +187,13 @@ def test_good_sites_import_and_duplicates_across_imports(run_cli, tmp_path, sett
     "command",
     [["status", "OPP-0042"], ["history", "42"], ["advance", "OPP-9"], ["status", "banana"]],
 )
-def test_unknown_ids_are_user_errors(run_cli, command) -> None:
+def test_unknown_ids_are_user_errors(run_cli: RunCli, command: list[str]) -> None:
     _assert_user_error(run_cli(*command), "opportunit")
 
 
-def test_bad_database_url_message_hides_the_password(capsys, monkeypatch) -> None:
+def test_bad_database_url_message_hides_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestrator import config
     from orchestrator.cli import app as cli
 

@@ -20,6 +20,7 @@ from orchestrator.slack.notify import (
     slack_client,
 )
 from orchestrator.store.models import OutboxMessage, Person
+from tests.conftest import FixedClock, RunCli
 from tests.factories import PEOPLE
 from tests.support.slack_api import (
     SLACK_USERS,
@@ -52,7 +53,7 @@ def _rows(ctx: Context) -> list[OutboxMessage]:
         return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
 
 
-def test_without_a_token_messages_stay_in_the_outbox(ctx: Context, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_token_messages_stay_in_the_outbox(ctx: Context, run_cli: RunCli) -> None:
     bid_in_qualification(ctx)
     assert isinstance(get_notifier(ctx), OutboxOnlyNotifier)
     report = deliver(ctx)
@@ -210,8 +211,8 @@ def test_two_notifiers_at_once_send_each_message_once(
 
 
 def test_a_claim_left_by_a_dead_notifier_is_taken_over_after_the_lease(
-    slack_ctx: Context, slack_api: FakeSlackApi, clock
-) -> None:  # type: ignore[no-untyped-def]
+    slack_ctx: Context, slack_api: FakeSlackApi, clock: FixedClock
+) -> None:
     bid_in_qualification(slack_ctx)
     first = _rows(slack_ctx)[0]
     notifier = _notifier(slack_ctx)
@@ -225,8 +226,8 @@ def test_a_claim_left_by_a_dead_notifier_is_taken_over_after_the_lease(
 
 
 def test_bid_notify_sends_pending_messages_once_a_token_is_set(
-    ctx: Context, slack_api: FakeSlackApi, run_cli, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    ctx: Context, slack_api: FakeSlackApi, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bid_in_qualification(ctx)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_API_URL", slack_api.base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,13 @@ def _step(ctx: Context, ref: str, step: Any) -> None:
     ((action, args),) = step.items()
     args = dict(args)
     refused = args.pop("refused", None)
-    call = {
+    calls: dict[str, Callable[..., object]] = {
         "decide": services.decide,
         "approve": services.approve,
         "strategy": services.set_strategy,
         "result": services.record_result,
-    }[action]
+    }
+    call = calls[action]
     if refused:
         with pytest.raises(getattr(errors, refused)):
             call(ctx, ref, **args)

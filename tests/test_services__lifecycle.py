@@ -22,6 +22,7 @@ from orchestrator.store.models import (
     Opportunity,
     OutboxMessage,
 )
+from tests.conftest import FixedClock, RecordingDocuments
 from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
 
 
@@ -39,7 +40,9 @@ def carry_to_governance(ctx: Context) -> str:
     return ref
 
 
-def test_full_lifecycle_with_one_audit_event_per_transition(ctx: Context, documents) -> None:
+def test_full_lifecycle_with_one_audit_event_per_transition(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
     ref = carry_to_governance(ctx)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
@@ -112,7 +115,7 @@ def test_only_deciders_may_take_the_go_no_go(ctx: Context) -> None:
     assert _state(ctx, ref) == "kick_off"
 
 
-def test_hard_no_bid_cannot_be_overridden(ctx: Context, clock) -> None:
+def test_hard_no_bid_cannot_be_overridden(ctx: Context, clock: FixedClock) -> None:
     ref = new_bid(ctx)
     services.run_to_wait(ctx, ref)
     clock.advance(days=41)  # the submission deadline has passed
@@ -179,7 +182,9 @@ def test_submission_needs_every_approval_on_the_current_proposal(ctx: Context) -
         assert len(grants) == len(areas)
 
 
-def test_transition_and_audit_event_commit_together(ctx: Context, monkeypatch) -> None:
+def test_transition_and_audit_event_commit_together(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure after the state moved rolls back the state, the event and the outbox rows."""
     ref = new_bid(ctx)
 
@@ -200,7 +205,9 @@ def test_transition_and_audit_event_commit_together(ctx: Context, monkeypatch) -
     assert _state(ctx, ref) == "qualification"
 
 
-def test_rerun_of_production_does_not_duplicate_documents(ctx: Context, documents) -> None:
+def test_rerun_of_production_does_not_duplicate_documents(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
     ref = new_bid(ctx)
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
@@ -215,7 +222,9 @@ def test_rerun_of_production_does_not_duplicate_documents(ctx: Context, document
     assert {"go_no_go_decision", "design_freeze", "submission"} <= set(milestones)
 
 
-def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(ctx: Context, clock) -> None:
+def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(
+    ctx: Context, clock: FixedClock
+) -> None:
     ref = carry_to_governance(ctx)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)

@@ -370,7 +370,7 @@ def test_a_no_bid_needs_a_category_in_the_modal(
         "response_action": "errors",
         "errors": {"category": "choose a reason category"},
     }
-    chosen = {
+    chosen: dict[str, dict[str, Any]] = {
         **reason,
         "category": {
             "category": {"type": "static_select", "selected_option": {"value": "capacity"}}
