@@ -175,12 +175,12 @@ def advance_bid(request: AdvanceRequest) -> list[StepResult]:
 @flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
 def generate_documents(request: DocumentsRequest) -> list[str]:
     """Render a bid's documents into its output folder and list them as an artifact."""
-    from orchestrator.bid.rendering import render_kind
+    from orchestrator.bid.rendering import render_set
 
     ctx = current()
     labels = bid_labels(ctx, request.opportunity)
     tag_current_run(labels.tags("documents"))
-    produced = render_kind(ctx, labels.ref, request.kind)
+    produced = render_set(ctx, labels.ref, request.kind)
     paths = [str(document.path) for document in produced.documents]
     create_markdown_artifact(
         key=f"documents-{labels.ref.lower()}",

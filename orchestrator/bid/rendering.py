@@ -8,69 +8,72 @@ files and records nothing new.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from sqlmodel import Session
 
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.recording import record_documents
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import WON_STATES
-from orchestrator.ports import ProducedDocuments
+from orchestrator.ports import DocumentPort, ProducedDocuments
 from orchestrator.store.db import reading, transaction
+from orchestrator.store.models import Opportunity
+
+Produce = Callable[[DocumentPort, Session, Opportunity, Path], ProducedDocuments]
 
 
-def _record(ctx: Context, ref: str, produced: ProducedDocuments) -> None:
+def _render(ctx: Context, ref: str, out_dir: Path | None, produce: Produce) -> ProducedDocuments:
+    """Render in a read-only session, then record the documents in one short transaction."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        folder = out_dir or ctx.output_dir_for(opportunity.ref)
+        produced = produce(ctx.documents, session, opportunity, folder)
     with transaction(ctx.engine) as session:
         record_documents(session, get_opportunity(session, ref), produced)
+    return produced
+
+
+def _bid_documents_and_order_sheet(
+    port: DocumentPort, session: Session, opportunity: Opportunity, folder: Path
+) -> ProducedDocuments:
+    produced = port.bid_documents(session, opportunity, folder)
+    if opportunity.state not in WON_STATES:
+        return produced
+    sheet = port.order_sheet(session, opportunity, folder)
+    return ProducedDocuments(
+        documents=[*produced.documents, *sheet.documents],
+        proposal_hash=produced.proposal_hash,
+        problems=[*produced.problems, *sheet.problems],
+        summary=produced.summary,
+    )
+
+
+SETS: dict[str, Produce] = {
+    "quote_requests": lambda port, *args: port.quote_requests(*args),
+    "bid_documents": lambda port, *args: port.bid_documents(*args),
+    "submission_package": lambda port, *args: port.submission_package(*args),
+    "order_sheet": lambda port, *args: port.order_sheet(*args),
+}
+"""The document port's sets by name (the Prefect UI's *generate documents* form)."""
 
 
 def render_quote_requests(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
     """One QRF (.docx + .csv) per country and provider; internal tasks for in-house countries."""
-    with reading(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        folder = out_dir or ctx.output_dir_for(opportunity.ref)
-        produced = ctx.documents.quote_requests(session, opportunity, folder)
-    _record(ctx, ref, produced)
-    return produced
+    return _render(ctx, ref, out_dir, SETS["quote_requests"])
 
 
 def render_documents(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
     """QRFs, the proposal and the Bid Control Plan; after a win, the order sheet too."""
-    with reading(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        folder = out_dir or ctx.output_dir_for(opportunity.ref)
-        produced = ctx.documents.bid_documents(session, opportunity, folder)
-        if opportunity.state in WON_STATES:
-            sheet = ctx.documents.order_sheet(session, opportunity, folder)
-            produced = ProducedDocuments(
-                documents=[*produced.documents, *sheet.documents],
-                proposal_hash=produced.proposal_hash,
-                problems=[*produced.problems, *sheet.problems],
-                summary=produced.summary,
-            )
-    _record(ctx, ref, produced)
-    return produced
+    return _render(ctx, ref, out_dir, _bid_documents_and_order_sheet)
 
 
 def render_order_sheet(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
     """The clean order sheet (.docx and .xlsx) of a won bid."""
-    with reading(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        folder = out_dir or ctx.output_dir_for(opportunity.ref)
-        produced = ctx.documents.order_sheet(session, opportunity, folder)
-    _record(ctx, ref, produced)
-    return produced
+    return _render(ctx, ref, out_dir, SETS["order_sheet"])
 
 
-def render_kind(ctx: Context, ref: str, kind: str) -> ProducedDocuments:
-    """One of the port's document sets by name (the Prefect UI's *generate documents*)."""
-    with reading(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        folder = ctx.output_dir_for(opportunity.ref)
-        if kind == "bid_documents":
-            produced = ctx.documents.bid_documents(session, opportunity, folder)
-        elif kind == "submission_package":
-            produced = ctx.documents.submission_package(session, opportunity, folder)
-        else:
-            produced = ctx.documents.order_sheet(session, opportunity, folder)
-    _record(ctx, ref, produced)
-    return produced
+def render_set(ctx: Context, ref: str, name: str) -> ProducedDocuments:
+    """One of the port's document sets by name, into the bid's output folder."""
+    return _render(ctx, ref, None, SETS[name])

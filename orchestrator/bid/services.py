@@ -9,9 +9,6 @@ doors into these functions; none of them writes a bid's state itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-
-from sqlmodel import Session
 
 from orchestrator.bid.facts import (
     StepResult,
@@ -35,6 +32,7 @@ from orchestrator.bid.recording import (
     record_documents,
     routing_for,
 )
+from orchestrator.bid.rendering import SETS
 from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
 from orchestrator.context import Context
 from orchestrator.errors import (
@@ -44,7 +42,6 @@ from orchestrator.errors import (
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, automatic_transition
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Opportunity
 
 
 def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
@@ -52,10 +49,7 @@ def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         out_dir = ctx.output_dir_for(opportunity.ref)
-        produce: Callable[[Session, Opportunity, Path], ProducedDocuments] = getattr(
-            ctx.documents, render.value
-        )
-        return produce(session, opportunity, out_dir)
+        return SETS[render.value](ctx.documents, session, opportunity, out_dir)
 
 
 def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
