@@ -50,6 +50,12 @@ class Settings:
     flow_dispatch: str = "auto"
     """How a human answer starts the next run: auto | local | deployment (see docs/flows.md)."""
     prefect_log_level: str = "WARNING"
+    autostart: bool = True
+    """Start `bid server` in the background when a command needs Prefect and none runs."""
+    server_idle_timeout_s: float = 3600.0
+    """An autostarted service stops after this long without a command."""
+    prefect_ui_url: str | None = None
+    """Where people open the Prefect UI (links in Slack); default: the local service's URL."""
     documents_factory: str | None = None
     """`module:function(settings) -> DocumentPort` for the flow runs a worker starts (tests)."""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -90,7 +96,19 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         flow_dispatch=env.get("BID_FLOW_DISPATCH", "auto"),
         prefect_log_level=env.get("BID_PREFECT_LOG_LEVEL", "WARNING").upper(),
         documents_factory=env.get("BID_DOCUMENTS_FACTORY") or None,
+        autostart=env.get("BID_AUTOSTART", "1") != "0",
+        server_idle_timeout_s=_seconds(env.get("BID_SERVER_IDLE_TIMEOUT", "3600")),
+        prefect_ui_url=env.get("PREFECT_UI_URL") or None,
     )
+
+
+def _seconds(raw: str) -> float:
+    """A positive number of seconds from the environment; the default hour when unreadable."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return 3600.0
+    return value if value > 0 else 3600.0
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bid-test-prefect-"))
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
+os.environ["BID_AUTOSTART"] = "0"  # no test starts a background `bid server` unless it asks
 
 import pytest
 from sqlmodel import Session, select

@@ -117,12 +117,6 @@ def test_bid_advance_runs_on_the_ui_server(project: BidProject, ctx: Context, ui
     assert "step:qualification" in run["tags"] and run["state_type"] == "COMPLETED"
 
 
-def test_a_second_ui_on_the_same_data_is_refused(project: BidProject, ui: BidUi) -> None:
-    done = project.bid("ui", "--port", str(free_port()), timeout=60)
-    assert done.returncode == 2
-    assert "already serves" in done.stderr
-
-
 def test_a_deployment_runs_on_a_worker_with_its_tags(
     project: BidProject, ctx: Context, ui: BidUi
 ) -> None:

@@ -400,7 +400,9 @@ _register_plugins()
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bid` script: one line and exit code 2 for user errors."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        returned = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        if isinstance(returned, int) and returned:
+            return returned  # a command that ended with typer.Exit(code)
         if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
             from orchestrator.slack.notify import deliver
 

@@ -1,4 +1,4 @@
-"""CLI commands around Prefect: `bid ui`, `bid serve-flows`, `bid deadlines`.
+"""CLI commands around Prefect: `bid server` (`bid ui`), `bid serve-flows`, `bid deadlines`.
 
 Registered by `orchestrator.cli.app`; importing this module imports no Prefect (the commands
 that do not run flows must start fast), each command imports what it needs.
@@ -21,21 +21,86 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _serve(
+    host: str, port: int | None, idle_timeout: float | None, serve_flows: bool = True
+) -> None:
+    from orchestrator.config import get_settings
+    from orchestrator.runtime.service import Service
+
+    settings = get_settings()
+    service = Service(
+        settings,
+        host,
+        port or settings.ui_port,
+        say=lambda line: err_console.print(line, markup=False, highlight=False),
+        idle_timeout_s=idle_timeout,
+        serve_flows=serve_flows,
+    )
+    code = service.run()
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
-    """Add `ui`, `serve-flows` and `deadlines` to the `bid` command."""
+    """Add `server`, `ui`, `serve-flows` and `deadlines` to the `bid` command."""
+
+    server_app = typer.Typer(
+        help="The local service: Prefect UI and API, served flows, deadline watch, Slack.",
+        invoke_without_command=True,
+    )
+    app.add_typer(server_app, name="server")
+
+    @server_app.callback()
+    def server(
+        ctx: typer.Context,
+        host: str = typer.Option("127.0.0.1", help="Interface the UI and Slack listen on"),
+        port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
+        idle_timeout: float | None = typer.Option(
+            None, "--idle-timeout", help="Stop after this many seconds without a command"
+        ),
+        no_flows: bool = typer.Option(
+            False, "--no-flows", help="Serve no flows here (the workers run elsewhere)"
+        ),
+    ) -> None:
+        """Run this folder's service in the foreground until Ctrl-C (or `bid server stop`)."""
+        if ctx.invoked_subcommand is not None:
+            return
+        _serve(host, port, idle_timeout, not no_flows)
+
+    @server_app.command("status")
+    def server_status(as_json: bool = typer.Option(False, "--json")) -> None:
+        """Exit 0 and print the URL when this folder's service is up; exit 1 when not."""
+        from orchestrator.config import get_settings
+        from orchestrator.runtime import service
+
+        info = service.status(get_settings())
+        if info is None:
+            if as_json:
+                sys.stdout.write(json.dumps({"running": False}) + "\n")
+            else:
+                console.print("no bid server runs for this folder")
+            raise typer.Exit(1)
+        if as_json:
+            sys.stdout.write(json.dumps({"running": True, **service.describe(info)}) + "\n")
+            return
+        console.print(f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir})")
+
+    @server_app.command("stop")
+    def server_stop() -> None:
+        """Stop this folder's service (exit 0 also when none was running)."""
+        from orchestrator.config import get_settings
+        from orchestrator.runtime import service
+
+        pid = service.stop(get_settings())
+        console.print(f"bid server (pid {pid}) stopped" if pid else "no bid server was running")
 
     @app.command("ui")
     def ui(
-        port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default: BID_UI_PORT)"),
+        host: str = typer.Option("127.0.0.1", help="Interface the UI and Slack listen on"),
+        port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
     ) -> None:
-        """Serve the Prefect UI over this project's flow runs until Ctrl-C."""
-        from orchestrator.config import get_settings
-        from orchestrator.runtime.ui import serve_ui
-
-        settings = get_settings()
-        code = serve_ui(settings, port or settings.ui_port, err_console)
-        if code:
-            raise typer.Exit(code)
+        """Same as `bid server`: the Prefect UI and everything behind it, until Ctrl-C."""
+        _serve(host, port, None)
 
     @app.command("serve-flows")
     def serve_flows(
@@ -48,8 +113,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         target = prefect_env.configure(get_settings())
         if target.mode == prefect_env.PrefectMode.TEMPORARY:
             raise BidError(
-                "bid serve-flows needs a Prefect server: start `bid ui` in another terminal, "
-                "or set PREFECT_API_URL"
+                "bid serve-flows needs a Prefect server: start `bid server` in another "
+                "terminal, or set PREFECT_API_URL"
             )
         from prefect import serve
 

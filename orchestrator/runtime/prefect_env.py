@@ -5,8 +5,10 @@ flows (the Prefect runner, `bid ui`, `bid serve-flows`) call `configure(settings
 It picks one of three targets:
 
     server      PREFECT_API_URL is set: a real Prefect server (always wins)
-    local       `bid ui` serves the project's Prefect home: run against it (~1 s per command)
-    temporary   nobody serves it: Prefect's temporary server over the same home (~6 s start)
+    local       `bid server` (or `bid ui`) serves the project's Prefect home: run against it;
+                when none runs, one is started in the background for the folder (autostart)
+    temporary   BID_AUTOSTART=0 and nobody serves it: Prefect's temporary server over the
+                same home (~6 s start per command)
 
 Never two servers over the same SQLite file: `bid ui` holds an exclusive lock on
 `<prefect home>/bid-ui.lock`; a process that starts the temporary server holds a shared
@@ -18,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -125,6 +128,11 @@ def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarge
     url = local_api_url(settings)
     if is_healthy(url):
         return PrefectTarget(PrefectMode.LOCAL, home, url, fresh)
+    if settings.autostart:
+        from orchestrator.runtime import service
+
+        info = service.start_in_background(settings, _say)
+        return PrefectTarget(PrefectMode.LOCAL, home, info.api_url, fresh)
     handle = _try_shared_lock(settings)
     if handle is not None:
         _HELD_LOCKS.append(handle)
@@ -144,6 +152,10 @@ def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarge
         f"`bid ui` holds the Prefect data in {home} but its server at {url} does not answer "
         f"after {wait_s:.0f} s; wait until it has started, or stop it with Ctrl-C"
     )
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
 
 
 def configure(settings: Settings) -> PrefectTarget:

@@ -20,8 +20,10 @@ dropped connections) are retried inside slack-sdk by its retry handlers.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import re
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -200,6 +202,42 @@ def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
 # --- delivering --------------------------------------------------------------------------------
 
 
+RUN_LOOKUP_TIMEOUT_S = 1.0
+
+
+def run_link(settings: Settings, ref: str, run_id: str | None = None) -> str | None:
+    """A link to the bid's newest flow run in the Prefect UI (PREFECT_UI_URL, which
+    `bid server` sets for its processes); None when no UI is known or it does not answer."""
+    ui_url = settings.prefect_ui_url
+    if not ui_url:
+        return None
+    base = ui_url.rstrip("/")
+    if run_id is None:
+        api_url = (settings.prefect_api_url or f"{base}/api").rstrip("/")
+        body = json.dumps(
+            {
+                "limit": 1,
+                "sort": "EXPECTED_START_TIME_DESC",
+                "flow_runs": {"tags": {"all_": [f"opp:{ref}"]}},
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{api_url}/flow_runs/filter",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=RUN_LOOKUP_TIMEOUT_S) as reply:
+                runs = json.loads(reply.read())
+        except (OSError, ValueError):
+            return None
+        if not runs:
+            return None
+        run_id = str(runs[0]["id"])
+    return f"{base}/runs/flow-run/{run_id}"
+
+
 def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> BidFacts | None:
     """The bid's current facts for a message, with its Prefect run link when one is known."""
     if opportunity_id is None:
@@ -209,12 +247,8 @@ def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> B
         if opportunity is None:
             return None
         account = session.get(Account, opportunity.account_id)
-        run_url = None
-        ui_url: str | None = getattr(ctx.settings, "prefect_ui_url", None)
         run_ids = [m.get("flow_run_id") for m in markers if isinstance(m, dict)]
-        run_id = next((r for r in run_ids if r), None)
-        if ui_url and run_id:
-            run_url = f"{ui_url.rstrip('/')}/runs/flow-run/{run_id}"
+        run_url = run_link(ctx.settings, opportunity.ref, next((r for r in run_ids if r), None))
         return BidFacts(
             ref=opportunity.ref,
             title=opportunity.title,

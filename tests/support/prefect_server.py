@@ -73,6 +73,7 @@ class BidProject:
                 "BID_UI_PORT": str(self.ui_port),
                 "PYTHONPATH": str(REPO),
                 "DO_NOT_TRACK": "1",
+                "BID_AUTOSTART": "0",
             }
         )
         return env
@@ -118,7 +119,10 @@ class BidUi:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 120) -> BidUi:
-        self.process = self.project.start("ui", "--port", str(self.project.ui_port))
+        # the tests start (and kill) their own workers: the service serves no flows itself
+        self.process = self.project.start(
+            "server", "--port", str(self.project.ui_port), "--no-flows"
+        )
         wait_for(self._up, timeout, "bid ui to answer")
         return self
 

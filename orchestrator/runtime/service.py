@@ -1,0 +1,543 @@
+"""`bid server`: one local service per project folder, supervised.
+
+It starts and watches, for the folder's data:
+
+    prefect   `prefect server start`: the Prefect UI and API on the chosen host and port
+    flows     `bid serve-flows`: every flow as a deployment (forms in the UI), the deadline
+              watch on its schedule
+    api       the CLI service (`orchestrator.cli.service`): thin `bid` commands run here,
+              in one warm process, authenticated per person
+    slack     `bid serve`: the Slack endpoint, when SLACK_SIGNING_SECRET is set
+
+A child that dies is logged and restarted (with a growing pause); Ctrl-C or SIGTERM stops
+them all. The supervisor holds `<data dir>/server.lock` while it runs and writes where
+everything is to `<data dir>/server.json`, which `bid server status|stop`, the thin CLI and
+the autostart read. It also holds the Prefect home's lock (as `bid ui` did), so no temporary
+Prefect server ever writes the same SQLite file. Nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from orchestrator.config import Settings
+from orchestrator.errors import BidError, PrefectUnavailable
+from orchestrator.runtime import prefect_env
+
+STATE_FILE = "server.json"
+LOCK_FILE = "server.lock"
+AUTOSTART_LOCK_FILE = "autostart.lock"
+ACTIVITY_FILE = "server.activity"
+LOG_DIR = "logs"
+BACKGROUND_LOG = "server.log"
+PREFECT_START_TIMEOUT_S = 180.0
+CHILD_START_TIMEOUT_S = 120.0
+STOP_GRACE_S = 20.0
+TAKEOVER_WAIT_S = 60.0
+RESTART_PAUSE_MAX_S = 30.0
+PYTHON = sys.executable
+BID = (PYTHON, "-m", "orchestrator.cli.app")
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.data_dir / STATE_FILE
+
+
+def activity_path(settings: Settings) -> Path:
+    return settings.data_dir / ACTIVITY_FILE
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """Where a running service is, as `server.json` says."""
+
+    pid: int
+    url: str
+    """The Prefect UI (and, under /api, its API)."""
+    cli_url: str
+    """The CLI service the thin `bid` talks to."""
+    slack_url: str | None
+    database_url: str
+    log_dir: str
+    started_at: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+
+def read_info(settings: Settings) -> ServiceInfo | None:
+    """The service recorded for this folder, while its supervisor holds the service lock."""
+    try:
+        data = json.loads(state_path(settings).read_text(encoding="utf-8"))
+        info = ServiceInfo(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if _lock_held(settings) else None
+
+
+def _lock_held(settings: Settings) -> bool:
+    """True while a supervisor holds `server.lock` (a stopped one, even unreaped, does not)."""
+    path = settings.data_dir / LOCK_FILE
+    try:
+        handle = path.open("a+", encoding="utf-8")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def healthy(url: str, timeout: float = 0.5) -> bool:
+    """True when `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return int(reply.status) == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def browser_host(host: str) -> str:
+    """The host a browser on this machine uses to reach a server bound to `host`."""
+    return socket.gethostname() if host in ("0.0.0.0", "::") else host
+
+
+# --- the children ------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    ready: Callable[[], bool] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started: float = 0.0
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.started = time.monotonic()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float = STOP_GRACE_S) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@dataclass
+class Service:
+    """The supervisor's view of one folder's service."""
+
+    settings: Settings
+    host: str
+    port: int
+    say: Callable[[str], None]
+    idle_timeout_s: float | None = None
+    serve_flows: bool = True
+    """False when the workers run elsewhere (`bid serve-flows`, a work pool)."""
+    children: list[Child] = field(default_factory=list)
+    cli_port: int = 0
+    slack_port: int = 3000
+    _stop: list[str] = field(default_factory=list)
+    _locks: list[IO[str]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{browser_host(self.host)}:{self.port}"
+
+    @property
+    def local_api_url(self) -> str:
+        """The Prefect API as the children on this machine reach it."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/api"
+
+    @property
+    def cli_url(self) -> str:
+        return f"http://127.0.0.1:{self.cli_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / LOG_DIR
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("PREFECT_API_URL", None)
+        env.update(prefect_env.base_environment(self.settings))
+        env["BID_AUTOSTART"] = "0"  # a child never starts another service
+        env["BID_THIN"] = "0"  # nor sends its commands back here
+        env.update(extra)
+        return env
+
+    def build_children(self) -> None:
+        prefect = Child(
+            "prefect",
+            [
+                PYTHON,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--analytics-off",
+            ],
+            self._env(
+                PREFECT_SERVER_API_HOST=self.host,
+                PREFECT_SERVER_API_PORT=str(self.port),
+                PREFECT_UI_API_URL=f"{self.url}/api",
+                PREFECT_UI_URL=self.url,
+            ),
+            self.log_dir / "prefect.log",
+            ready=lambda: healthy(f"{self.local_api_url}/health"),
+        )
+        with_api = self._env(PREFECT_API_URL=self.local_api_url, PREFECT_UI_URL=self.url)
+        flows = Child("flows", [*BID, "serve-flows"], with_api, self.log_dir / "flows.log")
+        self.cli_port = free_port()
+        api = Child(
+            "api",
+            [PYTHON, "-m", "orchestrator.cli.service", "--port", str(self.cli_port)],
+            self._env(PREFECT_UI_URL=self.url),
+            self.log_dir / "api.log",
+            ready=lambda: healthy(f"{self.cli_url}/health"),
+        )
+        self.children = [prefect, flows, api] if self.serve_flows else [prefect, api]
+        if self.settings.slack_signing_secret:
+            slack = Child(
+                "slack",
+                [*BID, "serve", "--host", self.host, "--port", str(self.slack_port)],
+                with_api,
+                self.log_dir / "slack.log",
+            )
+            self.children.append(slack)
+
+    # --- locks and the state file
+
+    def _take_locks(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.prefect_home.mkdir(parents=True, exist_ok=True)
+        service_lock = (self.settings.data_dir / LOCK_FILE).open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(service_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            service_lock.close()
+            raise BidError(
+                f"another bid server holds {self.settings.data_dir / LOCK_FILE}"
+            ) from None
+        self._locks.append(service_lock)
+        home_lock = prefect_env.lock_path(self.settings).open("a+", encoding="utf-8")
+        deadline = time.monotonic() + TAKEOVER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(home_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    home_lock.close()
+                    raise PrefectUnavailable(
+                        f"another process runs Prefect over {self.settings.prefect_home} "
+                        "(a `bid` command on the temporary server, or `bid ui`); "
+                        "let it finish, then start `bid server` again"
+                    ) from None
+                time.sleep(0.2)
+        self._locks.append(home_lock)
+
+    def _release_locks(self) -> None:
+        for handle in self._locks:
+            with contextlib.suppress(OSError):
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                handle.close()
+        self._locks.clear()
+
+    def _write_state(self) -> None:
+        info = {
+            "pid": os.getpid(),
+            "url": self.url,
+            "cli_url": self.cli_url,
+            "slack_url": (
+                f"http://{browser_host(self.host)}:{self.slack_port}/slack/events"
+                if self.settings.slack_signing_secret
+                else None
+            ),
+            "database_url": self.settings.database_url,
+            "log_dir": str(self.log_dir),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        state_path(self.settings).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        # the commands that look for `bid ui` by its port find this server too
+        prefect_env.state_path(self.settings).write_text(
+            json.dumps({"pid": os.getpid(), "port": self.port, "url": self.url}),
+            encoding="utf-8",
+        )
+        activity_path(self.settings).touch()
+
+    def _clear_state(self) -> None:
+        for path in (state_path(self.settings), prefect_env.state_path(self.settings)):
+            with contextlib.suppress(OSError):
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("pid") == os.getpid():
+                    path.unlink()
+
+    # --- running
+
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stop.append(signal.Signals(signum).name)
+
+    def _wait_ready(self, child: Child, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not (child.ready is None or child.ready()):
+            if self._stop or not child.running() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _idle_for(self) -> float:
+        try:
+            last = activity_path(self.settings).stat().st_mtime
+        except OSError:
+            return 0.0
+        return time.time() - last
+
+    def run(self) -> int:
+        """Start everything, supervise until asked to stop; the exit code for `bid server`."""
+        if not port_free(self.host, self.port):
+            raise BidError(f"port {self.port} on {self.host} is in use; choose another with --port")
+        takeover(self.settings, self.say)
+        self._take_locks()
+        from orchestrator.runtime.credentials import ensure_admin_token
+
+        ensure_admin_token(self.settings)
+        previous = {
+            sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            self.build_children()
+            prefect, rest = self.children[0], self.children[1:]
+            fresh = not (self.settings.prefect_home / "prefect.db").exists()
+            self.say(
+                "starting Prefect (a first run sets up its database, ~10 s)…"
+                if fresh
+                else "starting Prefect…"
+            )
+            prefect.start()
+            if not self._wait_ready(prefect, PREFECT_START_TIMEOUT_S):
+                if self._stop:
+                    return 0
+                self.say(f"the Prefect server did not start; its log: {prefect.log}")
+                return 1
+            for child in rest:
+                child.start()
+            self._write_state()
+            for child in rest:
+                self._wait_ready(child, CHILD_START_TIMEOUT_S)
+            slack = next((c for c in rest if c.name == "slack"), None)
+            self.say(f"bid server for {self.settings.data_dir.parent}")
+            self.say(f"  Prefect UI   {self.url}")
+            self.say(f"  CLI service  {self.cli_url} (bid commands in this folder use it)")
+            if slack is not None:
+                self.say(
+                    f"  Slack        http://{browser_host(self.host)}:{self.slack_port}/slack/events"
+                )
+            self.say(f"  logs         {self.log_dir}")
+            self.say("Ctrl-C (or bid server stop) stops it")
+            return self._supervise()
+        finally:
+            for child in reversed(self.children):
+                child.stop()
+            self._clear_state()
+            self._release_locks()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _supervise(self) -> int:
+        while not self._stop:
+            now = time.monotonic()
+            for child in self.children:
+                if child.running() or child.process is None:
+                    continue
+                if child.next_start == 0.0:
+                    code = child.process.returncode
+                    pause = min(RESTART_PAUSE_MAX_S, 2.0**child.restarts)
+                    if now - child.started > 60:
+                        pause = 1.0  # it ran a while: a fresh failure, not a crash loop
+                    child.next_start = now + pause
+                    self.say(
+                        f"{child.name} exited with code {code}; restarting in {pause:.0f} s "
+                        f"(log: {child.log})"
+                    )
+                elif now >= child.next_start:
+                    child.restarts += 1
+                    child.next_start = 0.0
+                    child.start()
+                    self.say(f"{child.name} restarted (restart {child.restarts})")
+            if self.idle_timeout_s and self._idle_for() > self.idle_timeout_s:
+                self.say(f"idle for {self.idle_timeout_s:.0f} s: stopping")
+                return 0
+            time.sleep(0.2)
+        self.say(f"stopping ({self._stop[0]})")
+        return 0
+
+
+def takeover(settings: Settings, say: Callable[[str], None]) -> None:
+    """Stop the service that runs for this folder elsewhere, so this one takes over."""
+    info = read_info(settings)
+    if info is None or info.pid == os.getpid():
+        return
+    say(f"taking over from the bid server already running (pid {info.pid})")
+    stop(settings)
+
+
+def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
+    """Stop this folder's service; its pid, or None when none was running."""
+    info = read_info(settings)
+    if info is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while _lock_held(settings) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _lock_held(settings):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(info.pid, signal.SIGKILL)
+    return info.pid
+
+
+def status(settings: Settings) -> ServiceInfo | None:
+    """The running service when its UI/API and CLI service answer, else None."""
+    info = read_info(settings)
+    if info is None:
+        return None
+    if not healthy(f"{info.api_url}/health", timeout=2) or not healthy(
+        f"{info.cli_url}/health", timeout=2
+    ):
+        return None
+    return info
+
+
+def start_in_background(
+    settings: Settings, say: Callable[[str], None], timeout: float = PREFECT_START_TIMEOUT_S
+) -> ServiceInfo:
+    """Start `bid server` for this folder as a background process and wait until it answers.
+
+    It stops itself after `settings.server_idle_timeout_s` without a command.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # two commands starting at once: the second waits here, then finds the first's service
+    with (settings.data_dir / AUTOSTART_LOCK_FILE).open("a+", encoding="utf-8") as guard:
+        fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
+        info = status(settings)
+        if info is not None:
+            return info
+        return _spawn(settings, say, timeout)
+
+
+def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
+    log = settings.data_dir / BACKGROUND_LOG
+    port = settings.ui_port if port_free("127.0.0.1", settings.ui_port) else free_port()
+    env = dict(os.environ)
+    env.update({"BID_AUTOSTART": "0", "BID_THIN": "0"})
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [
+                *BID,
+                "server",
+                "--port",
+                str(port),
+                "--idle-timeout",
+                str(int(settings.server_idle_timeout_s)),
+            ],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    say(
+        f"starting the local bid service for this folder (log: {log}; "
+        "stop it with `bid server stop`)…"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = status(settings)
+        if info is not None:
+            say(f"bid server is up: {info.url}")
+            return info
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:])
+    raise PrefectUnavailable(f"the local bid service did not start (log: {log}): {tail}")
+
+
+def describe(info: ServiceInfo) -> dict[str, Any]:
+    """What `bid server status --json` prints."""
+    return {
+        "pid": info.pid,
+        "url": info.url,
+        "cli_url": info.cli_url,
+        "slack_url": info.slack_url,
+        "logs": info.log_dir,
+        "started_at": info.started_at,
+    }
