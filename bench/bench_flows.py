@@ -43,6 +43,7 @@ def _settings(root: Path, ui_port: int | None = None) -> Settings:
         "BID_OUTPUT_DIR": str(root / "out"),
         "BID_RULES_DIR": str(ROOT / "rules"),
         "BID_TEMPLATES_DIR": str(ROOT / "templates"),
+        "BID_AUTOSTART": "0",
     }
     if ui_port:
         env["BID_UI_PORT"] = str(ui_port)

@@ -159,6 +159,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         "BID_OUTPUT_DIR": str(tmp_path / "out"),
         "BID_RULES_DIR": str(REPO / "rules"),
         "BID_TEMPLATES_DIR": str(REPO / "templates"),
+        "BID_AUTOSTART": "0",
     }
     return load_settings(env, cwd=tmp_path)
 

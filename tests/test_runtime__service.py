@@ -15,12 +15,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from orchestrator.config import load_settings
 from orchestrator.runtime import service
 from tests.support.prefect_server import (
     PYTHON,
@@ -66,17 +64,13 @@ class Server:
         def up() -> service.ServiceInfo | None:
             if self.process.poll() is not None:
                 raise AssertionError(f"bid server exited with {self.process.returncode}")
-            info = service.status(settings_of(self.project))
+            info = service.status(self.project.settings())
             return info if info is not None and info.url.endswith(f":{self.port}") else None
 
         return wait_for(up, timeout, "bid server to answer")
 
     def log(self) -> str:
         return "\n".join(p.read_text() for p in self.project.root.glob("server-*.log"))
-
-
-def settings_of(project: BidProject) -> Any:
-    return load_settings(project.env, cwd=project.root)
 
 
 def _make_bid(project: BidProject) -> str:
@@ -121,7 +115,7 @@ def test_commands_run_in_the_service_and_need_a_credential(server: Server) -> No
     ref = made.stdout.strip()
     listed = thin(project, "list", "--json")
     assert listed.returncode == 0 and ref in listed.stdout
-    api_log = (Path(service.read_info(settings_of(project)).log_dir) / "api.log").read_text()  # type: ignore[union-attr]
+    api_log = (Path(service.read_info(project.settings()).log_dir) / "api.log").read_text()  # type: ignore[union-attr]
     assert "bid opportunity: exit 0" in api_log and "bid list: exit 0" in api_log
     refused = thin(project, "list", BID_TOKEN="not-a-credential")
     assert refused.returncode == 2
@@ -219,7 +213,7 @@ def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefe
         assert done.returncode == 0, done.stderr
         assert "starting the local bid service" in done.stderr
         assert "bid server stop" in done.stderr
-        info = service.status(settings_of(project))
+        info = service.status(project.settings())
         assert info is not None
         assert _state(project, ref) == "qualification"
         assert flow_runs(info.api_url, tags=[f"opp:{ref}"])

@@ -28,7 +28,12 @@ def database_url(tmp_path: Path) -> str:
 
 def _settings(tmp_path: Path, **env: str) -> Settings:
     return load_settings(
-        {"BID_DATA_DIR": str(tmp_path / ".bid"), "BID_UI_PORT": str(free_port()), **env},
+        {
+            "BID_DATA_DIR": str(tmp_path / ".bid"),
+            "BID_UI_PORT": str(free_port()),
+            "BID_AUTOSTART": "0",
+            **env,
+        },
         cwd=tmp_path,
     )
 

@@ -496,8 +496,7 @@ def start_in_background(
 def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
     log = settings.data_dir / BACKGROUND_LOG
     port = settings.ui_port if port_free("127.0.0.1", settings.ui_port) else free_port()
-    env = dict(os.environ)
-    env.update({"BID_AUTOSTART": "0", "BID_THIN": "0"})
+    env = {**os.environ, **settings_environment(settings), "BID_AUTOSTART": "0", "BID_THIN": "0"}
     with log.open("ab") as handle:
         process = subprocess.Popen(
             [
@@ -509,6 +508,7 @@ def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> Se
                 str(int(settings.server_idle_timeout_s)),
             ],
             env=env,
+            cwd=settings.data_dir.parent,
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -529,6 +529,21 @@ def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> Se
         time.sleep(0.2)
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:])
     raise PrefectUnavailable(f"the local bid service did not start (log: {log}): {tail}")
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The variables that make a `bid` child process read these very settings."""
+    env = {
+        "BID_DATABASE_URL": settings.database_url,
+        "BID_DATA_DIR": str(settings.data_dir),
+        "BID_OUTPUT_DIR": str(settings.output_dir),
+        "BID_RULES_DIR": str(settings.rules_dir),
+        "BID_TEMPLATES_DIR": str(settings.templates_dir),
+        "BID_UI_PORT": str(settings.ui_port),
+    }
+    if settings.prefect_home_env:
+        env["PREFECT_HOME"] = settings.prefect_home_env
+    return env
 
 
 def describe(info: ServiceInfo) -> dict[str, Any]:

@@ -78,6 +78,12 @@ class BidProject:
         )
         return env
 
+    def settings(self) -> Settings:
+        """The settings a `bid` command of this project reads."""
+        from orchestrator.config import load_settings
+
+        return load_settings(self.env, cwd=self.root)
+
     @property
     def prefect_home(self) -> Path:
         return self.root / ".bid" / "prefect"
