@@ -135,7 +135,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     """Run the whole demo and print where every artefact went; return the bid's id.
 
     Every automated step goes through the flow runner, so with Prefect each is a flow run
-    that `bid ui` shows afterwards, with the deadline board and the Bid Control Plan.
+    that the UI of `bid server` shows afterwards, with the deadline board and the Bid Control Plan.
     """
     flow_runner = runner or InlineRunner()
 
@@ -189,10 +189,24 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     )
     _print_funnel(ctx, console)
     if not isinstance(flow_runner, InlineRunner):
-        console.print(
-            "\nEvery step above ran as a Prefect flow run. To see the runs, the bid-deadlines "
-            "board and the Bid Control Plan: run [bold]bid ui[/] and open the printed URL."
-        )
+        from orchestrator.runtime import prefect_env
+
+        target = prefect_env.active()
+        if target is not None and target.mode == prefect_env.PrefectMode.LOCAL and target.api_url:
+            console.print(
+                "\nEvery step above ran as a Prefect flow run. The runs, the bid-deadlines board "
+                f"and the Bid Control Plan are in the UI of this folder's service: "
+                f"{target.api_url.removesuffix('/api')}\n"
+                "   (bid server status shows it; bid server stop stops it; "
+                "bid server runs it in the foreground)",
+                highlight=False,
+            )
+        else:
+            console.print(
+                "\nEvery step above ran as a Prefect flow run. To see the runs, the "
+                "bid-deadlines board and the Bid Control Plan: run [bold]bid server[/] and open "
+                "the printed URL."
+            )
     return ref
 
 
