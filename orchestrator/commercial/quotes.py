@@ -20,12 +20,8 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, select
 
-from orchestrator.decisions.catalogue import (
-    Catalogue,
-    contract_months,
-    customer_price,
-    load_catalogue,
-)
+from orchestrator.commercial.pricing import site_line
+from orchestrator.decisions.catalogue import Catalogue, load_catalogue
 from orchestrator.errors import InputError
 from orchestrator.store.models import Opportunity, Quote, QuoteKind, Site
 
@@ -152,18 +148,12 @@ def compute_margin(
     catalogue: Catalogue,
 ) -> BidMargin:
     """Margin per site and per bid; supplier costs converted to EUR with the FX file."""
-    months = contract_months(catalogue.prices, opportunity.pricing or {})
+    months = opportunity.contract_months
     fx = catalogue.fx
     lines: list[SiteMargin] = []
     for site in sites:
-        price = customer_price(
-            catalogue.prices,
-            opportunity.pricing or {},
-            site.service,
-            site.access,
-            site.bandwidth_mbps,
-        )
-        revenue = price.monthly * months + price.one_off
+        price = site_line(opportunity, site, catalogue)
+        revenue = price.monthly_eur * months + price.one_off_eur
         quote = quotes.get(site.site_id)
         cost = None
         if quote is not None:
