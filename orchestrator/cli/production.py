@@ -27,47 +27,47 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def print_summary(summary: dict[str, Any], out: Console = console) -> None:
     """The approval summary as a bid manager reads it."""
     currency, value, margin = summary["currency"], summary["value"], summary["margin"]
     coverage = summary["coverage"]
-    console.print(
+    out.print(
         f"[bold]{summary['opportunity']}[/] {escape(summary['title'])} — "
         f"{escape(summary['account'])} ({summary['tier']}), {summary['state']}"
     )
-    console.print(f"version {summary['version'] or '(no proposal yet)'}, round {summary['round']}")
+    out.print(f"version {summary['version'] or '(no proposal yet)'}, round {summary['round']}")
     fx = summary["fx"]
     rate = f" (1 {currency} = {fx['rate_eur']:g} EUR, rates of {fx['as_of']})"
-    console.print(
+    out.print(
         f"value:    {value['contract']:,.2f} {currency} over {value['contract_months']} months"
         f" — {value['monthly']:,.2f} monthly, {value['one_off']:,.2f} one-off"
         + (rate if currency != "EUR" else "")
     )
     floor = margin["floor_pct"]
     mark = " [red]below the floor[/]" if margin["below_floor"] else ""
-    console.print(f"margin:   {_pct(margin['pct'])} against a floor of {_pct(floor)}{mark}")
-    console.print(
+    out.print(f"margin:   {_pct(margin['pct'])} against a floor of {_pct(floor)}{mark}")
+    out.print(
         f"coverage: firm {coverage['firm']:,}, budgetary {coverage['budgetary']:,}, "
         f"expired {coverage['expired']:,}, missing {coverage['missing']:,} of "
         f"{coverage['sites']:,} sites"
         + (f"; {coverage['unsourced']:,} unsourced" if coverage["unsourced"] else "")
     )
-    console.print(f"discount: {_pct(summary['discount_pct'])} against list")
+    out.print(f"discount: {_pct(summary['discount_pct'])} against list")
     deviations = summary["deviations"]
-    console.print("deviations: " + ("; ".join(escape(d) for d in deviations) or "none"))
+    out.print("deviations: " + ("; ".join(escape(d) for d in deviations) or "none"))
     for risk in summary["risks"]:
-        console.print(f"[yellow]risk[/]: {escape(risk)}")
+        out.print(f"[yellow]risk[/]: {escape(risk)}")
     for area in summary["required"]:
         reasons = " ".join(summary["reasons"].get(area, []))
-        console.print(f"needs {area}: {reasons}")
+        out.print(f"needs {area}: {reasons}")
     if summary["verdict"] == "refused":
-        console.print("[red]governance refuses this deal as priced[/]")
+        out.print("[red]governance refuses this deal as priced[/]")
     for document in summary["documents"]:
-        console.print(f"document: {document['kind']} {escape(document['path'])}")
+        out.print(f"document: {document['kind']} {escape(document['path'])}")
     for approval in summary.get("approvals", []):
         by = f" by {approval['by']}" if approval["by"] else ""
         why = f" ({escape(approval['reason'])})" if approval["reason"] else ""
-        console.print(f"approval {approval['area']}: {approval['status']}{by}{why}")
+        out.print(f"approval {approval['area']}: {approval['status']}{by}{why}")
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
