@@ -91,6 +91,8 @@ class Deal:
     deviations: tuple[str, ...]
     fingerprint: str
     """Hash of everything that makes the deal (sites, quotes, prices, terms)."""
+    quotes: dict[str, Quote]
+    """Per site, the quote that counts (firm over budgetary, newest first)."""
 
     @property
     def currency(self) -> str:
@@ -244,6 +246,7 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
         coverage=coverage,
         deviations=tuple(opportunity.deviations),
         fingerprint=_fingerprint(opportunity, sites, quotes),
+        quotes=quotes,
     )
 
 

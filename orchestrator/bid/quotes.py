@@ -20,13 +20,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from orchestrator.bid.changes import Change, ChangeOutcome, apply_change, check_allowed
+from orchestrator.bid.deal import load_deal
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import audit, complete_milestones
 from orchestrator.bid.sourcing import answer_requests
 from orchestrator.commercial.quote_checks import check_quotes
 from orchestrator.commercial.quote_import import apply_quotes
-from orchestrator.commercial.quotes import catalogue_for, current_quotes
+from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.intake.quotes import parse_quote_file
@@ -166,9 +167,9 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
             ),
             actor=actor,
         )
-        quotes = current_quotes(session, opportunity.id or 0)
-        answered = answer_requests(session, ctx, opportunity, quotes)
-        check = exit_check(session, ctx, opportunity)
+        deal = load_deal(session, ctx, opportunity)
+        answered = answer_requests(session, ctx, opportunity, deal.quotes)
+        check = exit_check(session, ctx, opportunity, deal)
         coverage = check.deal.coverage
         done = [
             milestone
