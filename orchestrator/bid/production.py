@@ -186,6 +186,7 @@ MEASURES: dict[str, Callable[[_View], Count]] = {
 def _evaluate(criterion: ExitCriterion, count: Count, ref: str) -> Criterion:
     holds = criterion.holds(count.done, count.total)
     values = {
+        "id": criterion.id,
         "done": count.done,
         "total": count.total,
         "missing": count.total - count.done,
@@ -200,7 +201,7 @@ def _evaluate(criterion: ExitCriterion, count: Count, ref: str) -> Criterion:
         holds,
         count.done,
         count.total,
-        criterion.open_text.format(**values),
+        (criterion.done_text if holds else criterion.open_text).format(**values),
     )
 
 

@@ -124,14 +124,3 @@ def apply_quotes(
         before=before,
         after=after,
     )
-
-
-def total_contract_value_eur(
-    opportunity: Opportunity, margin: BidMargin, catalogue: Catalogue
-) -> float:
-    """The value governance reads: the opportunity's revenue in EUR (as at the review),
-    else the contract value of the priced sites."""
-    currency = opportunity.currency.upper()
-    if opportunity.total_revenue > 0 and currency in catalogue.fx.rates:
-        return catalogue.fx.to_eur(opportunity.total_revenue, currency)
-    return margin.total_contract_value_eur

@@ -162,27 +162,6 @@ def compute_margin(
     return BidMargin(months, tuple(lines))
 
 
-def bid_margin(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> BidMargin:
-    opportunity_id = opportunity.id or 0
-    return compute_margin(
-        opportunity,
-        ordered_sites(session, opportunity_id),
-        current_quotes(session, opportunity_id),
-        catalogue,
-    )
-
-
-def bid_margin_pct(
-    session: Session, opportunity: Opportunity, rules_dir: Path, today: date | None = None
-) -> float | None:
-    """The bid's margin in percent over its quoted sites; None while nothing is quoted.
-
-    `today` is accepted for symmetry with the status report; expired quotes still count
-    (they are flagged by `quote_status`, not dropped from the margin).
-    """
-    return bid_margin(session, opportunity, catalogue_for(rules_dir)).margin_pct
-
-
 # --- quote status --------------------------------------------------------------------------
 
 

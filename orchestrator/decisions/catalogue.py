@@ -519,7 +519,3 @@ def customer_price(
         band.monthly if band is not None else None,
         band.one_off if band is not None else None,
     )
-
-
-def contract_months(prices: PriceList, pricing: dict[str, Any]) -> int:
-    return int(pricing.get("contract_months", prices.contract_months))

@@ -43,7 +43,8 @@ MEASURES: dict[str, str] = {
 }
 """Every measure an exit criterion may name; the bid layer counts each (a test checks)."""
 
-TEMPLATE_FIELDS = ("done", "total", "missing", "share", "limit", "detail", "ref")
+TEMPLATE_FIELDS = ("id", "done", "total", "missing", "share", "limit", "detail", "ref")
+DEFAULT_DONE = "{id}: {done:,} of {total:,}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ExitCriterion:
     open_text: str
     min_share: float | None = None
     max_share: float | None = None
+    done_text: str = DEFAULT_DONE
 
     def applies_to(self, tier: str) -> bool:
         return ANY_TIER in self.tiers or tier in self.tiers
@@ -149,9 +151,8 @@ def parse_exit_rules(path: Path) -> ExitRules:
         where = f"criteria[{number}]"
         if not isinstance(row, dict):
             raise RuleLoadError(f"{path}: {where} must be a mapping")
-        unknown_keys = sorted(
-            set(row) - {"id", "tiers", "measure", "open", "min_share", "max_share"}
-        )
+        keys = {"id", "tiers", "measure", "open", "done", "min_share", "max_share"}
+        unknown_keys = sorted(set(row) - keys)
         if unknown_keys:
             raise RuleLoadError(f"{path}: {where} has unknown keys {unknown_keys}")
         criterion_id = row.get("id")
@@ -169,6 +170,10 @@ def parse_exit_rules(path: Path) -> ExitRules:
         if not isinstance(text, str) or not text.strip():
             raise RuleLoadError(f"{path}: {where}.open must say what is missing")
         _check_template(text, path, f"{where}.open")
+        done = row.get("done", DEFAULT_DONE)
+        if not isinstance(done, str) or not done.strip():
+            raise RuleLoadError(f"{path}: {where}.done must say what holds")
+        _check_template(done, path, f"{where}.done")
         min_share = _share(row.get("min_share"), path, f"{where}.min_share")
         max_share = _share(row.get("max_share"), path, f"{where}.max_share")
         if min_share is not None and max_share is not None:
@@ -181,6 +186,7 @@ def parse_exit_rules(path: Path) -> ExitRules:
                 open_text=text.strip(),
                 min_share=min_share,
                 max_share=max_share,
+                done_text=done.strip(),
             )
         )
     return ExitRules(path.name, digest, tuple(criteria), freeze_roles)
