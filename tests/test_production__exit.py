@@ -220,3 +220,30 @@ def test_the_proposal_is_in_the_bid_currency_and_never_shows_0_00(real_ctx: Cont
     services.decide(real_ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
     (*_, waiting) = services.run_to_wait(real_ctx, ref)
     assert "1 lines unpriced (FAST0001 managed_network copper 900 Mbps)" in waiting.message
+
+
+def test_terms_and_prices_change_through_the_change_table(ctx: Context, run_cli: RunCli) -> None:
+    from orchestrator.bid.terms import set_deviations
+
+    ref = new_bid(ctx)
+    carry_to_governance(ctx, ref)
+    services.approve(ctx, ref, area="legal", by=PEOPLE["legal"])
+    services.approve(ctx, ref, area="technical", by=PEOPLE["operations"])
+    set_deviations(ctx, ref, ["liability capped at 24 months of fees"], by=PEOPLE["bid_manager"])
+    with Session(ctx.engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    asked = [m for m in rows if m.event == "approval_requested"][-1]
+    assert asked.recipient_email == PEOPLE["legal"] and "requested again" in asked.text
+    shown = json.loads(run_cli("approval", "show", ref, "--json").out)
+    statuses = {a["area"]: a["status"] for a in shown["approvals"] if a["status"] != "invalidated"}
+    assert statuses == {"technical": "granted", "financial": "requested", "legal": "requested"}
+    assert shown["deviations"] == ["liability capped at 24 months of fees"]
+    refused = run_cli("pricing", ref, "--by", PEOPLE["bid_manager"], "--discount", "5")
+    assert refused.code == 2 and "under governance review" in refused.err
+    services.approve(
+        ctx, ref, area="legal", by=PEOPLE["legal"], reject=True, reason="cap still too high"
+    )
+    changed = run_cli("pricing", ref, "--by", PEOPLE["bid_manager"], "--discount", "5")
+    assert changed.code == 0, changed.err
+    waiting = services.advance(ctx, ref)
+    assert "version 1 reopened: prices changed" in waiting.message

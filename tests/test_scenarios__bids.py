@@ -25,10 +25,11 @@ from sqlmodel import Session, col, select
 
 from orchestrator import errors
 from orchestrator.bid import queries, services
-from orchestrator.bid.onboarding import create_opportunity, import_sites, set_deviations
+from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.production import freeze_design
 from orchestrator.bid.quotes import import_quotes
 from orchestrator.bid.sourcing import send_quote_requests
+from orchestrator.bid.terms import set_deviations
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.documents.context import proposal_context

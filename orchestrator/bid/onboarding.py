@@ -7,7 +7,7 @@ import hashlib
 from sqlmodel import Session, select
 
 from orchestrator.bid.changes import Change, apply_change, check_allowed
-from orchestrator.bid.facts import StepResult, get_opportunity, get_person
+from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.recording import audit, audit_creation
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -170,54 +170,6 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
             inputs={"count": len(sites), "change_rule": change.rule},
         )
         return len(sites)
-
-
-def set_deviations(ctx: Context, ref: str, deviations: list[str], *, by: str) -> StepResult:
-    """Record the non-standard terms the customer asks for (empty: standard terms).
-
-    A change of terms goes through rules/changes.yaml: under review it asks legal again."""
-    cleaned = [d.strip() for d in deviations if d.strip()]
-    with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref, lock=True)
-        person = get_person(session, by)
-        if cleaned == list(opportunity.deviations):
-            state = opportunity.state
-            return StepResult(
-                opportunity.ref,
-                state,
-                state,
-                "the terms are unchanged; nothing recorded",
-                recorded=False,
-            )
-        check_allowed(ctx, opportunity, "terms")
-        before = list(opportunity.deviations)
-        opportunity.deviations = cleaned
-        session.add(opportunity)
-        session.flush()
-        digest = hashlib.sha256("\n".join(cleaned).encode()).hexdigest()
-        what = f"{len(cleaned)} non-standard term(s)" if cleaned else "back to the standard terms"
-        change = apply_change(
-            session,
-            ctx,
-            opportunity,
-            Change(
-                kind="terms",
-                what=f"terms changed: {what}",
-                key=digest[:16],
-                lines_changed=len(set(before) ^ set(cleaned)),
-            ),
-            actor=person.email,
-        )
-        audit(
-            session,
-            ctx,
-            opportunity,
-            "terms_changed",
-            actor=person.email,
-            inputs={"before": before, "after": cleaned, "change": change.to_json()},
-        )
-        state = opportunity.state
-        return StepResult(opportunity.ref, state, opportunity.state, f"terms recorded: {what}")
 
 
 def existing_site_ids(ctx: Context, ref: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""CLI commands of bid production and the approvers' view: `freeze`, `terms`, `approval show`.
+"""CLI commands of bid production and the approvers' view: `freeze`, `terms`, `pricing`,
+`approval show`.
 
 Thin: call the `bid` services and queries, print a few lines for people or JSON for machines.
 """
@@ -71,7 +72,7 @@ def print_summary(summary: dict[str, Any], out: Console = console) -> None:
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
-    """Add `freeze`, `terms` and `approval show` to the `bid` command."""
+    """Add `freeze`, `terms`, `pricing` and `approval show` to the `bid` command."""
     approval_app = typer.Typer(help="What the approvers see.", no_args_is_help=True)
     app.add_typer(approval_app, name="approval")
 
@@ -101,12 +102,53 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = False,
     ) -> None:
         """Record the non-standard terms the customer asks for (they replace the earlier ones)."""
-        from orchestrator.bid.onboarding import set_deviations
+        from orchestrator.bid.terms import set_deviations
         from orchestrator.errors import InputError
 
         if standard == bool(deviation):
             raise InputError("give --deviation TEXT (one or more) or --standard", field="terms")
         result = set_deviations(get_context(), opportunity, list(deviation or []), by=by)
+        console.print(f"{result.ref}: {escape(result.message)}")
+
+    @app.command("pricing")
+    def pricing(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        by: Annotated[str, typer.Option("--by", help="E-mail of who changes the prices")],
+        discount: Annotated[
+            float | None, typer.Option("--discount", help="Percent off the whole price")
+        ] = None,
+        monthly: Annotated[
+            list[str] | None,
+            typer.Option("--monthly", help="ACCESS_OR_SERVICE=PRICE per month (repeatable)"),
+        ] = None,
+        one_off: Annotated[
+            list[str] | None,
+            typer.Option("--one-off", help="ACCESS_OR_SERVICE=PRICE once (repeatable)"),
+        ] = None,
+    ) -> None:
+        """Change the bid's prices in bid production (a discount, prices that override the
+        list); the design reopens."""
+        from orchestrator.bid.terms import set_pricing
+        from orchestrator.errors import InputError
+
+        changes: dict[str, Any] = {}
+        if discount is not None:
+            changes["discount_pct"] = discount
+        for key, values in (("monthly_price", monthly), ("one_off_price", one_off)):
+            pairs: dict[str, Any] = {}
+            for text in values or []:
+                name, sep, price = text.partition("=")
+                try:
+                    pairs[name.strip()] = float(price)
+                except ValueError:
+                    raise InputError(f"'{text}' is not NAME=PRICE", field=key) from None
+                if not sep:
+                    raise InputError(f"'{text}' is not NAME=PRICE", field=key)
+            if pairs:
+                changes[key] = pairs
+        if not changes:
+            raise InputError("give --discount, --monthly or --one-off", field="pricing")
+        result = set_pricing(get_context(), opportunity, changes, by=by)
         console.print(f"{result.ref}: {escape(result.message)}")
 
     @approval_app.command("show")
