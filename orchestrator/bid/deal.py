@@ -19,15 +19,17 @@ from orchestrator.bid.facts import account_of
 from orchestrator.commercial.pricing import PricedBid, price_bid
 from orchestrator.commercial.quotes import (
     BidMargin,
+    QuoteFacts,
+    SiteFacts,
     SiteMargin,
     catalogue_for,
-    current_quotes,
-    ordered_sites,
+    quote_facts,
+    site_facts,
 )
 from orchestrator.context import Context
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.ports import Decision
-from orchestrator.store.models import Opportunity, Quote, QuoteKind, QuoteRequest, Site
+from orchestrator.store.models import Opportunity, QuoteKind, QuoteRequest
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Deal:
     deviations: tuple[str, ...]
     fingerprint: str
     """Hash of everything that makes the deal (sites, quotes, prices, terms)."""
-    quotes: dict[str, Quote]
+    quotes: dict[str, QuoteFacts]
     """Per site, the quote that counts (firm over budgetary, newest first)."""
 
     @property
@@ -112,20 +114,20 @@ class Deal:
         }
 
 
-def _live(quote: Quote | None, today: date) -> bool:
+def _live(quote: QuoteFacts | None, today: date) -> bool:
     return quote is not None and quote.valid_until >= today
 
 
 def coverage_of(
-    sites: list[Site],
-    quotes: dict[str, Quote],
+    sites: list[SiteFacts],
+    quotes: dict[str, QuoteFacts],
     requested: set[str],
     catalogue: Catalogue,
     today: date,
 ) -> Coverage:
     providers = catalogue.providers
     fallback = providers.fallback
-    unsourced: list[Site] = []
+    unsourced: list[SiteFacts] = []
     outbound = outbound_firm = quoted = firm = budgetary = expired = missing = asked = 0
     fallback_sites: Counter[str] = Counter()
     for site in sites:
@@ -179,7 +181,9 @@ def requested_site_ids(session: Session, opportunity_id: int) -> set[str]:
     return {site_id for budgetary, firm in rows for site_id in (*budgetary, *firm)}
 
 
-def _fingerprint(opportunity: Opportunity, sites: list[Site], quotes: dict[str, Quote]) -> str:
+def _fingerprint(
+    opportunity: Opportunity, sites: list[SiteFacts], quotes: dict[str, QuoteFacts]
+) -> str:
     content = {
         "sites": [
             (s.site_id, s.country, s.access, s.bandwidth_mbps, s.service, s.street, s.postcode)
@@ -206,7 +210,7 @@ def _fingerprint(opportunity: Opportunity, sites: list[Site], quotes: dict[str, 
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def margin_of(priced: PricedBid, quotes: dict[str, Quote], catalogue: Catalogue) -> BidMargin:
+def margin_of(priced: PricedBid, quotes: dict[str, QuoteFacts], catalogue: Catalogue) -> BidMargin:
     """Customer price over supplier cost per quoted site, in EUR, across the contract."""
     months = priced.contract_months
     lines = []
@@ -228,8 +232,8 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
     """The bid's deal as it stands: read in the caller's session (a read or a write)."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     opportunity_id = opportunity.id or 0
-    sites = ordered_sites(session, opportunity_id)
-    quotes = current_quotes(session, opportunity_id)
+    sites = site_facts(session, opportunity_id)
+    quotes = quote_facts(session, opportunity_id)
     priced = price_bid(opportunity, sites, catalogue)
     coverage = coverage_of(
         sites,

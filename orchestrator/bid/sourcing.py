@@ -23,7 +23,12 @@ from orchestrator.bid import planning
 from orchestrator.bid.facts import account_of, get_opportunity, team
 from orchestrator.bid.recording import audit, record_documents, routing_for
 from orchestrator.commercial.qrf import QrfLine, QrfPlan, plan_qrfs
-from orchestrator.commercial.quotes import catalogue_for, current_quotes, ordered_sites
+from orchestrator.commercial.quotes import (
+    QuoteFacts,
+    catalogue_for,
+    current_quotes,
+    ordered_sites,
+)
 from orchestrator.context import Context
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.lifecycle.table import State
@@ -33,7 +38,6 @@ from orchestrator.store.models import (
     Milestone,
     MilestoneStatus,
     Opportunity,
-    Quote,
     QuoteKind,
     QuoteRequest,
 )
@@ -270,7 +274,7 @@ def send_quote_requests(
 
 
 def answer_requests(
-    session: Session, ctx: Context, opportunity: Opportunity, quotes: dict[str, Quote]
+    session: Session, ctx: Context, opportunity: Opportunity, quotes: dict[str, QuoteFacts]
 ) -> list[str]:
     """Requests whose every site now holds the quote asked for are answered; their reply-by
     milestones are done. Returns the names answered."""

@@ -11,10 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
 
 from orchestrator.decisions.catalogue import Catalogue, customer_price
 from orchestrator.errors import InputError
-from orchestrator.store.models import Opportunity, Site
+from orchestrator.store.models import Opportunity
+
+
+class PricedSite(Protocol):
+    """What pricing reads of a site (a stored Site, or its plain row)."""
+
+    @property
+    def site_id(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def access(self) -> str: ...
+    @property
+    def bandwidth_mbps(self) -> int: ...
+    @property
+    def service(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -64,23 +81,23 @@ class PricedBid:
     contract_months: int
     lines: tuple[PriceLine, ...]
 
-    @property
+    @cached_property
     def unpriced(self) -> tuple[PriceLine, ...]:
         return tuple(line for line in self.lines if not line.priced)
 
-    @property
+    @cached_property
     def monthly_eur(self) -> float:
         return round(sum(line.monthly_eur for line in self.lines if line.priced), 2)
 
-    @property
+    @cached_property
     def one_off_eur(self) -> float:
         return round(sum(line.one_off_eur for line in self.lines if line.priced), 2)
 
-    @property
+    @cached_property
     def contract_value_eur(self) -> float:
         return round(self.monthly_eur * self.contract_months + self.one_off_eur, 2)
 
-    @property
+    @cached_property
     def discount_pct(self) -> float:
         """How far below the list price the priced lines sell, in percent (0: at list)."""
         listed = [line for line in self.lines if line.priced and line.list_monthly_eur is not None]
@@ -111,7 +128,7 @@ def bid_fx(opportunity: Opportunity, catalogue: Catalogue) -> FxRate:
     return FxRate(currency, rate, catalogue.fx.as_of)
 
 
-def site_line(opportunity: Opportunity, site: Site, catalogue: Catalogue) -> PriceLine:
+def site_line(opportunity: Opportunity, site: PricedSite, catalogue: Catalogue) -> PriceLine:
     price = customer_price(
         catalogue.prices, opportunity.pricing or {}, site.service, site.access, site.bandwidth_mbps
     )
@@ -131,7 +148,7 @@ def site_line(opportunity: Opportunity, site: Site, catalogue: Catalogue) -> Pri
 
 
 def bid_lines(
-    opportunity: Opportunity, sites: Sequence[Site], catalogue: Catalogue
+    opportunity: Opportunity, sites: Sequence[PricedSite], catalogue: Catalogue
 ) -> list[PriceLine]:
     """A line per service the opportunity asks for that no site carries, priced per bid."""
     pricing = opportunity.pricing or {}
@@ -170,7 +187,9 @@ def bid_lines(
     return lines
 
 
-def price_bid(opportunity: Opportunity, sites: Sequence[Site], catalogue: Catalogue) -> PricedBid:
+def price_bid(
+    opportunity: Opportunity, sites: Sequence[PricedSite], catalogue: Catalogue
+) -> PricedBid:
     """Every line of the bid (its ordered sites, then its per-bid services), priced in EUR."""
     lines = [site_line(opportunity, site, catalogue) for site in sites]
     lines += bid_lines(opportunity, sites, catalogue)
