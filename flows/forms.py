@@ -153,7 +153,10 @@ def new_bid_from_rfp(request: NewBidRequest, actor: str = "prefect-ui") -> str:
     labels = bid_labels(ctx, ref)
     tag_current_run(labels.tags("intake"))
     if request.sites_csv:
-        import_sites(ctx, ref, parse_sites(Path(request.sites_csv)), actor)
+        from orchestrator.commercial.quotes import catalogue_for
+
+        limits = catalogue_for(ctx.settings.rules_dir).prices.max_mbps
+        import_sites(ctx, ref, parse_sites(Path(request.sites_csv), max_mbps=limits), actor)
     if request.carry_on:
         with tags(*labels.tags("lifecycle")):
             bid_lifecycle(ref=ref, actor=actor)

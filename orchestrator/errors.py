@@ -10,6 +10,9 @@
     ├── TransitionRefused         a guard refused a lifecycle move (names guard and reason)
     ├── DecisionRefused           a person may not take this go/no-go decision
     ├── ApprovalError             an approval is not allowed or is out of date
+    ├── DesignFreezeRefused       the solution design may not be frozen (state, person)
+    ├── ChangeRefused             rules/changes.yaml refuses this change in this phase
+    ├── UnsourcedSites            sites nobody quotes and no fallback partner (bid qrf)
     ├── NotificationError         a message could not be delivered (kept in the outbox)
     └── RuntimeUnavailable        where automated work runs cannot be reached or used
         ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
@@ -110,6 +113,20 @@ class DecisionRefused(BidError):
 
 class ApprovalError(BidError):
     """A governance approval is not allowed, not needed, or bound to an outdated proposal."""
+
+
+class DesignFreezeRefused(BidError):
+    """The solution design may not be frozen now, or not by this person."""
+
+
+class ChangeRefused(BidError):
+    """A change to quotes, prices, sites or terms is refused in the bid's phase
+    (rules/changes.yaml); nothing was written."""
+
+
+class UnsourcedSites(BidError):
+    """Some sites have no provider and the catalogue has no fallback partner: the QRFs for
+    the other sites were written, the unsourced ones listed (unsourced.csv)."""
 
 
 class NotificationError(BidError):

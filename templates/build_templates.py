@@ -110,8 +110,9 @@ def build_proposal() -> DocumentObject:
         "{{ strategy.pitch }}"
     )
     doc.add_paragraph(
-        "Total: {{ totals.monthly }} EUR per month and {{ totals.one_off }} EUR one-off, "
-        "over {{ contract_months }} months ({{ totals.contract }} EUR contract value)."
+        "Total: {{ totals.monthly }} {{ currency }} per month and {{ totals.one_off }} "
+        "{{ currency }} one-off, over {{ contract_months }} months ({{ totals.contract }} "
+        "{{ currency }} contract value)."
     )
     doc.add_heading("2. Solution per service", level=1)
     _loop_table(
@@ -124,7 +125,17 @@ def build_proposal() -> DocumentObject:
     doc.add_heading("3. Site list", level=1)
     _loop_table(
         doc,
-        ["Site ID", "Name", "City", "Country", "Service", "Access", "Mbps", "Monthly", "One-off"],
+        [
+            "Site ID",
+            "Name",
+            "City",
+            "Country",
+            "Service",
+            "Access",
+            "Mbps",
+            "Monthly ({{ currency }})",
+            "One-off ({{ currency }})",
+        ],
         "sites",
         [
             "{{ s.site_id }}",
@@ -142,7 +153,13 @@ def build_proposal() -> DocumentObject:
     doc.add_heading("4. Pricing summary", level=1)
     _loop_table(
         doc,
-        ["Country", "Sites", "Monthly (EUR)", "One-off (EUR)", "Contract (EUR)"],
+        [
+            "Country",
+            "Sites",
+            "Monthly ({{ currency }})",
+            "One-off ({{ currency }})",
+            "Contract ({{ currency }})",
+        ],
         "pricing",
         [
             "{{ p.country }}",
@@ -153,9 +170,11 @@ def build_proposal() -> DocumentObject:
         ],
         "p",
     )
+    _bullets(doc, "bid_lines", "b")
     doc.add_paragraph(
-        "Total: {{ totals.monthly }} EUR monthly, {{ totals.one_off }} EUR one-off, "
-        "{{ totals.contract }} EUR over {{ contract_months }} months{{ discount_text }}."
+        "Total: {{ totals.monthly }} {{ currency }} monthly, {{ totals.one_off }} {{ currency }} "
+        "one-off, {{ totals.contract }} {{ currency }} over {{ contract_months }} "
+        "months{{ discount_text }}."
     )
     doc.add_heading("5. {{ strategy.section_title }}", level=1)
     doc.add_paragraph("{{ strategy.intro }}")
@@ -211,7 +230,7 @@ def build_order_sheet() -> DocumentObject:
     doc.add_paragraph("{{ title }} · {{ customer }} · state: {{ state }}")
     doc.add_paragraph(
         "{{ line_count }} order line(s), {{ problem_count }} blocking problem(s), "
-        "{{ change_count }} change order(s)."
+        "{{ change_count }} change order(s). Prices in {{ currency }}."
     )
     doc.add_heading("Order lines", level=1)
     _loop_table(

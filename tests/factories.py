@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from orchestrator.bid.onboarding import create_opportunity, import_sites
@@ -38,6 +39,15 @@ WON_TRAIL = [
 ]
 """The audit trail of a bid carried from intake to a signed contract, one event a move."""
 COUNTRIES = ("BE", "NL", "DE", "FR", "GB", "ES")
+QUOTE_HEADER = (
+    "site_id",
+    "provider",
+    "kind",
+    "monthly_cost",
+    "one_off_cost",
+    "currency",
+    "valid_until",
+)
 
 
 def opportunity_spec(ctx: Context, **overrides: Any) -> OpportunitySpec:
@@ -113,3 +123,84 @@ def grant_all(ctx: Context, ref: str) -> None:
         ]
     for area in areas:
         services.approve(ctx, ref, area=area, by=APPROVERS[area])
+
+
+def quote_file(
+    ctx: Context,
+    ref: str,
+    path: Path,
+    *,
+    kind: str = "firm",
+    cost_share: float = 0.4,
+    valid_days: int = 180,
+    only: set[str] | None = None,
+) -> Path:
+    """A provider's answer: one quote per sourced site of the bid (by its routed provider),
+    costing `cost_share` of the site's list price, valid for `valid_days`."""
+    import csv
+
+    from sqlmodel import Session
+
+    from orchestrator.bid.facts import get_opportunity
+    from orchestrator.commercial.pricing import site_line
+    from orchestrator.commercial.quotes import catalogue_for, ordered_sites
+
+    catalogue = catalogue_for(ctx.settings.rules_dir)
+    valid_until = (ctx.clock().date() + timedelta(days=valid_days)).isoformat()
+    with Session(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        sites = ordered_sites(session, opportunity.id or 0)
+        rows = []
+        for site in sites:
+            provider = catalogue.providers.routed_provider(site.country, site.access)
+            if provider is None or (only is not None and site.site_id not in only):
+                continue
+            price = site_line(opportunity, site, catalogue)
+            rows.append(
+                [
+                    site.site_id,
+                    provider,
+                    kind,
+                    round((price.list_monthly_eur or 100.0) * cost_share, 2),
+                    round((price.list_one_off_eur or 100.0) * cost_share, 2),
+                    "EUR",
+                    valid_until,
+                ]
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(QUOTE_HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def produce(
+    ctx: Context,
+    ref: str,
+    *,
+    cost_share: float = 0.4,
+    by: str = PEOPLE["solution_consultant"],
+    qrf_dir: Path | None = None,
+) -> None:
+    """Bid production's work as people do it: QRFs sent, firm quotes in, the design frozen."""
+    from orchestrator.bid.production import freeze_design
+    from orchestrator.bid.quotes import import_quotes
+    from orchestrator.bid.sourcing import send_quote_requests
+
+    send_quote_requests(ctx, ref, qrf_dir, actor=PEOPLE["sales_support"])
+    answer = ctx.output_dir_for(ref) / f"quotes-firm-{cost_share:g}.csv"
+    quote_file(ctx, ref, answer, cost_share=cost_share)
+    import_quotes(ctx, ref, answer, actor=PEOPLE["sales_support"])
+    freeze_design(ctx, ref, by=by)
+
+
+def carry_to_governance(ctx: Context, ref: str, decider: str = PEOPLE["bid_manager"]) -> None:
+    """From intake to governance review: go/no-go, production's work, approvals requested."""
+    from orchestrator.bid import services
+
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=decider, reason="fits")
+    services.run_to_wait(ctx, ref)
+    produce(ctx, ref)
+    services.run_to_wait(ctx, ref)

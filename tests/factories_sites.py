@@ -2,8 +2,9 @@
 and quote CSVs answering them.
 
 Sites are spread round-robin over 13 provider countries, the two in-house countries (BE,
-NL) and one country no provider serves (NO), with valid addresses for each country and a
-mix of access types that exercises the providers split by access type (GB, AT).
+NL) and one country no catalogued provider serves (NO: the fallback partner quotes it), with
+valid addresses for each country and a mix of access types that exercises the providers
+split by access type (GB, AT).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from orchestrator.wiring import open_context
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
 IN_HOUSE_COUNTRIES = ("BE", "NL")
-UNSERVED_COUNTRY = "NO"
-ALL_COUNTRIES = (*PROVIDER_COUNTRIES, *IN_HOUSE_COUNTRIES, UNSERVED_COUNTRY)
+FALLBACK_COUNTRY = "NO"
+ALL_COUNTRIES = (*PROVIDER_COUNTRIES, *IN_HOUSE_COUNTRIES, FALLBACK_COUNTRY)
 
 CITIES = {
     "DE": ("Berlin", "Hauptstraße {n}", "{p5}"),
@@ -167,20 +168,16 @@ def quote_rows(
     one_off: float = 500.0,
     valid_until: str = "2027-06-30",
 ) -> list[tuple[object, ...]]:
-    """One EUR quote per served site (in-house sites quoted by provider in-house)."""
+    """One EUR quote per sourced site by its routed provider (in-house for BE/NL)."""
     from orchestrator.commercial.quotes import catalogue_for
     from orchestrator.config import load_settings
 
     catalogue = catalogue_for(load_settings().rules_dir)
     rows: list[tuple[object, ...]] = []
     for spec in specs:
-        if catalogue.providers.is_in_house(spec.country):
-            provider = "in-house"
-        else:
-            found = catalogue.providers.provider_for(spec.country, spec.access)
-            if found is None:
-                continue
-            provider = found.id
+        provider = catalogue.providers.routed_provider(spec.country, spec.access)
+        if provider is None:
+            continue
         rows.append((spec.site_id, provider, kind, monthly, one_off, "EUR", valid_until))
     return rows
 

@@ -45,7 +45,16 @@ FACTS: dict[str, dict[str, Any]] = {
         "open_bids_per_bid_manager": 2,
         "strategic_fit": "medium",
     },
-    "governance": {"tier": "top", "total_contract_value_eur": 800000, "margin_pct": 21.5},
+    "governance": {
+        "tier": "top",
+        "total_contract_value_eur": 800000,
+        "monthly_recurring_eur": 20000,
+        "one_off_eur": 80000,
+        "margin_pct": 21.5,
+        "discount_pct": 5.0,
+        "budgetary_share": 0.0,
+        "non_standard_terms": 0,
+    },
     "routing": {"tier": "top", "step": "kick_off"},
 }
 FIXED_NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)

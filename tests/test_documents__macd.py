@@ -199,7 +199,11 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     qrf = json.loads(_cli(ctx, "qrf", "OPP-0001", "--out", str(out), "--json"))
     assert {g["country"] for g in qrf["groups"]} >= {"DE", "FR", "GB", "US"}
     assert [t["country"] for t in qrf["in_house"]] == ["BE", "NL"]
-    assert "S-00016" in qrf["unserved"]  # the NO site
+    assert qrf["unserved"] == [] and qrf["unsourced"] == []
+    norway = [r for r in qrf["requests"] if r["country"] == "NO"]
+    assert norway[0]["provider"] == "globalreach" and norway[0]["fallback"]  # the fallback
+    assert qrf["recorded"] == len(qrf["requests"])
+    assert {r["reply_by"] for r in qrf["requests"]} > set()
     quotes = write_quotes(tmp_path / "q.csv", quote_rows(site_specs(48)))
     imported = json.loads(
         _cli(ctx, "quotes", "import", "OPP-0001", str(quotes), "--by", "s@x.com", "--json")

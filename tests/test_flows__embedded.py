@@ -26,7 +26,7 @@ from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_runner import PrefectRunner
 from orchestrator.store.models import AuditEvent, Document, OutboxMessage
 from tests.conftest import RecordingDocuments, RunCli
-from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
+from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
 pytestmark = pytest.mark.slow
@@ -85,16 +85,23 @@ def test_a_bid_is_carried_to_contract_one_event_per_transition(
     ref = _bid(ctx, account)
     runner.run_lifecycle(ctx, ref, "test")
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
-    assert "governance" in runner.continue_bid(ctx, ref, PEOPLE["bid_manager"])
+    assert "bid production waits" in runner.continue_bid(ctx, ref, PEOPLE["bid_manager"])
+    produce(ctx, ref)
+    assert "governance" in runner.continue_bid(ctx, ref, PEOPLE["solution_consultant"])
     grant_all(ctx, ref)
     runner.continue_bid(ctx, ref, "test")
     services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
     runner.continue_bid(ctx, ref, "test")
     assert transitions(ctx) == WON_TRAIL
-    assert [c[0] for c in documents.calls] == ["bid_documents", "submission_package", "order_sheet"]
+    assert [c[0] for c in documents.calls] == [
+        "quote_requests",
+        "bid_documents",
+        "submission_package",
+        "order_sheet",
+    ]
     runs = flow_runs(api_url, tags=[f"account:{account}"])
     lifecycles = [r for r in runs if "step:lifecycle" in r["tags"]]
-    assert len(lifecycles) == 4 and all(r["name"] == f"{ref} · lifecycle" for r in lifecycles)
+    assert len(lifecycles) == 5 and all(r["name"] == f"{ref} · lifecycle" for r in lifecycles)
     steps = {r["name"] for r in runs} - {f"{ref} · lifecycle"}
     assert {f"{ref} · {s}" for s in ("kick_off", "bid_production", "submission")} <= steps
     production = next(r for r in runs if r["name"] == f"{ref} · bid_production")
@@ -114,6 +121,7 @@ def test_a_crashed_run_leaves_the_bid_consistent_and_explained(
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
     services.run_to_wait(ctx, ref, limit=1)  # kick-off → bid production
+    produce(ctx, ref)  # its work done: the next step renders the proposal
     ctx._documents = _BrokenRenderer()  # type: ignore[assignment]
     with pytest.raises(RuntimeError, match="renderer down"):
         runner.advance_once(ctx, ref, "test")

@@ -21,7 +21,7 @@ from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.store.models import AuditEvent, Document
 from orchestrator.wiring import open_context
-from tests.factories import PEOPLE, new_bid
+from tests.factories import PEOPLE, new_bid, produce
 from tests.support.prefect_server import (
     PAUSE_ENV,
     REPO,
@@ -151,6 +151,7 @@ def test_a_worker_killed_in_bid_production_finishes_the_bid_once(
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
     services.run_to_wait(ctx, ref, limit=1)
     assert _state(ctx, ref) == "bid_production"
+    produce(ctx, ref, qrf_dir=project.root / "sent" / ref)  # QRFs sent, quotes in, frozen
     out = project.root / "out" / ref
 
     worker = project.start("serve-flows", **WORKER_ENV, **{PAUSE_ENV: "300"})

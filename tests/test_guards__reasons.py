@@ -58,6 +58,11 @@ REFUSALS = [
     ("control_plan_made", {"milestone_count": 0}, "needs a Bid Control Plan"),
     ("proposal_ready", {"proposal_hash": None}, "has not produced a proposal"),
     (
+        "production_done",
+        {"production_open": ("firm quotes 1,009 of 2,309", "272 sites unsourced (BR, CN, IN)")},
+        "not done: firm quotes 1,009 of 2,309; 272 sites unsourced (BR, CN, IN)",
+    ),
+    (
         "approvals_complete",
         {"granted_areas": frozenset({"technical"})},
         "missing: financial, legal",

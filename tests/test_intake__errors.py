@@ -18,7 +18,7 @@ from tests.conftest import CliResult, RunCli
 GOOD_SITES = (
     "site_id,name,street,postcode,city,country,bandwidth_mbps,access\n"
     "S1,HQ,Wetstraat 16,1000,Brussel,BE,100,fiber\n"
-    "S2,Depot,Dam 1,1012 JS,Amsterdam,NL,200,copper\n"
+    "S2,Depot,Dam 1,1012 JS,Amsterdam,NL,20,copper\n"
 )
 
 
@@ -131,6 +131,10 @@ def test_missing_file_is_a_user_error(run_cli: RunCli, tmp_path: Path) -> None:
             ["row 4", "field 'bandwidth_mbps'"],
         ),
         (GOOD_SITES + "S3,X,Street 1,1000,Town,BE,100,pigeon\n", ["row 4", "field 'access'"]),
+        (
+            GOOD_SITES + "S3,X,Street 1,1000,Town,BE,200,copper\n",
+            ["row 4", "field 'bandwidth_mbps'", "copper is sold up to 100 Mbps"],
+        ),
         (
             GOOD_SITES + "S3,,Street 1,1000,Town,BE,100,fiber\n",
             ["row 4", "field 'name'", "is empty"],

@@ -35,12 +35,12 @@ APPROVERS_BY_AREA = {
     "technical": {P["operations"], P["solution_consultant"]},
     "financial": {P["finance"]},
     "legal": {P["legal"]},
-    "management": {P["management"]},  # the contract value is above the threshold
+    "management": {P["management"]},  # the margin is below the floor
 }
 
 
 def test_top_account_messages_go_to_the_bid_manager_and_the_top_notify_roles(ctx: Context) -> None:
-    bid_in_governance(ctx, "top")
+    bid_in_governance(ctx, "top", cost_share=0.9)
     assert _recipients(ctx, "transition:1:decide_bid:") == {
         P["bid_manager"],  # leads kick-off
         P["account_manager"],
@@ -62,7 +62,7 @@ def test_top_account_messages_go_to_the_bid_manager_and_the_top_notify_roles(ctx
 def test_major_account_messages_go_to_the_account_manager_not_the_bid_manager(
     ctx: Context,
 ) -> None:
-    bid_in_governance(ctx, "major")
+    bid_in_governance(ctx, "major", cost_share=0.9)
     assert _recipients(ctx, "transition:1:decide_bid:") == {
         P["account_manager"],  # leads every step of a major bid
         P["sales_support"],
@@ -79,7 +79,7 @@ def test_major_account_messages_go_to_the_account_manager_not_the_bid_manager(
 
 
 def test_one_row_per_event_and_recipient(ctx: Context) -> None:
-    bid_in_governance(ctx, "top")
+    bid_in_governance(ctx, "top", cost_share=0.9)
     with Session(ctx.engine) as session:
         rows = session.exec(select(OutboxMessage)).all()
     keys = [row.key for row in rows]

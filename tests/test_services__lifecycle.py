@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 from orchestrator.bid import services
 from orchestrator.bid.steps import Render
 from orchestrator.context import Context
-from orchestrator.errors import ApprovalError, DecisionRefused, TransitionRefused
+from orchestrator.errors import ApprovalError, ChangeRefused, DecisionRefused, TransitionRefused
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
@@ -22,6 +22,7 @@ from orchestrator.store.models import (
     Opportunity,
     OutboxMessage,
 )
+from tests import factories
 from tests.conftest import FixedClock, RecordingDocuments
 from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
 
@@ -33,9 +34,7 @@ def _state(ctx: Context, ref: str) -> str:
 
 def carry_to_governance(ctx: Context) -> str:
     ref = new_bid(ctx)
-    services.run_to_wait(ctx, ref)
-    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
-    services.run_to_wait(ctx, ref)
+    factories.carry_to_governance(ctx, ref)
     assert _state(ctx, ref) == "governance_review"
     return ref
 
@@ -51,7 +50,12 @@ def test_full_lifecycle_with_one_audit_event_per_transition(
     services.run_to_wait(ctx, ref)
     assert _state(ctx, ref) == "contracted"
     assert transitions(ctx) == WON_TRAIL
-    assert [c[0] for c in documents.calls] == ["bid_documents", "submission_package", "order_sheet"]
+    assert [c[0] for c in documents.calls] == [
+        "quote_requests",
+        "bid_documents",
+        "submission_package",
+        "order_sheet",
+    ]
     with Session(ctx.engine) as session:
         tables = [
             r.table_name
@@ -212,11 +216,12 @@ def test_rerun_of_production_does_not_duplicate_documents(
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
     services.advance(ctx, ref)  # kick-off → bid production
+    factories.produce(ctx, ref)
     produced = services._produce(ctx, ref, Render.BID)  # a first attempt that crashed before commit
     assert produced.proposal_hash
     services.advance(ctx, ref)
     with Session(ctx.engine) as session:
-        rows = session.exec(select(Document)).all()
+        rows = session.exec(select(Document).where(Document.kind == "proposal")).all()
         assert len(rows) == 1
         milestones = session.exec(select(Milestone.name)).all()
     assert {"go_no_go_decision", "design_freeze", "submission"} <= set(milestones)
@@ -281,7 +286,7 @@ def test_sites_are_frozen_once_the_proposal_is_under_review(ctx: Context) -> Non
     from tests.factories import sites
 
     ref = carry_to_governance(ctx)
-    with pytest.raises(TransitionRefused, match="can no longer be imported"):
+    with pytest.raises(ChangeRefused, match="under governance review"):
         import_sites(ctx, ref, sites(1, prefix="LATE"))
     services.approve(ctx, ref, area="legal", by=APPROVERS["legal"], reject=True, reason="scope")
     assert import_sites(ctx, ref, sites(1, prefix="LATE")) == 1

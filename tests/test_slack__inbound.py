@@ -160,7 +160,7 @@ def test_health_and_unknown_paths(app: RunningApp) -> None:
 def test_an_approval_click_is_acked_then_recorded_and_the_bid_continues(
     slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp
 ) -> None:
-    ref = bid_in_governance(slack_ctx)
+    ref = bid_in_governance(slack_ctx, cost_share=0.9)  # under the floor: management too
     _deliver(slack_ctx)
     areas = {
         "technical": PEOPLE["operations"],
@@ -343,7 +343,8 @@ def test_go_no_go_buttons_open_a_modal_and_the_decision_moves_the_bid_on(
     answer = {"reason": {"reason": {"type": "plain_text_input", "value": "strong fit"}}}
     app.post(view_submission("UBM", view["callback_id"], view["private_metadata"], answer))
     app.settle()
-    assert _state(slack_ctx, ref) == "governance_review"  # decided, then carried on
+    # decided, then carried on until bid production waits for its QRFs and quotes
+    assert _state(slack_ctx, ref) == "bid_production"
     with Session(slack_ctx.engine) as session:
         from orchestrator.store.models import DecisionRecord
 

@@ -144,10 +144,20 @@ def load_facts(
     opportunity: Opportunity,
     reason: str | None = None,
     order_sheet_problems: tuple[str, ...] = (),
+    production_open: tuple[str, ...] | None = None,
 ) -> BidFacts:
-    """Everything the guards may look at, read in one place."""
+    """Everything the guards may look at, read in one place.
+
+    In bid production its exit criteria are evaluated unless the caller just did
+    (`production_open`)."""
     if opportunity.id is None:  # rows read from the database always have one
         raise ValueError("the opportunity is not stored")
+    if production_open is None:
+        production_open = ()
+        if opportunity.state == State.BID_PRODUCTION:
+            from orchestrator.bid.production import exit_check
+
+            production_open = tuple(c.text for c in exit_check(session, ctx, opportunity).open)
     account = account_of(session, opportunity)
     approvals = [
         a for a in current_approvals(session, opportunity) if a.status != ApprovalStatus.INVALIDATED
@@ -183,6 +193,7 @@ def load_facts(
         submission_package_ready="submission_letter" in documents,
         order_sheet_ready="order_sheet" in documents,
         order_sheet_problems=order_sheet_problems,
+        production_open=production_open,
     )
 
 

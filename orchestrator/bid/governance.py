@@ -1,4 +1,6 @@
-"""The governance gate: which approvals a proposal needs, asking for them, recording them."""
+"""The governance gate: which approvals the priced deal needs, asking for them (every
+request carries the approval summary), recording them, and a rejection sending the bid back
+to production for rework."""
 
 from __future__ import annotations
 
@@ -7,15 +9,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
 from orchestrator.bid.facts import (
     StepResult,
-    account_of,
     current_approvals,
     get_opportunity,
     get_person,
     holds_role,
     latest_decision,
-    to_eur,
 )
 from orchestrator.bid.recording import (
     audit,
@@ -26,12 +27,14 @@ from orchestrator.bid.recording import (
     recipients,
     record_decision,
 )
+from orchestrator.bid.summary import build_summary
 from orchestrator.context import Context
 from orchestrator.errors import (
     ApprovalError,
     InputError,
 )
 from orchestrator.lifecycle.table import State
+from orchestrator.ports import Decision
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
@@ -41,29 +44,77 @@ from orchestrator.store.models import (
 )
 
 
-def governance_decision(ctx: Context, session: Session, opportunity: Opportunity) -> Any:
-    from orchestrator.commercial.quotes import bid_margin_pct
-    from orchestrator.decisions.engine import governance_requirements
-
-    return governance_requirements(
-        ctx.rules,
-        tier=account_of(session, opportunity).tier,
-        total_contract_value_eur=to_eur(ctx, opportunity.total_revenue, opportunity.currency),
-        margin_pct=bid_margin_pct(session, opportunity, ctx.settings.rules_dir, ctx.clock().date()),
-    )
-
-
-def margin_floor_pct(ctx: Context, tier: str, tcv_eur: float, margin_pct: float | None) -> float:
-    """The governance margin floor (percent) for a deal of this tier, value and margin."""
-    from orchestrator.decisions.engine import governance_requirements
-
-    decision = governance_requirements(
-        ctx.rules, tier=tier, total_contract_value_eur=tcv_eur, margin_pct=margin_pct
-    )
-    return float(decision.outputs["margin_floor_pct"])
+def governance_decision(
+    ctx: Context, session: Session, opportunity: Opportunity, deal: Deal | None = None
+) -> Decision:
+    """rules/governance.json on the bid's priced deal (value, margin, discount, terms...)."""
+    return governance_decision_for(ctx, deal or load_deal(session, ctx, opportunity))
 
 
 APPROVAL_INVALIDATED = "approval_invalidated"
+
+
+def request_approval(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    area: str,
+    roles: list[str],
+    *,
+    summary: dict[str, Any],
+    why: str | None = None,
+) -> Approval:
+    """Ask for one approval of the current round and tell its approvers, with the summary.
+
+    Every request is a new row, so every request (a re-request too) reaches the approvers.
+    """
+    approval = Approval(
+        opportunity_id=opportunity.id or 0,
+        area=area,
+        round=opportunity.governance_round,
+        status=ApprovalStatus.REQUESTED,
+        proposal_hash=opportunity.proposal_hash,
+        requested_at=ctx.clock(),
+        reason=why,
+    )
+    session.add(approval)
+    session.flush()
+    text = ctx.messages.render(
+        "approval_requested",
+        ref=opportunity.ref,
+        title=opportunity.title,
+        account=summary.get("account", ""),
+        area=area,
+        proposal_hash=opportunity.proposal_hash or "",
+        headline=summary.get("headline", ""),
+        why=why or "",
+    )
+    for person in recipients(session, opportunity, roles):
+        outbox.enqueue(
+            session,
+            key=f"approval:{approval.id}:{person.email}",
+            event="approval_requested",
+            text=text,
+            opportunity_id=opportunity.id,
+            recipient_email=person.email,
+            blocks=[
+                {
+                    "type": "approval",
+                    "opportunity": opportunity.ref,
+                    "area": area,
+                    "proposal_hash": opportunity.proposal_hash,
+                    "summary": summary,
+                }
+            ],
+        )
+    return approval
+
+
+def approver_roles(session: Session, opportunity: Opportunity, area: str) -> list[str]:
+    """Who may decide `area` by the bid's last governance decision (else the area's role)."""
+    record = latest_decision(session, opportunity.id or 0, "governance")
+    roles = (record.outputs if record else {}).get("approver_roles", {}).get(area)
+    return list(roles or [area])
 
 
 def invalidate_approvals(
@@ -75,14 +126,14 @@ def invalidate_approvals(
     actor: str,
     reason: str,
     inputs: dict[str, Any],
+    summary: dict[str, Any],
 ) -> list[int]:
-    """Granted approvals of these areas stop counting; a new one of each is requested.
-
-    Returns the ids of the approvals invalidated (none: nothing happens).
-    """
+    """Granted approvals of these areas stop counting; a new one of each is requested and
+    its approvers are told why. Returns the ids invalidated (none: nothing happens)."""
     granted = session.exec(
         select(Approval).where(
             Approval.opportunity_id == opportunity.id,
+            Approval.round == opportunity.governance_round,
             col(Approval.area).in_(areas),
             Approval.status == ApprovalStatus.GRANTED,
         )
@@ -98,16 +149,14 @@ def invalidate_approvals(
         session.add(approval)
         ids.append(approval.id or 0)
     for area in sorted({a.area for a in granted}):
-        session.add(
-            Approval(
-                opportunity_id=opportunity.id or 0,
-                area=area,
-                round=opportunity.governance_round,
-                status=ApprovalStatus.REQUESTED,
-                proposal_hash=opportunity.proposal_hash,
-                requested_at=now,
-                reason=reason,
-            )
+        request_approval(
+            session,
+            ctx,
+            opportunity,
+            area,
+            approver_roles(session, opportunity, area),
+            summary=summary,
+            why=reason,
         )
     audit(
         session,
@@ -124,54 +173,37 @@ def invalidate_approvals(
 def request_governance(
     session: Session, ctx: Context, opportunity: Opportunity, actor: str
 ) -> list[str]:
-    """On entering governance review: which approvals, requested from whom, due when."""
-    decision = governance_decision(ctx, session, opportunity)
+    """On entering governance review: judge the priced deal, ask for the approvals it needs
+    (each approver gets the summary), plan the sign-off milestones."""
+    deal = load_deal(session, ctx, opportunity)
+    decision = governance_decision_for(ctx, deal)
     record_decision(session, opportunity, decision)
     required: list[str] = list(decision.outputs["required"])
-    approver_roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])
-    now = ctx.clock()
-    account = account_of(session, opportunity)
+    roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])
     opportunity.governance_round += 1
     session.add(opportunity)
+    summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
     for area in required:
-        session.add(
-            Approval(
-                opportunity_id=opportunity.id or 0,
-                area=area,
-                round=opportunity.governance_round,
-                status=ApprovalStatus.REQUESTED,
-                proposal_hash=opportunity.proposal_hash,
-                requested_at=now,
-            )
-        )
-        text = ctx.messages.render(
-            "approval_requested",
-            ref=opportunity.ref,
-            title=opportunity.title,
-            account=account.name,
-            area=area,
-            proposal_hash=opportunity.proposal_hash or "",
-        )
-        for person in recipients(session, opportunity, approver_roles.get(area, [])):
-            outbox.enqueue(
-                session,
-                key=f"approval:{opportunity.id}:{area}:{opportunity.proposal_hash}:{person.email}",
-                event="approval_requested",
-                text=text,
-                opportunity_id=opportunity.id,
-                recipient_email=person.email,
-                blocks=[
-                    {
-                        "type": "approval",
-                        "opportunity": opportunity.ref,
-                        "area": area,
-                        "proposal_hash": opportunity.proposal_hash,
-                    }
-                ],
-            )
-    areas = tuple((area, (approver_roles.get(area) or [area])[0]) for area in required)
-    plan_milestones(session, ctx, opportunity, "governance_request", now, areas)
+        request_approval(session, ctx, opportunity, area, roles.get(area, [area]), summary=summary)
+    areas = tuple((area, (roles.get(area) or [area])[0]) for area in required)
+    plan_milestones(session, ctx, opportunity, "governance_request", ctx.clock(), areas)
     return required
+
+
+def note_rejection(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    *,
+    area: str,
+    by: str,
+    reason: str | None,
+) -> None:
+    """A rejection is rework: the bid as it was rejected cannot go to governance again
+    (bid production's `reworked` criterion: "nothing changed since the rejection by ...")."""
+    opportunity.rejected_fingerprint = load_deal(session, ctx, opportunity).fingerprint
+    opportunity.rejection_note = f"of the {area} approval by {by} ({reason})"
+    session.add(opportunity)
 
 
 def approve(
@@ -273,6 +305,7 @@ def approve(
                     reason=f"{area} rejected: {reason}",
                     inputs={"area": area},
                 )
+                note_rejection(session, ctx, opportunity, area=area, by=person.email, reason=reason)
             return StepResult(
                 opportunity.ref,
                 state,

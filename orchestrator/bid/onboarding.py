@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlmodel import Session, select
 
+from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.recording import audit, audit_creation
+from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
-from orchestrator.errors import TransitionRefused
+from orchestrator.errors import InputError
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import transaction
@@ -19,12 +23,6 @@ from orchestrator.store.models import (
     Site,
     TeamMember,
 )
-
-SITES_OPEN_IN = frozenset(
-    {State.PRE_QUALIFICATION, State.QUALIFICATION, State.STRATEGY_REWORK, State.KICK_OFF,
-     State.BID_PRODUCTION}
-)  # fmt: skip
-"""Steps in which a bid's sites may still be imported."""
 
 LEAD_ROLE_BY_TIER = {"top": Role.BID_MANAGER, "major": Role.ACCOUNT_MANAGER}
 
@@ -67,6 +65,17 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
         lead = LEAD_ROLE_BY_TIER.get(spec.account.tier.value, Role.SALES_SUPPORT)
         owner = people.get(Role.ACCOUNT_MANAGER) or people.get(lead)
         now = ctx.clock()
+        catalogue = catalogue_for(ctx.settings.rules_dir)
+        rate = catalogue.fx.rates.get(spec.currency)
+        if rate is None:
+            raise InputError(
+                f"'{spec.currency}' has no exchange rate in rules/fx_rates.yaml", field="currency"
+            )
+        months = (
+            spec.contract_months
+            or (spec.pricing or {}).get("contract_months")
+            or catalogue.prices.contract_months
+        )
         opportunity = Opportunity(
             account_id=account.id or 0,
             title=spec.title,
@@ -79,6 +88,10 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             revenue_medium_term=spec.estimated_revenue.medium_term,
             revenue_long_term=spec.estimated_revenue.long_term,
             currency=spec.currency,
+            fx_rate=rate,
+            fx_as_of=catalogue.fx.as_of,
+            contract_months=int(months),
+            deviations=[d for d in spec.deviations if d.strip()],
             owner_id=owner.id if owner else None,
             strategy=spec.strategy,
             strategic_fit=spec.strategic_fit,
@@ -101,22 +114,24 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             ctx,
             opportunity,
             actor=actor,
-            inputs={"source": spec.source.value, "rfp_reference": spec.rfp_reference},
+            inputs={
+                "source": spec.source.value,
+                "rfp_reference": spec.rfp_reference,
+                "currency": spec.currency,
+                "fx_rate_eur": rate,
+                "fx_as_of": catalogue.fx.as_of,
+                "contract_months": int(months),
+            },
         )
         return opportunity.ref
 
 
 def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cli") -> int:
-    """Add validated sites to a bid up to bid production; all or nothing."""
+    """Add validated sites to a bid; all or nothing. rules/changes.yaml decides whether sites
+    may still change in the bid's phase (until bid production; a frozen design reopens)."""
     with transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref)
-        # Sites shape the proposal: once it is under governance review, the approvers' version
-        # must not change beneath them.
-        if opportunity.state not in SITES_OPEN_IN:
-            raise TransitionRefused(
-                f"{opportunity.ref} is in {opportunity.state}: sites can no longer be imported "
-                "(a governance rejection reopens bid production; on a contracted bid, use bid macd)"
-            )
+        opportunity = get_opportunity(session, ref, lock=True)
+        check_allowed(ctx, opportunity, "sites")
         for site in sites:
             session.add(
                 Site(
@@ -132,8 +147,27 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
                     service=site.service,
                 )
             )
+        session.flush()
+        digest = hashlib.sha256(",".join(s.site_id for s in sites).encode()).hexdigest()
+        change = apply_change(
+            session,
+            ctx,
+            opportunity,
+            Change(
+                kind="sites",
+                what=f"{len(sites)} site(s) added",
+                key=digest[:16],
+                lines_changed=len(sites),
+            ),
+            actor=actor,
+        )
         audit(
-            session, ctx, opportunity, "sites_imported", actor=actor, inputs={"count": len(sites)}
+            session,
+            ctx,
+            opportunity,
+            "sites_imported",
+            actor=actor,
+            inputs={"count": len(sites), "change_rule": change.rule},
         )
         return len(sites)
 

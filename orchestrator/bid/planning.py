@@ -1,7 +1,8 @@
 """Bid Control Plan: milestones back-planned from the submission deadline, offsets as data.
 
 `rules/milestones.yaml` says which milestones exist, when each is planned (at intake, at
-kick-off, at the governance request) and how far from its anchor it falls.
+kick-off, at the governance request, when a quote request is recorded) and how far from its
+anchor it falls.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import yaml
 
 from orchestrator.errors import RuleLoadError
 
-PLANNED_AT = ("intake", "kick_off", "governance_request")
-ANCHORS = ("rfp_received", "governance_requested")
+PLANNED_AT = ("intake", "kick_off", "governance_request", "quote_request")
+ANCHORS = ("rfp_received", "governance_requested", "reply_by")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.facts import account_of, current_approvals, get_opportunity, load_facts, team
+from orchestrator.bid.deal import load_deal
+from orchestrator.bid.facts import (
+    account_of,
+    current_approvals,
+    get_opportunity,
+    latest_decision,
+    load_facts,
+    team,
+)
+from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
@@ -62,6 +71,8 @@ class BidStatus:
     next_milestones: list[dict[str, str]] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     last_event: str | None = None
+    exit_criteria: list[dict[str, Any]] = field(default_factory=list)
+    """In bid production: every exit criterion of the bid's tier, held or open."""
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[no-any-return]
@@ -84,14 +95,23 @@ def status(ctx: Context, ref: str) -> BidStatus:
         state = opportunity.state
         next_actions: list[str] = []
         blocked: list[str] = []
+        exit_criteria: list[dict[str, Any]] = []
         if state in ENDS:
             next_actions.append(f"none: the bid is closed ({state.value})")
         else:
             transition = automatic_transition(state)
             if state in WAITING_FOR:
                 next_actions.append(f"waiting for {WAITING_FOR[state]}")
+            if state == State.BID_PRODUCTION:
+                production = exit_check(session, ctx, opportunity)
+                exit_criteria = [c.to_json() for c in production.criteria]
             if transition is not None:
-                facts = load_facts(session, ctx, opportunity)
+                facts = load_facts(
+                    session,
+                    ctx,
+                    opportunity,
+                    production_open=tuple(c["text"] for c in exit_criteria if not c["holds"]),
+                )
                 refusals = check(opportunity, transition.trigger, facts)
                 blocked.extend(f"{guard}: {reason}" for guard, reason in refusals)
                 if not refusals or state == State.BID_PRODUCTION:
@@ -139,6 +159,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
             ],
             documents=sorted(set(documents)),
             last_event=(f"{last.at.isoformat()} {last.trigger} by {last.actor}" if last else None),
+            exit_criteria=exit_criteria,
         )
 
 
@@ -302,3 +323,37 @@ def quote_report(ctx: Context, ref: str) -> QuoteStatusReport:
         return quote_status(
             session, opportunity, catalogue_for(ctx.settings.rules_dir), ctx.clock().date()
         )
+
+
+def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
+    """What the approvers of the bid see (`bid approval show`): the summary of the deal as it
+    stands, judged by the governance table, with the approvals of the current round."""
+    from orchestrator.bid.deal import governance_decision_for
+    from orchestrator.bid.summary import build_summary
+
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        deal = load_deal(session, ctx, opportunity)
+        decision = governance_decision_for(ctx, deal)
+        summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+        people = {p.id: p.email for p in session.exec(select(Person)).all()}
+        summary["state"] = opportunity.state.value
+        summary["approvals"] = [
+            {
+                "area": a.area,
+                "status": a.status,
+                "by": people.get(a.approver_id) if a.approver_id else None,
+                "version": a.proposal_hash,
+                "reason": a.reason,
+                "requested_at": a.requested_at.isoformat(),
+                "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+            }
+            for a in current_approvals(session, opportunity)
+        ]
+        record = latest_decision(session, opportunity.id or 0, "governance")
+        summary["requested_with"] = (
+            {"at": record.evaluated_at.isoformat(), "inputs": record.inputs}
+            if record is not None
+            else None
+        )
+        return _jsonable(summary)  # type: ignore[no-any-return]

@@ -48,9 +48,10 @@ def move_bid(
     reason: str | None = None,
     inputs: dict[str, Any] | None = None,
     order_sheet_problems: tuple[str, ...] = (),
+    production_open: tuple[str, ...] | None = None,
 ) -> AuditEvent:
     """Fire `trigger`; on success add the audit event and queue the notifications."""
-    facts = load_facts(session, ctx, opportunity, reason, order_sheet_problems)
+    facts = load_facts(session, ctx, opportunity, reason, order_sheet_problems, production_open)
     source, dest = fire(opportunity, trigger, facts)
     now = ctx.clock()
     opportunity.version += 1

@@ -59,10 +59,14 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
     customer's verdict. A guard that refuses raises `TransitionRefused` naming it.
     """
     with reading(ctx.engine) as session:
-        state = get_opportunity(session, ref).state
-    if state in ENDS:
-        return StepResult(ref, state, state, f"the bid is closed ({state.value})")
-    step = STEP_WORK[state]
+        opportunity = get_opportunity(session, ref)
+        state = opportunity.state
+        if state in ENDS:
+            return StepResult(ref, state, state, f"the bid is closed ({state.value})")
+        step = STEP_WORK[state]
+        waiting = step.ready(session, ctx, opportunity) if step.ready else None
+        if waiting is not None:
+            return waiting
     produced = _produce(ctx, ref, step.renders) if step.renders else ProducedDocuments()
 
     with transaction(ctx.engine) as session:
@@ -85,6 +89,7 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
             actor=actor,
             inputs=outcome.inputs,
             order_sheet_problems=tuple(produced.problems),
+            production_open=outcome.production_open,
         )
         enter = ON_ENTRY.get(opportunity.state)
         if enter is not None:

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from orchestrator.bid.facts import StepResult, load_facts
 from orchestrator.bid.governance import request_governance
+from orchestrator.bid.production import ExitCheck, exit_check
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
 from orchestrator.context import Context
@@ -40,15 +41,21 @@ class MoveOn:
     """The step's work is done: fire the automatic transition with these audit inputs."""
 
     inputs: dict[str, Any] = field(default_factory=dict)
+    production_open: tuple[str, ...] | None = None
+    """Bid production's open exit criteria, when the work just evaluated them."""
 
 
 Work = Callable[[Session, Context, Opportunity, ProducedDocuments], "StepResult | MoveOn"]
+Ready = Callable[[Session, Context, Opportunity], "StepResult | None"]
 
 
 @dataclass(frozen=True)
 class Step:
     work: Work
     renders: Render | None = None
+    ready: Ready | None = None
+    """Checked in a read-only session before rendering: a StepResult means the bid waits
+    (nothing is rendered nor written)."""
 
 
 def _waiting(opportunity: Opportunity, message: str) -> StepResult:
@@ -87,12 +94,33 @@ def _kick_off(
     return MoveOn()
 
 
+def _production_waits(opportunity: Opportunity, check: ExitCheck) -> StepResult:
+    return _waiting(opportunity, f"bid production waits: {check.summary}")
+
+
+def _production_ready(
+    session: Session, ctx: Context, opportunity: Opportunity
+) -> StepResult | None:
+    """Bid production waits (and renders nothing) while an exit criterion is open."""
+    check = exit_check(session, ctx, opportunity)
+    return _production_waits(opportunity, check) if check.open else None
+
+
 def _bid_production(
     session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
-) -> MoveOn:
+) -> StepResult | MoveOn:
+    """Every exit criterion holds (checked again in the transaction): the proposal version
+    is set, the check recorded as a decision, and the governance review may start."""
+    check = exit_check(session, ctx, opportunity)
+    if check.open:  # something changed since the check before rendering
+        return _production_waits(opportunity, check)
     opportunity.proposal_hash = produced.proposal_hash
+    record_decision(session, opportunity, check.decision(ctx.clock()))
     complete_milestones(session, ctx, opportunity, ["design_freeze"])
-    return MoveOn({"proposal_hash": produced.proposal_hash})
+    return MoveOn(
+        {"proposal_hash": produced.proposal_hash, "design_version": opportunity.design_version},
+        production_open=(),
+    )
 
 
 def _governance_review(
@@ -132,7 +160,7 @@ STEP_WORK: dict[State, Step] = {
     State.QUALIFICATION: Step(_qualification),
     State.STRATEGY_REWORK: Step(_strategy_rework),
     State.KICK_OFF: Step(_kick_off),
-    State.BID_PRODUCTION: Step(_bid_production, Render.BID),
+    State.BID_PRODUCTION: Step(_bid_production, Render.BID, _production_ready),
     State.GOVERNANCE_REVIEW: Step(_governance_review),
     State.SUBMISSION: Step(_submission, Render.SUBMISSION),
     State.CUSTOMER_DECISION: Step(_customer_decision),

@@ -80,6 +80,7 @@ def sites_import(opportunity: str, file: Path) -> None:
     from rich.progress import Progress
 
     from orchestrator.bid.onboarding import existing_site_ids, import_sites
+    from orchestrator.commercial.quotes import catalogue_for
     from orchestrator.intake.opportunity import parse_sites
 
     ctx = get_context()
@@ -94,6 +95,7 @@ def sites_import(opportunity: str, file: Path) -> None:
             file,
             existing_ids=existing,
             on_row=lambda line: progress.update(task, completed=line - 1),
+            max_mbps=catalogue_for(ctx.settings.rules_dir).prices.max_mbps,
         )
     count = import_sites(ctx, opportunity, sites)
     console.print(f"imported {count} sites into {opportunity}")
@@ -116,6 +118,9 @@ def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> N
     console.print(f"step owner: {result.step_owner}   sites: {result.sites}")
     for action in result.next_actions:
         console.print(f"next: {action}")
+    for criterion in result.exit_criteria:
+        mark = "done" if criterion["holds"] else "[red]open[/]"
+        console.print(f"{mark}: {criterion['text']}", highlight=False)
     for block in result.blocked_by:
         console.print(f"[red]blocked[/]: {block}")
     for area, state in result.approvals.items():
@@ -408,6 +413,7 @@ def _register_plugins() -> None:
 
     for module_name in (
         "orchestrator.cli.documents",
+        "orchestrator.cli.production",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",

@@ -16,6 +16,8 @@ from rich.console import Console
 
 from orchestrator.bid import services
 from orchestrator.bid.onboarding import create_opportunity, import_sites
+from orchestrator.bid.queries import approval_view
+from orchestrator.cli.production import print_summary
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import parse_opportunity, parse_sites
 from orchestrator.runtime.runner import FlowRunner, InlineRunner
@@ -80,6 +82,15 @@ DEMO_SITES: list[tuple[str, str, str, str]] = [
     ("US", "New York", "10001", "350 Fifth Avenue"),
 ]
 ACCESS_CYCLE = ("fiber", "fiber", "copper", "fiber", "4g", "wireless", "5g")
+BANDWIDTHS = {  # what each access type sells (rules/price_list.yaml refuses more)
+    "fiber": (100, 200, 500, 1000),
+    "copper": (20, 50, 100, 100),
+    "4g": (50, 100, 200, 300),
+    "wireless": (100, 200, 500, 1000),
+    "5g": (300, 500, 1000, 2000),
+}
+CARRIER_PRICES = {"budgetary": 0.6, "firm": 0.64}
+"""What the demo's carriers answer, as a share of the site's list price."""
 
 
 def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
@@ -116,6 +127,7 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
             ["site_id", "name", "street", "postcode", "city", "country", "bandwidth_mbps", "access"]
         )
         for number, (country, city, postcode, street) in enumerate(DEMO_SITES, start=1):
+            access = ACCESS_CYCLE[number % len(ACCESS_CYCLE)]
             writer.writerow(
                 [
                     f"S{number:03d}",
@@ -124,8 +136,8 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
                     postcode,
                     city,
                     country,
-                    (100, 200, 500, 1000)[number % 4],
-                    ACCESS_CYCLE[number % len(ACCESS_CYCLE)],
+                    BANDWIDTHS[access][number % 4],
+                    access,
                 ]
             )
     return opportunity_file, sites_file
@@ -160,7 +172,11 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     )
     console.print(f"[bold]2. Go/no-go[/]: {decided.message}")
     carry("production")
-    console.print("[bold]3. Governance[/]: approvals by the right people (automated in the demo)")
+    _play_the_carriers(ctx, ref, inputs, console)
+    carry("production")
+    console.print(f"[bold]3. Governance[/]: what the approvers see (bid approval show {ref})")
+    print_summary(approval_view(ctx, ref), console)
+    console.print("   approvals by the right people (automated in the demo)")
     with reading(ctx.engine) as session:
         opportunity = services.get_opportunity(session, ref)
         areas = [a.area for a in services.current_approvals(session, opportunity)]
@@ -208,6 +224,66 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
                 "the printed URL."
             )
     return ref
+
+
+def _answer(ctx: Context, qrf: Path, answer: Path, kind: str) -> int:
+    """A carrier fills in the QRF's CSV: its price (a share of the list price, in its own
+    currency) for every site, valid for six months."""
+    from orchestrator.commercial.quotes import catalogue_for
+    from orchestrator.decisions.catalogue import customer_price
+
+    catalogue = catalogue_for(ctx.settings.rules_dir)
+    valid_until = (ctx.clock().date() + timedelta(days=182)).isoformat()
+    with qrf.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        price = customer_price(
+            catalogue.prices, {}, row["service"], row["access"], int(row["bandwidth_mbps"])
+        )
+        rate = catalogue.fx.rates[row["currency"]]
+        share = CARRIER_PRICES[kind]
+        row.update(
+            kind=kind,
+            monthly_cost=f"{price.monthly * share / rate:.2f}",
+            one_off_cost=f"{price.one_off * share / rate:.2f}",
+            valid_until=valid_until,
+        )
+    answer.parent.mkdir(parents=True, exist_ok=True)
+    with answer.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def _play_the_carriers(ctx: Context, ref: str, folder: Path, console: Console) -> None:
+    """Bid production as people do it: QRFs sent, the carriers answer budgetary then firm
+    quotes (the filled-in QRF CSVs), the design frozen, the approval summary shown."""
+    from orchestrator.bid.production import freeze_design
+    from orchestrator.bid.quotes import import_quotes
+    from orchestrator.bid.sourcing import send_quote_requests
+
+    sales_support = DEMO_TEAM["sales_support"]["email"]
+    for kind in ("budgetary", "firm"):
+        sent = send_quote_requests(ctx, ref, actor=sales_support)
+        console.print(
+            f"   bid qrf: {len(sent.requests)} QRFs and internal quote tasks for {kind} quotes "
+            f"({sent.recorded} recorded; replies due by "
+            f"{max(r.reply_by for r in sent.requests).isoformat()})"
+        )
+        qrf_dir = ctx.output_dir_for(ref) / "qrf"
+        answered = 0
+        for qrf in sorted(qrf_dir.glob("*.csv")):
+            if qrf.name == "unsourced.csv":
+                continue
+            answer = folder / "answers" / f"{qrf.stem}-{kind}.csv"
+            _answer(ctx, qrf, answer, kind)
+            answered += import_quotes(ctx, ref, answer, actor=sales_support).imported
+        console.print(f"   the carriers answered: {answered} {kind} quotes imported")
+    frozen = freeze_design(
+        ctx, ref, by=DEMO_TEAM["solution_consultant"]["email"], note="design for submission"
+    )
+    console.print(f"   bid freeze: {frozen.message}")
 
 
 def _second_bid(

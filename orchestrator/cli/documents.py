@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.context import Context
@@ -67,17 +68,37 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         out: OutOption = None,
         as_json: JsonOption = False,
+        by: Annotated[
+            str | None, typer.Option("--by", help="Who sends them (default: the login name).")
+        ] = None,
     ) -> None:
-        """Write one QRF (.docx + .csv) per country and provider; BE/NL get internal tasks."""
-        from orchestrator.bid.rendering import render_quote_requests
+        """Write and record one QRF (.docx + .csv) per country and provider, with its reply-by
+        date; BE/NL get internal tasks; unsourced sites go to unsourced.csv (exit 2 when no
+        fallback partner is configured)."""
+        from orchestrator.bid.sourcing import send_quote_requests
+        from orchestrator.errors import UnsourcedSites
 
         ctx = get_context()
-        produced = render_quote_requests(ctx, opportunity, out)
-        ref = _ref(opportunity)
+        result = send_quote_requests(ctx, opportunity, out, actor=by or getpass.getuser())
+        produced = result.produced
         if as_json:
-            _print_json({**_documents_json(ref, produced), **produced.summary})
-            return
-        _print_documents(f"QRFs for {ref}", produced.documents, produced.problems)
+            _print_json(
+                {**_documents_json(result.ref, produced), **produced.summary, **result.to_json()}
+            )
+        else:
+            _print_documents(f"QRFs for {result.ref}", produced.documents, [])
+            _print_sourcing(result)
+        if result.unsourced and not result.fallback_configured:
+            countries = ", ".join(result.unsourced_countries)
+            listed = next(
+                (str(d.path) for d in produced.documents if d.kind == "unsourced_csv"),
+                "unsourced.csv",
+            )
+            raise UnsourcedSites(
+                f"{len(result.unsourced)} site(s) unsourced in {countries}: no provider and no "
+                f"fallback partner in rules/providers.yaml; listed in {listed}; bid production "
+                "waits until they are sourced"
+            )
 
     @quotes_app.command("import")
     def quotes_import(
@@ -97,6 +118,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if as_json:
             _print_json({"opportunity": ref, **result.to_json()})
             return
+        if result.already:
+            console.print(
+                f"{ref}: {file.name} was already imported ({escape(result.already)}, same "
+                f"content sha256 {result.content_hash[:12]}); nothing imported",
+                highlight=False,
+            )
+            return
         console.print(
             f"{ref}: imported {result.imported} quote(s) "
             f"({result.firm} firm, {result.budgetary} budgetary), "
@@ -115,12 +143,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 + (" …" if len(result.expired) > 10 else ""),
                 highlight=False,
             )
-        if result.invalidated_approvals:
-            console.print(
-                "[red]financial approval invalidated[/]: the margin fell below the floor; "
-                "a new financial approval is requested",
-                highlight=False,
-            )
+        change = result.change
+        if change is not None and change.action != "record":
+            areas = ", ".join(change.requested) or "approvers"
+            done = {
+                "reapprove": f"{len(change.invalidated)} approval(s) invalidated and asked again"
+                + (f"; newly asked: {areas}" if change.requested else ""),
+                "notify": f"recorded; {len(change.notified)} approver(s) told, approvals stand",
+                "rework": "governance refuses the deal: the bid is back in bid production",
+            }[change.action]
+            console.print(f"[red]{change.rule}[/]: {done}", highlight=False)
+        if change is not None and change.thawed:
+            console.print("design unfrozen: freeze it again when it is final (bid freeze)")
+        for text in result.open_criteria:
+            console.print(f"open: {escape(text)}", highlight=False)
 
     @quotes_app.command("status")
     def quotes_status(
@@ -226,6 +262,31 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             return
         console.print(f"{done.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
         _print_documents("Order sheet", sheet.documents, sheet.problems)
+
+
+def _print_sourcing(result: Any) -> None:
+    """Per country: who is asked for how many sites (reply by), and the unsourced sites."""
+    table = Table(title="Quote requests per country", title_justify="left")
+    for column in ("Country", "Sites", "Asked", "Unsourced"):
+        table.add_column(column)
+    for row in result.per_country():
+        table.add_row(
+            row["country"], str(row["sites"]), ", ".join(row["requests"]), str(row["unsourced"])
+        )
+    console.print(table)
+    for request in result.requests:
+        via = " (fallback partner)" if request.fallback else ""
+        console.print(
+            f"{request.name}: {request.sites} site(s), {request.firm} firm, reply by "
+            f"{request.reply_by.isoformat()}{via}",
+            highlight=False,
+        )
+    console.print(f"{result.recorded} quote request(s) recorded", highlight=False)
+    if result.unsourced:
+        counts = ", ".join(f"{c} {n}" for c, n in result.unsourced_countries.items())
+        console.print(
+            f"[red]unsourced[/]: {len(result.unsourced)} site(s) ({counts})", highlight=False
+        )
 
 
 def _ref(opportunity: str) -> str:

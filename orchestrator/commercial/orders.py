@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from orchestrator.commercial.pricing import bid_fx, site_line
 from orchestrator.commercial.quotes import current_quotes, ordered_sites
 from orchestrator.decisions.catalogue import (
     ACCESS_TYPES,
@@ -21,7 +22,6 @@ from orchestrator.decisions.catalogue import (
     SERVICES,
     AddressFormat,
     Catalogue,
-    customer_price,
 )
 from orchestrator.errors import InputError
 from orchestrator.intake.countries import COUNTRY_CODES
@@ -91,18 +91,15 @@ class OrderLine:
 def order_lines(
     session: Session, opportunity: Opportunity, catalogue: Catalogue
 ) -> list[OrderLine]:
-    """One line per ordered site and service, with its price, provider and address check."""
+    """One line per ordered site and service, with its price (in the bid's currency at its
+    recorded rate), provider and address check; a line without a price is a problem."""
     opportunity_id = opportunity.id or 0
     quotes = current_quotes(session, opportunity_id)
+    fx = bid_fx(opportunity, catalogue)
     lines = []
     for number, site in enumerate(ordered_sites(session, opportunity_id), start=1):
-        price = customer_price(
-            catalogue.prices,
-            opportunity.pricing or {},
-            site.service,
-            site.access,
-            site.bandwidth_mbps,
-        )
+        price = site_line(opportunity, site, catalogue)
+        unpriced = () if price.priced else ("no price (the price list has no band for it)",)
         lines.append(
             OrderLine(
                 line=number,
@@ -116,9 +113,10 @@ def order_lines(
                 access=site.access,
                 bandwidth_mbps=site.bandwidth_mbps,
                 provider=_provider_of(site, quotes.get(site.site_id), catalogue),
-                monthly=price.monthly,
-                one_off=price.one_off,
-                problems=tuple(
+                monthly=fx.from_eur(price.monthly_eur),
+                one_off=fx.from_eur(price.one_off_eur),
+                problems=unpriced
+                + tuple(
                     message
                     for _, message in address_problems(
                         site.street,

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlalchemy import insert, update
+from sqlmodel import Session, col, select
 
 from orchestrator.commercial.quotes import (
     BidMargin,
     QuoteCost,
     compute_margin,
-    current_quotes,
     ordered_sites,
     quote_rank,
 )
@@ -57,16 +56,16 @@ def apply_quotes(
     """
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
-    before = compute_margin(opportunity, sites, current_quotes(session, opportunity_id), catalogue)
-
     existing = session.exec(
         select(Quote).where(Quote.opportunity_id == opportunity_id, Quote.superseded == False)  # noqa: E712
     ).all()
     live: dict[str, list[Quote]] = {}
     for quote in existing:
         live.setdefault(quote.site_id, []).append(quote)
+    counted = {site_id: max(held, key=quote_rank) for site_id, held in live.items()}
+    before = compute_margin(opportunity, sites, counted, catalogue)
 
-    superseded = 0
+    gone: set[int] = set()  # ids of the stored quotes superseded by this file
     firm_sites = {q.site_id for q in parsed if q.kind == QuoteKind.FIRM}
     new_rows: list[dict[str, Any]] = []
     fresh: dict[str, QuoteCost] = {}
@@ -76,12 +75,13 @@ def apply_quotes(
         dead_on_arrival = item.kind == QuoteKind.BUDGETARY and (
             item.site_id in firm_sites or any(q.kind == QuoteKind.FIRM for q in held)
         )
+        kept = []
         for old in held:
             if item.kind == QuoteKind.FIRM or old.kind == QuoteKind.BUDGETARY:
-                old.superseded = True
-                superseded += 1
-                session.add(old)
-        live[item.site_id] = [q for q in held if not q.superseded]
+                gone.add(old.id or 0)
+            else:
+                kept.append(old)
+        live[item.site_id] = kept
         if not dead_on_arrival:
             fresh[item.site_id] = item  # it superseded everything still held for its site
         new_rows.append(
@@ -97,6 +97,14 @@ def apply_quotes(
                 "superseded": dead_on_arrival,
                 "imported_at": now,
             }
+        )
+    superseded = len(gone)
+    if gone:  # one UPDATE for them all, not one per row
+        session.execute(
+            update(Quote)
+            .where(col(Quote.id).in_(sorted(gone)))
+            .values(superseded=True)
+            .execution_options(synchronize_session=False)
         )
     # one multi-row INSERT: thousands of quotes per file, and the ids are not needed here
     session.execute(insert(Quote), new_rows)
@@ -116,14 +124,3 @@ def apply_quotes(
         before=before,
         after=after,
     )
-
-
-def total_contract_value_eur(
-    opportunity: Opportunity, margin: BidMargin, catalogue: Catalogue
-) -> float:
-    """The value governance reads: the opportunity's revenue in EUR (as at the review),
-    else the contract value of the priced sites."""
-    currency = opportunity.currency.upper()
-    if opportunity.total_revenue > 0 and currency in catalogue.fx.rates:
-        return catalogue.fx.to_eur(opportunity.total_revenue, currency)
-    return margin.total_contract_value_eur

@@ -14,18 +14,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlmodel import Session, select
+from sqlalchemy import select as columns  # sqlmodel's select takes at most four columns
+from sqlmodel import Session, col, select
 
-from orchestrator.decisions.catalogue import (
-    Catalogue,
-    contract_months,
-    customer_price,
-    load_catalogue,
-)
+from orchestrator.commercial.pricing import site_line
+from orchestrator.decisions.catalogue import Catalogue, load_catalogue
 from orchestrator.errors import InputError
 from orchestrator.store.models import Opportunity, Quote, QuoteKind, Site
 
@@ -96,9 +93,86 @@ def current_quotes(session: Session, opportunity_id: int) -> dict[str, Quote]:
     return best
 
 
-def quote_rank(quote: Quote) -> tuple[int, int]:
+class Ranked(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def kind(self) -> QuoteKind: ...
+
+
+def quote_rank(quote: Ranked) -> tuple[int, int]:
     """Firm beats budgetary; then the newest row (ids grow; an unsaved row is the newest)."""
     return (1 if quote.kind == QuoteKind.FIRM else 0, quote.id if quote.id is not None else 2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFacts:
+    """A site as a plain row: the deal reads thousands of them, without ORM objects."""
+
+    site_id: str
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    bandwidth_mbps: int
+    access: str
+    service: str
+
+
+def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
+    """`ordered_sites` as plain rows, in the same order."""
+    rows = session.execute(
+        columns(
+            col(Site.site_id),
+            col(Site.name),
+            col(Site.street),
+            col(Site.postcode),
+            col(Site.city),
+            col(Site.country),
+            col(Site.bandwidth_mbps),
+            col(Site.access),
+            col(Site.service),
+        ).where(col(Site.opportunity_id) == opportunity_id, col(Site.ordered).is_(True))
+    ).all()
+    return sorted((SiteFacts(*row) for row in rows), key=lambda s: _natural_key(s.site_id))
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteFacts:
+    """A quote as a plain row (see `SiteFacts`)."""
+
+    id: int | None
+    site_id: str
+    provider: str
+    kind: QuoteKind
+    monthly_cost: float
+    one_off_cost: float
+    currency: str
+    valid_until: date
+
+
+def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
+    """`current_quotes` as plain rows: per site, the quote that counts."""
+    rows = session.execute(
+        columns(
+            col(Quote.id),
+            col(Quote.site_id),
+            col(Quote.provider),
+            col(Quote.kind),
+            col(Quote.monthly_cost),
+            col(Quote.one_off_cost),
+            col(Quote.currency),
+            col(Quote.valid_until),
+        ).where(col(Quote.opportunity_id) == opportunity_id, col(Quote.superseded).is_(False))
+    ).all()
+    best: dict[str, QuoteFacts] = {}
+    for row in rows:
+        quote = QuoteFacts(*row)
+        held = best.get(quote.site_id)
+        if held is None or quote_rank(quote) > quote_rank(held):
+            best[quote.site_id] = quote
+    return best
 
 
 # --- margin --------------------------------------------------------------------------------
@@ -124,19 +198,19 @@ class BidMargin:
     contract_months: int
     sites: tuple[SiteMargin, ...]
 
-    @property
+    @cached_property
     def total_contract_value_eur(self) -> float:
         return round(sum(s.revenue_eur for s in self.sites), 2)
 
-    @property
+    @cached_property
     def quoted_revenue_eur(self) -> float:
         return round(sum(s.revenue_eur for s in self.sites if s.cost_eur is not None), 2)
 
-    @property
+    @cached_property
     def quoted_cost_eur(self) -> float:
         return round(sum(s.cost_eur for s in self.sites if s.cost_eur is not None), 2)
 
-    @property
+    @cached_property
     def margin_pct(self) -> float | None:
         """None while no site has a quote (the governance table reads that as 'no quotes')."""
         revenue = self.quoted_revenue_eur
@@ -152,45 +226,18 @@ def compute_margin(
     catalogue: Catalogue,
 ) -> BidMargin:
     """Margin per site and per bid; supplier costs converted to EUR with the FX file."""
-    months = contract_months(catalogue.prices, opportunity.pricing or {})
+    months = opportunity.contract_months
     fx = catalogue.fx
     lines: list[SiteMargin] = []
     for site in sites:
-        price = customer_price(
-            catalogue.prices,
-            opportunity.pricing or {},
-            site.service,
-            site.access,
-            site.bandwidth_mbps,
-        )
-        revenue = price.monthly * months + price.one_off
+        price = site_line(opportunity, site, catalogue)
+        revenue = price.monthly_eur * months + price.one_off_eur
         quote = quotes.get(site.site_id)
         cost = None
         if quote is not None:
             cost = fx.to_eur(quote.monthly_cost * months + quote.one_off_cost, quote.currency)
         lines.append(SiteMargin(site.site_id, round(revenue, 2), cost))
     return BidMargin(months, tuple(lines))
-
-
-def bid_margin(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> BidMargin:
-    opportunity_id = opportunity.id or 0
-    return compute_margin(
-        opportunity,
-        ordered_sites(session, opportunity_id),
-        current_quotes(session, opportunity_id),
-        catalogue,
-    )
-
-
-def bid_margin_pct(
-    session: Session, opportunity: Opportunity, rules_dir: Path, today: date | None = None
-) -> float | None:
-    """The bid's margin in percent over its quoted sites; None while nothing is quoted.
-
-    `today` is accepted for symmetry with the status report; expired quotes still count
-    (they are flagged by `quote_status`, not dropped from the margin).
-    """
-    return bid_margin(session, opportunity, catalogue_for(rules_dir)).margin_pct
 
 
 # --- quote status --------------------------------------------------------------------------

@@ -4,9 +4,12 @@ One loader per file, all validated here; a malformed file raises `RuleLoadError`
 file and the entry. `validate_pricing` checks an opportunity's price overrides and raises
 `InputError` naming the field.
 
-    rules/providers.yaml        which provider quotes which country and access type
-    rules/fx_rates.yaml         currency → EUR rates for supplier quotes
-    rules/price_list.yaml       list prices per service, access type and bandwidth band
+    rules/providers.yaml        which provider quotes which country and access type, and the
+                                fallback partner for every country nobody else serves
+    rules/fx_rates.yaml         currency → EUR rates for supplier quotes and bid currencies
+    rules/price_list.yaml       list prices per service, access type and bandwidth band (per
+                                site), per-bid prices of services no site carries, and the
+                                sanity limit on supplier quotes
     rules/address_formats.yaml  postcode formats per country (clean order sheet, MACDs)
 """
 
@@ -37,6 +40,8 @@ class Provider:
     lead_time_days: int
     countries: tuple[str, ...]
     access: tuple[str, ...]
+    fallback: bool = False
+    """The catalogue's fallback partner: quotes any country no other provider serves."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,26 @@ class ProviderCatalogue:
     in_house: InHouse
 
     def provider_for(self, country: str, access: str) -> Provider | None:
-        """The provider that quotes this country and access type, or None if nobody does."""
+        """The provider that quotes this country and access type: a catalogued one, else the
+        fallback partner (when there is one and it offers the access), else None."""
         for provider in self.providers:
             if country in provider.countries and access in provider.access:
                 return provider
+        fallback = self.fallback
+        if fallback is not None and access in fallback.access:
+            return fallback
         return None
+
+    def routed_provider(self, country: str, access: str) -> str | None:
+        """The id of who quotes a site: `in-house` for in-house countries, else the provider."""
+        if self.is_in_house(country):
+            return IN_HOUSE_PROVIDER
+        provider = self.provider_for(country, access)
+        return provider.id if provider is not None else None
+
+    @property
+    def fallback(self) -> Provider | None:
+        return next((p for p in self.providers if p.fallback), None)
 
     def is_in_house(self, country: str) -> bool:
         return country in self.in_house.countries
@@ -95,19 +115,46 @@ class PriceBand:
 
 
 @dataclass(frozen=True)
+class BidPrice:
+    """The price of a service sold once per bid (no site carries it), in EUR."""
+
+    monthly: float
+    one_off: float
+
+
+DEFAULT_REFUSE_ABOVE_LIST_RATIO = 5.0
+
+
+@dataclass(frozen=True)
 class PriceList:
-    """List prices of the standard products (EUR), and the default contract length."""
+    """List prices of the standard products (EUR), and the default contract length.
+
+    Every service has per-site bands for every access type (its own or `any`), so every
+    site the intake accepts (up to `max_mbps`) has a list price; `per_bid` prices the
+    services an opportunity asks for that no site carries.
+    """
 
     contract_months: int
     services: dict[str, dict[str, tuple[PriceBand, ...]]]
+    per_bid: dict[str, BidPrice] = field(default_factory=dict)
+    refuse_above_list_ratio: float = DEFAULT_REFUSE_ABOVE_LIST_RATIO
+    """A supplier cost above this many times the site's list price is refused as a typo."""
+    currency: str = "EUR"
+
+    def _bands(self, service: str, access: str) -> tuple[PriceBand, ...]:
+        by_access = self.services.get(service, {})
+        return by_access.get(access) or by_access.get("any") or ()
 
     def band_for(self, service: str, access: str, bandwidth_mbps: int) -> PriceBand | None:
-        by_access = self.services.get(service, {})
-        bands = by_access.get(access) or by_access.get("any") or ()
-        for band in bands:
+        for band in self._bands(service, access):
             if bandwidth_mbps <= band.up_to_mbps:
                 return band
         return None
+
+    def max_mbps(self, service: str, access: str) -> int | None:
+        """The highest bandwidth sold for this service and access type (None: not sold)."""
+        bands = self._bands(service, access)
+        return bands[-1].up_to_mbps if bands else None
 
 
 @dataclass(frozen=True)
@@ -201,6 +248,17 @@ def load_providers(path: Path, currencies: frozenset[str] | None = None) -> Prov
         currency = _str(raw.get("currency"), path, f"{where}.currency")
         if currencies is not None and currency not in currencies:
             raise RuleLoadError(f"{path}: {where}.currency '{currency}' has no exchange rate")
+        fallback = raw.get("fallback", False)
+        if not isinstance(fallback, bool):
+            raise RuleLoadError(f"{path}: {where}.fallback must be true or false")
+        if fallback and any(p.fallback for p in providers):
+            raise RuleLoadError(f"{path}: {where} is a second fallback partner; keep one")
+        if fallback and raw.get("countries") is not None:
+            raise RuleLoadError(
+                f"{path}: {where} is the fallback partner: it serves every country nobody "
+                "else serves, so it lists no countries"
+            )
+        countries = () if fallback else _str_list(raw.get("countries"), path, f"{where}.countries")
         providers.append(
             Provider(
                 id=provider_id,
@@ -209,8 +267,9 @@ def load_providers(path: Path, currencies: frozenset[str] | None = None) -> Prov
                 contact_email=_str(contact.get("email"), path, f"{where}.contact.email"),
                 currency=currency,
                 lead_time_days=_int(raw.get("lead_time_days"), path, f"{where}.lead_time_days"),
-                countries=_str_list(raw.get("countries"), path, f"{where}.countries"),
+                countries=countries,
                 access=access,
+                fallback=fallback,
             )
         )
     return ProviderCatalogue(providers=tuple(providers), in_house=in_house)
@@ -236,12 +295,17 @@ def load_fx_rates(path: Path) -> FxRates:
 
 
 def load_price_list(path: Path) -> PriceList:
+    """Read `price_list.yaml`; refuse a service or access type left without a price."""
     data = _load_yaml(path)
     months = _int(data.get("contract_months"), path, "contract_months")
+    currency = data.get("currency", "EUR")
+    if currency != "EUR":
+        raise RuleLoadError(f"{path}: 'currency' must be EUR (bids convert from it)")
     raw_services = data.get("services")
     if not isinstance(raw_services, dict):
         raise RuleLoadError(f"{path}: 'services' must be a mapping")
     services: dict[str, dict[str, tuple[PriceBand, ...]]] = {}
+    per_bid: dict[str, BidPrice] = {}
     for service, by_access in raw_services.items():
         if service not in SERVICES:
             raise RuleLoadError(f"{path}: unknown service '{service}'")
@@ -250,6 +314,15 @@ def load_price_list(path: Path) -> PriceList:
         services[service] = {}
         for access, bands in by_access.items():
             access_key = str(access)
+            if access_key == "per_bid":
+                if not isinstance(bands, dict):
+                    raise RuleLoadError(f"{path}: services.{service}.per_bid must be a mapping")
+                where = f"services.{service}.per_bid"
+                per_bid[service] = BidPrice(
+                    monthly=_number(bands.get("monthly"), path, f"{where}.monthly"),
+                    one_off=_number(bands.get("one_off"), path, f"{where}.one_off"),
+                )
+                continue
             if access_key != "any" and access_key not in ACCESS_TYPES:
                 raise RuleLoadError(f"{path}: services.{service} has unknown access '{access}'")
             if not isinstance(bands, list) or not bands:
@@ -269,7 +342,30 @@ def load_price_list(path: Path) -> PriceList:
             if [b.up_to_mbps for b in parsed] != sorted({b.up_to_mbps for b in parsed}):
                 raise RuleLoadError(f"{path}: services.{service}.{access} bands must ascend")
             services[service][access_key] = tuple(parsed)
-    return PriceList(contract_months=months, services=services)
+        unpriced = sorted(
+            access for access in ACCESS_TYPES if not ({access, "any"} & set(services[service]))
+        )
+        if unpriced:
+            raise RuleLoadError(
+                f"{path}: services.{service} prices no band for {', '.join(unpriced)} "
+                "(add the access type or an 'any' band)"
+            )
+    missing = sorted(SERVICES - set(services))
+    if missing:
+        raise RuleLoadError(f"{path}: no prices for service(s) {', '.join(missing)}")
+    checks = data.get("quote_checks") or {}
+    if not isinstance(checks, dict):
+        raise RuleLoadError(f"{path}: 'quote_checks' must be a mapping")
+    ratio = _number(
+        checks.get("refuse_above_list_ratio", DEFAULT_REFUSE_ABOVE_LIST_RATIO),
+        path,
+        "quote_checks.refuse_above_list_ratio",
+    )
+    if ratio <= 1:
+        raise RuleLoadError(f"{path}: quote_checks.refuse_above_list_ratio must be above 1")
+    return PriceList(
+        contract_months=months, services=services, per_bid=per_bid, refuse_above_list_ratio=ratio
+    )
 
 
 def load_address_formats(path: Path) -> dict[str, AddressFormat]:
@@ -384,26 +480,42 @@ class SitePrice:
     monthly: float
     one_off: float
     source: str  # "list" | "override" | "none"
+    list_monthly: float | None = None
+    """The list price before overrides and discount (None: the price list has no band)."""
+    list_one_off: float | None = None
+
+    @property
+    def priced(self) -> bool:
+        return self.source != "none"
 
 
 def customer_price(
     prices: PriceList, pricing: dict[str, Any], service: str, access: str, bandwidth_mbps: int
 ) -> SitePrice:
-    """The customer price of one site: the opportunity's override, else the list price."""
+    """The customer price of one site: the opportunity's override, else the list price.
+
+    A site the price list has no band for is unpriced (`source` "none") unless the
+    opportunity overrides both its monthly and its one-off price: nothing is ever 0.00
+    unless a price list or an override says so.
+    """
     factor = 1.0 - float(pricing.get("discount_pct", 0.0)) / 100.0
     band = prices.band_for(service, access, bandwidth_mbps)
     monthly_override = pricing.get("monthly_price", {})
     one_off_override = pricing.get("one_off_price", {})
-    source = "list" if band is not None else "none"
-    monthly = band.monthly if band is not None else 0.0
-    one_off = band.one_off if band is not None else 0.0
+    monthly = band.monthly if band is not None else None
+    one_off = band.one_off if band is not None else None
+    overridden = False
     for key in (access, service):  # service-level override wins over access-level
         if key in monthly_override:
-            monthly, source = float(monthly_override[key]), "override"
+            monthly, overridden = float(monthly_override[key]), True
         if key in one_off_override:
-            one_off, source = float(one_off_override[key]), "override"
-    return SitePrice(round(monthly * factor, 2), round(one_off * factor, 2), source)
-
-
-def contract_months(prices: PriceList, pricing: dict[str, Any]) -> int:
-    return int(pricing.get("contract_months", prices.contract_months))
+            one_off, overridden = float(one_off_override[key]), True
+    if monthly is None or one_off is None:
+        return SitePrice(0.0, 0.0, "none")
+    return SitePrice(
+        round(monthly * factor, 2),
+        round(one_off * factor, 2),
+        "override" if overridden else "list",
+        band.monthly if band is not None else None,
+        band.one_off if band is not None else None,
+    )

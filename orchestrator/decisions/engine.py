@@ -398,18 +398,43 @@ def go_no_go(
     return engine.evaluate("go_no_go", facts)
 
 
-def governance_requirements(
-    engine: RulesEngine, *, tier: str, total_contract_value_eur: float, margin_pct: float | None
-) -> Decision:
-    """Which approval areas a proposal needs and who may approve each (None margin: no quotes yet).
+GOVERNANCE_THRESHOLDS = (
+    "margin_floor_pct",
+    "management_tcv_eur",
+    "discount_escalation_pct",
+    "budgetary_share_max",
+    "one_off_review_eur",
+)
 
-    The table lists one row per reason an area is needed; an area needed for two reasons
-    (e.g. management for a large deal with a thin margin) appears once in `required`.
+
+def governance_requirements(
+    engine: RulesEngine,
+    *,
+    tier: str,
+    total_contract_value_eur: float,
+    margin_pct: float | None,
+    monthly_recurring_eur: float = 0.0,
+    one_off_eur: float = 0.0,
+    discount_pct: float = 0.0,
+    budgetary_share: float = 0.0,
+    non_standard_terms: int = 0,
+) -> Decision:
+    """Judge the priced deal: which approval areas it needs, who may approve each, and
+    whether it is refused outright (`verdict` "refused", e.g. a negative margin).
+
+    None margin: no quotes yet. The table lists one row per reason an area is needed; an
+    area needed for two reasons (management for a large deal with a thin margin) appears
+    once in `required`, with both reasons.
     """
     facts = {
         "tier": tier,
         "total_contract_value_eur": total_contract_value_eur,
+        "monthly_recurring_eur": monthly_recurring_eur,
+        "one_off_eur": one_off_eur,
         "margin_pct": margin_pct,
+        "discount_pct": discount_pct,
+        "budgetary_share": budgetary_share,
+        "non_standard_terms": non_standard_terms,
     }
     decision = engine.evaluate("governance", facts)
     required: list[str] = []
@@ -424,9 +449,10 @@ def governance_requirements(
     outputs = {
         "required": required,
         "approver_roles": approver_roles,
-        "margin_floor_pct": decision.outputs["margin_floor_pct"],
-        "management_tcv_eur": decision.outputs["management_tcv_eur"],
         "reasons": reasons,
+        "verdict": decision.outputs.get("verdict", "review"),
+        "refusal": decision.outputs.get("refusal", ""),
+        **{key: decision.outputs[key] for key in GOVERNANCE_THRESHOLDS if key in decision.outputs},
     }
     return replace(decision, outputs=outputs)
 

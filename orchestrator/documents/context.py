@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from orchestrator.commercial.pricing import price_bid
 from orchestrator.commercial.qrf import InHouseTask, QrfGroup, QrfLine
 from orchestrator.commercial.quotes import current_quotes, ordered_sites
 from orchestrator.commercial.service_strategy import ServiceStrategy, strategy_section
-from orchestrator.decisions.catalogue import Catalogue, InHouse, contract_months, customer_price
+from orchestrator.decisions.catalogue import Catalogue, InHouse
 from orchestrator.intake.opportunity import OPTIONAL_SITE_COLUMNS, SITE_COLUMNS
 from orchestrator.intake.quotes import QUOTE_COLUMNS
 from orchestrator.ports import RenderedDocument
@@ -51,6 +52,8 @@ SERVICE_DESCRIPTIONS = {
     "hosting": "Managed hosting in our data centres, connected to the customer network",
     "video_conferencing": "Managed video-conferencing rooms with booking and support",
 }
+ON_REQUEST = "price on request"
+"""What a line without a price shows instead of an amount."""
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -141,34 +144,48 @@ def answer_rows(lines: Sequence[QrfLine], provider: str, currency: str) -> list[
     return rows
 
 
+UNSOURCED_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, "problem")
+
+
+def unsourced_rows(lines: Sequence[QrfLine]) -> list[dict[str, Any]]:
+    """The sites no provider and no fallback partner quotes, for `unsourced.csv`."""
+    rows = []
+    for line in lines:
+        row = line.as_row()
+        del row["requested"]
+        for key in ("name", "street", "city"):
+            row[key] = _csv_text(row[key])
+        rows.append({**row, "problem": f"no provider quotes {line.access} in {line.country}"})
+    return rows
+
+
 # --- proposal, control plan, submission letter ---------------------------------------------
 
 
 def proposal_context(
     session: Session, opportunity: Opportunity, catalogue: Catalogue
 ) -> dict[str, Any]:
-    """Everything the proposal shows, as plain data (its hash is the proposal version)."""
+    """Everything the proposal shows, as plain data (its hash is the proposal version).
+
+    Amounts are in the bid's currency at its recorded rate; a line without a price says
+    "price on request", never 0.00 (and bid production does not end while one is left).
+    """
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
     quotes = current_quotes(session, opportunity_id)
     pricing = opportunity.pricing or {}
-    months = contract_months(catalogue.prices, pricing)
+    priced = price_bid(opportunity, sites, catalogue)
+    fx = priced.fx
+    currency = fx.currency
+    months = priced.contract_months
     rows: list[dict[str, Any]] = []
     by_country: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     by_service: dict[str, list[Site]] = defaultdict(list)
-    total_monthly = total_one_off = 0.0
-    unpriced = 0
-    for site in sites:
-        price = customer_price(
-            catalogue.prices, pricing, site.service, site.access, site.bandwidth_mbps
-        )
-        unpriced += price.source == "none"
-        total_monthly += price.monthly
-        total_one_off += price.one_off
+    for site, line in zip(sites, priced.lines, strict=False):
         bucket = by_country[site.country]
         bucket[0] += 1
-        bucket[1] += price.monthly
-        bucket[2] += price.one_off
+        bucket[1] += line.monthly_eur
+        bucket[2] += line.one_off_eur
         by_service[site.service].append(site)
         rows.append(
             {
@@ -179,10 +196,21 @@ def proposal_context(
                 "service": SERVICE_LABELS.get(site.service, site.service),
                 "access": site.access,
                 "bandwidth_mbps": site.bandwidth_mbps,
-                "monthly": money(price.monthly),
-                "one_off": money(price.one_off),
+                "monthly": money(fx.from_eur(line.monthly_eur)) if line.priced else ON_REQUEST,
+                "one_off": money(fx.from_eur(line.one_off_eur)) if line.priced else ON_REQUEST,
             }
         )
+    bid_lines = [
+        f"{SERVICE_LABELS.get(line.service, line.service)} (for the whole contract): "
+        + (
+            f"{money(fx.from_eur(line.monthly_eur))} {currency} monthly, "
+            f"{money(fx.from_eur(line.one_off_eur))} {currency} one-off"
+            if line.priced
+            else ON_REQUEST
+        )
+        for line in priced.lines
+        if line.kind == "bid"
+    ]
     services = [
         {
             "label": SERVICE_LABELS.get(service, service),
@@ -194,6 +222,16 @@ def proposal_context(
             ),
         }
         for service, members in sorted(by_service.items())
+    ]
+    services += [
+        {
+            "label": SERVICE_LABELS.get(line.service, line.service),
+            "description": SERVICE_DESCRIPTIONS.get(line.service, ""),
+            "sites": "all",
+            "access_mix": "",
+        }
+        for line in priced.lines
+        if line.kind == "bid"
     ]
     requested = [SERVICE_LABELS.get(s, s).lower() for s in opportunity.services]
     services_text = ", ".join(requested or [SERVICE_LABELS.get(k, k).lower() for k in by_service])
@@ -213,9 +251,15 @@ def proposal_context(
     )
     missing = sum(1 for s in sites if s.site_id not in quotes)
     assumptions = [
-        "Prices are in EUR, excluding VAT and local taxes.",
+        f"Prices are in {currency}, excluding VAT and local taxes.",
         f"Contract term of {months} months from the signature date.",
-        f"Supplier prices converted to EUR with the rates of {catalogue.fx.as_of}.",
+    ]
+    if currency != "EUR":
+        assumptions.append(
+            f"Converted from our EUR list prices at 1 {currency} = {fx.rate:g} EUR "
+            f"(rates of {fx.as_of})."
+        )
+    assumptions += [
         "Site addresses and bandwidths as listed in section 3; changes are MACDs.",
         "The customer gives access to each site for surveys and installation.",
     ]
@@ -225,30 +269,34 @@ def proposal_context(
         )
     if missing:
         assumptions.append(f"{missing} site(s) await a supplier quote; prices may change.")
-    if unpriced:
-        assumptions.append(f"{unpriced} site(s) have no list price and are priced on request.")
+    if priced.unpriced:
+        assumptions.append(
+            f"{len(priced.unpriced)} line(s) have no list price and are priced on request."
+        )
     discount = float(pricing.get("discount_pct", 0.0))
     return {
         **base_context(session, opportunity, "Proposal"),
+        "currency": currency,
         "services_text": clean(services_text),
         "site_count": len(sites),
         "country_count": len(by_country),
         "contract_months": months,
         "discount_text": f", including a {discount:g}% discount" if discount else "",
         "totals": {
-            "monthly": money(total_monthly),
-            "one_off": money(total_one_off),
-            "contract": money(total_monthly * months + total_one_off),
+            "monthly": money(fx.from_eur(priced.monthly_eur)),
+            "one_off": money(fx.from_eur(priced.one_off_eur)),
+            "contract": money(fx.from_eur(priced.contract_value_eur)),
         },
         "services": services,
         "sites": rows,
+        "bid_lines": bid_lines,
         "pricing": [
             {
                 "country": country,
                 "sites": int(values[0]),
-                "monthly": money(values[1]),
-                "one_off": money(values[2]),
-                "contract": money(values[1] * months + values[2]),
+                "monthly": money(fx.from_eur(values[1])),
+                "one_off": money(fx.from_eur(values[2])),
+                "contract": money(fx.from_eur(values[1] * months + values[2])),
             }
             for country, values in country_rows
         ],

@@ -32,8 +32,8 @@ ORDER_COLUMNS = (
     ("access", "Access"),
     ("bandwidth_mbps", "Mbps"),
     ("provider", "Provider"),
-    ("monthly", "Monthly (EUR)"),
-    ("one_off", "One-off (EUR)"),
+    ("monthly", "Monthly"),
+    ("one_off", "One-off"),
     ("check", "Check"),
 )
 
@@ -64,6 +64,7 @@ def order_sheet_context(
     context = {
         **base_context(session, opportunity, "Clean order sheet"),
         "state": opportunity.state,
+        "currency": opportunity.currency,
         "line_count": len(line_rows),
         "problem_count": len(problems),
         "change_count": len(change_rows),
@@ -107,7 +108,13 @@ def write_order_xlsx(context: dict[str, Any], digest: str, path: Path) -> None:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Order lines")
     sheet.append([_text_cell(sheet, f"{context['ref']} · clean order sheet · version {digest}")])
-    sheet.append([_text_cell(sheet, label) for _, label in ORDER_COLUMNS])
+    currency = context["currency"]
+    sheet.append(
+        [
+            _text_cell(sheet, f"{label} ({currency})" if key in ("monthly", "one_off") else label)
+            for key, label in ORDER_COLUMNS
+        ]
+    )
     for row in context["lines"]:
         sheet.append([_text_cell(sheet, row[key]) for key, _ in ORDER_COLUMNS])
     history = workbook.create_sheet("Changes")

@@ -10,6 +10,7 @@ site name is printed, never evaluated.
 Output layout inside the opportunity's `out_dir`::
 
     qrf/qrf-DE-telekom.docx, qrf/qrf-DE-telekom.csv, qrf/internal-quote-task-BE.md (+ .csv)
+    qrf/unsourced.csv (the sites nobody quotes, when there are any)
     proposal-OPP-0001.docx, control-plan-OPP-0001.docx
     submission-letter-OPP-0001.docx
     order-sheet-OPP-0001.docx, order-sheet-OPP-0001.xlsx
@@ -34,6 +35,7 @@ from orchestrator.commercial.quotes import catalogue_for, current_quotes, ordere
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.documents.context import (
     QRF_CSV_COLUMNS,
+    UNSOURCED_COLUMNS,
     answer_rows,
     base_context,
     clean,
@@ -42,6 +44,7 @@ from orchestrator.documents.context import (
     proposal_context,
     qrf_context,
     submission_letter_context,
+    unsourced_rows,
 )
 from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
@@ -191,6 +194,19 @@ class DocxDocuments:
                     name=task.name,
                 )
             )
+        unsourced = qrf_dir / "unsourced.csv"
+        if plan.unserved:
+            written.append(
+                write_csv(
+                    unsourced_rows(plan.unserved),
+                    UNSOURCED_COLUMNS,
+                    unsourced,
+                    kind="unsourced_csv",
+                    name="unsourced",
+                )
+            )
+        elif unsourced.exists():  # every site is sourced now: no stale list beside the QRFs
+            unsourced.unlink()
         return written, plan
 
     def quote_requests(

@@ -69,6 +69,10 @@ class OpportunitySpec(_Strict):
     strategic_fit: Literal["high", "medium", "low"] = "medium"
     incumbent: bool = False
     pricing: dict[str, Any] | None = None
+    contract_months: int | None = Field(default=None, ge=1, le=120)
+    """The contract term; default: `pricing.contract_months`, else the price list's."""
+    deviations: list[str] = Field(default_factory=list)
+    """Non-standard terms the customer asks for (legal reviews them at governance)."""
 
     @field_validator("team", mode="before")
     @classmethod
@@ -228,8 +232,12 @@ def parse_sites(
     *,
     existing_ids: Iterable[str] = (),
     on_row: Callable[[int], None] | None = None,
+    max_mbps: Callable[[str, str], int | None] | None = None,
 ) -> list[SiteSpec]:
-    """Read and validate a sites CSV; refuse the whole file when any row is wrong."""
+    """Read and validate a sites CSV; refuse the whole file when any row is wrong.
+
+    `max_mbps(service, access)` is the most the price list sells: a site above it has no
+    price, so it is refused here rather than priced 0.00 later."""
     name = str(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -259,6 +267,18 @@ def parse_sites(
                 site, row_problems = _site_row(row, line, name)
                 problems.extend(row_problems)
                 if site is None:
+                    continue
+                limit = max_mbps(site.service, site.access) if max_mbps else None
+                if limit is not None and site.bandwidth_mbps > limit:
+                    problems.append(
+                        InputError(
+                            f"{site.access} is sold up to {limit} Mbps for {site.service} "
+                            "(rules/price_list.yaml); choose another access type",
+                            file=name,
+                            row=line,
+                            field="bandwidth_mbps",
+                        )
+                    )
                     continue
                 if site.site_id in seen:
                     where = (

@@ -46,6 +46,8 @@ class BidFacts:
     submission_package_ready: bool = False
     order_sheet_ready: bool = False
     order_sheet_problems: tuple[str, ...] = ()
+    production_open: tuple[str, ...] = ()
+    """Bid production's exit criteria that do not hold yet (rules/production_exit.yaml)."""
 
 
 def bants_complete(facts: BidFacts) -> GuardResult:
@@ -99,6 +101,12 @@ def control_plan_made(facts: BidFacts) -> GuardResult:
     return OK
 
 
+def production_done(facts: BidFacts) -> GuardResult:
+    if facts.production_open:
+        return refuse("bid production is not done: " + "; ".join(facts.production_open))
+    return OK
+
+
 def proposal_ready(facts: BidFacts) -> GuardResult:
     if not facts.proposal_hash:
         return refuse("bid production has not produced a proposal yet")
@@ -142,6 +150,7 @@ GUARDS: dict[str, Guard] = {
         strategy_reworked,
         bid_team_assigned,
         control_plan_made,
+        production_done,
         proposal_ready,
         approvals_complete,
         submission_package_ready,

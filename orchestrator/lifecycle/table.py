@@ -71,7 +71,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "request_governance",
         State.BID_PRODUCTION,
         State.GOVERNANCE_REVIEW,
-        ("proposal_ready",),
+        ("production_done", "proposal_ready"),
         True,
     ),
     Transition(
@@ -121,6 +121,7 @@ def find_transition(trigger: str, state: State) -> Transition | None:
 
 WAITING_FOR: dict[State, str] = {
     State.QUALIFICATION: "a go/no-go decision (bid decide)",
+    State.BID_PRODUCTION: "bid production's work: QRFs, quotes, prices, design freeze (bid status)",
     State.GOVERNANCE_REVIEW: "the governance approvals (bid approve)",
     State.CUSTOMER_DECISION: "the customer's verdict (bid result)",
 }

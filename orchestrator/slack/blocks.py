@@ -1,10 +1,11 @@
 """Block Kit for Slack: a bid's key facts, decision buttons and the reason modals.
 
 Outbox rows keep a small marker (`{"type": "approval", "opportunity", "area",
-"proposal_hash"}` or `{"type": "go_no_go", "opportunity"}`); the notifier turns it into real
-blocks at delivery time with the bid's current facts. Button values carry everything the
-inbound door needs to call the services (bid, area, proposal version), so a click never
-depends on process memory.
+"proposal_hash", "summary"}` or `{"type": "go_no_go", "opportunity"}`); the notifier turns it
+into real blocks at delivery time with the bid's current facts. An approval's summary is the
+deal as it was judged when the approval was requested (`orchestrator.bid.summary`). Button
+values carry everything the inbound door needs to call the services (bid, area, proposal
+version), so a click never depends on process memory.
 """
 
 from __future__ import annotations
@@ -138,6 +139,55 @@ def approval_actions(ref: str, area: str, proposal_hash: str | None) -> dict[str
     }
 
 
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2f}%"
+
+
+def summary_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the approver decides on: value, margin vs floor, coverage, discount, deviations,
+    risks, the documents and the version the approval binds to (from the request's summary)."""
+    currency, value = str(summary.get("currency", "")), summary.get("value") or {}
+    margin, coverage = summary.get("margin") or {}, summary.get("coverage") or {}
+    floor = margin.get("floor_pct")
+    below = " :warning: below the floor" if margin.get("below_floor") else ""
+    deviations = [slack_escape(d) for d in summary.get("deviations") or []]
+    fields = [
+        (
+            "Value",
+            f"{float(value.get('contract', 0)):,.2f} {currency} over "
+            f"{value.get('contract_months', '?')} months\n"
+            f"{float(value.get('monthly', 0)):,.2f} monthly, "
+            f"{float(value.get('one_off', 0)):,.2f} one-off",
+        ),
+        ("Margin vs floor", f"{_pct(margin.get('pct'))} vs {_pct(floor)}{below}"),
+        (
+            "Coverage",
+            f"firm {coverage.get('firm', 0):,} · budgetary {coverage.get('budgetary', 0):,} · "
+            f"missing {coverage.get('missing', 0):,} of {coverage.get('sites', 0):,} sites",
+        ),
+        ("Discount", f"{_pct(summary.get('discount_pct'))} against list"),
+        ("Deviations", "; ".join(deviations) or "standard terms"),
+        ("Version", f"`{str(summary.get('version') or '')[:12]}`"),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "fields": [_mrkdwn(f"*{name}*\n{text}", _FIELD_LIMIT) for name, text in fields],
+        }
+    ]
+    risks = [slack_escape(r) for r in summary.get("risks") or []]
+    if risks:
+        text = "*Risks*\n" + "\n".join(f"• {risk}" for risk in risks)
+        blocks.append({"type": "section", "text": _mrkdwn(text)})
+    documents = summary.get("documents") or []
+    if documents:
+        listed = ", ".join(
+            f"{d.get('kind')}: `{slack_escape(d.get('path', ''))}`" for d in documents
+        )
+        blocks.append({"type": "context", "elements": [_mrkdwn(listed)]})
+    return blocks
+
+
 def go_no_go_actions(ref: str) -> dict[str, Any]:
     return {
         "type": "actions",
@@ -160,6 +210,8 @@ def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> lis
         kind = marker.get("type")
         ref = str(marker.get("opportunity") or (facts.ref if facts else ""))
         if kind == "approval" and marker.get("area"):
+            if isinstance(marker.get("summary"), dict):
+                blocks.extend(summary_blocks(marker["summary"]))
             blocks.append(
                 approval_actions(ref, str(marker["area"]), marker.get("proposal_hash") or None)
             )

@@ -129,6 +129,14 @@ class Opportunity(SQLModel, table=True):
     revenue_medium_term: float = 0.0
     revenue_long_term: float = 0.0
     currency: str = "EUR"
+    fx_rate: float | None = None
+    """EUR per unit of `currency`, recorded when the bid was created (prices use this rate)."""
+    fx_as_of: str | None = None
+    """The date of the rate in rules/fx_rates.yaml that `fx_rate` was taken from."""
+    contract_months: int = 36
+    """The contract term the prices run over."""
+    deviations: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Non-standard terms the customer asked for (governance: legal reads them)."""
     owner_id: int | None = Field(default=None, foreign_key="person.id")
     strategy: str | None = None
     strategic_fit: str = "medium"
@@ -142,6 +150,14 @@ class Opportunity(SQLModel, table=True):
     """How many times governance was requested; the approvals of the last round count."""
     strategy_reworked: bool = False
     """After *redefine strategy*: has a reworked strategy been recorded since?"""
+    design_version: int = 0
+    """How many times the solution design was frozen (`bid freeze`)."""
+    design_frozen: bool = False
+    """Is design version `design_version` still frozen? Any change to sites or quotes thaws it."""
+    rejected_fingerprint: str | None = None
+    """The bid's content when governance last rejected it: the same cannot be resubmitted."""
+    rejection_note: str | None = None
+    """Who rejected what and why, for "nothing changed since the rejection by ..."."""
     result_reason: str | None = None
     result_category: str | None = None
     version: int = 0
@@ -198,6 +214,55 @@ class Quote(SQLModel, table=True):
     valid_until: date
     superseded: bool = False
     imported_at: datetime = Field(default_factory=utcnow)
+
+
+class QuoteImport(SQLModel, table=True):
+    """One quote file imported into a bid, by content: the same content is never applied twice."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    file_name: str
+    content_hash: str
+    rows: int
+    actor: str
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class QuoteRequest(SQLModel, table=True):
+    """A QRF (or internal quote task) written and recorded: who is asked, for which sites,
+    by when. `bid qrf` records one per country and provider; the same request is recorded once."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "name", "content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    name: str
+    country: str
+    provider: str
+    budgetary_site_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    firm_site_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reply_by: date
+    content_hash: str
+    recorded_at: datetime = Field(default_factory=utcnow)
+    superseded: bool = False
+    answered_at: datetime | None = None
+
+
+class DesignFreeze(SQLModel, table=True):
+    """A version of the solution design frozen by the consultant or bid manager."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    version: int
+    frozen_by: str
+    note: str | None = None
+    fingerprint: str
+    frozen_at: datetime = Field(default_factory=utcnow)
+    thawed_at: datetime | None = None
+    thaw_reason: str | None = None
 
 
 class Approval(SQLModel, table=True):

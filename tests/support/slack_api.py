@@ -402,13 +402,17 @@ def bid_in_qualification(ctx: Context, tier: str = "top") -> str:
     return ref
 
 
-def bid_in_governance(ctx: Context, tier: str = "top") -> str:
-    """A bid of the factories, carried to governance review (approvals requested)."""
+def bid_in_governance(ctx: Context, tier: str = "top", cost_share: float = 0.4) -> str:
+    """A bid of the factories, carried to governance review (approvals requested); its firm
+    quotes cost `cost_share` of the list price (0.9: under the margin floor, so management
+    must approve too)."""
     from orchestrator.bid import services
-    from tests.factories import PEOPLE
+    from tests.factories import PEOPLE, produce
 
     ref = bid_in_qualification(ctx, tier)
     decider = PEOPLE["bid_manager"] if tier == "top" else PEOPLE["account_manager"]
     services.decide(ctx, ref, outcome="bid", by=decider, reason="fits")
+    services.run_to_wait(ctx, ref)
+    produce(ctx, ref, cost_share=cost_share)
     services.run_to_wait(ctx, ref)
     return ref

@@ -1,0 +1,327 @@
+"""Bid production waits for its work: the exit criteria, and freezing the solution design.
+
+The criteria are rows of `rules/production_exit.yaml` (per account tier); each names a
+measure counted here from the bid's deal (`bid.deal`), its quote requests and its design
+freeze. `bid advance` keeps the bid in production while any is open and names every open one
+with its counts; the `request_governance` transition's guard refuses while any is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
+from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
+from orchestrator.bid.recording import audit, complete_milestones
+from orchestrator.context import Context
+from orchestrator.decisions.production_rules import ExitCriterion, load_exit_rules
+from orchestrator.errors import DesignFreezeRefused
+from orchestrator.lifecycle.table import State
+from orchestrator.ports import Decision
+from orchestrator.store.db import transaction
+from orchestrator.store.models import DesignFreeze, Milestone, MilestoneStatus, Opportunity
+
+DESIGN_MILESTONE = "design_freeze"
+
+
+@dataclass(frozen=True)
+class Count:
+    """What a measure counted: `done` of `total`, and a detail for the message."""
+
+    done: int
+    total: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One exit criterion evaluated on a bid."""
+
+    id: str
+    measure: str
+    holds: bool
+    done: int
+    total: int
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "measure": self.measure,
+            "holds": self.holds,
+            "done": self.done,
+            "total": self.total,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class ExitCheck:
+    """Every exit criterion of the bid's tier, and the deal they were counted on."""
+
+    criteria: tuple[Criterion, ...]
+    deal: Deal
+    rule_file: str
+    rule_hash: str
+
+    @property
+    def open(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if not c.holds)
+
+    @property
+    def summary(self) -> str:
+        """The open criteria in one line: "firm quotes 1,009 of 2,309; 272 sites unsourced"."""
+        return "; ".join(c.text for c in self.open)
+
+    def decision(self, evaluated_at: datetime) -> Decision:
+        """The check as a decision record (rule file and version, counts, the rows applied)."""
+        return Decision(
+            table="production_exit",
+            rule_file=self.rule_file,
+            rule_hash=self.rule_hash,
+            inputs={c.measure: {"done": c.done, "total": c.total} for c in self.criteria},
+            outputs={"open": [c.id for c in self.open], "holds": not self.open},
+            matched_rows=[c.id for c in self.criteria],
+            evaluated_at=evaluated_at,
+        )
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the measures read."""
+
+    ctx: Context
+    session: Session
+    opportunity: Opportunity
+    deal: Deal
+
+
+def _countries(pairs: tuple[tuple[str, int], ...], limit: int = 8) -> str:
+    names = [country for country, _ in pairs]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _sites_sourced(view: _View) -> Count:
+    coverage = view.deal.coverage
+    return Count(coverage.sourced, coverage.sites, _countries(coverage.unsourced_countries))
+
+
+def _qrfs_sent(view: _View) -> Count:
+    coverage = view.deal.coverage
+    return Count(coverage.requested, coverage.sourced)
+
+
+def _quoted_sites(view: _View) -> Count:
+    coverage = view.deal.coverage
+    detail = f"; {coverage.expired:,} expired" if coverage.expired else ""
+    return Count(coverage.quoted, coverage.sites, detail)
+
+
+def _firm_quotes(view: _View) -> Count:
+    coverage = view.deal.coverage
+    return Count(coverage.outbound_firm, coverage.outbound)
+
+
+def _budgetary_quotes(view: _View) -> Count:
+    coverage = view.deal.coverage
+    return Count(coverage.budgetary, coverage.quoted)
+
+
+def _priced_lines(view: _View) -> Count:
+    priced = view.deal.priced
+    unpriced = priced.unpriced
+    detail = ", ".join(line.label for line in unpriced[:5])
+    if len(unpriced) > 5:
+        detail += f" and {len(unpriced) - 5} more"
+    return Count(len(priced.lines) - len(unpriced), len(priced.lines), detail)
+
+
+def _design_frozen(view: _View) -> Count:
+    opportunity = view.opportunity
+    if opportunity.design_frozen:
+        return Count(1, 1)
+    last = latest_freeze(view.session, opportunity)
+    detail = ""
+    if last is not None and last.thaw_reason:
+        detail = f" (version {last.version} reopened: {last.thaw_reason})"
+    return Count(0, 1, detail)
+
+
+def _reworked(view: _View) -> Count:
+    opportunity = view.opportunity
+    same = opportunity.rejected_fingerprint == view.deal.fingerprint
+    return Count(0 if same else 1, 1, opportunity.rejection_note or "")
+
+
+def _governance_verdict(view: _View) -> Count:
+    decision = governance_decision_for(view.ctx, view.deal)
+    refused = decision.outputs.get("verdict") == "refused"
+    margin = view.deal.margin.margin_pct
+    detail = str(decision.outputs.get("refusal") or "")
+    if margin is not None:
+        detail = f"margin {margin:.2f}%: {detail}"
+    return Count(0 if refused else 1, 1, detail)
+
+
+MEASURES: dict[str, Callable[[_View], Count]] = {
+    "sites_sourced": _sites_sourced,
+    "qrfs_sent": _qrfs_sent,
+    "quoted_sites": _quoted_sites,
+    "firm_quotes": _firm_quotes,
+    "budgetary_quotes": _budgetary_quotes,
+    "priced_lines": _priced_lines,
+    "design_frozen": _design_frozen,
+    "reworked": _reworked,
+    "governance_verdict": _governance_verdict,
+}
+"""How each measure named in rules/production_exit.yaml is counted."""
+
+
+def _evaluate(criterion: ExitCriterion, count: Count, ref: str) -> Criterion:
+    holds = criterion.holds(count.done, count.total)
+    values = {
+        "id": criterion.id,
+        "done": count.done,
+        "total": count.total,
+        "missing": count.total - count.done,
+        "share": count.done / count.total if count.total else 0.0,
+        "limit": criterion.limit,
+        "detail": count.detail,
+        "ref": ref,
+    }
+    return Criterion(
+        criterion.id,
+        criterion.measure,
+        holds,
+        count.done,
+        count.total,
+        (criterion.done_text if holds else criterion.open_text).format(**values),
+    )
+
+
+def exit_check(
+    session: Session, ctx: Context, opportunity: Opportunity, deal: Deal | None = None
+) -> ExitCheck:
+    """Evaluate every exit criterion of the bid's tier (read-only)."""
+    rules = load_exit_rules(ctx.settings.rules_dir)
+    deal = deal or load_deal(session, ctx, opportunity)
+    view = _View(ctx, session, opportunity, deal)
+    criteria = tuple(
+        _evaluate(criterion, MEASURES[criterion.measure](view), opportunity.ref)
+        for criterion in rules.for_tier(deal.tier)
+    )
+    return ExitCheck(criteria, deal, rules.file, rules.sha256)
+
+
+# --- the design freeze ----------------------------------------------------------------------
+
+
+def latest_freeze(session: Session, opportunity: Opportunity) -> DesignFreeze | None:
+    return session.exec(
+        select(DesignFreeze)
+        .where(DesignFreeze.opportunity_id == opportunity.id)
+        .order_by(col(DesignFreeze.version).desc())
+    ).first()
+
+
+def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -> StepResult:
+    """Freeze the solution design at its current content, as a new version.
+
+    Only in bid production, and only by someone who may (rules/production_exit.yaml:
+    design_freeze.roles, per tier). Freezing what is already frozen records nothing.
+    """
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        state = opportunity.state
+        if state != State.BID_PRODUCTION:
+            raise DesignFreezeRefused(
+                f"{opportunity.ref} is in {state.value}: the design is frozen in bid production"
+            )
+        person = get_person(session, by)
+        tier = account_of(session, opportunity).tier
+        roles = list(load_exit_rules(ctx.settings.rules_dir).roles_to_freeze(tier))
+        if not holds_role(session, opportunity, person, roles):
+            raise DesignFreezeRefused(
+                f"{person.email} may not freeze the design of {opportunity.ref}; "
+                f"it needs one of: {', '.join(roles)}"
+            )
+        deal = load_deal(session, ctx, opportunity)
+        last = latest_freeze(session, opportunity)
+        if opportunity.design_frozen and last is not None and last.fingerprint == deal.fingerprint:
+            return StepResult(
+                opportunity.ref,
+                state,
+                state,
+                f"design version {last.version} is already frozen; nothing recorded",
+                recorded=False,
+            )
+        version = opportunity.design_version + 1
+        now = ctx.clock()
+        session.add(
+            DesignFreeze(
+                opportunity_id=opportunity.id or 0,
+                version=version,
+                frozen_by=person.email,
+                note=note,
+                fingerprint=deal.fingerprint,
+                frozen_at=now,
+            )
+        )
+        opportunity.design_version, opportunity.design_frozen = version, True
+        session.add(opportunity)
+        audit(
+            session,
+            ctx,
+            opportunity,
+            "design_frozen",
+            actor=person.email,
+            reason=note,
+            inputs={"version": version, "fingerprint": deal.fingerprint},
+        )
+        complete_milestones(session, ctx, opportunity, [DESIGN_MILESTONE])
+        check = exit_check(session, ctx, opportunity, deal)
+        still = f"; still open: {check.summary}" if check.open else ""
+        return StepResult(
+            opportunity.ref,
+            state,
+            state,
+            f"design version {version} frozen by {person.email}{still}",
+        )
+
+
+def thaw_design(
+    session: Session, ctx: Context, opportunity: Opportunity, *, actor: str, reason: str
+) -> bool:
+    """A change reopens the frozen design (in the caller's transaction); False if not frozen."""
+    if not opportunity.design_frozen:
+        return False
+    now = ctx.clock()
+    last = latest_freeze(session, opportunity)
+    if last is not None:
+        last.thawed_at, last.thaw_reason = now, reason
+        session.add(last)
+    opportunity.design_frozen = False
+    session.add(opportunity)
+    for milestone in session.exec(
+        select(Milestone).where(
+            Milestone.opportunity_id == opportunity.id, Milestone.name == DESIGN_MILESTONE
+        )
+    ).all():
+        milestone.status, milestone.completed_at = MilestoneStatus.OPEN, None
+        session.add(milestone)
+    audit(
+        session,
+        ctx,
+        opportunity,
+        "design_unfrozen",
+        actor=actor,
+        reason=reason,
+        inputs={"version": opportunity.design_version},
+    )
+    return True

@@ -1,0 +1,167 @@
+"""CLI commands of bid production and the approvers' view: `freeze`, `terms`, `pricing`,
+`approval show`.
+
+Thin: call the `bid` services and queries, print a few lines for people or JSON for machines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from orchestrator.context import Context
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+console = Console(highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def print_summary(summary: dict[str, Any], out: Console = console) -> None:
+    """The approval summary as a bid manager reads it."""
+    currency, value, margin = summary["currency"], summary["value"], summary["margin"]
+    coverage = summary["coverage"]
+    out.print(
+        f"[bold]{summary['opportunity']}[/] {escape(summary['title'])} — "
+        f"{escape(summary['account'])} ({summary['tier']}), {summary['state']}"
+    )
+    out.print(f"version {summary['version'] or '(no proposal yet)'}, round {summary['round']}")
+    fx = summary["fx"]
+    rate = f" (1 {currency} = {fx['rate_eur']:g} EUR, rates of {fx['as_of']})"
+    out.print(
+        f"value:    {value['contract']:,.2f} {currency} over {value['contract_months']} months"
+        f" — {value['monthly']:,.2f} monthly, {value['one_off']:,.2f} one-off"
+        + (rate if currency != "EUR" else "")
+    )
+    floor = margin["floor_pct"]
+    mark = " [red]below the floor[/]" if margin["below_floor"] else ""
+    out.print(f"margin:   {_pct(margin['pct'])} against a floor of {_pct(floor)}{mark}")
+    out.print(
+        f"coverage: firm {coverage['firm']:,}, budgetary {coverage['budgetary']:,}, "
+        f"expired {coverage['expired']:,}, missing {coverage['missing']:,} of "
+        f"{coverage['sites']:,} sites"
+        + (f"; {coverage['unsourced']:,} unsourced" if coverage["unsourced"] else "")
+    )
+    out.print(f"discount: {_pct(summary['discount_pct'])} against list")
+    deviations = summary["deviations"]
+    out.print("deviations: " + ("; ".join(escape(d) for d in deviations) or "none"))
+    for risk in summary["risks"]:
+        out.print(f"[yellow]risk[/]: {escape(risk)}")
+    for area in summary["required"]:
+        reasons = " ".join(summary["reasons"].get(area, []))
+        out.print(f"needs {area}: {reasons}")
+    if summary["verdict"] == "refused":
+        out.print("[red]governance refuses this deal as priced[/]")
+    for document in summary["documents"]:
+        out.print(f"document: {document['kind']} {escape(document['path'])}")
+    for approval in summary.get("approvals", []):
+        by = f" by {approval['by']}" if approval["by"] else ""
+        why = f" ({escape(approval['reason'])})" if approval["reason"] else ""
+        out.print(f"approval {approval['area']}: {approval['status']}{by}{why}")
+
+
+def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
+    """Add `freeze`, `terms`, `pricing` and `approval show` to the `bid` command."""
+    approval_app = typer.Typer(help="What the approvers see.", no_args_is_help=True)
+    app.add_typer(approval_app, name="approval")
+
+    @app.command("freeze")
+    def freeze(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        by: Annotated[str, typer.Option("--by", help="E-mail of the consultant or bid manager")],
+        note: Annotated[str | None, typer.Option("--note", help="What this version is")] = None,
+    ) -> None:
+        """Freeze the solution design (a new version); a later change to sites or quotes
+        reopens it."""
+        from orchestrator.bid.production import freeze_design
+
+        result = freeze_design(get_context(), opportunity, by=by, note=note)
+        console.print(f"{result.ref}: {escape(result.message)}")
+
+    @app.command("terms")
+    def terms(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        by: Annotated[str, typer.Option("--by", help="E-mail of who records the terms")],
+        deviation: Annotated[
+            list[str] | None,
+            typer.Option("--deviation", help="A non-standard term (repeat for several)"),
+        ] = None,
+        standard: Annotated[
+            bool, typer.Option("--standard", help="Back to the standard terms")
+        ] = False,
+    ) -> None:
+        """Record the non-standard terms the customer asks for (they replace the earlier ones)."""
+        from orchestrator.bid.terms import set_deviations
+        from orchestrator.errors import InputError
+
+        if standard == bool(deviation):
+            raise InputError("give --deviation TEXT (one or more) or --standard", field="terms")
+        result = set_deviations(get_context(), opportunity, list(deviation or []), by=by)
+        console.print(f"{result.ref}: {escape(result.message)}")
+
+    @app.command("pricing")
+    def pricing(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        by: Annotated[str, typer.Option("--by", help="E-mail of who changes the prices")],
+        discount: Annotated[
+            float | None, typer.Option("--discount", help="Percent off the whole price")
+        ] = None,
+        monthly: Annotated[
+            list[str] | None,
+            typer.Option("--monthly", help="ACCESS_OR_SERVICE=PRICE per month (repeatable)"),
+        ] = None,
+        one_off: Annotated[
+            list[str] | None,
+            typer.Option("--one-off", help="ACCESS_OR_SERVICE=PRICE once (repeatable)"),
+        ] = None,
+    ) -> None:
+        """Change the bid's prices in bid production (a discount, prices that override the
+        list); the design reopens."""
+        from orchestrator.bid.terms import set_pricing
+        from orchestrator.errors import InputError
+
+        changes: dict[str, Any] = {}
+        if discount is not None:
+            changes["discount_pct"] = discount
+        for key, values in (("monthly_price", monthly), ("one_off_price", one_off)):
+            pairs: dict[str, Any] = {}
+            for text in values or []:
+                name, sep, price = text.partition("=")
+                try:
+                    pairs[name.strip()] = float(price)
+                except ValueError:
+                    raise InputError(f"'{text}' is not NAME=PRICE", field=key) from None
+                if not sep:
+                    raise InputError(f"'{text}' is not NAME=PRICE", field=key)
+            if pairs:
+                changes[key] = pairs
+        if not changes:
+            raise InputError("give --discount, --monthly or --one-off", field="pricing")
+        result = set_pricing(get_context(), opportunity, changes, by=by)
+        console.print(f"{result.ref}: {escape(result.message)}")
+
+    @approval_app.command("show")
+    def approval_show(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        as_json: JsonOption = False,
+    ) -> None:
+        """Value, margin against the floor, coverage, discount, deviations, risks, documents
+        and the version the approvals bind to."""
+        from orchestrator.bid.queries import approval_view
+
+        summary = approval_view(get_context(), opportunity)
+        if as_json:
+            _print_json(summary)
+            return
+        print_summary(summary)

@@ -1,0 +1,86 @@
+"""Checks of a quote file against the bid: the provider routed to each site, firm quotes still
+valid, costs that are plausible against the list price. Run after the file's own format checks
+(`orchestrator.intake.quotes`); any problem refuses the whole file, one line per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from orchestrator.commercial.pricing import site_line
+from orchestrator.decisions.catalogue import Catalogue
+from orchestrator.errors import InputError, InputErrors
+from orchestrator.intake.quotes import ParsedQuote
+from orchestrator.store.models import Opportunity, QuoteKind, Site
+
+
+def _too_high(
+    cost: float, currency: str, list_price: float | None, catalogue: Catalogue
+) -> float | None:
+    """The list price (EUR) a cost exceeds by more than the allowed ratio, else None."""
+    if list_price is None or list_price <= 0:
+        return None
+    limit = catalogue.prices.refuse_above_list_ratio
+    return list_price if catalogue.fx.to_eur(cost, currency) > limit * list_price else None
+
+
+def check_quotes(
+    parsed: list[ParsedQuote],
+    sites: Mapping[str, Site],
+    opportunity: Opportunity,
+    catalogue: Catalogue,
+    *,
+    today: date,
+    file: str,
+) -> None:
+    """Refuse the file (InputErrors) when a row quotes a site its provider is not routed to,
+    is a firm quote that has already expired, or costs more than `refuse_above_list_ratio`
+    times the site's list price (a typo: 100x the list). Expired budgetary quotes pass: they
+    count for nothing and show as expired."""
+    providers = catalogue.providers
+    ratio = catalogue.prices.refuse_above_list_ratio
+    errors: list[InputError] = []
+    for quote in parsed:
+        site = sites[quote.site_id]
+        routed = providers.routed_provider(site.country, site.access)
+        if quote.provider != routed:
+            errors.append(
+                InputError(
+                    f"provider '{quote.provider}' is not routed to site {quote.site_id} "
+                    f"({site.country}, {site.access}: {routed or 'no provider'})",
+                    file=file,
+                    row=quote.row,
+                    field="provider",
+                )
+            )
+            continue
+        if quote.kind == QuoteKind.FIRM and quote.valid_until < today:
+            errors.append(
+                InputError(
+                    f"the firm quote expired on {quote.valid_until.isoformat()}",
+                    file=file,
+                    row=quote.row,
+                    field="valid_until",
+                )
+            )
+            continue
+        price = site_line(opportunity, site, catalogue)
+        for name, cost, listed in (
+            ("monthly_cost", quote.monthly_cost, price.list_monthly_eur),
+            ("one_off_cost", quote.one_off_cost, price.list_one_off_eur),
+        ):
+            limit = _too_high(cost, quote.currency, listed, catalogue)
+            if limit is not None:
+                errors.append(
+                    InputError(
+                        f"{cost:,.2f} {quote.currency} is more than {ratio:g}x the list price "
+                        f"({limit:,.2f} EUR) of site {quote.site_id}: a typo?",
+                        file=file,
+                        row=quote.row,
+                        field=name,
+                    )
+                )
+                break
+    if errors:
+        raise InputErrors(file, sorted(errors, key=lambda e: e.row or 0))
