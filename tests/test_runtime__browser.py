@@ -58,11 +58,26 @@ def test_a_bid_manager_finds_the_run_and_advances_the_bid_from_the_ui(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    local = {"BID_THIN": "0", "BID_FLOW_RUNNER": "inline"}
-    made = project.bid("opportunity", "create", str(FIXTURES / "opportunity.yaml"), **local)
+    made = project.bid(
+        "opportunity",
+        "create",
+        str(FIXTURES / "opportunity.yaml"),
+        BID_THIN="0",
+        BID_FLOW_RUNNER="inline",
+    )
     assert made.returncode == 0, made.stderr
     ref = made.stdout.strip()
-    assert project.bid("sites", "import", ref, str(FIXTURES / "sites.csv"), **local).returncode == 0
+    assert (
+        project.bid(
+            "sites",
+            "import",
+            ref,
+            str(FIXTURES / "sites.csv"),
+            BID_THIN="0",
+            BID_FLOW_RUNNER="inline",
+        ).returncode
+        == 0
+    )
     first = project.bid("advance", ref, BID_THIN="0")  # one step as a flow run on the service
     assert first.returncode == 0, first.stderr
     assert _state(project, ref) == "qualification"

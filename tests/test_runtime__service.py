@@ -75,11 +75,18 @@ class Server:
 
 def _make_bid(project: BidProject) -> str:
     """A bid in pre-qualification with its sites, made in-process (no service involved)."""
-    local = {"BID_THIN": "0", "BID_FLOW_RUNNER": "inline"}
-    made = project.bid("opportunity", "create", str(FIXTURES / "opportunity.yaml"), **local)
+    made = project.bid(
+        "opportunity",
+        "create",
+        str(FIXTURES / "opportunity.yaml"),
+        BID_THIN="0",
+        BID_FLOW_RUNNER="inline",
+    )
     assert made.returncode == 0, made.stderr
     ref = made.stdout.strip()
-    done = project.bid("sites", "import", ref, str(FIXTURES / "sites.csv"), **local)
+    done = project.bid(
+        "sites", "import", ref, str(FIXTURES / "sites.csv"), BID_THIN="0", BID_FLOW_RUNNER="inline"
+    )
     assert done.returncode == 0, done.stderr
     return ref
 
@@ -130,6 +137,7 @@ def test_a_killed_flows_child_is_restarted_and_the_next_advance_runs(server: Ser
     ref = _make_bid(project)
     assert _state(project, ref) == "pre_qualification"
     flows_child = _child_pid("serve-flows", project)
+    assert flows_child is not None
     os.kill(flows_child, signal.SIGKILL)
     wait_for(lambda: _child_pid("serve-flows", project, missing_ok=True) not in (None, flows_child),
              60, "the flows child to be restarted")  # fmt: skip
