@@ -120,4 +120,5 @@ def test_a_bid_manager_finds_the_run_and_advances_the_bid_from_the_ui(
             page.screenshot(path=str(project.root / "last-page.png"))
             browser.close()
 
-    wait_for(lambda: _state(project, ref) == "governance_review", 180, "the bid to move on")
+    # kick-off plans the bid, then bid production waits for its QRFs, quotes and freeze
+    wait_for(lambda: _state(project, ref) == "bid_production", 180, "the bid to move on")
