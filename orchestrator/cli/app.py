@@ -7,19 +7,22 @@ a bug and shows its traceback. Commands that run no flow never import Prefect.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli import output
+from orchestrator.cli.output import esc
 from orchestrator.context import Context
 from orchestrator.errors import BidError
 from orchestrator.store.models import Area
+from orchestrator.text import visible
 from orchestrator.wiring import open_context
 
 app = typer.Typer(
@@ -52,12 +55,7 @@ def print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) if v is not None else "" for v in row))
-    return table
+    return output.table(title, columns, rows)
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -96,7 +94,7 @@ def sites_import(opportunity: str, file: Path) -> None:
             on_row=lambda line: progress.update(task, completed=line - 1),
         )
     count = import_sites(ctx, opportunity, sites)
-    console.print(f"imported {count} sites into {opportunity}")
+    console.print(f"imported {count} sites into {esc(opportunity)}")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -111,13 +109,15 @@ def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> N
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(f"[bold]{result.ref}[/] {result.title} — {result.account} ({result.tier})")
+    console.print(
+        f"[bold]{result.ref}[/] {esc(result.title)} — {esc(result.account)} ({result.tier})"
+    )
     console.print(f"state: [bold]{result.state}[/]   deadline: {result.submission_deadline}")
-    console.print(f"step owner: {result.step_owner}   sites: {result.sites}")
+    console.print(f"step owner: {esc(result.step_owner)}   sites: {result.sites}")
     for action in result.next_actions:
-        console.print(f"next: {action}")
+        console.print(f"next: {esc(action)}")
     for block in result.blocked_by:
-        console.print(f"[red]blocked[/]: {block}")
+        console.print(f"[red]blocked[/]: {esc(block)}")
     for area, state in result.approvals.items():
         console.print(f"approval {area}: {state}")
     for milestone in result.next_milestones:
@@ -162,7 +162,7 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
         return
     console.print(
         _table(
-            f"History of {opportunity}",
+            f"History of {esc(opportunity)}",
             ["at", "actor", "what", "from", "to", "reason"],
             [
                 [
@@ -194,13 +194,14 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
         console.print(
             f"[bold]{row['gate']}[/] at {row['at'][:19]} — {row['rule_file']}@{row['rule_version']}"
         )
-        console.print(f"  inputs:  {json.dumps(row['inputs'])}")
-        console.print(f"  outputs: {json.dumps(row['outputs'])}")
-        console.print(f"  rows:    {', '.join(row['matched_rows'])}")
+        console.print(f"  inputs:  {esc(json.dumps(row['inputs']))}")
+        console.print(f"  outputs: {esc(json.dumps(row['outputs']))}")
+        console.print(f"  rows:    {esc(', '.join(row['matched_rows']))}")
         if row["decided_by"]:
             flag = " (overrides the recommendation)" if row["overridden"] else ""
             console.print(
-                f"  decided: {row['human_outcome']} by {row['decided_by']}{flag}: {row['reason']}"
+                f"  decided: {esc(row['human_outcome'])} by {esc(row['decided_by'])}{flag}: "
+                f"{esc(row['reason'])}"
             )
 
 
@@ -208,7 +209,8 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
 
 
 def _print_step(message: str) -> None:
-    console.print(message)
+    """A service's one-line answer; it quotes user text (reasons, titles), so no markup."""
+    console.print(esc(message))
 
 
 def _continue(ctx: Context, ref: str, actor: str) -> None:
@@ -217,7 +219,7 @@ def _continue(ctx: Context, ref: str, actor: str) -> None:
 
     message = get_runner(ctx).continue_bid(ctx, ref, actor)
     if message:
-        console.print(f"continued: {message}")
+        console.print(f"continued: {esc(message)}")
 
 
 @app.command()
@@ -398,9 +400,15 @@ _register_plugins()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `bid` script: one line and exit code 2 for user errors."""
+    """Entry point of the `bid` script: one line and exit code 2 for user errors.
+
+    A mistyped command or option, a missing argument: Click's usage line and the error, exit
+    2. A `BidError` (bad input, a refused transition): one line per problem, exit 2. Typer
+    bundles its own Click (`typer._click`), whose exceptions derive from
+    `typer.TyperException`; catching the `click` package's would never match.
+    """
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        app(args=list(argv) if argv is not None else None, prog_name="bid", standalone_mode=False)
         if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
             from orchestrator.slack.notify import deliver
 
@@ -410,17 +418,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         lines = error.lines() if isinstance(error, InputErrors) else [str(error)]
         for line in lines:
-            err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            _error_line(f"error: {line}")
         return 2
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         return int(exit_.exit_code)
-    except click.ClickException as error:
-        error.show()
-        return 2
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except typer.Abort:
+        _error_line("aborted")
         return 130
+    except typer.TyperException as error:  # Click's usage errors, as bundled by typer
+        return _usage_error(error)
     return 0
+
+
+def _error_line(text: str) -> None:
+    err_console.print(visible(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _usage_error(error: typer.TyperException) -> int:
+    """Click's usage line and the error, one line each; exit code 2. A group called without
+    a subcommand has already shown its help (typer prints it while raising)."""
+    code = int(getattr(error, "exit_code", 2) or 2)
+    context = getattr(error, "ctx", None)
+    message = error.format_message().strip()
+    if type(error).__name__ == "NoArgsIsHelpError":  # the help is the answer
+        return 2
+    if context is not None:
+        pieces = " ".join(context.command.collect_usage_pieces(context))
+        usage = re.sub(r"\{(\w+)\}", lambda match: match.group(1).upper(), pieces)
+        _error_line(f"Usage: {context.command_path} {usage}")
+    if message:
+        _error_line(f"error: {message}")
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

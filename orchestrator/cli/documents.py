@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from orchestrator.cli.output import esc, table
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.ports import ProducedDocuments, RenderedDocument
@@ -47,14 +47,15 @@ def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
 
 
 def _print_documents(title: str, documents: list[RenderedDocument], problems: list[str]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in ("Kind", "Name", "File", "Version"):
-        table.add_column(column)
-    for d in documents:
-        table.add_row(d.kind, d.name, str(d.path), d.content_hash[:12])
-    console.print(table)
+    console.print(
+        table(
+            title,
+            ("Kind", "Name", "File", "Version"),
+            [(d.kind, d.name, d.path, d.content_hash[:12]) for d in documents],
+        )
+    )
     for problem in problems:
-        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        console.print(f"[yellow]problem:[/] {esc(problem)}", highlight=False)
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -111,7 +112,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if result.expired:
             console.print(
                 f"[yellow]expired:[/] {len(result.expired)} quote(s) already past valid_until: "
-                + ", ".join(result.expired[:10])
+                + esc(", ".join(result.expired[:10]))
                 + (" …" if len(result.expired) > 10 else ""),
                 highlight=False,
             )
@@ -134,19 +135,23 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if as_json:
             _print_json(report.to_json())
             return
-        table = Table(title=f"Quotes for {_ref(opportunity)}", title_justify="left")
-        for column in ("Site", "Country", "Status", "Provider", "Valid until", "Margin"):
-            table.add_column(column)
-        for site in report.sites:
-            table.add_row(
-                site.site_id,
-                site.country,
-                site.status,
-                site.provider or "",
-                site.valid_until.isoformat() if site.valid_until else "",
-                _pct(site.margin_pct),
+        console.print(
+            table(
+                f"Quotes for {_ref(opportunity)}",
+                ("Site", "Country", "Status", "Provider", "Valid until", "Margin"),
+                [
+                    (
+                        site.site_id,
+                        site.country,
+                        site.status,
+                        site.provider,
+                        site.valid_until.isoformat() if site.valid_until else "",
+                        _pct(site.margin_pct),
+                    )
+                    for site in report.sites
+                ],
             )
-        console.print(table)
+        )
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         console.print(
             f"{counts}; bid margin {_pct(report.margin.margin_pct)} over "
@@ -224,7 +229,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             }
             _print_json(data)
             return
-        console.print(f"{done.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
+        console.print(
+            f"{done.ref}: {esc(order.kind)} of site {esc(order.site_id)} recorded", highlight=False
+        )
         _print_documents("Order sheet", sheet.documents, sheet.problems)
 
 

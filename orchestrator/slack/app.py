@@ -70,6 +70,7 @@ from orchestrator.slack.notify import (
     remember_slack_id,
     slack_client,
 )
+from orchestrator.store.db import reading
 from orchestrator.store.models import Person, SlackDelivery
 
 log = logging.getLogger(__name__)
@@ -465,7 +466,7 @@ class SlackDoor:
 
     def _current_version(self, ref: str) -> str | None:
         try:
-            with Session(self.ctx.engine) as session:
+            with reading(self.ctx.engine) as session:
                 return services.get_opportunity(session, ref).proposal_hash
         except BidError:
             return None

@@ -37,13 +37,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from orchestrator.config import Settings
 from orchestrator.context import Context
 from orchestrator.errors import NotificationError
 from orchestrator.slack.blocks import BidFacts, message_blocks
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Account, Opportunity, OutboxMessage, Person
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Notifier(Protocol):
 
 
 def count_pending(engine: Engine) -> int:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return int(
             session.exec(
                 select(func.count())
@@ -163,12 +163,12 @@ _DELIVERY_ERRORS: tuple[type[Exception], ...] = (NotificationError, *TRANSIENT_E
 
 
 def person_by_slack_id(engine: Engine, user_id: str) -> Person | None:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return session.exec(select(Person).where(Person.slack_user_id == user_id)).first()
 
 
 def person_by_email(engine: Engine, email: str) -> Person | None:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
 
 
@@ -204,7 +204,7 @@ def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> B
     """The bid's current facts for a message, with its Prefect run link when one is known."""
     if opportunity_id is None:
         return None
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = session.get(Opportunity, opportunity_id)
         if opportunity is None:
             return None
@@ -259,7 +259,7 @@ class SlackNotifier:
         statement = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
         if self.max_attempts is not None:
             statement = statement.where(col(OutboxMessage.attempts) < self.max_attempts)
-        with Session(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             rows = list(session.exec(statement.order_by(col(OutboxMessage.id)).limit(limit)).all())
         for row in rows:
             if _in_flight(row, now):
