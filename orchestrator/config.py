@@ -28,6 +28,14 @@ DEFAULT_DATA_DIR = ".bid"
 DEFAULT_OUTPUT_DIR = "bid-output"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_UI_PORT = 4200
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def _config_home(env: Mapping[str, str] | None = None) -> Path:
+    """XDG_CONFIG_HOME, else ~/.config."""
+    values = os.environ if env is None else env
+    configured = values.get("XDG_CONFIG_HOME")
+    return Path(configured) if configured else Path.home() / ".config"
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,18 @@ class Settings:
     prefect_log_level: str = "WARNING"
     documents_factory: str | None = None
     """`module:function(settings) -> DocumentPort` for the flow runs a worker starts (tests)."""
+    token: str | None = None
+    """BID_TOKEN: the caller's access token (scripts, CI); wins over `bid login`'s."""
+    credentials_file: Path = field(default_factory=lambda: _config_home() / "bid" / "credentials")
+    """Where `bid login` keeps this OS user's tokens, one per database (mode 600)."""
+    admin_email: str | None = None
+    """BID_ADMIN_EMAIL: the e-mail of the folder's admin, created on first use."""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_token_file(self) -> Path:
+        """The folder's own admin token (mode 600), written when the database gets its admin."""
+        return self.data_dir / ADMIN_TOKEN_FILE
 
     @property
     def prefect_home(self) -> Path:
@@ -90,6 +109,11 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         flow_dispatch=env.get("BID_FLOW_DISPATCH", "auto"),
         prefect_log_level=env.get("BID_PREFECT_LOG_LEVEL", "WARNING").upper(),
         documents_factory=env.get("BID_DOCUMENTS_FACTORY") or None,
+        token=env.get("BID_TOKEN") or None,
+        credentials_file=Path(
+            env.get("BID_CREDENTIALS_FILE") or _config_home(env) / "bid" / "credentials"
+        ),
+        admin_email=env.get("BID_ADMIN_EMAIL") or None,
     )
 
 

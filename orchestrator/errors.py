@@ -10,6 +10,8 @@
     ├── TransitionRefused         a guard refused a lifecycle move (names guard and reason)
     ├── DecisionRefused           a person may not take this go/no-go decision
     ├── ApprovalError             an approval is not allowed or is out of date
+    ├── NotPermitted              the acting person may not do this (no role, not an admin)
+    │   └── NotAuthenticated      no credential, or an unknown or revoked one
     ├── NotificationError         a message could not be delivered (kept in the outbox)
     └── RuntimeUnavailable        where automated work runs cannot be reached or used
         ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
@@ -110,6 +112,14 @@ class DecisionRefused(BidError):
 
 class ApprovalError(BidError):
     """A governance approval is not allowed, not needed, or bound to an outdated proposal."""
+
+
+class NotPermitted(BidError):
+    """The acting person may not do this: no role on the bid, or not an admin."""
+
+
+class NotAuthenticated(NotPermitted):
+    """Who is acting is unknown: no credential, or an unknown or revoked token."""
 
 
 class NotificationError(BidError):

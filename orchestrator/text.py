@@ -42,3 +42,8 @@ def visible(value: object) -> str:
     """The text with every control character but line breaks and tabs shown as an escape
     (`\\x1b`), so stored text cannot drive the terminal it is printed on."""
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
+
+
+def one_line(value: object) -> str:
+    """`visible`, and line breaks shown as `\\n` too: an error message stays one line."""
+    return visible(value).replace("\n", "\\n")

@@ -111,8 +111,8 @@ def holds_role(
 ) -> bool:
     """True when the person holds one of `roles` on this bid.
 
-    Team roles (bid manager, consultant, operations...) count only for the bid's own team;
-    management, finance and legal hold their role on every bid.
+    A role named in the bid's team counts on this bid only; management, finance and legal
+    count on every bid only when an admin granted them to the person (`bid people grant`).
     """
     if opportunity.id is None:  # rows read from the database always have one
         raise ValueError("the opportunity is not stored")

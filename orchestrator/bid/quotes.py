@@ -15,7 +15,8 @@ from sqlmodel import select
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.bid.governance import invalidate_approvals, margin_floor_pct
-from orchestrator.bid.recording import audit
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import audit, refusals_kept
 from orchestrator.commercial.quote_import import apply_quotes, total_contract_value_eur
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -60,8 +61,9 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
         ).all()
     parsed = parse_quote_file(path, site_ids, catalogue)
     now = ctx.clock()
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "quotes_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, actor)
         applied = apply_quotes(
             session, opportunity, parsed, catalogue=catalogue, today=now.date(), now=now
         )

@@ -17,12 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.bid.people import is_admin
+from orchestrator.bid.recording import recorded_by
 from orchestrator.cli import output
+from orchestrator.cli.identity import acting, current_person
 from orchestrator.cli.output import esc
 from orchestrator.context import Context
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, NotPermitted
 from orchestrator.store.models import Area
-from orchestrator.text import visible
+from orchestrator.text import one_line
 from orchestrator.wiring import open_context
 
 app = typer.Typer(
@@ -69,7 +72,7 @@ def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")
 
     ctx = get_context()
     spec = parse_opportunity(file, ctx.clock().date())
-    print(create_opportunity(ctx, spec))
+    print(create_opportunity(ctx, spec, actor=current_person(ctx).email))
 
 
 @sites_app.command("import")
@@ -81,9 +84,11 @@ def sites_import(opportunity: str, file: Path) -> None:
     from orchestrator.intake.opportunity import parse_sites
 
     ctx = get_context()
+    actor = current_person(ctx).email
     existing = existing_site_ids(ctx, opportunity)
     try:
-        total = max(sum(1 for _ in file.open(encoding="utf-8-sig")) - 1, 0)
+        with file.open("rb") as handle:
+            total = max(sum(1 for _ in handle) - 1, 0)
     except OSError:
         total = 0
     with Progress(console=err_console, transient=True, disable=total < 500) as progress:
@@ -93,7 +98,7 @@ def sites_import(opportunity: str, file: Path) -> None:
             existing_ids=existing,
             on_row=lambda line: progress.update(task, completed=line - 1),
         )
-    count = import_sites(ctx, opportunity, sites)
+    count = import_sites(ctx, opportunity, sites, actor=actor)
     console.print(f"imported {count} sites into {esc(opportunity)}")
 
 
@@ -222,16 +227,20 @@ def _continue(ctx: Context, ref: str, actor: str) -> None:
         console.print(f"continued: {esc(message)}")
 
 
+BY_HELP = "Record it for this person (e-mail); only an admin or recorder names someone else"
+
+
 @app.command()
 def advance(
     opportunity: str,
-    by: str = typer.Option("cli", help="Who asks (e-mail or name), for the audit trail"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
     from orchestrator.runtime.runner import get_runner
 
     ctx = get_context()
-    result = get_runner(ctx).advance_once(ctx, opportunity, by)
+    with acting(ctx, by) as actor:
+        result = get_runner(ctx).advance_once(ctx, opportunity, actor)
     _print_step(f"{result.ref}: {result.message}")
     if result.waiting_for:
         _print_step(f"waiting for {result.waiting_for}")
@@ -241,7 +250,7 @@ def advance(
 def decide(
     opportunity: str,
     outcome: str = typer.Option(..., help="bid | no_bid | redefine_strategy"),
-    by: str = typer.Option(..., help="E-mail of the person deciding"),
+    by: str | None = typer.Option(None, help=f"The person deciding. {BY_HELP}"),
     reason: str = typer.Option(..., help="Why"),
     category: str | None = typer.Option(None, help="Reason category (required for no_bid)"),
 ) -> None:
@@ -249,49 +258,59 @@ def decide(
     from orchestrator.bid.services import decide as decide_bid
 
     ctx = get_context()
-    result = decide_bid(ctx, opportunity, outcome=outcome, by=by, reason=reason, category=category)
-    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-    if result.to_state.value == "kick_off":
-        _continue(ctx, result.ref, by)
+    with acting(ctx, by) as actor:
+        result = decide_bid(
+            ctx, opportunity, outcome=outcome, by=actor, reason=reason, category=category
+        )
+        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+        if result.to_state.value == "kick_off":
+            _continue(ctx, result.ref, actor)
 
 
 @app.command()
 def approve(
     opportunity: str,
     area: Area = typer.Option(..., help="technical | financial | legal | management"),
-    by: str = typer.Option(..., help="E-mail of the approver"),
+    by: str | None = typer.Option(None, help=f"The approver. {BY_HELP}"),
     reject: bool = typer.Option(False, "--reject", help="Reject instead of approve"),
     reason: str | None = typer.Option(None, help="Why (required to reject)"),
-    version: str | None = typer.Option(None, help="Proposal version (hash) being approved"),
+    version: str | None = typer.Option(
+        None,
+        help="Pin the proposal version (hash, or its first 8+ digits) you read; "
+        "refused when the bid has moved on",
+    ),
 ) -> None:
-    """Grant or reject one governance approval."""
+    """Grant or reject one governance approval; prints the proposal version it binds to."""
     from orchestrator.bid.services import approve as approve_bid
 
     ctx = get_context()
-    result = approve_bid(
-        ctx,
-        opportunity,
-        area=area.value,
-        by=by,
-        reject=reject,
-        reason=reason,
-        proposal_hash=version,
-    )
-    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-    if not reject:
-        _continue(ctx, result.ref, by)
+    with acting(ctx, by) as actor:
+        result = approve_bid(
+            ctx,
+            opportunity,
+            area=area.value,
+            by=actor,
+            reject=reject,
+            reason=reason,
+            proposal_hash=version,
+        )
+        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+        if not reject:
+            _continue(ctx, result.ref, actor)
 
 
 @app.command()
 def strategy(
     opportunity: str,
     text: str = typer.Argument(..., help="The (reworked) bid strategy"),
-    by: str = typer.Option(..., help="E-mail of the author"),
+    by: str | None = typer.Option(None, help=f"The author. {BY_HELP}"),
 ) -> None:
     """Record the bid strategy (needed after 'redefine strategy')."""
     from orchestrator.bid.services import set_strategy
 
-    result = set_strategy(get_context(), opportunity, text=text, by=by)
+    ctx = get_context()
+    with acting(ctx, by) as actor:
+        result = set_strategy(ctx, opportunity, text=text, by=actor)
     _print_step(f"{result.ref}: {result.message}")
 
 
@@ -302,7 +321,7 @@ def result(
     lost: bool = typer.Option(False, "--lost", help="The RFP is lost"),
     reason: str = typer.Option(..., help="The customer's reasons"),
     category: str | None = typer.Option(None, help="Reason category (required when lost)"),
-    by: str = typer.Option("cli", help="Who records it"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Record the customer's verdict at the decision step."""
     from orchestrator.bid.services import record_result
@@ -311,10 +330,13 @@ def result(
     if won == lost:
         raise InputError("give exactly one of --won or --lost", field="result")
     ctx = get_context()
-    outcome = record_result(ctx, opportunity, won=won, reason=reason, by=by, category=category)
-    _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
-    if won:
-        _continue(ctx, outcome.ref, by)
+    with acting(ctx, by) as actor:
+        outcome = record_result(
+            ctx, opportunity, won=won, reason=reason, by=actor, category=category
+        )
+        _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
+        if won:
+            _continue(ctx, outcome.ref, actor)
 
 
 @app.command()
@@ -322,12 +344,14 @@ def withdraw(
     opportunity: str,
     reason: str = typer.Option(..., help="Why the bid is withdrawn"),
     category: str | None = typer.Option(None, help="Reason category"),
-    by: str = typer.Option("cli", help="Who withdraws it"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Withdraw a bid from any open step."""
     from orchestrator.bid.services import withdraw as withdraw_bid
 
-    outcome = withdraw_bid(get_context(), opportunity, reason=reason, by=by, category=category)
+    ctx = get_context()
+    with acting(ctx, by) as actor:
+        outcome = withdraw_bid(ctx, opportunity, reason=reason, by=actor, category=category)
     _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
 
 
@@ -369,7 +393,11 @@ def demo(
 
     ctx = get_context()
     runner = get_runner(ctx)
-    run_demo(ctx, out, console, runner)
+    caller = current_person(ctx)  # the demo records its team's answers for them
+    if not is_admin(caller):
+        raise NotPermitted(f"{caller.email} is not an admin; the demo records for its bid team")
+    with recorded_by(caller.email):
+        run_demo(ctx, out, console, runner)
 
 
 # --- commands contributed by other modules ----------------------------------------------------
@@ -381,6 +409,7 @@ def _register_plugins() -> None:
     import importlib
 
     for module_name in (
+        "orchestrator.cli.people",
         "orchestrator.cli.documents",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
@@ -431,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error_line(text: str) -> None:
-    err_console.print(visible(text), markup=False, highlight=False, soft_wrap=True)
+    err_console.print(one_line(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _usage_error(error: typer.TyperException) -> int:

@@ -6,7 +6,6 @@ people or JSON for machines. User mistakes raise `BidError`s; the main wrapper p
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,6 @@ from rich.console import Console
 
 from orchestrator.cli.output import esc, table
 from orchestrator.context import Context
-from orchestrator.errors import InputError
 from orchestrator.ports import ProducedDocuments, RenderedDocument
 
 # The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
@@ -85,15 +83,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         file: Annotated[Path, typer.Argument(help="Quote CSV")],
         by: Annotated[
-            str | None, typer.Option("--by", help="Who imports (default: the login name).")
+            str | None,
+            typer.Option("--by", help="Who imports (default: you; others: admins, recorders)."),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
         from orchestrator.bid.quotes import import_quotes
+        from orchestrator.cli.identity import acting
 
         ctx = get_context()
-        result = import_quotes(ctx, opportunity, file, actor=by or getpass.getuser())
+        with acting(ctx, by) as actor:
+            result = import_quotes(ctx, opportunity, file, actor=actor)
         ref = _ref(opportunity)
         if as_json:
             _print_json({"opportunity": ref, **result.to_json()})
@@ -181,7 +182,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         site: Annotated[str, typer.Option("--site", help="Site id, e.g. S-00012")],
         kind: Annotated[str, typer.Option("--kind", help="move | add | change | delete")],
-        by: Annotated[str, typer.Option("--by", help="E-mail of who records the change")],
+        by: Annotated[
+            str | None,
+            typer.Option("--by", help="Who records it (default: you; others: admins, recorders)"),
+        ] = None,
         street: Annotated[str | None, typer.Option("--street")] = None,
         postcode: Annotated[str | None, typer.Option("--postcode")] = None,
         city: Annotated[str | None, typer.Option("--city")] = None,
@@ -195,9 +199,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
         from orchestrator.bid.orders import record_macd
+        from orchestrator.cli.identity import acting
 
-        if "@" not in by:
-            raise InputError("must be an e-mail address", field="--by")
         changes = {
             "street": street,
             "postcode": postcode,
@@ -208,15 +211,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             "name": name,
             "service": service,
         }
-        done = record_macd(
-            get_context(),
-            opportunity,
-            site_id=site,
-            kind=kind,
-            changes=changes,
-            actor=by,
-            out_dir=out,
-        )
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            done = record_macd(
+                ctx,
+                opportunity,
+                site_id=site,
+                kind=kind,
+                changes=changes,
+                actor=actor,
+                out_dir=out,
+            )
         order, sheet = done.order, done.sheet
         if as_json:
             data = _documents_json(done.ref, sheet)

@@ -172,19 +172,10 @@ def person_by_email(engine: Engine, email: str) -> Person | None:
         return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
 
 
-def remember_slack_id(engine: Engine, person_id: int, user_id: str) -> None:
-    """Keep the Slack user id on the Person, so the look-up by e-mail happens once."""
-    with transaction(engine) as session:
-        session.execute(
-            update(Person)
-            .where(col(Person.id) == person_id, col(Person.slack_user_id).is_(None))
-            .values(slack_user_id=user_id)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
-    """The Slack user id of a person: stored, or looked up once by e-mail and stored."""
+    """Where to send a person's messages: their admin-set Slack id, else Slack's user for
+    the e-mail (looked up, never stored: a person's Slack id is an identity field, which
+    only an admin sets, since inbound clicks are mapped to people by it)."""
     person = person_by_email(engine, email)
     if person is not None and person.slack_user_id:
         return person.slack_user_id
@@ -192,8 +183,6 @@ def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
     user_id = str((answer.get("user") or {}).get("id") or "")
     if not user_id:
         raise NotificationError(f"Slack knows no user with e-mail {email}")
-    if person is not None and person.id is not None:
-        remember_slack_id(engine, person.id, user_id)
     return user_id
 
 

@@ -58,7 +58,7 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True)
 
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 """The newest migration in `orchestrator/store/migrations/versions` (a test keeps them in step).
 
 Checking it with one query lets every command skip importing Alembic when the database is
@@ -114,6 +114,7 @@ def reading(engine: Engine) -> Iterator[Session]:
     a 3,200-site proposal) never makes a writer (a Slack click) wait, nor waits for one.
 
     Nothing is committed; an attempt to write fails on PostgreSQL (read-only transaction).
+    Rows read stay readable after the block (detached, not expired).
     """
     options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
@@ -122,6 +123,7 @@ def reading(engine: Engine) -> Iterator[Session]:
         try:
             yield session
         finally:
+            session.expunge_all()
             session.rollback()
 
 
