@@ -444,3 +444,52 @@ def bid_in_governance(ctx: Context, tier: str = "top", *, link_slack: bool = Tru
     services.decide(ctx, ref, outcome="bid", by=decider, reason="fits")
     services.run_to_wait(ctx, ref)
     return ref
+
+
+@dataclass(frozen=True)
+class AsgiAnswer:
+    status: int
+    text: str
+
+
+def asgi_post(app: Any, body: bytes, headers: dict[str, str]) -> AsgiAnswer:
+    """POST to /slack/events of an ASGI app in this process (no server, no socket)."""
+    import asyncio
+
+    messages: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/slack/events",
+        "query_string": b"",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    text = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return AsgiAnswer(status, text.decode("utf-8", errors="replace"))
+
+
+def signed_post(app: Any, body: str | bytes, *, timestamp: str | None = None) -> AsgiAnswer:
+    """A form body signed like Slack signs it (the timestamp header as given, if given)."""
+    raw = body.encode() if isinstance(body, str) else body
+    ts = timestamp if timestamp is not None else str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+    }
+    return asgi_post(app, raw, headers)
