@@ -60,7 +60,7 @@ def csv_rows(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> Iterator[tuple[in
     `csv.DictReader` does). `InputError` naming the row on malformed CSV."""
     name = str(path)
     text = read_text(path, max_bytes=max_bytes)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row = 0
     previous = csv.field_size_limit(MAX_CSV_FIELD)
     try:

@@ -93,7 +93,8 @@ class OpportunitySpec(_Strict):
     decision_date: date | None = None
     estimated_revenue: RevenueSpec
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    team: dict[Role, PersonSpec | str] = Field(default_factory=dict)
+    team: dict[Role, PersonSpec] = Field(default_factory=dict)
+    """Each role's person: an e-mail, or a mapping with email, name and slack_user_id."""
     bants: BantsSpec | None = None
     services: list[Service] = Field(min_length=1)
     strategy: str | None = Field(default=None, max_length=MAX_STRATEGY)
@@ -112,10 +113,7 @@ class OpportunitySpec(_Strict):
     _root: yaml.Node | None = PrivateAttr(default=None)
 
     def team_people(self) -> dict[Role, PersonSpec]:
-        return {
-            role: spec if isinstance(spec, PersonSpec) else PersonSpec(email=spec)
-            for role, spec in self.team.items()
-        }
+        return dict(self.team)
 
     def where(self, *path: str) -> dict[str, Any]:
         """The file, line and field of a value, for an `InputError` raised after parsing

@@ -528,7 +528,7 @@ def check_signature(
     if not timestamps or not signatures:
         return 401, "missing Slack signature headers"
     if not timestamps[0].isdigit() or len(timestamps[0]) > 12:
-        return 400, "header x-slack-request-timestamp: not a Unix time"
+        return 400, "field 'x-slack-request-timestamp': is not a Unix time in seconds"
     verifier = SignatureVerifier(signing_secret)
     if not verifier.is_valid(body, timestamps[0], signatures[0]):
         return 401, "invalid or expired Slack signature"
