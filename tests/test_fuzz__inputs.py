@@ -118,7 +118,8 @@ def _yaml(data: dict[str, Any], replacements: dict[str, str] | None = None) -> b
 
 
 def _copy() -> dict[str, Any]:
-    return json.loads(json.dumps(BASE))
+    copied: dict[str, Any] = json.loads(json.dumps(BASE))
+    return copied
 
 
 def yaml_cases() -> Iterator[Case]:
@@ -374,7 +375,8 @@ def slack_cases(ref: str, version: str) -> Iterator[SlackCase]:
             yield SlackCase(
                 f"slack {callback} metadata {metadata[:20]!r}", form_body(payload).encode()
             )
-        for state in ({"values": []}, {"values": {"reason": 5}}, {"nothing": 1}):
+        states: list[dict[str, Any]] = [{"values": []}, {"values": {"reason": 5}}, {"nothing": 1}]
+        for state in states:
             payload = view_submission("UFIN", callback, json.dumps({"value": good}), {})
             payload["view"]["state"] = state
             yield SlackCase(f"slack {callback} state {state}", form_body(payload).encode())

@@ -28,7 +28,14 @@ from orchestrator.lifecycle.table import TRANSITIONS, State
 from orchestrator.slack.app import SlackDoor, build_door
 from orchestrator.slack.blocks import ButtonValue
 from orchestrator.store.db import reading
-from orchestrator.store.models import Approval, ApprovalStatus, AuditEvent, Grant, TeamMember
+from orchestrator.store.models import (
+    Approval,
+    ApprovalStatus,
+    AuditEvent,
+    Grant,
+    Person,
+    TeamMember,
+)
 from tests.factories import APPROVERS, PEOPLE, new_bid, sites
 from tests.support.slack_api import (
     SLACK_USERS,
@@ -264,7 +271,7 @@ def _check(ctx: Context, ref: str) -> State:
         members = select(TeamMember).where(TeamMember.opportunity_id == opportunity.id)
         team = {(m.person_id, m.role) for m in session.exec(members).all()}
         for approval in granted:
-            approver = session.get(people.Person, approval.approver_id)
+            approver = session.get(Person, approval.approver_id)
             assert approver is not None
             roles = set(approver_roles.get(approval.area, []))
             # on this bid's team in one of the roles, or granted it organisation-wide by an

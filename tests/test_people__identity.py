@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -33,7 +34,7 @@ ATTACK_TEAM = {
 }
 
 
-def _in_governance(ctx: Context, **overrides: object) -> str:
+def _in_governance(ctx: Context, **overrides: Any) -> str:
     ref = new_bid(ctx, **overrides)
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")

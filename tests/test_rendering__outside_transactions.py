@@ -41,7 +41,7 @@ class HeldDocuments(RecordingDocuments):
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def bid_documents(self, session: Session, opportunity: Opportunity, out_dir: Path) -> Any:
-        produced = super().bid_documents(session, opportunity, out_dir)
+        produced = super().bid_documents(session, opportunity, out_dir)  # type: ignore[no-untyped-call]
         self.started.set()
         if not self.release.wait(timeout=60):
             raise TimeoutError("the test never released the render")
