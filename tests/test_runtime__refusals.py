@@ -11,8 +11,10 @@ from orchestrator.runtime.prefect_runner import quiet_refusals_on_the_console
 
 
 def test_prefects_console_drops_refusals_and_keeps_bugs() -> None:
+    from prefect.logging.configuration import ensure_logging_setup
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    ensure_logging_setup()  # Prefect sets its logging up once; our console joins after
     stream = io.StringIO()
     console = PrefectConsoleHandler(stream=stream)
     root = logging.getLogger()
