@@ -28,7 +28,7 @@ DEFAULT_DATA_DIR = ".bid"
 DEFAULT_OUTPUT_DIR = "bid-output"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_UI_PORT = 4200
-ADMIN_TOKEN_FILE = "admin-token"
+ADMIN_TOKEN_FILE = "admin.token"
 
 
 def _config_home(env: Mapping[str, str] | None = None) -> Path:

@@ -179,6 +179,17 @@ def test_the_folder_admin_is_made_on_first_use_with_a_private_token_file(
     assert len([p for p in people.list_people(ctx) if "admin" in p["grants"]]) == 1
 
 
+def test_a_folder_admin_token_the_local_service_wrote_first_is_adopted(
+    run_cli: RunCli, ctx: Context
+) -> None:
+    token_file = ctx.settings.admin_token_file
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    token_file.write_text("service-made-token\n")
+    assert run_cli("whoami").code == 0
+    assert token_file.read_text() == "service-made-token\n"  # kept, not replaced
+    assert "admin" in people.authenticate(ctx, "service-made-token").roles
+
+
 def test_login_keeps_the_token_for_this_os_user_only(run_cli: RunCli, ctx: Context) -> None:
     new_bid(ctx)
     assert run_cli("whoami").code == 0  # the folder's admin

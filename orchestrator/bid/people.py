@@ -81,8 +81,10 @@ def authenticate(ctx: Context, token: str) -> Person:
         return person
 
 
-def _issue(session: Session, ctx: Context, person: Person, issued_by: str) -> str:
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+def _issue(
+    session: Session, ctx: Context, person: Person, issued_by: str, token: str | None = None
+) -> str:
+    token = token.strip() if token else TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         Credential(
             person_id=person.id or 0,
@@ -108,11 +110,14 @@ class Bootstrap:
     token: str
 
 
-def bootstrap_admin(ctx: Context, email: str, name: str) -> Bootstrap | None:
+def bootstrap_admin(
+    ctx: Context, email: str, name: str, token: str | None = None
+) -> Bootstrap | None:
     """Make `email` the admin of a database that has none, with a token; None if it has one.
 
     The person who sets a folder up is its admin, so a one-person setup works without any
-    ceremony; once a database has an admin, people get tokens from an admin.
+    ceremony; once a database has an admin, people get tokens from an admin. `token` adopts
+    a token already written to the folder's admin token file (else a new one is made).
     """
     email = check_email(email, "admin e-mail")
     with transaction(ctx.engine) as session:
@@ -127,7 +132,7 @@ def bootstrap_admin(ctx: Context, email: str, name: str) -> Bootstrap | None:
         session.add(person)
         session.flush()
         _event(session, ctx, email, "admin_bootstrapped", email, {"grant": Grant.ADMIN.value})
-        return Bootstrap(person, _issue(session, ctx, person, email))
+        return Bootstrap(person, _issue(session, ctx, person, email, token))
 
 
 # --- admin commands ----------------------------------------------------------------------------

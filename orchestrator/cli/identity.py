@@ -5,10 +5,11 @@ The token comes from, in this order:
 1. `BID_TOKEN` (scripts, CI);
 2. what `bid login` stored for this OS user and this database (`~/.config/bid/credentials`,
    mode 600; `BID_CREDENTIALS_FILE` elsewhere);
-3. the folder's own admin token, `<data dir>/admin-token` (`.bid/admin-token`, mode 600).
+3. the folder's own admin token, `<data dir>/admin.token` (`.bid/admin.token`, mode 600).
    A database without an admin gets one on first use: the person who set the folder up
-   (`BID_ADMIN_EMAIL`, default `<login>@bid.localhost`), whose token is written there. So a
-   one-person folder, `bid demo` and the README's commands work without a login.
+   (`BID_ADMIN_EMAIL`, default `<login>@bid.localhost`), whose token is written there (or,
+   when the local service already wrote that file, is the token in it). So a one-person
+   folder, `bid demo` and the README's commands work without a login.
 
 Once a database has an admin, anyone else needs a token from them (`bid people token`).
 Checking a token is `bid.people.authenticate`, the one credential check of the bid layer.
@@ -115,9 +116,10 @@ def _exclusive(path: Path) -> Iterator[None]:
 def _folder_admin(ctx: Context) -> Person:
     file = ctx.settings.admin_token_file
     with _exclusive(file):
-        if file.exists():
+        existing = file.read_text(encoding="utf-8").strip() if file.exists() else ""
+        if existing:
             try:
-                return authenticate(ctx, file.read_text(encoding="utf-8").strip())
+                return authenticate(ctx, existing)
             except NotAuthenticated:
                 if has_admin(ctx):
                     raise NotAuthenticated(
@@ -125,13 +127,14 @@ def _folder_admin(ctx: Context) -> Person:
                         "with a token from its admin (bid login)"
                     ) from None
         email = folder_admin_email(ctx.settings)
-        made = bootstrap_admin(ctx, email, email.split("@")[0])
+        made = bootstrap_admin(ctx, email, email.split("@")[0], existing or None)
         if made is None:
             raise NotAuthenticated(
                 "no access token for this database: ask an admin for one "
                 "(bid people token EMAIL), then run bid login"
             )
-        write_secret(file, made.token + "\n")
+        if not existing:
+            write_secret(file, made.token + "\n")
         return made.person
 
 
