@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -389,7 +388,3 @@ def check_actor(session: Session, opportunity: Opportunity, actor: str) -> None:
             f"{person.email} holds no role on {opportunity.ref}; a change needs a role on its "
             "team, an organisation role or an admin"
         )
-
-
-def emails(people: Iterable[Person]) -> list[str]:
-    return [person.email for person in people]

@@ -17,7 +17,6 @@ Checking a token is `bid.people.authenticate`, the one credential check of the b
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -156,8 +155,3 @@ def acting(ctx: Context, by: str | None) -> Iterator[str]:
     who = act_for(ctx, current_person(ctx), by)
     with recorded_by(who.recorder):
         yield who.actor
-
-
-def remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
