@@ -190,6 +190,20 @@ def test_a_folder_admin_token_the_local_service_wrote_first_is_adopted(
     assert "admin" in people.authenticate(ctx, "service-made-token").roles
 
 
+def test_a_lost_admin_token_is_recovered_through_the_database_door(
+    run_cli: RunCli, ctx: Context
+) -> None:
+    assert run_cli("whoami").code == 0
+    token_file = ctx.settings.admin_token_file
+    assert run_cli("people", "recover-admin").code == 2  # the file works: nothing to do
+    token_file.unlink()
+    refused = run_cli("whoami")
+    assert refused.code == 2 and "bid login" in refused.err
+    assert run_cli("people", "recover-admin").code == 0
+    assert "admin" in people.authenticate(ctx, token_file.read_text().strip()).roles
+    assert [a for _, a, _ in _trail(ctx)][-2:] == ["token_issued", "admin_token_recovered"]
+
+
 def test_login_keeps_the_token_for_this_os_user_only(run_cli: RunCli, ctx: Context) -> None:
     new_bid(ctx)
     assert run_cli("whoami").code == 0  # the folder's admin

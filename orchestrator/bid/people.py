@@ -134,6 +134,22 @@ def bootstrap_admin(
         return Bootstrap(person, _issue(session, ctx, person, email, token))
 
 
+def recover_admin_token(ctx: Context, door: str) -> Bootstrap:
+    """A new token for the database's first admin, for a folder whose admin token file was
+    lost. Whoever can open the database can change it anyway (direct database access is an
+    admin's door); the recovery is on the admin trail, naming the door it came through."""
+    with transaction(ctx.engine) as session:
+        admins = [p for p in session.exec(select(Person).order_by(col(Person.id))).all()]
+        admin = next((p for p in admins if is_admin(p)), None)
+        if admin is None:
+            raise NotFound(
+                "this database has no admin yet; any command that changes a bid makes one"
+            )
+        token = _issue(session, ctx, admin, door)
+        _event(session, ctx, door, "admin_token_recovered", admin.email)
+        return Bootstrap(admin, token)
+
+
 # --- admin commands ----------------------------------------------------------------------------
 
 

@@ -41,14 +41,15 @@ from orchestrator.store.models import (
 
 # --- who records: "recorded by X for Y" -------------------------------------------------------
 
-_RECORDER: ContextVar[str | None] = ContextVar("bid_recorder", default=None)
+_RECORDER: ContextVar[tuple[str, str | None] | None] = ContextVar("bid_recorder", default=None)
 
 
 @contextmanager
-def recorded_by(recorder: str | None) -> Iterator[None]:
-    """Changes in this block are recorded by `recorder` for their actor (a recorder or admin
-    using `--by`): every audit event they write says so (`inputs.recorded_by`)."""
-    token = _RECORDER.set(recorder)
+def recorded_by(recorder: str | None, for_actor: str | None = None) -> Iterator[None]:
+    """Changes in this block are recorded by `recorder` (an admin or recorder using `--by`)
+    for `for_actor` (for every person, when None): their audit events say so
+    (`inputs.recorded_by`); events of the process's own automation ("rules") do not."""
+    token = _RECORDER.set((recorder, for_actor) if recorder else None)
     try:
         yield
     finally:
@@ -56,9 +57,12 @@ def recorded_by(recorder: str | None) -> Iterator[None]:
 
 
 def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
-    recorder = _RECORDER.get()
-    if recorder and recorder != actor:
-        return {**(inputs or {}), "recorded_by": recorder}
+    recording = _RECORDER.get()
+    if recording is not None:
+        recorder, for_actor = recording
+        acted_for = actor == for_actor if for_actor else "@" in actor
+        if acted_for and recorder != actor:
+            return {**(inputs or {}), "recorded_by": recorder}
     return dict(inputs or {})
 
 

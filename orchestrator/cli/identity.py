@@ -153,5 +153,5 @@ def acting(ctx: Context, by: str | None) -> Iterator[str]:
     """The e-mail a change is recorded for: the caller, or with `--by` the person an admin
     or recorder records it for (audited as "recorded by <caller>")."""
     who = act_for(ctx, current_person(ctx), by)
-    with recorded_by(who.recorder):
+    with recorded_by(who.recorder, who.actor):
         yield who.actor

@@ -164,6 +164,32 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             err=True,
         )
 
+    @people_app.command("recover-admin")
+    def people_recover_admin() -> None:
+        """The folder's admin token file was lost: write a new one for the database's admin.
+
+        Direct access to the database is an admin's door (whoever can open it can change it);
+        the recovery is on the admin trail. Refused while the token file works.
+        """
+        import getpass
+
+        from orchestrator.bid.people import authenticate, recover_admin_token
+        from orchestrator.cli.identity import write_secret
+        from orchestrator.errors import InputError, NotAuthenticated
+
+        ctx = get_context()
+        file = ctx.settings.admin_token_file
+        if file.exists():
+            try:
+                authenticate(ctx, file.read_text(encoding="utf-8").strip())
+            except NotAuthenticated:
+                pass
+            else:
+                raise InputError(f"{file} works; nothing to recover")
+        made = recover_admin_token(ctx, f"database access ({getpass.getuser()})")
+        write_secret(file, made.token + "\n")
+        console.print(f"{esc(file)}: a new token for {esc(made.person.email)} (admin)")
+
     @people_app.command("history")
     def people_history(as_json: JsonOption = False) -> None:
         """The admin trail: people added and changed, roles granted, tokens issued."""
