@@ -12,13 +12,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.config import Settings, get_settings
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import DocumentPort
+from orchestrator.store.db import reading
 from orchestrator.wiring import open_context
 
 _BOUND: ContextVar[Context | None] = ContextVar("bid_context", default=None)
@@ -71,6 +70,6 @@ class BidLabels:
 
 def bid_labels(ctx: Context, ref: str) -> BidLabels:
     """The bid's id, account and current state, read in one short session."""
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         return BidLabels(opportunity.ref, account_of(session, opportunity).name, opportunity.state)

@@ -28,6 +28,14 @@ DEFAULT_DATA_DIR = ".bid"
 DEFAULT_OUTPUT_DIR = "bid-output"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_UI_PORT = 4200
+ADMIN_TOKEN_FILE = "admin.token"
+
+
+def _config_home(env: Mapping[str, str] | None = None) -> Path:
+    """XDG_CONFIG_HOME, else ~/.config."""
+    values = os.environ if env is None else env
+    configured = values.get("XDG_CONFIG_HOME")
+    return Path(configured) if configured else Path.home() / ".config"
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,18 @@ class Settings:
     """Where people open the Prefect UI (links in Slack); default: the local service's URL."""
     documents_factory: str | None = None
     """`module:function(settings) -> DocumentPort` for the flow runs a worker starts (tests)."""
+    token: str | None = None
+    """BID_TOKEN: the caller's access token (scripts, CI); wins over `bid login`'s."""
+    credentials_file: Path = field(default_factory=lambda: _config_home() / "bid" / "credentials")
+    """Where `bid login` keeps this OS user's tokens, one per database (mode 600)."""
+    admin_email: str | None = None
+    """BID_ADMIN_EMAIL: the e-mail of the folder's admin, created on first use."""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_token_file(self) -> Path:
+        """The folder's own admin token (mode 600), written when the database gets its admin."""
+        return self.data_dir / ADMIN_TOKEN_FILE
 
     @property
     def prefect_home(self) -> Path:
@@ -99,6 +118,11 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         autostart=env.get("BID_AUTOSTART", "1") != "0",
         server_idle_timeout_s=_seconds(env.get("BID_SERVER_IDLE_TIMEOUT", "3600")),
         prefect_ui_url=env.get("PREFECT_UI_URL") or None,
+        token=env.get("BID_TOKEN") or None,
+        credentials_file=Path(
+            env.get("BID_CREDENTIALS_FILE") or _config_home(env) / "bid" / "credentials"
+        ),
+        admin_email=env.get("BID_ADMIN_EMAIL") or None,
     )
 
 

@@ -13,6 +13,8 @@
     ├── DesignFreezeRefused       the solution design may not be frozen (state, person)
     ├── ChangeRefused             rules/changes.yaml refuses this change in this phase
     ├── UnsourcedSites            sites nobody quotes and no fallback partner (bid qrf)
+    ├── NotPermitted              the acting person may not do this (no role, not an admin)
+    │   └── NotAuthenticated      no credential, or an unknown or revoked one
     ├── NotificationError         a message could not be delivered (kept in the outbox)
     └── RuntimeUnavailable        where automated work runs cannot be reached or used
         ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
@@ -127,6 +129,14 @@ class ChangeRefused(BidError):
 class UnsourcedSites(BidError):
     """Some sites have no provider and the catalogue has no fallback partner: the QRFs for
     the other sites were written, the unsourced ones listed (unsourced.csv)."""
+
+
+class NotPermitted(BidError):
+    """The acting person may not do this: no role on the bid, or not an admin."""
+
+
+class NotAuthenticated(NotPermitted):
+    """Who is acting is unknown: no credential, or an unknown or revoked token."""
 
 
 class NotificationError(BidError):

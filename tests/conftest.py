@@ -212,6 +212,8 @@ def run_cli(
     monkeypatch.setenv("BID_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("BID_OUTPUT_DIR", str(settings.output_dir))
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("BID_TOKEN", raising=False)
+    monkeypatch.setenv("BID_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("BID_FLOW_RUNNER", "inline")
 
     def run(*args: str) -> CliResult:

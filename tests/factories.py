@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import OpportunitySpec, SiteSpec
@@ -51,6 +53,16 @@ QUOTE_HEADER = (
 
 
 def opportunity_spec(ctx: Context, **overrides: Any) -> OpportunitySpec:
+    return OpportunitySpec.model_validate(opportunity_data(ctx, **overrides))
+
+
+def opportunity_yaml(ctx: Context, path: Path, **overrides: Any) -> Path:
+    """The factory's opportunity as the YAML file a user hands in."""
+    path.write_text(yaml.safe_dump(opportunity_data(ctx, **overrides), sort_keys=False))
+    return path
+
+
+def opportunity_data(ctx: Context, **overrides: Any) -> dict[str, Any]:
     today = ctx.clock().date()
     data: dict[str, Any] = {
         "account": {"name": "Acme Logistics", "tier": "top"},
@@ -72,7 +84,7 @@ def opportunity_spec(ctx: Context, **overrides: Any) -> OpportunitySpec:
         "strategic_fit": "high",
     }
     data.update(overrides)
-    return OpportunitySpec.model_validate(data)
+    return data
 
 
 def sites(count: int, prefix: str = "S") -> list[SiteSpec]:

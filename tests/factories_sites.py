@@ -10,22 +10,24 @@ split by access type (GB, AT).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.ports import RulesEngine
-from orchestrator.store.models import Account, Opportunity, Site, State
+from orchestrator.store.models import Account, Opportunity, Person, Site, State, TeamMember
 from orchestrator.wiring import open_context
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
 IN_HOUSE_COUNTRIES = ("BE", "NL")
+SALES_SUPPORT = "sam@example.com"
+"""The default team of `make_opportunity`: sales support, who imports quotes and records MACDs."""
 FALLBACK_COUNTRY = "NO"
 ALL_COUNTRIES = (*PROVIDER_COUNTRIES, *IN_HOUSE_COUNTRIES, FALLBACK_COUNTRY)
 
@@ -114,8 +116,12 @@ def make_opportunity(
     pricing: dict[str, object] | None = None,
     countries: Sequence[str] = ALL_COUNTRIES,
     services: Iterable[str] = ("managed_network",),
+    team: Mapping[str, str] | None = None,
 ) -> Opportunity:
-    """An account, an opportunity in `state` and `sites` generated sites; returns the row."""
+    """An account, an opportunity in `state` and `sites` generated sites; returns the row.
+
+    Its team (role → e-mail, default: sales support `SALES_SUPPORT`) may change the bid.
+    """
     with Session(engine, expire_on_commit=False) as session:
         acct = Account(name=account, tier=tier)
         session.add(acct)
@@ -137,6 +143,15 @@ def make_opportunity(
             Site(opportunity_id=opportunity.id or 0, **spec.__dict__)
             for spec in site_specs(sites, countries)
         )
+        for role, email in (team if team is not None else {"sales_support": SALES_SUPPORT}).items():
+            person = session.exec(select(Person).where(Person.email == email)).first()
+            if person is None:
+                person = Person(email=email, name=email.split("@")[0].title(), roles=[])
+                session.add(person)
+                session.flush()
+            session.add(
+                TeamMember(opportunity_id=opportunity.id or 0, person_id=person.id or 0, role=role)
+            )
         session.commit()
         return opportunity
 

@@ -66,7 +66,7 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
             "--city",
             "München",
             "--by",
-            "ops@example.com",
+            "sam@example.com",
             "--out",
             str(out),
             "--json",
@@ -85,7 +85,7 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
         "--bandwidth",
         "1000",
         "--by",
-        "ops@example.com",
+        "sam@example.com",
         "--out",
         str(out),
     )
@@ -98,7 +98,7 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
         "--kind",
         "delete",
         "--by",
-        "ops@example.com",
+        "sam@example.com",
         "--out",
         str(out),
     )
@@ -125,7 +125,7 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
         "--access",
         "fiber",
         "--by",
-        "ops@example.com",
+        "sam@example.com",
         "--out",
         str(out),
     )
@@ -149,10 +149,10 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
     assert [r[1] for r in lines] == ["S-00001", "S-00002", "S-00004", "S-00099"]
     changes = list(workbook["Changes"].iter_rows(min_row=2, values_only=True))
     assert [(r[2], r[3], r[4]) for r in changes] == [
-        ("S-00001", "move", "ops@example.com"),
-        ("S-00002", "change", "ops@example.com"),
-        ("S-00003", "delete", "ops@example.com"),
-        ("S-00099", "add", "ops@example.com"),
+        ("S-00001", "move", "sam@example.com"),
+        ("S-00002", "change", "sam@example.com"),
+        ("S-00003", "delete", "sam@example.com"),
+        ("S-00099", "add", "sam@example.com"),
     ]
     assert "city: Berlin → München" in str(changes[0][5])
 
@@ -173,7 +173,9 @@ def test_macd_refuses_bad_changes(ctx: Context, args: list[str], field: str) -> 
     app = typer.Typer()
     register(app, lambda: ctx)
     result = CliRunner().invoke(
-        app, ["macd", "1", "--site", "S-00001", "--by", "a@b.c", *args], catch_exceptions=True
+        app,
+        ["macd", "1", "--site", "S-00001", "--by", "sam@example.com", *args],
+        catch_exceptions=True,
     )
     assert isinstance(result.exception, InputError)
     assert result.exception.field == field
@@ -187,7 +189,7 @@ def test_macd_refused_before_contract(ctx: Context) -> None:
     app = typer.Typer()
     register(app, lambda: ctx)
     result = CliRunner().invoke(
-        app, ["macd", "1", "--site", "S-00001", "--kind", "delete", "--by", "a@b.c"]
+        app, ["macd", "1", "--site", "S-00001", "--kind", "delete", "--by", "sam@example.com"]
     )
     assert isinstance(result.exception, InputError)
     assert "MACDs apply to contracted bids only" in str(result.exception)
@@ -206,7 +208,7 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     assert {r["reply_by"] for r in qrf["requests"]} > set()
     quotes = write_quotes(tmp_path / "q.csv", quote_rows(site_specs(48)))
     imported = json.loads(
-        _cli(ctx, "quotes", "import", "OPP-0001", str(quotes), "--by", "s@x.com", "--json")
+        _cli(ctx, "quotes", "import", "OPP-0001", str(quotes), "--by", "sam@example.com", "--json")
     )
     assert imported["imported"] == len(quote_rows(site_specs(48)))
     status = json.loads(_cli(ctx, "quotes", "status", "OPP-0001", "--json"))
@@ -243,7 +245,9 @@ def test_filled_in_qrf_csv_imports_back(ctx: Context, tmp_path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    result = json.loads(_cli(ctx, "quotes", "import", "1", str(path), "--by", "a@b.c", "--json"))
+    result = json.loads(
+        _cli(ctx, "quotes", "import", "1", str(path), "--by", "sam@example.com", "--json")
+    )
     assert result["imported"] == len(rows) == 1 and result["budgetary"] == 1
     assert catalogue_for(ctx.settings.rules_dir).providers.by_id("telekom") is not None
 

@@ -79,7 +79,9 @@ def _render(
 def rfp(tmp_path_factory: pytest.TempPathFactory) -> Rfp:
     tmp = tmp_path_factory.mktemp("rfp")
     engine = open_database(f"sqlite:///{tmp}/t.db")
-    opp = make_opportunity(engine, sites=N, state="contract_preparation", strategy="SLA-driven")
+    opp = make_opportunity(
+        engine, sites=N, state="contract_preparation", strategy="SLA-driven", team={}
+    )
     with transaction(engine) as session:
         first = session.exec(select(Site).where(Site.site_id == "S-00001")).one()
         first.name = EVIL
@@ -105,7 +107,7 @@ def rfp(tmp_path_factory: pytest.TempPathFactory) -> Rfp:
         context_on(engine, now=NOW),
         opp.ref,
         write_quotes(tmp / "q.csv", quote_rows(specs[: N // 2])),
-        actor="t@example.com",
+        actor="bea@example.com",
     )
     renderer = DocxDocuments(SETTINGS.templates_dir, SETTINGS.rules_dir, clock=lambda: NOW)
     out = tmp / "out"

@@ -93,21 +93,34 @@ def test_delivery_marks_each_row_sent_and_a_second_delivery_sends_nothing(
     assert len(slack_api.calls("chat.postMessage")) == len(queued)
 
 
-def test_the_slack_user_is_looked_up_once_by_email_and_kept(
+def test_an_unlinked_person_is_looked_up_by_email_once_per_run_and_never_linked(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    """Where to send is looked up by e-mail; who clicked is never decided by it: the Slack id
+    of a person is an identity field only an admin sets."""
+    bid_in_governance(slack_ctx, link_slack=False)
+    notifier = _notifier(slack_ctx)
+    notifier.deliver_pending(slack_ctx)
+    lookups = Counter(c.args["email"] for c in slack_api.calls("users.lookupByEmail"))
+    assert set(lookups.values()) == {1}
+    assert {c.args["channel"] for c in slack_api.calls("chat.postMessage")} >= {"UFIN", "UOPS"}
+    with Session(slack_ctx.engine) as session:
+        people = {p.email: p.slack_user_id for p in session.exec(select(Person)).all()}
+    assert people[PEOPLE["finance"]] is None
+    assert people[PEOPLE["operations"]] is None
+
+    bid_in_qualification(slack_ctx, "major", link_slack=False)  # same run: no new look-ups
+    notifier.deliver_pending(slack_ctx)
+    assert len(slack_api.calls("users.lookupByEmail")) == sum(lookups.values())
+
+
+def test_a_linked_person_is_messaged_at_the_admin_set_slack_id_without_look_up(
     slack_ctx: Context, slack_api: FakeSlackApi
 ) -> None:
     bid_in_governance(slack_ctx)
     _notifier(slack_ctx).deliver_pending(slack_ctx)
-    lookups = Counter(c.args["email"] for c in slack_api.calls("users.lookupByEmail"))
-    assert set(lookups.values()) == {1}
-    with Session(slack_ctx.engine) as session:
-        people = {p.email: p.slack_user_id for p in session.exec(select(Person)).all()}
-    assert people[PEOPLE["finance"]] == "UFIN"
-    assert people[PEOPLE["operations"]] == "UOPS"
-
-    bid_in_qualification(slack_ctx, "major")  # a new bid: new messages, no new look-ups
-    _notifier(slack_ctx).deliver_pending(slack_ctx)
-    assert len(slack_api.calls("users.lookupByEmail")) == sum(lookups.values())
+    assert slack_api.calls("users.lookupByEmail") == []
+    assert "UFIN" in {c.args["channel"] for c in slack_api.calls("chat.postMessage")}
 
 
 def test_approval_messages_carry_facts_and_buttons_bound_to_the_proposal_version(
@@ -178,7 +191,7 @@ def test_a_recipient_unknown_to_slack_stays_pending(
     slack_ctx: Context, slack_api: FakeSlackApi
 ) -> None:
     del slack_api.users["UBOSS"]
-    bid_in_qualification(slack_ctx)
+    bid_in_qualification(slack_ctx, link_slack=False)
     report = _notifier(slack_ctx).deliver_pending(slack_ctx)
     assert report.failed == 1 and report.pending == 1
     row = next(m for m in _rows(slack_ctx) if m.sent_at is None)

@@ -21,7 +21,7 @@ from orchestrator.bid.planning import WarningPolicy, load_milestone_rules
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import ENDS
 from orchestrator.store import outbox
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import (
     Account,
     Milestone,
@@ -191,7 +191,7 @@ def _rows(
 def board(ctx: Context) -> list[DeadlineRow]:
     """Every open milestone of every open bid, soonest first."""
     _, policy = load_milestone_rules(ctx.settings.rules_dir)
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return _rows(session, ctx.clock(), policy)
 
 
@@ -200,7 +200,7 @@ def control_plan(ctx: Context, ref: str) -> list[DeadlineRow]:
     from orchestrator.bid.facts import get_opportunity
 
     _, policy = load_milestone_rules(ctx.settings.rules_dir)
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         return _rows(session, ctx.clock(), policy, opportunity_id=opportunity.id, include_done=True)
 
@@ -220,10 +220,11 @@ def watch(ctx: Context, *, notify: bool = True) -> WatchReport:
     _, policy = load_milestone_rules(ctx.settings.rules_dir)
     now = ctx.clock()
     report = WatchReport()
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         report.board = _rows(session, now, policy)
-        if not notify:
-            return report
+    if not notify:
+        return report
+    with transaction(ctx.engine) as session:  # short: only the warnings due are queued
         for row in report.board:
             for level in levels_due(row.due_at, now, policy):
                 person = _recipient(session, row, level)

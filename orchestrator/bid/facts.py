@@ -37,7 +37,7 @@ GO_NO_GO_TRIGGERS = {
     "redefine_strategy": "redefine_strategy",
 }
 
-_REF = re.compile(r"^(?:OPP-?)?0*(\d+)$", re.IGNORECASE)
+_REF = re.compile(r"^(?:OPP-?)?0*([0-9]+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,18 @@ class StepResult:
 # --- lookups ---------------------------------------------------------------------------------
 
 
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integer columns (PostgreSQL `integer`); a larger number names nothing."""
+
+
 def parse_ref(ref: str) -> int:
     match = _REF.match(ref.strip())
     if not match:
         raise NotFound(f"'{ref}' is not an opportunity id (expected OPP-0007 or 7)")
-    return int(match.group(1))
+    number = int(match.group(1)[:12])  # more digits than any id: refused just below
+    if len(match.group(1)) > 10 or number > MAX_ID:
+        raise NotFound(f"no opportunity {ref.strip()}")
+    return number
 
 
 def get_opportunity(session: Session, ref: str | int, *, lock: bool = False) -> Opportunity:
@@ -104,8 +111,8 @@ def holds_role(
 ) -> bool:
     """True when the person holds one of `roles` on this bid.
 
-    Team roles (bid manager, consultant, operations...) count only for the bid's own team;
-    management, finance and legal hold their role on every bid.
+    A role named in the bid's team counts on this bid only; management, finance and legal
+    count on every bid only when an admin granted them to the person (`bid people grant`).
     """
     if opportunity.id is None:  # rows read from the database always have one
         raise ValueError("the opportunity is not stored")

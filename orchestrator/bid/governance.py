@@ -52,6 +52,8 @@ def governance_decision(
 
 
 APPROVAL_INVALIDATED = "approval_invalidated"
+MIN_VERSION_PREFIX = 8
+"""`bid approve --version` takes the proposal hash or a prefix of at least this many digits."""
 
 
 def request_approval(
@@ -230,9 +232,11 @@ def approve(
                 raise ApprovalError(
                     f"{opportunity.ref} is in {opportunity.state}, not in governance review"
                 )
-            if proposal_hash and proposal_hash != opportunity.proposal_hash:
+            current = opportunity.proposal_hash or ""
+            pinned = (proposal_hash or "").strip().lower()
+            if pinned and not (len(pinned) >= MIN_VERSION_PREFIX and current.startswith(pinned)):
                 raise ApprovalError(
-                    f"this approval is for an outdated proposal version {proposal_hash[:12]}; "
+                    f"this approval is for an outdated proposal version {pinned[:12]}; "
                     f"the current version is {(opportunity.proposal_hash or '')[:12]}"
                 )
             person = get_person(session, by)
@@ -310,7 +314,7 @@ def approve(
                 opportunity.ref,
                 state,
                 opportunity.state,
-                f"{area} {verdict} by {person.email}",
+                f"{area} {verdict} by {person.email} on proposal version {current[:12]}",
             )
     except ApprovalError as refusal:
         audit_refusal(ctx, ref, "approve", by, str(refusal))

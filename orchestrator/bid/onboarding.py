@@ -7,14 +7,15 @@ import hashlib
 from sqlmodel import Session, select
 
 from orchestrator.bid.changes import Change, apply_change, check_allowed
-from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.recording import audit, audit_creation
+from orchestrator.bid.facts import get_opportunity, get_person
+from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
+from orchestrator.bid.recording import audit, audit_creation, refusals_kept
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
 from orchestrator.lifecycle.table import State
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import (
     Account,
     Opportunity,
@@ -27,31 +28,82 @@ from orchestrator.store.models import (
 LEAD_ROLE_BY_TIER = {"top": Role.BID_MANAGER, "major": Role.ACCOUNT_MANAGER}
 
 
-def upsert_person(session: Session, spec: PersonSpec, role: str | None = None) -> Person:
-    """The person with this e-mail, created when new; gains `role` if given."""
-    email = spec.email.strip().lower()
+def team_person(
+    session: Session,
+    ctx: Context,
+    spec: OpportunitySpec,
+    role: Role,
+    named: PersonSpec,
+    *,
+    creator: Person | None,
+    actor: str,
+) -> Person:
+    """The person a team list names: an existing one as they are, or a new one.
+
+    An opportunity never alters an existing person: a name or Slack user id that differs
+    from what is stored is refused (an admin changes people with `bid people set`). Only an
+    admin (or the process's own automation) may give a new person a Slack user id, since
+    Slack clicks are mapped to people by it.
+    """
+    email = named.email.strip().lower()
     person = session.exec(select(Person).where(Person.email == email)).first()
-    if person is None:
-        person = Person(
-            email=email,
-            name=spec.name or email.split("@")[0].replace(".", " ").title(),
-            slack_user_id=spec.slack_user_id,
-            roles=[],
-        )
-    if spec.name:
-        person.name = spec.name
-    if spec.slack_user_id:
-        person.slack_user_id = spec.slack_user_id
-    if role and role not in person.roles:
-        person.roles = [*person.roles, role]
+    if person is not None:
+        if named.slack_user_id and named.slack_user_id != person.slack_user_id:
+            stored = person.slack_user_id or "none"
+            raise InputError(
+                f"{email} already exists with Slack user id {stored}; an opportunity never "
+                "changes a person (an admin runs bid people set)",
+                **spec.where("team", role.value, "slack_user_id"),
+            )
+        if named.name and named.name != person.name:
+            raise InputError(
+                f"{email} already exists as '{person.name}'; an opportunity never changes a "
+                "person (an admin runs bid people set)",
+                **spec.where("team", role.value, "name"),
+            )
+        return person
+    if named.slack_user_id:
+        if creator is not None and not is_admin(creator):
+            raise InputError(
+                "only an admin sets a person's Slack user id (bid people add EMAIL "
+                "--slack-user-id ...)",
+                **spec.where("team", role.value, "slack_user_id"),
+            )
+        holder = session.exec(
+            select(Person).where(Person.slack_user_id == named.slack_user_id)
+        ).first()
+        if holder is not None:
+            raise InputError(
+                f"Slack user {named.slack_user_id} is already {holder.email}'s",
+                **spec.where("team", role.value, "slack_user_id"),
+            )
+    person = Person(
+        email=email,
+        name=named.name or email.split("@")[0].replace(".", " ").title(),
+        slack_user_id=named.slack_user_id,
+        roles=[],
+    )
     session.add(person)
     session.flush()
+    record_person_created(
+        session, ctx, actor, person, f"{spec.where()['file'] or 'opportunity'} ({role.value})"
+    )
     return person
 
 
 def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") -> str:
-    """Store a new opportunity in pre-qualification, with its team; return its id (OPP-0001)."""
+    """Store a new opportunity in pre-qualification, with its team; return its id (OPP-0001).
+
+    The team's roles hold on this bid only; no one gains an organisation role from it.
+    """
+
+    if spec.currency not in catalogue_for(ctx.settings.rules_dir).fx.rates:
+        raise InputError(
+            f"'{spec.currency}' has no exchange rate in rules/fx_rates.yaml",
+            **spec.where("currency"),
+        )
     with transaction(ctx.engine) as session:
+        creator = None if is_system_actor(actor) else get_person(session, actor)
         account = session.exec(select(Account).where(Account.name == spec.account.name)).first()
         if account is None:
             account = Account(name=spec.account.name, tier=spec.account.tier.value)
@@ -60,7 +112,8 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
         session.add(account)
         session.flush()
         people = {
-            role: upsert_person(session, p, role.value) for role, p in spec.team_people().items()
+            role: team_person(session, ctx, spec, role, p, creator=creator, actor=actor)
+            for role, p in spec.team_people().items()
         }
         lead = LEAD_ROLE_BY_TIER.get(spec.account.tier.value, Role.SALES_SUPPORT)
         owner = people.get(Role.ACCOUNT_MANAGER) or people.get(lead)
@@ -129,8 +182,9 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
 def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cli") -> int:
     """Add validated sites to a bid; all or nothing. rules/changes.yaml decides whether sites
     may still change in the bid's phase (until bid production; a frozen design reopens)."""
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "sites_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, actor)
         check_allowed(ctx, opportunity, "sites")
         for site in sites:
             session.add(
@@ -173,7 +227,7 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
 
 
 def existing_site_ids(ctx: Context, ref: str) -> list[str]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         return list(
             session.exec(select(Site.site_id).where(Site.opportunity_id == opportunity.id)).all()

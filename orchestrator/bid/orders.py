@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.recording import audit
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import audit, refusals_kept
 from orchestrator.bid.rendering import render_order_sheet
 from orchestrator.commercial.orders import record_macd as apply_macd
 from orchestrator.commercial.quotes import catalogue_for
@@ -36,8 +37,9 @@ def record_macd(
 ) -> MacdResult:
     """Record a move, add, change or delete, then render the order sheet again."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "macd", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, actor)
         order = apply_macd(
             session,
             opportunity,

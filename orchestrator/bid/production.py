@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
 from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
-from orchestrator.bid.recording import audit, complete_milestones
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import audit, complete_milestones, refusals_kept
 from orchestrator.context import Context
 from orchestrator.decisions.production_rules import ExitCriterion, load_exit_rules
 from orchestrator.errors import DesignFreezeRefused
@@ -236,8 +237,9 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
     Only in bid production, and only by someone who may (rules/production_exit.yaml:
     design_freeze.roles, per tier). Freezing what is already frozen records nothing.
     """
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "freeze", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
         state = opportunity.state
         if state != State.BID_PRODUCTION:
             raise DesignFreezeRefused(

@@ -19,6 +19,7 @@ from orchestrator.bid.facts import (
     team,
     to_eur,
 )
+from orchestrator.bid.people import check_actor
 from orchestrator.bid.recording import (
     audit,
     audit_refusal,
@@ -28,6 +29,7 @@ from orchestrator.bid.recording import (
     put_account_to_sleep,
     recipients,
     record_decision,
+    refusals_kept,
     routing_for,
 )
 from orchestrator.context import Context
@@ -255,11 +257,12 @@ def set_strategy(ctx: Context, ref: str, *, text: str, by: str) -> StepResult:
     """Record a (reworked) bid strategy; after *redefine strategy* the bid is decided again."""
     if not text.strip():
         raise InputError("the strategy text is empty", field="strategy")
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "strategy", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         if opportunity.state in ENDS:
             raise TransitionRefused(f"{opportunity.ref} is closed ({opportunity.state})")
         person = get_person(session, by)
+        check_actor(session, opportunity, person.email)
         opportunity.strategy = text.strip()
         if opportunity.state == State.STRATEGY_REWORK:
             opportunity.strategy_reworked = True

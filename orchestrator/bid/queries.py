@@ -218,7 +218,11 @@ def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
             {
                 "kind": "event",
                 "at": e.at,
-                "actor": e.actor,
+                "actor": (
+                    f"{e.actor} (recorded by {e.inputs['recorded_by']})"
+                    if e.inputs.get("recorded_by")
+                    else e.actor
+                ),
                 "trigger": e.trigger,
                 "from_state": e.from_state,
                 "to_state": e.to_state,

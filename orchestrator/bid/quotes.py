@@ -22,8 +22,9 @@ from sqlmodel import Session, select
 from orchestrator.bid.changes import Change, ChangeOutcome, apply_change, check_allowed
 from orchestrator.bid.deal import load_deal
 from orchestrator.bid.facts import get_opportunity
+from orchestrator.bid.people import check_actor
 from orchestrator.bid.production import exit_check
-from orchestrator.bid.recording import audit, complete_milestones
+from orchestrator.bid.recording import audit, complete_milestones, refusals_kept
 from orchestrator.bid.sourcing import answer_requests
 from orchestrator.commercial.quote_checks import check_quotes
 from orchestrator.commercial.quote_import import apply_quotes
@@ -133,8 +134,9 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
             parsed, sites, opportunity, catalogue, today=ctx.clock().date(), file=str(path)
         )
     now = ctx.clock()
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "quotes_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, actor)
         previous = _previous(session, opportunity, digest)
         if previous is not None:  # another import of the same file won the race
             return _already(opportunity.ref, previous, digest)

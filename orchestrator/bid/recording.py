@@ -6,6 +6,9 @@ commits whole or not at all."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +23,7 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.context import Context
+from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State
 from orchestrator.ports import ProducedDocuments
@@ -34,6 +38,33 @@ from orchestrator.store.models import (
     Opportunity,
     Person,
 )
+
+# --- who records: "recorded by X for Y" -------------------------------------------------------
+
+_RECORDER: ContextVar[tuple[str, str | None] | None] = ContextVar("bid_recorder", default=None)
+
+
+@contextmanager
+def recorded_by(recorder: str | None, for_actor: str | None = None) -> Iterator[None]:
+    """Changes in this block are recorded by `recorder` (an admin or recorder using `--by`)
+    for `for_actor` (for every person, when None): their audit events say so
+    (`inputs.recorded_by`); events of the process's own automation ("rules") do not."""
+    token = _RECORDER.set((recorder, for_actor) if recorder else None)
+    try:
+        yield
+    finally:
+        _RECORDER.reset(token)
+
+
+def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
+    recording = _RECORDER.get()
+    if recording is not None:
+        recorder, for_actor = recording
+        acted_for = actor == for_actor if for_actor else "@" in actor
+        if acted_for and recorder != actor:
+            return {**(inputs or {}), "recorded_by": recorder}
+    return dict(inputs or {})
+
 
 # --- the one path: move a bid, with audit event and notifications, in the caller's transaction -
 
@@ -64,7 +95,7 @@ def move_bid(
         to_state=dest,
         trigger=trigger,
         reason=reason,
-        inputs=inputs or {},
+        inputs=_stamped(actor, inputs),
         idempotency_key=f"{opportunity.id}:{trigger}:{opportunity.version}",
     )
     session.add(opportunity)
@@ -107,7 +138,7 @@ def audit(
         to_state=opportunity.state,
         trigger=trigger,
         reason=reason,
-        inputs=inputs or {},
+        inputs=_stamped(actor, inputs),
     )
     session.add(event)
     session.flush()
@@ -125,7 +156,7 @@ def audit_creation(
         from_state=None,
         to_state=opportunity.state,
         trigger=CREATE_TRIGGER,
-        inputs=inputs,
+        inputs=_stamped(actor, inputs),
         idempotency_key=f"{opportunity.id}:{CREATE_TRIGGER}:0",
     )
     session.add(event)
@@ -168,6 +199,17 @@ def audit_refusal(ctx: Context, ref: str, trigger: str, actor: str, reason: str)
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         audit(session, ctx, opportunity, f"{trigger}_refused", actor=actor, reason=reason)
+
+
+@contextmanager
+def refusals_kept(ctx: Context, ref: str, trigger: str, actor: str) -> Iterator[None]:
+    """A change refused because its actor may not make it is kept on the trail; wrap the
+    change's transaction in this (the refusal is written after it rolled back)."""
+    try:
+        yield
+    except NotPermitted as refusal:
+        audit_refusal(ctx, ref, trigger, actor, str(refusal))
+        raise
 
 
 def recipients(session: Session, opportunity: Opportunity, roles: list[str]) -> list[Person]:

@@ -23,6 +23,7 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.bid.governance import approve
+from orchestrator.bid.people import check_actor
 from orchestrator.bid.qualification import decide, set_strategy
 from orchestrator.bid.recording import (
     check_category,
@@ -30,6 +31,7 @@ from orchestrator.bid.recording import (
     put_account_to_sleep,
     recipients,
     record_documents,
+    refusals_kept,
     routing_for,
 )
 from orchestrator.bid.rendering import SETS
@@ -58,9 +60,10 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
     Stops (without error) where the bid waits for a person: go/no-go, approvals, the
     customer's verdict. A guard that refuses raises `TransitionRefused` naming it.
     """
-    with reading(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "advance", actor), reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         state = opportunity.state
+        check_actor(session, opportunity, actor)
         if state in ENDS:
             return StepResult(ref, state, state, f"the bid is closed ({state.value})")
         step = STEP_WORK[state]
@@ -114,8 +117,9 @@ def record_result(
     category: str | None = None,
 ) -> StepResult:
     """The customer's verdict at the decision step: won goes to contract preparation."""
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "win" if won else "lose", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
         if not won:
             check_category(ctx, category)
         opportunity.result_reason, opportunity.result_category = reason, category
@@ -138,8 +142,9 @@ def record_result(
 def withdraw(
     ctx: Context, ref: str, *, reason: str, by: str = "system", category: str | None = None
 ) -> StepResult:
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
         check_category(ctx, category)
         opportunity.result_reason, opportunity.result_category = reason, category
         event = move_bid(session, ctx, opportunity, "withdraw", actor=by, reason=reason)

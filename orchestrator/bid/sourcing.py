@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid import planning
 from orchestrator.bid.facts import account_of, get_opportunity, team
-from orchestrator.bid.recording import audit, record_documents, routing_for
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import audit, record_documents, refusals_kept, routing_for
 from orchestrator.commercial.qrf import QrfLine, QrfPlan, plan_qrfs
 from orchestrator.commercial.quotes import (
     QuoteFacts,
@@ -259,8 +260,9 @@ def send_quote_requests(
             current_quotes(session, opportunity_id),
             catalogue,
         )
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "qrf", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, actor)
         record_documents(session, opportunity, produced)
         requests, recorded = record_requests(session, ctx, opportunity, plan, actor)
     return QrfResult(

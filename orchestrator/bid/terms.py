@@ -12,7 +12,8 @@ from typing import Any
 
 from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import StepResult, get_opportunity, get_person
-from orchestrator.bid.recording import audit
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import audit, refusals_kept
 from orchestrator.context import Context
 from orchestrator.decisions.catalogue import validate_pricing
 from orchestrator.store.db import transaction
@@ -23,8 +24,9 @@ def set_deviations(ctx: Context, ref: str, deviations: list[str], *, by: str) ->
 
     A change of terms goes through rules/changes.yaml: under review it asks legal again."""
     cleaned = [d.strip() for d in deviations if d.strip()]
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "terms", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
         person = get_person(session, by)
         if cleaned == list(opportunity.deviations):
             state = opportunity.state
@@ -71,8 +73,9 @@ def set_pricing(ctx: Context, ref: str, changes: dict[str, Any], *, by: str) -> 
 
     A change of prices goes through rules/changes.yaml: in production it reopens the design;
     under review or once submitted it is refused (the approvers' version would change)."""
-    with transaction(ctx.engine) as session:
+    with refusals_kept(ctx, ref, "terms", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
         person = get_person(session, by)
         check_allowed(ctx, opportunity, "prices")
         before = dict(opportunity.pricing or {})

@@ -7,19 +7,25 @@ a bug and shows its traceback. Commands that run no flow never import Prefect.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.bid.people import is_admin
+from orchestrator.bid.recording import recorded_by
+from orchestrator.cli import output
+from orchestrator.cli.identity import acting, current_person
+from orchestrator.cli.output import esc
 from orchestrator.context import Context
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, NotPermitted
 from orchestrator.store.models import Area
+from orchestrator.text import one_line
 from orchestrator.wiring import open_context
 
 app = typer.Typer(
@@ -52,12 +58,7 @@ def print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) if v is not None else "" for v in row))
-    return table
+    return output.table(title, columns, rows)
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")
 
     ctx = get_context()
     spec = parse_opportunity(file, ctx.clock().date())
-    print(create_opportunity(ctx, spec))
+    print(create_opportunity(ctx, spec, actor=current_person(ctx).email))
 
 
 @sites_app.command("import")
@@ -84,9 +85,11 @@ def sites_import(opportunity: str, file: Path) -> None:
     from orchestrator.intake.opportunity import parse_sites
 
     ctx = get_context()
+    actor = current_person(ctx).email
     existing = existing_site_ids(ctx, opportunity)
     try:
-        total = max(sum(1 for _ in file.open(encoding="utf-8-sig")) - 1, 0)
+        with file.open("rb") as handle:
+            total = max(sum(1 for _ in handle) - 1, 0)
     except OSError:
         total = 0
     with Progress(console=err_console, transient=True, disable=total < 500) as progress:
@@ -97,8 +100,8 @@ def sites_import(opportunity: str, file: Path) -> None:
             on_row=lambda line: progress.update(task, completed=line - 1),
             max_mbps=catalogue_for(ctx.settings.rules_dir).prices.max_mbps,
         )
-    count = import_sites(ctx, opportunity, sites)
-    console.print(f"imported {count} sites into {opportunity}")
+    count = import_sites(ctx, opportunity, sites, actor=actor)
+    console.print(f"imported {count} sites into {esc(opportunity)}")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -113,16 +116,18 @@ def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> N
     if as_json:
         print_json(result.as_dict())
         return
-    console.print(f"[bold]{result.ref}[/] {result.title} — {result.account} ({result.tier})")
+    console.print(
+        f"[bold]{result.ref}[/] {esc(result.title)} — {esc(result.account)} ({result.tier})"
+    )
     console.print(f"state: [bold]{result.state}[/]   deadline: {result.submission_deadline}")
-    console.print(f"step owner: {result.step_owner}   sites: {result.sites}")
+    console.print(f"step owner: {esc(result.step_owner)}   sites: {result.sites}")
     for action in result.next_actions:
-        console.print(f"next: {action}")
+        console.print(f"next: {esc(action)}")
     for criterion in result.exit_criteria:
         mark = "done" if criterion["holds"] else "[red]open[/]"
-        console.print(f"{mark}: {criterion['text']}", highlight=False)
+        console.print(f"{mark}: {esc(criterion['text'])}", highlight=False)
     for block in result.blocked_by:
-        console.print(f"[red]blocked[/]: {block}")
+        console.print(f"[red]blocked[/]: {esc(block)}")
     for area, state in result.approvals.items():
         console.print(f"approval {area}: {state}")
     for milestone in result.next_milestones:
@@ -188,7 +193,7 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
         return
     console.print(
         _table(
-            f"History of {opportunity}",
+            f"History of {esc(opportunity)}",
             ["at", "actor", "what", "from", "to", "reason"],
             [
                 [
@@ -220,13 +225,14 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
         console.print(
             f"[bold]{row['gate']}[/] at {row['at'][:19]} — {row['rule_file']}@{row['rule_version']}"
         )
-        console.print(f"  inputs:  {json.dumps(row['inputs'])}")
-        console.print(f"  outputs: {json.dumps(row['outputs'])}")
-        console.print(f"  rows:    {', '.join(row['matched_rows'])}")
+        console.print(f"  inputs:  {esc(json.dumps(row['inputs']))}")
+        console.print(f"  outputs: {esc(json.dumps(row['outputs']))}")
+        console.print(f"  rows:    {esc(', '.join(row['matched_rows']))}")
         if row["decided_by"]:
             flag = " (overrides the recommendation)" if row["overridden"] else ""
             console.print(
-                f"  decided: {row['human_outcome']} by {row['decided_by']}{flag}: {row['reason']}"
+                f"  decided: {esc(row['human_outcome'])} by {esc(row['decided_by'])}{flag}: "
+                f"{esc(row['reason'])}"
             )
 
 
@@ -234,7 +240,8 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
 
 
 def _print_step(message: str) -> None:
-    console.print(message)
+    """A service's one-line answer; it quotes user text (reasons, titles), so no markup."""
+    console.print(esc(message))
 
 
 def _continue(ctx: Context, ref: str, actor: str) -> None:
@@ -243,19 +250,23 @@ def _continue(ctx: Context, ref: str, actor: str) -> None:
 
     message = get_runner(ctx).continue_bid(ctx, ref, actor)
     if message:
-        console.print(f"continued: {message}")
+        console.print(f"continued: {esc(message)}")
+
+
+BY_HELP = "Record it for this person (e-mail); only an admin or recorder names someone else"
 
 
 @app.command()
 def advance(
     opportunity: str,
-    by: str = typer.Option("cli", help="Who asks (e-mail or name), for the audit trail"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
     from orchestrator.runtime.runner import get_runner
 
     ctx = get_context()
-    result = get_runner(ctx).advance_once(ctx, opportunity, by)
+    with acting(ctx, by) as actor:
+        result = get_runner(ctx).advance_once(ctx, opportunity, actor)
     _print_step(f"{result.ref}: {result.message}")
     if result.waiting_for:
         _print_step(f"waiting for {result.waiting_for}")
@@ -265,7 +276,7 @@ def advance(
 def decide(
     opportunity: str,
     outcome: str = typer.Option(..., help="bid | no_bid | redefine_strategy"),
-    by: str = typer.Option(..., help="E-mail of the person deciding"),
+    by: str | None = typer.Option(None, help=f"The person deciding. {BY_HELP}"),
     reason: str = typer.Option(..., help="Why"),
     category: str | None = typer.Option(None, help="Reason category (required for no_bid)"),
 ) -> None:
@@ -273,37 +284,45 @@ def decide(
     from orchestrator.bid.services import decide as decide_bid
 
     ctx = get_context()
-    result = decide_bid(ctx, opportunity, outcome=outcome, by=by, reason=reason, category=category)
-    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-    if result.to_state.value == "kick_off":
-        _continue(ctx, result.ref, by)
+    with acting(ctx, by) as actor:
+        result = decide_bid(
+            ctx, opportunity, outcome=outcome, by=actor, reason=reason, category=category
+        )
+        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+        if result.to_state.value == "kick_off":
+            _continue(ctx, result.ref, actor)
 
 
 @app.command()
 def approve(
     opportunity: str,
     area: Area = typer.Option(..., help="technical | financial | legal | management"),
-    by: str = typer.Option(..., help="E-mail of the approver"),
+    by: str | None = typer.Option(None, help=f"The approver. {BY_HELP}"),
     reject: bool = typer.Option(False, "--reject", help="Reject instead of approve"),
     reason: str | None = typer.Option(None, help="Why (required to reject)"),
-    version: str | None = typer.Option(None, help="Proposal version (hash) being approved"),
+    version: str | None = typer.Option(
+        None,
+        help="Pin the proposal version (hash, or its first 8+ digits) you read; "
+        "refused when the bid has moved on",
+    ),
 ) -> None:
-    """Grant or reject one governance approval."""
+    """Grant or reject one governance approval; prints the proposal version it binds to."""
     from orchestrator.bid.services import approve as approve_bid
 
     ctx = get_context()
-    result = approve_bid(
-        ctx,
-        opportunity,
-        area=area.value,
-        by=by,
-        reject=reject,
-        reason=reason,
-        proposal_hash=version,
-    )
-    _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-    if not reject and not _approvals_pending(ctx, result.ref):
-        _continue(ctx, result.ref, by)
+    with acting(ctx, by) as actor:
+        result = approve_bid(
+            ctx,
+            opportunity,
+            area=area.value,
+            by=actor,
+            reject=reject,
+            reason=reason,
+            proposal_hash=version,
+        )
+        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
+        if not reject and not _approvals_pending(ctx, result.ref):
+            _continue(ctx, result.ref, actor)
 
 
 def _approvals_pending(ctx: Context, ref: str) -> bool:
@@ -317,12 +336,14 @@ def _approvals_pending(ctx: Context, ref: str) -> bool:
 def strategy(
     opportunity: str,
     text: str = typer.Argument(..., help="The (reworked) bid strategy"),
-    by: str = typer.Option(..., help="E-mail of the author"),
+    by: str | None = typer.Option(None, help=f"The author. {BY_HELP}"),
 ) -> None:
     """Record the bid strategy (needed after 'redefine strategy')."""
     from orchestrator.bid.services import set_strategy
 
-    result = set_strategy(get_context(), opportunity, text=text, by=by)
+    ctx = get_context()
+    with acting(ctx, by) as actor:
+        result = set_strategy(ctx, opportunity, text=text, by=actor)
     _print_step(f"{result.ref}: {result.message}")
 
 
@@ -333,7 +354,7 @@ def result(
     lost: bool = typer.Option(False, "--lost", help="The RFP is lost"),
     reason: str = typer.Option(..., help="The customer's reasons"),
     category: str | None = typer.Option(None, help="Reason category (required when lost)"),
-    by: str = typer.Option("cli", help="Who records it"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Record the customer's verdict at the decision step."""
     from orchestrator.bid.services import record_result
@@ -342,10 +363,13 @@ def result(
     if won == lost:
         raise InputError("give exactly one of --won or --lost", field="result")
     ctx = get_context()
-    outcome = record_result(ctx, opportunity, won=won, reason=reason, by=by, category=category)
-    _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
-    if won:
-        _continue(ctx, outcome.ref, by)
+    with acting(ctx, by) as actor:
+        outcome = record_result(
+            ctx, opportunity, won=won, reason=reason, by=actor, category=category
+        )
+        _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
+        if won:
+            _continue(ctx, outcome.ref, actor)
 
 
 @app.command()
@@ -353,12 +377,14 @@ def withdraw(
     opportunity: str,
     reason: str = typer.Option(..., help="Why the bid is withdrawn"),
     category: str | None = typer.Option(None, help="Reason category"),
-    by: str = typer.Option("cli", help="Who withdraws it"),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Withdraw a bid from any open step."""
     from orchestrator.bid.services import withdraw as withdraw_bid
 
-    outcome = withdraw_bid(get_context(), opportunity, reason=reason, by=by, category=category)
+    ctx = get_context()
+    with acting(ctx, by) as actor:
+        outcome = withdraw_bid(ctx, opportunity, reason=reason, by=actor, category=category)
     _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
 
 
@@ -400,7 +426,11 @@ def demo(
 
     ctx = get_context()
     runner = get_runner(ctx)
-    run_demo(ctx, out, console, runner)
+    caller = current_person(ctx)  # the demo records its team's answers for them
+    if not is_admin(caller):
+        raise NotPermitted(f"{caller.email} is not an admin; the demo records for its bid team")
+    with recorded_by(caller.email):
+        run_demo(ctx, out, console, runner)
 
 
 # --- commands contributed by other modules ----------------------------------------------------
@@ -412,6 +442,7 @@ def _register_plugins() -> None:
     import importlib
 
     for module_name in (
+        "orchestrator.cli.people",
         "orchestrator.cli.documents",
         "orchestrator.cli.production",
         "orchestrator.cli.funnel",
@@ -432,9 +463,17 @@ _register_plugins()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `bid` script: one line and exit code 2 for user errors."""
+    """Entry point of the `bid` script: one line and exit code 2 for user errors.
+
+    A mistyped command or option, a missing argument: Click's usage line and the error, exit
+    2. A `BidError` (bad input, a refused transition): one line per problem, exit 2. Typer
+    bundles its own Click (`typer._click`), whose exceptions derive from
+    `typer.TyperException`; catching the `click` package's would never match.
+    """
     try:
-        returned = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        returned = app(
+            args=list(argv) if argv is not None else None, prog_name="bid", standalone_mode=False
+        )
         if isinstance(returned, int) and returned:
             return returned  # a command that ended with typer.Exit(code)
         if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
@@ -446,17 +485,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         lines = error.lines() if isinstance(error, InputErrors) else [str(error)]
         for line in lines:
-            err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            _error_line(f"error: {line}")
         return 2
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         return int(exit_.exit_code)
-    except click.ClickException as error:
-        error.show()
-        return 2
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except typer.Abort:
+        _error_line("aborted")
         return 130
+    except typer.TyperException as error:  # Click's usage errors, as bundled by typer
+        return _usage_error(error)
     return 0
+
+
+def _error_line(text: str) -> None:
+    err_console.print(one_line(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _usage_error(error: typer.TyperException) -> int:
+    """Click's usage line and the error, one line each; exit code 2. A group called without
+    a subcommand has already shown its help (typer prints it while raising)."""
+    code = int(getattr(error, "exit_code", 2) or 2)
+    context = getattr(error, "ctx", None)
+    message = error.format_message().strip()
+    if type(error).__name__ == "NoArgsIsHelpError":  # the help is the answer
+        return 2
+    if context is not None:
+        pieces = " ".join(context.command.collect_usage_pieces(context))
+        usage = re.sub(r"\{(\w+)\}", lambda match: match.group(1).upper(), pieces)
+        _error_line(f"Usage: {context.command_path} {usage}")
+    if message:
+        _error_line(f"error: {message}")
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from rich.console import Console
 from orchestrator.bid import services
 from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.queries import approval_view
+from orchestrator.cli.output import esc
 from orchestrator.cli.production import print_summary
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import parse_opportunity, parse_sites
@@ -156,21 +157,21 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
 
     inputs = out / "bid-demo"
     opportunity_file, sites_file = write_demo_inputs(inputs, ctx)
-    console.print(f"[bold]1. Intake[/]: {opportunity_file} and {sites_file}")
+    console.print(f"[bold]1. Intake[/]: {esc(opportunity_file)} and {esc(sites_file)}")
     ref = create_opportunity(ctx, parse_opportunity(opportunity_file, ctx.clock().date()), "demo")
     count = import_sites(ctx, ref, parse_sites(sites_file), "demo")
     console.print(f"   created {ref} with {count} sites")
 
     def carry(label: str) -> None:
         for step in run(ctx, ref):
-            console.print(f"   {label}: {step.message}")
+            console.print(f"   {label}: {esc(step.message)}")
 
     carry("pre-qualification")
     bid_manager = DEMO_TEAM["bid_manager"]["email"]
     decided = services.decide(
         ctx, ref, outcome="bid", by=bid_manager, reason="strategic account, strong fit"
     )
-    console.print(f"[bold]2. Go/no-go[/]: {decided.message}")
+    console.print(f"[bold]2. Go/no-go[/]: {esc(decided.message)}")
     carry("production")
     _play_the_carriers(ctx, ref, inputs, console)
     carry("production")
@@ -185,7 +186,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         granted = services.approve(
             ctx, ref, area=area, by=APPROVER_BY_AREA[area], proposal_hash=version
         )
-        console.print(f"   {granted.message}")
+        console.print(f"   {esc(granted.message)}")
     carry("submission")
     services.record_result(
         ctx, ref, won=True, reason="best QoS guarantees and transition plan", by=bid_manager
@@ -313,8 +314,8 @@ def _second_bid(
     import_sites(ctx, ref, parse_sites(folder / "sites.csv"), "demo")
     steps = run(ctx, ref)
     console.print(
-        f"[bold]5. Waiting for you[/]: {ref} (Brabant Retail, major account) from {second}: "
-        f"{steps[-1].message if steps else 'created'}"
+        f"[bold]5. Waiting for you[/]: {ref} (Brabant Retail, major account) from "
+        f"{esc(second)}: {esc(steps[-1].message) if steps else 'created'}"
     )
     return ref
 
@@ -324,18 +325,18 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
 
     final = status(ctx, ref)
     console.print(f"[bold]Done[/]: {ref} is [bold]{final.state}[/]")
-    console.print(f"   database:  {ctx.settings.database_url}")
-    console.print(f"   documents: {ctx.output_dir_for(ref)}")
+    console.print(f"   database:  {esc(ctx.settings.database_url)}")
+    console.print(f"   documents: {esc(ctx.output_dir_for(ref))}")
     folders: dict[str, list[str]] = {}
     for path in final.documents:
         folders.setdefault(str(Path(path).parent), []).append(Path(path).name)
     for folder, names in folders.items():
         if len(names) > 6:
             kinds = sorted({Path(name).suffix for name in names})
-            console.print(f"     - {folder}/: {len(names)} files ({', '.join(kinds)})")
+            console.print(f"     - {esc(folder)}/: {len(names)} files ({', '.join(kinds)})")
         else:
             for name in names:
-                console.print(f"     - {folder}/{name}")
+                console.print(f"     - {esc(folder)}/{esc(name)}")
     with reading(ctx.engine) as session:
         from sqlmodel import func, select
 

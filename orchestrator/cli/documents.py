@@ -6,7 +6,6 @@ people or JSON for machines. User mistakes raise `BidError`s; the main wrapper p
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.cli.output import esc, table
 from orchestrator.context import Context
-from orchestrator.errors import InputError
 from orchestrator.ports import ProducedDocuments, RenderedDocument
 
 # The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
@@ -48,14 +47,15 @@ def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
 
 
 def _print_documents(title: str, documents: list[RenderedDocument], problems: list[str]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in ("Kind", "Name", "File", "Version"):
-        table.add_column(column)
-    for d in documents:
-        table.add_row(d.kind, d.name, str(d.path), d.content_hash[:12])
-    console.print(table)
+    console.print(
+        table(
+            title,
+            ("Kind", "Name", "File", "Version"),
+            [(d.kind, d.name, d.path, d.content_hash[:12]) for d in documents],
+        )
+    )
     for problem in problems:
-        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        console.print(f"[yellow]problem:[/] {esc(problem)}", highlight=False)
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -69,17 +69,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         out: OutOption = None,
         as_json: JsonOption = False,
         by: Annotated[
-            str | None, typer.Option("--by", help="Who sends them (default: the login name).")
+            str | None,
+            typer.Option("--by", help="Who sends them (default: you; others: admins, recorders)."),
         ] = None,
     ) -> None:
         """Write and record one QRF (.docx + .csv) per country and provider, with its reply-by
         date; BE/NL get internal tasks; unsourced sites go to unsourced.csv (exit 2 when no
         fallback partner is configured)."""
         from orchestrator.bid.sourcing import send_quote_requests
+        from orchestrator.cli.identity import acting
         from orchestrator.errors import UnsourcedSites
 
         ctx = get_context()
-        result = send_quote_requests(ctx, opportunity, out, actor=by or getpass.getuser())
+        with acting(ctx, by) as actor:
+            result = send_quote_requests(ctx, opportunity, out, actor=actor)
         produced = result.produced
         if as_json:
             _print_json(
@@ -105,15 +108,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         file: Annotated[Path, typer.Argument(help="Quote CSV")],
         by: Annotated[
-            str | None, typer.Option("--by", help="Who imports (default: the login name).")
+            str | None,
+            typer.Option("--by", help="Who imports (default: you; others: admins, recorders)."),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
         from orchestrator.bid.quotes import import_quotes
+        from orchestrator.cli.identity import acting
 
         ctx = get_context()
-        result = import_quotes(ctx, opportunity, file, actor=by or getpass.getuser())
+        with acting(ctx, by) as actor:
+            result = import_quotes(ctx, opportunity, file, actor=actor)
         ref = _ref(opportunity)
         if as_json:
             _print_json({"opportunity": ref, **result.to_json()})
@@ -139,7 +145,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if result.expired:
             console.print(
                 f"[yellow]expired:[/] {len(result.expired)} quote(s) already past valid_until: "
-                + ", ".join(result.expired[:10])
+                + esc(", ".join(result.expired[:10]))
                 + (" …" if len(result.expired) > 10 else ""),
                 highlight=False,
             )
@@ -170,19 +176,23 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if as_json:
             _print_json(report.to_json())
             return
-        table = Table(title=f"Quotes for {_ref(opportunity)}", title_justify="left")
-        for column in ("Site", "Country", "Status", "Provider", "Valid until", "Margin"):
-            table.add_column(column)
-        for site in report.sites:
-            table.add_row(
-                site.site_id,
-                site.country,
-                site.status,
-                site.provider or "",
-                site.valid_until.isoformat() if site.valid_until else "",
-                _pct(site.margin_pct),
+        console.print(
+            table(
+                f"Quotes for {_ref(opportunity)}",
+                ("Site", "Country", "Status", "Provider", "Valid until", "Margin"),
+                [
+                    (
+                        site.site_id,
+                        site.country,
+                        site.status,
+                        site.provider,
+                        site.valid_until.isoformat() if site.valid_until else "",
+                        _pct(site.margin_pct),
+                    )
+                    for site in report.sites
+                ],
             )
-        console.print(table)
+        )
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         console.print(
             f"{counts}; bid margin {_pct(report.margin.margin_pct)} over "
@@ -212,7 +222,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         site: Annotated[str, typer.Option("--site", help="Site id, e.g. S-00012")],
         kind: Annotated[str, typer.Option("--kind", help="move | add | change | delete")],
-        by: Annotated[str, typer.Option("--by", help="E-mail of who records the change")],
+        by: Annotated[
+            str | None,
+            typer.Option("--by", help="Who records it (default: you; others: admins, recorders)"),
+        ] = None,
         street: Annotated[str | None, typer.Option("--street")] = None,
         postcode: Annotated[str | None, typer.Option("--postcode")] = None,
         city: Annotated[str | None, typer.Option("--city")] = None,
@@ -226,9 +239,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
         from orchestrator.bid.orders import record_macd
+        from orchestrator.cli.identity import acting
 
-        if "@" not in by:
-            raise InputError("must be an e-mail address", field="--by")
         changes = {
             "street": street,
             "postcode": postcode,
@@ -239,15 +251,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             "name": name,
             "service": service,
         }
-        done = record_macd(
-            get_context(),
-            opportunity,
-            site_id=site,
-            kind=kind,
-            changes=changes,
-            actor=by,
-            out_dir=out,
-        )
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            done = record_macd(
+                ctx,
+                opportunity,
+                site_id=site,
+                kind=kind,
+                changes=changes,
+                actor=actor,
+                out_dir=out,
+            )
         order, sheet = done.order, done.sheet
         if as_json:
             data = _documents_json(done.ref, sheet)
@@ -260,7 +274,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             }
             _print_json(data)
             return
-        console.print(f"{done.ref}: {order.kind} of site {order.site_id} recorded", highlight=False)
+        console.print(
+            f"{done.ref}: {esc(order.kind)} of site {esc(order.site_id)} recorded", highlight=False
+        )
         _print_documents("Order sheet", sheet.documents, sheet.problems)
 
 

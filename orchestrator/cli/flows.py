@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from orchestrator.cli.output import table
 from orchestrator.context import Context
 from orchestrator.errors import BidError
 
@@ -153,10 +153,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
-        table = Table(title="Deadlines", title_justify="left")
         columns = ("bid", "account", "milestone", "owner", "due", "days left", "status")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(row[column]) for column in columns))
-        console.print(table)
+        console.print(
+            table("Deadlines", columns, [[row[column] for column in columns] for row in rows])
+        )

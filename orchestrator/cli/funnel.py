@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.output import cell, esc
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import Period, month_of, parse_period, quarter_of
 from orchestrator.errors import InputError
@@ -50,7 +51,7 @@ def _month(text: str | None, ctx: Context) -> Period:
 
 def print_funnel(console: Console, result: FunnelReport, owner: str | None = None) -> None:
     """The funnel as a table with its shape underneath (also printed by `bid demo`)."""
-    title = f"Funnel {result.period.label}" + (f" — {owner}" if owner else "")
+    title = f"Funnel {result.period.label}" + (f" — {esc(owner)}" if owner else "")
     table = Table(title=title)
     table.add_column("stage", no_wrap=True)
     for header in ("count", "target", "% target", "conv. (exp.)", "weeks med/p90 (exp.)"):
@@ -181,12 +182,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             table.add_column(header)
         for a in accounts:
             table.add_row(
-                a.name,
-                a.tier,
+                cell(a.name),
+                cell(a.tier),
                 a.sleeping_until.isoformat() + (" (due)" if a.due else ""),
-                a.last_bid or "—",
-                a.last_result or "—",
-                a.last_category or "—",
+                cell(a.last_bid or "—"),
+                cell(a.last_result or "—"),
+                cell(a.last_category or "—"),
             )
         console.print(table)
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from orchestrator.cli.identity import acting
 from orchestrator.context import Context
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -86,7 +87,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         reopens it."""
         from orchestrator.bid.production import freeze_design
 
-        result = freeze_design(get_context(), opportunity, by=by, note=note)
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            result = freeze_design(ctx, opportunity, by=actor, note=note)
         console.print(f"{result.ref}: {escape(result.message)}")
 
     @app.command("terms")
@@ -107,7 +110,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         if standard == bool(deviation):
             raise InputError("give --deviation TEXT (one or more) or --standard", field="terms")
-        result = set_deviations(get_context(), opportunity, list(deviation or []), by=by)
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            result = set_deviations(ctx, opportunity, list(deviation or []), by=actor)
         console.print(f"{result.ref}: {escape(result.message)}")
 
     @app.command("pricing")
@@ -148,7 +153,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 changes[key] = pairs
         if not changes:
             raise InputError("give --discount, --monthly or --one-off", field="pricing")
-        result = set_pricing(get_context(), opportunity, changes, by=by)
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            result = set_pricing(ctx, opportunity, changes, by=actor)
         console.print(f"{result.ref}: {escape(result.message)}")
 
     @approval_app.command("show")

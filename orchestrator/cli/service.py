@@ -33,19 +33,16 @@ from orchestrator.runtime import service
 MAX_REQUEST_BYTES = 1_000_000
 
 
-class Unauthorised(Exception):
-    """The caller's credential is missing or wrong."""
-
-
-def authenticate(token: str | None) -> str:
-    """The acting person's credential, checked; raises `Unauthorised`."""
-    from orchestrator.runtime.credentials import check_token
+def authenticate(token: str | None) -> None:
+    """Check the caller's credential (raises `NotAuthenticated`), the one check of the bid
+    layer: an unknown, revoked or missing token runs nothing."""
+    from orchestrator.bid.people import authenticate as check
+    from orchestrator.cli import app as cli_app
+    from orchestrator.errors import NotAuthenticated
 
     if not token:
-        raise Unauthorised("no credential: run `bid login` (or use the folder's admin token)")
-    if not check_token(get_settings(), token):
-        raise Unauthorised("this credential is not valid for this folder's bid service")
-    return token
+        raise NotAuthenticated("no credential: run `bid login` (or use the folder's admin token)")
+    check(cli_app.get_context(), token)
 
 
 class CliRunner:
@@ -58,14 +55,18 @@ class CliRunner:
         """Import what commands need, open the database, ready Prefect for flow runs."""
         from orchestrator.cli import app as cli_app
 
-        cli_app.get_context()
+        ctx = cli_app.get_context()
+        from orchestrator.cli.identity import current_person
+
+        current_person(ctx)  # a new folder gets its admin (the token `bid server` wrote)
         from orchestrator.runtime import prefect_env
 
         prefect_env.configure(get_settings())
         import flows.steps  # noqa: F401  (Prefect and the step flows, loaded once)
 
-    def run(self, argv: list[str], cwd: str, width: int) -> dict[str, Any]:
+    def run(self, argv: list[str], cwd: str, width: int, token: str) -> dict[str, Any]:
         from orchestrator.cli import app as cli_app
+        from orchestrator.cli.identity import presented
 
         out, err = io.StringIO(), io.StringIO()
         with self.lock:
@@ -77,7 +78,11 @@ class CliRunner:
             previous = os.getcwd()
             try:
                 os.chdir(cwd)
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                with (
+                    presented(token),
+                    contextlib.redirect_stdout(out),
+                    contextlib.redirect_stderr(err),
+                ):
                     try:
                         code = cli_app.main(argv)
                     except SystemExit as exit_:
@@ -143,15 +148,17 @@ def make_handler(runner: CliRunner) -> type[BaseHTTPRequestHandler]:
                 return
             header = self.headers.get("Authorization") or ""
             token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            from orchestrator.errors import NotAuthenticated
+
             try:
                 authenticate(token)
-            except Unauthorised as refusal:
+            except NotAuthenticated as refusal:
                 self._reply(401, {"error": str(refusal)})
                 return
             if database_url != settings.database_url:
                 self._reply(409, {"error": "this bid service serves another database"})
                 return
-            self._reply(200, runner.run(argv, cwd, width))
+            self._reply(200, runner.run(argv, cwd, width, token))
 
         def log_message(self, format: str, *args: Any) -> None:
             return

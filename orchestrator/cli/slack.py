@@ -12,6 +12,7 @@ from collections.abc import Callable
 import typer
 
 from orchestrator.context import Context
+from orchestrator.text import visible
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -50,7 +51,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 f"pending {report.pending}"
             )
             for error in report.errors:
-                typer.echo(f"not sent: {error}", err=True)
+                typer.echo(f"not sent: {visible(error)}", err=True)
 
     @app.command()
     def serve(

@@ -25,8 +25,10 @@ from orchestrator.decisions.catalogue import (
 )
 from orchestrator.errors import InputError
 from orchestrator.intake.countries import COUNTRY_CODES
+from orchestrator.intake.opportunity import MAX_BANDWIDTH_MBPS, MAX_TEXT, SITE_ID_PATTERN
 from orchestrator.lifecycle.table import State
 from orchestrator.store.models import ChangeOrder, Opportunity, Quote, Site, utcnow
+from orchestrator.text import has_control_characters
 
 ADDRESS_FIELDS = ("street", "postcode", "city", "country")
 CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service")
@@ -157,8 +159,21 @@ def _site_fields(site: Site) -> dict[str, Any]:
 def _check_values(changes: dict[str, Any]) -> None:
     if "bandwidth_mbps" in changes:
         value = changes["bandwidth_mbps"]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InputError("must be a whole number of Mbps > 0", field="bandwidth")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= MAX_BANDWIDTH_MBPS
+        ):
+            raise InputError(
+                f"must be a whole number of Mbps from 1 to {MAX_BANDWIDTH_MBPS:,}",
+                field="bandwidth",
+            )
+    for name in ("name", "street", "postcode", "city", "country"):
+        text = changes.get(name)
+        if isinstance(text, str) and (has_control_characters(text) or len(text) > MAX_TEXT):
+            raise InputError(
+                f"must be at most {MAX_TEXT} characters, without control characters", field=name
+            )
     if "access" in changes and changes["access"] not in ACCESS_TYPES:
         raise InputError(
             f"'{changes['access']}' is not one of {', '.join(sorted(ACCESS_TYPES))}",
@@ -222,6 +237,11 @@ def record_macd(
     ).first()
 
     if macd is MacdKind.ADD:
+        if not SITE_ID_PATTERN.match(site_id):
+            raise InputError(
+                "may hold only letters, digits and ._- (starting with a letter or digit)",
+                field="site",
+            )
         if site is not None and site.ordered:
             raise InputError(f"site {site_id} already exists and is ordered", field="site")
         required = ("name", *ADDRESS_FIELDS, "bandwidth_mbps", "access")

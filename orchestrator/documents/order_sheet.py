@@ -95,8 +95,12 @@ def _order_row(line: OrderLine) -> dict[str, Any]:
 
 
 def _text_cell(sheet: Any, value: object) -> Any:
-    """A value Excel shows as written: '=cmd|…' in a site name is text, never a formula."""
-    if isinstance(value, str) and value.startswith("="):
+    """A value Excel shows as written: '=cmd|…' in a site name is text, never a formula.
+
+    Every string is typed as a string cell (openpyxl would store `=…` as a formula), so no
+    text a user typed is ever evaluated by the spreadsheet.
+    """
+    if isinstance(value, str):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         return cell

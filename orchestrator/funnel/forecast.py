@@ -236,10 +236,11 @@ def take_forecast(engine: Engine, rules_dir: Path, *, now: datetime, save: bool)
     if not save:
         with reading(engine) as session:
             return forecast(session, rules_dir, now=now)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         result = forecast(session, rules_dir, now=now)
+    with transaction(engine) as session:  # short: the forecast is computed outside it
         save_forecast(session, result)
-        return result
+    return result
 
 
 def save_forecast(session: Session, result: Forecast) -> list[ForecastSnapshot]:

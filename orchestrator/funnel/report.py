@@ -37,7 +37,9 @@ from orchestrator.funnel.winloss import (
     win_rates,
 )
 from orchestrator.lifecycle.table import ENDS
+from orchestrator.store.db import reading
 from orchestrator.store.models import format_ref
+from orchestrator.text import spreadsheet_cell
 
 TEMPLATE = "report/monthly.html.j2"
 ACCURACY_MONTHS = 12
@@ -180,10 +182,13 @@ def _tables(review: MonthlyReview) -> dict[str, tuple[list[str], list[list[Any]]
 
 
 def _write_csv(path: Path, header: list[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A figure as CSV; text cells (owner e-mails, categories) cannot start a formula."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows(["" if value is None else value for value in row] for row in rows)
+        writer.writerows(
+            ["" if value is None else spreadsheet_cell(value) for value in row] for row in rows
+        )
 
 
 def _charts(review: MonthlyReview, out_dir: Path) -> dict[str, str]:
@@ -191,6 +196,12 @@ def _charts(review: MonthlyReview, out_dir: Path) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
+    # Labels are user text (owner e-mails, categories): `$…$` must not be read as mathtext.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _draw_charts(review, out_dir)
+
+
+def _draw_charts(review: MonthlyReview, out_dir: Path) -> dict[str, str]:
     from matplotlib.figure import Figure
 
     charts: dict[str, str] = {}
@@ -301,6 +312,6 @@ def monthly_report(
     now: datetime,
 ) -> Path:
     """Build and write the monthly business review for `month`; returns index.html's path."""
-    with Session(engine) as session:
+    with reading(engine) as session:
         review = monthly_review(session, rules_dir, month, now=now)
     return write_monthly_report(review, templates_dir, out_dir)

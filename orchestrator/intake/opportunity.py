@@ -7,7 +7,7 @@ any problem is refused whole.
 
 from __future__ import annotations
 
-import csv
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -15,17 +15,48 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
+from orchestrator.intake.files import csv_rows, load_yaml
+from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL, MAX_NAME, SLACK_USER_ID_PATTERN
 from orchestrator.store.models import Access, Role, Service, Source, Tier
+from orchestrator.text import has_control_characters
 
 # --- opportunity YAML --------------------------------------------------------------------------
 
 
+MAX_AMOUNT = 1e12
+"""Revenue and budgets above a trillion are typing mistakes (and overflow the rules engine)."""
+MAX_TEXT = 300
+"""Characters of a one-line field (title, account, reference)."""
+MAX_STRATEGY = 10_000
+MAX_YEARS_AHEAD = 10
+MULTILINE_FIELDS = frozenset({"strategy"})
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, allow_inf_nan=False, str_max_length=MAX_TEXT
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """No control characters (NUL, ESC, ...) in text; line breaks only where text runs on."""
+        newlines = info.field_name in MULTILINE_FIELDS
+        if isinstance(value, str) and has_control_characters(value, newlines=newlines):
+            raise ValueError("contains a control character")
+        return value
 
 
 class AccountSpec(_Strict):
@@ -34,23 +65,23 @@ class AccountSpec(_Strict):
 
 
 class RevenueSpec(_Strict):
-    short_term: float = Field(ge=0)
-    medium_term: float = Field(default=0, ge=0)
-    long_term: float = Field(default=0, ge=0)
+    short_term: float = Field(ge=0, le=MAX_AMOUNT)
+    medium_term: float = Field(default=0, ge=0, le=MAX_AMOUNT)
+    long_term: float = Field(default=0, ge=0, le=MAX_AMOUNT)
 
 
 class BantsSpec(_Strict):
-    budget_eur: float = Field(ge=0)
+    budget_eur: float = Field(ge=0, le=MAX_AMOUNT)
     authority: Literal["decision_maker", "influencer", "unknown"]
     need: Literal["clear", "vague", "none"]
-    timeframe_months: int = Field(ge=0)
+    timeframe_months: int = Field(ge=0, le=1200)
     sales_ready: bool
 
 
 class PersonSpec(_Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    name: str | None = None
-    slack_user_id: str | None = None
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=MAX_EMAIL)
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    slack_user_id: str | None = Field(default=None, pattern=SLACK_USER_ID_PATTERN)
 
 
 class OpportunitySpec(_Strict):
@@ -62,10 +93,11 @@ class OpportunitySpec(_Strict):
     decision_date: date | None = None
     estimated_revenue: RevenueSpec
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    team: dict[Role, PersonSpec | str] = Field(default_factory=dict)
+    team: dict[Role, PersonSpec] = Field(default_factory=dict)
+    """Each role's person: an e-mail, or a mapping with email, name and slack_user_id."""
     bants: BantsSpec | None = None
     services: list[Service] = Field(min_length=1)
-    strategy: str | None = None
+    strategy: str | None = Field(default=None, max_length=MAX_STRATEGY)
     strategic_fit: Literal["high", "medium", "low"] = "medium"
     incumbent: bool = False
     pricing: dict[str, Any] | None = None
@@ -81,11 +113,21 @@ class OpportunitySpec(_Strict):
             return {k: {"email": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
 
+    _file: str | None = PrivateAttr(default=None)
+    _root: yaml.Node | None = PrivateAttr(default=None)
+
     def team_people(self) -> dict[Role, PersonSpec]:
-        return {
-            role: spec if isinstance(spec, PersonSpec) else PersonSpec(email=spec)
-            for role, spec in self.team.items()
-        }
+        return dict(self.team)
+
+    def where(self, *path: str) -> dict[str, Any]:
+        """The file, line and field of a value, for an `InputError` raised after parsing
+        (a conflict found against the database)."""
+        line = _line_of(self._root, path) if self._root is not None else None
+        return {"file": self._file, "row": line, "field": ".".join(path)}
+
+    def from_file(self, file: str, root: yaml.Node | None) -> OpportunitySpec:
+        self._file, self._root = file, root
+        return self
 
 
 def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
@@ -103,19 +145,7 @@ def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
 def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
     """Read an opportunity YAML file; raise `InputError` naming file, line and field."""
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror})", file=name) from exc
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise InputError(
-            f"malformed YAML: {problem}", file=name, row=mark.line + 1 if mark else None
-        ) from exc
+    data, root = load_yaml(path)
     if not isinstance(data, dict):
         raise InputError("expected a mapping of fields at the top level", file=name)
     try:
@@ -136,6 +166,7 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
         from orchestrator.decisions.catalogue import validate_pricing
 
         spec = spec.model_copy(update={"pricing": validate_pricing(spec.pricing, name)})
+    spec = spec.from_file(name, root)
     if spec.submission_deadline < today:
         raise InputError(
             f"submission_deadline {spec.submission_deadline.isoformat()} is in the past",
@@ -143,6 +174,16 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
             row=_line_of(root, ("submission_deadline",)),
             field="submission_deadline",
         )
+    horizon = date(min(today.year + MAX_YEARS_AHEAD, 9999), 12, 31)
+    for field_name in ("submission_deadline", "decision_date"):
+        value = getattr(spec, field_name)
+        if value is not None and value > horizon:
+            raise InputError(
+                f"{value.isoformat()} is more than {MAX_YEARS_AHEAD} years ahead",
+                file=name,
+                row=_line_of(root, (field_name,)),
+                field=field_name,
+            )
     if spec.decision_date is not None and spec.decision_date < spec.submission_deadline:
         raise InputError(
             "decision_date falls before the submission_deadline",
@@ -182,6 +223,13 @@ class SiteSpec:
     service: str = Service.MANAGED_NETWORK.value
 
 
+SITE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""Letters, digits and `._-`, starting with a letter or digit: a site id never starts a
+spreadsheet formula, so a QRF written and read back names the same site."""
+MAX_BANDWIDTH_MBPS = 100_000
+_WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
+
+
 def _site_row(
     row: dict[str, str], line: int, file: str
 ) -> tuple[SiteSpec | None, list[InputError]]:
@@ -194,16 +242,29 @@ def _site_row(
     for column in ("site_id", "name", "street", "postcode", "city"):
         if not values[column]:
             bad(column, "is empty")
+        elif has_control_characters(values[column]):
+            bad(column, "contains a control character")
+        elif len(values[column]) > MAX_TEXT:
+            bad(column, f"is longer than {MAX_TEXT} characters")
+    if values["site_id"] and not problems and not SITE_ID_PATTERN.match(values["site_id"]):
+        bad(
+            "site_id",
+            f"'{values['site_id']}' may hold only letters, digits and ._- (starting with a "
+            "letter or digit, at most 64)",
+        )
     country = values["country"].upper()
     if country not in COUNTRY_CODES:
         bad("country", f"'{values['country']}' is not an ISO 3166 alpha-2 country code")
     bandwidth = 0
-    try:
+    if _WHOLE_NUMBER.match(values["bandwidth_mbps"]):
         bandwidth = int(values["bandwidth_mbps"])
-        if bandwidth <= 0:
-            bad("bandwidth_mbps", "must be a positive whole number of Mbit/s")
-    except ValueError:
-        bad("bandwidth_mbps", f"'{values['bandwidth_mbps']}' is not a whole number")
+        if not 1 <= bandwidth <= MAX_BANDWIDTH_MBPS:
+            bad(
+                "bandwidth_mbps",
+                f"must be a whole number of Mbit/s from 1 to {MAX_BANDWIDTH_MBPS:,}",
+            )
+    else:
+        bad("bandwidth_mbps", f"'{values['bandwidth_mbps']}' is not a whole number of Mbit/s")
     if values["access"].lower() not in ACCESS_VALUES:
         bad("access", f"'{values['access']}' is not one of {', '.join(ACCESS_VALUES)}")
     service = values["service"] or Service.MANAGED_NETWORK.value
@@ -239,64 +300,55 @@ def parse_sites(
     `max_mbps(service, access)` is the most the price list sells: a site above it has no
     price, so it is refused here rather than priced 0.00 later."""
     name = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror})", file=name) from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [column for column in SITE_COLUMNS if column not in header]
-        if missing:
-            raise InputError(f"missing column(s): {', '.join(missing)}", file=name, row=1)
-        unknown = [c for c in header if c not in SITE_COLUMNS and c not in OPTIONAL_SITE_COLUMNS]
-        if unknown:
-            raise InputError(
-                f"unknown column(s): {', '.join(unknown)}", file=name, row=1, field=unknown[0]
+    rows = csv_rows(path)
+    _, header = next(rows, (1, []))
+    header = [column.strip() for column in header]
+    missing = [column for column in SITE_COLUMNS if column not in header]
+    if missing:
+        raise InputError(f"missing column(s): {', '.join(missing)}", file=name, row=1)
+    unknown = [c for c in header if c not in SITE_COLUMNS and c not in OPTIONAL_SITE_COLUMNS]
+    if unknown:
+        raise InputError(
+            f"unknown column(s): {', '.join(unknown)}", file=name, row=1, field=unknown[0]
+        )
+    seen = {site_id: 0 for site_id in existing_ids}
+    sites: list[SiteSpec] = []
+    problems: list[InputError] = []
+    for line, cells in rows:
+        if on_row is not None:
+            on_row(line)
+        if len(cells) > len(header):
+            problems.append(InputError("more values than columns", file=name, row=line))
+            continue
+        site, row_problems = _site_row(dict(zip(header, cells, strict=False)), line, name)
+        problems.extend(row_problems)
+        if site is None:
+            continue
+        limit = max_mbps(site.service, site.access) if max_mbps else None
+        if limit is not None and site.bandwidth_mbps > limit:
+            problems.append(
+                InputError(
+                    f"{site.access} is sold up to {limit} Mbps for {site.service} "
+                    "(rules/price_list.yaml); choose another access type",
+                    file=name,
+                    row=line,
+                    field="bandwidth_mbps",
+                )
             )
-        seen = {site_id: 0 for site_id in existing_ids}
-        sites: list[SiteSpec] = []
-        problems: list[InputError] = []
-        try:
-            for line, row in enumerate(reader, start=2):
-                if on_row is not None:
-                    on_row(line)
-                if None in row:
-                    problems.append(InputError("more values than columns", file=name, row=line))
-                    continue
-                site, row_problems = _site_row(row, line, name)
-                problems.extend(row_problems)
-                if site is None:
-                    continue
-                limit = max_mbps(site.service, site.access) if max_mbps else None
-                if limit is not None and site.bandwidth_mbps > limit:
-                    problems.append(
-                        InputError(
-                            f"{site.access} is sold up to {limit} Mbps for {site.service} "
-                            "(rules/price_list.yaml); choose another access type",
-                            file=name,
-                            row=line,
-                            field="bandwidth_mbps",
-                        )
-                    )
-                    continue
-                if site.site_id in seen:
-                    where = (
-                        f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
-                    )
-                    problems.append(
-                        InputError(
-                            f"duplicate site id '{site.site_id}' ({where})",
-                            file=name,
-                            row=line,
-                            field="site_id",
-                        )
-                    )
-                    continue
-                seen[site.site_id] = line
-                sites.append(site)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"malformed CSV: {exc}", file=name, row=reader.line_num) from exc
+            continue
+        if site.site_id in seen:
+            where = f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
+            problems.append(
+                InputError(
+                    f"duplicate site id '{site.site_id}' ({where})",
+                    file=name,
+                    row=line,
+                    field="site_id",
+                )
+            )
+            continue
+        seen[site.site_id] = line
+        sites.append(site)
     if problems:
         raise InputErrors(name, problems)
     if not sites:

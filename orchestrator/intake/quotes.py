@@ -7,8 +7,8 @@ Every row is checked against the bid's sites, `rules/providers.yaml` and
 
 from __future__ import annotations
 
-import csv
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.errors import InputError, InputErrors
+from orchestrator.intake.files import csv_rows
 from orchestrator.store.models import QuoteKind
 
 QUOTE_COLUMNS = (
@@ -42,13 +43,19 @@ class ParsedQuote:
     valid_until: date
 
 
+MAX_COST = 1e9
+"""A site's monthly or one-off cost above a billion is a typing mistake."""
+_DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")
+
+
 def _number(raw: str, name: str, file: str, row: int) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"'{raw}' is not a number", file=file, row=row, field=name) from None
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"must be >= 0, got {raw}", file=file, row=row, field=name)
+    if not _DECIMAL.match(raw):
+        raise InputError(
+            f"'{raw[:40]}' is not an amount like 1234.50", file=file, row=row, field=name
+        )
+    value = float(raw)
+    if not math.isfinite(value) or not 0 <= value <= MAX_COST:
+        raise InputError(f"must be from 0 to {MAX_COST:,.0f}", file=file, row=row, field=name)
     return value
 
 
@@ -59,42 +66,41 @@ def parse_quote_file(
     file = str(path)
     known_sites = set(site_ids)
     providers = {p.id for p in catalogue.providers.providers} | {IN_HOUSE_PROVIDER}
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in QUOTE_COLUMNS if c not in header]
-        if missing:
-            raise InputError(
-                f"missing column(s) {', '.join(missing)}", file=file, row=1, field=missing[0]
-            )
-        reader.fieldnames = header
-        errors: list[InputError] = []
-        parsed: list[ParsedQuote] = []
-        seen: dict[tuple[str, str], int] = {}
-        for row_number, raw in enumerate(reader, start=2):
-            try:
-                quote = _parse_row(raw, row_number, file, known_sites, providers, catalogue)
-            except InputError as exc:
-                errors.append(exc)
-                continue
-            key = (quote.site_id, quote.kind)
-            if key in seen:
-                errors.append(
-                    InputError(
-                        f"second {quote.kind} quote for site {quote.site_id} "
-                        f"(first on row {seen[key]})",
-                        file=file,
-                        row=row_number,
-                        field="site_id",
-                    )
+    rows = csv_rows(path)
+    _, cells = next(rows, (1, []))
+    header = [h.strip() for h in cells]
+    missing = [c for c in QUOTE_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}", file=file, row=1, field=missing[0]
+        )
+    errors: list[InputError] = []
+    parsed: list[ParsedQuote] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row_number, values in rows:
+        if len(values) > len(header):
+            errors.append(InputError("more values than columns", file=file, row=row_number))
+            continue
+        raw: dict[str, str | None] = dict(zip(header, values, strict=False))
+        try:
+            quote = _parse_row(raw, row_number, file, known_sites, providers, catalogue)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        key = (quote.site_id, quote.kind)
+        if key in seen:
+            errors.append(
+                InputError(
+                    f"second {quote.kind} quote for site {quote.site_id} "
+                    f"(first on row {seen[key]})",
+                    file=file,
+                    row=row_number,
+                    field="site_id",
                 )
-                continue
-            seen[key] = row_number
-            parsed.append(quote)
+            )
+            continue
+        seen[key] = row_number
+        parsed.append(quote)
     if errors:
         raise InputErrors(file, errors)
     if not parsed:

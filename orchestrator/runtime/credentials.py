@@ -1,55 +1,65 @@
-"""Which credential a `bid` caller presents to the local service, and checking it.
+"""Which credential a thin `bid` presents to the folder's service (cheap: no database here).
 
-The folder's admin token lives in `<data dir>/admin.token` (mode 600), made on first use:
-whoever can read it acts as the folder's admin, as with direct database access.
+The same order as `orchestrator.cli.identity` (where the credential is checked and the
+person found, with `bid.people.authenticate`):
+
+1. `BID_TOKEN`;
+2. what `bid login` stored for this OS user and this database (`~/.config/bid/credentials`);
+3. the folder's own admin token, `<data dir>/admin.token` (mode 600).
+
+`bid server` makes sure the admin token file exists before it takes commands, so the person
+who set the folder up can use it at once; the service adopts it as the admin's token.
 """
 
 from __future__ import annotations
 
-import hmac
+import json
 import os
 import secrets
-from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from orchestrator.config import Settings
 
-ADMIN_TOKEN_FILE = "admin.token"
 
-
-def admin_token_path(settings: Settings) -> Path:
-    return settings.data_dir / ADMIN_TOKEN_FILE
-
-
-def ensure_admin_token(settings: Settings) -> str:
-    """The folder's admin token, created (mode 600) when there is none yet."""
-    path = admin_token_path(settings)
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    return token
+def database_key(database_url: str) -> str:
+    """The database a stored token is for: its URL with the password hidden (as stored)."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def caller_token(settings: Settings) -> str | None:
-    """The credential this caller presents: BID_TOKEN, else the folder's admin token."""
-    token = os.environ.get("BID_TOKEN")
-    if token:
-        return token.strip()
+    """The credential this caller presents, or None."""
+    if settings.token:
+        return settings.token.strip()
     try:
-        return admin_token_path(settings).read_text(encoding="utf-8").strip() or None
+        stored = json.loads(settings.credentials_file.read_text(encoding="utf-8"))
+        token = (
+            stored.get(database_key(settings.database_url)) if isinstance(stored, dict) else None
+        )
+        if token:
+            return str(token).strip()
+    except (OSError, ValueError):
+        pass
+    try:
+        return settings.admin_token_file.read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
 
 
-def check_token(settings: Settings, token: str) -> bool:
-    """True when `token` is a valid credential for this folder."""
+def ensure_admin_token(settings: Settings) -> None:
+    """Write the folder's admin token file (mode 600) when there is none yet."""
+    path = settings.admin_token_file
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        admin = admin_token_path(settings).read_text(encoding="utf-8").strip()
-    except OSError:
-        return False
-    return bool(admin) and hmac.compare_digest(admin, token)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")

@@ -8,6 +8,7 @@ answer to a waiting bid may instead go to the workers of a server (`continue_bid
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from orchestrator.bid.services import StepResult
 from orchestrator.context import Context
-from orchestrator.errors import DeploymentMissing
+from orchestrator.errors import BidError, DeploymentMissing
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
 
@@ -61,6 +62,31 @@ def prefect_scope(target: PrefectTarget) -> Iterator[None]:
         yield
 
 
+class RefusalsOffTheConsole(logging.Filter):
+    """A refused step (`BidError`: a guard said no) reaches the user as one line from the
+    door; Prefect's console handler would print it again, with a traceback. The run's own
+    log on the server (the UI) keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, BidError)
+
+
+def quiet_refusals_on_the_console() -> None:
+    """Add `RefusalsOffTheConsole` to Prefect's console handlers (once), setting Prefect's
+    logging up first if this process has not yet."""
+    from prefect.logging.configuration import ensure_logging_setup
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    ensure_logging_setup()
+    for logger in (logging.getLogger(), logging.getLogger("prefect")):
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler) and not any(
+                isinstance(f, RefusalsOffTheConsole) for f in handler.filters
+            ):
+                handler.addFilter(RefusalsOffTheConsole())
+
+
 class PrefectRunner:
     """Runs the step flows in this process against the chosen Prefect server."""
 
@@ -78,6 +104,7 @@ class PrefectRunner:
         target = self._prepare(ctx)
         from flows.context import bound
 
+        quiet_refusals_on_the_console()
         with bound(ctx), prefect_scope(target):
             return work()
 

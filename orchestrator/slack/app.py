@@ -7,10 +7,12 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
 
 1. drops duplicate deliveries (Slack retries with `X-Slack-Retry-Num`, the same payload
    twice) by the action's `action_ts` or the modal's view id, once per process;
-2. maps the Slack user to a Person (stored `slack_user_id`, else `users.info` → e-mail);
+2. maps the Slack user to a Person by the Slack user id an admin set on it (`bid people set`)
+   and by nothing else (not by Slack's profile e-mail);
 3. calls the same service as the CLI (`services.approve` / `services.decide`), which checks
-   the role, binds the approval to the proposal version in the button, audits refusals and
-   records a second answer for the same area and version as nothing;
+   the role, binds the approval to the proposal version the button carries (a button
+   without one is refused), audits refusals and records a second answer for the same area
+   and version as nothing;
 4. answers the clicker with an ephemeral message (recorded, refused, or outdated with a
    pointer to the current proposal version);
 5. after a recorded answer, asks the flow runner to carry the bid on, then delivers the
@@ -19,12 +21,17 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
 Rejections and go/no-go decisions need a reason: the button opens a modal (views.open with
 the click's trigger_id) and its submission records the answer.
 
+Before Bolt sees a request, `SlackAsgi` checks the timestamp header, the signature and the
+shape of the payload: anything malformed is answered 400 with one line naming the field
+(never a 500 with a traceback in the log), and changes nothing.
+
 This module is thin: parse, verify, call the services. It holds no business rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -34,11 +41,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from orchestrator.bid import services
@@ -65,12 +74,11 @@ from orchestrator.slack.notify import (
     Notifier,
     SlackNotifier,
     describe_error,
-    person_by_email,
     person_by_slack_id,
-    remember_slack_id,
     slack_client,
 )
-from orchestrator.store.models import Person, SlackDelivery
+from orchestrator.store.db import reading
+from orchestrator.store.models import Area, Person, SlackDelivery
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +128,11 @@ class SeenRequests:
         return True
 
     def first_time(self, key: str) -> bool:
-        """True the first time `key` is offered (atomically), False for every repeat."""
+        """True the first time `key` is offered (atomically), False for every repeat.
+
+        When the shared table cannot be written (the database is busy), the key is not kept:
+        Slack's retry, or the person clicking again, is taken as a first delivery.
+        """
         now = time.monotonic()
         with self._lock:
             while self._seen and (
@@ -130,7 +142,12 @@ class SeenRequests:
             if key in self._seen:
                 return False
             self._seen[key] = now
-        return self._first_in_database(key)
+        try:
+            return self._first_in_database(key)
+        except SQLAlchemyError:
+            with self._lock:
+                self._seen.pop(key, None)
+            raise
 
 
 def _channel_of(body: dict[str, Any]) -> str | None:
@@ -171,6 +188,7 @@ class SlackDoor:
     ) -> None:
         self.ctx = ctx
         self.client = client
+        self.signing_secret = signing_secret
         self._runner = runner
         self.notifier = notifier if notifier is not None else SlackNotifier(client)
         self.seen = seen or SeenRequests(engine=ctx.engine)
@@ -254,8 +272,22 @@ class SlackDoor:
         action, key = _action_and_key(body)
         with self._tracked():  # counted as busy from before the ack until the work is done
             ack()
-            if self._first_delivery(key, request):
-                self._submit(self._approve_click, body, action)
+            self._submit(self._approve_first_delivery, body, action, key, request)
+
+    def _approve_first_delivery(
+        self, body: dict[str, Any], action: dict[str, Any], key: str, request: BoltRequest
+    ) -> None:
+        """After the ack: take the click once, then record it; a click that cannot be taken
+        (the database is busy past its timeout) is answered, never silently lost."""
+        try:
+            first = self._first_delivery(key, request)
+        except SQLAlchemyError as error:
+            log.warning("Slack click %s not taken: %s", key, error)
+            reason = "the database was busy; nothing was recorded, please click again"
+            self._reply(_user_of(body), _channel_of(body), "slack_refused", ref="?", reason=reason)
+            return
+        if first:
+            self._approve_click(body, action)
 
     def _on_reject(
         self, ack: Callable[..., None], body: dict[str, Any], request: BoltRequest
@@ -359,6 +391,10 @@ class SlackDoor:
             self._reply(user, channel, "slack_unknown_user", slack_user=user)
             return
         area = value.area or ""
+        if not value.proposal_hash:  # a Slack approval binds to the version it was shown
+            reason = "the button names no proposal version; answer the latest request"
+            self._reply(user, channel, "slack_refused", ref=value.ref, reason=reason)
+            return
         try:
             result = services.approve(
                 self.ctx,
@@ -446,26 +482,17 @@ class SlackDoor:
     # --- people and replies ----------------------------------------------------------------------
 
     def person_for(self, user_id: str) -> Person | None:
-        """The Person behind a Slack user: by stored id, else users.info → e-mail (then stored)."""
+        """The Person an admin linked to this Slack user (`bid people set --slack-user-id`).
+
+        Nothing else maps a click to a person: not Slack's profile e-mail (a workspace
+        admin could change it), not an opportunity's YAML."""
         if not user_id:
             return None
-        person = person_by_slack_id(self.ctx.engine, user_id)
-        if person is not None:
-            return person
-        try:
-            info = self.client.users_info(user=user_id)
-        except TRANSIENT_ERRORS as error:
-            log.warning("users.info %s failed: %s", user_id, describe_error(error))
-            return None
-        email = str(((info.get("user") or {}).get("profile") or {}).get("email") or "")
-        person = person_by_email(self.ctx.engine, email) if email else None
-        if person is not None and person.id is not None:
-            remember_slack_id(self.ctx.engine, person.id, user_id)
-        return person
+        return person_by_slack_id(self.ctx.engine, user_id)
 
     def _current_version(self, ref: str) -> str | None:
         try:
-            with Session(self.ctx.engine) as session:
+            with reading(self.ctx.engine) as session:
                 return services.get_opportunity(session, ref).proposal_hash
         except BidError:
             return None
@@ -480,6 +507,120 @@ class SlackDoor:
                 self.client.chat_postMessage(channel=user, text=text)
         except TRANSIENT_ERRORS as error:
             log.warning("could not answer %s: %s", user, describe_error(error))
+
+
+# --- what reaches Bolt: signed, well-formed ------------------------------------------------------
+
+APPROVAL_ACTIONS = (APPROVE, REJECT)
+AREAS = frozenset(area.value for area in Area)
+
+
+def _field_error(field: str, message: str) -> InputError:
+    return InputError(message, field=field)
+
+
+def check_signature(
+    headers: dict[str, list[str]], body: bytes, signing_secret: str
+) -> tuple[int, str] | None:
+    """(status, one line) for a request Slack did not sign (or signed too long ago)."""
+    timestamps = headers.get("x-slack-request-timestamp") or []
+    signatures = headers.get("x-slack-signature") or []
+    if not timestamps or not signatures:
+        return 401, "missing Slack signature headers"
+    if not timestamps[0].isdigit() or len(timestamps[0]) > 12:
+        return 400, "field 'x-slack-request-timestamp': is not a Unix time in seconds"
+    verifier = SignatureVerifier(signing_secret)
+    if not verifier.is_valid(body, timestamps[0], signatures[0]):
+        return 401, "invalid or expired Slack signature"
+    return None
+
+
+def _button(action: dict[str, Any], field: str, action_id: str) -> ButtonValue:
+    raw = action.get("value")
+    if not isinstance(raw, str):
+        raise _field_error(f"{field}.value", "is missing")
+    try:
+        value = ButtonValue.decode(raw)
+    except InputError as error:
+        raise _field_error(f"{field}.value", str(error)) from None
+    except RecursionError:
+        raise _field_error(f"{field}.value", "is nested too deep") from None
+    if action_id in APPROVAL_ACTIONS or action_id == REJECT_MODAL:
+        if value.area not in AREAS:
+            raise _field_error(f"{field}.value.area", "is not a governance area")
+        if not value.proposal_hash:
+            raise _field_error(f"{field}.value.hash", "names no proposal version")
+    elif value.outcome not in {outcome for outcome, _, _ in GO_NO_GO_ACTIONS.values()}:
+        raise _field_error(f"{field}.value.outcome", "is not a go/no-go outcome")
+    return value
+
+
+def check_interaction(body: bytes) -> None:
+    """`InputError` naming the field when a signed interaction is not one our listeners can
+    read: the payload is not a JSON object, misses the user, the action or the view, or a
+    decision button carries no bid, area, outcome or proposal version."""
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise _field_error("body", f"is not a form ({error})") from None
+    if "payload" not in form:
+        return  # not an interaction (Slack's url_verification, ssl_check): Bolt answers it
+    if len(form["payload"]) != 1:
+        raise _field_error("payload", "is given more than once")
+    try:
+        payload = json.loads(form["payload"][0])
+    except (ValueError, RecursionError):
+        raise _field_error("payload", "is not JSON") from None
+    if not isinstance(payload, dict):
+        raise _field_error("payload", "is not a JSON object")
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        raise _field_error("payload.type", "is missing")
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+        raise _field_error("payload.user.id", "is missing")
+    for name in ("channel", "container"):
+        if name in payload and not isinstance(payload[name], dict | None):
+            raise _field_error(f"payload.{name}", "is not an object")
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            raise _field_error("payload.actions", "holds no action")
+        action = actions[0]
+        action_id = action.get("action_id")
+        if not isinstance(action_id, str):
+            raise _field_error("payload.actions[0].action_id", "is missing")
+        if not isinstance(action.get("action_ts", ""), str):
+            raise _field_error("payload.actions[0].action_ts", "is not a string")
+        if action_id in APPROVAL_ACTIONS or action_id in GO_NO_GO_ACTIONS:
+            _button(action, "payload.actions[0]", action_id)
+    elif kind == "view_submission":
+        view = payload.get("view")
+        if not isinstance(view, dict):
+            raise _field_error("payload.view", "is missing")
+        callback = view.get("callback_id")
+        if not isinstance(callback, str):
+            raise _field_error("payload.view.callback_id", "is missing")
+        if callback not in (REJECT_MODAL, GO_NO_GO_MODAL):
+            return
+        for name in ("id", "hash", "private_metadata"):
+            if not isinstance(view.get(name), str):
+                raise _field_error(f"payload.view.{name}", "is missing")
+        state = view.get("state")
+        if not isinstance(state, dict) or not isinstance(state.get("values"), dict):
+            raise _field_error("payload.view.state.values", "is missing")
+        for block_id, block in state["values"].items():
+            if not isinstance(block, dict) or not all(isinstance(v, dict) for v in block.values()):
+                raise _field_error(f"payload.view.state.values.{block_id}", "is not an object")
+        try:
+            metadata = json.loads(view["private_metadata"])
+        except (ValueError, RecursionError):
+            raise _field_error("payload.view.private_metadata", "is not JSON") from None
+        if not isinstance(metadata, dict):
+            raise _field_error("payload.view.private_metadata", "is not a JSON object")
+        if not isinstance(metadata.get("channel"), str | None):
+            raise _field_error("payload.view.private_metadata.channel", "is not a string")
+        _button(metadata, "payload.view.private_metadata", callback)
 
 
 # --- HTTP: Bolt on ASGI, served by uvicorn ------------------------------------------------------
@@ -519,6 +660,17 @@ class SlackAsgi:
         headers: dict[str, list[str]] = {}
         for name, value in scope.get("headers") or []:
             headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        refused = check_signature(headers, body, self.door.signing_secret)
+        if refused is None:
+            try:
+                check_interaction(body)
+            except InputError as error:
+                refused = 400, str(error)
+        if refused is not None:
+            status, line = refused
+            log.info("Slack request refused (%d): %s", status, line)
+            await _respond(send, status, line)
+            return
         request = BoltRequest(
             body=body.decode("utf-8", errors="replace"),
             query=(scope.get("query_string") or b"").decode("latin-1"),

@@ -39,13 +39,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from orchestrator.config import Settings
 from orchestrator.context import Context
 from orchestrator.errors import NotificationError
 from orchestrator.slack.blocks import BidFacts, message_blocks
-from orchestrator.store.db import transaction
+from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Account, Opportunity, OutboxMessage, Person
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class Notifier(Protocol):
 
 
 def count_pending(engine: Engine) -> int:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return int(
             session.exec(
                 select(func.count())
@@ -165,28 +165,19 @@ _DELIVERY_ERRORS: tuple[type[Exception], ...] = (NotificationError, *TRANSIENT_E
 
 
 def person_by_slack_id(engine: Engine, user_id: str) -> Person | None:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return session.exec(select(Person).where(Person.slack_user_id == user_id)).first()
 
 
 def person_by_email(engine: Engine, email: str) -> Person | None:
-    with Session(engine) as session:
+    with reading(engine) as session:
         return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
 
 
-def remember_slack_id(engine: Engine, person_id: int, user_id: str) -> None:
-    """Keep the Slack user id on the Person, so the look-up by e-mail happens once."""
-    with transaction(engine) as session:
-        session.execute(
-            update(Person)
-            .where(col(Person.id) == person_id, col(Person.slack_user_id).is_(None))
-            .values(slack_user_id=user_id)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
-    """The Slack user id of a person: stored, or looked up once by e-mail and stored."""
+    """Where to send a person's messages: their admin-set Slack id, else Slack's user for
+    the e-mail (looked up, never stored: a person's Slack id is an identity field, which
+    only an admin sets, since inbound clicks are mapped to people by it)."""
     person = person_by_email(engine, email)
     if person is not None and person.slack_user_id:
         return person.slack_user_id
@@ -194,8 +185,6 @@ def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
     user_id = str((answer.get("user") or {}).get("id") or "")
     if not user_id:
         raise NotificationError(f"Slack knows no user with e-mail {email}")
-    if person is not None and person.id is not None:
-        remember_slack_id(engine, person.id, user_id)
     return user_id
 
 
@@ -242,7 +231,7 @@ def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> B
     """The bid's current facts for a message, with its Prefect run link when one is known."""
     if opportunity_id is None:
         return None
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         opportunity = session.get(Opportunity, opportunity_id)
         if opportunity is None:
             return None
@@ -293,7 +282,7 @@ class SlackNotifier:
         statement = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
         if self.max_attempts is not None:
             statement = statement.where(col(OutboxMessage.attempts) < self.max_attempts)
-        with Session(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             rows = list(session.exec(statement.order_by(col(OutboxMessage.id)).limit(limit)).all())
         for row in rows:
             if _in_flight(row, now):

@@ -114,6 +114,7 @@ def reading(engine: Engine) -> Iterator[Session]:
     a 3,200-site proposal) never makes a writer (a Slack click) wait, nor waits for one.
 
     Nothing is committed; an attempt to write fails on PostgreSQL (read-only transaction).
+    Rows read stay readable after the block (detached, not expired).
     """
     options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
@@ -122,6 +123,7 @@ def reading(engine: Engine) -> Iterator[Session]:
         try:
             yield session
         finally:
+            session.expunge_all()
             session.rollback()
 
 

@@ -108,12 +108,51 @@ class Account(SQLModel, table=True):
     sleeping_until: date | None = None
 
 
+class Grant(StrEnum):
+    """What an admin grants a person for the whole organisation (`bid people grant`).
+
+    Team roles are not grants: a role named in a bid's team holds on that bid only.
+    """
+
+    MANAGEMENT = "management"
+    FINANCE = "finance"
+    LEGAL = "legal"
+    ADMIN = "admin"
+    """Manages people, grants and credentials; may act on every bid and record for others."""
+    RECORDER = "recorder"
+    """May record an answer given by someone else (`--by`), e.g. a decision taken in a meeting."""
+
+
 class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     email: str = Field(index=True, unique=True)
-    slack_user_id: str | None = None
+    slack_user_id: str | None = Field(default=None, unique=True)
+    """Set by an admin only (`bid people set`); Slack clicks are mapped to people by it."""
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Organisation-wide grants (`Grant`), given and taken by an admin; never from a bid."""
+
+
+class Credential(SQLModel, table=True):
+    """A person's access token, stored as its SHA-256 only (the token is shown once)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(unique=True)
+    issued_at: datetime = Field(default_factory=utcnow)
+    issued_by: str
+    revoked_at: datetime | None = None
+
+
+class PeopleEvent(SQLModel, table=True):
+    """Append-only admin trail: who changed whom (identity fields, grants, credentials)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Opportunity(SQLModel, table=True):

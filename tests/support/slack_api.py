@@ -23,8 +23,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+from sqlmodel import select
 
 from orchestrator.context import Context
+from orchestrator.store.db import reading
+from orchestrator.store.models import Person
 
 BOT_TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"
@@ -392,27 +395,107 @@ def sent_buttons(api: FakeSlackApi, user_id: str) -> list[dict[str, Any]]:
     return buttons
 
 
-def bid_in_qualification(ctx: Context, tier: str = "top") -> str:
-    """A bid of the factories, carried to its go/no-go."""
+ADMIN_EMAIL = "admin@example.com"
+
+
+def admin_of(ctx: Context) -> Person:
+    """The database's admin (made on first call), as `bid` makes the folder's admin."""
+    from orchestrator.bid import people
+
+    made = people.bootstrap_admin(ctx, ADMIN_EMAIL, "Admin")
+    if made is not None:
+        return made.person
+    with reading(ctx.engine) as session:
+        return next(p for p in session.exec(select(Person)).all() if people.is_admin(p))
+
+
+def link_slack_users(ctx: Context) -> None:
+    """An admin links the team's Slack users to their people (`bid people set`), the only
+    way a Slack click is mapped to a person."""
+    from orchestrator.bid import people
+
+    admin = admin_of(ctx)
+    with reading(ctx.engine) as session:
+        linked = {p.email: p.slack_user_id for p in session.exec(select(Person)).all()}
+    for user, email in SLACK_USERS.items():
+        if email in linked and linked[email] != user:
+            people.set_person(ctx, email, by=admin, slack_user_id=user)
+
+
+def bid_in_qualification(ctx: Context, tier: str = "top", *, link_slack: bool = True) -> str:
+    """A bid of the factories, carried to its go/no-go (its team's Slack users linked)."""
     from orchestrator.bid import services
     from tests.factories import new_bid
 
     ref = new_bid(ctx, account={"name": f"Acme {tier}", "tier": tier})
+    if link_slack:
+        link_slack_users(ctx)
     services.run_to_wait(ctx, ref)
     return ref
 
 
-def bid_in_governance(ctx: Context, tier: str = "top", cost_share: float = 0.4) -> str:
+def bid_in_governance(
+    ctx: Context, tier: str = "top", cost_share: float = 0.4, *, link_slack: bool = True
+) -> str:
     """A bid of the factories, carried to governance review (approvals requested); its firm
     quotes cost `cost_share` of the list price (0.9: under the margin floor, so management
     must approve too)."""
     from orchestrator.bid import services
     from tests.factories import PEOPLE, produce
 
-    ref = bid_in_qualification(ctx, tier)
+    ref = bid_in_qualification(ctx, tier, link_slack=link_slack)
     decider = PEOPLE["bid_manager"] if tier == "top" else PEOPLE["account_manager"]
     services.decide(ctx, ref, outcome="bid", by=decider, reason="fits")
     services.run_to_wait(ctx, ref)
     produce(ctx, ref, cost_share=cost_share)
     services.run_to_wait(ctx, ref)
     return ref
+
+
+@dataclass(frozen=True)
+class AsgiAnswer:
+    status: int
+    text: str
+
+
+def asgi_post(app: Any, body: bytes, headers: dict[str, str]) -> AsgiAnswer:
+    """POST to /slack/events of an ASGI app in this process (no server, no socket)."""
+    import asyncio
+
+    messages: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/slack/events",
+        "query_string": b"",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    text = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return AsgiAnswer(status, text.decode("utf-8", errors="replace"))
+
+
+def signed_post(app: Any, body: str | bytes, *, timestamp: str | None = None) -> AsgiAnswer:
+    """A form body signed like Slack signs it (the timestamp header as given, if given)."""
+    raw = body.encode() if isinstance(body, str) else body
+    ts = timestamp if timestamp is not None else str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+    }
+    return asgi_post(app, raw, headers)

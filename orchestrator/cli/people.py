@@ -1,0 +1,247 @@
+"""`bid people …` (admins manage people, grants and tokens), `bid login`, `logout`, `whoami`.
+
+Thin: authenticate the caller, call `bid.people`, print. Every change is on the admin trail
+(`bid people history`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator.cli.output import esc, table
+from orchestrator.context import Context
+from orchestrator.store.models import Grant
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+EmailArgument = Annotated[str, typer.Argument(help="The person's e-mail")]
+RoleOption = Annotated[Grant, typer.Option(help="management | finance | legal | admin | recorder")]
+console = Console()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
+    """Add `people …`, `login`, `logout` and `whoami` to the `bid` command."""
+    people_app = typer.Typer(
+        help="People, organisation roles and access tokens (admins).", no_args_is_help=True
+    )
+    app.add_typer(people_app, name="people")
+
+    def caller() -> tuple[Context, Any]:
+        from orchestrator.cli.identity import current_person
+
+        ctx = get_context()
+        return ctx, current_person(ctx)
+
+    @people_app.command("list")
+    def people_list(as_json: JsonOption = False) -> None:
+        """Everyone the orchestrator knows, with their grants and Slack ids."""
+        from orchestrator.bid.people import list_people
+
+        rows = list_people(get_context())
+        if as_json:
+            _print_json(rows)
+            return
+        console.print(
+            table(
+                "People",
+                ("email", "name", "slack user", "grants", "token"),
+                [
+                    (
+                        r["email"],
+                        r["name"],
+                        r["slack_user_id"],
+                        ", ".join(r["grants"]),
+                        "yes" if r["has_token"] else "",
+                    )
+                    for r in rows
+                ],
+            )
+        )
+
+    @people_app.command("add")
+    def people_add(
+        email: EmailArgument,
+        name: Annotated[str | None, typer.Option(help="Display name")] = None,
+        slack_user_id: Annotated[
+            str | None, typer.Option("--slack-user-id", help="Their Slack user id (U…)")
+        ] = None,
+    ) -> None:
+        """Add a person (admin)."""
+        from orchestrator.bid.people import add_person
+
+        ctx, admin = caller()
+        person = add_person(ctx, email, by=admin, name=name, slack_user_id=slack_user_id)
+        console.print(f"added {esc(person.email)} ({esc(person.name)})")
+
+    @people_app.command("set")
+    def people_set(
+        email: EmailArgument,
+        name: Annotated[str | None, typer.Option(help="New display name")] = None,
+        slack_user_id: Annotated[
+            str | None, typer.Option("--slack-user-id", help="Link their Slack user id (U…)")
+        ] = None,
+        no_slack_user_id: Annotated[
+            bool, typer.Option("--no-slack-user-id", help="Unlink their Slack user")
+        ] = False,
+        new_email: Annotated[str | None, typer.Option("--email", help="New e-mail")] = None,
+    ) -> None:
+        """Change a person's name, Slack user id or e-mail (admin; on the admin trail)."""
+        from orchestrator.bid.people import set_person
+
+        ctx, admin = caller()
+        person = set_person(
+            ctx,
+            email,
+            by=admin,
+            name=name,
+            slack_user_id=slack_user_id,
+            clear_slack_user_id=no_slack_user_id,
+            new_email=new_email,
+        )
+        console.print(
+            f"{esc(person.email)}: {esc(person.name)}, Slack user {esc(person.slack_user_id)}"
+        )
+
+    @people_app.command("grant")
+    def people_grant(
+        email: EmailArgument,
+        role: Annotated[
+            Grant, typer.Option(help="management | finance | legal | admin | recorder")
+        ],
+    ) -> None:
+        """Grant an organisation-wide role: approves every bid, or admin, or recorder (admin)."""
+        from orchestrator.bid.people import grant
+
+        ctx, admin = caller()
+        done = grant(ctx, email, role, by=admin)
+        console.print(
+            f"{esc(email)} {'now holds' if done else 'already held'} {role.value} organisation-wide"
+        )
+
+    @people_app.command("revoke")
+    def people_revoke(
+        email: EmailArgument,
+        role: Annotated[
+            Grant, typer.Option(help="management | finance | legal | admin | recorder")
+        ],
+    ) -> None:
+        """Take an organisation-wide role back (admin)."""
+        from orchestrator.bid.people import revoke
+
+        ctx, admin = caller()
+        done = revoke(ctx, email, role, by=admin)
+        console.print(f"{esc(email)} {'no longer holds' if done else 'did not hold'} {role.value}")
+
+    @people_app.command("token")
+    def people_token(
+        email: EmailArgument,
+        revoke_all: Annotated[
+            bool, typer.Option("--revoke", help="Revoke every token of the person instead")
+        ] = False,
+    ) -> None:
+        """Issue an access token (printed once; they run `bid login`), or revoke them (admin)."""
+        from orchestrator.bid.people import issue_token, revoke_tokens
+
+        ctx, admin = caller()
+        if revoke_all:
+            count = revoke_tokens(ctx, email, by=admin)
+            console.print(f"revoked {count} token(s) of {esc(email)}")
+            return
+        token = issue_token(ctx, email, by=admin)
+        sys.stdout.write(token + "\n")
+        typer.echo(
+            "Shown once; only its hash is stored. Hand it over privately; they run "
+            "`bid login` and paste it.",
+            err=True,
+        )
+
+    @people_app.command("recover-admin")
+    def people_recover_admin() -> None:
+        """The folder's admin token file was lost: write a new one for the database's admin.
+
+        Direct access to the database is an admin's door (whoever can open it can change it);
+        the recovery is on the admin trail. Refused while the token file works.
+        """
+        import getpass
+
+        from orchestrator.bid.people import authenticate, recover_admin_token
+        from orchestrator.cli.identity import write_secret
+        from orchestrator.errors import InputError, NotAuthenticated
+
+        ctx = get_context()
+        file = ctx.settings.admin_token_file
+        if file.exists():
+            try:
+                authenticate(ctx, file.read_text(encoding="utf-8").strip())
+            except NotAuthenticated:
+                pass
+            else:
+                raise InputError(f"{file} works; nothing to recover")
+        made = recover_admin_token(ctx, f"database access ({getpass.getuser()})")
+        write_secret(file, made.token + "\n")
+        console.print(f"{esc(file)}: a new token for {esc(made.person.email)} (admin)")
+
+    @people_app.command("history")
+    def people_history(as_json: JsonOption = False) -> None:
+        """The admin trail: people added and changed, roles granted, tokens issued."""
+        from orchestrator.bid.people import people_history as trail
+
+        rows = trail(get_context())
+        if as_json:
+            _print_json(rows)
+            return
+        console.print(
+            table(
+                "People: the admin trail",
+                ("at", "by", "action", "whom", "details"),
+                [
+                    (r["at"][:19], r["actor"], r["action"], r["subject"], json.dumps(r["details"]))
+                    for r in rows
+                ],
+            )
+        )
+
+    @app.command("login")
+    def login(
+        token: Annotated[
+            str | None, typer.Option(help="The token (default: asked, without echo)")
+        ] = None,
+    ) -> None:
+        """Keep your access token for this database (your OS user only, mode 600)."""
+        from orchestrator.bid.people import authenticate
+        from orchestrator.cli.identity import store_token
+
+        ctx = get_context()
+        given = token if token is not None else typer.prompt("access token", hide_input=True)
+        person = authenticate(ctx, given)
+        store_token(ctx.settings, given.strip())
+        console.print(f"logged in as {esc(person.email)} ({esc(ctx.settings.credentials_file)})")
+
+    @app.command("logout")
+    def logout() -> None:
+        """Forget your stored access token for this database."""
+        from orchestrator.cli.identity import store_token
+
+        ctx = get_context()
+        store_token(ctx.settings, None)
+        console.print("logged out")
+
+    @app.command("whoami")
+    def whoami(as_json: JsonOption = False) -> None:
+        """Who `bid` acts as here, and what the organisation granted them."""
+        _, person = caller()
+        data = {"email": person.email, "name": person.name, "grants": list(person.roles)}
+        if as_json:
+            _print_json(data)
+            return
+        grants = ", ".join(person.roles) or "no organisation roles"
+        console.print(f"{esc(person.email)} ({esc(person.name)}): {esc(grants)}")
