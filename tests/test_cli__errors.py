@@ -25,9 +25,11 @@ def _leaves(group: typer.core.TyperGroup, path: tuple[str, ...] = ()) -> Iterato
 
 
 def _groups(group: typer.core.TyperGroup, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Groups that need a subcommand (`bid server` runs the service without one)."""
     for name, command in sorted(group.commands.items()):
         if isinstance(command, typer.core.TyperGroup):
-            yield (*path, name)
+            if not command.invoke_without_command:
+                yield (*path, name)
             yield from _groups(command, (*path, name))
 
 
