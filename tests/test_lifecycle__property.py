@@ -36,7 +36,7 @@ from orchestrator.store.models import (
     Person,
     TeamMember,
 )
-from tests.factories import APPROVERS, PEOPLE, new_bid, sites
+from tests.factories import APPROVERS, PEOPLE, new_bid, produce, sites
 from tests.support.slack_api import (
     SLACK_USERS,
     FakeSlackApi,
@@ -179,6 +179,8 @@ def _progress(ctx: Context, ref: str, via: str) -> tuple[Any, ...]:
         return ("result", "right", True)
     if state == State.STRATEGY_REWORK:
         return ("strategy", "right")
+    if state == State.BID_PRODUCTION:
+        return ("produce",)
     return ("advance", "right")
 
 
@@ -186,6 +188,10 @@ def _play(world: World, ref: str, step: tuple[Any, ...], seen: list[str], n: int
     ctx = world.ctx
     if step[0] == "progress":
         step = _progress(ctx, ref, step[1])
+    if step[0] == "produce":  # QRFs sent, firm quotes in, the design frozen; then carried on
+        produce(ctx, ref, cost_share=0.4 + 0.01 * (n % 5))
+        services.run_to_wait(ctx, ref)
+        return
     step = _resolve(ctx, ref, step)
     kind = step[0]
     if kind == "advance":
