@@ -27,7 +27,15 @@ sys.path.insert(0, str(ROOT))
 from bench.common import Figure, read_figures  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
-GAPS = """ Where a target is missed, the gap is explained in [the gaps](#gaps) below."""
+NOTES = ROOT / "bench" / "notes.md"
+"""Hand-kept notes: what each figure means, and every gap to a target explained."""
+
+
+def notes() -> str:
+    try:
+        return NOTES.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def benchmarks() -> list[Path]:
