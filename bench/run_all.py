@@ -147,8 +147,9 @@ figure costs.
 
 {table(results)}
 
-{len(missed)} figure(s) miss their target{": see the notes in the issue closing notes" if missed else ""}.
-"""
+{len(missed)} figure(s) miss their target.
+
+{notes()}"""
     args.out.write_text(body, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
