@@ -40,7 +40,7 @@ def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
         "proposal_hash": produced.proposal_hash,
         "problems": produced.problems,
         "documents": [
-            {"kind": d.kind, "name": d.name, "path": str(d.path), "content_hash": d.content_hash}
+            {"kind": d.kind, "name": d.name, "path": d.location, "content_hash": d.content_hash}
             for d in produced.documents
         ],
     }
@@ -51,7 +51,7 @@ def _print_documents(title: str, documents: list[RenderedDocument], problems: li
     for column in ("Kind", "Name", "File", "Version"):
         table.add_column(column)
     for d in documents:
-        table.add_row(d.kind, d.name, str(d.path), d.content_hash[:12])
+        table.add_row(d.kind, d.name, d.location, d.content_hash[:12])
     console.print(table)
     for problem in problems:
         console.print(f"[yellow]problem:[/] {problem}", highlight=False)
