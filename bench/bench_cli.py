@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure as BenchFigure  # noqa: E402
+from bench.common import add_output_option, write_figures  # noqa: E402
 from tests.support.prefect_server import BidProject, free_port, wait_for  # noqa: E402
 
 TARGETS = {"status": 0.3, "list": 0.5, "advance": 1.0, "approve": 1.0, "first command": 15.0}
@@ -115,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--bids", type=int, default=1000)
+    add_output_option(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cli-"))
     project = BidProject(tmp / "project", free_port())
@@ -138,6 +141,22 @@ def main() -> None:
         for command in ("status", "list", "advance", "approve")
     ]
     figures.append(Figure("first command", None, first_command(tmp), TARGETS["first command"]))
+    write_figures(
+        args.json_out,
+        [
+            BenchFigure(
+                f"bid {f.command}, whole process, service up"
+                + (f" ({len(fresh):,} bids)" if f.command == "list" else ""),
+                round(f.with_service, 2),
+                "s",
+                f.target,
+                baseline=round(f.without, 2) if f.without is not None else None,
+                baseline_name="the same command without the service" if f.without else None,
+                note="service autostart included" if f.command == "first command" else "",
+            )
+            for f in figures
+        ],
+    )
     print(f"\n{len(fresh)} bids; median of {args.repeat} runs; whole process")
     print(f"{'command':14} {'no service':>11} {'service up':>11} {'target':>8}")
     for f in figures:

@@ -22,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_output_option, write_figures  # noqa: E402
 from orchestrator.decisions.engine import Decision, ZenRulesEngine, go_no_go, qualify_lead  # noqa: E402
 
 TARGET_PER_SECOND = 10_000
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opportunities", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rules-dir", type=Path, default=ROOT / "rules")
+    add_output_option(parser)
     args = parser.parse_args(argv)
 
     engine = ZenRulesEngine(args.rules_dir)
@@ -99,6 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{rate:,.0f} decisions/s ({len(records) / elapsed:,.0f} opportunities/s)")
     for table, counts in by_table.items():
         print(f"  {table}: {dict(counts.most_common())}")
+    write_figures(
+        args.json_out,
+        [
+            Figure(
+                f"rules: decisions/s ({len(records):,} opportunities × BANTS + go/no-go)",
+                round(rate),
+                "/s",
+                TARGET_PER_SECOND,
+                higher_is_better=True,
+            )
+        ],
+    )
     verdict = "meets" if rate >= TARGET_PER_SECOND else "MISSES"
     print(f"{verdict} the target of {TARGET_PER_SECOND:,} decisions/s")
     return 0 if rate >= TARGET_PER_SECOND else 1

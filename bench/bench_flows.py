@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_output_option, read_figures, write_figures  # noqa: E402
 from orchestrator.config import Settings, load_settings  # noqa: E402
 from orchestrator.context import Context  # noqa: E402
 from orchestrator.wiring import open_context  # noqa: E402
@@ -169,14 +170,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--per-step", type=int, default=15, help="bids per kind for overhead")
     parser.add_argument("--skip-many", action="store_true")
+    add_output_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
     if args.skip_many:
         medians = overhead(args.per_step)
     else:  # the overhead part configures Prefect for this process: run it in a child
+        child_out = Path(tempfile.mkdtemp(prefix="bench-flows-")) / "overhead.json"
         done = subprocess.run(
-            [sys.executable, __file__, "--skip-many", "--per-step", str(args.per_step)],
+            [
+                sys.executable,
+                __file__,
+                "--skip-many",
+                "--per-step",
+                str(args.per_step),
+                "--json-out",
+                str(child_out),
+            ],
             check=False,
         )
         if done.returncode:
@@ -188,6 +199,19 @@ def main() -> None:
             f"({elapsed / args.bids * 1000:.0f} ms per bid, "
             f"{args.bids / elapsed * 60:.0f} bids per minute)"
         )
+        write_figures(
+            args.json_out,
+            [
+                *read_figures(child_out),
+                Figure(
+                    f"{args.bids} bids, a flow run per step, {args.workers} served-flow workers",
+                    round(elapsed, 1),
+                    "s",
+                    note=f"{args.bids / elapsed * 60:.0f} bids/min (the embedded way; "
+                    "production mode: bench_production_mode.py)",
+                ),
+            ],
+        )
         return
 
     print(f"\n{'step (state)':24} {'direct ms':>10} {'flow ms':>10} {'overhead':>10}")
@@ -196,6 +220,17 @@ def main() -> None:
         extra = flowed - direct
         worst = max(worst, extra)
         print(f"{state:24} {direct:10.1f} {flowed:10.1f} {extra:10.1f}")
+    write_figures(
+        args.json_out,
+        [
+            Figure(
+                "orchestration overhead per step (flow run vs direct call), worst step",
+                round(worst, 1),
+                "ms",
+                TARGET_OVERHEAD_MS,
+            )
+        ],
+    )
     verdict = "OK" if worst <= TARGET_OVERHEAD_MS else "OVER"
     print(
         f"worst overhead per step: {worst:.0f} ms (target ≤ {TARGET_OVERHEAD_MS:.0f} ms) {verdict}"

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
+from bench.common import Figure, add_output_option, write_figures  # noqa: E402
 from orchestrator.bid.services import get_opportunity  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.slack.blocks import APPROVE, ButtonValue  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    add_output_option(parser)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-slack-"))
@@ -158,6 +160,18 @@ def main() -> int:
         "target_p99_ms": TARGET_P99_MS,
     }
     print(json.dumps(result, indent=2))
+    write_figures(
+        args.json_out,
+        [
+            Figure(
+                f"Slack ack p99, {args.clicks} concurrent signed clicks",
+                round(p99, 1),
+                "ms",
+                TARGET_P99_MS,
+                note=f"p50 {p50:.0f} ms; one grant per bid: {set(per_bid.values()) == {1}}",
+            )
+        ],
+    )
     ok = p99 < TARGET_P99_MS and set(per_bid.values()) == {1}
     print(
         f"ack p50 {p50:.1f} ms, p99 {p99:.1f} ms: {'OK' if ok else 'MISSED'} (target p99 < 300 ms)"

@@ -184,7 +184,7 @@ def generate_documents(request: DocumentsRequest) -> list[str]:
     labels = bid_labels(ctx, request.opportunity)
     tag_current_run(labels.tags("documents"))
     produced = render_set(ctx, labels.ref, request.kind)
-    paths = [str(document.path) for document in produced.documents]
+    paths = [document.location for document in produced.documents]
     create_markdown_artifact(
         key=f"documents-{labels.ref.lower()}",
         markdown="\n".join(

@@ -45,6 +45,7 @@ class Settings:
     database_url: str
     data_dir: Path
     output_dir: Path
+    """Where documents are written on this machine (a staging folder when `output_url`)."""
     rules_dir: Path
     templates_dir: Path
     slack_bot_token: str | None = None
@@ -58,6 +59,9 @@ class Settings:
     flow_dispatch: str = "auto"
     """How a human answer starts the next run: auto | local | deployment (see docs/flows.md)."""
     prefect_log_level: str = "WARNING"
+    output_url: str | None = None
+    """BID_OUTPUT_DIR given as an fsspec URL (s3://bucket/bid, memory://bid, ...): documents are
+    published there, under a content-addressed key and their human names."""
     autostart: bool = True
     """Start `bid server` in the background when a command needs Prefect and none runs."""
     server_idle_timeout_s: float = 3600.0
@@ -97,12 +101,18 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     base = cwd or Path.cwd()
     data_dir = Path(env.get("BID_DATA_DIR", str(base / DEFAULT_DATA_DIR)))
     database_url = env.get("BID_DATABASE_URL") or f"sqlite:///{base / DEFAULT_DATABASE_FILE}"
+    output = env.get("BID_OUTPUT_DIR", "")
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
-        output_dir=Path(env.get("BID_OUTPUT_DIR", str(base / DEFAULT_OUTPUT_DIR))),
+        output_dir=(
+            data_dir / "staging"
+            if _is_url(output)
+            else Path(output or str(base / DEFAULT_OUTPUT_DIR))
+        ),
+        output_url=output if _is_url(output) else None,
         rules_dir=Path(env.get("BID_RULES_DIR", str(_resource_dir("rules")))),
         templates_dir=Path(env.get("BID_TEMPLATES_DIR", str(_resource_dir("templates")))),
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -124,6 +134,12 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ),
         admin_email=env.get("BID_ADMIN_EMAIL") or None,
     )
+
+
+def _is_url(location: str) -> bool:
+    """An fsspec URL (`scheme://...`), as opposed to a path on this machine."""
+    scheme, sep, _ = location.partition("://")
+    return bool(sep) and scheme.isalnum() and len(scheme) > 1
 
 
 def _seconds(raw: str) -> float:

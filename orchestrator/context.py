@@ -15,7 +15,15 @@ from sqlalchemy import Engine
 
 from orchestrator.config import Settings
 from orchestrator.errors import BidError
-from orchestrator.ports import Clock, DocumentPort, MessagePort, RulesEngine, system_clock
+from orchestrator.ports import (
+    Clock,
+    DocumentPort,
+    DocumentStore,
+    MessagePort,
+    ProducedDocuments,
+    RulesEngine,
+    system_clock,
+)
 
 
 @dataclass
@@ -31,6 +39,8 @@ class Context:
     make_documents: Callable[[], DocumentPort] | None = None
     """Builds the document port on first use (the renderer loads docxtpl, ~0.2 s)."""
     make_messages: Callable[[], MessagePort] | None = None
+    make_store: Callable[[], DocumentStore] | None = None
+    _store: DocumentStore | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -60,5 +70,26 @@ class Context:
             self._messages = self.make_messages()
         return self._messages
 
+    @property
+    def store(self) -> DocumentStore:
+        """Where documents are published (the output folder, or an object store)."""
+        if self._store is None:
+            self._store = self.make_store() if self.make_store else LocalFolder(self)
+        return self._store
+
     def output_dir_for(self, opportunity_ref: str) -> Path:
-        return self.settings.output_dir / opportunity_ref
+        """The local folder a bid's documents are rendered into."""
+        return self.store.folder_for(opportunity_ref)
+
+
+class LocalFolder:
+    """The output folder on this machine: documents are rendered in place, nothing to publish."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.root = ctx.settings.output_dir
+
+    def folder_for(self, ref: str) -> Path:
+        return self.root / ref
+
+    def publish(self, ref: str, produced: ProducedDocuments) -> ProducedDocuments:
+        return produced

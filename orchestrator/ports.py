@@ -27,6 +27,13 @@ class RenderedDocument:
     name: str  # stable logical name, e.g. "qrf-DE-telekom", "proposal"
     path: Path
     content_hash: str
+    published: str | None = None
+    """Where the document was published when the output folder is an object store (a URL)."""
+
+    @property
+    def location(self) -> str:
+        """Where people find it: the published URL, else the file's path."""
+        return self.published or str(self.path)
 
 
 @dataclass(frozen=True)
@@ -104,3 +111,20 @@ class RulesEngine(Protocol):
     """The rules-engine port: evaluate a named decision table over plain facts."""
 
     def evaluate(self, table: str, inputs: Mapping[str, Any]) -> Decision: ...
+
+
+class DocumentStore(Protocol):
+    """Where a bid's documents end up: rendered on this machine, published for everyone.
+
+    With a plain output folder the renderer writes straight into it and publishing changes
+    nothing; with an object store (an fsspec URL) it renders into a local staging folder and
+    `publish` stores each file once under a content-addressed key, then under its human name.
+    """
+
+    def folder_for(self, ref: str) -> Path:
+        """The local folder the renderer writes a bid's documents to."""
+        ...
+
+    def publish(self, ref: str, produced: ProducedDocuments) -> ProducedDocuments:
+        """The same documents, published; their `published` says where (or None if local)."""
+        ...

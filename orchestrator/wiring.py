@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from orchestrator.config import Settings, get_settings
 from orchestrator.context import Context
-from orchestrator.ports import Clock, DocumentPort, MessagePort, RulesEngine, system_clock
+from orchestrator.ports import (
+    Clock,
+    DocumentPort,
+    DocumentStore,
+    MessagePort,
+    RulesEngine,
+    system_clock,
+)
 from orchestrator.store.db import open_database
 
 
@@ -34,6 +41,15 @@ def slack_messages(settings: Settings) -> MessagePort:
     return SlackMessages(settings.templates_dir)
 
 
+def fsspec_store(settings: Settings) -> DocumentStore:
+    """Documents published to the object store of BID_OUTPUT_DIR (an fsspec URL)."""
+    from orchestrator.documents.store import FsspecStore
+
+    if settings.output_url is None:  # only wired for URLs
+        raise ValueError("no output URL")
+    return FsspecStore(settings.output_url, settings.output_dir)
+
+
 def open_context(
     settings: Settings | None = None,
     *,
@@ -55,4 +71,5 @@ def open_context(
         make_rules=lambda: zen_rules(chosen, clock),
         make_documents=lambda: docx_documents(chosen, clock),
         make_messages=lambda: slack_messages(chosen),
+        make_store=(lambda: fsspec_store(chosen)) if settings.output_url else None,
     )

@@ -314,7 +314,7 @@ def record_documents(
                 opportunity_id=opportunity.id or 0,
                 kind=document.kind,
                 name=document.name,
-                path=str(document.path),
+                path=document.location,
                 content_hash=document.content_hash,
             )
         )

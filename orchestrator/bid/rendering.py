@@ -28,8 +28,11 @@ def _render(ctx: Context, ref: str, out_dir: Path | None, produce: Produce) -> P
     """Render in a read-only session, then record the documents in one short transaction."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
-        folder = out_dir or ctx.output_dir_for(opportunity.ref)
+        canonical = opportunity.ref
+        folder = out_dir or ctx.output_dir_for(canonical)
         produced = produce(ctx.documents, session, opportunity, folder)
+    if out_dir is None:  # a folder the caller chose stays theirs; the bid's own is published
+        produced = ctx.store.publish(canonical, produced)
     with transaction(ctx.engine) as session:
         record_documents(session, get_opportunity(session, ref), produced)
     return produced

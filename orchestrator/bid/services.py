@@ -50,8 +50,10 @@ def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
     """Render in a read-only session, outside any write transaction (idempotent files)."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
-        out_dir = ctx.output_dir_for(opportunity.ref)
-        return SETS[render.value](ctx.documents, session, opportunity, out_dir)
+        canonical = opportunity.ref
+        out_dir = ctx.output_dir_for(canonical)
+        produced = SETS[render.value](ctx.documents, session, opportunity, out_dir)
+    return ctx.store.publish(canonical, produced)
 
 
 def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
@@ -103,7 +105,7 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
             opportunity.state,
             f"{state.value} → {opportunity.state.value}",
             WAITING_FOR.get(opportunity.state),
-            [str(d.path) for d in produced.documents],
+            [d.location for d in produced.documents],
         )
 
 

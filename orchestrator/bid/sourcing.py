@@ -252,7 +252,8 @@ def send_quote_requests(
     catalogue = catalogue_for(ctx.settings.rules_dir)
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
-        folder = out_dir or ctx.output_dir_for(opportunity.ref)
+        canonical = opportunity.ref
+        folder = out_dir or ctx.output_dir_for(canonical)
         produced = ctx.documents.quote_requests(session, opportunity, folder)
         opportunity_id = opportunity.id or 0
         plan = plan_qrfs(
@@ -260,6 +261,8 @@ def send_quote_requests(
             current_quotes(session, opportunity_id),
             catalogue,
         )
+    if out_dir is None:  # the bid's own folder is published (an object store, when set)
+        produced = ctx.store.publish(canonical, produced)
     with refusals_kept(ctx, ref, "qrf", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, actor)

@@ -40,7 +40,7 @@ def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
         "proposal_hash": produced.proposal_hash,
         "problems": produced.problems,
         "documents": [
-            {"kind": d.kind, "name": d.name, "path": str(d.path), "content_hash": d.content_hash}
+            {"kind": d.kind, "name": d.name, "path": d.location, "content_hash": d.content_hash}
             for d in produced.documents
         ],
     }
@@ -51,7 +51,7 @@ def _print_documents(title: str, documents: list[RenderedDocument], problems: li
         table(
             title,
             ("Kind", "Name", "File", "Version"),
-            [(d.kind, d.name, d.path, d.content_hash[:12]) for d in documents],
+            [(d.kind, d.name, d.location, d.content_hash[:12]) for d in documents],
         )
     )
     for problem in problems:
@@ -94,7 +94,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if result.unsourced and not result.fallback_configured:
             countries = ", ".join(result.unsourced_countries)
             listed = next(
-                (str(d.path) for d in produced.documents if d.kind == "unsourced_csv"),
+                (d.location for d in produced.documents if d.kind == "unsourced_csv"),
                 "unsourced.csv",
             )
             raise UnsourcedSites(

@@ -126,6 +126,27 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
         serve(*deployments, limit=limit, print_starting_message=False)
 
+    @app.command("task-worker")
+    def task_worker(
+        limit: int = typer.Option(8, help="Bids carried at most at once in this worker"),
+    ) -> None:
+        """A long-lived worker that carries bids on in process (BID_FLOW_DISPATCH=tasks)."""
+        from orchestrator.config import get_settings
+        from orchestrator.runtime import prefect_env
+
+        target = prefect_env.configure(get_settings())
+        if target.mode == prefect_env.PrefectMode.TEMPORARY:
+            raise BidError(
+                "bid task-worker needs a Prefect server: start `bid server` in another "
+                "terminal, or set PREFECT_API_URL"
+            )
+        from prefect.task_worker import serve
+
+        from flows.tasks import carry_bid
+
+        err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
+        serve(carry_bid, limit=limit)
+
     @app.command("deadlines")
     def deadlines_command(
         notify: bool = typer.Option(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -42,6 +42,9 @@ def start_temporary_server(target: PrefectTarget, console: Console) -> None:
         server.start()
 
 
+_SCOPED: dict[str | None, Any] = {}
+
+
 @contextmanager
 def prefect_scope(target: PrefectTarget) -> Iterator[None]:
     """Prefect settings for runs of this process: the target's API, and no heartbeat.
@@ -49,16 +52,21 @@ def prefect_scope(target: PrefectTarget) -> Iterator[None]:
     A flow run's heartbeat thread is joined at the end of every run (~1 s each); short,
     in-process runs do not need it to be detected as crashed.
     """
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-        temporary_settings,
-    )
+    import prefect.context
 
-    updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    if target.api_url:
-        updates[PREFECT_API_URL] = target.api_url
-    with temporary_settings(updates=updates):
+    settings = _SCOPED.get(target.api_url)
+    if settings is None:
+        # Building Prefect's settings object costs ~0.2 s; it is built once per target and
+        # entered per run (the settings context is per thread, like the CLI service's).
+        from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+        updates: dict[object, object] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        if target.api_url:
+            updates[PREFECT_API_URL] = target.api_url
+        current = prefect.context.get_settings_context()
+        settings = _SCOPED[target.api_url] = current.settings.copy_with_update(updates=updates)  # type: ignore[arg-type]
+    current = prefect.context.get_settings_context()
+    with prefect.context.SettingsContext(profile=current.profile, settings=settings):
         yield
 
 
@@ -144,6 +152,8 @@ class PrefectRunner:
         """Start the next run after a person answered: on the workers, or here."""
         dispatch = ctx.settings.flow_dispatch
         target = self._prepare(ctx)
+        if dispatch == "tasks":
+            return self.run(ctx, lambda: start_on_task_workers(ctx, ref, actor))
         if dispatch == "deployment" or (dispatch == "auto" and target.mode == PrefectMode.SERVER):
             started = self.run(ctx, lambda: start_on_workers(ctx, ref, actor))
             if started is not None:
@@ -155,6 +165,18 @@ class PrefectRunner:
                 )
         steps = self.run_lifecycle(ctx, ref, actor)
         return "; ".join(step.message for step in steps)
+
+
+def start_on_task_workers(ctx: Context, ref: str, actor: str) -> str:
+    """Hand the bid to the task workers (`bid task-worker`): a `carry-bid` background task."""
+    from flows.context import bid_labels
+    from flows.tasks import carry_bid
+
+    labels = bid_labels(ctx, ref)
+    future = carry_bid.with_options(tags=labels.tags("lifecycle")).delay(
+        ref=labels.ref, actor=actor
+    )
+    return f"{labels.ref}: handed to the task workers (task run {future.task_run_id})"
 
 
 def start_on_workers(ctx: Context, ref: str, actor: str) -> str | None:

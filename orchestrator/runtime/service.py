@@ -536,7 +536,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     env = {
         "BID_DATABASE_URL": settings.database_url,
         "BID_DATA_DIR": str(settings.data_dir),
-        "BID_OUTPUT_DIR": str(settings.output_dir),
+        "BID_OUTPUT_DIR": settings.output_url or str(settings.output_dir),
         "BID_RULES_DIR": str(settings.rules_dir),
         "BID_TEMPLATES_DIR": str(settings.templates_dir),
         "BID_UI_PORT": str(settings.ui_port),

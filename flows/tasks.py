@@ -1,0 +1,39 @@
+"""Carrying bids on in long-lived task workers: Prefect background tasks, no process per run.
+
+A served deployment starts a Python process for every flow run (about a second of imports
+before any work). In production mode the answers that carry a bid on — a go/no-go, the last
+approval, the customer's verdict, a new bid — are instead handed to task workers
+(`bid task-worker`, `prefect.task_worker.serve`): long-lived processes that take scheduled
+task runs over a websocket and run them in process. One `carry-bid` task run carries one bid
+as far as it goes without a person (the same loop as the `bid-lifecycle` flow), tagged
+`opp:`, `account:` and `step:lifecycle`, with every step in its log.
+"""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from flows.context import bid_labels, current
+from orchestrator.bid import services
+
+
+@task(
+    name="carry-bid",
+    task_run_name="{ref} · carry on",
+    retries=2,
+    retry_delay_seconds=2,
+    persist_result=True,
+)
+def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
+    """Advance the bid step after step until it waits for a person, closes, or a guard refuses.
+
+    Idempotent: a retried or repeated run finds the bid where the last one left it (every step
+    commits with its audit event, and a step that was already taken is not taken again).
+    """
+    ctx = current()
+    logger = get_run_logger()
+    labels = bid_labels(ctx, ref)
+    results = services.run_until_waiting(lambda: services.advance(ctx, labels.ref, actor), limit)
+    for result in results:
+        logger.info("%s", result.message)
+    return [result.message for result in results]
