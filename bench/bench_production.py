@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_output_option, write_figures  # noqa: E402
 from orchestrator.bid.deal import governance_decision_for, load_deal  # noqa: E402
 from orchestrator.bid.production import exit_check  # noqa: E402
 from orchestrator.bid.quotes import import_quotes  # noqa: E402
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sites", type=int, default=3200)
     parser.add_argument("--repeat", type=int, default=3)
+    add_output_option(parser)
     args = parser.parse_args(argv)
     runs = [run_once(args.sites) for _ in range(args.repeat)]
     best = {key: min(run[key] for run in runs) for key in runs[0]}
@@ -116,6 +118,19 @@ def main(argv: list[str] | None = None) -> int:
             ok = ok and value <= target
             verdict = f"  (target <= {target:g} s: {'ok' if value <= target else 'MISSED'})"
         print(f"{key:<20}{value:>8.3f} s{verdict}")
+    labels = {
+        "check_and_summary": f"production: exit check + governance summary, {args.sites:,} sites",
+        "pricing": f"production: pricing every line, {args.sites:,} sites",
+        "quotes_import_cli": f"production: `bid quotes import` of {args.sites:,} firm quotes "
+        "(whole process)",
+    }
+    write_figures(
+        args.json_out,
+        [
+            Figure(labels.get(key, key), round(value, 3), "s", TARGETS.get(key))
+            for key, value in best.items()
+        ],
+    )
     print("OK" if ok else "MISSED")
     return 0 if ok else 1
 
