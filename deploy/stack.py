@@ -91,6 +91,9 @@ class StackConfig:
     """The shared output folder: a path, or an fsspec URL such as s3://bucket/bid."""
     flows: bool = True
     """Serve the deployments (UI forms, deadline watch) too."""
+    pg_dir: str = ""
+    """Where the PostgreSQL cluster lives (default `<root>/pg`); as root, the `postgres` user
+    must be able to reach it."""
     slack: bool = True
     """Run the Slack endpoint (when SLACK_SIGNING_SECRET is set)."""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -107,8 +110,9 @@ class Stack:
         self.config = config
         self.root = config.root
         self.logs = self.root / "logs"
-        self.pg_data = self.root / "pg" / "data"
-        self.pg_socket = self.root / "pg"
+        pg = Path(config.pg_dir) if config.pg_dir else self.root / "pg"
+        self.pg_data = pg / "data"
+        self.pg_socket = pg
         self._as_postgres = os.geteuid() == 0
         self.pids: dict[str, int] = {}
         self._load()
@@ -137,6 +141,8 @@ class Stack:
             # task parameters and results, shared by whoever schedules and runs the tasks
             "PREFECT_LOCAL_STORAGE_PATH": str(self.root / "prefect-storage"),
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+            # task runs of the task workers run outside flow runs: their logs stay local
+            "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             **self.config.extra_env,

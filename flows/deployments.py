@@ -13,6 +13,7 @@ from prefect.types.entrypoint import EntrypointType
 
 DEPLOYMENT_NAME = "bid-orchestrator"
 DEADLINE_WATCH_INTERVAL_S = 3600
+RESUME_INTERVAL_S = 60
 
 
 def all_deployments(
@@ -22,6 +23,7 @@ def all_deployments(
     from flows.deadline_watch import deadline_watch
     from flows.forms import advance_bid, generate_documents, new_bid_from_rfp
     from flows.steps import STEP_FLOWS, bid_lifecycle
+    from flows.tasks import resume_stalled_bids
 
     common: dict[str, Any] = {
         "name": DEPLOYMENT_NAME,
@@ -35,6 +37,11 @@ def all_deployments(
         new_bid_from_rfp.to_deployment(description="New bid from an RFP.", **common),
         advance_bid.to_deployment(description="Advance a bid.", **common),
         generate_documents.to_deployment(description="Generate a bid's documents.", **common),
+        resume_stalled_bids.to_deployment(
+            description="Carry on bids whose next steps were lost to a crash or an outage.",
+            interval=RESUME_INTERVAL_S,
+            **common,
+        ),
         deadline_watch.to_deployment(
             description="Warn milestone owners; publish the deadline board.",
             interval=deadline_interval_s,

@@ -246,9 +246,14 @@ def _print_step(message: str) -> None:
 
 def _continue(ctx: Context, ref: str, actor: str) -> None:
     """A person answered: start the next automated run, as the Slack door does."""
+    from orchestrator.errors import RuntimeUnavailable
     from orchestrator.runtime.runner import get_runner
 
-    message = get_runner(ctx).continue_bid(ctx, ref, actor)
+    try:
+        message = get_runner(ctx).continue_bid(ctx, ref, actor)
+    except RuntimeUnavailable as unavailable:  # the answer is recorded; the carrying waits
+        err_console.print(f"warning: {unavailable}", markup=False, highlight=False)
+        return
     if message:
         console.print(f"continued: {esc(message)}")
 

@@ -147,6 +147,35 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
         serve(carry_bid, limit=limit)
 
+    @app.command("resume")
+    def resume(
+        opportunities: list[str] | None = typer.Argument(
+            None, help="Bids to carry on (default: every stalled bid)"
+        ),
+        older_than: int = typer.Option(
+            60, "--older-than", help="Stalled: automated work due and no move for this many s"
+        ),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Carry on bids whose answer was recorded but whose next steps were lost (a worker
+        killed, Prefect down for a while): on the workers, or here."""
+        from datetime import timedelta
+
+        from orchestrator.bid.resume import stalled
+        from orchestrator.runtime.runner import get_runner
+
+        ctx = get_context()
+        refs = list(opportunities or []) or stalled(ctx, timedelta(seconds=max(older_than, 0)))
+        runner = get_runner(ctx)
+        done = {ref: runner.continue_bid(ctx, ref, "resume") for ref in refs}
+        if as_json:
+            sys.stdout.write(json.dumps(done, indent=2) + "\n")
+            return
+        if not done:
+            console.print("no stalled bids")
+        for ref, message in done.items():
+            console.print(f"{ref}: {message}", markup=False, highlight=False)
+
     @app.command("deadlines")
     def deadlines_command(
         notify: bool = typer.Option(

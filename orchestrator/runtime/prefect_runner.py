@@ -17,7 +17,7 @@ from rich.console import Console
 
 from orchestrator.bid.services import StepResult
 from orchestrator.context import Context
-from orchestrator.errors import BidError, DeploymentMissing
+from orchestrator.errors import BidError, DeploymentMissing, RuntimeUnavailable
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
 
@@ -153,7 +153,17 @@ class PrefectRunner:
         dispatch = ctx.settings.flow_dispatch
         target = self._prepare(ctx)
         if dispatch == "tasks":
-            return self.run(ctx, lambda: start_on_task_workers(ctx, ref, actor))
+            try:
+                return self.run(ctx, lambda: start_on_task_workers(ctx, ref, actor))
+            except BidError:
+                raise
+            except Exception as error:  # the server did not take the task: say so, lose nothing
+                raise RuntimeUnavailable(
+                    f"{ref}: recorded, but the task workers could not be reached "
+                    f"({type(error).__name__}: {str(error)[:120]}); the bid is carried on by "
+                    "`bid resume` (or the scheduled resume-stalled-bids flow) once Prefect "
+                    "answers again"
+                ) from error
         if dispatch == "deployment" or (dispatch == "auto" and target.mode == PrefectMode.SERVER):
             started = self.run(ctx, lambda: start_on_workers(ctx, ref, actor))
             if started is not None:
