@@ -166,15 +166,29 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         ctx = get_context()
         refs = list(opportunities or []) or stalled(ctx, timedelta(seconds=max(older_than, 0)))
+        from orchestrator.errors import RuntimeUnavailable
+
         runner = get_runner(ctx)
-        done = {ref: runner.continue_bid(ctx, ref, "resume") for ref in refs}
+        done: dict[str, str] = {}
+        failed: list[str] = []
+        for ref in refs:
+            try:
+                done[ref] = runner.continue_bid(ctx, ref, "resume")
+            except RuntimeUnavailable as unavailable:
+                failed.append(ref)
+                done[ref] = f"not handed over: {unavailable}"
         if as_json:
             sys.stdout.write(json.dumps(done, indent=2) + "\n")
-            return
-        if not done:
+        elif not done:
             console.print("no stalled bids")
-        for ref, message in done.items():
-            console.print(f"{ref}: {message}", markup=False, highlight=False)
+        else:
+            for ref, message in done.items():
+                console.print(f"{ref}: {message}", markup=False, highlight=False)
+        if failed:
+            raise RuntimeUnavailable(
+                f"{len(failed)} bid(s) not handed over ({', '.join(failed[:5])}"
+                f"{' …' if len(failed) > 5 else ''}): run bid resume again once Prefect answers"
+            )
 
     @app.command("deadlines")
     def deadlines_command(
