@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/run_all.py                 # everything (~15–25 min on 2 cores)
     .venv/bin/python bench/run_all.py --only cli,documents
+    .venv/bin/python bench/run_all.py --keep bench/.results --only production_mode
+        # re-run one benchmark; the others' figures come from their last run kept there
 
 Each `bench/bench_<name>.py` runs in its own process with `--json-out`, as a person would run
 it; its figures (value, target, baseline) go into the table with the machine they ran on. A
@@ -124,15 +126,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated names, e.g. cli,documents")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per benchmark")
     parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each benchmark's figures here; with --only, the others come from here",
+    )
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None
     results: dict[str, tuple[list[Figure], str | None, float]] = {}
-    work = Path(tempfile.mkdtemp(prefix="bench-all-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-all-"))
+    work.mkdir(parents=True, exist_ok=True)
     for path in benchmarks():
         name = path.stem.removeprefix("bench_")
         if wanted and name not in wanted:
+            kept = work / f"{name}.json"
+            if args.keep and kept.exists():
+                results[name] = (read_figures(kept), None, 0.0)
             continue
         print(f"running {path.name} …", flush=True)
+        (work / f"{name}.json").unlink(missing_ok=True)
         results[name] = run(path, work / f"{name}.json", args.timeout)
         figures, error, elapsed = results[name]
         print(f"  {len(figures)} figure(s) in {elapsed:.0f} s" + (f"; {error}" if error else ""))

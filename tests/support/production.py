@@ -182,10 +182,14 @@ class ProductionRun:
 
         With `tolerate`, bids not handed over (Prefect down) are left to a later resume."""
         done = self.bid("resume", *refs)
-        if tolerate and done.returncode == 2:
-            assert "not handed over" in done.stderr, done.stderr
-            return
-        assert done.returncode == 0, done.stderr
+        for _ in range(5):  # as an operator would: Prefect may still be settling
+            if done.returncode != 2 or "not handed over" not in done.stderr:
+                break
+            if tolerate:
+                return
+            time.sleep(2)
+            done = self.bid("resume", *refs)
+        assert done.returncode == 0, done.stdout + done.stderr
 
     def states(self, refs: Iterable[str], patience: float = 60.0) -> dict[str, str]:
         """Each bid's state, read as a dashboard would: through a database restart it waits."""
