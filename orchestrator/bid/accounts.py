@@ -143,7 +143,7 @@ def may_edit_account(session: Session, account: Account, actor: str) -> None:
         )
 
 
-def _reason(reason: str | None) -> str:
+def require_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise InputError("a reason is required", field="reason")
@@ -211,7 +211,7 @@ def change_tier(
 
 def set_tier(ctx: Context, name: str, tier: str, *, reason: str, actor: str) -> TierChange:
     """`bid account set-tier`: management or an admin moves an account, with a reason."""
-    text = _reason(reason)
+    text = require_reason(reason)
     with transaction(ctx.engine) as session:
         require_portfolio_manager(session, actor, "change an account's tier")
         account = get_account(session, name)

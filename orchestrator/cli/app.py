@@ -448,6 +448,8 @@ def _register_plugins() -> None:
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",
+        "orchestrator.cli.accounts",
+        "orchestrator.cli.packs",
     ):
         try:
             module = importlib.import_module(module_name)

@@ -376,3 +376,17 @@ def load_portfolio_rules(rules_dir: Path) -> PortfolioRules:
     except OSError as exc:
         raise RuleLoadError(f"{PORTFOLIO_FILE}: cannot read {path}: {exc.strerror}") from None
     return _cached(str(path), (st.st_mtime_ns, st.st_size))
+
+
+@dataclass(frozen=True)
+class ProposedMove:
+    """A tier move the rules propose for one account, with the measures it rests on (what
+    `bid portfolio review` records for management to accept or decline)."""
+
+    account_id: int
+    account: str
+    rule_id: str
+    from_tier: str
+    to_tier: str
+    reason: str
+    measures: dict[str, float]

@@ -112,11 +112,12 @@ def _row(
         if len(str(owner)) > MAX_EMAIL or not _EMAIL.match(str(owner)):
             fail("owner", f"'{owner}' is not an e-mail address")
     for field in SEGMENT_FIELDS:
-        value = values.get(field)
+        segment = values.get(field)
         allowed = rules.segments[field]
-        if value is not None and value not in allowed:
+        if segment is not None and segment not in allowed:
             fail(
-                field, f"unknown value '{value}'; rules/portfolio.yaml allows {', '.join(allowed)}"
+                field,
+                f"unknown value '{segment}'; rules/portfolio.yaml allows {', '.join(allowed)}",
             )
     level = values.get("service_level")
     if level is not None and level not in rules.service_levels:

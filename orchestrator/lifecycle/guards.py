@@ -80,12 +80,12 @@ def _with_article(role: Role) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-TEAM_NEEDED: dict[Tier, tuple[Role, ...]] = {
-    Tier.TOP: (Role.BID_MANAGER, Role.SOLUTION_CONSULTANT),
-    Tier.MAJOR: (Role.ACCOUNT_MANAGER,),
-    Tier.MIDDLE_MARKET: (Role.ACCOUNT_MANAGER,),
-    Tier.DIRECT: (Role.SALES_SUPPORT,),
-    Tier.INSTALLED_BASE: (),
+TEAM_NEEDED: dict[str, tuple[Role, ...]] = {
+    Tier.TOP.value: (Role.BID_MANAGER, Role.SOLUTION_CONSULTANT),
+    Tier.MAJOR.value: (Role.ACCOUNT_MANAGER,),
+    Tier.MIDDLE_MARKET.value: (Role.ACCOUNT_MANAGER,),
+    Tier.DIRECT.value: (Role.SALES_SUPPORT,),
+    Tier.INSTALLED_BASE.value: (),
 }
 """Who must be on the team before kick-off, per tier (the lead of each tier's process)."""
 
@@ -93,7 +93,7 @@ TEAM_NEEDED: dict[Tier, tuple[Role, ...]] = {
 def bid_team_assigned(facts: BidFacts) -> GuardResult:
     """Top accounts need a bid manager and a solution consultant; major and middle-market
     ones an account manager; the direct channel a sales support person who leads it."""
-    needed = TEAM_NEEDED.get(facts.tier, ())  # a StrEnum member is found by its text
+    needed = TEAM_NEEDED.get(str(facts.tier), ())
     missing = [_with_article(role) for role in needed if role not in facts.team_roles]
     if missing:
         return refuse(f"kick-off needs {' and '.join(missing)} assigned for {facts.tier} accounts")
