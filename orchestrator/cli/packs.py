@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.console import Console
 from orchestrator.cli.output import esc
 from orchestrator.context import Context
 from orchestrator.store.db import reading
+
+if TYPE_CHECKING:
+    from orchestrator.funnel.pack_pages import PackFiles
 
 OutOption = Annotated[
     Path | None,
@@ -27,11 +30,7 @@ NoPdfOption = Annotated[bool, typer.Option("--no-pdf", help="Write the HTML page
 console = Console(highlight=False)
 
 
-def _report(files: object, recipients: list[str], as_json: bool) -> None:
-    from orchestrator.funnel.pack_pages import PackFiles
-
-    if not isinstance(files, PackFiles):  # pragma: no cover - typed for mypy
-        raise TypeError(files)
+def _report(files: PackFiles, recipients: list[str], as_json: bool) -> None:
     if as_json:
         typer.echo(
             json.dumps(
@@ -60,6 +59,48 @@ def _report(files: object, recipients: list[str], as_json: bool) -> None:
     console.print(f"   Slack:   summary queued for {told} (bid outbox)")
 
 
+def make_weekly(ctx: Context, out: Path, *, pdf: bool = True) -> tuple[PackFiles, list[str]]:
+    """The weekly top-account pack written into `out`, its summary queued; who is told."""
+    from orchestrator.bid.packs import post_pack_summary
+    from orchestrator.funnel.pack_pages import write_weekly
+    from orchestrator.funnel.packs import weekly_top_accounts
+
+    with reading(ctx.engine) as session:
+        pack = weekly_top_accounts(session, ctx.settings.rules_dir, ctx.clock())
+    files = write_weekly(pack, ctx.settings.templates_dir, out, pdf=pdf)
+    told = post_pack_summary(
+        ctx,
+        kind="weekly_top_accounts",
+        period=pack.week,
+        title="Weekly top-account update",
+        summary=files.summary,
+        location=str(files.pdf or files.html),
+        opportunity_ids=pack.opportunity_ids,
+    )
+    return files, told
+
+
+def make_qualification(ctx: Context, out: Path, *, pdf: bool = True) -> tuple[PackFiles, list[str]]:
+    """The qualification meeting's pack written into `out`, its summary queued."""
+    from orchestrator.bid.packs import post_pack_summary
+    from orchestrator.funnel.pack_pages import write_qualification
+    from orchestrator.funnel.packs import qualification_pack
+
+    with reading(ctx.engine) as session:
+        pack = qualification_pack(session, ctx.settings.rules_dir, ctx.clock())
+    files = write_qualification(pack, ctx.settings.templates_dir, out, pdf=pdf)
+    told = post_pack_summary(
+        ctx,
+        kind="qualification",
+        period=files.period,
+        title="Qualification meeting",
+        summary=files.summary,
+        location=str(files.pdf or files.html),
+        opportunity_ids=pack.opportunity_ids,
+    )
+    return files, told
+
+
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add `pack weekly-top-accounts` and `pack qualification` to the `bid` command."""
     pack_app = typer.Typer(
@@ -74,28 +115,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """The weekly update per top account: open bids and their step, milestones due in the
         next two weeks, overdue items, approvals pending, order-sheet problems, MACDs and
         changes since last week."""
-        from orchestrator.bid.packs import post_pack_summary
-        from orchestrator.funnel.pack_pages import write_weekly
-        from orchestrator.funnel.packs import weekly_top_accounts
-
         ctx = get_context()
-        with reading(ctx.engine) as session:
-            pack = weekly_top_accounts(session, ctx.settings.rules_dir, ctx.clock())
-        files = write_weekly(
-            pack,
-            ctx.settings.templates_dir,
-            out or ctx.settings.output_dir / "packs",
-            pdf=not no_pdf,
-        )
-        told = post_pack_summary(
-            ctx,
-            kind="weekly_top_accounts",
-            period=pack.week,
-            title="Weekly top-account update",
-            summary=files.summary,
-            location=str(files.pdf or files.html),
-            opportunity_ids=pack.opportunity_ids,
-        )
+        files, told = make_weekly(ctx, out or ctx.settings.output_dir / "packs", pdf=not no_pdf)
         _report(files, told, as_json)
 
     @pack_app.command("qualification")
@@ -104,26 +125,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """The qualification meeting: leads and prospects awaiting a decision with BANTS and
         the rules' recommendation, bid-manager capacity, accounts asleep that wake this month."""
-        from orchestrator.bid.packs import post_pack_summary
-        from orchestrator.funnel.pack_pages import write_qualification
-        from orchestrator.funnel.packs import qualification_pack
-
         ctx = get_context()
-        with reading(ctx.engine) as session:
-            pack = qualification_pack(session, ctx.settings.rules_dir, ctx.clock())
-        files = write_qualification(
-            pack,
-            ctx.settings.templates_dir,
-            out or ctx.settings.output_dir / "packs",
-            pdf=not no_pdf,
-        )
-        told = post_pack_summary(
-            ctx,
-            kind="qualification",
-            period=files.period,
-            title="Qualification meeting",
-            summary=files.summary,
-            location=str(files.pdf or files.html),
-            opportunity_ids=pack.opportunity_ids,
+        files, told = make_qualification(
+            ctx, out or ctx.settings.output_dir / "packs", pdf=not no_pdf
         )
         _report(files, told, as_json)

@@ -152,6 +152,8 @@ class WeeklyPack:
     due_within_days: int
     tiers: tuple[str, ...]
     accounts: list[AccountWeek]
+    bid_ids: tuple[int, ...] = ()
+    """The accounts' open and contracted bids: whose teams attend the meeting."""
 
     @property
     def totals(self) -> dict[str, int]:
@@ -164,7 +166,7 @@ class WeeklyPack:
 
     @property
     def opportunity_ids(self) -> list[int]:
-        return sorted({int(b.ref.split("-")[1]) for a in self.accounts for b in a.open_bids})
+        return list(self.bid_ids)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -318,6 +320,9 @@ def weekly_top_accounts(session: Session, rules_dir: Path, now: datetime) -> Wee
         due_within_days=rules.due_within_days,
         tiers=rules.tiers,
         accounts=list(weeks.values()),
+        bid_ids=tuple(
+            b.id or 0 for b in bids if b.state not in ENDS or b.state == State.CONTRACTED
+        ),
     )
 
 
