@@ -242,7 +242,7 @@ def _hierarchy_problems(
     in_file = {row.key for row in rows}
     problems: list[InputError] = []
     for row in rows:
-        names[row.key] = row.name
+        names.setdefault(row.key, row.name)  # a stored account keeps its stored name
         if row.parent is None:
             continue
         parent = fold_name(row.parent)
