@@ -35,7 +35,9 @@ def test_tiers_are_data_a_new_tier_is_a_new_row(tmp_path: Path) -> None:
         "    direct: [solution_consultant, bid_manager, account_manager, sales_support]\n",
         "    direct: [sales_support]\n",
     )
-    text = text.replace("    middle_market: [solution_consultant, bid_manager, account_manager]\n", "")
+    text = text.replace(
+        "    middle_market: [solution_consultant, bid_manager, account_manager]\n", ""
+    )
     path = tmp_path / "production_exit.yaml"
     path.write_text(text)
     rules = parse_exit_rules(path)
