@@ -142,12 +142,14 @@ class Churn:
         return data
 
 
-def churned(session: Session, contracts: list[ContractFacts], period: Period) -> list[Churn]:
-    """Contracts whose term ended in `period` with no contract renewing them, and why."""
+def churned(
+    session: Session, contracts: list[ContractFacts], period: Period, today: date
+) -> list[Churn]:
+    """Contracts whose term ended in `period` (their last day before `today`) with no
+    contract renewing them, and why."""
     renewed = {c.renews_contract_id for c in contracts if c.renews_contract_id is not None}
-    ended = [
-        c for c in contracts if period.start <= c.end_date < period.end and c.id not in renewed
-    ]
+    last = min(period.end, today)
+    ended = [c for c in contracts if period.start <= c.end_date < last and c.id not in renewed]
     renewal_ids = [c.renewal_opportunity_id for c in ended if c.renewal_opportunity_id]
     bids = {
         o.id: o

@@ -11,7 +11,8 @@ Definitions (the tests recompute each from the factory's parameters):
   estimated revenue in EUR; the change is this month's end against last month's end;
 - **slipped deal**: a bid still open (not yet won) at the month's end whose expected
   decision date has passed by then;
-- **churn**: contracts whose term ended in the month without a contract renewing them,
+- **churn**: contracts whose term ended in the month (by the review's date) without a
+  contract renewing them,
   with the reason from their renewal bid (`funnel.contracts.churned`). The installed base
   here is every customer with a contract, whatever its tier.
 """
@@ -166,5 +167,5 @@ def money_review(
             pipeline_at(trails, min(previous.end_at, as_of), previous.label),
             pipeline_at(trails, as_of, month.label),
         ),
-        churn=tuple(churned(session, list(contracts), month)),
+        churn=tuple(churned(session, list(contracts), month, as_of.date())),
     )
