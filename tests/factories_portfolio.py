@@ -349,7 +349,7 @@ def _contract(
         one_off_eur=0.0,
         start=start,
         term=term,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
     spec.contracts.append(contract)
     return contract
@@ -388,6 +388,15 @@ def _special_cases(spec: PortfolioSpec) -> None:
     _contract(spec, renewal, date(2026, 10, 18), 36, 5_500.0, renews=earlier.index)
     # a middle-market account that lost its only bid and has no potential: down to direct
     _extra_bid(spec, 17, S.LOST, spec.now - timedelta(days=60), category="price")
+    # a top account with a bid in governance (round 2: one approval of this round pending,
+    # one of the old round left over) and one in contract preparation whose first site has
+    # a postcode no order sheet accepts: the weekly pack shows both
+    review = _extra_bid(spec, 25, S.GOVERNANCE_REVIEW, spec.now - timedelta(days=2))
+    review.governance_round = 2
+    review.approvals = [("technical", 1, "requested"), ("financial", 2, "requested")]
+    review.approvals.append(("legal", 2, "granted"))
+    prepared = _extra_bid(spec, 25, S.CONTRACT_PREPARATION, spec.now - timedelta(days=1))
+    prepared.bad_postcodes = 1
 
 
 def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
@@ -424,7 +433,7 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
             )
         )
     for b in spec.bids:
-        row = Opportunity(
+        opportunity = Opportunity(
             account_id=accounts[b.account].id or 0,
             title=f"Bid {b.index}",
             source="rfp",
@@ -447,9 +456,9 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
             created_at=b.received_at,
             updated_at=b.moved_at,
         )
-        session.add(row)
+        session.add(opportunity)
         session.flush()
-        b.id = row.id or 0
+        b.id = opportunity.id or 0
         session.add(
             AuditEvent(
                 opportunity_id=b.id,
@@ -535,7 +544,7 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
     bids = {b.index: b for b in spec.bids}
     contracts: dict[int, Contract] = {}
     for c in spec.contracts:
-        row = Contract(
+        contract_row = Contract(
             account_id=accounts[c.account].id or 0,
             opportunity_id=bids[c.bid].id,
             services=["managed_network"],
@@ -552,10 +561,10 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
             renewal_opportunity_id=bids[c.renewal_bid].id if c.renewal_bid is not None else None,
             renews_contract_id=contracts[c.renews].id if c.renews is not None else None,
         )
-        session.add(row)
+        session.add(contract_row)
         session.flush()
-        c.id = row.id or 0
-        contracts[c.index] = row
+        c.id = contract_row.id or 0
+        contracts[c.index] = contract_row
     return spec
 
 

@@ -303,7 +303,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             result = build_portfolio(session, rules, ctx.clock().date())
         if chart is not None:
-            draw_portfolio(result, rules, chart)
+            try:
+                draw_portfolio(result, rules, chart)
+            except OSError as error:
+                raise InputError(
+                    f"{chart}: cannot write the chart ({error.strerror})", field="chart"
+                ) from None
         if as_json:
             _print_json({**result.as_dict(), "chart": str(chart) if chart else None})
             return

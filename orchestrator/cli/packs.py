@@ -16,6 +16,7 @@ from rich.console import Console
 
 from orchestrator.cli.output import esc
 from orchestrator.context import Context
+from orchestrator.errors import InputError
 from orchestrator.store.db import reading
 
 if TYPE_CHECKING:
@@ -28,6 +29,19 @@ OutOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 NoPdfOption = Annotated[bool, typer.Option("--no-pdf", help="Write the HTML page only.")]
 console = Console(highlight=False)
+
+
+def output_folder(out: Path) -> Path:
+    """The folder the pack goes into, created when missing; a file there is refused."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file, not a folder", field="out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"{out}: cannot create the folder ({error.strerror})", field="out"
+        ) from None
+    return out
 
 
 def _report(files: PackFiles, recipients: list[str], as_json: bool) -> None:
@@ -116,7 +130,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         next two weeks, overdue items, approvals pending, order-sheet problems, MACDs and
         changes since last week."""
         ctx = get_context()
-        files, told = make_weekly(ctx, out or ctx.settings.output_dir / "packs", pdf=not no_pdf)
+        folder = output_folder(out or ctx.settings.output_dir / "packs")
+        files, told = make_weekly(ctx, folder, pdf=not no_pdf)
         _report(files, told, as_json)
 
     @pack_app.command("qualification")
@@ -126,7 +141,6 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """The qualification meeting: leads and prospects awaiting a decision with BANTS and
         the rules' recommendation, bid-manager capacity, accounts asleep that wake this month."""
         ctx = get_context()
-        files, told = make_qualification(
-            ctx, out or ctx.settings.output_dir / "packs", pdf=not no_pdf
-        )
+        folder = output_folder(out or ctx.settings.output_dir / "packs")
+        files, told = make_qualification(ctx, folder, pdf=not no_pdf)
         _report(files, told, as_json)

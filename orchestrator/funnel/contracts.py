@@ -91,9 +91,12 @@ def list_contracts(
     session: Session, today: date, account: str | None = None, ending_within: int | None = None
 ) -> list[dict[str, Any]]:
     """What `bid contract list` shows, soonest end first."""
-    from orchestrator.text import fold_name
+    from orchestrator.errors import InputError
+    from orchestrator.funnel.accounts import find
 
-    key = fold_name(account) if account else None
+    if ending_within is not None and ending_within < 0:
+        raise InputError(f"{ending_within} is not a number of days ahead", field="ending-within")
+    key = find(session, account).name_key if account else None
     names = dict(session.exec(select(Account.id, Account.name_key)).all()) if key else {}
     rows = []
     for c in sorted(load_contracts(session), key=lambda c: (c.end_date, c.id)):
