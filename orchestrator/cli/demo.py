@@ -414,14 +414,17 @@ def _portfolio_and_packs(ctx: Context, folder: Path, console: Console) -> None:
         f"suggested; chart {esc(chart)} (bid portfolio, bid portfolio review)"
     )
     packs = folder / "packs"
+    console.print(
+        "[bold]7. Meeting packs[/] (bid pack weekly-top-accounts, bid pack qualification)"
+    )
     for label, make in (
         ("weekly top-account update", make_weekly),
-        ("qualification", make_qualification),
+        ("qualification meeting", make_qualification),
     ):
         files, told = make(ctx, packs)
-        console.print(f"[bold]7. Meeting pack[/], {label}: {esc(files.summary)}")
+        console.print(f"   {label}: {esc(files.summary)}")
         console.print(
-            f"   {esc(files.html)}"
+            f"      {esc(files.html)}"
             + (f" and {esc(files.pdf)}" if files.pdf else " (no Chromium: no PDF)")
             + f"; Slack summary queued for {len(told)} attendee(s)"
         )

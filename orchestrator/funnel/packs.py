@@ -13,8 +13,9 @@ Definitions (rules/portfolio.yaml `packs` holds the numbers; tests recompute eac
   `changes_since_days` days;
 - qualification pack: bids awaiting the go/no-go (pre-qualification, qualification,
   strategy rework) with their BANTS facts, BANTS result and the rules' recommendation as
-  recorded; every bid manager's open bids past pre-qualification against
-  `bid_manager_capacity`; sleeping accounts without an open bid that wake this month.
+  recorded; the open bids past pre-qualification of everyone who has been a bid manager
+  (free ones too) against `bid_manager_capacity`; sleeping accounts without an open bid
+  that wake this month.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.decisions.funnel_rules import add_months, month_of
 from orchestrator.decisions.portfolio_rules import load_portfolio_rules
 from orchestrator.funnel.measure import as_utc_naive
@@ -182,20 +184,21 @@ class WeeklyPack:
 
 
 def _order_problems(
-    session: Session, opportunity: Opportunity, rules_dir: Path
+    session: Session, opportunity: Opportunity, catalogue: Catalogue
 ) -> list[ProblemLine]:
     from orchestrator.commercial.orders import order_lines
-    from orchestrator.commercial.quotes import catalogue_for
 
     return [
         ProblemLine(opportunity.ref, line.site_id, problem)
-        for line in order_lines(session, opportunity, catalogue_for(rules_dir))
+        for line in order_lines(session, opportunity, catalogue)
         for problem in line.problems
     ]
 
 
 def weekly_top_accounts(session: Session, rules_dir: Path, now: datetime) -> WeeklyPack:
     """The weekly update of every account of the pack's tiers (top), by account name."""
+    from orchestrator.commercial.quotes import catalogue_for
+
     rules = load_portfolio_rules(rules_dir).packs["weekly_top_accounts"]
     now_naive = _naive(now)
     since = now_naive - timedelta(days=rules.changes_since_days)
@@ -213,6 +216,7 @@ def weekly_top_accounts(session: Session, rules_dir: Path, now: datetime) -> Wee
     ).all()
     by_id = {b.id: b for b in bids}
     open_ids = [b.id for b in bids if b.state not in ENDS]
+    catalogue: Catalogue | None = None
     for bid in bids:
         if bid.state not in ENDS:
             weeks[bid.account_id].open_bids.append(
@@ -226,8 +230,10 @@ def weekly_top_accounts(session: Session, rules_dir: Path, now: datetime) -> Wee
                 )
             )
             if bid.state == State.CONTRACT_PREPARATION:
+                if catalogue is None:
+                    catalogue = catalogue_for(rules_dir)  # read once, when needed
                 weeks[bid.account_id].order_problems.extend(
-                    _order_problems(session, bid, rules_dir)
+                    _order_problems(session, bid, catalogue)
                 )
     for milestone in session.exec(
         select(Milestone)
@@ -489,9 +495,10 @@ def qualification_pack(session: Session, rules_dir: Path, now: datetime) -> Qual
         .group_by(col(TeamMember.person_id))
     ).all()
     busy = {emails[person_id]: int(n) for person_id, n in counts}
-    for lead in leads:
-        for manager in lead.bid_managers:
-            busy.setdefault(manager, 0)
+    for person_id in session.exec(
+        select(TeamMember.person_id).where(TeamMember.role == Role.BID_MANAGER).distinct()
+    ).all():
+        busy.setdefault(emails[person_id], 0)  # free: who could take the next bid
     open_accounts = set(
         session.exec(
             select(Opportunity.account_id).where(
