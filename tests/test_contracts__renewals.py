@@ -1,7 +1,7 @@
 """Contracts and renewals against the portfolio factory: the renewal scan opens exactly the
 renewals due (once), each as the factory says it should look; sleeping accounts wake once;
-a competitor's contract end sets the wake-up; the forecast books signed deals from their
-contracts; churn carries its reasons."""
+a competitor's contract end, recorded or learned from a loss, sets the wake-up; the forecast
+books signed deals from their contracts; churn carries its reasons."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid.accounts import record_competitor
 from orchestrator.bid.contracts import scan_renewals
+from orchestrator.bid.services import record_result
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import parse_period
 from orchestrator.errors import InputError, NotPermitted
@@ -253,3 +254,38 @@ def test_churn_is_a_contract_ended_this_month_without_renewal_with_its_reason(
             assert row.reason_category == renewal.category == "price"
             assert row.reason == f"{renewal.ref} lost: {renewal.reason}"
         assert row.monthly_recurring_eur == spec.monthly_eur
+
+
+def test_a_loss_recorded_with_its_competitor_sets_when_the_account_wakes(
+    ctx: Context, built: PortfolioSpec
+) -> None:
+    bid = next(b for b in built.bids if b.state == State.CUSTOMER_DECISION)
+    actor = OWNERS[bid.index % 2]
+    end = date(2029, 6, 30)
+    with pytest.raises(InputError, match="together"):
+        record_result(ctx, bid.ref, won=False, reason="r", by=actor, category="price",
+                      competitor="Rival Telecom")  # fmt: skip
+    past = date(2026, 1, 1)
+    with pytest.raises(InputError, match="has passed"):
+        record_result(ctx, bid.ref, won=False, reason="r", by=actor, category="price",
+                      competitor="Rival Telecom", competitor_contract_end=past)  # fmt: skip
+    with Session(ctx.engine) as session:
+        assert session.exec(select(Opportunity.state).where(Opportunity.id == bid.id)).one() == (
+            State.CUSTOMER_DECISION
+        )  # refused before anything changed
+    record_result(ctx, bid.ref, won=False, reason="cheaper", by=actor, category="price",
+                  competitor=" Rival  Telecom ", competitor_contract_end=end)  # fmt: skip
+    with Session(ctx.engine) as session:
+        account = session.exec(select(Account).where(Account.name == bid.account)).one()
+        event = session.exec(
+            select(AccountEvent).where(
+                AccountEvent.account_id == account.id,
+                AccountEvent.action == "competitor_recorded",
+            )
+        ).one()
+    assert (account.competitor, account.competitor_contract_end, account.sleeping_until) == (
+        "Rival Telecom",
+        end,
+        end - timedelta(days=270),
+    )
+    assert event.actor == actor and event.reason == f"learned when {bid.ref} was lost"

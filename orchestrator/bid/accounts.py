@@ -413,17 +413,9 @@ class CompetitorRecorded:
     wakes_on: date
 
 
-def record_competitor(
-    ctx: Context,
-    name: str,
-    *,
-    competitor: str,
-    contract_end: date,
-    actor: str,
-    reason: str | None = None,
-) -> CompetitorRecorded:
-    """What a lost bid taught us: who won and when their contract ends. The account sleeps
-    until `wake.before_competitor_end_days` before that end (not before today)."""
+def check_competitor(ctx: Context, competitor: str, contract_end: date) -> tuple[str, date]:
+    """The competitor's name, tidied, and the day the account wakes: refused when the name is
+    empty or too long or the contract end has passed."""
     competitor = " ".join(competitor.split())
     if not competitor or len(competitor) > 300:
         raise InputError("give the competitor's name (at most 300 characters)", field="competitor")
@@ -434,27 +426,67 @@ def record_competitor(
             field="contract_end",
         )
     lead = load_portfolio_rules(ctx.settings.rules_dir).wake_before_competitor_end_days
-    wakes_on = max(today, contract_end - timedelta(days=lead))
+    return competitor, max(today, contract_end - timedelta(days=lead))
+
+
+def learn_competitor(
+    session: Session,
+    ctx: Context,
+    account: Account,
+    *,
+    competitor: str,
+    contract_end: date,
+    wakes_on: date,
+    actor: str,
+    reason: str | None,
+) -> CompetitorRecorded:
+    """Record a checked competitor (`check_competitor`) on the account, inside the caller's
+    transaction: the account sleeps until `wakes_on`; the event is on its trail."""
+    account.competitor, account.competitor_contract_end = competitor, contract_end
+    account.sleeping_until = wakes_on
+    session.add(account)
+    record_account_event(
+        session,
+        ctx,
+        account,
+        "competitor_recorded",
+        actor=actor,
+        reason=(reason or "").strip() or None,
+        details={
+            "competitor": competitor,
+            "contract_end": contract_end.isoformat(),
+            "wakes_on": wakes_on.isoformat(),
+        },
+    )
+    return CompetitorRecorded(account.name, competitor, contract_end, wakes_on)
+
+
+def record_competitor(
+    ctx: Context,
+    name: str,
+    *,
+    competitor: str,
+    contract_end: date,
+    actor: str,
+    reason: str | None = None,
+) -> CompetitorRecorded:
+    """What a lost bid taught us: who won and when their contract ends. The account sleeps
+    until `wake.before_competitor_end_days` before that end (not before today). A loss
+    recorded with its competitor (`bid result --lost --competitor ...`) does the same."""
+    competitor, wakes_on = check_competitor(ctx, competitor, contract_end)
     with transaction(ctx.engine) as session:
         account = get_account(session, name)
         may_edit_account(session, account, actor)
-        account.competitor, account.competitor_contract_end = competitor, contract_end
-        account.sleeping_until = wakes_on
-        session.add(account)
-        record_account_event(
+        return learn_competitor(
             session,
             ctx,
             account,
-            "competitor_recorded",
+            competitor=competitor,
+            contract_end=contract_end,
+            wakes_on=wakes_on,
             actor=actor,
-            reason=(reason or "").strip() or None,
-            details={
-                "competitor": competitor,
-                "contract_end": contract_end.isoformat(),
-                "wakes_on": wakes_on.isoformat(),
-            },
+            reason=reason,
         )
-        return CompetitorRecorded(account.name, competitor, contract_end, wakes_on)
 
 
 @dataclass(frozen=True)
