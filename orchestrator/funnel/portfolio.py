@@ -298,7 +298,10 @@ def draw_portfolio(result: Portfolio, rules: PortfolioRules, path: Path) -> Path
         axes.set_xlabel("service level")
         axes.set_ylabel("potential revenue a year (EUR, log scale)")
         axes.set_title(f"Customer portfolio, {result.as_of.isoformat()}")
-        axes.legend(fontsize=8, loc="lower right")
+        if result.positions:
+            axes.legend(fontsize=8, loc="lower right")
+        else:
+            axes.text(0.5, 0.5, "no accounts yet", ha="center", transform=axes.transAxes)
         figure.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         metadata: dict[str, Any] = (
