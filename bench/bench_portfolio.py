@@ -425,7 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     write_figures(
         args.json_out,
         [
-            Figure(labels[key], round(value, 3), "s", TARGETS.get(key))
+            Figure(
+                labels[key],
+                round(value, 3),
+                "s",
+                TARGETS.get(key),
+                baseline=None if key == "cli_start" else round(figures["cli_start"], 3),
+                baseline_name=None if key == "cli_start" else "`bid --help` start-up",
+            )
             for key, value in figures.items()
         ],
     )
