@@ -8,6 +8,7 @@ value is shown, never what is stored.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 """A cell starting with one of these is a formula (or DDE call) to Excel, LibreOffice and
@@ -47,3 +48,12 @@ def visible(value: object) -> str:
 def one_line(value: object) -> str:
     """`visible`, and line breaks shown as `\\n` too: an error message stays one line."""
     return visible(value).replace("\n", "\\n")
+
+
+def fold_name(value: str) -> str:
+    """A name folded for comparison: accents dropped (Unicode NFKD without its combining
+    marks), case folded, runs of white space made one. 'Société  Générale' and
+    'SOCIETE GENERALE' fold to the same key, so they are one account."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())

@@ -89,8 +89,11 @@ def test_sleeping_lists_the_account(app: typer.Typer) -> None:
 
 def test_report_monthly_prints_the_page(app: typer.Typer, tmp_path: Path) -> None:
     out = _run(app, "report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "r"))
-    assert out.strip() == str(tmp_path / "r" / "index.html")
+    page, pdf = out.strip().splitlines()
+    assert page == str(tmp_path / "r" / "index.html")
     assert (tmp_path / "r" / "index.html").exists()
+    assert pdf == str(tmp_path / "r" / "monthly-review.pdf")  # CI installs Chromium
+    assert (tmp_path / "r" / "monthly-review.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_user_mistakes_are_bid_errors(app: typer.Typer) -> None:

@@ -31,9 +31,13 @@ def test_tiers_are_data_a_new_tier_is_a_new_row(tmp_path: Path) -> None:
         "criteria:\n  - {id: direct_firm, tiers: [direct], measure: firm_quotes, open: firm}\n",
         1,
     )
-    text = text.replace('    "*": [solution_consultant, bid_manager]\n', (
-        '    "*": [solution_consultant, bid_manager]\n    direct: [sales_support]\n'
-    ))  # fmt: skip
+    text = text.replace(
+        "    direct: [solution_consultant, bid_manager, account_manager, sales_support]\n",
+        "    direct: [sales_support]\n",
+    )
+    text = text.replace(
+        "    middle_market: [solution_consultant, bid_manager, account_manager]\n", ""
+    )
     path = tmp_path / "production_exit.yaml"
     path.write_text(text)
     rules = parse_exit_rules(path)
@@ -56,6 +60,7 @@ def test_tiers_are_data_a_new_tier_is_a_new_row(tmp_path: Path) -> None:
         ("{id: x, tiers: ['*'], measure: firm_quotes, open: x, min_share: 2}", "between 0 and 1"),
         ("{id: x, tiers: [], measure: firm_quotes, open: x}", "non-empty list"),
         ("{id: sites_sourced, tiers: ['*'], measure: firm_quotes, open: x}", "listed twice"),
+        ("{id: x, tiers: [middle], measure: firm_quotes, open: x}", r"unknown tiers \['middle'\]"),
     ],
 )
 def test_a_bad_exit_row_names_the_file_and_the_row(tmp_path: Path, row: str, message: str) -> None:

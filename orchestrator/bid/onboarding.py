@@ -6,6 +6,7 @@ import hashlib
 
 from sqlmodel import Session, select
 
+from orchestrator.bid.accounts import find_account, record_account_created
 from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import get_opportunity, get_person
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
@@ -25,7 +26,12 @@ from orchestrator.store.models import (
     TeamMember,
 )
 
-LEAD_ROLE_BY_TIER = {"top": Role.BID_MANAGER, "major": Role.ACCOUNT_MANAGER}
+LEAD_ROLE_BY_TIER = {
+    "top": Role.BID_MANAGER,
+    "major": Role.ACCOUNT_MANAGER,
+    "middle_market": Role.ACCOUNT_MANAGER,
+    "direct": Role.SALES_SUPPORT,
+}
 
 
 def team_person(
@@ -104,18 +110,18 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
         )
     with transaction(ctx.engine) as session:
         creator = None if is_system_actor(actor) else get_person(session, actor)
-        account = session.exec(select(Account).where(Account.name == spec.account.name)).first()
-        if account is None:
+        account = find_account(session, spec.account.name)
+        if account is None:  # a new account takes the file's tier, on the account's trail
             account = Account(name=spec.account.name, tier=spec.account.tier.value)
-        else:
-            account.tier = spec.account.tier.value
-        session.add(account)
-        session.flush()
+            session.add(account)
+            session.flush()
+            record_account_created(session, ctx, account, actor, f"opportunity {spec.title}")
+        # an existing account keeps its tier: bid account set-tier changes it, audited
         people = {
             role: team_person(session, ctx, spec, role, p, creator=creator, actor=actor)
             for role, p in spec.team_people().items()
         }
-        lead = LEAD_ROLE_BY_TIER.get(spec.account.tier.value, Role.SALES_SUPPORT)
+        lead = LEAD_ROLE_BY_TIER.get(account.tier, Role.SALES_SUPPORT)
         owner = people.get(Role.ACCOUNT_MANAGER) or people.get(lead)
         now = ctx.clock()
         catalogue = catalogue_for(ctx.settings.rules_dir)
@@ -174,6 +180,12 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
                 "fx_rate_eur": rate,
                 "fx_as_of": catalogue.fx.as_of,
                 "contract_months": int(months),
+                "account_tier": account.tier,
+                **(
+                    {"tier_in_file_ignored": spec.account.tier.value}
+                    if spec.account.tier.value != account.tier
+                    else {}
+                ),
             },
         )
         return opportunity.ref

@@ -9,6 +9,7 @@ doors into these functions; none of them writes a bid's state itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from orchestrator.bid.facts import (
     StepResult,
@@ -39,11 +40,13 @@ from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
+    InputError,
     TransitionRefused,
 )
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, automatic_transition
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store.db import reading, transaction
+from orchestrator.store.models import Account
 
 
 def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
@@ -117,8 +120,21 @@ def record_result(
     reason: str,
     by: str = "system",
     category: str | None = None,
+    competitor: str | None = None,
+    competitor_contract_end: date | None = None,
 ) -> StepResult:
-    """The customer's verdict at the decision step: won goes to contract preparation."""
+    """The customer's verdict at the decision step: won goes to contract preparation. A loss
+    may name who won and when their contract ends: the account then sleeps until it is time
+    to bid again (`bid.accounts.learn_competitor`), in the same transaction."""
+    from orchestrator.bid.accounts import check_competitor, learn_competitor
+
+    learned: tuple[str, date] | None = None
+    if (competitor is None) != (competitor_contract_end is None):
+        raise InputError("give the competitor and its contract end together", field="competitor")
+    if competitor is not None and competitor_contract_end is not None:
+        if won:
+            raise InputError("a won bid has no competitor to record", field="competitor")
+        learned = check_competitor(ctx, competitor, competitor_contract_end)
     with refusals_kept(ctx, ref, "win" if won else "lose", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
@@ -136,6 +152,19 @@ def record_result(
         )
         if not won:
             put_account_to_sleep(session, ctx, opportunity)
+        if learned is not None and competitor_contract_end is not None:
+            account = session.get(Account, opportunity.account_id)
+            assert account is not None
+            learn_competitor(
+                session,
+                ctx,
+                account,
+                competitor=learned[0],
+                contract_end=competitor_contract_end,
+                wakes_on=learned[1],
+                actor=by,
+                reason=f"learned when {opportunity.ref} was lost",
+            )
         return StepResult(
             opportunity.ref, event.from_state or opportunity.state, opportunity.state, "recorded"
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from orchestrator.bid.contracts import record_contract
 from orchestrator.bid.facts import StepResult, load_facts
 from orchestrator.bid.governance import request_governance
 from orchestrator.bid.production import ExitCheck, exit_check
@@ -179,8 +180,13 @@ def _enter_governance(session: Session, ctx: Context, opportunity: Opportunity, 
     request_governance(session, ctx, opportunity, actor)
 
 
+def _enter_contracted(session: Session, ctx: Context, opportunity: Opportunity, actor: str) -> None:
+    record_contract(session, ctx, opportunity, actor)
+
+
 ON_ENTRY: dict[State, Callable[[Session, Context, Opportunity, str], None]] = {
     State.QUALIFICATION: _enter_qualification,
     State.GOVERNANCE_REVIEW: _enter_governance,
+    State.CONTRACTED: _enter_contracted,
 }
 """What `advance` does on entering a state, in the same transaction as the move."""

@@ -359,18 +359,42 @@ def result(
     lost: bool = typer.Option(False, "--lost", help="The RFP is lost"),
     reason: str = typer.Option(..., help="The customer's reasons"),
     category: str | None = typer.Option(None, help="Reason category (required when lost)"),
+    competitor: str | None = typer.Option(None, help="Who won (with --competitor-contract-end)"),
+    competitor_contract_end: str | None = typer.Option(
+        None,
+        "--competitor-contract-end",
+        help="When the winner's contract ends (2029-06-30): the account wakes in time to bid",
+    ),
     by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Record the customer's verdict at the decision step."""
+    from datetime import date
+
     from orchestrator.bid.services import record_result
     from orchestrator.errors import InputError
 
     if won == lost:
         raise InputError("give exactly one of --won or --lost", field="result")
+    end = None
+    if competitor_contract_end is not None:
+        try:
+            end = date.fromisoformat(competitor_contract_end)
+        except ValueError:
+            raise InputError(
+                f"'{competitor_contract_end}' is not a date like 2029-06-30",
+                field="competitor-contract-end",
+            ) from None
     ctx = get_context()
     with acting(ctx, by) as actor:
         outcome = record_result(
-            ctx, opportunity, won=won, reason=reason, by=actor, category=category
+            ctx,
+            opportunity,
+            won=won,
+            reason=reason,
+            by=actor,
+            category=category,
+            competitor=competitor,
+            competitor_contract_end=end,
         )
         _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
         if won:
@@ -453,6 +477,8 @@ def _register_plugins() -> None:
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",
+        "orchestrator.cli.accounts",
+        "orchestrator.cli.packs",
     ):
         try:
             module = importlib.import_module(module_name)

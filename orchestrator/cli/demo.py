@@ -205,6 +205,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         f"--by {DEMO_TEAM['management']['email']} --reason 'worth it'"
     )
     _print_funnel(ctx, console)
+    _portfolio_and_packs(ctx, inputs, console)
     if not isinstance(flow_runner, InlineRunner):
         from orchestrator.runtime import prefect_env
 
@@ -343,6 +344,90 @@ def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
         messages = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     console.print(f"   notifications: {messages} in the outbox (bid outbox)")
     console.print(f"   audit trail:   bid history {ref}   decisions: bid explain {ref}")
+
+
+DEMO_ACCOUNTS = [
+    # name, tier, parent, country, owner, customer profile, service level, potential EUR/year
+    ("Nordlicht Holding", "top", "", "NL", "ann.martens@example.com", "relationship_driven",
+     "premium", "3000000"),
+    ("Nordlicht Logistics Group", "top", "Nordlicht Holding", "BE", "ann.martens@example.com",
+     "quality_driven", "premium", "1200000"),
+    ("Nordlicht Retail", "middle_market", "Nordlicht Holding", "NL", "ann.martens@example.com",
+     "cost_driven", "standard", "260000"),
+    ("Brabant Retail", "major", "", "NL", "ann.martens@example.com", "cost_driven", "enhanced",
+     "350000"),
+]  # fmt: skip
+"""The study's example: a contract won with one company of a holding opens the door to the
+holding's other companies (account show lists them as openings)."""
+
+
+def _portfolio_and_packs(ctx: Context, folder: Path, console: Console) -> None:
+    """Accounts as records (imported), the portfolio, and the two meeting packs."""
+    from orchestrator.bid.accounts import import_accounts
+    from orchestrator.cli.packs import make_qualification, make_weekly
+    from orchestrator.decisions.portfolio_rules import load_portfolio_rules
+    from orchestrator.funnel.accounts import account_view
+    from orchestrator.funnel.portfolio import build_portfolio, draw_portfolio
+    from orchestrator.intake.accounts import parse_accounts
+
+    rules = load_portfolio_rules(ctx.settings.rules_dir)
+    accounts_file = folder / "accounts.csv"
+    with accounts_file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "name",
+                "tier",
+                "parent",
+                "country",
+                "owner",
+                "customer_profile",
+                "service_level",
+                "potential_revenue_eur",
+            ]
+        )
+        writer.writerows(DEMO_ACCOUNTS)
+    imported = import_accounts(
+        ctx, parse_accounts(accounts_file, rules), file=str(accounts_file), actor="demo"
+    )
+    console.print(
+        f"[bold]6. Portfolio[/]: {esc(accounts_file)} imported ({len(imported.created)} new, "
+        f"{len(imported.updated)} updated)"
+    )
+    today = ctx.clock().date()
+    with reading(ctx.engine) as session:
+        portfolio = build_portfolio(session, rules, today)
+        view = account_view(session, "Nordlicht Logistics Group", today)
+    chart = draw_portfolio(portfolio, rules, folder / "portfolio.png")
+    for contract in view.contracts:
+        console.print(
+            f"   contract {contract.ref} from {contract.opportunity}: "
+            f"{contract.monthly_recurring:,.2f} {contract.currency} a month, "
+            f"{contract.start_date} to {contract.end_date} ({contract.term_months} months)"
+        )
+    if view.openings:
+        console.print(
+            "   openings in the Nordlicht group: " + ", ".join(esc(n) for n in view.openings)
+        )
+    console.print(
+        f"   {len(portfolio.positions)} accounts, {len(portfolio.suggestions)} tier move(s) "
+        f"suggested; chart {esc(chart)} (bid portfolio, bid portfolio review)"
+    )
+    packs = folder / "packs"
+    console.print(
+        "[bold]7. Meeting packs[/] (bid pack weekly-top-accounts, bid pack qualification)"
+    )
+    for label, make in (
+        ("weekly top-account update", make_weekly),
+        ("qualification meeting", make_qualification),
+    ):
+        files, told = make(ctx, packs)
+        console.print(f"   {label}: {esc(files.summary)}")
+        console.print(
+            f"      {esc(files.html)}"
+            + (f" and {esc(files.pdf)}" if files.pdf else " (no Chromium: no PDF)")
+            + f"; Slack summary queued for {len(told)} attendee(s)"
+        )
 
 
 def _print_funnel(ctx: Context, console: Console) -> None:

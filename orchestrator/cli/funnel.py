@@ -201,7 +201,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             Path | None, typer.Option("--out", help="Output directory for the report.")
         ] = None,
     ) -> None:
-        """The monthly business review as HTML with PNG charts and CSV figures."""
+        """The monthly business review as HTML and PDF with PNG charts and CSV figures."""
         from orchestrator.funnel.report import monthly_report
 
         ctx = get_context()
@@ -216,3 +216,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             now=ctx.clock(),
         )
         typer.echo(str(index))
+        from orchestrator.funnel.report import PDF_NAME
+
+        pdf = index.parent / PDF_NAME
+        typer.echo(str(pdf) if pdf.is_file() else "PDF not written (no Chromium here)")

@@ -9,7 +9,7 @@ naming the file and the field, e.g. `rules/funnel.yaml, field 'stages.kick_off.t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ FUNNEL_STAGES: tuple[State, ...] = (*STEPS, State.CONTRACTED)
 """The funnel's stages: the eight lifecycle steps, then the signed contract."""
 
 REVENUE_HORIZONS = ("short_term", "medium_term", "long_term")
+REVENUE_MEASURES = ("order_intake_eur", "recurring_revenue_eur")
+"""What a monthly revenue target counts (see rules/funnel.yaml `revenue_targets`)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class FunnelConfig:
     revenue_schedule: dict[str, RevenueSlice]
     reason_categories: tuple[str, ...]
     sleeping_reminder_days: int
+    revenue_targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Monthly targets in EUR per measure (REVENUE_MEASURES) and country (BE, NL, ...)."""
 
     def stage(self, stage: State) -> StageRule:
         return next(rule for rule in self.stages if rule.stage == stage)
@@ -217,7 +221,24 @@ def parse_funnel_config(raw: Any, file: str) -> FunnelConfig:
         sleeping_reminder_days=r.integer(
             raw.get("sleeping_reminder_days"), "sleeping_reminder_days", 1
         ),
+        revenue_targets=_revenue_targets(r, raw.get("revenue_targets")),
     )
+
+
+def _revenue_targets(r: _Reader, raw: Any) -> dict[str, dict[str, float]]:
+    if raw is None:
+        return {}
+    targets: dict[str, dict[str, float]] = {}
+    for measure, per_country in r.mapping(raw, "revenue_targets").items():
+        if measure not in REVENUE_MEASURES:
+            raise r.fail(
+                f"revenue_targets.{measure}", f"unknown; one of {', '.join(REVENUE_MEASURES)}"
+            )
+        targets[measure] = {
+            str(country): r.number(value, f"revenue_targets.{measure}.{country}", 0)
+            for country, value in r.mapping(per_country, f"revenue_targets.{measure}").items()
+        }
+    return targets
 
 
 def load_funnel_config(rules_dir: Path) -> FunnelConfig:

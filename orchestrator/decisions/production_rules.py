@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import RuleLoadError
-from orchestrator.store.models import Area, Role
+from orchestrator.store.models import Area, Role, Tier
 
 EXIT_FILE = "production_exit.yaml"
 CHANGES_FILE = "changes.yaml"
@@ -109,6 +109,18 @@ def _names(value: object, path: Path, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _tiers(value: object, path: Path, where: str) -> tuple[str, ...]:
+    """Tier names (or "*"): a misspelt tier would silently never apply."""
+    names = _names(value, path, where)
+    unknown = sorted(set(names) - {t.value for t in Tier} - {ANY_TIER})
+    if unknown:
+        raise RuleLoadError(
+            f"{path}: {where} names unknown tiers {unknown}; tiers are "
+            f"{', '.join(t.value for t in Tier)} or '*'"
+        )
+    return names
+
+
 def _share(value: object, path: Path, where: str) -> float | None:
     if value is None:
         return None
@@ -139,6 +151,7 @@ def parse_exit_rules(path: Path) -> ExitRules:
     freeze_roles: dict[str, tuple[str, ...]] = {}
     for tier, names in raw_freeze.items():
         where = f"design_freeze.roles.{tier}"
+        _tiers([str(tier)], path, where)
         freeze_roles[str(tier)] = _names(names, path, where)
         unknown = sorted(set(freeze_roles[str(tier)]) - roles)
         if unknown:
@@ -181,7 +194,7 @@ def parse_exit_rules(path: Path) -> ExitRules:
         criteria.append(
             ExitCriterion(
                 id=criterion_id,
-                tiers=_names(row.get("tiers"), path, f"{where}.tiers"),
+                tiers=_tiers(row.get("tiers"), path, f"{where}.tiers"),
                 measure=str(measure),
                 open_text=text.strip(),
                 min_share=min_share,

@@ -14,6 +14,10 @@ The study asks for forecasts that are structured, shared and *checked against re
   The decision month is the month the customer said yes for a won bid, else the bid's
   `decision_date` — moved to the current month when it has passed (the verdict is overdue).
   Open bids without a decision date are counted apart as *undated*.
+- **Signed deals**: a contracted bid with a contract (`Contract`, made when it was signed)
+  books the contract's priced monthly recurring revenue (EUR) in every month of its term
+  from the month it starts, and its one-off charges in that month — not its estimates.
+  Contracted bids from before contracts were recorded keep the revenue schedule.
 - **Expected revenue** of a month = *committed* (contracted bids, certain) + *weighted*.
 - **Accuracy**: `bid forecast --save` stores one `ForecastSnapshot` per month of the
   horizon. For a month that has ended, the forecast is the latest snapshot of that month
@@ -24,7 +28,7 @@ The study asks for forecasts that are structured, shared and *checked against re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +46,7 @@ from orchestrator.decisions.funnel_rules import (
     month_of,
     parse_period,
 )
+from orchestrator.funnel.contracts import ContractFacts, load_contracts
 from orchestrator.funnel.measure import BidTrail, as_utc_naive, load_trails
 from orchestrator.lifecycle.table import ENDS, State
 from orchestrator.store.db import reading, transaction
@@ -183,7 +188,32 @@ def _month_dict(month: MonthForecast) -> dict[str, Any]:
     }
 
 
-def build_forecast(trails: Sequence[BidTrail], config: FunnelConfig, *, now: datetime) -> Forecast:
+def booked_by_month(
+    trail: BidTrail,
+    config: FunnelConfig,
+    current: Period,
+    contracts: Mapping[int, ContractFacts],
+) -> dict[str, float] | None:
+    """What a bid brings per month: a signed contract's booked revenue, else its estimates
+    spread by the revenue schedule from its decision month; None when undated."""
+    contract = contracts.get(trail.opportunity_id) if trail.state == State.CONTRACTED else None
+    if contract is not None:
+        return contract.booked_by_month()
+    start = decision_month(trail, current)
+    return None if start is None else revenue_by_month(trail, config, start)
+
+
+def contracts_by_bid(session: Session) -> dict[int, ContractFacts]:
+    return {c.opportunity_id: c for c in load_contracts(session)}
+
+
+def build_forecast(
+    trails: Sequence[BidTrail],
+    config: FunnelConfig,
+    *,
+    now: datetime,
+    contracts: Mapping[int, ContractFacts] | None = None,
+) -> Forecast:
     """The forecast for the `forecast.horizon_months` months starting with the current one."""
     current = month_of(as_utc_naive(now).date())
     labels = [add_months(current, i).label for i in range(config.horizon_months)]
@@ -204,13 +234,13 @@ def build_forecast(trails: Sequence[BidTrail], config: FunnelConfig, *, now: dat
             row[0] += 1
             row[1] += trail.total_revenue
             row[2] += probability * trail.total_revenue
-        start = decision_month(trail, current)
-        if start is None:
+        months = booked_by_month(trail, config, current, contracts or {})
+        if months is None:
             undated += int(is_open)
             undated_revenue += trail.total_revenue if is_open else 0.0
             continue
         target = weighted if is_open else committed
-        for label, amount in revenue_by_month(trail, config, start).items():
+        for label, amount in months.items():
             if label in target:
                 target[label] += probability * amount
     return Forecast(
@@ -228,7 +258,12 @@ def build_forecast(trails: Sequence[BidTrail], config: FunnelConfig, *, now: dat
 
 def forecast(session: Session, rules_dir: Path, *, now: datetime) -> Forecast:
     """The current forecast from the bid history and funnel.yaml (what `bid forecast` shows)."""
-    return build_forecast(load_trails(session), load_funnel_config(rules_dir), now=now)
+    return build_forecast(
+        load_trails(session),
+        load_funnel_config(rules_dir),
+        now=now,
+        contracts=contracts_by_bid(session),
+    )
 
 
 def take_forecast(engine: Engine, rules_dir: Path, *, now: datetime, save: bool) -> Forecast:
@@ -258,16 +293,22 @@ def save_forecast(session: Session, result: Forecast) -> list[ForecastSnapshot]:
     return snapshots
 
 
-def actual_revenue(trails: Sequence[BidTrail], config: FunnelConfig, period: Period) -> float:
-    """Revenue of the contracted bids that lands in `period` under the revenue schedule."""
+def actual_revenue(
+    trails: Sequence[BidTrail],
+    config: FunnelConfig,
+    period: Period,
+    contracts: Mapping[int, ContractFacts] | None = None,
+) -> float:
+    """Revenue of the contracted bids that lands in `period`: booked by their contracts, or
+    under the revenue schedule for bids signed before contracts were recorded."""
     total = 0.0
     for trail in trails:
         if trail.state != State.CONTRACTED:
             continue
-        start = decision_month(trail, month_of(period.start))
-        if start is None:
+        months = booked_by_month(trail, config, month_of(period.start), contracts or {})
+        if months is None:
             continue
-        for label, amount in revenue_by_month(trail, config, start).items():
+        for label, amount in months.items():
             if period.start <= parse_period(label).start < period.end:
                 total += amount
     return total
@@ -303,6 +344,7 @@ def forecast_accuracy(session: Session, rules_dir: Path, *, now: datetime) -> li
     """Every ended month with a snapshot taken by its first day, oldest first."""
     config = load_funnel_config(rules_dir)
     trails = load_trails(session)
+    contracts = contracts_by_bid(session)
     current = month_of(as_utc_naive(now).date())
     chosen: dict[str, ForecastSnapshot] = {}
     for snapshot in session.exec(select(ForecastSnapshot).order_by(col(ForecastSnapshot.taken_at))):
@@ -314,7 +356,7 @@ def forecast_accuracy(session: Session, rules_dir: Path, *, now: datetime) -> li
             label,
             as_utc_naive(snapshot.taken_at),
             snapshot.expected_revenue,
-            actual_revenue(trails, config, parse_period(label)),
+            actual_revenue(trails, config, parse_period(label), contracts),
         )
         for label, snapshot in sorted(chosen.items())
     ]

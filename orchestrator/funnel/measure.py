@@ -103,10 +103,21 @@ class BidTrail:
     result_reason: str | None
     received_at: datetime
     moves: tuple[Move, ...]
+    currency: str = "EUR"
+    fx_rate: float | None = None
+    """EUR per unit of `currency`, recorded when the bid was created."""
+    country: str | None = None
+    """The account's country (the monthly review's BE/NL split)."""
+    source: str = "rfp"
 
     @property
     def total_revenue(self) -> float:
         return self.revenue_short_term + self.revenue_medium_term + self.revenue_long_term
+
+    @property
+    def total_revenue_eur(self) -> float:
+        """The estimates in EUR at the bid's recorded rate (EUR bids: as they are)."""
+        return self.total_revenue * (self.fx_rate or 1.0)
 
     @property
     def entered_at(self) -> datetime:
@@ -203,6 +214,10 @@ def load_trails(session: Session) -> list[BidTrail]:
                 result_reason=opp.result_reason,
                 received_at=as_utc_naive(opp.received_at),
                 moves=tuple(moves.get(opp.id or 0, [])),
+                currency=opp.currency,
+                fx_rate=opp.fx_rate,
+                country=account.country,
+                source=opp.source,
             )
         )
     return trails

@@ -1,9 +1,12 @@
 """The monthly business review: targets versus actuals, forecast versus results, win/loss.
 
 The study's monthly business review compares targets with actuals, new opportunities and
-churn with reasons (bid-process.md). `monthly_review` gathers the figures (pure data);
+churn with reasons, for the Belgian and the Dutch results (bid-process.md; study §3.5.2).
+`monthly_review` gathers the figures (pure data; the money figures — BE/NL split, revenue
+against targets, slipped deals, pipeline change, churn — are defined in `review_money`);
 `write_monthly_report` writes them as one HTML page (`templates/report/monthly.html.j2`,
-autoescaped), a PNG chart per figure and the same figures as CSV files beside it.
+autoescaped), its PDF (headless Chromium, `render.print_pdf`), a PNG chart per figure and
+the same figures as CSV files beside it.
 
 Matplotlib is imported inside the writer only, with the Agg backend (no display), so the
 CLI starts fast and reports render on servers.
@@ -19,13 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from orchestrator.decisions.funnel_rules import Period, add_months, load_funnel_config, quarter_of
+from orchestrator.funnel.contracts import load_contracts
 from orchestrator.funnel.forecast import Accuracy, Forecast, build_forecast, forecast_accuracy
 from orchestrator.funnel.measure import FunnelReport, as_utc_naive, load_trails, measure_funnel
+from orchestrator.funnel.render import print_pdf, write_page
+from orchestrator.funnel.review_money import MoneyReview, money_review
 from orchestrator.funnel.winloss import (
     ReasonCount,
     SleepingAccount,
@@ -93,6 +98,7 @@ class MonthlyReview:
     closed: tuple[ClosedBid, ...]
     new_bids: int
     sleeping: tuple[SleepingAccount, ...]
+    money: MoneyReview
 
 
 def monthly_review(
@@ -101,6 +107,7 @@ def monthly_review(
     """Every figure of the review of `month`, measured as of its end (or now, if earlier)."""
     config = load_funnel_config(rules_dir)
     trails = load_trails(session)
+    contracts = load_contracts(session)
     as_of = min(as_utc_naive(now), month.end_at)
     in_month = [
         t for t in trails if (c := closed_at(t)) is not None and month.start_at <= c < as_of
@@ -122,7 +129,9 @@ def monthly_review(
         month=month,
         as_of=as_of,
         funnel=measure_funnel(trails, config, quarter_of(month.start), now=as_of),
-        forecast=build_forecast(trails, config, now=now),
+        forecast=build_forecast(
+            trails, config, now=now, contracts={c.opportunity_id: c for c in contracts}
+        ),
         accuracy=tuple(accuracy[-ACCURACY_MONTHS:]),
         win_rates=tuple(win_rates(trails, since=since, until=as_of)),
         reasons=tuple(reasons_breakdown(trails, since=since, until=as_of)),
@@ -142,6 +151,7 @@ def monthly_review(
         ),
         new_bids=sum(1 for t in trails if month.start_at <= t.entered_at < as_of),
         sleeping=tuple(sleeping_accounts(session, as_utc_naive(now).date())),
+        money=money_review(session, trails, contracts, config, month, as_of),
     )
 
 
@@ -177,6 +187,69 @@ def _tables(review: MonthlyReview) -> dict[str, tuple[list[str], list[list[Any]]
         "bids_per_owner": (
             ["owner", "open", "new", "won", "lost"],
             [[o.owner, o.open, o.new, o.won, o.lost] for o in review.owners],
+        ),
+        "countries": (
+            [
+                "country",
+                "new_bids",
+                "won",
+                "lost",
+                "pipeline_eur",
+                "order_intake_eur",
+                "order_intake_target_eur",
+                "recurring_revenue_eur",
+                "recurring_revenue_target_eur",
+            ],
+            [
+                [
+                    c.country,
+                    c.new_bids,
+                    c.won,
+                    c.lost,
+                    c.pipeline_eur,
+                    c.order_intake_eur,
+                    c.order_intake_target_eur,
+                    c.recurring_revenue_eur,
+                    c.recurring_revenue_target_eur,
+                ]
+                for c in review.money.countries
+            ],
+        ),
+        "slipped_deals": (
+            ["bid", "account", "country", "state", "decision_date", "days_late", "revenue_eur"],
+            [
+                [s.ref, s.account, s.country, s.state, s.decision_date, s.days_late, s.revenue_eur]
+                for s in review.money.slipped
+            ],
+        ),
+        "pipeline_change": (
+            ["month", "at", "bids", "value_eur"],
+            [[p.label, p.at.isoformat(), p.bids, p.value_eur] for p in review.money.pipeline],
+        ),
+        "churn": (
+            [
+                "contract",
+                "account",
+                "tier",
+                "country",
+                "end_date",
+                "monthly_recurring_eur",
+                "category",
+                "reason",
+            ],
+            [
+                [
+                    c.contract,
+                    c.account,
+                    c.tier,
+                    c.country,
+                    c.end_date.isoformat(),
+                    c.monthly_recurring_eur,
+                    c.reason_category,
+                    c.reason,
+                ]
+                for c in review.money.churn
+            ],
         ),
     }
 
@@ -275,30 +348,53 @@ def _draw_charts(review: MonthlyReview, out_dir: Path) -> dict[str, str]:
     axes.set_title(f"Bids per owner, {review.month.label}")
     axes.legend(fontsize=7)
     save(figure, "bids_per_owner")
+
+    figure = Figure(figsize=(9, 4))
+    axes = figure.add_subplot()
+    countries = list(review.money.countries)
+    x = list(range(len(countries)))
+    for offset, field, label in (
+        (-0.3, "order_intake_eur", "order intake"),
+        (-0.1, "order_intake_target_eur", "target"),
+        (0.1, "recurring_revenue_eur", "recurring revenue"),
+        (0.3, "recurring_revenue_target_eur", "target"),
+    ):
+        axes.bar(
+            [p + offset for p in x],
+            [getattr(c, field) or 0.0 for c in countries],
+            0.2,
+            label=label,
+        )
+    axes.set_xticks(x, [c.country for c in countries])
+    axes.set_title(f"Revenue against target (EUR), {review.month.label}")
+    axes.legend(fontsize=7)
+    save(figure, "revenue_vs_target")
     return charts
 
 
-def write_monthly_report(review: MonthlyReview, templates_dir: Path, out_dir: Path) -> Path:
-    """Write index.html, the PNG charts and the CSV figures into `out_dir`; returns the page."""
+PDF_NAME = "monthly-review.pdf"
+
+
+def write_monthly_report(
+    review: MonthlyReview, templates_dir: Path, out_dir: Path, *, pdf: bool = True
+) -> Path:
+    """Write index.html, its PDF (when Chromium is installed), the PNG charts and the CSV
+    figures into `out_dir`; returns the page."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = _tables(review)
     for name, (header, rows) in tables.items():
         _write_csv(out_dir / f"{name}.csv", header, rows)
     charts = _charts(review, out_dir)
-    environment = Environment(
-        loader=FileSystemLoader(str(templates_dir)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    page = environment.get_template(TEMPLATE).render(
+    index = write_page(
+        templates_dir,
+        TEMPLATE,
+        out_dir / "index.html",
         review=review,
         charts=charts,
         csv_files=sorted(f"{name}.csv" for name in tables),
     )
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
+    if pdf:
+        print_pdf(index, out_dir / PDF_NAME)
     return index
 
 
@@ -310,8 +406,9 @@ def monthly_report(
     month: Period,
     out_dir: Path,
     now: datetime,
+    pdf: bool = True,
 ) -> Path:
     """Build and write the monthly business review for `month`; returns index.html's path."""
     with reading(engine) as session:
         review = monthly_review(session, rules_dir, month, now=now)
-    return write_monthly_report(review, templates_dir, out_dir)
+    return write_monthly_report(review, templates_dir, out_dir, pdf=pdf)

@@ -80,15 +80,20 @@ def _with_article(role: Role) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
+TEAM_NEEDED: dict[str, tuple[Role, ...]] = {
+    Tier.TOP.value: (Role.BID_MANAGER, Role.SOLUTION_CONSULTANT),
+    Tier.MAJOR.value: (Role.ACCOUNT_MANAGER,),
+    Tier.MIDDLE_MARKET.value: (Role.ACCOUNT_MANAGER,),
+    Tier.DIRECT.value: (Role.SALES_SUPPORT,),
+    Tier.INSTALLED_BASE.value: (),
+}
+"""Who must be on the team before kick-off, per tier (the lead of each tier's process)."""
+
+
 def bid_team_assigned(facts: BidFacts) -> GuardResult:
-    """Top accounts need a bid manager and a solution consultant; major ones an account manager."""
-    needed: tuple[Role, ...]
-    if facts.tier == Tier.TOP:
-        needed = (Role.BID_MANAGER, Role.SOLUTION_CONSULTANT)
-    elif facts.tier == Tier.MAJOR:
-        needed = (Role.ACCOUNT_MANAGER,)
-    else:
-        needed = ()
+    """Top accounts need a bid manager and a solution consultant; major and middle-market
+    ones an account manager; the direct channel a sales support person who leads it."""
+    needed = TEAM_NEEDED.get(str(facts.tier), ())
     missing = [_with_article(role) for role in needed if role not in facts.team_roles]
     if missing:
         return refuse(f"kick-off needs {' and '.join(missing)} assigned for {facts.tier} accounts")

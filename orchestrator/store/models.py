@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
 
 from orchestrator.store.types import EnumText
+from orchestrator.text import fold_name
 
 
 def utcnow() -> datetime:
@@ -50,8 +51,15 @@ class QuoteKind(StrEnum):
 
 
 class Tier(StrEnum):
+    """The customer portfolio's tiers, from strategic accounts down (bid-process.md)."""
+
     TOP = "top"
+    """Strategic accounts: the bid manager leads, a solution consultant designs."""
     MAJOR = "major"
+    MIDDLE_MARKET = "middle_market"
+    """Mid-sized customers and prospects; they move up to major or down to the direct channel."""
+    DIRECT = "direct"
+    """Customers served through the direct sales channel (sales support leads)."""
     INSTALLED_BASE = "installed_base"
 
 
@@ -64,11 +72,17 @@ class Role(StrEnum):
     FINANCE = "finance"
     LEGAL = "legal"
     OPERATIONS = "operations"
+    PROJECT_MANAGER = "project_manager"
+    SERVICE_DELIVERY_MANAGER = "service_delivery_manager"
+    ORDER_MANAGER = "order_manager"
+    SALES_MANAGER = "sales_manager"
 
 
 class Source(StrEnum):
     RFP = "rfp"
     PROSPECTING = "prospecting"
+    RENEWAL = "renewal"
+    """Opened by the renewal scan for a contract that ends within the horizon."""
 
 
 class Service(StrEnum):
@@ -102,10 +116,124 @@ class ApprovalStatus(StrEnum):
 
 
 class Account(SQLModel, table=True):
+    """A customer or prospect: its place in the portfolio, its group, its buying model.
+
+    Changes to an account are kept in its own trail (`AccountEvent`, built in
+    `orchestrator/bid/accounts.py` only); a bid never changes its account's tier.
+    """
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
+    name_key: str = Field(default="", index=True, unique=True)
+    """The name folded for comparison (case and accents dropped): 'Société Générale' and
+    'SOCIETE GENERALE' are one account. Filled from `name` on every write."""
     tier: str
     sleeping_until: date | None = None
+    parent_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    """The group (holding) this company belongs to; None for a group or a stand-alone."""
+    country: str | None = None
+    """Where the account is served from (BE, NL, ...): the monthly review's split."""
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    """The account manager who owns the relationship."""
+    customer_profile: str | None = None
+    purchasing_process: str | None = None
+    external_influences: str | None = None
+    """The buying-model segment (rules/portfolio.yaml lists the values of each)."""
+    service_level: str | None = None
+    """The service level the account asks for (rules/portfolio.yaml `service_levels`)."""
+    potential_revenue_eur: float | None = None
+    """Annual revenue the account could bring, as judged by its owner."""
+    competitor: str | None = None
+    competitor_contract_end: date | None = None
+    """When the competitor's contract ends (learned from a lost bid): the account wakes
+    ahead of it (rules/portfolio.yaml `wake.before_competitor_end_days`)."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+@event.listens_for(Account, "before_insert")
+def _fold_new_account_name(_mapper: Any, _connection: Any, account: Account) -> None:
+    account.name_key = fold_name(account.name)
+
+
+@event.listens_for(Account, "before_update")
+def _fold_changed_account_name(_mapper: Any, _connection: Any, account: Account) -> None:
+    if inspect(account).attrs.name.history.has_changes():
+        account.name_key = fold_name(account.name)
+
+
+class AccountEvent(SQLModel, table=True):
+    """Append-only account trail: created, imported, tier changed (with its reason), moves
+    suggested, accepted and declined, woken. Built in `orchestrator/bid/accounts.py` only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    action: str
+    from_tier: str | None = None
+    to_tier: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    key: str | None = Field(default=None, unique=True)
+    """Idempotency key of an automated event (a wake-up is recorded once per date)."""
+
+
+class SuggestionStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    SUPERSEDED = "superseded"
+    """The account's tier changed meanwhile: the move no longer applies."""
+
+
+class PortfolioSuggestion(SQLModel, table=True):
+    """A tier move rules/portfolio.yaml suggests, until management accepts or declines it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    rule_id: str
+    from_tier: str
+    to_tier: str
+    reason: str
+    measures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: SuggestionStatus = Field(
+        default=SuggestionStatus.OPEN,
+        sa_column=Column(EnumText(SuggestionStatus), index=True, nullable=False),
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class Contract(SQLModel, table=True):
+    """What a won bid became when it was signed: services, sites, the priced monthly
+    recurring revenue, start, end and term. Built in `orchestrator/bid/contracts.py` only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", unique=True)
+    renews_contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
+    """The contract this one renews (its bid was the renewal opportunity)."""
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    site_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    currency: str
+    monthly_recurring: float
+    """Monthly recurring revenue in the bid's currency, from the priced deal."""
+    one_off: float
+    monthly_recurring_eur: float
+    one_off_eur: float
+    start_date: date = Field(index=True)
+    end_date: date = Field(index=True)
+    """The last day of the term."""
+    term_months: int
+    signed_at: datetime = Field(default_factory=utcnow)
+    renewal_opportunity_id: int | None = Field(default=None, foreign_key="opportunity.id")
+    """The renewal opportunity the renewal scan opened for it."""
+
+    @property
+    def ref(self) -> str:
+        return f"CON-{self.id or 0:04d}"
 
 
 class Grant(StrEnum):
