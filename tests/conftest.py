@@ -20,11 +20,11 @@ from pathlib import Path
 
 # Prefect runs offline and quietly in tests, in a home of its own (before anything imports it).
 # Under pytest-xdist each worker has its own home (the controller's is inherited otherwise).
-_worker = os.environ.get("PYTEST_XDIST_WORKER")
-if _worker:
-    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"bid-test-prefect-{_worker}-")
-else:
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bid-test-prefect-"))
+os.environ["PREFECT_HOME"] = (
+    tempfile.mkdtemp(prefix=f"bid-test-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
+    if os.environ.get("PYTEST_XDIST_WORKER")
+    else os.environ.get("PREFECT_HOME") or tempfile.mkdtemp(prefix="bid-test-prefect-")
+)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["BID_AUTOSTART"] = "0"  # no test starts a background `bid server` unless it asks
