@@ -27,6 +27,8 @@ os.environ["PREFECT_HOME"] = (
 )
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
+# a loaded 2-core machine needs more than Prefect's default 20 s to start a temporary server
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ["BID_AUTOSTART"] = "0"  # no test starts a background `bid server` unless it asks
 
 import pytest
