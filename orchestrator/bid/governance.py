@@ -52,6 +52,9 @@ def governance_decision(
 
 
 APPROVAL_INVALIDATED = "approval_invalidated"
+APPROVAL_STATES = (State.GOVERNANCE_REVIEW, State.CONTRACT_PREPARATION, State.CONTRACTED)
+"""Where approvals are given: the governance review; after the win, the approval of a price
+change before signing; on a contracted bid, a MACD held for finance."""
 MIN_VERSION_PREFIX = 8
 """`bid approve --version` takes the proposal hash or a prefix of at least this many digits."""
 
@@ -228,7 +231,7 @@ def approve(
     try:
         with transaction(ctx.engine) as session:
             opportunity = get_opportunity(session, ref, lock=True)
-            if opportunity.state != State.GOVERNANCE_REVIEW:
+            if opportunity.state not in APPROVAL_STATES:
                 raise ApprovalError(
                     f"{opportunity.ref} is in {opportunity.state}, not in governance review"
                 )
@@ -295,7 +298,18 @@ def approve(
                 inputs={"area": area, "proposal_hash": opportunity.proposal_hash},
             )
             complete_milestones(session, ctx, opportunity, [f"governance_signoff_{area}"])
-            if reject:
+            if opportunity.state == State.CONTRACTED:
+                from orchestrator.bid.orders import settle_held_orders
+
+                settle_held_orders(
+                    session,
+                    ctx,
+                    opportunity,
+                    target.id or 0,
+                    granted=not reject,
+                    actor=person.email,
+                )
+            if reject and opportunity.state == State.GOVERNANCE_REVIEW:
                 for other in current_approvals(session, opportunity):
                     if other.status == ApprovalStatus.REQUESTED:
                         other.status = ApprovalStatus.INVALIDATED
