@@ -175,6 +175,24 @@ def invalidate_approvals(
     return ids
 
 
+def offer_delta(opportunity: Opportunity, deal: Deal) -> str | None:
+    """A best-and-final offer is judged against the offer the customer holds: the delta."""
+    held = opportunity.offered
+    if not held:
+        return None
+
+    def pct(value: object) -> str:
+        return f"{value:.2f}%" if isinstance(value, int | float) else "none"
+
+    before, after = float(held.get("contract_value_eur") or 0), deal.priced.contract_value_eur
+    change = f" ({(after - before) / before * 100:+.1f}%)" if before else ""
+    return (
+        f"best and final offer, round {opportunity.offer_round}: contract value "
+        f"{before:,.2f} → {after:,.2f} EUR{change}, margin {pct(held.get('margin_pct'))} → "
+        f"{pct(deal.margin.margin_pct)}"
+    )
+
+
 def request_governance(
     session: Session, ctx: Context, opportunity: Opportunity, actor: str
 ) -> list[str]:
@@ -188,8 +206,11 @@ def request_governance(
     opportunity.governance_round += 1
     session.add(opportunity)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+    why = offer_delta(opportunity, deal)
     for area in required:
-        request_approval(session, ctx, opportunity, area, roles.get(area, [area]), summary=summary)
+        request_approval(
+            session, ctx, opportunity, area, roles.get(area, [area]), summary=summary, why=why
+        )
     areas = tuple((area, (roles.get(area) or [area])[0]) for area in required)
     plan_milestones(session, ctx, opportunity, "governance_request", ctx.clock(), areas)
     return required

@@ -1,4 +1,5 @@
-"""The one path for every change to a bid: advance, decide, approve, record_result, withdraw.
+"""The one path for every change to a bid: advance, decide, approve, record_result, withdraw
+(the customer's decision and withdrawals live in `outcomes.py`, re-exported here).
 
 Each service call loads the bid, evaluates the decision tables that apply, fires the trigger
 on the state machine, and commits the new state, its audit event, the decision record and the
@@ -23,12 +24,11 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.bid.governance import approve
+from orchestrator.bid.outcomes import record_result, request_bafo, shortlist, withdraw
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.qualification import decide, set_strategy
 from orchestrator.bid.recording import (
-    check_category,
     move_bid,
-    put_account_to_sleep,
     recipients,
     record_documents,
     refusals_kept,
@@ -109,52 +109,6 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
         )
 
 
-def record_result(
-    ctx: Context,
-    ref: str,
-    *,
-    won: bool,
-    reason: str,
-    by: str = "system",
-    category: str | None = None,
-) -> StepResult:
-    """The customer's verdict at the decision step: won goes to contract preparation."""
-    with refusals_kept(ctx, ref, "win" if won else "lose", by), transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref, lock=True)
-        check_actor(session, opportunity, by)
-        if not won:
-            check_category(ctx, category)
-        opportunity.result_reason, opportunity.result_category = reason, category
-        event = move_bid(
-            session,
-            ctx,
-            opportunity,
-            "win" if won else "lose",
-            actor=by,
-            reason=reason,
-            inputs={"category": category},
-        )
-        if not won:
-            put_account_to_sleep(session, ctx, opportunity)
-        return StepResult(
-            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "recorded"
-        )
-
-
-def withdraw(
-    ctx: Context, ref: str, *, reason: str, by: str = "system", category: str | None = None
-) -> StepResult:
-    with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref, lock=True)
-        check_actor(session, opportunity, by)
-        check_category(ctx, category)
-        opportunity.result_reason, opportunity.result_category = reason, category
-        event = move_bid(session, ctx, opportunity, "withdraw", actor=by, reason=reason)
-        return StepResult(
-            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "withdrawn"
-        )
-
-
 def run_until_waiting(step: Callable[[], StepResult], limit: int = 20) -> list[StepResult]:
     """Take steps until the bid waits for a person, is closed, or a guard refuses.
 
@@ -196,10 +150,12 @@ __all__ = [
     "parse_ref",
     "recipients",
     "record_result",
+    "request_bafo",
     "routing_for",
     "run_to_wait",
     "run_until_waiting",
     "set_strategy",
+    "shortlist",
     "team",
     "withdraw",
 ]

@@ -9,14 +9,16 @@ A task whose problem is gone is done; a bid that closes cancels its open tasks.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.facts import account_of
+from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.bid.recording import audit, recipients, routing_for
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import State
 from orchestrator.store import outbox
+from orchestrator.store.db import reading
 from orchestrator.store.models import Opportunity, Role, Task, TaskStatus
 
 ORDER_MANAGER = Role.SALES_SUPPORT.value
@@ -117,6 +119,22 @@ def _tell_order_manager(
             opportunity_id=opportunity.id,
             recipient_email=person.email,
         )
+
+
+def open_task_rows(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The bid's open tasks as plain rows (`bid tasks`)."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return [
+            {
+                "id": task.id,
+                "kind": task.kind,
+                "owner_role": task.owner_role,
+                "created_at": task.created_at.isoformat(),
+                "text": task.text,
+            }
+            for task in open_tasks(session, opportunity)
+        ]
 
 
 def cancel_open_tasks(session: Session, ctx: Context, opportunity: Opportunity) -> int:

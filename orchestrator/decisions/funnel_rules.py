@@ -314,9 +314,7 @@ def check_reason_category(rules_dir: Path, category: str, needed_for: str = "") 
     wanted = "_".join(category.strip().lower().replace("-", " ").split())
     if not wanted:
         what = f"{needed_for} needs" if needed_for else "give"
-        raise InputError(
-            f"{what} a reason category: one of {', '.join(allowed)}", field="category"
-        )
+        raise InputError(f"{what} a reason category: one of {', '.join(allowed)}", field="category")
     if wanted not in allowed:
         raise InputError(
             f"unknown reason category {category!r}; choose one of {', '.join(allowed)}",
