@@ -110,7 +110,7 @@ def read_site_updates(
         if changed:
             updates.append(SiteUpdate(line, read.site, changed))
     if problems:
-        raise InputErrors(name, problems)
+        raise InputErrors(name, problems, outcome="nothing changed")
     if not updates:
         raise InputError("the file changes nothing on the bid's sites", file=name, row=2)
     warnings = [
@@ -141,7 +141,7 @@ def read_site_removals(path: Path, existing: Mapping[str, SiteSpec]) -> list[str
         else:
             removed.append(site_id)
     if problems:
-        raise InputErrors(name, problems)
+        raise InputErrors(name, problems, outcome="nothing changed")
     if not removed:
         raise InputError("no sites in the file", file=name, row=2)
     return removed
