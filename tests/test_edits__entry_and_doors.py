@@ -5,6 +5,7 @@ an account's tier; an RFP reference names one bid)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,43 @@ def test_a_second_bid_keeps_the_account_tier_and_an_rfp_reference_names_one_bid(
     with Session(ctx.engine) as session:
         (account,) = session.exec(select(Account)).all()
     assert account.tier == "top"
+
+
+def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
+    run_cli: RunCli, ctx: Context, tmp_path: Path
+) -> None:
+    from orchestrator.bid import services
+    from orchestrator.bid.onboarding import import_sites
+    from orchestrator.intake.opportunity import SiteSpec
+    from tests.factories import carry_to_governance, grant_all, new_bid
+
+    ref = new_bid(ctx, site_count=0)
+    sites = [
+        SiteSpec("H1", "Hamburg store", "Ring 2", "20095", "Hamburg", "DE", 100, "fiber"),
+        SiteSpec("B1", "Brussel office", "Wetstraat 1", "1040", "Brussel", "BE", 100, "fiber"),
+    ]
+    import_sites(ctx, ref, sites, actor="test")
+    carry_to_governance(ctx, ref)
+    grant_all(ctx, ref)
+    services.run_to_wait(ctx, ref)
+    with Session(ctx.engine) as session:  # as an import before the postcode checks left it
+        site = session.exec(select(Site).where(Site.site_id == "H1")).one()
+        site.postcode = "2819"
+        session.add(site)
+        session.commit()
+
+    won = run_cli("result", ref, "--won", "--reason", "best plan")
+    assert won.code == 0, won
+    assert "Traceback" not in won.out + won.err
+    assert "now contract_preparation" in won.out
+    assert "signing waits for 1 order-sheet fix(es)" in won.out
+    (task,) = json.loads(run_cli("tasks", ref, "--json").out)
+    assert task["owner_role"] == "sales_support"
+    assert "H1: postcode '2819' is not a valid DE postcode" in task["text"]
+
+    fix = tmp_path / "fix.csv"
+    fix.write_text("site_id,postcode\nH1,20095\n")
+    fixed = run_cli("sites", "update", ref, str(fix))
+    assert fixed.code == 0, fixed
+    assert "contracted" in fixed.out
+    assert run_cli("tasks", ref).out.strip() == f"{ref}: nothing to fix"
