@@ -66,19 +66,22 @@ class InputErrors(InputError):
 
     MAX_LINES = 20
 
-    def __init__(self, file: str, problems: list[InputError]) -> None:
+    def __init__(
+        self, file: str, problems: list[InputError], *, outcome: str = "nothing imported"
+    ) -> None:
         self.problems = problems
+        self.outcome = outcome
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(
-            f"{first.detail}{more}; nothing imported", file=file, row=first.row, field=first.field
+            f"{first.detail}{more}; {outcome}", file=file, row=first.row, field=first.field
         )
 
     def lines(self) -> list[str]:
         """A summary line, then one line per problem."""
         if len(self.problems) == 1:
             return [str(self)]
-        summary = f"{self.file}: {len(self.problems)} problems; nothing imported"
+        summary = f"{self.file}: {len(self.problems)} problems; {self.outcome}"
         shown = [str(problem) for problem in self.problems[: self.MAX_LINES]]
         if len(self.problems) > self.MAX_LINES:
             shown.append(f"... and {len(self.problems) - self.MAX_LINES} more")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,10 @@ QUOTE_HEADER = (
 )
 
 
+_REFERENCES = itertools.count(1)
+"""Every bid a factory makes answers its own RFP (a reference names one bid)."""
+
+
 def opportunity_spec(ctx: Context, **overrides: Any) -> OpportunitySpec:
     return OpportunitySpec.model_validate(opportunity_data(ctx, **overrides))
 
@@ -68,7 +73,7 @@ def opportunity_data(ctx: Context, **overrides: Any) -> dict[str, Any]:
         "account": {"name": "Acme Logistics", "tier": "top"},
         "title": "Managed WAN for 40 warehouses",
         "source": "rfp",
-        "rfp_reference": "ACME-RFP-1",
+        "rfp_reference": f"ACME-RFP-{next(_REFERENCES)}",
         "submission_deadline": (today + timedelta(days=40)).isoformat(),
         "estimated_revenue": {"short_term": 300000, "medium_term": 500000, "long_term": 400000},
         "currency": "EUR",

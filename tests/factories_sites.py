@@ -140,8 +140,8 @@ def make_opportunity(
         session.add(opportunity)
         session.flush()
         session.add_all(
-            Site(opportunity_id=opportunity.id or 0, **spec.__dict__)
-            for spec in site_specs(sites, countries)
+            Site(opportunity_id=opportunity.id or 0, order_line=line, **spec.__dict__)
+            for line, spec in enumerate(site_specs(sites, countries), start=1)
         )
         for role, email in (team if team is not None else {"sales_support": SALES_SUPPORT}).items():
             person = session.exec(select(Person).where(Person.email == email)).first()

@@ -264,7 +264,7 @@ def test_a_loss_recorded_with_its_competitor_sets_when_the_account_wakes(
     end = date(2029, 6, 30)
     with pytest.raises(InputError, match="together"):
         record_result(ctx, bid.ref, won=False, reason="r", by=actor, category="price",
-                      competitor="Rival Telecom")  # fmt: skip
+                      competitor_contract_end=end)  # fmt: skip
     past = date(2026, 1, 1)
     with pytest.raises(InputError, match="has passed"):
         record_result(ctx, bid.ref, won=False, reason="r", by=actor, category="price",

@@ -17,7 +17,7 @@ from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.errors import InputError
-from orchestrator.store.models import AuditEvent, ChangeOrder, Site
+from orchestrator.store.models import Approval, AuditEvent, ChangeOrder, Site
 from orchestrator.wiring import open_context
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 from tests.test_quotes__import import FakeRules
@@ -131,22 +131,26 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
     )
     sites = _sites(ctx.engine)
     assert (sites["S-00001"].street, sites["S-00001"].postcode) == ("Neue Straße 5", "80331")
-    assert sites["S-00002"].bandwidth_mbps == 1000
-    assert sites["S-00003"].ordered is False
-    assert sites["S-00099"].country == "NL" and sites["S-00099"].ordered
+    # a MACD that changes what the customer pays waits for the financial approval
+    assert sites["S-00002"].bandwidth_mbps == 100
+    assert sites["S-00003"].ordered is True
+    assert "S-00099" not in sites or not sites["S-00099"].ordered
     with Session(ctx.engine) as session:
         orders = session.exec(select(ChangeOrder).order_by(col(ChangeOrder.id))).all()
         audit = session.exec(select(AuditEvent)).all()
-    assert [(o.site_id, o.kind) for o in orders] == [
-        ("S-00001", "move"),
-        ("S-00002", "change"),
-        ("S-00003", "delete"),
-        ("S-00099", "add"),
+        approvals = session.exec(select(Approval).order_by(col(Approval.id))).all()
+    assert [(o.site_id, o.kind, o.status) for o in orders] == [
+        ("S-00001", "move", "applied"),
+        ("S-00002", "change", "awaiting_approval"),
+        ("S-00003", "delete", "awaiting_approval"),
+        ("S-00099", "add", "awaiting_approval"),
     ]
+    assert [(a.area, a.status) for a in approvals] == [("financial", "requested")] * 3
+    assert [o.approval_id for o in orders[1:]] == [a.id for a in approvals]
     assert [a.trigger for a in audit] == ["macd"] * 4
     workbook = openpyxl.load_workbook(out / "order-sheet-OPP-0001.xlsx", read_only=True)
     lines = list(workbook["Order lines"].iter_rows(min_row=3, values_only=True))
-    assert [r[1] for r in lines] == ["S-00001", "S-00002", "S-00004", "S-00099"]
+    assert [r[1] for r in lines] == ["S-00001", "S-00002", "S-00003", "S-00004"]
     changes = list(workbook["Changes"].iter_rows(min_row=2, values_only=True))
     assert [(r[2], r[3], r[4]) for r in changes] == [
         ("S-00001", "move", "sam@example.com"),

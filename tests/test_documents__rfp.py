@@ -236,7 +236,7 @@ def test_order_sheet_docx_and_xlsx_agree(rfp: Rfp) -> None:
     assert [str(v) for v in rows[2][:2]] == lines[1][:2]
     assert rows[3][4] == "ABC" and "not a valid FR postcode" in str(rows[3][13])
     assert rfp.sheet.problems == [
-        "line 2, site S-00002: postcode 'ABC' is not a valid FR postcode (e.g. 75001)"
+        "line 2, site S-00002: postcode 'ABC' is not a valid FR postcode (e.g. 33380)"
     ]
     assert lines[1][13] == "OK"
 

@@ -60,6 +60,7 @@ def test_reason_categories_and_sleeping_days_for_services() -> None:
         "incumbent_retained",
         "capacity",
         "strategic",
+        "postponed",
         "other",
     ]
     assert sleeping_reminder_days(RULES) == 180

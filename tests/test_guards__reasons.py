@@ -75,6 +75,12 @@ REFUSALS = [
         {"order_sheet_problems": ("S1: postcode",)},
         "invalid lines: S1: postcode",
     ),
+    ("not_yet_shortlisted", {"shortlisted": True}, "already shortlisted"),
+    (
+        "changes_approved",
+        {"granted_areas": frozenset({"technical", "legal"})},
+        "signing waits for the approval of the changes made after the win: financial",
+    ),
 ]
 
 

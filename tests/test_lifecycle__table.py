@@ -18,6 +18,8 @@ EXPECTED = {
     ("reject_governance", "governance_review", "bid_production"),
     ("approve_governance", "governance_review", "submission"),
     ("submit", "submission", "customer_decision"),
+    ("shortlist", "customer_decision", "customer_decision"),
+    ("request_bafo", "customer_decision", "bid_production"),
     ("win", "customer_decision", "contract_preparation"),
     ("lose", "customer_decision", "lost"),
     ("sign_contract", "contract_preparation", "contracted"),

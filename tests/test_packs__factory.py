@@ -481,7 +481,7 @@ BAD_INPUT = [
             "--competitor-contract-end",
             "soon",
         ],
-        "'soon' is not a date",
+        "'soon'",
     ),
     (["portfolio", "--chart", "matrix.pdf"], ".png or .svg"),
     (["portfolio", "--chart", "FILE/matrix.png"], "cannot write the chart"),

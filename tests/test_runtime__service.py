@@ -8,6 +8,7 @@ shell, a second `bid server` taking over, and the autostart of a fresh folder.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -32,6 +33,16 @@ from tests.support.prefect_server import (
 pytestmark = [pytest.mark.prefect_server, pytest.mark.slow]
 
 FIXTURES = Path(__file__).resolve().parent / "scenarios" / "service"
+_BIDS = itertools.count(1)
+
+
+def _opportunity_file(project: BidProject) -> str:
+    """The fixture's opportunity answering its own RFP (a reference names one bid)."""
+    number = next(_BIDS)
+    text = (FIXTURES / "opportunity.yaml").read_text()
+    path = project.root / f"opportunity-{number}.yaml"
+    path.write_text(text.replace("rfp_reference: SVC-RFP-1", f"rfp_reference: SVC-RFP-{number}"))
+    return str(path)
 
 
 def thin(project: BidProject, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +89,7 @@ def _make_bid(project: BidProject) -> str:
     made = project.bid(
         "opportunity",
         "create",
-        str(FIXTURES / "opportunity.yaml"),
+        _opportunity_file(project),
         BID_THIN="0",
         BID_FLOW_RUNNER="inline",
     )
@@ -117,7 +128,7 @@ def test_the_ui_talks_to_its_own_api_on_the_chosen_port(server: Server) -> None:
 
 def test_commands_run_in_the_service_and_need_a_credential(server: Server) -> None:
     project = server.project
-    made = thin(project, "opportunity", "create", str(FIXTURES / "opportunity.yaml"))
+    made = thin(project, "opportunity", "create", _opportunity_file(project))
     assert made.returncode == 0, made.stderr
     ref = made.stdout.strip()
     listed = thin(project, "list", "--json")

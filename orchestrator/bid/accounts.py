@@ -389,15 +389,23 @@ def import_accounts(
 # --- sleeping and waking --------------------------------------------------------------------------
 
 
-def put_to_sleep(session: Session, account_id: int, *, today: date, rules_dir: Path) -> date:
-    """Mark an account sleeping after a loss or no-bid; returns the reminder date.
+def put_to_sleep(
+    session: Session, account_id: int, *, today: date, rules_dir: Path, until: date | None = None
+) -> date:
+    """Mark an account sleeping after a loss or no-bid (or a withdrawal the customer
+    postponed, `until` the day it wakes up); returns the reminder date.
 
     Runs inside the caller's transaction (no commit), so the account sleeps if and only if
-    the result is recorded. A later reminder date already set is kept.
+    the result is recorded. A later reminder date already set is kept, except that a date the
+    customer named (`until`) replaces it.
     """
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"no account with id {account_id}", field="account_id")
+    if until is not None:
+        account.sleeping_until = until
+        session.add(account)
+        return until
     due = today + timedelta(days=load_funnel_config(rules_dir).sleeping_reminder_days)
     if account.sleeping_until is None or account.sleeping_until < due:
         account.sleeping_until = due
@@ -497,27 +505,37 @@ class Woken:
     competitor: str | None
 
 
-def _wake_recipients(session: Session, account: Account) -> list[str]:
-    """The account's owner, else the account managers of its latest bid."""
+def _last_bid(session: Session, account: Account) -> Opportunity | None:
+    return session.exec(
+        select(Opportunity)
+        .where(Opportunity.account_id == account.id)
+        .order_by(col(Opportunity.id).desc())
+    ).first()
+
+
+def _wake_recipients(session: Session, account: Account, last: Opportunity | None) -> list[str]:
+    """The account's owner; without one, the last bid's owner and account managers (the
+    people who know why it slept)."""
     if account.owner_id is not None:
         owner = session.get(Person, account.owner_id)
         if owner is not None:
             return [owner.email]
-    latest = session.exec(
-        select(Opportunity.id)
-        .where(Opportunity.account_id == account.id)
-        .order_by(col(Opportunity.id).desc())
-    ).first()
-    if latest is None:
+    if last is None:
         return []
-    return list(
-        session.exec(
-            select(Person.email)
-            .where(TeamMember.opportunity_id == latest)
-            .where(TeamMember.person_id == Person.id)
-            .where(TeamMember.role == Role.ACCOUNT_MANAGER)
-        ).all()
-    )
+    told: list[str] = []
+    if last.owner_id is not None:
+        owner = session.get(Person, last.owner_id)
+        if owner is not None:
+            told.append(owner.email)
+    for email in session.exec(
+        select(Person.email)
+        .where(TeamMember.opportunity_id == last.id)
+        .where(TeamMember.person_id == Person.id)
+        .where(TeamMember.role == Role.ACCOUNT_MANAGER)
+    ).all():
+        if email not in told:
+            told.append(email)
+    return told
 
 
 def wake_due_accounts(session: Session, ctx: Context) -> list[Woken]:
@@ -545,7 +563,8 @@ def wake_due_accounts(session: Session, ctx: Context) -> list[Woken]:
         key = f"woken:{account.id}:{account.sleeping_until}"
         if account.id in busy or key in done or account.sleeping_until is None:
             continue
-        told = _wake_recipients(session, account)
+        last = _last_bid(session, account)
+        told = _wake_recipients(session, account, last)
         record_account_event(
             session,
             ctx,
@@ -566,6 +585,11 @@ def wake_due_accounts(session: Session, ctx: Context) -> list[Woken]:
                 if account.competitor_contract_end
                 else None
             ),
+            ref=last.ref if last else None,
+            title=last.title if last else None,
+            state=last.state.value if last else None,
+            category=last.result_category if last else None,
+            reason=last.result_reason if last else None,
         )
         for email in told:
             outbox.enqueue(
@@ -573,6 +597,7 @@ def wake_due_accounts(session: Session, ctx: Context) -> list[Woken]:
                 key=f"{key}:{email}",
                 event="account_woken",
                 text=text,
+                opportunity_id=last.id if last else None,
                 recipient_email=email,
             )
         woken.append(Woken(account.name, account.sleeping_until, tuple(told), account.competitor))

@@ -1,10 +1,12 @@
-"""Every change to a bid's quotes, prices, sites or terms goes through `rules/changes.yaml`.
+"""Every change to a bid's quotes, prices, sites, terms or dates goes through
+`rules/changes.yaml`.
 
 The table says, per kind of change and phase of the bid, what the change does: kept in the
 audit trail, told to the approvers it touches, their approvals asked again, the bid sent
-back to production, or refused. Areas the change does not touch keep their approvals. The
-services that change a bid (quote import, site import, terms) call `apply_change` inside
-their own transaction, after the change is written, so a refusal rolls everything back.
+back to production, held for an approval (a MACD), or refused. Areas the change does not
+touch keep their approvals. The services that change a bid (quote import, site import and
+edits, terms, prices, dates, MACDs) call `apply_change` inside their own transaction, after
+the change is written, so a refusal rolls everything back.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ PHASES: dict[State, str] = {
     State.GOVERNANCE_REVIEW: "review",
     State.SUBMISSION: "submitted",
     State.CUSTOMER_DECISION: "submitted",
-    State.CONTRACT_PREPARATION: "submitted",
-    State.CONTRACTED: "submitted",
+    State.CONTRACT_PREPARATION: "won",
+    State.CONTRACTED: "contracted",
     State.NO_BID: "closed",
     State.LOST: "closed",
     State.WITHDRAWN: "closed",
@@ -54,7 +56,7 @@ PHASES: dict[State, str] = {
 class Change:
     """One change to a bid, as the approvers hear about it."""
 
-    kind: str  # quotes | prices | sites | terms
+    kind: str  # quotes | prices | sites | site_details | terms | dates
     what: str  # "firm quotes from quotes.csv"
     key: str  # unique per change (a content hash): its messages are queued once
     lines_changed: int = 0
@@ -75,6 +77,8 @@ class ChangeOutcome:
     notified: tuple[str, ...] = field(default=())
     thawed: bool = False
     sent_back: bool = False
+    held_by: tuple[int, ...] = ()
+    """The approvals a held change waits for (action `hold`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,7 @@ class ChangeOutcome:
             "notified": list(self.notified),
             "design_unfrozen": self.thawed,
             "sent_back_to_production": self.sent_back,
+            "held_for_approvals": list(self.held_by),
         }
 
 
@@ -94,11 +99,16 @@ def phase_of(state: State) -> str:
     return PHASES[state]
 
 
-def check_allowed(ctx: Context, opportunity: Opportunity, kind: str) -> None:
-    """Refuse before any work when the table refuses this kind of change outright here."""
-    rule = load_change_table(ctx.settings.rules_dir).first(
+def rule_for(ctx: Context, opportunity: Opportunity, kind: str) -> ChangeRule:
+    """The table's row for this kind of change in the bid's phase (no condition)."""
+    return load_change_table(ctx.settings.rules_dir).first(
         kind, phase_of(opportunity.state), frozenset()
     )
+
+
+def check_allowed(ctx: Context, opportunity: Opportunity, kind: str) -> None:
+    """Refuse before any work when the table refuses this kind of change outright here."""
+    rule = rule_for(ctx, opportunity, kind)
     if rule.action == "refuse":
         raise ChangeRefused(f"{opportunity.ref} is in {opportunity.state.value}: {rule.reason}")
 
@@ -172,7 +182,7 @@ def apply_change(
     floor: float | None = None
     deal: Deal | None = None
     decision: Decision | None = None
-    if change.margin_after is not None and phase in ("review", "submitted"):
+    if change.margin_after is not None and phase in ("review", "submitted", "won", "contracted"):
         deal = load_deal(session, ctx, opportunity)
         decision = governance_decision_for(ctx, deal)
         floor = float(decision.outputs["margin_floor_pct"])
@@ -225,7 +235,33 @@ def apply_change(
         )
     if rule.action == "reapprove":
         return _reapprove(session, ctx, opportunity, change, rule, deal, decision, floor, actor)
+    if rule.action == "hold":
+        return _hold(session, ctx, opportunity, change, rule, phase)
     return outcome
+
+
+def _hold(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    change: Change,
+    rule: ChangeRule,
+    phase: str,
+) -> ChangeOutcome:
+    """The change waits: its approvals are asked (the caller keeps it until they are given)."""
+    deal = load_deal(session, ctx, opportunity)
+    decision = governance_decision_for(ctx, deal)
+    summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+    held: list[int] = []
+    for area in rule.approvals:
+        roles = list(decision.outputs["approver_roles"].get(area, [area]))
+        approval = request_approval(
+            session, ctx, opportunity, area, roles, summary=summary, why=change.what
+        )
+        held.append(approval.id or 0)
+    return ChangeOutcome(
+        rule.id, rule.action, phase, requested=tuple(rule.approvals), held_by=tuple(held)
+    )
 
 
 def _reapprove(
@@ -294,7 +330,7 @@ def _reapprove(
     return ChangeOutcome(
         rule.id,
         rule.action,
-        "review",
+        phase_of(opportunity.state),
         floor,
         invalidated=tuple(invalidated),
         requested=tuple(requested),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from orchestrator.bid.accounts import wake_due_accounts
 from orchestrator.bid.facts import ORGANISATION_ROLES, team
 from orchestrator.bid.planning import WarningPolicy, load_milestone_rules
 from orchestrator.context import Context
@@ -122,6 +123,8 @@ class WatchReport:
     board: list[DeadlineRow] = field(default_factory=list)
     queued: list[tuple[int, str, str]] = field(default_factory=list)
     """(milestone id, level, recipient) of the warnings queued by this run."""
+    woken: list[tuple[str, str]] = field(default_factory=list)
+    """(account, recipient) of the sleeping accounts whose wake-up day came in this run."""
 
     def plans(self) -> dict[str, list[DeadlineRow]]:
         """The open bids on the board with their milestones, by bid id."""
@@ -250,4 +253,10 @@ def watch(ctx: Context, *, notify: bool = True) -> WatchReport:
                     report.queued.append(
                         (row.milestone_id, level, person.email if person else "(nobody)")
                     )
+        # sleeping accounts whose day has come: once per date (the renewal scan does the same)
+        report.woken = [
+            (woken.account, email)
+            for woken in wake_due_accounts(session, ctx)
+            for email in (woken.told or ("(nobody)",))
+        ]
     return report

@@ -167,7 +167,9 @@ def load_facts(
             production_open = tuple(c.text for c in exit_check(session, ctx, opportunity).open)
     account = account_of(session, opportunity)
     approvals = [
-        a for a in current_approvals(session, opportunity) if a.status != ApprovalStatus.INVALIDATED
+        a
+        for a in current_approvals(session, opportunity)
+        if a.status not in (ApprovalStatus.INVALIDATED, ApprovalStatus.CANCELLED)
     ]
     granted = frozenset(
         a.area
@@ -201,6 +203,7 @@ def load_facts(
         order_sheet_ready="order_sheet" in documents,
         order_sheet_problems=order_sheet_problems,
         production_open=production_open,
+        shortlisted=opportunity.shortlisted,
     )
 
 

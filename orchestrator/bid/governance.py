@@ -52,6 +52,9 @@ def governance_decision(
 
 
 APPROVAL_INVALIDATED = "approval_invalidated"
+APPROVAL_STATES = (State.GOVERNANCE_REVIEW, State.CONTRACT_PREPARATION, State.CONTRACTED)
+"""Where approvals are given: the governance review; after the win, the approval of a price
+change before signing; on a contracted bid, a MACD held for finance."""
 MIN_VERSION_PREFIX = 8
 """`bid approve --version` takes the proposal hash or a prefix of at least this many digits."""
 
@@ -172,6 +175,24 @@ def invalidate_approvals(
     return ids
 
 
+def offer_delta(opportunity: Opportunity, deal: Deal) -> str | None:
+    """A best-and-final offer is judged against the offer the customer holds: the delta."""
+    held = opportunity.offered
+    if not held:
+        return None
+
+    def pct(value: object) -> str:
+        return f"{value:.2f}%" if isinstance(value, int | float) else "none"
+
+    before, after = float(held.get("contract_value_eur") or 0), deal.priced.contract_value_eur
+    change = f" ({(after - before) / before * 100:+.1f}%)" if before else ""
+    return (
+        f"best and final offer, round {opportunity.offer_round}: contract value "
+        f"{before:,.2f} → {after:,.2f} EUR{change}, margin {pct(held.get('margin_pct'))} → "
+        f"{pct(deal.margin.margin_pct)}"
+    )
+
+
 def request_governance(
     session: Session, ctx: Context, opportunity: Opportunity, actor: str
 ) -> list[str]:
@@ -185,8 +206,11 @@ def request_governance(
     opportunity.governance_round += 1
     session.add(opportunity)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+    why = offer_delta(opportunity, deal)
     for area in required:
-        request_approval(session, ctx, opportunity, area, roles.get(area, [area]), summary=summary)
+        request_approval(
+            session, ctx, opportunity, area, roles.get(area, [area]), summary=summary, why=why
+        )
     areas = tuple((area, (roles.get(area) or [area])[0]) for area in required)
     plan_milestones(session, ctx, opportunity, "governance_request", ctx.clock(), areas)
     return required
@@ -228,7 +252,7 @@ def approve(
     try:
         with transaction(ctx.engine) as session:
             opportunity = get_opportunity(session, ref, lock=True)
-            if opportunity.state != State.GOVERNANCE_REVIEW:
+            if opportunity.state not in APPROVAL_STATES:
                 raise ApprovalError(
                     f"{opportunity.ref} is in {opportunity.state}, not in governance review"
                 )
@@ -295,7 +319,18 @@ def approve(
                 inputs={"area": area, "proposal_hash": opportunity.proposal_hash},
             )
             complete_milestones(session, ctx, opportunity, [f"governance_signoff_{area}"])
-            if reject:
+            if opportunity.state == State.CONTRACTED:
+                from orchestrator.bid.orders import settle_held_orders
+
+                settle_held_orders(
+                    session,
+                    ctx,
+                    opportunity,
+                    target.id or 0,
+                    granted=not reject,
+                    actor=person.email,
+                )
+            if reject and opportunity.state == State.GOVERNANCE_REVIEW:
                 for other in current_approvals(session, opportunity):
                     if other.status == ApprovalStatus.REQUESTED:
                         other.status = ApprovalStatus.INVALIDATED

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from orchestrator.bid.accounts import find_account, record_account_created
@@ -11,6 +13,7 @@ from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import get_opportunity, get_person
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
 from orchestrator.bid.recording import audit, audit_creation, refusals_kept
+from orchestrator.commercial.orders import next_order_line
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
@@ -102,6 +105,38 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
 
     The team's roles hold on this bid only; no one gains an organisation role from it.
     """
+    return open_opportunity(ctx, spec, actor).ref
+
+
+@dataclass(frozen=True)
+class Created:
+    """A new bid, and what the user should know about it (the account kept its tier)."""
+
+    ref: str
+    notes: tuple[str, ...] = ()
+
+
+def _check_reference(session: Session, spec: OpportunitySpec) -> None:
+    """An RFP reference names one bid: importing the same RFP twice is refused."""
+    reference = (spec.rfp_reference or "").strip()
+    if not reference:
+        return
+    other = session.exec(
+        select(Opportunity).where(
+            func.lower(func.trim(Opportunity.rfp_reference)) == reference.lower()
+        )
+    ).first()
+    if other is not None:
+        raise InputError(
+            f"RFP reference '{reference}' is already {other.ref} ({other.title}); an RFP is "
+            "imported once (an addendum: bid opportunity update --addendum)",
+            **spec.where("rfp_reference"),
+        )
+
+
+def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") -> Created:
+    """`create_opportunity`, with the notes the door shows (an existing account's tier is
+    never changed by a new bid: `bid account set-tier` changes it)."""
 
     if spec.currency not in catalogue_for(ctx.settings.rules_dir).fx.rates:
         raise InputError(
@@ -110,13 +145,20 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
         )
     with transaction(ctx.engine) as session:
         creator = None if is_system_actor(actor) else get_person(session, actor)
+        _check_reference(session, spec)
         account = find_account(session, spec.account.name)
+        notes: list[str] = []
         if account is None:  # a new account takes the file's tier, on the account's trail
             account = Account(name=spec.account.name, tier=spec.account.tier.value)
             session.add(account)
             session.flush()
             record_account_created(session, ctx, account, actor, f"opportunity {spec.title}")
-        # an existing account keeps its tier: bid account set-tier changes it, audited
+        elif account.tier != spec.account.tier.value:
+            # an existing account keeps its tier: bid account set-tier changes it, audited
+            notes.append(
+                f"{account.name} stays a {account.tier} account (the file says "
+                f"{spec.account.tier.value}); bid account set-tier changes an account's tier"
+            )
         people = {
             role: team_person(session, ctx, spec, role, p, creator=creator, actor=actor)
             for role, p in spec.team_people().items()
@@ -186,33 +228,50 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
                     if spec.account.tier.value != account.tier
                     else {}
                 ),
+                "notes": notes,
             },
         )
-        return opportunity.ref
+        return Created(opportunity.ref, tuple(notes))
 
 
-def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cli") -> int:
+def site_row_of(opportunity: Opportunity, site: SiteSpec, order_line: int) -> Site:
+    """The stored site of a validated one, with its order-line id for life."""
+    return Site(
+        opportunity_id=opportunity.id or 0,
+        site_id=site.site_id,
+        name=site.name,
+        street=site.street,
+        postcode=site.postcode,
+        city=site.city,
+        country=site.country,
+        bandwidth_mbps=site.bandwidth_mbps,
+        access=site.access,
+        service=site.service,
+        order_line=order_line,
+        contact_name=site.contact_name,
+        contact_phone=site.contact_phone,
+        contact_email=site.contact_email,
+    )
+
+
+def import_sites(
+    ctx: Context,
+    ref: str,
+    sites: list[SiteSpec],
+    actor: str = "cli",
+    warnings: list[str] | tuple[str, ...] = (),
+) -> int:
     """Add validated sites to a bid; all or nothing. rules/changes.yaml decides whether sites
-    may still change in the bid's phase (until bid production; a frozen design reopens)."""
+    may still change in the bid's phase (until bid production; a frozen design reopens).
+    The intake's warnings (a country whose postcode format nobody knows) are kept with the
+    import's audit event."""
     with refusals_kept(ctx, ref, "sites_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, actor)
         check_allowed(ctx, opportunity, "sites")
-        for site in sites:
-            session.add(
-                Site(
-                    opportunity_id=opportunity.id or 0,
-                    site_id=site.site_id,
-                    name=site.name,
-                    street=site.street,
-                    postcode=site.postcode,
-                    city=site.city,
-                    country=site.country,
-                    bandwidth_mbps=site.bandwidth_mbps,
-                    access=site.access,
-                    service=site.service,
-                )
-            )
+        line = next_order_line(session, opportunity.id or 0)
+        for number, site in enumerate(sites):
+            session.add(site_row_of(opportunity, site, line + number))
         session.flush()
         digest = hashlib.sha256(",".join(s.site_id for s in sites).encode()).hexdigest()
         change = apply_change(
@@ -233,7 +292,7 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
             opportunity,
             "sites_imported",
             actor=actor,
-            inputs={"count": len(sites), "change_rule": change.rule},
+            inputs={"count": len(sites), "change_rule": change.rule, "warnings": list(warnings)},
         )
         return len(sites)
 

@@ -1,21 +1,46 @@
-"""MACDs on a contracted bid: the change recorded with its audit event, then the order sheet."""
+"""MACDs on a contracted bid, as provisioning knows them.
+
+A MACD (move, add, change, delete) is checked like a site at import, refused when it changes
+nothing, and recorded by someone who holds a role on the account. What it does next comes
+from `rules/changes.yaml` (phase `contracted`): a correction is applied at once; a change to
+what the customer pays or what the line costs waits for the financial approval and is
+applied when finance grants it (`bid approve OPP --area financial`), dropped when finance
+rejects it. Order lines keep their ids: a deleted line leaves its gap, an added site gets
+the next id. The order sheet is rendered again after each MACD.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.people import check_actor
+from sqlmodel import Session, col, select
+
+from orchestrator.bid.changes import Change, ChangeOutcome, apply_change, rule_for
+from orchestrator.bid.facts import account_of, get_opportunity, get_person
+from orchestrator.bid.people import is_admin, is_system_actor
 from orchestrator.bid.recording import audit, refusals_kept
 from orchestrator.bid.rendering import render_order_sheet
-from orchestrator.commercial.orders import record_macd as apply_macd
+from orchestrator.commercial.orders import (
+    MacdPlan,
+    apply_site_fields,
+    plan_macd,
+    record_change_order,
+)
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
+from orchestrator.errors import ChangeRefused, NotFound, NotPermitted
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store.db import transaction
-from orchestrator.store.models import ChangeOrder
+from orchestrator.store.models import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    Opportunity,
+    TeamMember,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +48,49 @@ class MacdResult:
     ref: str
     order: ChangeOrder
     sheet: ProducedDocuments
+    outcome: ChangeOutcome | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.order.status == ChangeOrderStatus.AWAITING_APPROVAL
+
+
+def check_account_role(session: Session, opportunity: Opportunity, actor: str) -> None:
+    """A MACD is recorded by someone on the team of one of the account's bids (or an admin):
+    an organisation grant alone (finance, legal, management) does not make one an orderer."""
+    if is_system_actor(actor):
+        return
+    try:
+        person = get_person(session, actor)
+    except NotFound:
+        raise NotPermitted(f"{actor} is nobody known here; a MACD needs a person") from None
+    if is_admin(person):
+        return
+    account = account_of(session, opportunity)
+    member = session.exec(
+        select(TeamMember.id)
+        .join(Opportunity, col(Opportunity.id) == TeamMember.opportunity_id)
+        .where(Opportunity.account_id == account.id, TeamMember.person_id == person.id)
+    ).first()
+    if member is None:
+        raise NotPermitted(
+            f"{person.email} holds no role on {account.name}'s bids; a MACD needs a role on "
+            "the account's team (or an admin)"
+        )
+
+
+def _change_for(plan: MacdPlan) -> Change:
+    digest = hashlib.sha256(
+        json.dumps(
+            [plan.site_id, plan.kind.value, plan.after], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()
+    return Change(
+        kind="sites" if plan.price_changing else "site_details",
+        what=f"MACD: {plan.kind.value} of site {plan.site_id} ({', '.join(plan.changed)})",
+        key=f"macd-{digest[:16]}",
+        lines_changed=1,
+    )
 
 
 def record_macd(
@@ -35,21 +103,33 @@ def record_macd(
     actor: str,
     out_dir: Path | None = None,
 ) -> MacdResult:
-    """Record a move, add, change or delete, then render the order sheet again."""
+    """Record a move, add, change or delete (applied, or held for the financial approval),
+    then render the order sheet again."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     with refusals_kept(ctx, ref, "macd", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
-        check_actor(session, opportunity, actor)
-        order = apply_macd(
-            session,
-            opportunity,
-            site_id=site_id,
-            kind=kind,
-            changes=changes,
-            actor=actor,
-            catalogue=catalogue,
-            now=ctx.clock(),
+        check_account_role(session, opportunity, actor)
+        plan = plan_macd(
+            session, opportunity, site_id=site_id, kind=kind, changes=changes, catalogue=catalogue
         )
+        change = _change_for(plan)
+        rule = rule_for(ctx, opportunity, change.kind)
+        if rule.action == "refuse":
+            raise ChangeRefused(f"{opportunity.ref} is in {opportunity.state.value}: {rule.reason}")
+        if rule.action == "hold":
+            outcome = apply_change(session, ctx, opportunity, change, actor=actor)
+            order = record_change_order(
+                session,
+                opportunity,
+                plan,
+                actor=actor,
+                now=ctx.clock(),
+                status=ChangeOrderStatus.AWAITING_APPROVAL,
+                approval_id=outcome.held_by[0] if outcome.held_by else None,
+            )
+        else:
+            order = record_change_order(session, opportunity, plan, actor=actor, now=ctx.clock())
+            outcome = apply_change(session, ctx, opportunity, change, actor=actor)
         audit(
             session,
             ctx,
@@ -60,9 +140,50 @@ def record_macd(
             inputs={
                 "site_id": site_id,
                 "kind": order.kind,
+                "change_order": order.id,
                 "changes": {k: v for k, v in changes.items() if v is not None},
+                "status": order.status.value,
+                "change_rule": outcome.rule,
             },
         )
         ref = opportunity.ref
     sheet = render_order_sheet(ctx, ref, out_dir)
-    return MacdResult(ref, order, sheet)
+    return MacdResult(ref, order, sheet, outcome)
+
+
+def settle_held_orders(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    approval_id: int,
+    *,
+    granted: bool,
+    actor: str,
+) -> list[int]:
+    """Finance decided the approval MACDs were held for: apply them, or drop them."""
+    held = session.exec(
+        select(ChangeOrder).where(
+            ChangeOrder.opportunity_id == opportunity.id,
+            ChangeOrder.approval_id == approval_id,
+            ChangeOrder.status == ChangeOrderStatus.AWAITING_APPROVAL,
+        )
+    ).all()
+    settled: list[int] = []
+    for order in held:
+        if granted:
+            apply_site_fields(session, opportunity, order.site_id, dict(order.changes["after"]))
+            order.status = ChangeOrderStatus.APPLIED
+        else:
+            order.status = ChangeOrderStatus.REJECTED
+        session.add(order)
+        settled.append(order.id or 0)
+        audit(
+            session,
+            ctx,
+            opportunity,
+            "macd_applied" if granted else "macd_rejected",
+            actor=actor,
+            reason=f"{order.kind} site {order.site_id}",
+            inputs={"change_order": order.id, "approval": approval_id},
+        )
+    return settled

@@ -216,7 +216,7 @@ def decide(
             if outcome == "redefine_strategy":
                 opportunity.strategy_reworked = False
             if outcome == "no_bid":
-                check_category(ctx, category)
+                category = check_category(ctx, category, needed_for="a no-bid (--category)")
                 opportunity.result_category, opportunity.result_reason = category, reason
                 put_account_to_sleep(session, ctx, opportunity)
             record_decision(

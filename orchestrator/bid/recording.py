@@ -19,6 +19,7 @@ from orchestrator.bid.facts import (
     ORGANISATION_ROLES,
     account_of,
     get_opportunity,
+    latest_decision,
     load_facts,
     team,
 )
@@ -30,6 +31,8 @@ from orchestrator.ports import ProducedDocuments
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
+    Approval,
+    ApprovalStatus,
     AuditEvent,
     DecisionRecord,
     Document,
@@ -37,6 +40,8 @@ from orchestrator.store.models import (
     MilestoneStatus,
     Opportunity,
     Person,
+    Task,
+    TaskStatus,
 )
 
 # --- who records: "recorded by X for Y" -------------------------------------------------------
@@ -101,10 +106,57 @@ def move_bid(
     session.add(opportunity)
     session.add(event)
     if dest in ENDS:
-        close_open_milestones(session, ctx, opportunity)
+        close_what_is_open(session, ctx, opportunity, reason)
     session.flush()
     notify_transition(session, ctx, opportunity, event)
     return event
+
+
+def close_what_is_open(
+    session: Session, ctx: Context, opportunity: Opportunity, reason: str | None
+) -> None:
+    """A bid that closes closes what it opened: its milestones, the approvals still
+    requested (their approvers are told), the tasks people still had for it."""
+    close_open_milestones(session, ctx, opportunity)
+    now = ctx.clock()
+    for task in session.exec(
+        select(Task).where(Task.opportunity_id == opportunity.id, Task.status == TaskStatus.OPEN)
+    ).all():
+        task.status, task.closed_at = TaskStatus.CANCELLED, now
+        session.add(task)
+    requested = session.exec(
+        select(Approval).where(
+            Approval.opportunity_id == opportunity.id,
+            Approval.status == ApprovalStatus.REQUESTED,
+        )
+    ).all()
+    if not requested:
+        return
+    record = latest_decision(session, opportunity.id or 0, "governance")
+    roles: dict[str, list[str]] = dict((record.outputs if record else {}).get("approver_roles", {}))
+    account = account_of(session, opportunity)
+    for approval in requested:
+        approval.status, approval.decided_at = ApprovalStatus.CANCELLED, now
+        approval.reason = f"the bid is {opportunity.state.value}"
+        session.add(approval)
+        text = ctx.messages.render(
+            "approval_cancelled",
+            ref=opportunity.ref,
+            title=opportunity.title,
+            account=account.name,
+            area=approval.area,
+            to_state=opportunity.state.value,
+            reason=reason,
+        )
+        for person in recipients(session, opportunity, roles.get(approval.area) or [approval.area]):
+            outbox.enqueue(
+                session,
+                key=f"approval_cancelled:{approval.id}:{person.email}",
+                event="approval_cancelled",
+                text=text,
+                opportunity_id=opportunity.id,
+                recipient_email=person.email,
+            )
 
 
 def close_open_milestones(session: Session, ctx: Context, opportunity: Opportunity) -> None:
@@ -389,11 +441,12 @@ def complete_milestones(
             session.add(milestone)
 
 
-def check_category(ctx: Context, category: str | None) -> None:
-    """Lost, no-bid and withdrawn bids need a category from the controlled list."""
+def check_category(ctx: Context, category: str | None, *, needed_for: str = "") -> str:
+    """Lost, no-bid and withdrawn bids need a category from the controlled list (any case);
+    returns it as the list spells it."""
     from orchestrator.decisions.funnel_rules import check_reason_category
 
-    check_reason_category(ctx.settings.rules_dir, category or "")
+    return check_reason_category(ctx.settings.rules_dir, category or "", needed_for=needed_for)
 
 
 def put_account_to_sleep(session: Session, ctx: Context, opportunity: Opportunity) -> None:

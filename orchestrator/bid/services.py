@@ -1,4 +1,5 @@
-"""The one path for every change to a bid: advance, decide, approve, record_result, withdraw.
+"""The one path for every change to a bid: advance, decide, approve, record_result, withdraw
+(the customer's decision and withdrawals live in `outcomes.py`, re-exported here).
 
 Each service call loads the bid, evaluates the decision tables that apply, fires the trigger
 on the state machine, and commits the new state, its audit event, the decision record and the
@@ -9,7 +10,6 @@ doors into these functions; none of them writes a bid's state itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from orchestrator.bid.facts import (
     StepResult,
@@ -24,12 +24,11 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.bid.governance import approve
+from orchestrator.bid.outcomes import record_result, request_bafo, shortlist, withdraw
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.qualification import decide, set_strategy
 from orchestrator.bid.recording import (
-    check_category,
     move_bid,
-    put_account_to_sleep,
     recipients,
     record_documents,
     refusals_kept,
@@ -40,13 +39,11 @@ from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
-    InputError,
     TransitionRefused,
 )
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, automatic_transition
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Account
 
 
 def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
@@ -112,78 +109,6 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
         )
 
 
-def record_result(
-    ctx: Context,
-    ref: str,
-    *,
-    won: bool,
-    reason: str,
-    by: str = "system",
-    category: str | None = None,
-    competitor: str | None = None,
-    competitor_contract_end: date | None = None,
-) -> StepResult:
-    """The customer's verdict at the decision step: won goes to contract preparation. A loss
-    may name who won and when their contract ends: the account then sleeps until it is time
-    to bid again (`bid.accounts.learn_competitor`), in the same transaction."""
-    from orchestrator.bid.accounts import check_competitor, learn_competitor
-
-    learned: tuple[str, date] | None = None
-    if (competitor is None) != (competitor_contract_end is None):
-        raise InputError("give the competitor and its contract end together", field="competitor")
-    if competitor is not None and competitor_contract_end is not None:
-        if won:
-            raise InputError("a won bid has no competitor to record", field="competitor")
-        learned = check_competitor(ctx, competitor, competitor_contract_end)
-    with refusals_kept(ctx, ref, "win" if won else "lose", by), transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref, lock=True)
-        check_actor(session, opportunity, by)
-        if not won:
-            check_category(ctx, category)
-        opportunity.result_reason, opportunity.result_category = reason, category
-        event = move_bid(
-            session,
-            ctx,
-            opportunity,
-            "win" if won else "lose",
-            actor=by,
-            reason=reason,
-            inputs={"category": category},
-        )
-        if not won:
-            put_account_to_sleep(session, ctx, opportunity)
-        if learned is not None and competitor_contract_end is not None:
-            account = session.get(Account, opportunity.account_id)
-            assert account is not None
-            learn_competitor(
-                session,
-                ctx,
-                account,
-                competitor=learned[0],
-                contract_end=competitor_contract_end,
-                wakes_on=learned[1],
-                actor=by,
-                reason=f"learned when {opportunity.ref} was lost",
-            )
-        return StepResult(
-            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "recorded"
-        )
-
-
-def withdraw(
-    ctx: Context, ref: str, *, reason: str, by: str = "system", category: str | None = None
-) -> StepResult:
-    with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
-        opportunity = get_opportunity(session, ref, lock=True)
-        check_actor(session, opportunity, by)
-        check_category(ctx, category)
-        opportunity.result_reason, opportunity.result_category = reason, category
-        event = move_bid(session, ctx, opportunity, "withdraw", actor=by, reason=reason)
-        return StepResult(
-            opportunity.ref, event.from_state or opportunity.state, opportunity.state, "withdrawn"
-        )
-
-
 def run_until_waiting(step: Callable[[], StepResult], limit: int = 20) -> list[StepResult]:
     """Take steps until the bid waits for a person, is closed, or a guard refuses.
 
@@ -225,10 +150,12 @@ __all__ = [
     "parse_ref",
     "recipients",
     "record_result",
+    "request_bafo",
     "routing_for",
     "run_to_wait",
     "run_until_waiting",
     "set_strategy",
+    "shortlist",
     "team",
     "withdraw",
 ]

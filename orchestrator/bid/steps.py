@@ -22,8 +22,9 @@ from orchestrator.bid.governance import request_governance
 from orchestrator.bid.production import ExitCheck, exit_check
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
+from orchestrator.bid.tasks import ORDER_MANAGER, order_sheet_tasks
 from orchestrator.context import Context
-from orchestrator.lifecycle.guards import bants_complete
+from orchestrator.lifecycle.guards import bants_complete, changes_approved
 from orchestrator.lifecycle.table import WAITING_FOR, State
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store.models import Opportunity
@@ -151,8 +152,22 @@ def _customer_decision(
 
 
 def _contract_preparation(
-    session: Session, ctx: Context, opportunity: Opportunity, _: ProducedDocuments
-) -> MoveOn:
+    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
+) -> StepResult | MoveOn:
+    """A won bid always moves on: the order sheet's problems become tasks for the order
+    manager and the bid waits for their fixes (never a refusal); so does a price change made
+    after the win until finance approves it. Then the contract is signed."""
+    tasks = order_sheet_tasks(session, ctx, opportunity, list(produced.problems), "rules")
+    if tasks:
+        shown = "; ".join(task.text for task in tasks[:3])
+        more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
+        return _waiting(
+            opportunity,
+            f"signing waits for {len(tasks)} order-sheet fix(es) ({ORDER_MANAGER}): {shown}{more}",
+        )
+    waiting = changes_approved(load_facts(session, ctx, opportunity))
+    if not waiting.ok:
+        return _waiting(opportunity, waiting.reason)
     return MoveOn()
 
 

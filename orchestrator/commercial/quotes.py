@@ -30,7 +30,13 @@ from orchestrator.store.models import Opportunity, Quote, QuoteKind, Site
 
 
 def _rules_stamp(rules_dir: Path) -> tuple[float, ...]:
-    names = ("providers.yaml", "fx_rates.yaml", "price_list.yaml", "address_formats.yaml")
+    names = (
+        "providers.yaml",
+        "fx_rates.yaml",
+        "price_list.yaml",
+        "address_formats.yaml",
+        "access_limits.yaml",
+    )
     return tuple((rules_dir / n).stat().st_mtime if (rules_dir / n).exists() else 0 for n in names)
 
 

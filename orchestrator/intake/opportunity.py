@@ -8,7 +8,7 @@ any problem is refused whole.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,6 +29,12 @@ from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.intake.files import csv_rows, load_yaml
 from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL, MAX_NAME, SLACK_USER_ID_PATTERN
+from orchestrator.intake.site_checks import (
+    CONTACT_COLUMNS,
+    SiteRules,
+    check_site,
+    unknown_format_warning,
+)
 from orchestrator.store.models import Access, Role, Service, Source, Tier
 from orchestrator.text import has_control_characters
 
@@ -206,7 +212,7 @@ SITE_COLUMNS = (
     "bandwidth_mbps",
     "access",
 )
-OPTIONAL_SITE_COLUMNS = ("service",)
+OPTIONAL_SITE_COLUMNS = ("service", *CONTACT_COLUMNS)
 ACCESS_VALUES = tuple(a.value for a in Access)
 
 
@@ -221,6 +227,10 @@ class SiteSpec:
     bandwidth_mbps: int
     access: str
     service: str = Service.MANAGED_NETWORK.value
+    # the site contact (optional columns, checked in intake/site_checks.py)
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
 
 
 SITE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -230,19 +240,30 @@ MAX_BANDWIDTH_MBPS = 100_000
 _WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
 
 
-def _site_row(
-    row: dict[str, str], line: int, file: str
-) -> tuple[SiteSpec | None, list[InputError]]:
+@dataclass(frozen=True)
+class SiteRow:
+    """One row read: the site (None when refused), its problems, and whether its country's
+    postcode format is unknown (taken, with a warning)."""
+
+    site: SiteSpec | None
+    problems: list[InputError]
+    unknown_postcode_format: bool = False
+
+
+def site_row(row: dict[str, str], line: int, file: str, rules: SiteRules | None = None) -> SiteRow:
+    """Validate one row of a sites CSV (every problem names file, row and field)."""
+    rules = rules or SiteRules()
     problems: list[InputError] = []
 
     def bad(field_name: str, message: str) -> None:
         problems.append(InputError(message, file=file, row=line, field=field_name))
 
     values = {key: (row.get(key) or "").strip() for key in (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS)}
-    for column in ("site_id", "name", "street", "postcode", "city"):
+    for column in ("site_id", "name", "street", "city"):
         if not values[column]:
             bad(column, "is empty")
-        elif has_control_characters(values[column]):
+    for column in ("site_id", "name", "street", "postcode", "city", *CONTACT_COLUMNS):
+        if has_control_characters(values[column]):
             bad(column, "contains a control character")
         elif len(values[column]) > MAX_TEXT:
             bad(column, f"is longer than {MAX_TEXT} characters")
@@ -265,45 +286,51 @@ def _site_row(
             )
     else:
         bad("bandwidth_mbps", f"'{values['bandwidth_mbps']}' is not a whole number of Mbit/s")
-    if values["access"].lower() not in ACCESS_VALUES:
+    access = values["access"].lower()
+    if access not in ACCESS_VALUES:
         bad("access", f"'{values['access']}' is not one of {', '.join(ACCESS_VALUES)}")
     service = values["service"] or Service.MANAGED_NETWORK.value
     if service not in {s.value for s in Service}:
         bad("service", f"'{service}' is not one of {', '.join(s.value for s in Service)}")
     if problems:
-        return None, problems
-    return (
-        SiteSpec(
-            site_id=values["site_id"],
-            name=values["name"],
-            street=values["street"],
-            postcode=values["postcode"],
-            city=values["city"],
-            country=country,
-            bandwidth_mbps=bandwidth,
-            access=values["access"].lower(),
-            service=service,
-        ),
-        [],
+        return SiteRow(None, problems)
+    verdict = check_site(
+        country=country,
+        postcode=values["postcode"],
+        access=access,
+        service=service,
+        bandwidth_mbps=bandwidth,
+        contact={column: values[column] for column in CONTACT_COLUMNS},
+        rules=rules,
     )
+    for field_name, message in verdict.problems:
+        bad(field_name, message)
+    if problems:
+        return SiteRow(None, problems)
+    site = SiteSpec(
+        site_id=values["site_id"],
+        name=values["name"],
+        street=values["street"],
+        postcode=verdict.values["postcode"] or "",
+        city=values["city"],
+        country=country,
+        bandwidth_mbps=bandwidth,
+        access=access,
+        service=service,
+        contact_name=verdict.values["contact_name"],
+        contact_phone=verdict.values["contact_phone"],
+        contact_email=verdict.values["contact_email"],
+    )
+    return SiteRow(site, [], verdict.unknown_postcode_format)
 
 
-def parse_sites(
-    path: Path,
-    *,
-    existing_ids: Iterable[str] = (),
-    on_row: Callable[[int], None] | None = None,
-    max_mbps: Callable[[str, str], int | None] | None = None,
-) -> list[SiteSpec]:
-    """Read and validate a sites CSV; refuse the whole file when any row is wrong.
-
-    `max_mbps(service, access)` is the most the price list sells: a site above it has no
-    price, so it is refused here rather than priced 0.00 later."""
-    name = str(path)
-    rows = csv_rows(path)
+def site_header(
+    rows: Iterator[tuple[int, list[str]]], name: str, required: Iterable[str]
+) -> list[str]:
+    """The header of a sites CSV: every `required` column there, no unknown one."""
     _, header = next(rows, (1, []))
     header = [column.strip() for column in header]
-    missing = [column for column in SITE_COLUMNS if column not in header]
+    missing = [column for column in required if column not in header]
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", file=name, row=1)
     unknown = [c for c in header if c not in SITE_COLUMNS and c not in OPTIONAL_SITE_COLUMNS]
@@ -311,30 +338,48 @@ def parse_sites(
         raise InputError(
             f"unknown column(s): {', '.join(unknown)}", file=name, row=1, field=unknown[0]
         )
+    return header
+
+
+@dataclass(frozen=True)
+class SitesRead:
+    """A sites CSV read whole: its sites, and the warnings that did not refuse it."""
+
+    sites: list[SiteSpec]
+    warnings: list[str]
+
+
+def read_sites(
+    path: Path,
+    *,
+    existing_ids: Iterable[str] = (),
+    on_row: Callable[[int], None] | None = None,
+    max_mbps: Callable[[str, str], int | None] | None = None,
+    rules: SiteRules | None = None,
+) -> SitesRead:
+    """Read and validate a sites CSV; refuse the whole file when any row is wrong.
+
+    `rules` (from the catalogue) give the postcode overrides, the access types' limits and
+    what the price list sells (`max_mbps(service, access)`: a site above it has no price, so
+    it is refused here rather than priced 0.00 later)."""
+    name = str(path)
+    rules = rules or SiteRules(max_mbps=max_mbps)
+    rows = csv_rows(path)
+    header = site_header(rows, name, SITE_COLUMNS)
     seen = {site_id: 0 for site_id in existing_ids}
     sites: list[SiteSpec] = []
     problems: list[InputError] = []
+    unknown_formats: dict[str, list[int]] = {}
     for line, cells in rows:
         if on_row is not None:
             on_row(line)
         if len(cells) > len(header):
             problems.append(InputError("more values than columns", file=name, row=line))
             continue
-        site, row_problems = _site_row(dict(zip(header, cells, strict=False)), line, name)
-        problems.extend(row_problems)
+        read = site_row(dict(zip(header, cells, strict=False)), line, name, rules)
+        problems.extend(read.problems)
+        site = read.site
         if site is None:
-            continue
-        limit = max_mbps(site.service, site.access) if max_mbps else None
-        if limit is not None and site.bandwidth_mbps > limit:
-            problems.append(
-                InputError(
-                    f"{site.access} is sold up to {limit} Mbps for {site.service} "
-                    "(rules/price_list.yaml); choose another access type",
-                    file=name,
-                    row=line,
-                    field="bandwidth_mbps",
-                )
-            )
             continue
         if site.site_id in seen:
             where = f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
@@ -347,10 +392,30 @@ def parse_sites(
                 )
             )
             continue
+        if read.unknown_postcode_format:
+            unknown_formats.setdefault(site.country, []).append(line)
         seen[site.site_id] = line
         sites.append(site)
     if problems:
         raise InputErrors(name, problems)
     if not sites:
         raise InputError("no sites in the file", file=name, row=2)
-    return sites
+    warnings = [
+        unknown_format_warning(country, lines, name)
+        for country, lines in sorted(unknown_formats.items())
+    ]
+    return SitesRead(sites, warnings)
+
+
+def parse_sites(
+    path: Path,
+    *,
+    existing_ids: Iterable[str] = (),
+    on_row: Callable[[int], None] | None = None,
+    max_mbps: Callable[[str, str], int | None] | None = None,
+    rules: SiteRules | None = None,
+) -> list[SiteSpec]:
+    """The sites of a sites CSV (`read_sites` without its warnings)."""
+    return read_sites(
+        path, existing_ids=existing_ids, on_row=on_row, max_mbps=max_mbps, rules=rules
+    ).sites

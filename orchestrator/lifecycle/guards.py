@@ -48,6 +48,7 @@ class BidFacts:
     order_sheet_problems: tuple[str, ...] = ()
     production_open: tuple[str, ...] = ()
     """Bid production's exit criteria that do not hold yet (rules/production_exit.yaml)."""
+    shortlisted: bool = False
 
 
 def bants_complete(facts: BidFacts) -> GuardResult:
@@ -144,6 +145,23 @@ def order_sheet_ready(facts: BidFacts) -> GuardResult:
     return OK
 
 
+def not_yet_shortlisted(facts: BidFacts) -> GuardResult:
+    if facts.shortlisted:
+        return refuse("the bid is already shortlisted")
+    return OK
+
+
+def changes_approved(facts: BidFacts) -> GuardResult:
+    """After a win, a price-changing edit asked finance again: signing waits for it."""
+    waiting = [area for area in facts.required_areas if area not in facts.granted_areas]
+    if waiting:
+        return refuse(
+            "signing waits for the approval of the changes made after the win: "
+            f"{', '.join(waiting)} (bid approve)"
+        )
+    return OK
+
+
 Guard = Callable[[BidFacts], GuardResult]
 
 GUARDS: dict[str, Guard] = {
@@ -160,5 +178,7 @@ GUARDS: dict[str, Guard] = {
         approvals_complete,
         submission_package_ready,
         order_sheet_ready,
+        not_yet_shortlisted,
+        changes_approved,
     )
 }

@@ -87,13 +87,17 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         "submit", State.SUBMISSION, State.CUSTOMER_DECISION, ("submission_package_ready",), True
     ),
+    Transition(
+        "shortlist", State.CUSTOMER_DECISION, State.CUSTOMER_DECISION, ("not_yet_shortlisted",)
+    ),
+    Transition("request_bafo", State.CUSTOMER_DECISION, State.BID_PRODUCTION, ("reason_given",)),
     Transition("win", State.CUSTOMER_DECISION, State.CONTRACT_PREPARATION, ("reason_given",)),
     Transition("lose", State.CUSTOMER_DECISION, State.LOST, ("reason_given",)),
     Transition(
         "sign_contract",
         State.CONTRACT_PREPARATION,
         State.CONTRACTED,
-        ("order_sheet_ready",),
+        ("order_sheet_ready", "changes_approved"),
         True,
     ),
     *_withdrawals(),
@@ -124,5 +128,9 @@ WAITING_FOR: dict[State, str] = {
     State.BID_PRODUCTION: "bid production's work: QRFs, quotes, prices, design freeze (bid status)",
     State.GOVERNANCE_REVIEW: "the governance approvals (bid approve)",
     State.CUSTOMER_DECISION: "the customer's verdict (bid result)",
+    State.CONTRACT_PREPARATION: (
+        "the order sheet's fixes (bid tasks; bid sites update) and the approval of price "
+        "changes made after the win (bid approve)"
+    ),
 }
 """What a bid in this state waits for when `advance` cannot move it on."""

@@ -113,6 +113,21 @@ class ApprovalStatus(StrEnum):
     GRANTED = "granted"
     REJECTED = "rejected"
     INVALIDATED = "invalidated"
+    CANCELLED = "cancelled"
+    """The bid closed (withdrawn, lost, no bid) while the approval was still requested."""
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ChangeOrderStatus(StrEnum):
+    APPLIED = "applied"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """A price-changing MACD waits for its financial approval before it is applied."""
+    REJECTED = "rejected"
 
 
 class Account(SQLModel, table=True):
@@ -327,6 +342,17 @@ class Opportunity(SQLModel, table=True):
     """Who rejected what and why, for "nothing changed since the rejection by ..."."""
     result_reason: str | None = None
     result_category: str | None = None
+    # the customer's decision as it happens (bid result)
+    offer_round: int = 1
+    """Offers submitted so far, counting the one being made: a best-and-final offer adds one."""
+    shortlisted: bool = False
+    offered: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """The offer the customer holds (value, margin, round) when a best-and-final offer is asked:
+    governance judges the revised price against it."""
+    competitor: str | None = None
+    """Who won instead (a lost bid)."""
+    price_gap_pct: float | None = None
+    """How far our price was above the winner's, in percent (a lost bid)."""
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -367,6 +393,13 @@ class Site(SQLModel, table=True):
     access: str
     service: str = "managed_network"
     ordered: bool = True
+    order_line: int = 0
+    """The site's order-line id: given once, never renumbered (a deleted line keeps its gap)."""
+    # the site contact (optional sites-CSV columns)
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    """E.164, checked with phonenumbers."""
+    contact_email: str | None = None
 
 
 class Quote(SQLModel, table=True):
@@ -531,6 +564,30 @@ class ChangeOrder(SQLModel, table=True):
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     actor: str
     at: datetime = Field(default_factory=utcnow)
+    status: ChangeOrderStatus = Field(
+        default=ChangeOrderStatus.APPLIED,
+        sa_column=Column(EnumText(ChangeOrderStatus), nullable=False),
+    )
+    approval_id: int | None = Field(default=None, foreign_key="approval.id")
+    """The financial approval a price-changing MACD waits for."""
+
+
+class Task(SQLModel, table=True):
+    """Work a bid needs from a person before it can move on (an order-sheet line to fix)."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    kind: str
+    key: str
+    """What the task is about, unique on the bid (the problem it fixes): raised once."""
+    text: str
+    owner_role: str
+    status: TaskStatus = Field(
+        default=TaskStatus.OPEN, sa_column=Column(EnumText(TaskStatus), nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
 
 
 class SlackDelivery(SQLModel, table=True):

@@ -8,7 +8,7 @@ account trail (`accountevent`), the portfolio's suggested tier moves
 (`portfoliosuggestion`) and the contracts won bids became (`contract`).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-27 11:40:56.299907
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,261 @@
+"""The customer's decision as it happens, and withdrawals.
+
+`bid result`: shortlisted (the bid waits on), a best-and-final offer asked (back to bid
+production for a revised price; governance judges it against the offer the customer holds;
+then it is submitted again), won (contract preparation), lost (with the competitor and the
+price gap, the account goes to sleep). `bid withdraw`: the bid closes what it opened; a
+customer who postponed makes a sleeping account that wakes on the date given.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from orchestrator.bid.accounts import check_competitor, learn_competitor, put_to_sleep
+from orchestrator.bid.deal import load_deal
+from orchestrator.bid.edits import reopen_milestones, replan
+from orchestrator.bid.facts import StepResult, get_opportunity
+from orchestrator.bid.people import check_actor
+from orchestrator.bid.recording import (
+    check_category,
+    move_bid,
+    put_account_to_sleep,
+    refusals_kept,
+)
+from orchestrator.context import Context
+from orchestrator.errors import InputError
+from orchestrator.intake.opportunity import MAX_TEXT, MAX_YEARS_AHEAD
+from orchestrator.store.db import transaction
+from orchestrator.store.models import Account, Opportunity
+from orchestrator.text import has_control_characters
+
+POSTPONED = "postponed"
+BAFO_MILESTONES = ("design_freeze", "governance_approvals", "submission")
+"""Bid Control Plan milestones a best-and-final offer goes through again."""
+MAX_PRICE_GAP_PCT = 1000.0
+
+
+def _moved(opportunity: Opportunity, source: Any, message: str) -> StepResult:
+    return StepResult(opportunity.ref, source, opportunity.state, message)
+
+
+def _future(ctx: Context, day: date, option: str) -> date:
+    today = ctx.clock().date()
+    if day <= today:
+        raise InputError(
+            f"{day.isoformat()} is not after today ({today.isoformat()})", field=option
+        )
+    if day > today + timedelta(days=366 * MAX_YEARS_AHEAD):
+        raise InputError(
+            f"{day.isoformat()} is more than {MAX_YEARS_AHEAD} years ahead", field=option
+        )
+    return day
+
+
+def _text(value: str | None, option: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = " ".join(value.split())
+    if has_control_characters(text) or len(text) > MAX_TEXT:
+        raise InputError(
+            f"must be at most {MAX_TEXT} characters, without control characters", field=option
+        )
+    return text
+
+
+def record_result(
+    ctx: Context,
+    ref: str,
+    *,
+    won: bool,
+    reason: str,
+    by: str = "system",
+    category: str | None = None,
+    competitor: str | None = None,
+    price_gap_pct: float | None = None,
+    competitor_contract_end: date | None = None,
+) -> StepResult:
+    """The customer's verdict: won goes to contract preparation; lost needs a category and
+    may name who won instead and how far our price was above theirs. With the competitor's
+    contract end, the account sleeps until it is time to bid again
+    (`bid.accounts.learn_competitor`), in the same transaction."""
+    trigger = "win" if won else "lose"
+    if won and (competitor or price_gap_pct is not None or competitor_contract_end):
+        raise InputError("--competitor and --price-gap go with --lost", field="result")
+    if competitor_contract_end is not None and not (competitor or "").strip():
+        raise InputError(
+            "--competitor-contract-end needs --competitor: give them together", field="competitor"
+        )
+    if price_gap_pct is not None and not -100 < price_gap_pct <= MAX_PRICE_GAP_PCT:
+        raise InputError(
+            f"must be a percentage above -100 and at most {MAX_PRICE_GAP_PCT:g}",
+            field="price_gap",
+        )
+    competitor = _text(competitor, "competitor")
+    learned = (
+        check_competitor(ctx, competitor, competitor_contract_end)
+        if competitor and competitor_contract_end
+        else None
+    )
+    with refusals_kept(ctx, ref, trigger, by), transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
+        if not won or category:
+            category = check_category(ctx, category, needed_for="a lost bid (--category)")
+        opportunity.result_reason, opportunity.result_category = reason, category
+        if not won:
+            opportunity.competitor, opportunity.price_gap_pct = competitor, price_gap_pct
+        source = opportunity.state
+        move_bid(
+            session,
+            ctx,
+            opportunity,
+            trigger,
+            actor=by,
+            reason=reason,
+            inputs={
+                "category": category,
+                "competitor": competitor,
+                "price_gap_pct": price_gap_pct,
+                "offer_round": opportunity.offer_round,
+            },
+        )
+        if not won:
+            put_account_to_sleep(session, ctx, opportunity)
+        if learned is not None and competitor_contract_end is not None:
+            account = session.get(Account, opportunity.account_id)
+            if account is not None:
+                learn_competitor(
+                    session,
+                    ctx,
+                    account,
+                    competitor=learned[0],
+                    contract_end=competitor_contract_end,
+                    wakes_on=learned[1],
+                    actor=by,
+                    reason=f"learned when {opportunity.ref} was lost",
+                )
+        return _moved(opportunity, source, "recorded")
+
+
+def shortlist(ctx: Context, ref: str, *, by: str, reason: str | None = None) -> StepResult:
+    """The customer shortlisted the bid: kept on the trail, the bid still waits for them."""
+    with refusals_kept(ctx, ref, "shortlist", by), transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
+        source = opportunity.state
+        move_bid(session, ctx, opportunity, "shortlist", actor=by, reason=reason)
+        opportunity.shortlisted = True
+        session.add(opportunity)
+        return _moved(opportunity, source, "shortlisted; waiting for the customer's verdict")
+
+
+def _offer_held(session: Session, ctx: Context, opportunity: Opportunity) -> dict[str, Any]:
+    deal = load_deal(session, ctx, opportunity)
+    return {
+        "round": opportunity.offer_round,
+        "proposal_hash": opportunity.proposal_hash,
+        "currency": deal.currency,
+        "contract_value_eur": round(deal.priced.contract_value_eur, 2),
+        "monthly_eur": round(deal.priced.monthly_eur, 2),
+        "one_off_eur": round(deal.priced.one_off_eur, 2),
+        "margin_pct": deal.margin.margin_pct,
+        "fingerprint": deal.fingerprint,
+    }
+
+
+def request_bafo(
+    ctx: Context, ref: str, *, reason: str, by: str, deadline: date | None = None
+) -> StepResult:
+    """The customer asks for a best-and-final offer: back to bid production for a revised
+    price (the offer as it stands cannot go to governance again), a new offer round, the plan
+    of the rework (design freeze, approvals, submission) opened again on the new deadline."""
+    if deadline is not None:
+        deadline = _future(ctx, deadline, "deadline")
+    with refusals_kept(ctx, ref, "request_bafo", by), transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
+        source = opportunity.state
+        held = _offer_held(session, ctx, opportunity)
+        move_bid(
+            session,
+            ctx,
+            opportunity,
+            "request_bafo",
+            actor=by,
+            reason=reason,
+            inputs={
+                "offer_round": opportunity.offer_round + 1,
+                "offered": held,
+                "deadline": deadline.isoformat() if deadline else None,
+            },
+        )
+        opportunity.offered = held
+        opportunity.offer_round += 1
+        opportunity.shortlisted = False
+        opportunity.rejected_fingerprint = held["fingerprint"]
+        opportunity.rejection_note = (
+            f"of offer round {held['round']} by the customer (best and final offer asked: "
+            f"{' '.join(reason.split())[:120]})"
+        )
+        if deadline is not None:
+            opportunity.submission_deadline = deadline
+        session.add(opportunity)
+        reopen_milestones(session, ctx, opportunity, BAFO_MILESTONES)
+        replan(session, ctx, opportunity)
+        return _moved(
+            opportunity,
+            source,
+            f"best and final offer (round {opportunity.offer_round}): back to bid production "
+            "for a revised price",
+        )
+
+
+def withdraw(
+    ctx: Context,
+    ref: str,
+    *,
+    reason: str,
+    by: str = "system",
+    category: str | None = None,
+    wake_up: date | None = None,
+) -> StepResult:
+    """Withdraw a bid from any open step; it closes what it opened (approvals still requested
+    are cancelled and their approvers told, milestones and tasks closed). A customer who
+    postponed (`postponed`) makes a sleeping account that wakes on `wake_up`."""
+    if wake_up is not None:
+        wake_up = _future(ctx, wake_up, "wake_up")
+    with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        check_actor(session, opportunity, by)
+        category = check_category(ctx, category, needed_for="a withdrawal (--category)")
+        if category == POSTPONED and wake_up is None:
+            raise InputError(
+                "a postponed bid needs the day its account wakes up (--wake-up DATE)",
+                field="wake_up",
+            )
+        opportunity.result_reason, opportunity.result_category = reason, category
+        source = opportunity.state
+        move_bid(
+            session,
+            ctx,
+            opportunity,
+            "withdraw",
+            actor=by,
+            reason=reason,
+            inputs={"category": category, "wake_up": wake_up.isoformat() if wake_up else None},
+        )
+        message = "withdrawn"
+        if wake_up is not None:
+            put_to_sleep(
+                session,
+                opportunity.account_id,
+                today=ctx.clock().date(),
+                rules_dir=ctx.settings.rules_dir,
+                until=wake_up,
+            )
+            message += f"; the account sleeps until {wake_up.isoformat()}"
+        return _moved(opportunity, source, message)

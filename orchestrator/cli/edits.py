@@ -1,0 +1,367 @@
+"""CLI commands that correct, extend and re-offer a bid: `sites update|remove|add`,
+`opportunity update`, `result` (shortlisted, best-and-final offer, won, lost), `withdraw`,
+`tasks`.
+
+Thin: read the files through the intake, call the `bid` services, print one line per change.
+A won bid is carried on after the answer; whatever happens in that automated work, the
+command never ends in a traceback: the win is recorded and the bid's trail says where the
+automation stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator.cli.identity import acting
+from orchestrator.cli.output import esc, table
+from orchestrator.context import Context
+from orchestrator.errors import BidError, InputError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+OppArg = Annotated[str, typer.Argument(help="OPP-0007 or 7")]
+FileArg = Annotated[Path, typer.Argument(help="Sites CSV (site_id and the columns to change)")]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who records it (default: you; others: admins, recorders)"),
+]
+
+
+@lru_cache(maxsize=1)
+def category_list() -> str:
+    """The controlled reason categories (rules/funnel.yaml), for `--help`."""
+    from orchestrator.config import get_settings
+    from orchestrator.decisions.funnel_rules import reason_categories
+
+    try:
+        return ", ".join(reason_categories(get_settings().rules_dir))
+    except (BidError, OSError):
+        return "see reason_categories in rules/funnel.yaml"
+
+
+def _print(message: str) -> None:
+    console.print(esc(message))
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"warning: {esc(message)}", soft_wrap=True)
+
+
+def carry_on(ctx: Context, ref: str, actor: str) -> None:
+    """After an answer, let the bid's automated work run; it never breaks the command.
+
+    A refusal is the bid waiting (one line); anything else is kept on the bid's trail
+    (`bid history`) and shown as one line, since what the user asked is already recorded.
+    """
+    from orchestrator.bid.recording import record_flow_crash
+    from orchestrator.runtime.runner import get_runner
+
+    try:
+        message = get_runner(ctx).continue_bid(ctx, ref, actor)
+    except BidError as waiting:
+        _print(f"{ref}: {waiting}")
+        return
+    except Exception as crash:  # recorded on the trail, shown as one line
+        reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
+        with suppress(Exception):  # the database itself failed: the line below says enough
+            record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
+        _warn(
+            f"{ref}: recorded, but the automated work after it stopped ({reason}); "
+            f"bid advance {ref} runs it again"
+        )
+        return
+    if message:
+        _print(f"continued: {message}")
+
+
+def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
+    """Add the edit commands to `bid`, `bid sites` and `bid opportunity`."""
+    groups = {
+        group.name: group.typer_instance
+        for group in app.registered_groups
+        if group.typer_instance is not None
+    }
+    sites_app, opportunity_app = groups["sites"], groups["opportunity"]
+
+    def _sites(
+        ref: str, file: Path, by: str | None, read: Callable[[Context, str, Path], Any]
+    ) -> None:
+        from orchestrator.bid.edits import change_sites
+
+        ctx = get_context()
+        delta = read(ctx, ref, file)
+        with acting(ctx, by) as actor:
+            result = change_sites(ctx, ref, delta, actor=actor)
+            for warning in result.warnings:
+                _warn(warning)
+            _print(f"{result.ref}: {result.message}")
+            if result.state.value == "contract_preparation":
+                carry_on(ctx, result.ref, actor)
+
+    def _rules(ctx: Context) -> Any:
+        from orchestrator.commercial.quotes import catalogue_for
+        from orchestrator.intake.site_checks import SiteRules
+
+        return SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir))
+
+    @sites_app.command("update")
+    def sites_update(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+        """Change sites by site id: each row a site id and the corrected columns (an empty
+        cell keeps the value). Checked like an import; what it does in the bid's phase comes
+        from rules/changes.yaml."""
+        from orchestrator.bid.edits import SiteDelta, current_sites
+        from orchestrator.intake.site_changes import read_site_updates
+
+        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
+            updates = read_site_updates(path, current_sites(ctx, ref), _rules(ctx))
+            return SiteDelta(
+                updates.file,
+                updated=[(u.site, u.changed) for u in updates.updates],
+                warnings=updates.warnings,
+            )
+
+        _sites(opportunity, file, by, read)
+
+    @sites_app.command("remove")
+    def sites_remove(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+        """Remove the sites a CSV names (column site_id) from the bid."""
+        from orchestrator.bid.edits import SiteDelta, current_sites
+        from orchestrator.intake.site_changes import read_site_removals
+
+        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
+            return SiteDelta(str(path), removed=read_site_removals(path, current_sites(ctx, ref)))
+
+        _sites(opportunity, file, by, read)
+
+    @sites_app.command("add")
+    def sites_add(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+        """Add the sites of a CSV (the columns of bid sites import) to the bid."""
+        from orchestrator.bid.edits import SiteDelta, current_sites
+        from orchestrator.intake.opportunity import read_sites
+
+        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
+            read = read_sites(path, existing_ids=current_sites(ctx, ref), rules=_rules(ctx))
+            return SiteDelta(str(path), added=read.sites, warnings=read.warnings)
+
+        _sites(opportunity, file, by, read)
+
+    @opportunity_app.command("update")
+    def opportunity_update(
+        opportunity: OppArg,
+        reason: Annotated[str, typer.Option("--reason", help="What the customer changed, why")],
+        deadline: Annotated[
+            datetime | None,
+            typer.Option(
+                "--deadline",
+                formats=["%Y-%m-%d"],
+                metavar="YYYY-MM-DD",
+                help="The new submission deadline (the Bid Control Plan moves)",
+            ),
+        ] = None,
+        contract_months: Annotated[
+            int | None, typer.Option("--contract-months", help="The contract term in months")
+        ] = None,
+        currency: Annotated[
+            str | None, typer.Option("--currency", help="The bid's currency (rules/fx_rates.yaml)")
+        ] = None,
+        addendum: Annotated[
+            Path | None, typer.Option("--addendum", help="An RFP addendum to keep with the bid")
+        ] = None,
+        by: ByOption = None,
+    ) -> None:
+        """Record what the customer changed: deadline, contract term, currency, an addendum."""
+        from orchestrator.bid.edits import update_opportunity
+
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            result = update_opportunity(
+                ctx,
+                opportunity,
+                reason=reason,
+                by=actor,
+                deadline=deadline.date() if deadline else None,
+                contract_months=contract_months,
+                currency=currency,
+                addendum=addendum,
+            )
+        _print(f"{result.ref}: {result.message}")
+
+    @app.command("result")
+    def result(
+        opportunity: OppArg,
+        shortlisted: Annotated[
+            bool, typer.Option("--shortlisted", help="The customer shortlisted the bid")
+        ] = False,
+        bafo: Annotated[
+            bool,
+            typer.Option(
+                "--bafo", help="The customer asks for a best-and-final offer (needs --reason)"
+            ),
+        ] = False,
+        won: Annotated[bool, typer.Option("--won", help="The customer accepted")] = False,
+        lost: Annotated[bool, typer.Option("--lost", help="The RFP is lost")] = False,
+        reason: Annotated[
+            str | None,
+            typer.Option(
+                "--reason", help="The customer's reasons (required but with --shortlisted)"
+            ),
+        ] = None,
+        category: Annotated[
+            str | None,
+            typer.Option(
+                "--category",
+                help=f"Reason category, any case (required with --lost): {category_list()}",
+            ),
+        ] = None,
+        competitor: Annotated[
+            str | None, typer.Option("--competitor", help="Who won instead (with --lost)")
+        ] = None,
+        price_gap: Annotated[
+            float | None,
+            typer.Option(
+                "--price-gap",
+                help="How far our price was above the winner's, in percent (with --lost)",
+            ),
+        ] = None,
+        deadline: Annotated[
+            datetime | None,
+            typer.Option(
+                "--deadline",
+                formats=["%Y-%m-%d"],
+                metavar="YYYY-MM-DD",
+                help="When the best-and-final offer is due (with --bafo)",
+            ),
+        ] = None,
+        competitor_contract_end: Annotated[
+            datetime | None,
+            typer.Option(
+                "--competitor-contract-end",
+                formats=["%Y-%m-%d"],
+                metavar="YYYY-MM-DD",
+                help="When the winner's contract ends (with --lost --competitor): the account "
+                "wakes in time to bid again",
+            ),
+        ] = None,
+        by: ByOption = None,
+    ) -> None:
+        """Record the customer's decision as it happens: shortlisted, a best-and-final offer
+        asked, won, or lost."""
+        from orchestrator.bid import outcomes
+
+        chosen = [flag for flag, on in _flags(shortlisted, bafo, won, lost) if on]
+        if len(chosen) != 1:
+            raise InputError(
+                "give exactly one of --shortlisted, --bafo, --won or --lost", field="result"
+            )
+        outcome = chosen[0]
+        if outcome != "--shortlisted" and not (reason and reason.strip()):
+            raise InputError(f"{outcome} needs --reason", field="reason")
+        if outcome != "--lost" and (
+            competitor or price_gap is not None or competitor_contract_end is not None
+        ):
+            raise InputError(
+                "--competitor, --competitor-contract-end and --price-gap go with --lost",
+                field="result",
+            )
+        if outcome != "--bafo" and deadline is not None:
+            raise InputError("--deadline goes with --bafo", field="deadline")
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            if outcome == "--shortlisted":
+                done = outcomes.shortlist(ctx, opportunity, by=actor, reason=reason)
+            elif outcome == "--bafo":
+                done = outcomes.request_bafo(
+                    ctx,
+                    opportunity,
+                    reason=reason or "",
+                    by=actor,
+                    deadline=deadline.date() if deadline else None,
+                )
+            else:
+                done = outcomes.record_result(
+                    ctx,
+                    opportunity,
+                    won=outcome == "--won",
+                    reason=reason or "",
+                    by=actor,
+                    category=category,
+                    competitor=competitor,
+                    price_gap_pct=price_gap,
+                    competitor_contract_end=(
+                        competitor_contract_end.date() if competitor_contract_end else None
+                    ),
+                )
+            _print(f"{done.ref}: {done.message}; now {done.to_state.value}")
+            if outcome in ("--won", "--bafo"):
+                carry_on(ctx, done.ref, actor)
+
+    @app.command("withdraw")
+    def withdraw(
+        opportunity: OppArg,
+        reason: Annotated[str, typer.Option("--reason", help="Why the bid is withdrawn")],
+        category: Annotated[
+            str, typer.Option("--category", help=f"Reason category, any case: {category_list()}")
+        ],
+        wake_up: Annotated[
+            datetime | None,
+            typer.Option(
+                "--wake-up",
+                formats=["%Y-%m-%d"],
+                metavar="YYYY-MM-DD",
+                help="The day the account wakes up (required with --category postponed)",
+            ),
+        ] = None,
+        by: ByOption = None,
+    ) -> None:
+        """Withdraw a bid from any open step; approval requests are cancelled (approvers
+        told), milestones closed. Postponed: the account sleeps until --wake-up."""
+        from orchestrator.bid.outcomes import withdraw as withdraw_bid
+
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            done = withdraw_bid(
+                ctx,
+                opportunity,
+                reason=reason,
+                by=actor,
+                category=category,
+                wake_up=wake_up.date() if wake_up else None,
+            )
+        _print(f"{done.ref}: {done.message}; now {done.to_state.value}")
+
+    @app.command("tasks")
+    def tasks(
+        opportunity: OppArg,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    ) -> None:
+        """What the bid waits for people to fix (the order sheet's problems after a win)."""
+        from orchestrator.bid.tasks import open_task_rows
+
+        rows = open_task_rows(get_context(), opportunity)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+            return
+        if not rows:
+            _print(f"{opportunity}: nothing to fix")
+            return
+        console.print(
+            table(
+                f"Open tasks of {esc(opportunity)}",
+                ["#", "for", "since", "task"],
+                [[r["id"], r["owner_role"], r["created_at"][:16], r["text"]] for r in rows],
+            )
+        )
+
+
+def _flags(shortlisted: bool, bafo: bool, won: bool, lost: bool) -> list[tuple[str, bool]]:
+    return [("--shortlisted", shortlisted), ("--bafo", bafo), ("--won", won), ("--lost", lost)]

@@ -1,0 +1,253 @@
+"""Golden scenarios of bids corrected, extended and re-offered: tests/scenarios/changes/.
+
+Each scenario gives the opportunity, its sites (CSV) and its steps in the words of the
+process, then the trail of states it must leave, its decision records and its refusals. The
+bids run on the real document renderer, so the order sheet finds wrong postcodes itself.
+Steps besides those of tests/test_scenarios__bids.py: `shortlist`, `bafo`, `pricing`,
+`sites_update` / `sites_add` / `sites_remove` (CSV rows), `opportunity_update`, `withdraw`,
+`clock` (days pass), `watch` (the deadline watch), and `postcodes_before_validation` (the
+postcodes a bid imported before the intake checked them would carry: written to the database
+directly, as an older version left them). Dates are written `+Nd`, days from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlmodel import Session, col, select
+
+from orchestrator import errors
+from orchestrator.bid import outcomes, queries, services
+from orchestrator.bid.deadlines import watch
+from orchestrator.bid.edits import SiteDelta, change_sites, current_sites, update_opportunity
+from orchestrator.bid.onboarding import create_opportunity, import_sites
+from orchestrator.bid.production import freeze_design
+from orchestrator.bid.quotes import import_quotes
+from orchestrator.bid.sourcing import send_quote_requests
+from orchestrator.bid.terms import set_pricing
+from orchestrator.commercial.quotes import catalogue_for
+from orchestrator.context import Context
+from orchestrator.funnel.winloss import sleeping_accounts
+from orchestrator.intake.opportunity import OpportunitySpec, read_sites
+from orchestrator.intake.site_changes import read_site_removals, read_site_updates
+from orchestrator.intake.site_checks import SiteRules
+from orchestrator.store.models import (
+    Account,
+    Approval,
+    AuditEvent,
+    DecisionRecord,
+    Milestone,
+    OutboxMessage,
+    Site,
+    Task,
+)
+from tests.conftest import FixedClock
+from tests.factories import grant_all, quote_file
+
+SCENARIOS = sorted((Path(__file__).parent / "scenarios" / "changes").glob("*.yaml"))
+START_DAY = date(2026, 11, 27)  # tests.conftest.START
+
+
+def _day(text: str) -> date:
+    return START_DAY + timedelta(days=int(str(text).strip("+d")))
+
+
+class Run:
+    def __init__(self, ctx: Context, clock: FixedClock, ref: str, folder: Path) -> None:
+        self.ctx, self.clock, self.ref, self.folder = ctx, clock, ref, folder
+        self.files = 0
+
+    def _file(self, text: str, suffix: str = ".csv") -> Path:
+        self.files += 1
+        path = self.folder / f"step-{self.files}{suffix}"
+        path.write_text(text)
+        return path
+
+    def rules(self) -> SiteRules:
+        return SiteRules.from_catalogue(catalogue_for(self.ctx.settings.rules_dir))
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def run(self, _: dict[str, Any]) -> None:
+        services.run_to_wait(self.ctx, self.ref, actor="scenario")
+
+    def qrf(self, _: dict[str, Any]) -> None:
+        send_quote_requests(self.ctx, self.ref, actor="ss@example.com")
+
+    def quotes(self, args: dict[str, Any]) -> None:
+        path = quote_file(
+            self.ctx,
+            self.ref,
+            self.folder / f"quotes-{self.files}.csv",
+            cost_share=float(args.get("cost_share", 0.4)),
+        )
+        self.files += 1
+        import_quotes(self.ctx, self.ref, path, actor="ss@example.com")
+
+    def approve_all(self, _: dict[str, Any]) -> None:
+        grant_all(self.ctx, self.ref)
+
+    def sites_update(self, args: dict[str, Any]) -> None:
+        updates = read_site_updates(
+            self._file(args["rows"]), current_sites(self.ctx, self.ref), self.rules()
+        )
+        delta = SiteDelta(updates.file, updated=[(u.site, u.changed) for u in updates.updates])
+        change_sites(self.ctx, self.ref, delta, actor=args["by"])
+
+    def sites_add(self, args: dict[str, Any]) -> None:
+        read = read_sites(
+            self._file(args["rows"]),
+            existing_ids=current_sites(self.ctx, self.ref),
+            rules=self.rules(),
+        )
+        change_sites(self.ctx, self.ref, SiteDelta("add.csv", added=read.sites), actor=args["by"])
+
+    def sites_remove(self, args: dict[str, Any]) -> None:
+        removed = read_site_removals(self._file(args["rows"]), current_sites(self.ctx, self.ref))
+        change_sites(self.ctx, self.ref, SiteDelta("remove.csv", removed=removed), actor=args["by"])
+
+    def opportunity_update(self, args: dict[str, Any]) -> None:
+        addendum = self._file(args["addendum"], ".txt") if "addendum" in args else None
+        update_opportunity(
+            self.ctx,
+            self.ref,
+            reason=args["reason"],
+            by=args["by"],
+            deadline=_day(args["deadline"]) if "deadline" in args else None,
+            contract_months=args.get("contract_months"),
+            addendum=addendum,
+        )
+
+    def bafo(self, args: dict[str, Any]) -> None:
+        deadline = _day(args["deadline"]) if "deadline" in args else None
+        outcomes.request_bafo(
+            self.ctx, self.ref, reason=args["reason"], by=args["by"], deadline=deadline
+        )
+
+    def withdraw(self, args: dict[str, Any]) -> None:
+        wake_up = _day(args["wake_up"]) if "wake_up" in args else None
+        outcomes.withdraw(
+            self.ctx,
+            self.ref,
+            reason=args["reason"],
+            by=args["by"],
+            category=args.get("category"),
+            wake_up=wake_up,
+        )
+
+    def clock_step(self, args: dict[str, Any]) -> None:
+        self.clock.advance(days=int(args["days"]))
+
+    def watch_step(self, _: dict[str, Any]) -> None:
+        watch(self.ctx)
+
+    def postcodes_before_validation(self, args: dict[str, Any]) -> None:
+        with Session(self.ctx.engine) as session:
+            for site in session.exec(select(Site).where(col(Site.site_id).in_(list(args)))):
+                site.postcode = str(args[site.site_id])
+                session.add(site)
+            session.commit()
+
+    def expect(self, args: dict[str, Any]) -> None:
+        ctx = self.ctx
+        status = queries.status(ctx, self.ref)
+        if "state" in args:
+            assert status.state == args["state"]
+        if "waiting" in args:
+            waiting = "; ".join(c["text"] for c in status.exit_criteria if not c["holds"])
+            for fragment in args["waiting"]:
+                assert fragment in waiting, (fragment, waiting)
+        with Session(ctx.engine) as session:
+            opportunity = services.get_opportunity(session, self.ref)
+            if "tasks" in args:
+                tasks = session.exec(
+                    select(Task).where(Task.status == "open").order_by(col(Task.id))
+                ).all()
+                assert [t.text for t in tasks] == args["tasks"]
+            if "approvals" in args:
+                approvals = session.exec(
+                    select(Approval)
+                    .where(Approval.round == opportunity.governance_round)
+                    .order_by(col(Approval.id))
+                ).all()
+                assert {a.area: a.status for a in approvals} == args["approvals"]
+            messages = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+            for event, recipients in args.get("messages", {}).items():
+                sent = sorted(m.recipient_email or "" for m in messages if m.event == event)
+                assert sent == sorted(recipients), (event, sent)
+            for event, fragment in args.get("message_says", {}).items():
+                texts = [m.text for m in messages if m.event == event]
+                assert texts and fragment in texts[-1], (event, texts[-1:])
+            milestones = {
+                m.name: m for m in session.exec(select(Milestone).order_by(col(Milestone.id)))
+            }
+            for name, due in args.get("milestones_due", {}).items():
+                assert milestones[name].due_at.date() == _day(due), (name, milestones[name])
+            for name, wanted in args.get("milestones_status", {}).items():
+                assert milestones[name].status == wanted, name
+            if "deadline" in args:
+                assert opportunity.submission_deadline == _day(args["deadline"])
+            if "offer_round" in args:
+                assert opportunity.offer_round == args["offer_round"]
+            if "sleeping_until" in args:
+                account = session.exec(select(Account)).one()
+                assert account.sleeping_until == _day(args["sleeping_until"])
+            if "sleeping_due" in args:
+                (sleeping,) = sleeping_accounts(session, ctx.clock().date())
+                assert sleeping.due == args["sleeping_due"]
+                assert sleeping.last_result == "withdrawn"
+
+
+def _step(run: Run, step: Any) -> None:
+    if isinstance(step, str):
+        step = {step: {}}
+    ((action, args),) = step.items()
+    args = dict(args or {})
+    refused = args.pop("refused", None)
+    calls: dict[str, Callable[[], object]] = {
+        "decide": lambda: services.decide(run.ctx, run.ref, **args),
+        "approve": lambda: services.approve(run.ctx, run.ref, **args),
+        "result": lambda: outcomes.record_result(run.ctx, run.ref, **args),
+        "shortlist": lambda: outcomes.shortlist(run.ctx, run.ref, **args),
+        "freeze": lambda: freeze_design(run.ctx, run.ref, **args),
+        "pricing": lambda: set_pricing(run.ctx, run.ref, args["changes"], by=args["by"]),
+        "clock": lambda: run.clock_step(args),
+        "watch": lambda: run.watch_step(args),
+    }
+    call = calls.get(action) or (lambda: getattr(run, action)(args))
+    if refused:
+        with pytest.raises(getattr(errors, refused)):
+            call()
+    else:
+        call()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario(real_ctx: Context, clock: FixedClock, scenario: Path, tmp_path: Path) -> None:
+    ctx = real_ctx
+    data = yaml.safe_load(scenario.read_text())
+    spec = dict(data["opportunity"])
+    spec["submission_deadline"] = _day(spec["submission_deadline"]).isoformat()
+    ref = create_opportunity(ctx, OpportunitySpec.model_validate(spec), actor="scenario")
+    sites = tmp_path / "sites.csv"
+    sites.write_text(data["sites"])
+    read = read_sites(sites, rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)))
+    assert read.warnings == data.get("import_warnings", [])
+    import_sites(ctx, ref, read.sites, actor="scenario", warnings=read.warnings)
+    run = Run(ctx, clock, ref, tmp_path)
+    for step in data["steps"]:
+        _step(run, step)
+    with Session(ctx.engine) as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        trail = [[e.from_state, e.to_state, e.trigger] for e in events if e.trigger != "create"]
+        trail = [t for t in trail if t[0] != t[1] or t[2] in ("shortlist",)]
+        refusals = [e.trigger for e in events if e.trigger.endswith("_refused")]
+        decisions = session.exec(select(DecisionRecord).order_by(col(DecisionRecord.id))).all()
+    assert trail == data["expected_trail"]
+    assert [d.table_name for d in decisions] == data["expected_decisions"]
+    assert refusals == data["expected_refusals"]
