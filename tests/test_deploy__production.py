@@ -63,9 +63,14 @@ def test_bids_go_through_every_step_on_the_stack(run: ProductionRun) -> None:
     refs = run.create(BIDS)
     _through_every_step(run, refs)
     _assert_consistent(run, refs)
+    # every run that ran completed; the schedules' future runs wait their turn, and a
+    # scheduled resume that is just starting is given the time to finish
+    deadline = time.monotonic() + 120
     runs = run.run_states()
+    while any(k.endswith((":PENDING", ":RUNNING")) for k in runs) and time.monotonic() < deadline:
+        time.sleep(1)
+        runs = run.run_states()
     assert runs["task_runs:COMPLETED"] >= 4 * BIDS
-    # every run that ran completed; the schedules' future runs wait their turn
     finished = {k: v for k, v in runs.items() if k != "flow_runs:SCHEDULED"}
     assert {k: v for k, v in finished.items() if not k.endswith(":COMPLETED")} == {}, runs
 
