@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import get_opportunity, get_person
+from orchestrator.bid.offer import check_offer_fields
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
 from orchestrator.bid.recording import audit, audit_creation, refusals_kept
 from orchestrator.commercial.quotes import catalogue_for
@@ -97,6 +98,7 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
     The team's roles hold on this bid only; no one gains an organisation role from it.
     """
 
+    check_offer_fields(ctx, spec)
     if spec.currency not in catalogue_for(ctx.settings.rules_dir).fx.rates:
         raise InputError(
             f"'{spec.currency}' has no exchange rate in rules/fx_rates.yaml",
@@ -147,6 +149,12 @@ def create_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") 
             deviations=[d for d in spec.deviations if d.strip()],
             owner_id=owner.id if owner else None,
             strategy=spec.strategy,
+            service_strategy=spec.service_strategy,
+            win_themes=[t for t in spec.win_themes if t.strip()],
+            legal_entity=spec.order.legal_entity if spec.order else None,
+            billing_entity=spec.order.billing_entity if spec.order else None,
+            purchase_order=spec.order.purchase_order if spec.order else None,
+            contract_start=spec.order.contract_start if spec.order else None,
             strategic_fit=spec.strategic_fit,
             incumbent=spec.incumbent,
             services=[s.value for s in spec.services],

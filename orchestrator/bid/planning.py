@@ -16,7 +16,7 @@ import yaml
 
 from orchestrator.errors import RuleLoadError
 
-PLANNED_AT = ("intake", "kick_off", "governance_request", "quote_request")
+PLANNED_AT = ("intake", "kick_off", "governance_request", "quote_request", "rfp_import")
 ANCHORS = ("rfp_received", "governance_requested", "reply_by")
 
 

@@ -445,6 +445,8 @@ def _register_plugins() -> None:
         "orchestrator.cli.people",
         "orchestrator.cli.documents",
         "orchestrator.cli.production",
+        "orchestrator.cli.rfp",
+        "orchestrator.cli.offer",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",

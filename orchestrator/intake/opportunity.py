@@ -84,6 +84,15 @@ class PersonSpec(_Strict):
     slack_user_id: str | None = Field(default=None, pattern=SLACK_USER_ID_PATTERN)
 
 
+class OrderSpec(_Strict):
+    """What provisioning needs from the customer (optional; `bid order details` after a win)."""
+
+    legal_entity: str | None = Field(default=None, min_length=1)
+    billing_entity: str | None = Field(default=None, min_length=1)
+    purchase_order: str | None = Field(default=None, min_length=1)
+    contract_start: date | None = None
+
+
 class OpportunitySpec(_Strict):
     account: AccountSpec
     title: str = Field(min_length=1)
@@ -105,6 +114,10 @@ class OpportunitySpec(_Strict):
     """The contract term; default: `pricing.contract_months`, else the price list's."""
     deviations: list[str] = Field(default_factory=list)
     """Non-standard terms the customer asks for (legal reviews them at governance)."""
+    service_strategy: str | None = Field(default=None, pattern=r"^[a-z_]{1,40}$")
+    """How we sell: a strategy of rules/proposal.yaml (or later: bid service-strategy)."""
+    win_themes: list[str] = Field(default_factory=list, max_length=10)
+    order: OrderSpec | None = None
 
     @field_validator("team", mode="before")
     @classmethod
