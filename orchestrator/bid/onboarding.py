@@ -207,6 +207,10 @@ def import_sites(ctx: Context, ref: str, sites: list[SiteSpec], actor: str = "cl
                     bandwidth_mbps=site.bandwidth_mbps,
                     access=site.access,
                     service=site.service,
+                    requested_install_date=site.requested_install_date,
+                    sla_class=site.sla_class,
+                    interface=site.interface,
+                    resilience=site.resilience,
                 )
             )
         session.flush()

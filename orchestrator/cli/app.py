@@ -82,6 +82,7 @@ def sites_import(opportunity: str, file: Path) -> None:
 
     from orchestrator.bid.onboarding import existing_site_ids, import_sites
     from orchestrator.commercial.quotes import catalogue_for
+    from orchestrator.decisions.offer_rules import load_delivery
     from orchestrator.intake.opportunity import parse_sites
 
     ctx = get_context()
@@ -99,6 +100,7 @@ def sites_import(opportunity: str, file: Path) -> None:
             existing_ids=existing,
             on_row=lambda line: progress.update(task, completed=line - 1),
             max_mbps=catalogue_for(ctx.settings.rules_dir).prices.max_mbps,
+            delivery=load_delivery(ctx.settings.rules_dir),
         )
     count = import_sites(ctx, opportunity, sites, actor=actor)
     console.print(f"imported {count} sites into {esc(opportunity)}")

@@ -219,7 +219,14 @@ SITE_COLUMNS = (
     "bandwidth_mbps",
     "access",
 )
-OPTIONAL_SITE_COLUMNS = ("service",)
+OPTIONAL_SITE_COLUMNS = (
+    "service",
+    "requested_install_date",
+    "sla_class",
+    "interface",
+    "resilience",
+)
+"""Columns a sites CSV may add; the delivery ones default from rules/delivery.yaml."""
 ACCESS_VALUES = tuple(a.value for a in Access)
 
 
@@ -234,6 +241,10 @@ class SiteSpec:
     bandwidth_mbps: int
     access: str
     service: str = Service.MANAGED_NETWORK.value
+    requested_install_date: date | None = None
+    sla_class: str | None = None
+    interface: str | None = None
+    resilience: str | None = None
 
 
 SITE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -244,7 +255,7 @@ _WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
 
 
 def _site_row(
-    row: dict[str, str], line: int, file: str
+    row: dict[str, str], line: int, file: str, delivery: Any | None = None
 ) -> tuple[SiteSpec | None, list[InputError]]:
     problems: list[InputError] = []
 
@@ -283,6 +294,7 @@ def _site_row(
     service = values["service"] or Service.MANAGED_NETWORK.value
     if service not in {s.value for s in Service}:
         bad("service", f"'{service}' is not one of {', '.join(s.value for s in Service)}")
+    delivery_values = _delivery_fields(values, bad, delivery)
     if problems:
         return None, problems
     return (
@@ -296,9 +308,43 @@ def _site_row(
             bandwidth_mbps=bandwidth,
             access=values["access"].lower(),
             service=service,
+            **delivery_values,
         ),
         [],
     )
+
+
+_DELIVERY_TOKEN = re.compile(r"^[A-Za-z0-9 ()+./_-]{1,60}$")
+
+
+def _delivery_fields(
+    values: dict[str, str], bad: Callable[[str, str], None], delivery: Any | None
+) -> dict[str, Any]:
+    """requested_install_date, sla_class, interface, resilience: checked against
+    rules/delivery.yaml (`delivery`) when given; empty means the rules' default."""
+    found: dict[str, Any] = {}
+    raw_date = values.get("requested_install_date", "")
+    if raw_date:
+        try:
+            found["requested_install_date"] = date.fromisoformat(raw_date)
+        except ValueError:
+            bad("requested_install_date", f"'{raw_date[:40]}' is not a date (YYYY-MM-DD)")
+    allowed = {
+        "sla_class": tuple(delivery.sla_classes) if delivery else None,
+        "interface": delivery.interfaces if delivery else None,
+        "resilience": delivery.resilience if delivery else None,
+    }
+    for name, choices in allowed.items():
+        value = values.get(name, "")
+        if not value:
+            continue
+        if choices is not None and value not in choices:
+            bad(name, f"'{value[:40]}' is not one of {', '.join(choices)} (rules/delivery.yaml)")
+        elif not _DELIVERY_TOKEN.match(value):
+            bad(name, f"'{value[:40]}' is not a valid {name}")
+        else:
+            found[name] = value
+    return found
 
 
 def parse_sites(
@@ -307,11 +353,13 @@ def parse_sites(
     existing_ids: Iterable[str] = (),
     on_row: Callable[[int], None] | None = None,
     max_mbps: Callable[[str, str], int | None] | None = None,
+    delivery: Any | None = None,
 ) -> list[SiteSpec]:
     """Read and validate a sites CSV; refuse the whole file when any row is wrong.
 
     `max_mbps(service, access)` is the most the price list sells: a site above it has no
-    price, so it is refused here rather than priced 0.00 later."""
+    price, so it is refused here rather than priced 0.00 later. `delivery` (rules/delivery.yaml)
+    names the SLA classes, interfaces and resilience options a site may ask for."""
     name = str(path)
     rows = csv_rows(path)
     _, header = next(rows, (1, []))
@@ -333,7 +381,7 @@ def parse_sites(
         if len(cells) > len(header):
             problems.append(InputError("more values than columns", file=name, row=line))
             continue
-        site, row_problems = _site_row(dict(zip(header, cells, strict=False)), line, name)
+        site, row_problems = _site_row(dict(zip(header, cells, strict=False)), line, name, delivery)
         problems.extend(row_problems)
         if site is None:
             continue
