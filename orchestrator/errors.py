@@ -16,6 +16,7 @@
     ├── NotPermitted              the acting person may not do this (no role, not an admin)
     │   └── NotAuthenticated      no credential, or an unknown or revoked one
     ├── NotificationError         a message could not be delivered (kept in the outbox)
+    ├── PdfUnavailable            no PDF: LibreOffice is missing or could not convert
     └── RuntimeUnavailable        where automated work runs cannot be reached or used
         ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
         └── DeploymentMissing     the server has no deployment to hand the work to
@@ -144,6 +145,10 @@ class NotAuthenticated(NotPermitted):
 
 class NotificationError(BidError):
     """A message could not be delivered; it stays in the outbox to be sent later."""
+
+
+class PdfUnavailable(BidError):
+    """A PDF could not be written: LibreOffice (soffice) is not installed or failed."""
 
 
 class RuntimeUnavailable(BidError):

@@ -81,6 +81,17 @@ class DocumentPort(Protocol):
         """The clean order sheet after a win; `problems` lists lines that block ordering."""
         ...
 
+    def current_documents(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """The documents that follow the bid's state (the Bid Control Plan, the proposal, the
+        order sheet after a win), rendered again after every change of state."""
+        ...
+
+    def to_pdf(self, documents: list[RenderedDocument]) -> list[RenderedDocument]:
+        """A PDF beside each .docx of `documents`."""
+        ...
+
 
 class MessagePort(Protocol):
     """The text of a notification for an event, from the facts of that event.

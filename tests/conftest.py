@@ -64,6 +64,8 @@ class RecordingDocuments:
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     order_problems: list[str] = field(default_factory=list)
+    refreshed: list[tuple[str, str]] = field(default_factory=list)
+    """(bid, state) each time the documents that follow the bid were rendered again."""
 
     def _write(self, out_dir: Path, kind: str, name: str, content: str) -> RenderedDocument:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,14 @@ class RecordingDocuments:
             out_dir, "order_sheet", "order-sheet", self._sites(session, opportunity.id)
         )
         return ProducedDocuments([sheet], problems=list(self.order_problems))
+
+    def current_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+        self.refreshed.append((opportunity.ref, opportunity.state.value))
+        plan = self._write(out_dir, "control_plan", "control-plan", opportunity.state.value)
+        return ProducedDocuments([plan])
+
+    def to_pdf(self, documents):  # type: ignore[no-untyped-def]
+        return []
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def opportunity_data(ctx: Context, **overrides: Any) -> dict[str, Any]:
         },
         "services": ["managed_network"],
         "strategic_fit": "high",
+        "service_strategy": "sla",
     }
     data.update(overrides)
     return data

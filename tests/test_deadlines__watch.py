@@ -51,6 +51,11 @@ def test_owner_warned_once_then_bid_manager_then_management(
 ) -> None:
     ref = new_bid(ctx)
     services.run_to_wait(ctx, ref)  # intake plans the go/no-go milestone, due in 24 h
+    [row] = deadlines.watch(ctx).board
+    # an RFP received on Friday 27 November: 24 working hours later is Monday, not Saturday
+    assert (row.due_at.isoformat()[:16], row.status) == ("2026-11-30T09:00", "open")
+    assert _warnings(ctx) == []
+    clock.advance(days=2)  # Sunday: due within a day
     first = deadlines.watch(ctx)
     [row] = first.board
     assert (row.milestone, row.owner_role, row.status) == (

@@ -17,7 +17,7 @@ from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.errors import InputError
-from orchestrator.store.models import Approval, AuditEvent, ChangeOrder, Site
+from orchestrator.store.models import Approval, AuditEvent, ChangeOrder, Opportunity, Site
 from orchestrator.wiring import open_context
 from tests.factories_sites import make_opportunity, quote_rows, site_specs, write_quotes
 from tests.test_quotes__import import FakeRules
@@ -200,7 +200,13 @@ def test_macd_refused_before_contract(ctx: Context) -> None:
 
 
 def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
-    make_opportunity(ctx.engine, sites=48, strategy="Cost transparency first")
+    opp = make_opportunity(ctx.engine, sites=48, strategy="Cost transparency first")
+    with Session(ctx.engine) as session:  # chosen at kick-off, not read from the free text
+        row = session.get(Opportunity, opp.id)
+        assert row is not None
+        row.service_strategy = "cost_transparency"
+        session.add(row)
+        session.commit()
     out = tmp_path / "out"
     qrf = json.loads(_cli(ctx, "qrf", "OPP-0001", "--out", str(out), "--json"))
     assert {g["country"] for g in qrf["groups"]} >= {"DE", "FR", "GB", "US"}
@@ -229,8 +235,9 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     headings = [
         p.text for p in proposal.paragraphs if p.style and p.style.name.startswith("Heading")
     ]
-    assert "5. Cost transparency" in headings
-    assert docs["proposal_hash"] in "\n".join(p.text for p in proposal.paragraphs)
+    assert "3. Cost transparency" in headings
+    text = "\n".join(p.text for p in proposal.paragraphs)
+    assert docs["proposal_hash"] not in text and "version 1 — " in text  # a label, no hash
 
 
 def test_filled_in_qrf_csv_imports_back(ctx: Context, tmp_path: Path) -> None:
@@ -260,7 +267,6 @@ def test_submission_package_is_the_approved_proposal(ctx: Context, tmp_path: Pat
     from docx import Document as open_docx
 
     from orchestrator.documents.renderer import DocxDocuments
-    from orchestrator.store.models import Opportunity
 
     opp = make_opportunity(ctx.engine, sites=20, state="submission")
     renderer = DocxDocuments(ctx.settings.templates_dir, ctx.settings.rules_dir)
@@ -274,7 +280,8 @@ def test_submission_package_is_the_approved_proposal(ctx: Context, tmp_path: Pat
         letter, proposal = package.documents
         assert (letter.kind, proposal.kind) == ("submission_letter", "proposal")
         text = "\n".join(p.text for p in open_docx(str(letter.path)).paragraphs)
-        assert f"as version {approved}" in text and "OPP-0001" in text
+        assert approved is not None and approved not in text
+        assert "(version 1 — " in text and "OPP-0001" not in text
         enclosures = open_docx(str(letter.path)).tables[0]
         assert enclosures.rows[1].cells[1].text == "proposal-OPP-0001.docx"
         row.title = "Changed after approval"

@@ -87,6 +87,9 @@ def rfp(tmp_path_factory: pytest.TempPathFactory) -> Rfp:
         first.name = EVIL
         second = session.exec(select(Site).where(Site.site_id == "S-00002")).one()
         second.postcode = "ABC"  # FR needs five digits
+        chosen = session.get(Opportunity, opp.id)
+        assert chosen is not None
+        chosen.service_strategy = "sla"  # chosen at kick-off
         person = Person(name="Bea Bidman", email="bea@example.com", roles=["bid_manager"])
         session.add(person)
         session.flush()
@@ -124,16 +127,19 @@ def test_qrfs_cover_every_served_site_once(rfp: Rfp) -> None:
     for doc in qrfs:
         document = open_docx(str(doc.path))
         text = "\n".join(p.text for p in document.paragraphs)
-        assert text.count("OPP-0001") >= 1 and doc.content_hash in text
+        assert "QRF reference: QRF-0001-" in text and doc.content_hash not in text
         table = rows_of(document.tables[0])
         assert table[0] == [
             "Site ID",
-            "Name",
-            "Street",
-            "Postcode",
-            "City",
-            "Bandwidth (Mbps)",
+            "Site",
+            "Address",
+            "Mbps",
             "Access",
+            "SLA class",
+            "Interface",
+            "Resilience",
+            "Install from",
+            "Site contact",
             "Quote",
         ]
         body = table[1:]
@@ -175,35 +181,40 @@ def test_proposal_sections_and_site_list(rfp: Rfp) -> None:
     headings = [p.text for p in document.paragraphs if _style_name(p).startswith("Heading")]
     assert headings == [
         "1. Executive summary",
-        "2. Solution per service",
-        "3. Site list",
-        "4. Pricing summary",
-        "5. Service level agreement",
-        "6. Transition plan",
-        "7. Assumptions",
+        "2. Our solution",
+        "3. Service levels",
+        "4. Pricing schedule",
+        "Pricing per site",
+        "5. Transition plan",
+        "6. Assumptions",
     ]
     text = "\n".join(p.text for p in document.paragraphs)
     assert f"at {N} sites in {len(ALL_COUNTRIES)} countries" in text
-    assert proposal.content_hash in text
-    services, sites, pricing, sla, waves = (rows_of(t) for t in document.tables)
+    assert proposal.content_hash not in text and "version 1 — 1 December 2026" in text
+    services, classes, sla, pricing, sites, waves = (rows_of(t) for t in document.tables)
     assert services[1][:3] == ["Managed network", SERVICES_TEXT, str(N)]
     assert len(sites) == N + 1 and sites[1][0] == "S-00001"
     assert len(pricing) == len(ALL_COUNTRIES) + 1
     assert sum(int(r[1]) for r in pricing[1:]) == N
-    assert sla[1][0] == "Availability 4g" and any(r[0] == "Service credits" for r in sla)
+    assert classes[0][:3] == ["Class", "Access", "Availability"]
+    assert any(r[0] == "Service credits" for r in sla)
     assert len(waves) == len(ALL_COUNTRIES) + 1
-    assert "site(s) are priced on budgetary quotes" in text
+    assert "are confirmed after the site survey and may change" in text
 
 
 SERVICES_TEXT = (
-    "Managed WAN: access line, managed CPE router and 24/7 monitoring per site, "
+    "Managed WAN: access line, managed router and 24/7 monitoring per site, "
     "one network across all countries"
 )
 
 
 def test_user_text_is_printed_never_executed(rfp: Rfp) -> None:
     proposal = next(d for d in rfp.bid.documents if d.kind == "proposal")
-    sites = rows_of(open_docx(str(proposal.path)).tables[1])
+    [sites] = [
+        rows
+        for rows in map(rows_of, open_docx(str(proposal.path)).tables)
+        if rows[0][0] == "Site ID"
+    ]
     assert sites[1][1] == EVIL
     lines = rows_of(open_docx(str(rfp.sheet.documents[0].path)).tables[0])
     assert lines[1][2] == EVIL
@@ -228,17 +239,25 @@ def test_order_sheet_docx_and_xlsx_agree(rfp: Rfp) -> None:
     assert docx_doc.path.name == "order-sheet-OPP-0001.docx"
     assert xlsx_doc.path.name == "order-sheet-OPP-0001.xlsx"
     lines = rows_of(open_docx(str(docx_doc.path)).tables[0])
-    assert len(lines) == N + 1
+    supply = rows_of(open_docx(str(docx_doc.path)).tables[1])
+    assert len(lines) == len(supply) == N + 1
     workbook = openpyxl.load_workbook(xlsx_doc.path, read_only=True)
     rows = list(workbook["Order lines"].iter_rows(values_only=True))
     assert docx_doc.content_hash in str(rows[0][0]) and "OPP-0001" in str(rows[0][0])
     assert len(rows) == N + 2
     assert [str(v) for v in rows[2][:2]] == lines[1][:2]
-    assert rows[3][4] == "ABC" and "not a valid FR postcode" in str(rows[3][13])
-    assert rfp.sheet.problems == [
-        "line 2, site S-00002: postcode 'ABC' is not a valid FR postcode (e.g. 33380)"
-    ]
-    assert lines[1][13] == "OK"
+    header = list(rows[1])
+    check, monthly = header.index("Check"), header.index("Monthly (EUR)")
+    assert rows[3][4] == "ABC" and "not a valid FR postcode" in str(rows[3][check])
+    assert all(isinstance(r[monthly], int | float) and r[monthly] > 0 for r in rows[2:])
+    assert any(
+        problem.startswith("line 2, site S-00002: postcode 'ABC' is not a valid FR postcode")
+        for problem in rfp.sheet.problems
+    )
+    assert "no purchase order recorded (bid order details OPP-0001 --po ...)" in (
+        rfp.sheet.problems
+    )
+    assert "not a valid FR postcode" in supply[2][-1]
 
 
 def test_rerun_overwrites_same_paths_and_hashes(rfp: Rfp) -> None:

@@ -25,7 +25,7 @@ from orchestrator.errors import TransitionRefused
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_runner import PrefectRunner
 from orchestrator.store.models import AuditEvent, Document, OutboxMessage
-from tests.conftest import RecordingDocuments, RunCli
+from tests.conftest import FixedClock, RecordingDocuments, RunCli
 from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
@@ -155,10 +155,11 @@ def test_a_refusal_is_an_answer_not_a_crash(
 
 
 def test_deadline_watch_publishes_the_board_and_each_plan(
-    ctx: Context, runner: PrefectRunner, api_url: str, account: str
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, clock: FixedClock
 ) -> None:
     import httpx
 
+    clock.advance(days=-2)  # an RFP received on a Wednesday: go/no-go due Thursday, due soon
     ref = _bid(ctx, account)
     services.run_to_wait(ctx, ref)
     summary = runner.watch_deadlines(ctx)

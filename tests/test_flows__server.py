@@ -181,9 +181,12 @@ def test_a_worker_killed_in_bid_production_finishes_the_bid_once(
             .where(AuditEvent.opportunity_id == opportunity.id)
             .order_by(col(AuditEvent.id))
         ).all()
-    names = sorted(d.name for d in documents)
-    assert names == sorted({p.stem for p in out.glob("*.txt")})  # one row per file
+    names = sorted(d.name for d in documents if d.kind != "control_plan")
     assert names == ["proposal", "qrf-BE", "qrf-DE", "qrf-ES", "qrf-FR", "qrf-GB", "qrf-NL"]
+    # the control plan follows the bid: rendered again at every move, one row per version
+    plans = [d.content_hash for d in documents if d.kind == "control_plan"]
+    assert plans and len(set(plans)) == len(plans)
+    assert sorted(p.stem for p in out.glob("*.txt")) == sorted([*names, "control-plan"])
     moves = [(e.from_state, e.to_state) for e in events if e.from_state != e.to_state]
     assert len(moves) == len(set(moves))
     assert moves[-1] == ("bid_production", "governance_review")

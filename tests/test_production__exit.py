@@ -8,7 +8,7 @@ import csv
 import json
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +68,14 @@ def test_quote_requests_are_recorded_once_and_their_reply_by_is_chased(
     again = send_quote_requests(ctx, ref)
     assert first.recorded == len(first.requests) == 6 and again.recorded == 0
     de = next(r for r in first.requests if r.country == "DE")
-    assert (de.provider, de.reply_by) == ("telekom", clock().date() + timedelta(days=10))
+    # ten working days in Germany: Friday 27 November 2026 + 10 = Friday 11 December
+    assert (de.provider, de.reply_by) == ("telekom", date(2026, 12, 11))
     with Session(ctx.engine) as session:
         reply = session.exec(
             select(Milestone).where(Milestone.name == "quote_reply_qrf-DE-telekom")
         ).one()
     assert (reply.owner_role, reply.due_at.date()) == ("sales_support", de.reply_by)
-    clock.advance(days=11)
+    clock.advance(days=15)
     report = deadlines.watch(ctx)
     chased = [row for row in report.board if row.milestone == "quote_reply_qrf-DE-telekom"]
     assert chased[0].status == deadlines.OVERDUE
@@ -162,7 +163,7 @@ def test_approvers_see_the_summary_in_the_cli_and_in_slack(ctx: Context, run_cli
     }
     assert shown["coverage"]["firm"] == 6 and shown["discount_pct"] == 0.0
     assert [a["status"] for a in shown["approvals"]] == ["requested"] * 3
-    assert {d["kind"] for d in shown["documents"]} == {"proposal"}
+    assert {d["kind"] for d in shown["documents"]} == {"proposal", "control_plan"}
     assert shown["version"] and shown["requested_with"]["inputs"]["margin_pct"] == 60.0
     text = run_cli("approval", "show", ref).out
     assert "margin:   60.00% against a floor of 15.00%" in text and "GBP" in text
@@ -215,7 +216,7 @@ def test_the_proposal_is_in_the_bid_currency_and_never_shows_0_00(real_ctx: Cont
     assert "Hosting (for the whole contract): 1,596.64 GBP monthly" in text
     assert "Monthly (GBP)" in cells and "price on request" in cells
     assert "0.00" not in cells
-    assert "1 line(s) have no list price" in text
+    assert "1 line(s) are priced on request" in text
     services.run_to_wait(real_ctx, ref)
     services.decide(real_ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
     (*_, waiting) = services.run_to_wait(real_ctx, ref)

@@ -32,7 +32,7 @@ from orchestrator.bid.sourcing import send_quote_requests
 from orchestrator.bid.terms import set_deviations
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
-from orchestrator.documents.context import proposal_context
+from orchestrator.documents.proposal import proposal_context
 from orchestrator.intake.opportunity import OpportunitySpec, parse_sites
 from orchestrator.store.models import (
     Account,
@@ -126,7 +126,10 @@ class Scenario:
                 assert sent == sorted(recipients), (event, sent)
             if "proposal" in args:
                 context = proposal_context(
-                    session, opportunity, catalogue_for(ctx.settings.rules_dir)
+                    session,
+                    opportunity,
+                    catalogue_for(ctx.settings.rules_dir),
+                    ctx.settings.rules_dir,
                 )
                 for key, value in args["proposal"].items():
                     assert context[key] == value, (key, context[key])

@@ -256,12 +256,16 @@ def _write_delta(
         history.append({"site_id": spec.site_id, "added": _fields(site)})
     for spec, changed in delta.updated:
         site = _ordered(session, opportunity, spec.site_id, delta.file)
-        was = {name: getattr(site, name) for name in changed}
+        was = {name: _plain(getattr(site, name)) for name in changed}
         for name in changed:
             setattr(site, name, getattr(spec, name))
         session.add(site)
         history.append(
-            {"site_id": spec.site_id, "from": was, "to": {n: getattr(site, n) for n in changed}}
+            {
+                "site_id": spec.site_id,
+                "from": was,
+                "to": {n: _plain(getattr(site, n)) for n in changed},
+            }
         )
     for site_id in delta.removed:
         site = _ordered(session, opportunity, site_id, delta.file)
@@ -278,8 +282,13 @@ def _ordered(session: Session, opportunity: Opportunity, site_id: str, file: str
     return site
 
 
+def _plain(value: Any) -> Any:
+    """A site's value as the trail keeps it (JSON): dates as ISO text."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _fields(site: Site) -> dict[str, Any]:
-    return {name: getattr(site, name) for name in SITE_FIELDS}
+    return {name: _plain(getattr(site, name)) for name in SITE_FIELDS}
 
 
 # --- the opportunity: deadline, contract term, currency, addenda -----------------------------

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from orchestrator.bid.accounts import find_account, record_account_created
 from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import get_opportunity, get_person
+from orchestrator.bid.offer import check_offer_fields
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
 from orchestrator.bid.recording import audit, audit_creation, refusals_kept
 from orchestrator.commercial.orders import next_order_line
@@ -138,6 +139,7 @@ def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") ->
     """`create_opportunity`, with the notes the door shows (an existing account's tier is
     never changed by a new bid: `bid account set-tier` changes it)."""
 
+    check_offer_fields(ctx, spec)
     if spec.currency not in catalogue_for(ctx.settings.rules_dir).fx.rates:
         raise InputError(
             f"'{spec.currency}' has no exchange rate in rules/fx_rates.yaml",
@@ -195,6 +197,12 @@ def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") ->
             deviations=[d for d in spec.deviations if d.strip()],
             owner_id=owner.id if owner else None,
             strategy=spec.strategy,
+            service_strategy=spec.service_strategy,
+            win_themes=[t for t in spec.win_themes if t.strip()],
+            legal_entity=spec.order.legal_entity if spec.order else None,
+            billing_entity=spec.order.billing_entity if spec.order else None,
+            purchase_order=spec.order.purchase_order if spec.order else None,
+            contract_start=spec.order.contract_start if spec.order else None,
             strategic_fit=spec.strategic_fit,
             incumbent=spec.incumbent,
             services=[s.value for s in spec.services],
@@ -251,6 +259,10 @@ def site_row_of(opportunity: Opportunity, site: SiteSpec, order_line: int) -> Si
         contact_name=site.contact_name,
         contact_phone=site.contact_phone,
         contact_email=site.contact_email,
+        requested_install_date=site.requested_install_date,
+        sla_class=site.sla_class,
+        interface=site.interface,
+        resilience=site.resilience,
     )
 
 

@@ -25,7 +25,13 @@ from orchestrator.errors import DesignFreezeRefused
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import Decision
 from orchestrator.store.db import transaction
-from orchestrator.store.models import DesignFreeze, Milestone, MilestoneStatus, Opportunity
+from orchestrator.store.models import (
+    DesignFreeze,
+    Milestone,
+    MilestoneStatus,
+    Opportunity,
+    Requirement,
+)
 
 DESIGN_MILESTONE = "design_freeze"
 
@@ -170,6 +176,26 @@ def _governance_verdict(view: _View) -> Count:
     return Count(0 if refused else 1, 1, detail)
 
 
+def _service_strategy(view: _View) -> Count:
+    chosen = view.opportunity.service_strategy
+    return Count(1 if chosen else 0, 1, chosen or "")
+
+
+def _rfp_mandatory_answered(view: _View) -> Count:
+    """Mandatory requirements answered (an answer and a compliance status), of all mandatory."""
+    rows = view.session.exec(
+        select(Requirement.req_id, Requirement.answer, Requirement.compliance)
+        .where(Requirement.opportunity_id == view.opportunity.id)
+        .where(Requirement.mandatory == True)  # noqa: E712
+        .order_by(col(Requirement.position))
+    ).all()
+    open_ids = [req_id for req_id, answer, compliance in rows if not answer or compliance is None]
+    detail = ", ".join(open_ids[:5]) + (
+        f" and {len(open_ids) - 5} more" if len(open_ids) > 5 else ""
+    )
+    return Count(len(rows) - len(open_ids), len(rows), detail)
+
+
 MEASURES: dict[str, Callable[[_View], Count]] = {
     "sites_sourced": _sites_sourced,
     "qrfs_sent": _qrfs_sent,
@@ -180,6 +206,8 @@ MEASURES: dict[str, Callable[[_View], Count]] = {
     "design_frozen": _design_frozen,
     "reworked": _reworked,
     "governance_verdict": _governance_verdict,
+    "service_strategy": _service_strategy,
+    "rfp_mandatory_answered": _rfp_mandatory_answered,
 }
 """How each measure named in rules/production_exit.yaml is counted."""
 

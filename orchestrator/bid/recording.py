@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from orchestrator.bid import planning
@@ -71,6 +73,48 @@ def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
     return dict(inputs or {})
 
 
+# --- after a change: milestones kept true, documents rendered again ---------------------------
+
+_CHANGED = "bid_changed"
+_MOVED = "bid_moved"
+
+
+def _changed(session: Session, ctx: Context, opportunity: Opportunity, *, moved: bool) -> None:
+    """Note on the session that this bid changed (and moved to another state): before its
+    transaction commits the milestones are brought in line with the work; after it commits
+    a bid that moved has its documents rendered again (outside the write transaction)."""
+    if opportunity.id is None:
+        return
+    session.info.setdefault(_CHANGED, {})[opportunity.id] = ctx
+    if moved:
+        session.info.setdefault(_MOVED, {})[opportunity.ref] = ctx
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _before_commit(session: OrmSession) -> None:
+    changed: dict[int, Context] = session.info.pop(_CHANGED, None) or {}
+    for opportunity_id, ctx in changed.items():
+        opportunity = session.get(Opportunity, opportunity_id)
+        if opportunity is not None:
+            planning.sync_milestones(session, ctx, opportunity)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _after_commit(session: OrmSession) -> None:
+    moved: dict[str, Context] = session.info.pop(_MOVED, None) or {}
+    if moved:
+        from orchestrator.bid.rendering import refresh_documents
+
+        for ref, ctx in moved.items():
+            refresh_documents(ctx, ref)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _after_rollback(session: OrmSession) -> None:
+    session.info.pop(_CHANGED, None)
+    session.info.pop(_MOVED, None)
+
+
 # --- the one path: move a bid, with audit event and notifications, in the caller's transaction -
 
 
@@ -109,6 +153,7 @@ def move_bid(
         close_what_is_open(session, ctx, opportunity, reason)
     session.flush()
     notify_transition(session, ctx, opportunity, event)
+    _changed(session, ctx, opportunity, moved=True)
     return event
 
 
@@ -194,6 +239,8 @@ def audit(
     )
     session.add(event)
     session.flush()
+    if not trigger.endswith("_refused"):
+        _changed(session, ctx, opportunity, moved=False)
     return event
 
 
@@ -400,6 +447,7 @@ def plan_milestones(
         submission_deadline=opportunity.submission_deadline,
         anchor_time=anchor,
         areas=areas,
+        country=planning.home_country(ctx),
     )
     existing = {
         m.name: m

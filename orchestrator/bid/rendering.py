@@ -9,6 +9,7 @@ files and records nothing new.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import Session
@@ -24,13 +25,19 @@ from orchestrator.store.models import Opportunity
 Produce = Callable[[DocumentPort, Session, Opportunity, Path], ProducedDocuments]
 
 
-def _render(ctx: Context, ref: str, out_dir: Path | None, produce: Produce) -> ProducedDocuments:
+def _render(
+    ctx: Context, ref: str, out_dir: Path | None, produce: Produce, *, pdf: bool = False
+) -> ProducedDocuments:
     """Render in a read-only session, then record the documents in one short transaction."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         folder = out_dir or ctx.output_dir_for(canonical)
         produced = produce(ctx.documents, session, opportunity, folder)
+    if pdf:
+        produced = replace(
+            produced, documents=[*produced.documents, *ctx.documents.to_pdf(produced.documents)]
+        )
     if out_dir is None:  # a folder the caller chose stays theirs; the bid's own is published
         produced = ctx.store.publish(canonical, produced)
     with transaction(ctx.engine) as session:
@@ -45,7 +52,7 @@ def _bid_documents_and_order_sheet(
     if opportunity.state not in WON_STATES:
         return produced
     sheet = port.order_sheet(session, opportunity, folder)
-    return ProducedDocuments(
+    return ProducedDocuments(  # the order sheet after a win
         documents=[*produced.documents, *sheet.documents],
         proposal_hash=produced.proposal_hash,
         problems=[*produced.problems, *sheet.problems],
@@ -58,6 +65,7 @@ SETS: dict[str, Produce] = {
     "bid_documents": lambda port, *args: port.bid_documents(*args),
     "submission_package": lambda port, *args: port.submission_package(*args),
     "order_sheet": lambda port, *args: port.order_sheet(*args),
+    "current_documents": lambda port, *args: port.current_documents(*args),
 }
 """The document port's sets by name (the Prefect UI's *generate documents* form)."""
 
@@ -67,9 +75,19 @@ def render_quote_requests(ctx: Context, ref: str, out_dir: Path | None = None) -
     return _render(ctx, ref, out_dir, SETS["quote_requests"])
 
 
-def render_documents(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
-    """QRFs, the proposal and the Bid Control Plan; after a win, the order sheet too."""
-    return _render(ctx, ref, out_dir, _bid_documents_and_order_sheet)
+def render_documents(
+    ctx: Context, ref: str, out_dir: Path | None = None, *, pdf: bool = False
+) -> ProducedDocuments:
+    """QRFs, the proposal and the Bid Control Plan; after a win, the order sheet too;
+    with `pdf`, a PDF beside each .docx."""
+    return _render(ctx, ref, out_dir, _bid_documents_and_order_sheet, pdf=pdf)
+
+
+def refresh_documents(ctx: Context, ref: str) -> ProducedDocuments:
+    """The documents that follow the bid, rendered again after it moved: the Bid Control
+    Plan, the proposal, the order sheet after a win (`DocumentPort.current_documents`).
+    Called once the move is committed (bid/recording.py), so none is ever stale."""
+    return _render(ctx, ref, None, SETS["current_documents"])
 
 
 def render_order_sheet(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:

@@ -9,11 +9,9 @@ Sending the files to the carriers stays a person's job.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,14 @@ from orchestrator.bid import planning
 from orchestrator.bid.facts import account_of, get_opportunity, team
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.recording import audit, record_documents, refusals_kept, routing_for
-from orchestrator.commercial.qrf import QrfLine, QrfPlan, plan_qrfs
+from orchestrator.commercial.qrf import (
+    QrfLine,
+    QrfPlan,
+    plan_qrfs,
+    reply_by_date,
+    request_hash,
+    split_requested,
+)
 from orchestrator.commercial.quotes import (
     QuoteFacts,
     catalogue_for,
@@ -116,17 +121,6 @@ class QrfResult:
         }
 
 
-def _request_hash(budgetary: list[str], firm: list[str]) -> str:
-    content = json.dumps({"budgetary": sorted(budgetary), "firm": sorted(firm)})
-    return hashlib.sha256(content.encode()).hexdigest()
-
-
-def _split(lines: tuple[QrfLine, ...]) -> tuple[list[str], list[str]]:
-    budgetary = [line.site_id for line in lines if line.requested == "budgetary"]
-    firm = [line.site_id for line in lines if line.requested == "firm"]
-    return budgetary, firm
-
-
 def _groups(
     plan: QrfPlan, catalogue: Catalogue, today: date
 ) -> list[tuple[str, str, str, tuple[QrfLine, ...], date, bool]]:
@@ -137,14 +131,21 @@ def _groups(
             g.country,
             g.provider.id,
             g.lines,
-            today + timedelta(days=g.provider.lead_time_days),
+            reply_by_date(today, g.provider.lead_time_days, g.country),
             g.provider.fallback,
         )
         for g in plan.groups
     ]
     lead = catalogue.providers.in_house.lead_time_days
     groups += [
-        (t.name, t.country, IN_HOUSE_PROVIDER, t.lines, today + timedelta(days=lead), False)
+        (
+            t.name,
+            t.country,
+            IN_HOUSE_PROVIDER,
+            t.lines,
+            reply_by_date(today, lead, t.country),
+            False,
+        )
         for t in plan.in_house
     ]
     return groups
@@ -166,7 +167,11 @@ def _plan_reply(
     team_roles = {role for role, _ in team(session, opportunity.id or 0)}
     tier = account_of(session, opportunity).tier
     for item in planning.plan(
-        rules, REPLY_STAGE, submission_deadline=opportunity.submission_deadline, anchor_time=anchor
+        rules,
+        REPLY_STAGE,
+        submission_deadline=opportunity.submission_deadline,
+        anchor_time=anchor,
+        country=planning.home_country(ctx),
     ):
         milestone_name = f"{item.name}_{name}"
         owner = item.owner_role
@@ -202,8 +207,8 @@ def record_requests(
     lines: list[RequestLine] = []
     recorded = 0
     for name, country, provider, group, reply_by, fallback in _groups(plan, catalogue, today):
-        budgetary, firm = _split(group)
-        digest = _request_hash(budgetary, firm)
+        budgetary, firm = split_requested(group)
+        digest = request_hash(budgetary, firm)
         same = held.get((name, digest))
         if same is not None:
             lines.append(

@@ -86,6 +86,7 @@ def sites_import(opportunity: str, file: Path) -> None:
 
     from orchestrator.bid.onboarding import existing_site_ids, import_sites
     from orchestrator.commercial.quotes import catalogue_for
+    from orchestrator.decisions.offer_rules import load_delivery
     from orchestrator.intake.opportunity import read_sites
     from orchestrator.intake.site_checks import SiteRules
 
@@ -104,6 +105,7 @@ def sites_import(opportunity: str, file: Path) -> None:
             existing_ids=existing,
             on_row=lambda line: progress.update(task, completed=line - 1),
             rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
+            delivery=load_delivery(ctx.settings.rules_dir),
         )
     for warning in read.warnings:
         err_console.print(f"warning: {esc(warning)}", soft_wrap=True)
@@ -419,6 +421,8 @@ def _register_plugins() -> None:
         "orchestrator.cli.documents",
         "orchestrator.cli.production",
         "orchestrator.cli.edits",
+        "orchestrator.cli.rfp",
+        "orchestrator.cli.offer",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",

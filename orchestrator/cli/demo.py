@@ -15,6 +15,7 @@ import yaml
 from rich.console import Console
 
 from orchestrator.bid import services
+from orchestrator.bid.offer import set_order_details
 from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.queries import approval_view
 from orchestrator.cli.output import esc
@@ -134,6 +135,11 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
         },
         "services": ["managed_network", "video_conferencing"],
         "strategy": "QoS and SLA-led: guaranteed latency between warehouses, 99.95% availability",
+        "service_strategy": "qos",
+        "win_themes": [
+            "guaranteed latency between every warehouse",
+            "one service desk in four languages",
+        ],
         "strategic_fit": "high",
     }
     opportunity_file = folder / "opportunity.yaml"
@@ -189,6 +195,7 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         ctx, ref, outcome="bid", by=bid_manager, reason="strategic account, strong fit"
     )
     console.print(f"[bold]2. Go/no-go[/]: {esc(decided.message)}")
+    answer_the_questionnaire(ctx, ref, inputs, console)
     carry("production")
     _play_the_carriers(ctx, ref, inputs, console)
     carry("production")
@@ -209,6 +216,16 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         ctx, ref, won=True, reason="best QoS guarantees and transition plan", by=bid_manager
     )
     console.print("[bold]4. Customer decision[/]: won")
+    ordered = set_order_details(
+        ctx,
+        ref,
+        by=bid_manager,
+        legal_entity="Nordlicht Logistics Group GmbH",
+        billing_entity="Nordlicht Logistics Shared Services GmbH",
+        purchase_order=f"PO-NLG-{ctx.clock().year}-0042",
+        contract_start=ctx.clock().date() + timedelta(days=90),
+    )
+    console.print(f"   bid order details: {esc(ordered.message)}")
     carry("contract")
     _print_artefacts(ctx, ref, console)
     waiting = _second_bid(ctx, inputs, run, console)
@@ -245,6 +262,52 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     return ref
 
 
+DEMO_QUESTIONNAIRE = (
+    ("1.1", "Network", "Describe the proposed network architecture and how sites connect.", "M"),
+    ("1.2", "Network", "Can critical sites have redundant access and automatic failover?", "M"),
+    ("1.3", "Network", "Does the network prioritise voice and video traffic (QoS)?", "M"),
+    ("2.1", "Service levels", "State the availability per site and the service credits.", "M"),
+    ("2.2", "Support", "Describe your service desk, its hours and languages.", "O"),
+    ("3.1", "Transition", "Describe the migration approach and the project plan.", "M"),
+)
+"""The customer's questionnaire in the demo: each row has an answer in the starter library."""
+
+
+def answer_the_questionnaire(ctx: Context, ref: str, folder: Path, console: Console) -> None:
+    """The customer's questionnaire imported, answered from the starter answer library (the
+    first pass `bid rfp suggest --accept` gives), and the answers written back into a copy of
+    the customer's file (`bid rfp export`)."""
+    from orchestrator.bid.library import import_library
+    from orchestrator.bid.rfp import accept_suggestions, export_rows, import_questionnaire
+    from orchestrator.decisions.rfp_rules import load_rfp_rules
+    from orchestrator.documents.questionnaire import write_answers
+    from orchestrator.intake.answer_library import parse_library
+    from orchestrator.intake.questionnaire import parse_questionnaire
+
+    bid_manager = DEMO_TEAM["bid_manager"]["email"]
+    rules = load_rfp_rules(ctx.settings.rules_dir)
+    questionnaire = folder / "questionnaire.csv"
+    with questionnaire.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Req ID", "Section", "Requirement", "Mandatory"])
+        writer.writerows(DEMO_QUESTIONNAIRE)
+    imported = import_questionnaire(
+        ctx, ref, parse_questionnaire(questionnaire, rules), actor=bid_manager
+    )
+    starter = parse_library(ctx.settings.rules_dir / "answer_library.yaml", ctx.clock().date())
+    library = import_library(ctx, starter, by=bid_manager)
+    answered = accept_suggestions(ctx, ref, min_score=rules.library.min_score, by=bid_manager)
+    answers = folder / "questionnaire-answered.csv"
+    write_answers(export_rows(ctx, ref), rules, answers)
+    console.print(
+        f"   questionnaire: {imported.added} requirements from {esc(questionnaire.name)}; "
+        f"{library.added + library.updated + library.unchanged} answers in the starter library "
+        f"(bid rfp library import --starter); {len(answered.answered)} answered from it "
+        f"(bid rfp suggest {ref} --accept {rules.library.min_score:g}); "
+        f"answers in {esc(answers)} (bid rfp export)"
+    )
+
+
 def _answer(ctx: Context, qrf: Path, answer: Path, kind: str) -> int:
     """A carrier fills in the QRF's CSV: its price (a share of the list price, in its own
     currency) for every site, valid for six months."""
@@ -267,6 +330,10 @@ def _answer(ctx: Context, qrf: Path, answer: Path, kind: str) -> int:
             one_off_cost=f"{price.one_off * share / rate:.2f}",
             valid_until=valid_until,
         )
+        if "provider_reference" in row:  # a carrier's own quote number, quoted back on order
+            row["provider_reference"] = f"{row.get('provider', 'Q')[:3].upper()}-{row['site_id']}"
+        if "delivery_days" in row:
+            row["delivery_days"] = "30"
     answer.parent.mkdir(parents=True, exist_ok=True)
     with answer.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -91,6 +91,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         else:
             _print_documents(f"QRFs for {result.ref}", produced.documents, [])
             _print_sourcing(result)
+            unserved = set(produced.summary.get("unserved", []))
+            for problem in produced.problems:
+                if not any(f"site {s} " in problem for s in unserved):
+                    console.print(f"[yellow]check:[/] {esc(problem)}", highlight=False)
         if result.unsourced and not result.fallback_configured:
             countries = ", ".join(result.unsourced_countries)
             listed = next(
@@ -204,12 +208,16 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     def docs(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         out: OutOption = None,
+        pdf: Annotated[
+            bool, typer.Option("--pdf", help="Also write a PDF beside each .docx (LibreOffice).")
+        ] = False,
         as_json: JsonOption = False,
     ) -> None:
-        """Render QRFs, the proposal and the Bid Control Plan; after a win, the order sheet."""
+        """Render QRFs, the proposal (+ compliance matrix) and the Bid Control Plan; after a
+        win, the order sheet; with --pdf, PDFs beside the .docx files."""
         from orchestrator.bid.rendering import render_documents
 
-        produced = render_documents(get_context(), opportunity, out)
+        produced = render_documents(get_context(), opportunity, out, pdf=pdf)
         ref = _ref(opportunity)
         if as_json:
             _print_json(_documents_json(ref, produced))

@@ -114,6 +114,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         return SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir))
 
+    def load_delivery(rules_dir: Path) -> Any:
+        from orchestrator.decisions.offer_rules import load_delivery as load
+
+        return load(rules_dir)
+
     @sites_app.command("update")
     def sites_update(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
         """Change sites by site id: each row a site id and the corrected columns (an empty
@@ -123,7 +128,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.intake.site_changes import read_site_updates
 
         def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
-            updates = read_site_updates(path, current_sites(ctx, ref), _rules(ctx))
+            updates = read_site_updates(
+                path, current_sites(ctx, ref), _rules(ctx), load_delivery(ctx.settings.rules_dir)
+            )
             return SiteDelta(
                 updates.file,
                 updated=[(u.site, u.changed) for u in updates.updates],
@@ -150,7 +157,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.intake.opportunity import read_sites
 
         def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
-            read = read_sites(path, existing_ids=current_sites(ctx, ref), rules=_rules(ctx))
+            read = read_sites(
+                path,
+                existing_ids=current_sites(ctx, ref),
+                rules=_rules(ctx),
+                delivery=load_delivery(ctx.settings.rules_dir),
+            )
             return SiteDelta(str(path), added=read.sites, warnings=read.warnings)
 
         _sites(opportunity, file, by, read)

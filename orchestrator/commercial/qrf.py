@@ -8,8 +8,11 @@ has a quote is asked for a firm one, any other site for a budgetary one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from orchestrator.decisions.catalogue import Catalogue, Provider
@@ -30,6 +33,13 @@ class QrfLine:
     access: str
     service: str
     requested: str  # "budgetary" | "firm"
+    requested_install_date: date | None = None
+    sla_class: str | None = None
+    interface: str | None = None
+    resilience: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -44,6 +54,31 @@ class QrfLine:
             "service": self.service,
             "requested": self.requested,
         }
+
+
+def request_hash(budgetary: Sequence[str], firm: Sequence[str]) -> str:
+    """What a quote request asks for, as a hash: the same sites and kinds, the same request."""
+    content = json.dumps({"budgetary": sorted(budgetary), "firm": sorted(firm)})
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def split_requested(lines: Sequence[QrfLine]) -> tuple[list[str], list[str]]:
+    """(budgetary site ids, firm site ids) of a request."""
+    budgetary = [line.site_id for line in lines if line.requested == "budgetary"]
+    firm = [line.site_id for line in lines if line.requested == "firm"]
+    return budgetary, firm
+
+
+def reply_by_date(today: date, lead_time_days: int, country: str) -> date:
+    """The reply-by date of a QRF: the provider's turnaround in working days of the country."""
+    from orchestrator.commercial.calendar import add_working_days
+
+    return add_working_days(today, max(lead_time_days, 1), country)
+
+
+def qrf_reference(opportunity_ref: str, name: str, version: int) -> str:
+    """QRF-0001-DE-telekom-2: what the carrier quotes back (our bid, country, provider, version)."""
+    return f"QRF-{opportunity_ref.removeprefix('OPP-')}-{name.removeprefix('qrf-')}-{version}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,13 @@ def plan_qrfs(sites: Sequence[Site], quotes: dict[str, Quote], catalogue: Catalo
             access=site.access,
             service=site.service,
             requested="firm" if site.site_id in quotes else "budgetary",
+            requested_install_date=site.requested_install_date,
+            sla_class=site.sla_class,
+            interface=site.interface,
+            resilience=site.resilience,
+            contact_name=getattr(site, "contact_name", None),
+            contact_phone=getattr(site, "contact_phone", None),
+            contact_email=getattr(site, "contact_email", None),
         )
         if catalogue.providers.is_in_house(site.country):
             in_house.setdefault(site.country, []).append(line)

@@ -96,6 +96,8 @@ def apply_quotes(
                 "valid_until": item.valid_until,
                 "superseded": dead_on_arrival,
                 "imported_at": now,
+                "provider_reference": item.provider_reference,
+                "delivery_days": item.delivery_days,
             }
         )
     superseded = len(gone)

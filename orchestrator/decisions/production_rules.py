@@ -40,6 +40,8 @@ MEASURES: dict[str, str] = {
     "design_frozen": "1 when the solution design is frozen at its current content",
     "reworked": "1 unless the bid is exactly what governance last rejected",
     "governance_verdict": "1 unless the governance table refuses the priced deal outright",
+    "service_strategy": "1 once the service strategy is chosen explicitly (bid service-strategy)",
+    "rfp_mandatory_answered": "mandatory questionnaire requirements answered, of all mandatory",
 }
 """Every measure an exit criterion may name; the bid layer counts each (a test checks)."""
 

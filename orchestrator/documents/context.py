@@ -2,314 +2,247 @@
 
 Every document is rendered from a context of plain values (strings, numbers, lists and
 dicts): the context is hashed for the document's version, then rendered. User text goes
-through `clean` (no control characters Word and Excel refuse); free text meant for a
-spreadsheet also through `_csv_text` (no formula). The order sheet's context lives in
+through `clean` (no control characters Word and Excel refuse); text meant for a
+spreadsheet is neutralised when written (`text.spreadsheet_cell`). The proposal's context
+lives in `orchestrator.documents.proposal`, the order sheet's in
 `orchestrator.documents.order_sheet`.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from orchestrator.commercial.pricing import price_bid
-from orchestrator.commercial.qrf import InHouseTask, QrfGroup, QrfLine
-from orchestrator.commercial.quotes import current_quotes, ordered_sites
-from orchestrator.commercial.service_strategy import ServiceStrategy, strategy_section
-from orchestrator.decisions.catalogue import Catalogue, InHouse
+from orchestrator.commercial.calendar import add_working_days
+from orchestrator.commercial.qrf import QrfLine, qrf_reference, reply_by_date, request_hash
+from orchestrator.commercial.qrf import split_requested as split
+from orchestrator.decisions.catalogue import Catalogue
+from orchestrator.decisions.offer_rules import Delivery, load_delivery
+from orchestrator.documents import text
 from orchestrator.intake.opportunity import OPTIONAL_SITE_COLUMNS, SITE_COLUMNS
-from orchestrator.intake.quotes import QUOTE_COLUMNS
-from orchestrator.ports import RenderedDocument
+from orchestrator.intake.quotes import OPTIONAL_QUOTE_COLUMNS, QUOTE_COLUMNS
 from orchestrator.store.models import (
-    Account,
     Milestone,
     Opportunity,
     Person,
-    QuoteKind,
-    Site,
+    QuoteRequest,
     TeamMember,
 )
 
-QRF_CSV_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, *QUOTE_COLUMNS[1:])
-"""A QRF's CSV: the site as imported, then the quote columns the provider fills in, so the
-filled-in file imports again with `bid quotes import`."""
-SENDER = "Sales Support, on behalf of the bid team"
-SERVICE_LABELS = {
-    "managed_network": "Managed network",
-    "hosting": "Hosting",
-    "video_conferencing": "Video conferencing",
+QRF_COLUMNS = ("qrf_reference", "reply_by", "contract_months")
+QRF_CSV_COLUMNS = (
+    *SITE_COLUMNS,
+    *OPTIONAL_SITE_COLUMNS,
+    *QRF_COLUMNS,
+    *QUOTE_COLUMNS[1:],
+    *OPTIONAL_QUOTE_COLUMNS,
+)
+"""A QRF's CSV: the site as imported (with its SLA class, interface, resilience, install
+date and contact), the QRF's reference, reply-by date and contract term, then the quote
+columns the carrier fills in, so the filled-in file imports again with `bid quotes import`."""
+UNSOURCED_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, "problem")
+SERVICE_LABELS = text.SERVICE_LABELS
+clean, money, base_context = text.clean, text.money, text.base_context
+QRF_SIGNERS = ("sales_support", "bid_manager", "account_manager", "solution_consultant")
+STATE_LABELS = {
+    "pre_qualification": "Pre-qualification",
+    "qualification": "Qualification",
+    "strategy_rework": "Strategy rework",
+    "kick_off": "Kick-off",
+    "bid_production": "Bid production",
+    "governance_review": "Governance review",
+    "submission": "Submission",
+    "customer_decision": "Customer decision",
+    "contract_preparation": "Contract preparation",
+    "contracted": "Contracted",
+    "no_bid": "No bid",
+    "lost": "Lost",
+    "withdrawn": "Withdrawn",
 }
-SERVICE_DESCRIPTIONS = {
-    "managed_network": (
-        "Managed WAN: access line, managed CPE router and 24/7 monitoring per site, "
-        "one network across all countries"
-    ),
-    "hosting": "Managed hosting in our data centres, connected to the customer network",
-    "video_conferencing": "Managed video-conferencing rooms with booking and support",
-}
-ON_REQUEST = "price on request"
-"""What a line without a price shows instead of an amount."""
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean(text: object) -> str:
-    """User text as a string without the control characters Word and Excel refuse."""
-    return _CONTROL_CHARS.sub("", str(text))
-
-
-def money(amount: float) -> str:
-    return f"{amount:,.2f}"
-
-
-def base_context(session: Session, opportunity: Opportunity, doc_title: str) -> dict[str, Any]:
-    """What every document's heading shows."""
-    account = session.get(Account, opportunity.account_id)
-    return {
-        "ref": opportunity.ref,
-        "doc_title": doc_title,
-        "title": clean(opportunity.title),
-        "customer": clean(account.name if account else ""),
-    }
 
 
 # --- QRFs ----------------------------------------------------------------------------------
 
 
-def qrf_context(base: dict[str, Any], group: QrfGroup, today: date) -> dict[str, Any]:
-    """One QRF to one provider for the sites of one country."""
-    provider = group.provider
-    lines = [_clean_row(line.as_row()) for line in group.lines]
-    return {
-        **base,
-        "qrf_name": group.name,
-        "country": group.country,
-        "sender": SENDER,
-        "provider": {
-            "id": provider.id,
-            "name": provider.name,
-            "contact_name": provider.contact_name,
-            "contact_email": provider.contact_email,
-            "currency": provider.currency,
-            "lead_time_days": provider.lead_time_days,
-        },
-        "reply_by": (today + timedelta(days=provider.lead_time_days)).isoformat(),
-        "site_count": len(lines),
-        "budgetary_count": sum(1 for x in group.lines if x.requested == "budgetary"),
-        "firm_count": sum(1 for x in group.lines if x.requested == "firm"),
-        "lines": lines,
-    }
+@dataclass(frozen=True)
+class QrfVersion:
+    """A QRF's reference and reply-by date: as recorded when it was sent, else as it would be."""
+
+    reference: str
+    reply_by: date
+    recorded: bool
 
 
-def in_house_task_context(
-    base: dict[str, Any], task: InHouseTask, in_house: InHouse, today: date
-) -> dict[str, Any]:
-    """The internal quote task for the sites of one in-house country."""
-    return {
-        **base,
-        "doc_title": "internal quote task",
-        "name": task.name,
-        "country": task.country,
-        "in_house": {"team": in_house.team, "email": in_house.email},
-        "reply_by": (today + timedelta(days=in_house.lead_time_days)).isoformat(),
-        "budgetary_count": sum(1 for x in task.lines if x.requested == "budgetary"),
-        "firm_count": sum(1 for x in task.lines if x.requested == "firm"),
-        "lines": [_clean_row(line.as_row()) for line in task.lines],
-    }
+def qrf_version(
+    session: Session,
+    opportunity: Opportunity,
+    name: str,
+    lines: Sequence[QrfLine],
+    today: date,
+    lead_time_days: int,
+    country: str,
+) -> QrfVersion:
+    """The version of this request: its place among the requests of the same name recorded
+    for the bid (the same sites and kinds are the same version), with its reply-by date."""
+    budgetary, firm = split(lines)
+    digest = request_hash(budgetary, firm)
+    recorded = session.exec(
+        select(QuoteRequest)
+        .where(QuoteRequest.opportunity_id == opportunity.id, QuoteRequest.name == name)
+        .order_by(col(QuoteRequest.id))
+    ).all()
+    for number, row in enumerate(recorded, start=1):
+        if row.content_hash == digest:
+            return QrfVersion(qrf_reference(opportunity.ref, name, number), row.reply_by, True)
+    return QrfVersion(
+        qrf_reference(opportunity.ref, name, len(recorded) + 1),
+        reply_by_date(today, lead_time_days, country),
+        False,
+    )
 
 
-def answer_rows(lines: Sequence[QrfLine], provider: str, currency: str) -> list[dict[str, Any]]:
-    """The QRF as CSV, ready to be filled in and imported with `bid quotes import`."""
-    rows = []
+def _milestone_due(session: Session, opportunity: Opportunity, name: str) -> date | None:
+    row = session.exec(
+        select(Milestone).where(Milestone.opportunity_id == opportunity.id, Milestone.name == name)
+    ).first()
+    return row.due_at.date() if row else None
+
+
+def _site_lines(
+    lines: Sequence[QrfLine], reply_by: date, delivery: Delivery, quote_name: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sites as a carrier reads them, and the install dates its lead time cannot meet."""
+    rows, problems = [], []
     for line in lines:
-        row = line.as_row()
-        del row["requested"]
-        for key in ("name", "street", "city"):
-            row[key] = _csv_text(row[key])
+        sla = delivery.sla_class_for(line.access, line.sla_class)
+        resilience = delivery.resilience_for(line.resilience)
+        days = delivery.delivery_days_for(line.access, None)
+        earliest = add_working_days(reply_by, days, line.country)
+        check = ""
+        wanted = line.requested_install_date
+        if wanted is not None and wanted < earliest:
+            check = f"install date before the earliest delivery {earliest.isoformat()}"
+            problems.append(
+                f"{quote_name}: site {line.site_id} asks for installation on "
+                f"{wanted.isoformat()}, before the earliest delivery {earliest.isoformat()} "
+                f"(reply by {reply_by.isoformat()} + {days} working days in {line.country})"
+            )
+        contact = ", ".join(
+            clean(v) for v in (line.contact_name, line.contact_phone, line.contact_email) if v
+        )
         rows.append(
             {
-                **row,
-                "provider": provider,
-                "kind": line.requested,
-                "monthly_cost": "",
-                "one_off_cost": "",
-                "currency": currency,
-                "valid_until": "",
+                **{k: clean(v) if isinstance(v, str) else v for k, v in line.as_row().items()},
+                "install": wanted.isoformat() if wanted else "as soon as possible",
+                "sla": f"{sla.name} ({sla.availability}, repair {sla.repair})",
+                "sla_class": sla.name,
+                "interface": delivery.interface_for(line.bandwidth_mbps, line.interface),
+                "resilience": resilience,
+                "contact": contact or "to be confirmed",
+                "earliest": earliest.isoformat(),
+                "check": check,
             }
         )
+    return rows, problems
+
+
+def qrf_context(
+    session: Session,
+    opportunity: Opportunity,
+    *,
+    name: str,
+    country: str,
+    to: dict[str, Any],
+    lines: Sequence[QrfLine],
+    today: date,
+    lead_time_days: int,
+    rules_dir: Path,
+) -> tuple[dict[str, Any], list[str]]:
+    """One QRF (to a provider, or an internal quote task) and the problems it shows."""
+    delivery = load_delivery(rules_dir)
+    version = qrf_version(session, opportunity, name, lines, today, lead_time_days, country)
+    rows, problems = _site_lines(lines, version.reply_by, delivery, name)
+    budgetary = sum(1 for x in lines if x.requested == "budgetary")
+    firm = len(lines) - budgetary
+    for kind, milestone in (("budgetary", "budgetary_quotes_in"), ("firm", "firm_quotes_in")):
+        due = _milestone_due(session, opportunity, milestone)
+        asked = budgetary if kind == "budgetary" else firm
+        if asked and due is not None and version.reply_by > due:
+            problems.append(
+                f"{name}: reply by {version.reply_by.isoformat()} is after the {kind} quotes "
+                f"milestone ({due.isoformat()})"
+            )
+    return {
+        **base_context(session, opportunity, "Quote Request Form"),
+        "qrf_name": name,
+        "qrf_reference": version.reference,
+        "country": country,
+        "sender": text.signatory(session, opportunity, QRF_SIGNERS),
+        "provider": to,
+        "reply_by": version.reply_by.isoformat(),
+        "contract_months": opportunity.contract_months,
+        "site_count": len(lines),
+        "budgetary_count": budgetary,
+        "firm_count": firm,
+        "lines": rows,
+        "warnings": [clean(p) for p in problems],
+    }, problems
+
+
+def answer_rows(
+    context: dict[str, Any], provider: str, currency: str, lines: Sequence[QrfLine]
+) -> list[dict[str, Any]]:
+    """The QRF as CSV, ready to be filled in and imported with `bid quotes import`."""
+    rows = []
+    for line, shown in zip(lines, context["lines"], strict=True):
+        site = line.as_row()
+        values: dict[str, Any] = {
+            **site,
+            "requested_install_date": (
+                line.requested_install_date.isoformat() if line.requested_install_date else ""
+            ),
+            "sla_class": shown["sla_class"],
+            "interface": shown["interface"],
+            "resilience": shown["resilience"],
+            "contact_name": line.contact_name or "",
+            "contact_phone": line.contact_phone or "",
+            "contact_email": line.contact_email or "",
+            "qrf_reference": context["qrf_reference"],
+            "reply_by": context["reply_by"],
+            "contract_months": context["contract_months"],
+            "provider": provider,
+            "kind": line.requested,
+            "currency": currency,
+        }
+        rows.append({column: values.get(column, "") for column in QRF_CSV_COLUMNS})
     return rows
-
-
-UNSOURCED_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, "problem")
 
 
 def unsourced_rows(lines: Sequence[QrfLine]) -> list[dict[str, Any]]:
     """The sites no provider and no fallback partner quotes, for `unsourced.csv`."""
     rows = []
     for line in lines:
-        row = line.as_row()
-        del row["requested"]
-        for key in ("name", "street", "city"):
-            row[key] = _csv_text(row[key])
-        rows.append({**row, "problem": f"no provider quotes {line.access} in {line.country}"})
+        values = {**line.as_row(), "problem": f"no provider quotes {line.access} in {line.country}"}
+        rows.append({column: values.get(column, "") for column in UNSOURCED_COLUMNS})
     return rows
 
 
-# --- proposal, control plan, submission letter ---------------------------------------------
+# --- control plan, submission letter --------------------------------------------------------
 
 
-def proposal_context(
-    session: Session, opportunity: Opportunity, catalogue: Catalogue
+def control_plan_context(
+    session: Session, opportunity: Opportunity, catalogue: Catalogue, rules_dir: Path
 ) -> dict[str, Any]:
-    """Everything the proposal shows, as plain data (its hash is the proposal version).
-
-    Amounts are in the bid's currency at its recorded rate; a line without a price says
-    "price on request", never 0.00 (and bid production does not end while one is left).
-    """
+    """The Bid Control Plan: milestones in working days with their owners, the carriers'
+    lead times against the reply-by dates, and the bid team."""
     opportunity_id = opportunity.id or 0
-    sites = ordered_sites(session, opportunity_id)
-    quotes = current_quotes(session, opportunity_id)
-    pricing = opportunity.pricing or {}
-    priced = price_bid(opportunity, sites, catalogue)
-    fx = priced.fx
-    currency = fx.currency
-    months = priced.contract_months
-    rows: list[dict[str, Any]] = []
-    by_country: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    by_service: dict[str, list[Site]] = defaultdict(list)
-    for site, line in zip(sites, priced.lines, strict=False):
-        bucket = by_country[site.country]
-        bucket[0] += 1
-        bucket[1] += line.monthly_eur
-        bucket[2] += line.one_off_eur
-        by_service[site.service].append(site)
-        rows.append(
-            {
-                "site_id": clean(site.site_id),
-                "name": clean(site.name),
-                "city": clean(site.city),
-                "country": site.country,
-                "service": SERVICE_LABELS.get(site.service, site.service),
-                "access": site.access,
-                "bandwidth_mbps": site.bandwidth_mbps,
-                "monthly": money(fx.from_eur(line.monthly_eur)) if line.priced else ON_REQUEST,
-                "one_off": money(fx.from_eur(line.one_off_eur)) if line.priced else ON_REQUEST,
-            }
-        )
-    bid_lines = [
-        f"{SERVICE_LABELS.get(line.service, line.service)} (for the whole contract): "
-        + (
-            f"{money(fx.from_eur(line.monthly_eur))} {currency} monthly, "
-            f"{money(fx.from_eur(line.one_off_eur))} {currency} one-off"
-            if line.priced
-            else ON_REQUEST
-        )
-        for line in priced.lines
-        if line.kind == "bid"
-    ]
-    services = [
-        {
-            "label": SERVICE_LABELS.get(service, service),
-            "description": SERVICE_DESCRIPTIONS.get(service, ""),
-            "sites": len(members),
-            "access_mix": ", ".join(
-                f"{access} {count}"
-                for access, count in sorted(Counter(s.access for s in members).items())
-            ),
-        }
-        for service, members in sorted(by_service.items())
-    ]
-    services += [
-        {
-            "label": SERVICE_LABELS.get(line.service, line.service),
-            "description": SERVICE_DESCRIPTIONS.get(line.service, ""),
-            "sites": "all",
-            "access_mix": "",
-        }
-        for line in priced.lines
-        if line.kind == "bid"
-    ]
-    requested = [SERVICE_LABELS.get(s, s).lower() for s in opportunity.services]
-    services_text = ", ".join(requested or [SERVICE_LABELS.get(k, k).lower() for k in by_service])
-    country_rows = sorted(by_country.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    strategy = ServiceStrategy.from_text(opportunity.strategy)
-    waves = [
-        {
-            "wave": index,
-            "country": country,
-            "sites": int(values[0]),
-            "start": f"week {4 + 3 * (index - 1)} after signature",
-        }
-        for index, (country, values) in enumerate(country_rows, start=1)
-    ]
-    budgetary = sum(
-        1 for s in sites if (q := quotes.get(s.site_id)) and q.kind == QuoteKind.BUDGETARY
-    )
-    missing = sum(1 for s in sites if s.site_id not in quotes)
-    assumptions = [
-        f"Prices are in {currency}, excluding VAT and local taxes.",
-        f"Contract term of {months} months from the signature date.",
-    ]
-    if currency != "EUR":
-        assumptions.append(
-            f"Converted from our EUR list prices at 1 {currency} = {fx.rate:g} EUR "
-            f"(rates of {fx.as_of})."
-        )
-    assumptions += [
-        "Site addresses and bandwidths as listed in section 3; changes are MACDs.",
-        "The customer gives access to each site for surveys and installation.",
-    ]
-    if budgetary:
-        assumptions.append(
-            f"{budgetary} site(s) are priced on budgetary quotes, subject to firm quotes."
-        )
-    if missing:
-        assumptions.append(f"{missing} site(s) await a supplier quote; prices may change.")
-    if priced.unpriced:
-        assumptions.append(
-            f"{len(priced.unpriced)} line(s) have no list price and are priced on request."
-        )
-    discount = float(pricing.get("discount_pct", 0.0))
-    return {
-        **base_context(session, opportunity, "Proposal"),
-        "currency": currency,
-        "services_text": clean(services_text),
-        "site_count": len(sites),
-        "country_count": len(by_country),
-        "contract_months": months,
-        "discount_text": f", including a {discount:g}% discount" if discount else "",
-        "totals": {
-            "monthly": money(fx.from_eur(priced.monthly_eur)),
-            "one_off": money(fx.from_eur(priced.one_off_eur)),
-            "contract": money(fx.from_eur(priced.contract_value_eur)),
-        },
-        "services": services,
-        "sites": rows,
-        "bid_lines": bid_lines,
-        "pricing": [
-            {
-                "country": country,
-                "sites": int(values[0]),
-                "monthly": money(fx.from_eur(values[1])),
-                "one_off": money(fx.from_eur(values[2])),
-                "contract": money(fx.from_eur(values[1] * months + values[2])),
-            }
-            for country, values in country_rows
-        ],
-        "strategy": strategy_section(strategy, sorted({s.access for s in sites})),
-        "transition_intro": _transition_intro(opportunity.incumbent),
-        "waves": waves,
-        "assumptions": assumptions,
-    }
-
-
-def control_plan_context(session: Session, opportunity: Opportunity) -> dict[str, Any]:
-    """The Bid Control Plan: milestones with their owners, and the bid team."""
-    opportunity_id = opportunity.id or 0
+    delivery = load_delivery(rules_dir)
     members = session.exec(
         select(TeamMember, Person)
         .where(TeamMember.opportunity_id == opportunity_id)
@@ -334,51 +267,94 @@ def control_plan_context(session: Session, opportunity: Opportunity) -> dict[str
         }
         for m in sorted(milestones, key=lambda m: (minute(m.due_at), m.name))
     ]
+    by_name = {m.name: m for m in milestones}
+    requests = session.exec(
+        select(QuoteRequest)
+        .where(QuoteRequest.opportunity_id == opportunity_id)
+        .where(QuoteRequest.superseded == False)  # noqa: E712
+        .order_by(col(QuoteRequest.name))
+    ).all()
+    carriers = []
+    for request in requests:
+        provider = catalogue.providers.by_id(request.provider)
+        quotes_due = by_name.get(
+            "firm_quotes_in" if request.firm_site_ids else "budgetary_quotes_in"
+        )
+        late = quotes_due is not None and request.reply_by > quotes_due.due_at.date()
+        access = {
+            s.access
+            for s in _sites(
+                session, opportunity_id, {*request.budgetary_site_ids, *request.firm_site_ids}
+            )
+        }
+        carriers.append(
+            {
+                "name": request.name,
+                "country": request.country,
+                "provider": provider.name if provider else "our own team",
+                "reply_by": request.reply_by.isoformat(),
+                "turnaround": (
+                    f"{provider.lead_time_days} working days"
+                    if provider
+                    else f"{catalogue.providers.in_house.lead_time_days} working days"
+                ),
+                "delivery": ", ".join(
+                    f"{a} {delivery.delivery_days_for(a, None)}" for a in sorted(access)
+                ),
+                "status": "answered" if request.answered_at else ("LATE" if late else "open"),
+            }
+        )
     return {
         **base_context(session, opportunity, "Bid Control Plan"),
         "deadline": opportunity.submission_deadline.isoformat(),
-        "state": opportunity.state,
+        "state": STATE_LABELS.get(opportunity.state.value, opportunity.state.value),
+        "calendar": (
+            f"Due dates are working days: weekends and public holidays of "
+            f"{delivery.home_country} for the bid team, of each site's country for carriers."
+        ),
         "milestones": rows,
+        "carriers": carriers,
         "team": team,
     }
 
 
+def _sites(session: Session, opportunity_id: int, site_ids: set[str]) -> list[Any]:
+    from orchestrator.store.models import Site
+
+    if not site_ids:
+        return []
+    return list(
+        session.exec(
+            select(Site).where(
+                Site.opportunity_id == opportunity_id, col(Site.site_id).in_(site_ids)
+            )
+        ).all()
+    )
+
+
 def submission_letter_context(
-    session: Session, opportunity: Opportunity, proposal: RenderedDocument, today: date
+    session: Session,
+    opportunity: Opportunity,
+    enclosures: list[dict[str, str]],
+    proposal_label: str,
+    today: date,
 ) -> dict[str, Any]:
-    """The cover letter of the submission, naming the enclosed proposal and its hash."""
+    """The cover letter of the submission: what is enclosed, signed by the bid's lead."""
+    from orchestrator.commercial.quotes import ordered_sites
+
     sites = ordered_sites(session, opportunity.id or 0)
     return {
         **base_context(session, opportunity, "Submission letter"),
         "rfp_text": f" (your reference {clean(opportunity.rfp_reference)})"
         if opportunity.rfp_reference
         else "",
-        "date": today.isoformat(),
+        "date": text.long_date(today),
         "site_count": len(sites),
         "country_count": len({s.country for s in sites}),
-        "proposal_hash": proposal.content_hash,
-        "sender": SENDER,
-        "enclosures": [
-            {
-                "title": "Proposal",
-                "file": proposal.path.name,
-                "hash": proposal.content_hash,
-            }
-        ],
+        "proposal_label": proposal_label,
+        "signatory": text.signatory(session, opportunity),
+        "enclosures": enclosures,
     }
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: clean(v) if isinstance(v, str) else v for k, v in row.items()}
-
-
-def _csv_text(value: str) -> str:
-    """Free text for spreadsheets: a leading = + - @ would run as a formula, so quote it."""
-    text = clean(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def minute(moment: datetime | date) -> str:
@@ -386,17 +362,3 @@ def minute(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return moment.strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
-
-
-def _transition_intro(incumbent: bool) -> str:
-    if incumbent:
-        return (
-            "We already serve these sites: there is no migration from another provider. "
-            "Upgrades are planned country by country, each with one planned interruption "
-            "outside business hours."
-        )
-    return (
-        "Sites migrate from the current provider country by country. Each site has one "
-        "planned interruption of at most four hours outside business hours; the old line "
-        "stays in service until the new one is accepted."
-    )

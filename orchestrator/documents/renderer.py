@@ -11,8 +11,9 @@ Output layout inside the opportunity's `out_dir`::
 
     qrf/qrf-DE-telekom.docx, qrf/qrf-DE-telekom.csv, qrf/internal-quote-task-BE.md (+ .csv)
     qrf/unsourced.csv (the sites nobody quotes, when there are any)
-    proposal-OPP-0001.docx, control-plan-OPP-0001.docx
-    submission-letter-OPP-0001.docx
+    proposal-OPP-0001.docx, compliance-matrix-OPP-0001.xlsx (when a questionnaire was imported)
+    control-plan-OPP-0001.docx, submission-letter-OPP-0001.docx
+    *.pdf beside each .docx (bid docs --pdf)
     order-sheet-OPP-0001.docx, order-sheet-OPP-0001.xlsx
 """
 
@@ -22,36 +23,36 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from docxtpl import DocxTemplate
 from lxml import etree  # type: ignore[import-untyped]
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from orchestrator.commercial.qrf import QrfPlan, plan_qrfs
 from orchestrator.commercial.quotes import catalogue_for, current_quotes, ordered_sites
-from orchestrator.decisions.catalogue import Catalogue
+from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
+from orchestrator.documents.compliance import write_compliance_xlsx
 from orchestrator.documents.context import (
     QRF_CSV_COLUMNS,
     UNSOURCED_COLUMNS,
     answer_rows,
-    base_context,
     clean,
     control_plan_context,
-    in_house_task_context,
-    proposal_context,
     qrf_context,
     submission_letter_context,
     unsourced_rows,
 )
 from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
+from orchestrator.documents.proposal import proposal_context, version_label
 from orchestrator.errors import InputError
-from orchestrator.lifecycle.table import WON_STATES
+from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import Clock, ProducedDocuments, RenderedDocument, system_clock
-from orchestrator.store.models import Opportunity
+from orchestrator.store.models import Document, Opportunity
 
 _LISTING_CHARS = re.compile(r"[\t\a\n\f]")
 
@@ -93,6 +94,9 @@ class DocxDocuments:
         self.rules_dir = rules_dir
         self.clock: Clock = clock or system_clock
         self._templates: dict[str, _Template] = {}
+        self._written: dict[Path, tuple[str, int]] = {}
+        """Path → (hash, mtime) of what this renderer last wrote there: the same content is
+        not rendered twice while the file is still the one it wrote."""
         self._jinja = jinja2.Environment(autoescape=True)
         self._text_env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
@@ -117,16 +121,45 @@ class DocxDocuments:
         return held
 
     def render_docx(
-        self, template: str, context: dict[str, Any], path: Path, *, kind: str, name: str
+        self,
+        template: str,
+        context: dict[str, Any],
+        path: Path,
+        *,
+        kind: str,
+        name: str,
+        unhashed: dict[str, Any] | None = None,
     ) -> RenderedDocument:
-        """Render one .docx; `context` must be plain data (it is hashed, then rendered)."""
+        """Render one .docx; `context` must be plain data (it is hashed, then rendered).
+
+        `unhashed` values are rendered but not part of the hash (the proposal's version
+        label, which is derived from the hash). A file this renderer already wrote with the
+        same hash and label is not rendered again (the same bid rendered twice in a step).
+        """
         held = self._template(template)
         digest = content_hash(held.digest, context)
+        stamp = content_hash(digest, unhashed or {})
+        if self._unchanged(path, stamp):
+            return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
         doc = _DocxTemplate(io.BytesIO(held.data))
-        doc.render({**context, "content_hash": digest}, self._jinja, autoescape=True)
+        doc.render(
+            {**context, **(unhashed or {}), "content_hash": digest}, self._jinja, autoescape=True
+        )
         with atomic_write(path) as tmp:
             doc.save(str(tmp))
+        self._remember(path, stamp)
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
+
+    def _unchanged(self, path: Path, stamp: str) -> bool:
+        """This renderer wrote `stamp` to `path`, and the file is still that one."""
+        held = self._written.get(path)
+        try:
+            return held is not None and held == (stamp, path.stat().st_mtime_ns)
+        except OSError:
+            return False
+
+    def _remember(self, path: Path, stamp: str) -> None:
+        self._written[path] = (stamp, path.stat().st_mtime_ns)
 
     def _render_text(
         self, template: str, context: dict[str, Any], path: Path, *, kind: str, name: str
@@ -142,32 +175,48 @@ class DocxDocuments:
 
     def qrfs(
         self, session: Session, opportunity: Opportunity, out_dir: Path
-    ) -> tuple[list[RenderedDocument], QrfPlan]:
-        """One QRF (.docx + .csv) per country and provider; internal tasks for BE/NL."""
+    ) -> tuple[list[RenderedDocument], QrfPlan, list[str]]:
+        """One QRF (.docx + .csv) per country and provider; internal tasks for BE/NL; and the
+        problems they show (install dates a carrier cannot meet, late reply-by dates)."""
         opportunity_id = opportunity.id or 0
         plan = plan_qrfs(
             ordered_sites(session, opportunity_id),
             current_quotes(session, opportunity_id),
             self.catalogue,
         )
-        base = base_context(session, opportunity, "Quote Request Form")
         today = self.clock().date()
         qrf_dir = out_dir / "qrf"
         written: list[RenderedDocument] = []
+        problems: list[str] = list(plan.problems)
         for group in plan.groups:
             provider = group.provider
+            context, found = qrf_context(
+                session,
+                opportunity,
+                name=group.name,
+                country=group.country,
+                to={
+                    "id": provider.id,
+                    "name": provider.name,
+                    "contact_name": provider.contact_name,
+                    "contact_email": provider.contact_email,
+                    "currency": provider.currency,
+                    "lead_time_days": provider.lead_time_days,
+                },
+                lines=group.lines,
+                today=today,
+                lead_time_days=provider.lead_time_days,
+                rules_dir=self.rules_dir,
+            )
+            problems += found
             written.append(
                 self.render_docx(
-                    "qrf.docx",
-                    qrf_context(base, group, today),
-                    qrf_dir / f"{group.name}.docx",
-                    kind="qrf",
-                    name=group.name,
+                    "qrf.docx", context, qrf_dir / f"{group.name}.docx", kind="qrf", name=group.name
                 )
             )
             written.append(
                 write_csv(
-                    answer_rows(group.lines, provider.id, provider.currency),
+                    answer_rows(context, provider.id, provider.currency, group.lines),
                     QRF_CSV_COLUMNS,
                     qrf_dir / f"{group.name}.csv",
                     kind="qrf_csv",
@@ -176,10 +225,29 @@ class DocxDocuments:
             )
         in_house = self.catalogue.providers.in_house
         for task in plan.in_house:
+            context, found = qrf_context(
+                session,
+                opportunity,
+                name=task.name,
+                country=task.country,
+                to={
+                    "id": IN_HOUSE_PROVIDER,
+                    "name": in_house.team,
+                    "contact_name": in_house.team,
+                    "contact_email": in_house.email,
+                    "currency": "EUR",
+                    "lead_time_days": in_house.lead_time_days,
+                },
+                lines=task.lines,
+                today=today,
+                lead_time_days=in_house.lead_time_days,
+                rules_dir=self.rules_dir,
+            )
+            problems += found
             written.append(
                 self._render_text(
                     "internal_quote_task.md.j2",
-                    in_house_task_context(base, task, in_house, today),
+                    context,
                     qrf_dir / f"{task.name}.md",
                     kind="internal_quote_task",
                     name=task.name,
@@ -187,7 +255,7 @@ class DocxDocuments:
             )
             written.append(
                 write_csv(
-                    answer_rows(task.lines, "in-house", "EUR"),
+                    answer_rows(context, IN_HOUSE_PROVIDER, "EUR", task.lines),
                     QRF_CSV_COLUMNS,
                     qrf_dir / f"{task.name}.csv",
                     kind="qrf_csv",
@@ -207,34 +275,81 @@ class DocxDocuments:
             )
         elif unsourced.exists():  # every site is sourced now: no stale list beside the QRFs
             unsourced.unlink()
-        return written, plan
+        return written, plan, problems
 
     def quote_requests(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
         """The QRFs and internal quote tasks, with a summary of the plan per group."""
-        written, plan = self.qrfs(session, opportunity, out_dir)
-        return ProducedDocuments(
-            documents=written, problems=plan.problems, summary=qrf_summary(plan)
-        )
+        written, plan, problems = self.qrfs(session, opportunity, out_dir)
+        return ProducedDocuments(documents=written, problems=problems, summary=qrf_summary(plan))
 
-    # -- proposal and control plan
+    # -- proposal, compliance annex, control plan
 
     def proposal_context(self, session: Session, opportunity: Opportunity) -> dict[str, Any]:
         """Everything the proposal shows, as plain data (its hash is the proposal version)."""
-        return proposal_context(session, opportunity, self.catalogue)
+        return proposal_context(session, opportunity, self.catalogue, self.rules_dir)
+
+    def version_label(
+        self, session: Session, opportunity: Opportunity, kind: str, digest: str
+    ) -> str:
+        """ "version N — date": N counts the distinct contents recorded for the bid, the date
+        is when this content was first recorded (today for a new one)."""
+        rows = session.exec(
+            select(Document)
+            .where(Document.opportunity_id == opportunity.id, Document.kind == kind)
+            .order_by(col(Document.id))
+        ).all()
+        seen: list[str] = []
+        first: dict[str, date] = {}
+        for row in rows:
+            if row.content_hash not in first:
+                seen.append(row.content_hash)
+                first[row.content_hash] = row.created_at.date()
+        if digest in first:
+            return version_label(seen.index(digest) + 1, first[digest])
+        return version_label(len(seen) + 1, self.clock().date())
 
     def proposal(
         self, session: Session, opportunity: Opportunity, out_dir: Path
-    ) -> RenderedDocument:
+    ) -> list[RenderedDocument]:
+        """The proposal (.docx) and, when a questionnaire was imported, its compliance
+        matrix (.xlsx) beside it. The proposal's hash leaves out its version label."""
         context = self.proposal_context(session, opportunity)
+        held = self._template("proposal.docx")
+        digest = content_hash(held.digest, context)
+        label = self.version_label(session, opportunity, "proposal", digest)
         path = out_dir / f"proposal-{opportunity.ref}.docx"
-        return self.render_docx("proposal.docx", context, path, kind="proposal", name="proposal")
+        proposal = self.render_docx(
+            "proposal.docx",
+            context,
+            path,
+            kind="proposal",
+            name="proposal",
+            unhashed={"version_label": label},
+        )
+        written = [proposal]
+        rows = context["compliance"]["rows"]
+        if rows:
+            annex = out_dir / f"compliance-matrix-{opportunity.ref}.xlsx"
+            annex_hash = content_hash("compliance-matrix-1", {"rows": rows, "label": label})
+            if not self._unchanged(annex, annex_hash):
+                write_compliance_xlsx(context, label, annex)
+                self._remember(annex, annex_hash)
+            written.append(
+                RenderedDocument(
+                    kind="compliance_matrix",
+                    name="compliance_matrix",
+                    path=annex,
+                    content_hash=annex_hash,
+                )
+            )
+        return written
 
     def control_plan(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> RenderedDocument:
-        context = control_plan_context(session, opportunity)
+        context = control_plan_context(session, opportunity, self.catalogue, self.rules_dir)
         path = out_dir / f"control-plan-{opportunity.ref}.docx"
         return self.render_docx(
             "control_plan.docx", context, path, kind="control_plan", name="control_plan"
@@ -245,34 +360,68 @@ class DocxDocuments:
     def bid_documents(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
-        """QRFs (+CSV, + internal quote tasks), the proposal and the Bid Control Plan."""
-        written, plan = self.qrfs(session, opportunity, out_dir)
+        """QRFs (+CSV, + internal quote tasks), the proposal (+ compliance matrix) and the
+        Bid Control Plan."""
+        written, plan, problems = self.qrfs(session, opportunity, out_dir)
         proposal = self.proposal(session, opportunity, out_dir)
-        written.append(proposal)
+        written += proposal
         written.append(self.control_plan(session, opportunity, out_dir))
         return ProducedDocuments(
             documents=written,
-            proposal_hash=proposal.content_hash,
-            problems=plan.problems,
+            proposal_hash=proposal[0].content_hash,
+            problems=problems,
             summary=qrf_summary(plan),
         )
+
+    def current_documents(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        """The documents that follow the bid: the Bid Control Plan always; the proposal (and
+        its compliance matrix) from bid production on, while the bid may still be won; the
+        order sheet after a win. QRFs and the submission letter are what was sent: not here."""
+        written = [self.control_plan(session, opportunity, out_dir)]
+        state = opportunity.state
+        proposal_hash = None
+        if state in PROPOSAL_STATES and ordered_sites(session, opportunity.id or 0):
+            proposal = self.proposal(session, opportunity, out_dir)
+            written += proposal
+            proposal_hash = proposal[0].content_hash
+        problems: list[str] = []
+        if state in WON_STATES:
+            sheet = self.order_sheet(session, opportunity, out_dir)
+            written += sheet.documents
+            problems = sheet.problems
+        return ProducedDocuments(documents=written, proposal_hash=proposal_hash, problems=problems)
 
     def submission_package(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
-        """The proposal (re-rendered, same path and hash when unchanged) and a cover letter.
+        """The proposal (re-rendered, same path and hash when unchanged), its compliance
+        matrix, and a cover letter signed by the bid's lead.
 
         A proposal whose hash differs from the approved `opportunity.proposal_hash` is a
         problem: what goes to the customer must be the version the approvers signed.
         """
         proposal = self.proposal(session, opportunity, out_dir)
+        main = proposal[0]
         problems = []
-        if opportunity.proposal_hash and opportunity.proposal_hash != proposal.content_hash:
+        if opportunity.proposal_hash and opportunity.proposal_hash != main.content_hash:
             problems.append(
                 f"the proposal changed since approval (approved {opportunity.proposal_hash[:12]}, "
-                f"now {proposal.content_hash[:12]})"
+                f"now {main.content_hash[:12]})"
             )
-        context = submission_letter_context(session, opportunity, proposal, self.clock().date())
+        label = self.version_label(session, opportunity, "proposal", main.content_hash)
+        enclosures = [
+            {
+                "title": "Proposal" if d.kind == "proposal" else "Compliance matrix (annex A)",
+                "file": d.path.name,
+                "version": label,
+            }
+            for d in proposal
+        ]
+        context = submission_letter_context(
+            session, opportunity, enclosures, label, self.clock().date()
+        )
         letter = self.render_docx(
             "submission_letter.docx",
             context,
@@ -281,20 +430,22 @@ class DocxDocuments:
             name="submission_letter",
         )
         return ProducedDocuments(
-            documents=[letter, proposal], proposal_hash=proposal.content_hash, problems=problems
+            documents=[letter, *proposal], proposal_hash=main.content_hash, problems=problems
         )
 
     def order_sheet(
         self, session: Session, opportunity: Opportunity, out_dir: Path
     ) -> ProducedDocuments:
-        """The clean order sheet (.docx and .xlsx); invalid addresses come back as problems."""
+        """The clean order sheet (.docx and .xlsx); what blocks ordering comes back as problems."""
         if opportunity.state not in WON_STATES:
             raise InputError(
                 f"{opportunity.ref} is in state {opportunity.state}; the order sheet needs a won "
                 "bid (contract_preparation or contracted)",
                 field="state",
             )
-        context, problems = order_sheet_context(session, opportunity, self.catalogue)
+        context, problems = order_sheet_context(
+            session, opportunity, self.catalogue, self.rules_dir
+        )
         stem = f"order-sheet-{opportunity.ref}"
         docx = self.render_docx(
             "order_sheet.docx",
@@ -304,7 +455,9 @@ class DocxDocuments:
             name="order_sheet",
         )
         xlsx_path = out_dir / f"{stem}.xlsx"
-        write_order_xlsx(context, docx.content_hash, xlsx_path)
+        if not self._unchanged(xlsx_path, docx.content_hash):
+            write_order_xlsx(context, docx.content_hash, xlsx_path)
+            self._remember(xlsx_path, docx.content_hash)
         xlsx = RenderedDocument(
             kind="order_sheet_xlsx",
             name="order_sheet",
@@ -312,6 +465,34 @@ class DocxDocuments:
             content_hash=docx.content_hash,
         )
         return ProducedDocuments(documents=[docx, xlsx], problems=problems)
+
+    # -- PDFs
+
+    def to_pdf(self, documents: list[RenderedDocument]) -> list[RenderedDocument]:
+        """A PDF beside every .docx (headless LibreOffice), in one conversion per folder."""
+        from orchestrator.documents.pdf import convert_to_pdf
+
+        docx = [d for d in documents if d.path.suffix == ".docx"]
+        converted = convert_to_pdf([d.path for d in docx])
+        return [
+            RenderedDocument(
+                kind=f"{d.kind}_pdf", name=d.name, path=pdf, content_hash=d.content_hash
+            )
+            for d, pdf in zip(docx, converted, strict=True)
+        ]
+
+
+PROPOSAL_STATES = frozenset(
+    {
+        State.BID_PRODUCTION,
+        State.GOVERNANCE_REVIEW,
+        State.SUBMISSION,
+        State.CUSTOMER_DECISION,
+        State.CONTRACT_PREPARATION,
+        State.CONTRACTED,
+    }
+)
+"""States in which the proposal exists and still speaks for the bid."""
 
 
 def qrf_summary(plan: QrfPlan) -> dict[str, Any]:

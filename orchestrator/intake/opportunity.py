@@ -90,6 +90,15 @@ class PersonSpec(_Strict):
     slack_user_id: str | None = Field(default=None, pattern=SLACK_USER_ID_PATTERN)
 
 
+class OrderSpec(_Strict):
+    """What provisioning needs from the customer (optional; `bid order details` after a win)."""
+
+    legal_entity: str | None = Field(default=None, min_length=1)
+    billing_entity: str | None = Field(default=None, min_length=1)
+    purchase_order: str | None = Field(default=None, min_length=1)
+    contract_start: date | None = None
+
+
 class OpportunitySpec(_Strict):
     account: AccountSpec
     title: str = Field(min_length=1)
@@ -111,6 +120,10 @@ class OpportunitySpec(_Strict):
     """The contract term; default: `pricing.contract_months`, else the price list's."""
     deviations: list[str] = Field(default_factory=list)
     """Non-standard terms the customer asks for (legal reviews them at governance)."""
+    service_strategy: str | None = Field(default=None, pattern=r"^[a-z_]{1,40}$")
+    """How we sell: a strategy of rules/proposal.yaml (or later: bid service-strategy)."""
+    win_themes: list[str] = Field(default_factory=list, max_length=10)
+    order: OrderSpec | None = None
 
     @field_validator("team", mode="before")
     @classmethod
@@ -212,7 +225,15 @@ SITE_COLUMNS = (
     "bandwidth_mbps",
     "access",
 )
-OPTIONAL_SITE_COLUMNS = ("service", *CONTACT_COLUMNS)
+OPTIONAL_SITE_COLUMNS = (
+    "service",
+    *CONTACT_COLUMNS,
+    "requested_install_date",
+    "sla_class",
+    "interface",
+    "resilience",
+)
+"""Columns a sites CSV may add; the delivery ones default from rules/delivery.yaml."""
 ACCESS_VALUES = tuple(a.value for a in Access)
 
 
@@ -231,6 +252,11 @@ class SiteSpec:
     contact_name: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
+    # delivery (optional columns; rules/delivery.yaml gives the defaults)
+    requested_install_date: date | None = None
+    sla_class: str | None = None
+    interface: str | None = None
+    resilience: str | None = None
 
 
 SITE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -250,8 +276,15 @@ class SiteRow:
     unknown_postcode_format: bool = False
 
 
-def site_row(row: dict[str, str], line: int, file: str, rules: SiteRules | None = None) -> SiteRow:
-    """Validate one row of a sites CSV (every problem names file, row and field)."""
+def site_row(
+    row: dict[str, str],
+    line: int,
+    file: str,
+    rules: SiteRules | None = None,
+    delivery: Any | None = None,
+) -> SiteRow:
+    """Validate one row of a sites CSV (every problem names file, row and field); `delivery`
+    (rules/delivery.yaml) names the SLA classes, interfaces and resilience a site may ask for."""
     rules = rules or SiteRules()
     problems: list[InputError] = []
 
@@ -292,6 +325,7 @@ def site_row(row: dict[str, str], line: int, file: str, rules: SiteRules | None 
     service = values["service"] or Service.MANAGED_NETWORK.value
     if service not in {s.value for s in Service}:
         bad("service", f"'{service}' is not one of {', '.join(s.value for s in Service)}")
+    delivery_values = _delivery_fields(values, bad, delivery)
     if problems:
         return SiteRow(None, problems)
     verdict = check_site(
@@ -320,8 +354,42 @@ def site_row(row: dict[str, str], line: int, file: str, rules: SiteRules | None 
         contact_name=verdict.values["contact_name"],
         contact_phone=verdict.values["contact_phone"],
         contact_email=verdict.values["contact_email"],
+        **delivery_values,
     )
     return SiteRow(site, [], verdict.unknown_postcode_format)
+
+
+_DELIVERY_TOKEN = re.compile(r"^[A-Za-z0-9 ()+./_-]{1,60}$")
+
+
+def _delivery_fields(
+    values: dict[str, str], bad: Callable[[str, str], None], delivery: Any | None
+) -> dict[str, Any]:
+    """requested_install_date, sla_class, interface, resilience: checked against
+    rules/delivery.yaml (`delivery`) when given; empty means the rules' default."""
+    found: dict[str, Any] = {}
+    raw_date = values.get("requested_install_date", "")
+    if raw_date:
+        try:
+            found["requested_install_date"] = date.fromisoformat(raw_date)
+        except ValueError:
+            bad("requested_install_date", f"'{raw_date[:40]}' is not a date (YYYY-MM-DD)")
+    allowed = {
+        "sla_class": tuple(delivery.sla_classes) if delivery else None,
+        "interface": delivery.interfaces if delivery else None,
+        "resilience": delivery.resilience if delivery else None,
+    }
+    for name, choices in allowed.items():
+        value = values.get(name, "")
+        if not value:
+            continue
+        if choices is not None and value not in choices:
+            bad(name, f"'{value[:40]}' is not one of {', '.join(choices)} (rules/delivery.yaml)")
+        elif not _DELIVERY_TOKEN.match(value):
+            bad(name, f"'{value[:40]}' is not a valid {name}")
+        else:
+            found[name] = value
+    return found
 
 
 def site_header(
@@ -356,6 +424,7 @@ def read_sites(
     on_row: Callable[[int], None] | None = None,
     max_mbps: Callable[[str, str], int | None] | None = None,
     rules: SiteRules | None = None,
+    delivery: Any | None = None,
 ) -> SitesRead:
     """Read and validate a sites CSV; refuse the whole file when any row is wrong.
 
@@ -376,7 +445,7 @@ def read_sites(
         if len(cells) > len(header):
             problems.append(InputError("more values than columns", file=name, row=line))
             continue
-        read = site_row(dict(zip(header, cells, strict=False)), line, name, rules)
+        read = site_row(dict(zip(header, cells, strict=False)), line, name, rules, delivery)
         problems.extend(read.problems)
         site = read.site
         if site is None:
@@ -414,8 +483,14 @@ def parse_sites(
     on_row: Callable[[int], None] | None = None,
     max_mbps: Callable[[str, str], int | None] | None = None,
     rules: SiteRules | None = None,
+    delivery: Any | None = None,
 ) -> list[SiteSpec]:
     """The sites of a sites CSV (`read_sites` without its warnings)."""
     return read_sites(
-        path, existing_ids=existing_ids, on_row=on_row, max_mbps=max_mbps, rules=rules
+        path,
+        existing_ids=existing_ids,
+        on_row=on_row,
+        max_mbps=max_mbps,
+        rules=rules,
+        delivery=delivery,
     ).sites

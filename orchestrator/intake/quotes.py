@@ -18,6 +18,7 @@ from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows
 from orchestrator.store.models import QuoteKind
+from orchestrator.text import has_control_characters
 
 QUOTE_COLUMNS = (
     "site_id",
@@ -28,7 +29,10 @@ QUOTE_COLUMNS = (
     "currency",
     "valid_until",
 )
+OPTIONAL_QUOTE_COLUMNS = ("provider_reference", "delivery_days")
+"""The carrier's own quote reference, and its delivery lead time in working days."""
 QUOTE_KINDS = tuple(kind.value for kind in QuoteKind)
+MAX_DELIVERY_DAYS = 1000
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class ParsedQuote:
     one_off_cost: float
     currency: str
     valid_until: date
+    provider_reference: str | None = None
+    delivery_days: int | None = None
 
 
 MAX_COST = 1e9
@@ -157,4 +163,25 @@ def _parse_row(
         raise InputError(
             f"'{raw_date}' is not a date (YYYY-MM-DD)", file=file, row=row, field="valid_until"
         ) from None
-    return ParsedQuote(row, site_id, provider, kind, monthly, one_off, currency, valid_until)
+    reference = (raw.get("provider_reference") or "").strip() or None
+    if reference is not None and (len(reference) > 100 or has_control_characters(reference)):
+        raise InputError(
+            "must be at most 100 characters, without control characters",
+            file=file,
+            row=row,
+            field="provider_reference",
+        )
+    raw_days = (raw.get("delivery_days") or "").strip()
+    days = None
+    if raw_days:
+        if not raw_days.isdigit() or not 0 < int(raw_days) <= MAX_DELIVERY_DAYS:
+            raise InputError(
+                f"'{raw_days[:20]}' is not a number of working days from 1 to {MAX_DELIVERY_DAYS}",
+                file=file,
+                row=row,
+                field="delivery_days",
+            )
+        days = int(raw_days)
+    return ParsedQuote(
+        row, site_id, provider, kind, monthly, one_off, currency, valid_until, reference, days
+    )

@@ -9,6 +9,8 @@ every problem names the file, the row and the field. A removal file needs only `
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,10 @@ SITE_FIELDS = (
     "contact_name",
     "contact_phone",
     "contact_email",
+    "requested_install_date",
+    "sla_class",
+    "interface",
+    "resilience",
 )
 
 
@@ -60,7 +66,10 @@ def _as_cells(site: SiteSpec) -> dict[str, str]:
 
 
 def read_site_updates(
-    path: Path, existing: Mapping[str, SiteSpec], rules: SiteRules | None = None
+    path: Path,
+    existing: Mapping[str, SiteSpec],
+    rules: SiteRules | None = None,
+    delivery: Any | None = None,
 ) -> SiteUpdates:
     """Read an update file against the bid's sites; refuse it whole when a row is wrong,
     names an unknown site, or the file changes nothing."""
@@ -100,7 +109,7 @@ def read_site_updates(
         seen[site_id] = line
         merged = _as_cells(before)
         merged.update({k: v for k, v in given.items() if v})
-        read = site_row(merged, line, name, rules)
+        read = site_row(merged, line, name, rules, delivery)
         problems.extend(read.problems)
         if read.site is None:
             continue

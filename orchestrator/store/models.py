@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
 
 from orchestrator.store.types import EnumText
@@ -48,6 +48,15 @@ class MilestoneStatus(StrEnum):
 class QuoteKind(StrEnum):
     BUDGETARY = "budgetary"
     FIRM = "firm"
+
+
+class Compliance(StrEnum):
+    """How far the offer meets one requirement of the customer's questionnaire."""
+
+    COMPLY = "comply"
+    PARTIAL = "partial"
+    NON_COMPLY = "non_comply"
+    NOT_APPLICABLE = "n_a"
 
 
 class Tier(StrEnum):
@@ -353,6 +362,16 @@ class Opportunity(SQLModel, table=True):
     """Who won instead (a lost bid)."""
     price_gap_pct: float | None = None
     """How far our price was above the winner's, in percent (a lost bid)."""
+    service_strategy: str | None = None
+    """How we sell this bid (cost_transparency, qos, sla; rules/proposal.yaml), chosen
+    explicitly at kick-off (`bid service-strategy`, or the opportunity YAML)."""
+    win_themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Why the customer should choose us, in their words: the proposal leads with them."""
+    legal_entity: str | None = None
+    """The customer's contracting legal entity (order sheet; `bid order details`)."""
+    billing_entity: str | None = None
+    purchase_order: str | None = None
+    contract_start: date | None = None
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -400,6 +419,13 @@ class Site(SQLModel, table=True):
     contact_phone: str | None = None
     """E.164, checked with phonenumbers."""
     contact_email: str | None = None
+    requested_install_date: date | None = None
+    sla_class: str | None = None
+    """rules/delivery.yaml's class; None: the default for the access type."""
+    interface: str | None = None
+    """The handover interface; None: the default for the bandwidth (rules/delivery.yaml)."""
+    resilience: str | None = None
+    """single, dual_path, ... (rules/delivery.yaml); None: the default."""
 
 
 class Quote(SQLModel, table=True):
@@ -414,6 +440,10 @@ class Quote(SQLModel, table=True):
     valid_until: date
     superseded: bool = False
     imported_at: datetime = Field(default_factory=utcnow)
+    provider_reference: str | None = None
+    """The carrier's own quote reference (ordering quotes it back)."""
+    delivery_days: int | None = None
+    """Working days from order to delivery, as the carrier quoted them."""
 
 
 class QuoteImport(SQLModel, table=True):
@@ -463,6 +493,70 @@ class DesignFreeze(SQLModel, table=True):
     frozen_at: datetime = Field(default_factory=utcnow)
     thawed_at: datetime | None = None
     thaw_reason: str | None = None
+
+
+class Questionnaire(SQLModel, table=True):
+    """A customer's RFP questionnaire as imported: the file itself (the answers go back into
+    a copy of it, same sheet, same rows) and how its columns were read."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    file_name: str
+    content_hash: str
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sheet: str | None = None
+    """The worksheet read (None: a CSV file)."""
+    header_row: int = 1
+    columns: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """Field → 1-based column number (id, section, text, mandatory, answer, compliance)."""
+    imported_by: str
+    imported_at: datetime = Field(default_factory=utcnow)
+    current: bool = True
+
+
+class Requirement(SQLModel, table=True):
+    """One requirement or question of the customer's questionnaire, and our answer to it."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "req_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    questionnaire_id: int = Field(foreign_key="questionnaire.id", index=True)
+    req_id: str
+    """The customer's id of the requirement, as written in their file."""
+    row: int
+    """Its row in the customer's sheet (the export writes the answer there)."""
+    position: int
+    section: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    mandatory: bool = False
+    owner_role: str
+    milestone: str
+    compliance: Compliance | None = Field(default=None, sa_column=Column(EnumText(Compliance)))
+    answer: str | None = Field(default=None, sa_column=Column(Text))
+    library_answer: str | None = None
+    """The answer library entry used (its id), when the answer came from the library."""
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+
+
+class LibraryAnswer(SQLModel, table=True):
+    """An approved answer bid teams reuse (the answer library), shared by every bid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: str = Field(index=True, unique=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    """What it answers: the requirement as customers usually ask it (matched on)."""
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    compliance: Compliance = Field(
+        default=Compliance.COMPLY, sa_column=Column(EnumText(Compliance), nullable=False)
+    )
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    owner: str
+    last_reviewed: date
+    review_months: int = 12
+    updated_by: str
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Approval(SQLModel, table=True):

@@ -241,6 +241,15 @@ class PausingDocuments:
     ) -> ProducedDocuments:
         return ProducedDocuments([self._write(out_dir, "order_sheet", "order-sheet", "x")])
 
+    def current_documents(
+        self, session: Session, opportunity: Opportunity, out_dir: Path
+    ) -> ProducedDocuments:
+        state = opportunity.state.value
+        return ProducedDocuments([self._write(out_dir, "control_plan", "control-plan", state)])
+
+    def to_pdf(self, documents: list[RenderedDocument]) -> list[RenderedDocument]:
+        return []
+
 
 def pausing_documents(settings: Settings) -> PausingDocuments:
     """`BID_DOCUMENTS_FACTORY=tests.support.prefect_server:pausing_documents`."""

@@ -1,0 +1,362 @@
+"""CLI commands for the customer's questionnaire and the answer library: `bid rfp ...`.
+
+    bid rfp import OPP FILE [--sheet NAME] [--column FIELD=HEADER]   requirements from .xlsx/.csv
+    bid rfp status OPP [--json] [--all]                               coverage per section
+    bid rfp suggest OPP [--top N] [--accept SCORE] [--json]           library answers with scores
+    bid rfp answer OPP REQ --library ID | --text TEXT | --clear [--compliance C]
+    bid rfp export OPP --out FILE.xlsx                                the customer's file, answered
+    bid rfp library import FILE | export FILE | list [--tag T] [--review-due] [--json]
+
+Thin: parse, call the `bid` services, print. User text is printed literally (`output.esc`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator.cli.identity import acting
+from orchestrator.cli.output import esc, table
+from orchestrator.context import Context
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who does it (default: you; others: admins, recorders)."),
+]
+console = Console(highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _columns(values: list[str] | None) -> dict[str, str]:
+    from orchestrator.errors import InputError
+
+    columns: dict[str, str] = {}
+    for text in values or []:
+        name, sep, header = text.partition("=")
+        if not sep or not name.strip() or not header.strip():
+            raise InputError(
+                f"'{text}' is not FIELD=HEADER (e.g. text=Requirement)", field="column"
+            )
+        columns[name.strip().lower()] = header.strip()
+    return columns
+
+
+def _short(text: str, width: int = 70) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
+    """Add `rfp` (import, status, suggest, answer, export, library) to the `bid` command."""
+    rfp_app = typer.Typer(
+        help="The customer's questionnaire: import, answer, coverage, export.",
+        no_args_is_help=True,
+    )
+    library_app = typer.Typer(
+        help="The answer library: approved answers bids reuse.", no_args_is_help=True
+    )
+    app.add_typer(rfp_app, name="rfp")
+    rfp_app.add_typer(library_app, name="library")
+
+    @rfp_app.command("import")
+    def rfp_import(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        file: Annotated[Path, typer.Argument(help="The customer's questionnaire (.xlsx or .csv)")],
+        sheet: Annotated[
+            str | None,
+            typer.Option("--sheet", help="The worksheet (default: the first with a header row)"),
+        ] = None,
+        column: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--column",
+                help="FIELD=HEADER (or a column letter) for id, section, text, mandatory, "
+                "answer, compliance; repeatable",
+            ),
+        ] = None,
+        by: ByOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Import the requirements of the customer's questionnaire (all rows or none)."""
+        from orchestrator.bid.rfp import import_questionnaire
+        from orchestrator.decisions.rfp_rules import load_rfp_rules
+        from orchestrator.intake.questionnaire import parse_questionnaire
+
+        ctx = get_context()
+        rules = load_rfp_rules(ctx.settings.rules_dir)
+        parsed = parse_questionnaire(file, rules, sheet=sheet, columns=_columns(column))
+        with acting(ctx, by) as actor:
+            result = import_questionnaire(ctx, opportunity, parsed, actor=actor)
+        if as_json:
+            _print_json(result.to_json())
+            return
+        if result.already:
+            console.print(f"{result.ref}: {esc(file.name)} is already imported; nothing changed")
+            return
+        where = f" (sheet '{esc(parsed.sheet)}')" if parsed.sheet else ""
+        console.print(
+            f"{result.ref}: {len(parsed.requirements)} requirement(s) from {esc(file.name)}"
+            f"{where}, header row {parsed.header_row}: {result.added} new, {result.updated} "
+            f"updated ({result.kept_answers} answers kept), {result.removed} removed; "
+            f"{result.mandatory} mandatory, {result.headings} section heading(s)"
+        )
+
+    @rfp_app.command("status")
+    def rfp_status(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        every: Annotated[bool, typer.Option("--all", help="List every requirement.")] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Coverage of the questionnaire: answered, mandatory open, compliance, per section."""
+        from orchestrator.bid.rfp import rfp_status as read_status
+
+        status = read_status(get_context(), opportunity)
+        if as_json:
+            _print_json(status.to_json())
+            return
+        if not status.total:
+            console.print(f"{status.ref}: no questionnaire imported (bid rfp import)")
+            return
+        console.print(
+            f"{status.ref}: {esc(status.file_name)} — {status.answered} of {status.total} "
+            f"answered; mandatory open {len(status.mandatory_open)} of {status.mandatory}; "
+            + ", ".join(f"{k} {v}" for k, v in status.compliance.items())
+            + (f"; due {status.due} ({status.milestone})" if status.due else "")
+        )
+        console.print(
+            table(
+                "Per section",
+                ("Section", "Owner", "Answered", "Mandatory open", "Compliance"),
+                [
+                    (
+                        s.section,
+                        s.owner_role,
+                        f"{s.answered}/{s.total}",
+                        s.mandatory_open,
+                        ", ".join(f"{k} {v}" for k, v in sorted(s.compliance.items())),
+                    )
+                    for s in status.sections
+                ],
+            )
+        )
+        if status.mandatory_open:
+            shown = ", ".join(status.mandatory_open[:20])
+            more = (
+                f" and {len(status.mandatory_open) - 20} more"
+                if len(status.mandatory_open) > 20
+                else ""
+            )
+            console.print(f"[red]mandatory, unanswered[/]: {esc(shown)}{more}")
+        if every:
+            console.print(
+                table(
+                    "Requirements",
+                    ("Id", "M", "Compliance", "Owner", "Requirement", "Answer"),
+                    [
+                        (
+                            r["id"],
+                            "M" if r["mandatory"] else "",
+                            r["compliance"] or "",
+                            r["owner_role"],
+                            _short(r["text"], 50),
+                            _short(r["answer"] or "", 50),
+                        )
+                        for r in status.requirements
+                    ],
+                )
+            )
+
+    @rfp_app.command("suggest")
+    def rfp_suggest(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        top: Annotated[
+            int | None, typer.Option("--top", min=1, max=20, help="Answers per requirement")
+        ] = None,
+        accept: Annotated[
+            float | None,
+            typer.Option(
+                "--accept",
+                min=0,
+                max=200,
+                help="Record the best answer of every unanswered requirement scoring at least this",
+            ),
+        ] = None,
+        by: ByOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Propose the best library answers per unanswered requirement, with their scores."""
+        from orchestrator.bid.rfp import accept_suggestions, suggestions
+
+        ctx = get_context()
+        found = suggestions(ctx, opportunity, limit=top)
+        if as_json and accept is None:
+            _print_json(
+                [
+                    {
+                        "requirement": r.req_id,
+                        "mandatory": r.mandatory,
+                        "text": r.text,
+                        "suggestions": [s.__dict__ for s in r.suggestions],
+                    }
+                    for r in found
+                ]
+            )
+            return
+        if accept is not None:
+            with acting(ctx, by) as actor:
+                result = accept_suggestions(ctx, opportunity, min_score=accept, by=actor)
+            if as_json:
+                _print_json({"opportunity": result.ref, "answered": list(result.answered)})
+            else:
+                console.print(f"{result.ref}: {esc(result.message)}")
+            return
+        console.print(
+            table(
+                "Suggestions from the answer library",
+                ("Requirement", "Text", "Answer", "Score", "Match", "Note"),
+                [
+                    (
+                        r.req_id,
+                        _short(r.text, 50),
+                        s.answer_id if s else "—",
+                        f"{s.score:.1f}" if s else "",
+                        f"{s.match:.1f}" if s else "",
+                        "review due" if s and s.review_due else "",
+                    )
+                    for r in found
+                    for s in (r.suggestions or (None,))
+                ],
+            )
+        )
+
+    @rfp_app.command("answer")
+    def rfp_answer(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        requirement: Annotated[str, typer.Argument(help="The requirement id, as in the file")],
+        library: Annotated[
+            str | None, typer.Option("--library", help="A library answer id")
+        ] = None,
+        text: Annotated[str | None, typer.Option("--text", help="Our own answer")] = None,
+        compliance: Annotated[
+            str | None,
+            typer.Option("--compliance", help="comply | partial | non_comply | n_a"),
+        ] = None,
+        clear: Annotated[bool, typer.Option("--clear", help="Remove the answer")] = False,
+        by: ByOption = None,
+    ) -> None:
+        """Record the answer to one requirement (from the library, or in our own words)."""
+        from orchestrator.bid.rfp import answer_requirement
+
+        ctx = get_context()
+        with acting(ctx, by) as actor:
+            result = answer_requirement(
+                ctx,
+                opportunity,
+                requirement,
+                by=actor,
+                library=library,
+                text=text,
+                compliance=compliance,
+                clear=clear,
+            )
+        console.print(f"{result.ref}: {esc(result.message)}")
+
+    @rfp_app.command("export")
+    def rfp_export(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        out: Annotated[Path, typer.Option("--out", help="The file to write (.xlsx or .csv)")],
+    ) -> None:
+        """Write our answers and compliance into a copy of the customer's own questionnaire."""
+        from orchestrator.bid.rfp import export_rows
+        from orchestrator.decisions.rfp_rules import load_rfp_rules
+        from orchestrator.documents.questionnaire import write_answers
+
+        ctx = get_context()
+        rows = export_rows(ctx, opportunity)
+        written = write_answers(rows, load_rfp_rules(ctx.settings.rules_dir), out)
+        answered = sum(1 for _, _, answer, _ in rows.answers if answer)
+        console.print(
+            f"{esc(out)}: {answered} of {written} requirement(s) answered, in a copy of "
+            f"{esc(rows.file_name)}"
+        )
+
+    @library_app.command("import")
+    def library_import(
+        file: Annotated[Path | None, typer.Argument(help="Answer library (.yaml or .csv)")] = None,
+        starter: Annotated[
+            bool, typer.Option("--starter", help="The starter library shipped in rules/")
+        ] = False,
+        by: ByOption = None,
+    ) -> None:
+        """Add or update library answers (the same id updates); all entries or none."""
+        from orchestrator.bid.library import import_library
+        from orchestrator.errors import InputError
+        from orchestrator.intake.answer_library import parse_library
+
+        ctx = get_context()
+        if (file is None) == (not starter):
+            raise InputError("give a FILE or --starter", field="file")
+        file = file or ctx.settings.rules_dir / "answer_library.yaml"
+        entries = parse_library(file, ctx.clock().date())
+        with acting(ctx, by) as actor:
+            result = import_library(ctx, entries, by=actor)
+        console.print(
+            f"answer library: {result.added} added, {result.updated} updated, "
+            f"{result.unchanged} unchanged from {esc(file.name)}"
+        )
+
+    @library_app.command("export")
+    def library_export(
+        file: Annotated[Path, typer.Argument(help="Where to write (.yaml or .csv)")],
+    ) -> None:
+        """Write the whole library (with its usage counts) as YAML or CSV."""
+        from orchestrator.bid.library import library_rows
+        from orchestrator.documents.library import write_library
+
+        rows = library_rows(get_context())
+        write_library(rows, file)
+        console.print(f"{esc(file)}: {len(rows)} answer(s)")
+
+    @library_app.command("list")
+    def library_list(
+        tag: Annotated[str | None, typer.Option("--tag", help="Only answers with this tag")] = None,
+        due: Annotated[
+            bool, typer.Option("--review-due", help="Only answers whose review is due")
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """The library: each answer, its owner, review date, usage and whether review is due."""
+        from orchestrator.bid.library import library_rows
+
+        rows = [r for r in library_rows(get_context(), tag=tag) if r["review_due"] or not due]
+        if as_json:
+            _print_json(rows)
+            return
+        console.print(
+            table(
+                "Answer library",
+                ("Id", "Question", "Tags", "Owner", "Reviewed", "Used", "Won", "Note"),
+                [
+                    (
+                        r["id"],
+                        _short(r["question"], 50),
+                        ", ".join(r["tags"]),
+                        r["owner"],
+                        r["last_reviewed"],
+                        r["used"],
+                        r["used_in_won_bids"],
+                        "review due" if r["review_due"] else "",
+                    )
+                    for r in rows
+                ],
+            )
+        )

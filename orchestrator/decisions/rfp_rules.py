@@ -1,0 +1,225 @@
+"""RFP questionnaires as data: `rules/rfp.yaml`, loaded and validated in one place.
+
+How a customer's file is read (which header names mean which field, what a mandatory or a
+compliance cell may hold), who answers a requirement (section → role), the milestone the
+answers are due by, and the answer library's settings. A mistake names the file and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import RuleLoadError
+from orchestrator.store.models import Compliance, Role
+
+RFP_FILE = "rfp.yaml"
+FIELDS = ("id", "section", "text", "mandatory", "answer", "compliance")
+REQUIRED_FIELDS = ("id", "text")
+
+
+def squeeze(text: object) -> str:
+    """A header or cell compared the way people read it: trimmed, lower case, one space."""
+    return " ".join(str(text if text is not None else "").split()).lower()
+
+
+@dataclass(frozen=True)
+class OwnerRule:
+    pattern: re.Pattern[str]
+    owner_role: str
+
+
+@dataclass(frozen=True)
+class LibrarySettings:
+    review_months: int
+    suggestions: int
+    min_score: float
+    won_boost: float
+    max_boost: float
+    stale_penalty: float
+
+
+@dataclass(frozen=True)
+class RfpRules:
+    file: str
+    sha256: str
+    columns: dict[str, tuple[str, ...]]
+    """Field → header names (squeezed)."""
+    mandatory_yes: frozenset[str]
+    mandatory_no: frozenset[str]
+    compliance_values: dict[Compliance, tuple[str, ...]]
+    owners: tuple[OwnerRule, ...]
+    due_milestone: str
+    sla_keywords: re.Pattern[str]
+    max_rows: int
+    max_text: int
+    max_bytes: int
+    library: LibrarySettings
+
+    def field_for_header(self, header: object) -> str | None:
+        name = squeeze(header)
+        for field, names in self.columns.items():
+            if name in names:
+                return field
+        return None
+
+    def mandatory(self, cell: object) -> bool | None:
+        """True, False, or None when the cell says neither."""
+        value = squeeze(cell)
+        if value in self.mandatory_yes:
+            return True
+        if value in self.mandatory_no:
+            return False
+        return None
+
+    def compliance(self, cell: object) -> Compliance | None:
+        value = squeeze(cell)
+        for status, spellings in self.compliance_values.items():
+            if value in {squeeze(s) for s in spellings}:
+                return status
+        return None
+
+    def compliance_label(self, status: Compliance) -> str:
+        """How the customer's file writes a status (the first spelling of rfp.yaml)."""
+        return self.compliance_values[status][0]
+
+    def owner_for(self, section: str, text: str) -> str:
+        for rule in self.owners:
+            if rule.pattern.search(section):
+                return rule.owner_role
+        for rule in self.owners:
+            if rule.pattern.search(text):
+                return rule.owner_role
+        return self.owners[-1].owner_role
+
+    def asks_for_service_levels(self, text: str) -> bool:
+        return self.sla_keywords.search(text) is not None
+
+
+def _fail(path: Path, where: str, message: str) -> RuleLoadError:
+    return RuleLoadError(f"{path}: {where}: {message}")
+
+
+def _texts(value: object, path: Path, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, where, "must be a non-empty list")
+    return tuple(str(v) for v in value)
+
+
+def _number(data: dict[str, Any], key: str, default: float, path: Path, where: str) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise _fail(path, f"{where}.{key}", "must be a number >= 0")
+    return float(value)
+
+
+def _regex(value: object, path: Path, where: str) -> re.Pattern[str]:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, where, "must be a regular expression")
+    try:
+        return re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        raise _fail(path, where, f"is not a valid regular expression ({exc})") from None
+
+
+def parse_rfp_rules(path: Path) -> RfpRules:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise RuleLoadError(f"{path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise RuleLoadError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise RuleLoadError(f"{path}: expected a mapping at the top level")
+    raw_columns = data.get("columns")
+    if not isinstance(raw_columns, dict):
+        raise _fail(path, "columns", "must map each field to its header names")
+    unknown = sorted(set(raw_columns) - set(FIELDS))
+    if unknown:
+        raise _fail(path, "columns", f"unknown field(s) {unknown}; fields: {', '.join(FIELDS)}")
+    columns = {
+        field: tuple(squeeze(n) for n in _texts(raw_columns.get(field), path, f"columns.{field}"))
+        for field in FIELDS
+        if field in raw_columns
+    }
+    for field in REQUIRED_FIELDS:
+        if field not in columns:
+            raise _fail(path, "columns", f"field '{field}' needs header names")
+    mandatory = data.get("mandatory_values") or {}
+    if not isinstance(mandatory, dict):
+        raise _fail(path, "mandatory_values", "must have 'yes' and 'no' lists")
+    yes = frozenset(squeeze(v) for v in _texts(mandatory.get("yes"), path, "mandatory_values.yes"))
+    no = frozenset(squeeze(v) for v in _texts(mandatory.get("no"), path, "mandatory_values.no"))
+    raw_compliance = data.get("compliance_values")
+    if not isinstance(raw_compliance, dict) or set(raw_compliance) != {c.value for c in Compliance}:
+        raise _fail(
+            path,
+            "compliance_values",
+            f"must give spellings for each of {', '.join(c.value for c in Compliance)}",
+        )
+    compliance = {
+        Compliance(key): _texts(value, path, f"compliance_values.{key}")
+        for key, value in raw_compliance.items()
+    }
+    roles = {r.value for r in Role}
+    raw_owners = data.get("owners")
+    if not isinstance(raw_owners, list) or not raw_owners:
+        raise _fail(path, "owners", "must be a non-empty list of {match, owner_role}")
+    owners = []
+    for index, row in enumerate(raw_owners, start=1):
+        where = f"owners row {index}"
+        if not isinstance(row, dict) or row.get("owner_role") not in roles:
+            raise _fail(path, where, f"owner_role must be one of {', '.join(sorted(roles))}")
+        owners.append(OwnerRule(_regex(row.get("match"), path, where), str(row["owner_role"])))
+    milestone = data.get("due_milestone")
+    if not isinstance(milestone, str) or not milestone:
+        raise _fail(path, "due_milestone", "must name a milestone of rules/milestones.yaml")
+    limits = data.get("limits") or {}
+    library = data.get("library") or {}
+    if not isinstance(limits, dict) or not isinstance(library, dict):
+        raise _fail(path, "limits/library", "must be mappings")
+    settings = LibrarySettings(
+        review_months=int(_number(library, "review_months", 12, path, "library")),
+        suggestions=max(1, int(_number(library, "suggestions", 3, path, "library"))),
+        min_score=_number(library, "min_score", 45, path, "library"),
+        won_boost=_number(library, "won_boost", 4, path, "library"),
+        max_boost=_number(library, "max_boost", 12, path, "library"),
+        stale_penalty=_number(library, "stale_penalty", 5, path, "library"),
+    )
+    return RfpRules(
+        file=str(path),
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        columns=columns,
+        mandatory_yes=yes,
+        mandatory_no=no,
+        compliance_values=compliance,
+        owners=tuple(owners),
+        due_milestone=milestone,
+        sla_keywords=_regex(data.get("sla_keywords"), path, "sla_keywords"),
+        max_rows=int(_number(limits, "max_rows", 20000, path, "limits")),
+        max_text=int(_number(limits, "max_text", 10000, path, "limits")),
+        max_bytes=int(_number(limits, "max_bytes", 50_000_000, path, "limits")),
+        library=settings,
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached(path: Path, mtime: float) -> RfpRules:
+    return parse_rfp_rules(path)
+
+
+def load_rfp_rules(rules_dir: Path) -> RfpRules:
+    """rules/rfp.yaml, read again when it changes."""
+    path = (rules_dir / RFP_FILE).resolve()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        raise RuleLoadError(f"{path}: file not found") from None
+    return _cached(path, mtime)

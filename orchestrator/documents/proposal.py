@@ -1,0 +1,342 @@
+"""What the proposal shows the customer, as plain data: written for them, not for us.
+
+No hashes and no words of our own workflow: the version is a label ("version 3 — 10 January
+2027", given by the renderer), the signature a person of the bid team. The service strategy
+chosen at kick-off (rules/proposal.yaml) decides which sections appear, numbered in the
+template's order; the service level section also appears when a requirement of the
+customer's questionnaire asks for service levels, the compliance section when a
+questionnaire was imported (its matrix is an annex, and an .xlsx beside the proposal).
+Prices are per site in the bid's currency at its recorded rate; a line without a price says
+"price on request", never 0.00.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.commercial.pricing import price_bid
+from orchestrator.commercial.quotes import current_quotes, ordered_sites
+from orchestrator.commercial.transition import (
+    SiteDelivery,
+    expected_order_date,
+    provider_names,
+    transition_waves,
+)
+from orchestrator.decisions.catalogue import Catalogue
+from orchestrator.decisions.offer_rules import (
+    SECTION_ORDER,
+    load_delivery,
+    load_proposal_rules,
+)
+from orchestrator.decisions.rfp_rules import load_rfp_rules
+from orchestrator.documents.text import (
+    SERVICE_DESCRIPTIONS,
+    SERVICE_LABELS,
+    base_context,
+    clean,
+    long_date,
+    money,
+    signatory,
+)
+from orchestrator.store.models import Compliance, Opportunity, QuoteKind, Requirement
+
+ON_REQUEST = "price on request"
+"""What a line without a price shows instead of an amount."""
+COMPLIANCE_LABELS = {
+    Compliance.COMPLY: "Comply",
+    Compliance.PARTIAL: "Partial",
+    Compliance.NON_COMPLY: "Non-comply",
+    Compliance.NOT_APPLICABLE: "N/A",
+}
+ACCESS_LABELS = {
+    "fiber": "fibre",
+    "copper": "copper",
+    "wireless": "fixed wireless",
+    "4g": "4G",
+    "5g": "5G",
+}
+
+
+def compliance_rows(session: Session, opportunity_id: int) -> list[dict[str, Any]]:
+    """The compliance matrix: every requirement with our compliance and answer."""
+    rows = session.exec(
+        select(Requirement)
+        .where(Requirement.opportunity_id == opportunity_id)
+        .order_by(col(Requirement.position))
+    ).all()
+    return [
+        {
+            "id": clean(r.req_id),
+            "section": clean(r.section),
+            "text": clean(r.text),
+            "mandatory": "M" if r.mandatory else "",
+            "compliance": COMPLIANCE_LABELS[r.compliance] if r.compliance else "Open",
+            "answer": clean(r.answer or ""),
+        }
+        for r in rows
+    ]
+
+
+def _sections(present: set[str], titles: dict[str, str]) -> dict[str, Any]:
+    """Per section: its number ("3") when present, else "" (the template skips it)."""
+    numbers: dict[str, Any] = {}
+    number = 0
+    for name in SECTION_ORDER:
+        if name in present:
+            number += 1
+            numbers[name] = str(number)
+        else:
+            numbers[name] = ""
+    numbers["titles"] = titles
+    return numbers
+
+
+def proposal_context(
+    session: Session, opportunity: Opportunity, catalogue: Catalogue, rules_dir: Path
+) -> dict[str, Any]:
+    """Everything the proposal shows (the renderer adds the version label)."""
+    opportunity_id = opportunity.id or 0
+    sites = ordered_sites(session, opportunity_id)
+    quotes = current_quotes(session, opportunity_id)
+    pricing = opportunity.pricing or {}
+    priced = price_bid(opportunity, sites, catalogue)
+    fx, currency, months = priced.fx, priced.fx.currency, priced.contract_months
+    delivery = load_delivery(rules_dir)
+    proposal_rules = load_proposal_rules(rules_dir)
+    rfp_rules = load_rfp_rules(rules_dir)
+    requirements = compliance_rows(session, opportunity_id)
+
+    rows: list[dict[str, Any]] = []
+    by_country: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    by_service: dict[str, list[Any]] = defaultdict(list)
+    by_band: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    sla_use: dict[str, set[str]] = defaultdict(set)
+    for site, line in zip(sites, priced.lines, strict=False):
+        bucket = by_country[site.country]
+        bucket[0] += 1
+        bucket[1] += line.monthly_eur
+        bucket[2] += line.one_off_eur
+        by_service[site.service].append(site)
+        by_band[(site.access, site.bandwidth_mbps)].append(line)
+        sla = delivery.sla_class_for(site.access, site.sla_class)
+        sla_use[sla.name].add(ACCESS_LABELS.get(site.access, site.access))
+        rows.append(
+            {
+                "site_id": clean(site.site_id),
+                "name": clean(site.name),
+                "city": clean(site.city),
+                "country": site.country,
+                "service": SERVICE_LABELS.get(site.service, site.service),
+                "access": ACCESS_LABELS.get(site.access, site.access),
+                "bandwidth_mbps": site.bandwidth_mbps,
+                "sla": sla.name.title(),
+                "monthly": money(fx.from_eur(line.monthly_eur)) if line.priced else ON_REQUEST,
+                "one_off": money(fx.from_eur(line.one_off_eur)) if line.priced else ON_REQUEST,
+            }
+        )
+    bid_lines = [
+        f"{SERVICE_LABELS.get(line.service, line.service)} (for the whole contract): "
+        + (
+            f"{money(fx.from_eur(line.monthly_eur))} {currency} monthly, "
+            f"{money(fx.from_eur(line.one_off_eur))} {currency} one-off"
+            if line.priced
+            else ON_REQUEST
+        )
+        for line in priced.lines
+        if line.kind == "bid"
+    ]
+    services = [
+        {
+            "label": SERVICE_LABELS.get(service, service),
+            "description": SERVICE_DESCRIPTIONS.get(service, ""),
+            "sites": str(len(members)),
+            "access_mix": ", ".join(
+                f"{ACCESS_LABELS.get(access, access)} {count}"
+                for access, count in sorted(Counter(s.access for s in members).items())
+            ),
+        }
+        for service, members in sorted(by_service.items())
+    ] + [
+        {
+            "label": SERVICE_LABELS.get(line.service, line.service),
+            "description": SERVICE_DESCRIPTIONS.get(line.service, ""),
+            "sites": "all",
+            "access_mix": "",
+        }
+        for line in priced.lines
+        if line.kind == "bid"
+    ]
+    requested = [SERVICE_LABELS.get(s, s).lower() for s in opportunity.services]
+    services_text = ", ".join(requested or [SERVICE_LABELS.get(k, k).lower() for k in by_service])
+    country_rows = sorted(by_country.items(), key=lambda kv: (-kv[1][0], kv[0]))
+
+    strategy = proposal_rules.strategies.get(opportunity.service_strategy or "")
+    present = set(strategy.sections if strategy else ("summary", "solution", "pricing",
+                                                      "transition", "assumptions"))  # fmt: skip
+    if any(rfp_rules.asks_for_service_levels(r["text"]) for r in requirements):
+        present.add("service_levels")
+    if requirements:
+        present.add("compliance")
+
+    names = {p.id: p.name for p in catalogue.providers.providers}
+    order_date = expected_order_date(
+        opportunity.contract_start,
+        opportunity.decision_date,
+        opportunity.submission_deadline,
+        delivery,
+    )
+    deliveries = []
+    for site in sites:
+        quote = quotes.get(site.site_id)
+        routed = quote.provider if quote else catalogue.providers.routed_provider(
+            site.country, site.access
+        ) or ""  # fmt: skip
+        deliveries.append(
+            SiteDelivery(
+                site.site_id,
+                site.country,
+                site.access,
+                provider_names(names, routed) if routed else "",
+                quote.delivery_days if quote else None,
+                site.requested_install_date,
+            )
+        )
+    waves = [
+        {
+            "wave": str(w.wave),
+            "country": w.country,
+            "sites": str(w.sites),
+            "carriers": ", ".join(w.carriers) or "to be confirmed",
+            "lead_time": f"{w.lead_time_days} working days",
+            "starts": w.starts.isoformat(),
+            "completed": w.completed.isoformat(),
+        }
+        for w in transition_waves(deliveries, order_date, delivery)
+    ]
+
+    budgetary = sum(
+        1 for s in sites if (q := quotes.get(s.site_id)) and q.kind == QuoteKind.BUDGETARY
+    )
+    assumptions = [
+        f"Prices are in {currency}, excluding VAT and local taxes.",
+        f"The contract runs for {months} months from the contract start.",
+    ]
+    if currency != "EUR":
+        assumptions.append(
+            f"Amounts were converted from EUR at 1 {currency} = {fx.rate:g} EUR "
+            f"(rates of {fx.as_of})."
+        )
+    assumptions += [
+        "Site addresses and bandwidths as listed in the pricing schedule; later changes are "
+        "ordered as moves, adds, changes and deletes.",
+        "You give access to each site for surveys and installation.",
+        f"Delivery dates count working days from an order on {order_date.isoformat()}; they "
+        "move with the actual contract start.",
+    ]
+    if budgetary:
+        assumptions.append(
+            f"Prices of {budgetary} site(s) are confirmed after the site survey and may change."
+        )
+    if priced.unpriced:
+        assumptions.append(f"{len(priced.unpriced)} line(s) are priced on request.")
+
+    sla_rows = [
+        {
+            "name": cls.name.title(),
+            "access": ", ".join(sorted(sla_use[cls.name])),
+            "availability": cls.availability,
+            "repair": cls.repair,
+            "window": cls.service_window,
+        }
+        for cls in delivery.sla_classes.values()
+        if cls.name in sla_use
+    ]
+    breakdown = [
+        {
+            "access": ACCESS_LABELS.get(access, access),
+            "mbps": str(mbps),
+            "sites": str(len(lines)),
+            "monthly": money(fx.from_eur(lines[0].monthly_eur)) if lines[0].priced else ON_REQUEST,
+            "one_off": money(fx.from_eur(lines[0].one_off_eur)) if lines[0].priced else ON_REQUEST,
+        }
+        for (access, mbps), lines in sorted(by_band.items())
+    ]
+    discount = float(pricing.get("discount_pct", 0.0))
+    compliance_counts = Counter(r["compliance"] for r in requirements)
+    base = base_context(session, opportunity, "Proposal")
+    return {
+        **base,
+        "rfp_reference": clean(opportunity.rfp_reference or ""),
+        "prepared_by": signatory(session, opportunity),
+        "currency": currency,
+        "services_text": clean(services_text),
+        "site_count": len(sites),
+        "country_count": len(by_country),
+        "contract_months": months,
+        "discount_text": f", including a {discount:g}% discount" if discount else "",
+        "strategy": {
+            "label": strategy.label if strategy else "",
+            "pitch": strategy.pitch if strategy else "",
+        },
+        "win_themes": [clean(t) for t in opportunity.win_themes],
+        "sections": _sections(present, proposal_rules.titles),
+        "totals": {
+            "monthly": money(fx.from_eur(priced.monthly_eur)),
+            "one_off": money(fx.from_eur(priced.one_off_eur)),
+            "contract": money(fx.from_eur(priced.contract_value_eur)),
+        },
+        "services": services,
+        "sites": rows,
+        "bid_lines": bid_lines,
+        "pricing": [
+            {
+                "country": country,
+                "sites": str(int(values[0])),
+                "monthly": money(fx.from_eur(values[1])),
+                "one_off": money(fx.from_eur(values[2])),
+                "contract": money(fx.from_eur(values[1] * months + values[2])),
+            }
+            for country, values in country_rows
+        ],
+        "service_levels": {**proposal_rules.blocks["service_levels"], "classes": sla_rows},
+        "quality_of_service": proposal_rules.blocks["quality_of_service"],
+        "cost_breakdown": {**proposal_rules.blocks["cost_breakdown"], "bands": breakdown},
+        "transition_intro": _transition_intro(opportunity.incumbent),
+        "waves": waves,
+        "compliance": {
+            "total": len(requirements),
+            "mandatory": sum(1 for r in requirements if r["mandatory"]),
+            "counts": ", ".join(
+                f"{label.lower()} {compliance_counts[label]}"
+                for label in (*COMPLIANCE_LABELS.values(), "Open")
+                if compliance_counts[label]
+            ),
+            "rows": requirements,
+        },
+        "assumptions": assumptions,
+    }
+
+
+def _transition_intro(incumbent: bool) -> str:
+    if incumbent:
+        return (
+            "We already serve these sites: there is no migration from another provider. "
+            "Upgrades are planned country by country, each with one planned interruption "
+            "outside business hours."
+        )
+    return (
+        "Sites move from your current provider country by country. Each site has one planned "
+        "interruption of at most four hours outside business hours; the old line stays in "
+        "service until the new one is accepted. A wave starts when the access lines of its "
+        "country are delivered (the carriers' lead times, in working days of the country)."
+    )
+
+
+def version_label(number: int, day: date) -> str:
+    """ "version 3 — 10 January 2027": how the customer tells versions apart."""
+    return f"version {number} — {long_date(day)}"
