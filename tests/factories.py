@@ -50,6 +50,7 @@ QUOTE_HEADER = (
     "one_off_cost",
     "currency",
     "valid_until",
+    "provider_reference",
 )
 
 
@@ -183,6 +184,7 @@ def quote_file(
                     round((price.list_one_off_eur or 100.0) * cost_share, 2),
                     "EUR",
                     valid_until,
+                    f"{provider[:3].upper()}-{kind[0].upper()}-{site.site_id}",
                 ]
             )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +212,24 @@ def produce(
     answer = ctx.output_dir_for(ref) / f"quotes-firm-{cost_share:g}.csv"
     quote_file(ctx, ref, answer, cost_share=cost_share)
     import_quotes(ctx, ref, answer, actor=PEOPLE["sales_support"])
+    order_details(ctx, ref)
     freeze_design(ctx, ref, by=by)
+
+
+def order_details(ctx: Context, ref: str) -> None:
+    """What provisioning needs from the customer (legal and billing entity, purchase order),
+    known here before the verdict so that a won bid's order sheet is clean."""
+    from orchestrator.bid.offer import set_order_details
+
+    set_order_details(
+        ctx,
+        ref,
+        by=PEOPLE["sales_support"],
+        legal_entity="Acme Holding NV",
+        billing_entity="Acme Services NV",
+        purchase_order=f"PO-{ref}",
+        contract_start=ctx.clock().date() + timedelta(days=90),
+    )
 
 
 def carry_to_governance(ctx: Context, ref: str, decider: str = PEOPLE["bid_manager"]) -> None:

@@ -77,8 +77,13 @@ def _postcode(pattern: str, n: int) -> str:
     )
 
 
-def site_specs(n: int, countries: Sequence[str] = ALL_COUNTRIES) -> list[SiteSpec]:
-    """N sites, round-robin over `countries`, ids S-00001…, valid addresses."""
+def site_specs(
+    n: int, countries: Sequence[str] = ALL_COUNTRIES, *, contacts: bool = False
+) -> list[SiteSpec]:
+    """N sites, round-robin over `countries`, ids S-00001…, valid addresses; with `contacts`,
+    a site contact each (a valid phone number of the country, as the order sheet needs)."""
+    import phonenumbers
+
     specs = []
     for i in range(n):
         country = countries[i % len(countries)]
@@ -100,6 +105,17 @@ def site_specs(n: int, countries: Sequence[str] = ALL_COUNTRIES) -> list[SiteSpe
                 country=country,
                 bandwidth_mbps=bandwidth,
                 access=access,
+                **(
+                    {
+                        "contact_name": f"Site lead {i + 1}",
+                        "contact_phone": phonenumbers.format_number(
+                            phonenumbers.example_number(country),
+                            phonenumbers.PhoneNumberFormat.E164,
+                        ),
+                    }
+                    if contacts
+                    else {}
+                ),
             )
         )
     return specs

@@ -195,8 +195,30 @@ def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
 
     ref = new_bid(ctx, site_count=0)
     sites = [
-        SiteSpec("H1", "Hamburg store", "Ring 2", "20095", "Hamburg", "DE", 100, "fiber"),
-        SiteSpec("B1", "Brussel office", "Wetstraat 1", "1040", "Brussel", "BE", 100, "fiber"),
+        SiteSpec(
+            "H1",
+            "Hamburg store",
+            "Ring 2",
+            "20095",
+            "Hamburg",
+            "DE",
+            100,
+            "fiber",
+            contact_name="Jan Maier",
+            contact_phone="+4930123456",
+        ),
+        SiteSpec(
+            "B1",
+            "Brussel office",
+            "Wetstraat 1",
+            "1040",
+            "Brussel",
+            "BE",
+            100,
+            "fiber",
+            contact_name="An Peeters",
+            contact_phone="+3212345678",
+        ),
     ]
     import_sites(ctx, ref, sites, actor="test")
     carry_to_governance(ctx, ref)

@@ -25,6 +25,7 @@ from orchestrator import errors
 from orchestrator.bid import outcomes, queries, services
 from orchestrator.bid.deadlines import watch
 from orchestrator.bid.edits import SiteDelta, change_sites, current_sites, update_opportunity
+from orchestrator.bid.offer import set_order_details
 from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.production import freeze_design
 from orchestrator.bid.quotes import import_quotes
@@ -214,6 +215,7 @@ def _step(run: Run, step: Any) -> None:
         "approve": lambda: services.approve(run.ctx, run.ref, **args),
         "result": lambda: outcomes.record_result(run.ctx, run.ref, **args),
         "shortlist": lambda: outcomes.shortlist(run.ctx, run.ref, **args),
+        "order_details": lambda: set_order_details(run.ctx, run.ref, **args),
         "freeze": lambda: freeze_design(run.ctx, run.ref, **args),
         "pricing": lambda: set_pricing(run.ctx, run.ref, args["changes"], by=args["by"]),
         "clock": lambda: run.clock_step(args),

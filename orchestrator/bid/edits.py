@@ -58,6 +58,7 @@ def replan(session: Session, ctx: Context, opportunity: Opportunity) -> list[dic
             KICK_OFF_STAGE,
             submission_deadline=opportunity.submission_deadline,
             anchor_time=ctx.clock(),
+            country=planning.home_country(ctx),
         )
     }
     moved: list[dict[str, str]] = []

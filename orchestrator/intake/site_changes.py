@@ -9,11 +9,10 @@ every problem names the file, the row and the field. A removal file needs only `
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows

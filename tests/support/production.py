@@ -160,18 +160,12 @@ class ProductionRun:
     def create(self, count: int, site_count: int = 2) -> list[str]:
         """Bids of the factories' team, each with `site_count` sites at valid addresses."""
         from orchestrator.bid.onboarding import import_sites
-        from orchestrator.intake.opportunity import SiteSpec
         from tests.factories_sites import site_specs
 
         refs = []
         for n in range(count):
             ref = new_bid(self.ctx, 0, account={"name": f"Acme {n:04d}", "tier": "top"})
-            specs = site_specs(site_count, ("DE", "FR"))
-            sites = [
-                SiteSpec(s.site_id, s.name, s.street, s.postcode, s.city, s.country,
-                         s.bandwidth_mbps, s.access)
-                for s in specs
-            ]  # fmt: skip
+            sites = site_specs(site_count, ("DE", "FR"), contacts=True)
             import_sites(self.ctx, ref, sites, actor=PEOPLE["bid_manager"])
             refs.append(ref)
         link_slack_users(self.ctx)
