@@ -64,6 +64,18 @@ class SiteSpec:
     country: str
     bandwidth_mbps: int
     access: str
+    contact_name: str | None = None
+    contact_phone: str | None = None
+
+
+def _example_phone(country: str) -> str:
+    """A valid phone number of `country` (phonenumbers' example), in E.164."""
+    import phonenumbers
+
+    number = phonenumbers.example_number(country)
+    if number is None:
+        raise ValueError(f"phonenumbers has no example number for {country}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _postcode(pattern: str, n: int) -> str:
@@ -82,8 +94,6 @@ def site_specs(
 ) -> list[SiteSpec]:
     """N sites, round-robin over `countries`, ids S-00001…, valid addresses; with `contacts`,
     a site contact each (a valid phone number of the country, as the order sheet needs)."""
-    import phonenumbers
-
     specs = []
     for i in range(n):
         country = countries[i % len(countries)]
@@ -108,10 +118,7 @@ def site_specs(
                 **(
                     {
                         "contact_name": f"Site lead {i + 1}",
-                        "contact_phone": phonenumbers.format_number(
-                            phonenumbers.example_number(country),
-                            phonenumbers.PhoneNumberFormat.E164,
-                        ),
+                        "contact_phone": _example_phone(country),
                     }
                     if contacts
                     else {}

@@ -160,12 +160,18 @@ class ProductionRun:
     def create(self, count: int, site_count: int = 2) -> list[str]:
         """Bids of the factories' team, each with `site_count` sites at valid addresses."""
         from orchestrator.bid.onboarding import import_sites
+        from orchestrator.intake.opportunity import SiteSpec
         from tests.factories_sites import site_specs
 
         refs = []
         for n in range(count):
             ref = new_bid(self.ctx, 0, account={"name": f"Acme {n:04d}", "tier": "top"})
-            sites = site_specs(site_count, ("DE", "FR"), contacts=True)
+            sites = [
+                SiteSpec(s.site_id, s.name, s.street, s.postcode, s.city, s.country,
+                         s.bandwidth_mbps, s.access, contact_name=s.contact_name,
+                         contact_phone=s.contact_phone)
+                for s in site_specs(site_count, ("DE", "FR"), contacts=True)
+            ]  # fmt: skip
             import_sites(self.ctx, ref, sites, actor=PEOPLE["bid_manager"])
             refs.append(ref)
         link_slack_users(self.ctx)
