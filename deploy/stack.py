@@ -313,9 +313,9 @@ class Stack:
         for name in self._commands():
             self.start(name)
 
-    def down(self) -> None:
+    def down(self, grace: float = 30.0) -> None:
         for name in reversed(list(self.pids)):
-            self.stop(name)
+            self.stop(name, grace=grace)
         self.stop_postgres()
         self.pids.clear()
         self._save()

@@ -23,6 +23,7 @@ from tests.support.production import ProductionRun
 pytestmark = [pytest.mark.prefect_server, pytest.mark.slow, pytest.mark.postgres]
 
 BIDS = int(os.environ.get("BID_TEST_PRODUCTION_BIDS", "50"))
+FAULT_BIDS = int(os.environ.get("BID_TEST_FAULT_BIDS", "12"))
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_bids_go_through_every_step_on_the_stack(run: ProductionRun) -> None:
 def test_the_same_end_through_a_killed_worker_a_database_restart_and_a_prefect_outage(
     run: ProductionRun,
 ) -> None:
-    refs = run.create(20)
+    refs = run.create(FAULT_BIDS)
     chaos = random.Random(20261127)
     stop = threading.Event()
     seen: list[str] = []

@@ -148,7 +148,10 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
     with sites_file.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["site_id", "name", "street", "postcode", "city", "country", "bandwidth_mbps", "access"]
+            [
+                *("site_id", "name", "street", "postcode", "city", "country"),
+                *("bandwidth_mbps", "access", "contact_name", "contact_phone"),
+            ]
         )
         for number, (country, city, postcode, street) in enumerate(DEMO_SITES, start=1):
             access = ACCESS_CYCLE[number % len(ACCESS_CYCLE)]
@@ -162,9 +165,22 @@ def write_demo_inputs(folder: Path, ctx: Context) -> tuple[Path, Path]:
                     country,
                     BANDWIDTHS[access][number % 4],
                     access,
+                    f"{city} site lead",
+                    _sample_phone(country),
                 ]
             )
     return opportunity_file, sites_file
+
+
+def _sample_phone(country: str) -> str:
+    """A valid number of the country (phonenumbers' example): the site contact's phone that
+    provisioning will call, as the order sheet needs one per site."""
+    import phonenumbers
+
+    number = phonenumbers.example_number(country)
+    if number is None:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | None = None) -> str:

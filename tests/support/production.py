@@ -127,7 +127,7 @@ class ProductionRun:
     def close(self) -> None:
         self.http.close()
         self.ctx.engine.dispose()
-        self.stack.down()
+        self.stack.down(grace=10.0)
         self.api.stop()
         shutil.rmtree(self.stack.config.pg_dir, ignore_errors=True)
 
