@@ -66,7 +66,7 @@ def _prepare(project: BidProject, bids: int, waiting: int) -> tuple[list[str], l
     """`bids` bids in pre-qualification, and `waiting` more in governance review."""
     from orchestrator.bid import services
     from orchestrator.wiring import open_context
-    from tests.factories import PEOPLE, new_bid
+    from tests.factories import PEOPLE, new_bid, produce
 
     ctx = open_context(project.settings())
     fresh = [new_bid(ctx, site_count=2) for _ in range(bids)]
@@ -75,6 +75,8 @@ def _prepare(project: BidProject, bids: int, waiting: int) -> tuple[list[str], l
         ref = new_bid(ctx)
         services.run_to_wait(ctx, ref)
         services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="bench")
+        services.run_to_wait(ctx, ref)
+        produce(ctx, ref)  # QRFs, firm quotes, order details, the design frozen
         services.run_to_wait(ctx, ref)
         review.append(ref)
     ctx.engine.dispose()

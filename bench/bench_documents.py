@@ -34,6 +34,7 @@ from orchestrator.documents.renderer import DocxDocuments  # noqa: E402
 from orchestrator.store.db import open_database, transaction  # noqa: E402
 from orchestrator.store.models import Opportunity  # noqa: E402
 from tests.factories_sites import (  # noqa: E402
+    SALES_SUPPORT,
     context_on,
     make_opportunity,
     quote_rows,
@@ -64,33 +65,17 @@ def run_once(sites: int) -> dict[str, float]:
         out = tmp / "out"
         figures: dict[str, float] = {}
         ctx = context_on(engine, now=NOW)
-        figures["import"] = _timed(lambda: import_quotes(ctx, opp.ref, quotes, actor="bench"))
+        figures["import"] = _timed(lambda: import_quotes(ctx, opp.ref, quotes, actor=SALES_SUPPORT))
         with transaction(engine) as session:
             row = session.get(Opportunity, opp.id)
             assert row is not None
             figures["qrfs"] = _timed(lambda: renderer.qrfs(session, row, out))
             figures["proposal"] = _timed(lambda: renderer.proposal(session, row, out))
             figures["order_sheet"] = _timed(lambda: renderer.order_sheet(session, row, out))
-            # the floor: the same order-sheet rows, prepared up front, through stock docxtpl
-            context = {
-                "ref": row.ref,
-                "doc_title": "Clean order sheet",
-                "title": row.title,
-                "customer": "bench",
-                "state": row.state,
-                "content_hash": "0" * 64,
-                "line_count": sites,
-                "problem_count": 0,
-                "change_count": 0,
-                "lines": [
-                    {**line.__dict__, "check": "OK"}
-                    for line in __import__(
-                        "orchestrator.commercial.orders", fromlist=["order_lines"]
-                    ).order_lines(session, row, catalogue)
-                ],
-                "problems": [],
-                "changes": [],
-            }
+            # the floor: the same order-sheet context, prepared up front, through stock docxtpl
+            from orchestrator.documents.order_sheet import order_sheet_context
+
+            context, _ = order_sheet_context(session, row, catalogue, settings.rules_dir)
         template = (settings.templates_dir / "order_sheet.docx").read_bytes()
 
         def bare() -> None:

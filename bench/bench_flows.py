@@ -61,7 +61,7 @@ def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> No
     """A whole life: automated steps by `step`, the people's answers scripted in between."""
     from orchestrator.bid import services
     from orchestrator.store.db import transaction
-    from tests.factories import APPROVERS, PEOPLE
+    from tests.factories import APPROVERS, PEOPLE, produce
 
     def until_waiting() -> None:
         for _ in range(10):
@@ -71,6 +71,8 @@ def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> No
 
     until_waiting()
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="bench")
+    until_waiting()
+    produce(ctx, ref)  # QRFs, firm quotes, order details, the design frozen
     until_waiting()
     with transaction(ctx.engine) as session:
         opportunity = services.get_opportunity(session, ref)

@@ -38,6 +38,7 @@ from orchestrator.commercial.quotes import catalogue_for, ordered_sites  # noqa:
 from orchestrator.store.db import open_database, reading  # noqa: E402
 from orchestrator.store.models import Opportunity  # noqa: E402
 from tests.factories_sites import (  # noqa: E402
+    SALES_SUPPORT,
     context_on,
     make_opportunity,
     quote_rows,
@@ -65,7 +66,7 @@ def run_once(sites: int) -> dict[str, float]:
         send_quote_requests(ctx, opp.ref)
         specs = site_specs(sites)
         budgetary = write_quotes(tmp / "budgetary.csv", quote_rows(specs))
-        import_quotes(ctx, opp.ref, budgetary, actor="bench")
+        import_quotes(ctx, opp.ref, budgetary, actor=SALES_SUPPORT)
         catalogue = catalogue_for(ctx.settings.rules_dir)
         figures: dict[str, float] = {}
         with reading(engine) as session:
@@ -93,7 +94,7 @@ def run_once(sites: int) -> dict[str, float]:
         command = [sys.executable, "-m", "orchestrator.cli.app", "quotes", "import", opp.ref]
         started = time.perf_counter()
         done = subprocess.run(
-            [*command, str(firm), "--by", "bench"], env=env, capture_output=True, text=True
+            [*command, str(firm), "--by", SALES_SUPPORT], env=env, capture_output=True, text=True
         )
         figures["quotes_import_cli"] = time.perf_counter() - started
         if done.returncode != 0 or f"imported {len(specs)}" not in done.stdout:
