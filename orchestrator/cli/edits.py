@@ -84,6 +84,11 @@ def carry_on(ctx: Context, ref: str, actor: str) -> None:
         _print(f"continued: {message}")
 
 
+def date_option(name: str, help_text: str) -> Any:
+    """A `YYYY-MM-DD` option: Click refuses anything else (an impossible date too), exit 2."""
+    return typer.Option(name, formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help=help_text)
+
+
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add the edit commands to `bid`, `bid sites` and `bid opportunity`."""
     groups = {
@@ -173,11 +178,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         reason: Annotated[str, typer.Option("--reason", help="What the customer changed, why")],
         deadline: Annotated[
             datetime | None,
-            typer.Option(
+            date_option(
                 "--deadline",
-                formats=["%Y-%m-%d"],
-                metavar="YYYY-MM-DD",
-                help="The new submission deadline (the Bid Control Plan moves)",
+                "The new submission deadline (the Bid Control Plan moves)",
             ),
         ] = None,
         contract_months: Annotated[
@@ -247,20 +250,16 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = None,
         deadline: Annotated[
             datetime | None,
-            typer.Option(
+            date_option(
                 "--deadline",
-                formats=["%Y-%m-%d"],
-                metavar="YYYY-MM-DD",
-                help="When the best-and-final offer is due (with --bafo)",
+                "When the best-and-final offer is due (with --bafo)",
             ),
         ] = None,
         competitor_contract_end: Annotated[
             datetime | None,
-            typer.Option(
+            date_option(
                 "--competitor-contract-end",
-                formats=["%Y-%m-%d"],
-                metavar="YYYY-MM-DD",
-                help="When the winner's contract ends (with --lost --competitor): the account "
+                "When the winner's contract ends (with --lost --competitor): the account "
                 "wakes in time to bid again",
             ),
         ] = None,
@@ -326,11 +325,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ],
         wake_up: Annotated[
             datetime | None,
-            typer.Option(
+            date_option(
                 "--wake-up",
-                formats=["%Y-%m-%d"],
-                metavar="YYYY-MM-DD",
-                help="The day the account wakes up (required with --category postponed)",
+                "The day the account wakes up (required with --category postponed)",
             ),
         ] = None,
         by: ByOption = None,
