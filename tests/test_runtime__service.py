@@ -134,7 +134,11 @@ def test_commands_run_in_the_service_and_need_a_credential(server: Server) -> No
     listed = thin(project, "list", "--json")
     assert listed.returncode == 0 and ref in listed.stdout
     api_log = (Path(service.read_info(project.settings()).log_dir) / "api.log").read_text()  # type: ignore[union-attr]
-    assert "bid opportunity: exit 0" in api_log and "bid list: exit 0" in api_log
+    assert "POST /api/v1/commands/opportunity.create 200" in api_log
+    assert "GET /api/v1/bids 200" in api_log
+    status = json.loads(project.bid("server", "status", "--json").stdout)
+    assert status["api_url"] == f"{status['cli_url']}/api/v1"
+    assert status["prefect_url"] == f"http://127.0.0.1:{server.port}"
     refused = thin(project, "list", BID_TOKEN="not-a-credential")
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: the bid service") and "refused" in refused.stderr
@@ -235,7 +239,7 @@ def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefe
         info = service.status(project.settings())
         assert info is not None
         assert _state(project, ref) == "qualification"
-        assert flow_runs(info.api_url, tags=[f"opp:{ref}"])
+        assert flow_runs(info.prefect_api_url, tags=[f"opp:{ref}"])
         assert elapsed < 120  # the ≤ 15 s target is measured in bench/bench_cli.py
     finally:
         project.bid("server", "stop")

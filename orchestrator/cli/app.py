@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,13 +21,18 @@ from orchestrator.bid.people import is_admin
 from orchestrator.bid.recording import recorded_by
 from orchestrator.cli import output
 from orchestrator.cli.edits import category_list
-from orchestrator.cli.identity import acting, current_person
+from orchestrator.cli.identity import current_person
 from orchestrator.cli.output import esc
 from orchestrator.context import Context
 from orchestrator.errors import BidError, NotPermitted
 from orchestrator.store.models import Area
-from orchestrator.text import one_line
+from orchestrator.text import one_line, visible
 from orchestrator.wiring import open_context
+
+if TYPE_CHECKING:
+    from orchestrator.commands import Command, FileUpload
+
+C = TypeVar("C", bound="Command")
 
 app = typer.Typer(
     name="bid",
@@ -62,133 +67,123 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     return output.table(title, columns, rows)
 
 
-# --- intake -----------------------------------------------------------------------------------
+# --- intake ---------------------------------------------------------------------------------
+
+
+def upload(file: Path) -> FileUpload:
+    """The file the user named, read here with the user's own rights and sent as contents."""
+    from orchestrator.commands import MAX_UPLOAD_BYTES, FileUpload
+    from orchestrator.errors import InputError
+
+    try:
+        size = file.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise InputError(f"is larger than {MAX_UPLOAD_BYTES:,} bytes", file=str(file))
+        content = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=str(file)) from None
+    return FileUpload.of(file.name, content)
+
+
+def run_command(command: Command, as_json: bool, typed: Path | None = None) -> None:
+    """Dispatch `command` for the person running `bid` and print its result; problems in
+    the file it carries name the file as `typed` on the command line."""
+    from orchestrator.errors import InputError
+    from orchestrator.pipeline import dispatch, renamed
+
+    ctx = get_context()
+    try:
+        result = dispatch(ctx, command, current_person(ctx))
+    except InputError as error:
+        if typed is None:
+            raise
+        raise renamed(error, typed.name, str(typed)) from None
+    show_result(result.as_json(), as_json)
+
+
+def show_result(data: dict[str, Any], as_json: bool) -> None:
+    """A command's result: JSON, or its lines (notes and warnings on stderr)."""
+    from orchestrator.cli.render import note_lines, result_lines
+
+    if as_json:
+        print_json(data)
+        return
+    for line in note_lines(data):
+        err_console.print(esc(line), soft_wrap=True)
+    for line in result_lines(data):
+        console.print(esc(line), soft_wrap=True)
+
+
+JSON_HELP = "Print the result as JSON"
 
 
 @opportunity_app.command("create")
-def opportunity_create(file: Path = typer.Argument(..., help="Opportunity YAML")) -> None:
+def opportunity_create(
+    file: Path = typer.Argument(..., help="Opportunity YAML"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """Create an opportunity from a YAML file and print its id."""
-    from orchestrator.bid.onboarding import open_opportunity
-    from orchestrator.intake.opportunity import parse_opportunity
+    from orchestrator.commands import CreateOpportunity
 
-    ctx = get_context()
-    spec = parse_opportunity(file, ctx.clock().date())
-    created = open_opportunity(ctx, spec, actor=current_person(ctx).email)
-    for note in created.notes:
-        err_console.print(f"note: {esc(note)}", soft_wrap=True)
-    print(created.ref)
+    run_command(CreateOpportunity(file=upload(file)), as_json, typed=file)
 
 
 @sites_app.command("import")
-def sites_import(opportunity: str, file: Path) -> None:
+def sites_import(
+    opportunity: str, file: Path, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
+) -> None:
     """Import a sites CSV (refused whole if any row is wrong)."""
-    from rich.progress import Progress
+    from orchestrator.commands import ImportSites
 
-    from orchestrator.bid.onboarding import existing_site_ids, import_sites
-    from orchestrator.commercial.quotes import catalogue_for
-    from orchestrator.decisions.offer_rules import load_delivery
-    from orchestrator.intake.opportunity import read_sites
-    from orchestrator.intake.site_checks import SiteRules
+    sent = command(ImportSites, opportunity=opportunity, file=upload(file))
+    run_command(sent, as_json, typed=file)
 
-    ctx = get_context()
-    actor = current_person(ctx).email
-    existing = existing_site_ids(ctx, opportunity)
+
+def command(kind: type[C], **fields: Any) -> C:
+    """A command from the CLI's values; a value its model refuses is one line, exit 2."""
+    from pydantic import ValidationError
+
+    from orchestrator.errors import InputError
+
     try:
-        with file.open("rb") as handle:
-            total = max(sum(1 for _ in handle) - 1, 0)
-    except OSError:
-        total = 0
-    with Progress(console=err_console, transient=True, disable=total < 500) as progress:
-        task = progress.add_task("validating sites", total=total)
-        read = read_sites(
-            file,
-            existing_ids=existing,
-            on_row=lambda line: progress.update(task, completed=line - 1),
-            rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
-            delivery=load_delivery(ctx.settings.rules_dir),
-        )
-    for warning in read.warnings:
-        err_console.print(f"warning: {esc(warning)}", soft_wrap=True)
-    count = import_sites(ctx, opportunity, read.sites, actor=actor, warnings=read.warnings)
-    console.print(f"imported {count} sites into {esc(opportunity)}")
+        return kind(**fields)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(f"{first['msg']}", field=where.replace("_", "-")) from None
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
 @app.command()
-def status(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(opportunity: str, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """State, step owner, next actions and what blocks the next step."""
     from orchestrator.bid.queries import status as bid_status
+    from orchestrator.cli.render import status_lines
 
-    result = bid_status(get_context(), opportunity)
+    data = bid_status(get_context(), opportunity).as_dict()
     if as_json:
-        print_json(result.as_dict())
+        print_json(data)
         return
-    console.print(
-        f"[bold]{result.ref}[/] {esc(result.title)} — {esc(result.account)} ({result.tier})"
-    )
-    console.print(f"state: [bold]{result.state}[/]   deadline: {result.submission_deadline}")
-    console.print(f"step owner: {esc(result.step_owner)}   sites: {result.sites}")
-    for action in result.next_actions:
-        console.print(f"next: {esc(action)}")
-    for criterion in result.exit_criteria:
-        mark = "done" if criterion["holds"] else "[red]open[/]"
-        console.print(f"{mark}: {esc(criterion['text'])}", highlight=False)
-    for block in result.blocked_by:
-        console.print(f"[red]blocked[/]: {esc(block)}")
-    for area, state in result.approvals.items():
-        console.print(f"approval {area}: {state}")
-    for milestone in result.next_milestones:
-        console.print(
-            f"milestone {milestone['name']} due {milestone['due_at'][:16].replace('T', ' ')} UTC"
-            f" ({milestone['owner_role']})"
-        )
+    for line in status_lines(data):
+        console.print(esc(line), soft_wrap=True, highlight=False)
 
 
 @app.command("list")
 def list_command(
     state: str | None = typer.Option(None, help="Only bids in this state"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List bids."""
     from orchestrator.bid.queries import list_bids
+    from orchestrator.cli.render import list_lines
 
     rows = list_bids(get_context(), state)
     if as_json:
         print_json(rows)
         return
-    columns = ["id", "state", "deadline", "tier", "account", "title"]
-    lines = [
-        [r["id"], r["state"], r["submission_deadline"], r["tier"], r["account"], r["title"]]
-        for r in rows
-    ]
-    sys.stdout.write(plain_table(columns, lines, width=console.width))
-    sys.stdout.write(f"{len(rows)} bid{'s' if len(rows) != 1 else ''}\n")
-
-
-def plain_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int) -> str:
-    """Aligned columns, one line per row, the last column cut to the terminal's width.
-
-    For long lists (a thousand bids): a line per bid reads and greps well, and it is drawn
-    in milliseconds where a wrapped table takes a second.
-    """
-    cells = [[_one_line(value) for value in row] for row in rows]
-    widths = [
-        min(40, max([len(column), *(len(row[i]) for row in cells)]))
-        for i, column in enumerate(columns)
-    ]
-    out = []
-    for row in [list(columns), *cells]:
-        parts = [text[: widths[i]].ljust(widths[i]) for i, text in enumerate(row[:-1])]
-        line = "  ".join([*parts, row[-1]])
-        out.append(line if len(line) <= width else line[: max(width - 1, 0)] + "…")
-    return "\n".join(out) + "\n"
-
-
-def _one_line(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return " ".join(text.split())
+    sys.stdout.write("".join(visible(line) + "\n" for line in list_lines(rows, console.width)))
 
 
 @app.command()
@@ -248,25 +243,6 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
 # --- changing a bid -------------------------------------------------------------------------
 
 
-def _print_step(message: str) -> None:
-    """A service's one-line answer; it quotes user text (reasons, titles), so no markup."""
-    console.print(esc(message))
-
-
-def _continue(ctx: Context, ref: str, actor: str) -> None:
-    """A person answered: start the next automated run, as the Slack door does."""
-    from orchestrator.errors import RuntimeUnavailable
-    from orchestrator.runtime.runner import get_runner
-
-    try:
-        message = get_runner(ctx).continue_bid(ctx, ref, actor)
-    except RuntimeUnavailable as unavailable:  # the answer is recorded; the carrying waits
-        err_console.print(f"warning: {unavailable}", markup=False, highlight=False)
-        return
-    if message:
-        console.print(f"continued: {esc(message)}")
-
-
 BY_HELP = "Record it for this person (e-mail); only an admin or recorder names someone else"
 
 
@@ -274,16 +250,12 @@ BY_HELP = "Record it for this person (e-mail); only an admin or recorder names s
 def advance(
     opportunity: str,
     by: str | None = typer.Option(None, help=BY_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
-    from orchestrator.runtime.runner import get_runner
+    from orchestrator.commands import Advance
 
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        result = get_runner(ctx).advance_once(ctx, opportunity, actor)
-    _print_step(f"{result.ref}: {result.message}")
-    if result.waiting_for:
-        _print_step(f"waiting for {result.waiting_for}")
+    run_command(command(Advance, opportunity=opportunity, by=by), as_json)
 
 
 @app.command()
@@ -295,18 +267,13 @@ def decide(
     category: str | None = typer.Option(
         None, help=f"Reason category, any case (required for no_bid): {category_list()}"
     ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the go/no-go decision beside the rules' recommendation."""
-    from orchestrator.bid.services import decide as decide_bid
+    from orchestrator.commands import Decide
 
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        result = decide_bid(
-            ctx, opportunity, outcome=outcome, by=actor, reason=reason, category=category
-        )
-        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-        if result.to_state.value == "kick_off":
-            _continue(ctx, result.ref, actor)
+    fields = {"opportunity": opportunity, "outcome": outcome, "by": by, "reason": reason}
+    run_command(command(Decide, **fields, category=category), as_json)
 
 
 @app.command()
@@ -321,31 +288,13 @@ def approve(
         help="Pin the proposal version (hash, or its first 8+ digits) you read; "
         "refused when the bid has moved on",
     ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grant or reject one governance approval; prints the proposal version it binds to."""
-    from orchestrator.bid.services import approve as approve_bid
+    from orchestrator.commands import Approve
 
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        result = approve_bid(
-            ctx,
-            opportunity,
-            area=area.value,
-            by=actor,
-            reject=reject,
-            reason=reason,
-            proposal_hash=version,
-        )
-        _print_step(f"{result.ref}: {result.message}; now {result.to_state.value}")
-        if not reject and not _approvals_pending(ctx, result.ref):
-            _continue(ctx, result.ref, actor)
-
-
-def _approvals_pending(ctx: Context, ref: str) -> bool:
-    """True while other approvals of the round are still requested (nothing to carry on)."""
-    from orchestrator.bid.queries import status as bid_status
-
-    return any(state == "requested" for state in bid_status(ctx, ref).approvals.values())
+    fields = {"opportunity": opportunity, "area": area.value, "by": by, "reject": reject}
+    run_command(command(Approve, **fields, reason=reason, version=version), as_json)
 
 
 @app.command()
@@ -353,14 +302,12 @@ def strategy(
     opportunity: str,
     text: str = typer.Argument(..., help="The (reworked) bid strategy"),
     by: str | None = typer.Option(None, help=f"The author. {BY_HELP}"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the bid strategy (needed after 'redefine strategy')."""
-    from orchestrator.bid.services import set_strategy
+    from orchestrator.commands import SetStrategy
 
-    ctx = get_context()
-    with acting(ctx, by) as actor:
-        result = set_strategy(ctx, opportunity, text=text, by=actor)
-    _print_step(f"{result.ref}: {result.message}")
+    run_command(command(SetStrategy, opportunity=opportunity, text=text, by=by), as_json)
 
 
 @app.command()
@@ -394,10 +341,16 @@ def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("."), help="Where to put the demo's files"),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the demo's story on stderr and its result as JSON"
+    ),
 ) -> None:
     """Create a sample top-account RFP and carry it through all eight steps."""
+    from orchestrator.bid.queries import list_bids
+    from orchestrator.bid.queries import status as bid_status
     from orchestrator.cli.demo import run_demo
     from orchestrator.runtime.runner import get_runner
+    from orchestrator.store.db import safe_url
 
     ctx = get_context()
     runner = get_runner(ctx)
@@ -405,7 +358,18 @@ def demo(
     if not is_admin(caller):
         raise NotPermitted(f"{caller.email} is not an admin; the demo records for its bid team")
     with recorded_by(caller.email):
-        run_demo(ctx, out, console, runner)
+        ref = run_demo(ctx, out, err_console if as_json else console, runner)
+    if as_json:
+        print_json(
+            {
+                "command": "demo",
+                "opportunity": ref,
+                "state": bid_status(ctx, ref).state,
+                "database": safe_url(ctx.settings.database_url),
+                "documents": str(ctx.output_dir_for(ref)),
+                "bids": list_bids(ctx),
+            }
+        )
 
 
 # --- commands contributed by other modules ----------------------------------------------------

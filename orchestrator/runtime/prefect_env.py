@@ -132,7 +132,7 @@ def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarge
         from orchestrator.runtime import service
 
         info = service.start_in_background(settings, _say)
-        return PrefectTarget(PrefectMode.LOCAL, home, info.api_url, fresh)
+        return PrefectTarget(PrefectMode.LOCAL, home, info.prefect_api_url, fresh)
     handle = _try_shared_lock(settings)
     if handle is not None:
         _HELD_LOCKS.append(handle)

@@ -5,8 +5,8 @@ It starts and watches, for the folder's data:
     prefect   `prefect server start`: the Prefect UI and API on the chosen host and port
     flows     `bid serve-flows`: every flow as a deployment (forms in the UI), the deadline
               watch on its schedule
-    api       the CLI service (`orchestrator.cli.service`): thin `bid` commands run here,
-              in one warm process, authenticated per person
+    api       the JSON API (`orchestrator.api.server`, `/api/v1`): the thin `bid` sends its
+              commands here as JSON, in one warm process, authenticated per person
     slack     `bid serve`: the Slack endpoint, when SLACK_SIGNING_SECRET is set
 
 A child that dies is logged and restarted (with a growing pause); Ctrl-C or SIGTERM stops
@@ -71,15 +71,20 @@ class ServiceInfo:
     url: str
     """The Prefect UI (and, under /api, its API)."""
     cli_url: str
-    """The CLI service the thin `bid` talks to."""
+    """The folder's JSON API (its base without `/api/v1`): the thin `bid` and clients use it."""
     slack_url: str | None
     database_url: str
     log_dir: str
     started_at: str
 
     @property
-    def api_url(self) -> str:
+    def prefect_api_url(self) -> str:
         return f"{self.url}/api"
+
+    @property
+    def api_url(self) -> str:
+        """The JSON API (`POST /commands/{name}`, `GET /bids`, `GET /openapi.json`)."""
+        return f"{self.cli_url}/api/v1"
 
 
 def read_info(settings: Settings) -> ServiceInfo | None:
@@ -257,7 +262,7 @@ class Service:
         self.cli_port = free_port()
         api = Child(
             "api",
-            [PYTHON, "-m", "orchestrator.cli.service", "--port", str(self.cli_port)],
+            [PYTHON, "-m", "orchestrator.api.server", "--port", str(self.cli_port)],
             self._env(PREFECT_UI_URL=self.url),
             self.log_dir / "api.log",
             ready=lambda: healthy(f"{self.cli_url}/health"),
@@ -394,7 +399,7 @@ class Service:
             slack = next((c for c in rest if c.name == "slack"), None)
             self.say(f"bid server for {self.settings.data_dir.parent}")
             self.say(f"  Prefect UI   {self.url}")
-            self.say(f"  CLI service  {self.cli_url} (bid commands in this folder use it)")
+            self.say(f"  JSON API     {self.cli_url}/api/v1 (bid commands in this folder use it)")
             if slack is not None:
                 self.say(
                     f"  Slack        http://{browser_host(self.host)}:{self.slack_port}/slack/events"
@@ -469,7 +474,7 @@ def status(settings: Settings) -> ServiceInfo | None:
     info = read_info(settings)
     if info is None:
         return None
-    if not healthy(f"{info.api_url}/health", timeout=2) or not healthy(
+    if not healthy(f"{info.prefect_api_url}/health", timeout=2) or not healthy(
         f"{info.cli_url}/health", timeout=2
     ):
         return None
@@ -551,6 +556,8 @@ def describe(info: ServiceInfo) -> dict[str, Any]:
     return {
         "pid": info.pid,
         "url": info.url,
+        "prefect_url": info.url,
+        "api_url": info.api_url,
         "cli_url": info.cli_url,
         "slack_url": info.slack_url,
         "logs": info.log_dir,

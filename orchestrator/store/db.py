@@ -96,11 +96,11 @@ def open_database(database_url: str) -> Engine:
         migrate(engine)
     except (OperationalError, ArgumentError, NoSuchModuleError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise BidError(f"cannot open the database {_safe(database_url)}: {detail}") from exc
+        raise BidError(f"cannot open the database {safe_url(database_url)}: {detail}") from exc
     return engine
 
 
-def _safe(database_url: str) -> str:
+def safe_url(database_url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return make_url(database_url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""The JSON API: the pipeline's commands and the bids' queries over HTTP (`/api/v1`)."""

@@ -1,0 +1,50 @@
+"""`python -m orchestrator.api.server --port N`: the folder's JSON API, a child of `bid server`.
+
+It opens the folder's database once, makes sure the folder's admin exists (the token `bid
+server` wrote), loads Prefect and the step flows so commands start their runs warm, and
+serves the API on 127.0.0.1 with uvicorn. After each command it delivers pending Slack
+messages when a bot token is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from orchestrator.config import get_settings
+from orchestrator.context import Context
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    options = parser.parse_args(argv)
+
+    import uvicorn
+
+    from orchestrator.api.app import make_app
+    from orchestrator.cli.identity import current_person
+    from orchestrator.runtime import prefect_env
+    from orchestrator.wiring import open_context
+
+    ctx = open_context()
+    current_person(ctx)  # a new folder gets its admin (the token `bid server` wrote)
+    settings = get_settings()
+    if settings.flow_runner != "inline":
+        prefect_env.configure(settings)
+        import flows.steps  # noqa: F401  (Prefect and the step flows, loaded once)
+
+    def deliver(context: Context) -> None:
+        if context.settings.slack_bot_token:
+            from orchestrator.slack.notify import deliver as send
+
+            send(context)
+
+    app = make_app(lambda: ctx, after_command=deliver)
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

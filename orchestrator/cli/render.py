@@ -1,0 +1,89 @@
+"""The human answer of a command, rendered from its result as JSON (a dict).
+
+One renderer for both ways a command runs: in this process (the result's `as_json()`) and
+through the local service (the JSON the API returned), so the two cannot drift. Plain text,
+standard library only: the thin client imports this and nothing heavier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def result_lines(data: dict[str, Any]) -> list[str]:
+    """The lines a command prints on success (notes and warnings go to stderr)."""
+    command = str(data.get("command") or "")
+    ref = data.get("opportunity")
+    if command == "opportunity.create":
+        return [str(ref)]
+    if command == "sites.import":
+        return [f"imported {data.get('count')} sites into {ref}"]
+    if command in ("advance", "strategy"):
+        lines = [f"{ref}: {data.get('message')}"]
+        if command == "advance" and data.get("waiting_for"):
+            lines.append(f"waiting for {data['waiting_for']}")
+    elif "state" in data:
+        lines = [f"{ref}: {data.get('message')}; now {data.get('state')}"]
+    else:
+        lines = [str(data.get("message") or "")]
+    if data.get("continued"):
+        lines.append(f"continued: {data['continued']}")
+    return lines
+
+
+def note_lines(data: dict[str, Any]) -> list[str]:
+    """Notes and warnings of a result, for stderr."""
+    notes = [f"note: {note}" for note in data.get("notes") or []]
+    return notes + [f"warning: {warning}" for warning in data.get("warnings") or []]
+
+
+def status_lines(data: dict[str, Any]) -> list[str]:
+    """`bid status`: state, step owner, next actions and what blocks the next step."""
+    lines = [
+        f"{data['ref']} {data['title']} — {data['account']} ({data['tier']})",
+        f"state: {data['state']}   deadline: {data['submission_deadline']}",
+        f"step owner: {data['step_owner']}   sites: {data['sites']}",
+    ]
+    if data.get("version"):
+        lines.append(f"version: {data['version']}")
+    lines += [f"next: {action}" for action in data.get("next_actions") or []]
+    for criterion in data.get("exit_criteria") or []:
+        mark = "done" if criterion["holds"] else "open"
+        lines.append(f"{mark}: {criterion['text']}")
+    lines += [f"blocked: {block}" for block in data.get("blocked_by") or []]
+    for area, state in (data.get("approvals") or {}).items():
+        lines.append(f"approval {area}: {state}")
+    for milestone in data.get("next_milestones") or []:
+        due = str(milestone["due_at"])[:16].replace("T", " ")
+        lines.append(f"milestone {milestone['name']} due {due} UTC ({milestone['owner_role']})")
+    for effect in data.get("failed_effects") or []:
+        lines.append(f"failed: {effect}")
+    return lines
+
+
+def list_lines(rows: Sequence[dict[str, Any]], width: int) -> list[str]:
+    """`bid list`: a line per bid, the last column cut to the terminal's width.
+
+    For long lists (a thousand bids): a line per bid reads and greps well, and it is drawn in
+    milliseconds where a wrapped table takes a second.
+    """
+    columns = ["id", "state", "deadline", "tier", "account", "title"]
+    keys = ["id", "state", "submission_deadline", "tier", "account", "title"]
+    cells = [[_one_line(row.get(key)) for key in keys] for row in rows]
+    widths = [
+        min(40, max([len(column), *(len(row[i]) for row in cells)]))
+        for i, column in enumerate(columns)
+    ]
+    out = []
+    for row in [list(columns), *cells]:
+        parts = [text[: widths[i]].ljust(widths[i]) for i, text in enumerate(row[:-1])]
+        line = "  ".join([*parts, row[-1]])
+        out.append(line if len(line) <= width else line[: max(width - 1, 0)] + "…")
+    out.append(f"{len(rows)} bid{'s' if len(rows) != 1 else ''}")
+    return out
+
+
+def _one_line(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return " ".join(text.split())

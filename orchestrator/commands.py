@@ -1,0 +1,219 @@
+"""Every action a person or a schedule takes on a bid, as a typed command; every answer, as a
+typed result.
+
+A door (the CLI, the JSON API, Slack, a Prefect flow, the web workspace) builds one of these
+commands and hands it to `orchestrator.pipeline.dispatch`; the handler returns one of the
+results below, and the door prints or returns it. The models are the wire format of the JSON
+API too (`POST /api/v1/commands/{name}`, the OpenAPI document), so their field names are
+public: change them only with the doors and the docs.
+
+This module is pure: pydantic and the standard library, no database, Prefect, Slack or docx.
+Files travel as contents (`FileUpload`), never as paths that a service would open with its
+own rights.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_UPLOAD_BYTES = 50_000_000
+"""The largest file a command carries (the intake checks its own, smaller limits per kind)."""
+
+MAX_TEXT = 4_000
+"""Free text (reasons, strategies) a command accepts, in characters."""
+
+REF_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
+"""A bid reference as people type it (`OPP-0001`, `1`)."""
+
+EMAIL_PATTERN = r"^[^@\s]{1,200}@[^@\s]{1,200}$"
+
+
+class FileUpload(BaseModel):
+    """A file the caller sends: its name (no folder) and its bytes, base64-encoded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filename: str = Field(min_length=1, max_length=255, description="The file's name, no folder")
+    content_base64: str = Field(description="The file's bytes, base64 (standard alphabet)")
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+            raise ValueError("a file name without folders")
+        return value
+
+    @field_validator("content_base64")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if len(value) > MAX_UPLOAD_BYTES * 4 // 3 + 4:
+            raise ValueError(f"files are limited to {MAX_UPLOAD_BYTES:,} bytes")
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not valid base64") from None
+        return value
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.content_base64)
+
+    @classmethod
+    def of(cls, filename: str, content: bytes) -> FileUpload:
+        return cls(filename=filename, content_base64=base64.b64encode(content).decode("ascii"))
+
+
+class Command(BaseModel):
+    """A request to change a bid. `name` is its name on the API and in the audit of doors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ClassVar[str]
+    positional: ClassVar[tuple[str, ...]] = ()
+    """The fields the CLI takes as arguments (the rest are `--options`)."""
+    cli: ClassVar[tuple[str, ...]]
+    """The CLI command path (`("opportunity", "create")`)."""
+
+
+Ref = Field(pattern=REF_PATTERN, description="The bid, e.g. OPP-0001")
+By = Field(
+    default=None,
+    pattern=EMAIL_PATTERN,
+    description="Record it for this person (e-mail); only an admin or recorder names someone else",
+)
+
+
+class CreateOpportunity(Command):
+    """Create an opportunity from its YAML."""
+
+    name: ClassVar[str] = "opportunity.create"
+    cli: ClassVar[tuple[str, ...]] = ("opportunity", "create")
+    positional: ClassVar[tuple[str, ...]] = ("file",)
+    file: FileUpload
+
+
+class ImportSites(Command):
+    """Import a bid's sites (refused whole if any row is wrong)."""
+
+    name: ClassVar[str] = "sites.import"
+    cli: ClassVar[tuple[str, ...]] = ("sites", "import")
+    positional: ClassVar[tuple[str, ...]] = ("opportunity", "file")
+    opportunity: str = Ref
+    file: FileUpload
+
+
+class Advance(Command):
+    """Do the current step's automated work and move on when its guards allow."""
+
+    name: ClassVar[str] = "advance"
+    cli: ClassVar[tuple[str, ...]] = ("advance",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    by: str | None = By
+
+
+class Decide(Command):
+    """Record the go/no-go decision beside the rules' recommendation."""
+
+    name: ClassVar[str] = "decide"
+    cli: ClassVar[tuple[str, ...]] = ("decide",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    outcome: Literal["bid", "no_bid", "redefine_strategy"]
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+    category: str | None = Field(default=None, max_length=100)
+    by: str | None = By
+
+
+class Approve(Command):
+    """Grant or reject one governance approval, bound to the proposal version read."""
+
+    name: ClassVar[str] = "approve"
+    cli: ClassVar[tuple[str, ...]] = ("approve",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    area: Literal["technical", "financial", "legal", "management"]
+    reject: bool = False
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+    version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{8,64}$")
+    by: str | None = By
+
+
+class SetStrategy(Command):
+    """Record the bid strategy (needed after 'redefine strategy')."""
+
+    name: ClassVar[str] = "strategy"
+    cli: ClassVar[tuple[str, ...]] = ("strategy",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity", "text")
+    opportunity: str = Ref
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    by: str | None = By
+
+
+COMMANDS: dict[str, type[Command]] = {
+    command.name: command
+    for command in (CreateOpportunity, ImportSites, Advance, Decide, Approve, SetStrategy)
+}
+"""Every command the pipeline handles, by name."""
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+class Result(BaseModel):
+    """What a command did (the CLI renders the human answer from these fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    opportunity: str | None = None
+    message: str = ""
+    notes: list[str] = Field(default_factory=list)
+    """Things the person should know (a warning, an existing account kept as it was)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Moved(Result):
+    """A bid's state after a command that may move it."""
+
+    from_state: str
+    state: str
+    moved: bool
+    waiting_for: str | None = None
+    continued: str | None = None
+    """Where carrying the bid on took it (or which run was scheduled), when it was carried on."""
+
+
+class Created(Result):
+    """A new opportunity."""
+
+    state: str
+
+
+class SitesImported(Result):
+    """Sites taken into a bid."""
+
+    count: int
+    warnings: list[str] = Field(default_factory=list)
+
+
+RESULTS: dict[str, type[Result]] = {
+    CreateOpportunity.name: Created,
+    ImportSites.name: SitesImported,
+    Advance.name: Moved,
+    Decide.name: Moved,
+    Approve.name: Moved,
+    SetStrategy.name: Moved,
+}
+"""The result type of each command (the API's response models)."""
+
+
+def result_from_json(data: dict[str, Any]) -> Result:
+    """A result as the API returned it (the thin CLI renders it)."""
+    kind = RESULTS.get(str(data.get("command")), Result)
+    return kind.model_validate(data)

@@ -1,0 +1,221 @@
+"""The one way in: `dispatch(ctx, command, caller)` runs a typed command for a person.
+
+Every door — the CLI (in this process or through the local service), the JSON API, and next
+the web workspace — hands its command here; none of them decides what follows an answer.
+The handler checks who acts (`act_for`: the caller, or with `by` the person an admin or
+recorder records for), calls the bid's service function (which commits the state, its audit
+event, the decision records and the notifications in one transaction), carries the bid on
+when this answer unblocked it, and returns a typed result the door prints or returns.
+
+Files arrive as contents (`FileUpload`): they are written to a private temporary folder and
+read from there, so no caller can make a service open a path with the service's rights.
+Problems in them are reported under the name the caller gave the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orchestrator import commands as c
+from orchestrator.bid.facts import StepResult, parse_ref
+from orchestrator.bid.people import act_for
+from orchestrator.bid.recording import recorded_by
+from orchestrator.context import Context
+from orchestrator.errors import InputError, InputErrors, NotFound, RuntimeUnavailable
+from orchestrator.runtime.runner import FlowRunner, get_runner
+from orchestrator.store.models import Person, format_ref
+
+C = TypeVar("C", bound=c.Command)
+Handler = Callable[[Context, Any, str, FlowRunner], c.Result]
+
+_HANDLERS: dict[type[c.Command], Handler] = {}
+
+
+def handles(kind: type[C]) -> Callable[[Callable[[Context, C, str, FlowRunner], c.Result]], Any]:
+    def register(handler: Callable[[Context, C, str, FlowRunner], c.Result]) -> Any:
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def dispatch(
+    ctx: Context, command: c.Command, caller: Person, *, runner: FlowRunner | None = None
+) -> c.Result:
+    """Run `command` for `caller` (the person whose token or session sent it)."""
+    handler = _HANDLERS.get(type(command))
+    if handler is None:  # pragma: no cover - every command in COMMANDS has a handler (tested)
+        raise InputError(f"unknown command {command.name!r}")
+    by = getattr(command, "by", None)
+    who = act_for(ctx, caller, by)
+    with recorded_by(who.recorder, who.actor):
+        return handler(ctx, command, who.actor, runner or get_runner(ctx))
+
+
+def handled() -> frozenset[str]:
+    """The names of the commands with a handler."""
+    return frozenset(kind.name for kind in _HANDLERS)
+
+
+# --- files as contents ------------------------------------------------------------------------
+
+
+@contextmanager
+def uploaded(upload: c.FileUpload) -> Iterator[Path]:
+    """The upload as a file in a private temporary folder (mode 0700), removed afterwards;
+    problems found in it name the file as the caller called it."""
+    with tempfile.TemporaryDirectory(prefix="bid-upload-") as folder:
+        path = Path(folder) / upload.filename
+        path.write_bytes(upload.content())
+        try:
+            yield path
+        except InputError as error:
+            raise renamed(error, str(path), upload.filename) from None
+
+
+def renamed(error: InputError, path: str, name: str) -> InputError:
+    """`error` with the file `path` called `name` (the door shows the name its user knows)."""
+    if isinstance(error, InputErrors):
+        problems = [renamed(problem, path, name) for problem in error.problems]
+        return InputErrors(_rename(error.file, path, name) or name, problems, outcome=error.outcome)
+    if type(error) in (InputError, NotFound) and error.file:
+        return type(error)(
+            error.detail, file=_rename(error.file, path, name), row=error.row, field=error.field
+        )
+    return error
+
+
+def _rename(file: str | None, path: str, name: str) -> str | None:
+    return name if file == path else file
+
+
+# --- carrying a bid on, decided once, here ------------------------------------------------------
+
+
+def _carry_on(ctx: Context, runner: FlowRunner, ref: str, actor: str) -> str | None:
+    """A person's answer unblocked the bid: start its next automated run. When the runtime
+    is away, the answer stands and the bid waits (one note; `bid resume` carries it on)."""
+    try:
+        return runner.continue_bid(ctx, ref, actor) or None
+    except RuntimeUnavailable as unavailable:
+        return f"not yet: {unavailable}"
+
+
+def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved:
+    return c.Moved(
+        command=name,
+        opportunity=step.ref,
+        message=step.message,
+        from_state=step.from_state.value,
+        state=step.to_state.value,
+        moved=step.moved,
+        waiting_for=step.waiting_for,
+        continued=continued,
+    )
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+@handles(c.CreateOpportunity)
+def _create(ctx: Context, command: c.CreateOpportunity, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.onboarding import open_opportunity
+    from orchestrator.intake.opportunity import parse_opportunity
+
+    with uploaded(command.file) as path:
+        spec = parse_opportunity(path, ctx.clock().date())
+        created = open_opportunity(ctx, spec, actor=actor)
+    from orchestrator.bid.queries import status
+
+    return c.Created(
+        command=command.name,
+        opportunity=created.ref,
+        message=f"created {created.ref}",
+        notes=list(created.notes),
+        state=status(ctx, created.ref).state,
+    )
+
+
+@handles(c.ImportSites)
+def _import_sites(ctx: Context, command: c.ImportSites, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.onboarding import existing_site_ids, import_sites
+    from orchestrator.commercial.quotes import catalogue_for
+    from orchestrator.decisions.offer_rules import load_delivery
+    from orchestrator.intake.opportunity import read_sites
+    from orchestrator.intake.site_checks import SiteRules
+
+    existing = existing_site_ids(ctx, command.opportunity)
+    with uploaded(command.file) as path:
+        read = read_sites(
+            path,
+            existing_ids=existing,
+            rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
+            delivery=load_delivery(ctx.settings.rules_dir),
+        )
+        warnings = [w.replace(str(path), command.file.filename) for w in read.warnings]
+        count = import_sites(ctx, command.opportunity, read.sites, actor=actor, warnings=warnings)
+    ref = format_ref(parse_ref(command.opportunity))
+    return c.SitesImported(
+        command=command.name,
+        opportunity=ref,
+        message=f"imported {count} sites into {ref}",
+        count=count,
+        warnings=warnings,
+    )
+
+
+@handles(c.Advance)
+def _advance(ctx: Context, command: c.Advance, actor: str, runner: FlowRunner) -> c.Result:
+    return _moved(command.name, runner.advance_once(ctx, command.opportunity, actor))
+
+
+@handles(c.Decide)
+def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.services import decide
+    from orchestrator.lifecycle.table import State
+
+    step = decide(
+        ctx,
+        command.opportunity,
+        outcome=command.outcome,
+        by=actor,
+        reason=command.reason,
+        category=command.category,
+    )
+    continued = None
+    if step.to_state == State.KICK_OFF:
+        continued = _carry_on(ctx, runner, step.ref, actor)
+    return _moved(command.name, step, continued)
+
+
+@handles(c.Approve)
+def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.queries import status
+    from orchestrator.bid.services import approve
+
+    step = approve(
+        ctx,
+        command.opportunity,
+        area=command.area,
+        by=actor,
+        reject=command.reject,
+        reason=command.reason,
+        proposal_hash=command.version,
+    )
+    continued = None
+    if not command.reject:
+        pending = any(s == "requested" for s in status(ctx, step.ref).approvals.values())
+        if not pending:
+            continued = _carry_on(ctx, runner, step.ref, actor)
+    return _moved(command.name, step, continued)
+
+
+@handles(c.SetStrategy)
+def _strategy(ctx: Context, command: c.SetStrategy, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.services import set_strategy
+
+    return _moved(command.name, set_strategy(ctx, command.opportunity, text=command.text, by=actor))
