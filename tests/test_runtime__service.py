@@ -243,3 +243,49 @@ def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefe
         assert elapsed < 120  # the ≤ 15 s target is measured in bench/bench_cli.py
     finally:
         project.bid("server", "stop")
+
+
+def test_a_plain_token_cannot_make_the_service_read_or_write_a_path(server: Server) -> None:
+    """Issue 23's critical hole: through the old `/cli` door an account manager's token made
+    the service copy the root-only admin token into a world-readable addendum. The service
+    now runs no forwarded command line, takes files only as contents, and never a caller's
+    database URL."""
+    project = server.project
+    added = project.bid("people", "add", "am2@example.com", "--name", "AM Two", BID_THIN="0")
+    assert added.returncode == 0, added.stderr
+    issued = project.bid("people", "token", "am2@example.com", BID_THIN="0")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().split()[-1]
+    info = service.read_info(project.settings())
+    assert info is not None
+    bearer = {"Authorization": f"Bearer {token}"}
+    admin_token = project.root / ".bid" / "admin.token"
+    old_door = httpx.post(
+        f"{info.cli_url}/cli",
+        json={
+            "argv": ["opportunity", "update", "OPP-0001", "--addendum", str(admin_token)],
+            "cwd": str(project.root),
+            "width": 80,
+            "database_url": "sqlite:////guess.db",
+        },
+        headers=bearer,
+        timeout=30,
+    )
+    assert old_door.status_code == 404
+    smuggled = httpx.post(
+        f"{info.api_url}/commands/opportunity.create",
+        json={"file": {"filename": str(admin_token), "content_base64": ""}},
+        headers=bearer,
+        timeout=30,
+    )
+    assert smuggled.status_code == 422 and "folders" in smuggled.json()["error"]
+    forwarded = httpx.post(
+        f"{info.api_url}/commands/opportunity.update",
+        json={"opportunity": "OPP-0001", "addendum": str(admin_token)},
+        headers=bearer,
+        timeout=30,
+    )
+    assert forwarded.status_code == 404
+    assert not list((project.root / "out").rglob("*admin.token*"))
+    whoami = httpx.get(f"{info.api_url}/whoami", headers=bearer, timeout=30).json()
+    assert whoami == {"email": "am2@example.com", "name": "AM Two", "roles": []}

@@ -31,14 +31,15 @@ from typing import IO
 
 from orchestrator.config import Settings
 from orchestrator.errors import PrefectUnavailable
+from orchestrator.runtime.prefect_home import UI_LOCK_FILE as UI_LOCK_FILE
+from orchestrator.runtime.prefect_home import UI_STATE_FILE as UI_STATE_FILE
+from orchestrator.runtime.prefect_home import base_environment as base_environment
+from orchestrator.runtime.prefect_home import lock_path as lock_path
+from orchestrator.runtime.prefect_home import state_path as state_path
 
-UI_LOCK_FILE = "bid-ui.lock"
-UI_STATE_FILE = "bid-ui.json"
 HEALTH_TIMEOUT_S = 0.5
 UI_START_WAIT_S = 30.0
 """How long a command waits for a `bid ui` that holds the lock but does not answer yet."""
-TEMPORARY_SERVER_START_TIMEOUT_S = 120
-"""Prefect's own default (20 s) is too short for a first run on a busy 2-core machine."""
 
 
 class PrefectMode(StrEnum):
@@ -65,26 +66,6 @@ class PrefectTarget:
 
 _ACTIVE: list[PrefectTarget] = []
 _HELD_LOCKS: list[IO[str]] = []
-
-
-def base_environment(settings: Settings) -> dict[str, str]:
-    """The variables every Prefect process of this project gets (server, worker, flow run)."""
-    return {
-        "PREFECT_HOME": str(settings.prefect_home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": settings.prefect_log_level,
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(TEMPORARY_SERVER_START_TIMEOUT_S),
-    }
-
-
-def lock_path(settings: Settings) -> Path:
-    return settings.prefect_home / UI_LOCK_FILE
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.prefect_home / UI_STATE_FILE
 
 
 def local_api_url(settings: Settings) -> str:

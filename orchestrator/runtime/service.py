@@ -38,7 +38,7 @@ from typing import IO, Any
 
 from orchestrator.config import Settings
 from orchestrator.errors import BidError, PrefectUnavailable
-from orchestrator.runtime import prefect_env
+from orchestrator.runtime import prefect_home
 
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
@@ -227,7 +227,7 @@ class Service:
     def _env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("PREFECT_API_URL", None)
-        env.update(prefect_env.base_environment(self.settings))
+        env.update(prefect_home.base_environment(self.settings))
         env["BID_AUTOSTART"] = "0"  # a child never starts another service
         env["BID_THIN"] = "0"  # nor sends its commands back here
         env.update(extra)
@@ -291,7 +291,7 @@ class Service:
                 f"another bid server holds {self.settings.data_dir / LOCK_FILE}"
             ) from None
         self._locks.append(service_lock)
-        home_lock = prefect_env.lock_path(self.settings).open("a+", encoding="utf-8")
+        home_lock = prefect_home.lock_path(self.settings).open("a+", encoding="utf-8")
         deadline = time.monotonic() + TAKEOVER_WAIT_S
         while True:
             try:
@@ -331,14 +331,14 @@ class Service:
         }
         state_path(self.settings).write_text(json.dumps(info, indent=2), encoding="utf-8")
         # the commands that look for `bid ui` by its port find this server too
-        prefect_env.state_path(self.settings).write_text(
+        prefect_home.state_path(self.settings).write_text(
             json.dumps({"pid": os.getpid(), "port": self.port, "url": self.url}),
             encoding="utf-8",
         )
         activity_path(self.settings).touch()
 
     def _clear_state(self) -> None:
-        for path in (state_path(self.settings), prefect_env.state_path(self.settings)):
+        for path in (state_path(self.settings), prefect_home.state_path(self.settings)):
             with contextlib.suppress(OSError):
                 data = json.loads(path.read_text(encoding="utf-8"))
                 if data.get("pid") == os.getpid():
