@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+from datetime import date
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_UPLOAD_BYTES = 50_000_000
 """The largest file a command carries (the intake checks its own, smaller limits per kind)."""
@@ -153,9 +155,91 @@ class SetStrategy(Command):
     by: str | None = By
 
 
+class FreezeDesign(Command):
+    """Freeze the solution design (a new version); a later change to sites or quotes reopens
+    it."""
+
+    name: ClassVar[str] = "freeze"
+    cli: ClassVar[tuple[str, ...]] = ("freeze",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    note: str | None = Field(default=None, max_length=MAX_TEXT)
+    by: str | None = By
+
+
+class ImportQuotes(Command):
+    """Import a provider's quote file: all rows or none; firm quotes supersede budgetary."""
+
+    name: ClassVar[str] = "quotes.import"
+    cli: ClassVar[tuple[str, ...]] = ("quotes", "import")
+    positional: ClassVar[tuple[str, ...]] = ("opportunity", "file")
+    opportunity: str = Ref
+    file: FileUpload
+    by: str | None = By
+
+
+class RecordResult(Command):
+    """The customer's verdict: shortlisted, a best-and-final offer asked, won or lost."""
+
+    name: ClassVar[str] = "result"
+    cli: ClassVar[tuple[str, ...]] = ("result",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    outcome: Literal["shortlisted", "bafo", "won", "lost"]
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+    category: str | None = Field(default=None, max_length=100)
+    competitor: str | None = Field(default=None, max_length=200)
+    price_gap: float | None = Field(default=None, ge=-1000, le=1000)
+    deadline: date | None = None
+    competitor_contract_end: date | None = None
+    by: str | None = By
+
+    @field_validator("price_gap")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> RecordResult:
+        if self.outcome != "shortlisted" and not (self.reason and self.reason.strip()):
+            raise ValueError(f"{self.outcome} needs a reason")
+        lost_only = (self.competitor, self.price_gap, self.competitor_contract_end)
+        if self.outcome != "lost" and any(v is not None for v in lost_only):
+            raise ValueError("competitor, competitor_contract_end and price_gap go with lost")
+        if self.outcome != "bafo" and self.deadline is not None:
+            raise ValueError("deadline goes with bafo")
+        return self
+
+
+class Withdraw(Command):
+    """Withdraw a bid from any open step (approvals cancelled, milestones closed)."""
+
+    name: ClassVar[str] = "withdraw"
+    cli: ClassVar[tuple[str, ...]] = ("withdraw",)
+    positional: ClassVar[tuple[str, ...]] = ("opportunity",)
+    opportunity: str = Ref
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+    category: str = Field(min_length=1, max_length=100)
+    wake_up: date | None = None
+    by: str | None = By
+
+
 COMMANDS: dict[str, type[Command]] = {
     command.name: command
-    for command in (CreateOpportunity, ImportSites, Advance, Decide, Approve, SetStrategy)
+    for command in (
+        CreateOpportunity,
+        ImportSites,
+        Advance,
+        Decide,
+        Approve,
+        SetStrategy,
+        FreezeDesign,
+        ImportQuotes,
+        RecordResult,
+        Withdraw,
+    )
 }
 """Every command the pipeline handles, by name."""
 
@@ -202,6 +286,25 @@ class SitesImported(Result):
     warnings: list[str] = Field(default_factory=list)
 
 
+class QuotesImported(Result):
+    """A provider's quote file taken in (or found already imported)."""
+
+    imported: int
+    firm: int
+    budgetary: int
+    superseded: int
+    expired: list[str] = Field(default_factory=list)
+    margin_before_pct: float | None = None
+    margin_after_pct: float | None = None
+    margin_floor_pct: float | None = None
+    invalidated_approvals: list[str] = Field(default_factory=list)
+    content_hash: str
+    already_imported: str | None = None
+    answered_requests: list[Any] = Field(default_factory=list)
+    open_criteria: list[Any] = Field(default_factory=list)
+    change: dict[str, Any] | None = None
+
+
 RESULTS: dict[str, type[Result]] = {
     CreateOpportunity.name: Created,
     ImportSites.name: SitesImported,
@@ -209,11 +312,9 @@ RESULTS: dict[str, type[Result]] = {
     Decide.name: Moved,
     Approve.name: Moved,
     SetStrategy.name: Moved,
+    FreezeDesign.name: Moved,
+    ImportQuotes.name: QuotesImported,
+    RecordResult.name: Moved,
+    Withdraw.name: Moved,
 }
 """The result type of each command (the API's response models)."""
-
-
-def result_from_json(data: dict[str, Any]) -> Result:
-    """A result as the API returned it (the thin CLI renders it)."""
-    kind = RESULTS.get(str(data.get("command")), Result)
-    return kind.model_validate(data)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from orchestrator.bid.facts import StepResult, parse_ref
 from orchestrator.bid.people import act_for
 from orchestrator.bid.recording import recorded_by
 from orchestrator.context import Context
-from orchestrator.errors import InputError, InputErrors, NotFound, RuntimeUnavailable
+from orchestrator.errors import BidError, InputError, InputErrors, NotFound, RuntimeUnavailable
 from orchestrator.runtime.runner import FlowRunner, get_runner
 from orchestrator.store.models import Person, format_ref
 
@@ -97,12 +97,25 @@ def _rename(file: str | None, path: str, name: str) -> str | None:
 
 
 def _carry_on(ctx: Context, runner: FlowRunner, ref: str, actor: str) -> str | None:
-    """A person's answer unblocked the bid: start its next automated run. When the runtime
-    is away, the answer stands and the bid waits (one note; `bid resume` carries it on)."""
+    """A person's answer unblocked the bid: start its next automated run. It never undoes
+    the answer: a refusal is the bid waiting (said in one line), a runtime away leaves the
+    bid for `bid resume`, and anything else is kept on the bid's trail (`bid history`)."""
+    from orchestrator.bid.recording import record_flow_crash
+
     try:
         return runner.continue_bid(ctx, ref, actor) or None
     except RuntimeUnavailable as unavailable:
         return f"not yet: {unavailable}"
+    except BidError as waiting:
+        return f"waiting: {waiting}"
+    except Exception as crash:  # recorded on the trail, shown as one line
+        reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
+        with suppress(Exception):  # the database itself failed: the line below says enough
+            record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
+        return (
+            f"recorded, but the automated work after it stopped ({reason}); "
+            f"bid advance {ref} runs it again"
+        )
 
 
 def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved:
@@ -219,3 +232,73 @@ def _strategy(ctx: Context, command: c.SetStrategy, actor: str, runner: FlowRunn
     from orchestrator.bid.services import set_strategy
 
     return _moved(command.name, set_strategy(ctx, command.opportunity, text=command.text, by=actor))
+
+
+@handles(c.FreezeDesign)
+def _freeze(ctx: Context, command: c.FreezeDesign, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.production import freeze_design
+
+    step = freeze_design(ctx, command.opportunity, by=actor, note=command.note)
+    return _moved(command.name, step)
+
+
+@handles(c.ImportQuotes)
+def _quotes(ctx: Context, command: c.ImportQuotes, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.quotes import import_quotes
+
+    with uploaded(command.file) as path:
+        done = import_quotes(ctx, command.opportunity, path, actor=actor)
+    ref = format_ref(parse_ref(command.opportunity))
+    data = done.to_json()
+    if data.get("already_imported"):
+        message = f"{command.file.filename} was already imported; nothing imported"
+    else:
+        message = f"imported {done.imported} quote(s) into {ref}"
+    return c.QuotesImported(command=command.name, opportunity=ref, message=message, **data)
+
+
+@handles(c.RecordResult)
+def _result(ctx: Context, command: c.RecordResult, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid import outcomes
+
+    if command.outcome == "shortlisted":
+        step = outcomes.shortlist(ctx, command.opportunity, by=actor, reason=command.reason)
+    elif command.outcome == "bafo":
+        step = outcomes.request_bafo(
+            ctx,
+            command.opportunity,
+            reason=command.reason or "",
+            by=actor,
+            deadline=command.deadline,
+        )
+    else:
+        step = outcomes.record_result(
+            ctx,
+            command.opportunity,
+            won=command.outcome == "won",
+            reason=command.reason or "",
+            by=actor,
+            category=command.category,
+            competitor=command.competitor,
+            price_gap_pct=command.price_gap,
+            competitor_contract_end=command.competitor_contract_end,
+        )
+    continued = None
+    if command.outcome in ("won", "bafo"):
+        continued = _carry_on(ctx, runner, step.ref, actor)
+    return _moved(command.name, step, continued)
+
+
+@handles(c.Withdraw)
+def _withdraw(ctx: Context, command: c.Withdraw, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.outcomes import withdraw
+
+    step = withdraw(
+        ctx,
+        command.opportunity,
+        reason=command.reason,
+        by=actor,
+        category=command.category,
+        wake_up=command.wake_up,
+    )
+    return _moved(command.name, step)
