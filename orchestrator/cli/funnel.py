@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.output import cell, esc
+from orchestrator.cli.output import Result, cell, emit, esc
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import Period, month_of, parse_period, quarter_of
 from orchestrator.errors import InputError
@@ -200,6 +200,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Output directory for the report.")
         ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """The monthly business review as HTML and PDF with PNG charts and CSV figures."""
         from orchestrator.funnel.report import monthly_report
@@ -215,8 +216,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             out_dir=target,
             now=ctx.clock(),
         )
-        typer.echo(str(index))
         from orchestrator.funnel.report import PDF_NAME
 
         pdf = index.parent / PDF_NAME
-        typer.echo(str(pdf) if pdf.is_file() else "PDF not written (no Chromium here)")
+        result = {
+            "month": chosen.label,
+            "folder": str(target),
+            "html": str(index),
+            "pdf": str(pdf) if pdf.is_file() else None,
+        }
+        emit(result, as_json, _print_report)
+
+
+def _print_report(result: Result) -> None:
+    typer.echo(result["html"])
+    typer.echo(result["pdf"] or "PDF not written (no Chromium here)")

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +68,13 @@ def emit(result: Result, as_json: bool, human: Callable[[Result], None]) -> None
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout: dates as ISO text, paths as strings, enums as their value."""
+    """JSON on stdout: enums as their value, dates and paths as their text (`str`)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_plain) + "\n")
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, date | datetime):
-        return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, set | frozenset | tuple):
