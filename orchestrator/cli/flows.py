@@ -15,7 +15,7 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import emit, table
+from orchestrator.cli.output import emit, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import BidError
 
@@ -240,12 +240,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         notify: bool = typer.Option(
             False, "--notify", help="Run the deadline-watch flow: queue warnings, publish artifacts"
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(
+            False, "--json", help="The board as JSON; with --notify, {watch, board}"
+        ),
     ) -> None:
         """The deadline board: open milestones of open bids, soonest first."""
         from orchestrator.bid import deadlines
 
         ctx = get_context()
+        summary: dict[str, int] | None = None
         if notify:
             if ctx.settings.flow_runner == "inline":
                 report = deadlines.watch(ctx)
@@ -254,13 +257,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 from orchestrator.runtime.prefect_runner import PrefectRunner
 
                 summary = PrefectRunner().watch_deadlines(ctx)
-            err_console.print(
-                f"deadline watch: {summary['open']} open milestones, "
-                f"{summary['queued']} warnings queued"
-            )
+            if not as_json:
+                err_console.print(
+                    f"deadline watch: {summary['open']} open milestones, "
+                    f"{summary['queued']} warnings queued"
+                )
         rows = [row.table_row() for row in deadlines.board(ctx)]
         if as_json:
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            print_json(rows if summary is None else {"watch": summary, "board": rows})
             return
         columns = ("bid", "account", "milestone", "owner", "due", "days left", "status")
         console.print(
