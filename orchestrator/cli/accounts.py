@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import Result, emit, esc, table
+from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.store.db import reading
@@ -28,10 +28,6 @@ ByOption = Annotated[
     typer.Option("--by", help="Who acts (default: you; others: admins and recorders)."),
 ]
 console = Console(highlight=False)
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _money(value: float | None) -> str:
@@ -145,7 +141,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             view = account_view(session, name, ctx.clock().date()).as_dict()
         if as_json:
-            _print_json(view)
+            print_json(view)
             return
         _print_account(json.loads(json.dumps(view, default=str)))
 
@@ -167,7 +163,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             rows = list_accounts(session, ctx.clock().date(), tier)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -305,7 +301,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     f"{chart}: cannot write the chart ({error.strerror})", field="chart"
                 ) from None
         if as_json:
-            _print_json({**result.as_dict(), "chart": str(chart) if chart else None})
+            print_json({**result.as_dict(), "chart": str(chart) if chart else None})
             return
         console.print(
             table(
@@ -407,7 +403,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             rows = list_contracts(session, ctx.clock().date(), account, ending_within)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
