@@ -652,3 +652,23 @@ def test_a_write_command_prints_its_result_as_json(
     name: str, ctx: Context, json_cli: Json, tmp_path: Path
 ) -> None:
     WRITE_COMMANDS[name](ctx, json_cli, tmp_path)
+
+
+def test_warnings_travel_inside_the_json_and_on_stderr_for_people(
+    ctx: Context, run_cli: RunCli, tmp_path: Path
+) -> None:
+    ref = new_bid(ctx)
+    for n, as_json in enumerate((True, False)):
+        path = tmp_path / f"add-{n}.csv"
+        path.write_text(f"{SITE_HEADER}\nK000{n},Office,Street 1,ABC-1,Pyongyang,KP,100,fiber\n")
+        result = run_cli("sites", "add", ref, str(path), *(["--json"] if as_json else []))
+        assert result.code == 0, result
+        if as_json:
+            (warning,) = json.loads(result.out)["warnings"]
+            assert "no known postcode format for KP" in warning
+            assert result.err == ""
+        else:
+            assert result.err.startswith("warning: ") and "no known postcode format for KP" in (
+                result.err
+            )
+            assert result.out.startswith(f"{ref}: 1 site(s) added from add-1.csv")
