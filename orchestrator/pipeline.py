@@ -25,7 +25,7 @@ from orchestrator.bid.facts import StepResult, parse_ref
 from orchestrator.bid.people import act_for
 from orchestrator.bid.recording import recorded_by
 from orchestrator.context import Context
-from orchestrator.errors import BidError, InputError, InputErrors, NotFound, RuntimeUnavailable
+from orchestrator.errors import BidError, InputError, InputErrors, NotFound
 from orchestrator.runtime.runner import FlowRunner, get_runner
 from orchestrator.store.models import Person, format_ref
 
@@ -96,29 +96,30 @@ def _rename(file: str | None, path: str, name: str) -> str | None:
 # --- carrying a bid on, decided once, here ------------------------------------------------------
 
 
-def _carry_on(ctx: Context, runner: FlowRunner, ref: str, actor: str) -> str | None:
+def _carry_on(ctx: Context, runner: FlowRunner, ref: str, actor: str) -> c.CarriedOn:
     """A person's answer unblocked the bid: start its next automated run. It never undoes
-    the answer: a refusal is the bid waiting (said in one line), a runtime away leaves the
-    bid for `bid resume`, and anything else is kept on the bid's trail (`bid history`)."""
+    the answer: a refusal is the bid waiting (its reason), a runtime away leaves the bid for
+    `bid resume`, and anything else is kept on the bid's trail (`bid history`)."""
     from orchestrator.bid.recording import record_flow_crash
 
     try:
-        return runner.continue_bid(ctx, ref, actor) or None
-    except RuntimeUnavailable as unavailable:
-        return f"not yet: {unavailable}"
+        return c.CarriedOn(continued=runner.continue_bid(ctx, ref, actor) or None)
     except BidError as waiting:
-        return f"waiting: {waiting}"
+        return c.CarriedOn(waiting=str(waiting))
     except Exception as crash:  # recorded on the trail, shown as one line
         reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
         with suppress(Exception):  # the database itself failed: the line below says enough
             record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
-        return (
-            f"recorded, but the automated work after it stopped ({reason}); "
-            f"bid advance {ref} runs it again"
+        return c.CarriedOn(stopped=reason)
+
+
+def _moved(name: str, step: StepResult, carried: c.CarriedOn | None = None) -> c.Moved:
+    warnings = []
+    if carried is not None and carried.stopped:
+        warnings.append(
+            f"{step.ref}: recorded, but the automated work after it stopped ({carried.stopped}); "
+            f"bid advance {step.ref} runs it again"
         )
-
-
-def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved:
     return c.Moved(
         command=name,
         opportunity=step.ref,
@@ -126,8 +127,11 @@ def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved
         from_state=step.from_state.value,
         state=step.to_state.value,
         moved=step.moved,
+        recorded=step.recorded,
         waiting_for=step.waiting_for,
-        continued=continued,
+        documents=list(step.documents),
+        carried_on=carried,
+        warnings=warnings,
     )
 
 
@@ -199,10 +203,10 @@ def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> 
         reason=command.reason,
         category=command.category,
     )
-    continued = None
+    carried = None
     if step.to_state == State.KICK_OFF:
-        continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+        carried = _carry_on(ctx, runner, step.ref, actor)
+    return _moved(command.name, step, carried)
 
 
 @handles(c.Approve)
@@ -219,12 +223,12 @@ def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -
         reason=command.reason,
         proposal_hash=command.version,
     )
-    continued = None
+    carried = None
     if not command.reject:
         pending = any(s == "requested" for s in status(ctx, step.ref).approvals.values())
         if not pending:
-            continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+            carried = _carry_on(ctx, runner, step.ref, actor)
+    return _moved(command.name, step, carried)
 
 
 @handles(c.SetStrategy)
@@ -236,10 +240,16 @@ def _strategy(ctx: Context, command: c.SetStrategy, actor: str, runner: FlowRunn
 
 @handles(c.FreezeDesign)
 def _freeze(ctx: Context, command: c.FreezeDesign, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.facts import get_opportunity
     from orchestrator.bid.production import freeze_design
+    from orchestrator.store.db import reading
 
     step = freeze_design(ctx, command.opportunity, by=actor, note=command.note)
-    return _moved(command.name, step)
+    with reading(ctx.engine) as session:
+        frozen = get_opportunity(session, step.ref)
+        version, is_frozen = frozen.design_version, frozen.design_frozen
+    moved = _moved(command.name, step).model_dump()
+    return c.Frozen(**moved, design_version=version, design_frozen=is_frozen, note=command.note)
 
 
 @handles(c.ImportQuotes)
@@ -283,10 +293,10 @@ def _result(ctx: Context, command: c.RecordResult, actor: str, runner: FlowRunne
             price_gap_pct=command.price_gap,
             competitor_contract_end=command.competitor_contract_end,
         )
-    continued = None
+    carried = None
     if command.outcome in ("won", "bafo"):
-        continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+        carried = _carry_on(ctx, runner, step.ref, actor)
+    return c.Answered(**_moved(command.name, step, carried).model_dump(), outcome=command.outcome)
 
 
 @handles(c.Withdraw)
@@ -301,4 +311,4 @@ def _withdraw(ctx: Context, command: c.Withdraw, actor: str, runner: FlowRunner)
         category=command.category,
         wake_up=command.wake_up,
     )
-    return _moved(command.name, step)
+    return c.Answered(**_moved(command.name, step).model_dump(), category=command.category)

@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.table import Table
 from orchestrator.bid.people import is_admin
 from orchestrator.bid.recording import recorded_by
 from orchestrator.cli import output
+from orchestrator.cli.commanding import command, upload
 from orchestrator.cli.edits import category_list
 from orchestrator.cli.identity import current_person
 from orchestrator.cli.output import esc
@@ -30,9 +31,7 @@ from orchestrator.text import one_line, visible
 from orchestrator.wiring import open_context
 
 if TYPE_CHECKING:
-    from orchestrator.commands import Command, FileUpload
-
-C = TypeVar("C", bound="Command")
+    from orchestrator.commands import Command
 
 app = typer.Typer(
     name="bid",
@@ -70,35 +69,11 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 # --- intake ---------------------------------------------------------------------------------
 
 
-def upload(file: Path) -> FileUpload:
-    """The file the user named, read here with the user's own rights and sent as contents."""
-    from orchestrator.commands import MAX_UPLOAD_BYTES, FileUpload
-    from orchestrator.errors import InputError
-
-    try:
-        size = file.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise InputError(f"is larger than {MAX_UPLOAD_BYTES:,} bytes", file=str(file))
-        content = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=str(file)) from None
-    return FileUpload.of(file.name, content)
-
-
 def run_command(command: Command, as_json: bool, typed: Path | None = None) -> None:
-    """Dispatch `command` for the person running `bid` and print its result; problems in
-    the file it carries name the file as `typed` on the command line."""
-    from orchestrator.errors import InputError
-    from orchestrator.pipeline import dispatch, renamed
+    """Dispatch `command` for the person running `bid` and print its result."""
+    from orchestrator.cli.commanding import run
 
-    ctx = get_context()
-    try:
-        result = dispatch(ctx, command, current_person(ctx))
-    except InputError as error:
-        if typed is None:
-            raise
-        raise renamed(error, typed.name, str(typed)) from None
-    show_result(result.as_json(), as_json)
+    show_result(run(get_context, command, typed), as_json)
 
 
 def show_result(data: dict[str, Any], as_json: bool) -> None:
@@ -137,20 +112,6 @@ def sites_import(
 
     sent = command(ImportSites, opportunity=opportunity, file=upload(file))
     run_command(sent, as_json, typed=file)
-
-
-def command(kind: type[C], **fields: Any) -> C:
-    """A command from the CLI's values; a value its model refuses is one line, exit 2."""
-    from pydantic import ValidationError
-
-    from orchestrator.errors import InputError
-
-    try:
-        return kind(**fields)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{first['msg']}", field=where.replace("_", "-")) from None
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -109,17 +109,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
-        from orchestrator.bid.quotes import import_quotes
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.commands import ImportQuotes
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = import_quotes(ctx, opportunity, file, actor=actor)
-        emit(
-            {"opportunity": _ref(opportunity), "file": str(file), **result.to_json()},
-            as_json,
-            _print_quote_import,
-        )
+        sent = command(ImportQuotes, opportunity=opportunity, file=upload(file), by=by)
+        result = run(get_context, sent, typed=file)
+        emit({**result, "file": str(file)}, as_json, _print_quote_import)
 
     @quotes_app.command("status")
     def quotes_status(

@@ -27,7 +27,6 @@ from orchestrator.cli.output import (
     esc,
     print_json,
     print_warnings,
-    step_result,
     table,
 )
 from orchestrator.context import Context
@@ -328,7 +327,6 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Record the customer's decision as it happens: shortlisted, a best-and-final offer
         asked, won, or lost."""
-        from orchestrator.bid import outcomes
 
         chosen = [flag for flag, on in _flags(shortlisted, bafo, won, lost) if on]
         if len(chosen) != 1:
@@ -347,35 +345,24 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             )
         if outcome != "--bafo" and deadline is not None:
             raise InputError("--deadline goes with --bafo", field="deadline")
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            if outcome == "--shortlisted":
-                done = outcomes.shortlist(ctx, opportunity, by=actor, reason=reason)
-            elif outcome == "--bafo":
-                done = outcomes.request_bafo(
-                    ctx,
-                    opportunity,
-                    reason=reason or "",
-                    by=actor,
-                    deadline=deadline.date() if deadline else None,
-                )
-            else:
-                done = outcomes.record_result(
-                    ctx,
-                    opportunity,
-                    won=outcome == "--won",
-                    reason=reason or "",
-                    by=actor,
-                    category=category,
-                    competitor=competitor,
-                    price_gap_pct=price_gap,
-                    competitor_contract_end=(
-                        competitor_contract_end.date() if competitor_contract_end else None
-                    ),
-                )
-            carried = carry_on(ctx, done.ref, actor) if outcome in ("--won", "--bafo") else None
-        answer = {**step_result(done), "outcome": outcome.removeprefix("--")}
-        emit(with_carry(answer, carried), as_json, print_answer)
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.commands import RecordResult
+
+        sent = command(
+            RecordResult,
+            opportunity=opportunity,
+            outcome=outcome.removeprefix("--"),
+            reason=reason,
+            category=category,
+            competitor=competitor,
+            price_gap=price_gap,
+            deadline=deadline.date() if deadline else None,
+            competitor_contract_end=(
+                competitor_contract_end.date() if competitor_contract_end else None
+            ),
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, print_answer)
 
     @app.command("withdraw")
     def withdraw(
@@ -396,19 +383,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Withdraw a bid from any open step; approval requests are cancelled (approvers
         told), milestones closed. Postponed: the account sleeps until --wake-up."""
-        from orchestrator.bid.outcomes import withdraw as withdraw_bid
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.commands import Withdraw
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            done = withdraw_bid(
-                ctx,
-                opportunity,
-                reason=reason,
-                by=actor,
-                category=category,
-                wake_up=wake_up.date() if wake_up else None,
-            )
-        emit({**step_result(done), "category": category}, as_json, print_answer)
+        sent = command(
+            Withdraw,
+            opportunity=opportunity,
+            reason=reason,
+            category=category,
+            wake_up=wake_up.date() if wake_up else None,
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, print_answer)
 
     @app.command("tasks")
     def tasks(

@@ -87,20 +87,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Freeze the solution design (a new version); a later change to sites or quotes
         reopens it."""
-        from orchestrator.bid.facts import get_opportunity
-        from orchestrator.bid.production import freeze_design
-        from orchestrator.store.db import reading
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.commands import FreezeDesign
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = freeze_design(ctx, opportunity, by=actor, note=note)
-        with reading(ctx.engine) as session:
-            frozen = get_opportunity(session, result.ref)
-            design = {
-                "design_version": frozen.design_version,
-                "design_frozen": frozen.design_frozen,
-            }
-        emit({**step_result(result), **design, "note": note}, as_json, print_step)
+        sent = command(FreezeDesign, opportunity=opportunity, by=by, note=note)
+        emit(run(get_context, sent), as_json, print_step)
 
     @app.command("terms")
     def terms(

@@ -27,8 +27,11 @@ def result_lines(data: dict[str, Any]) -> list[str]:
         lines = [f"{ref}: {data.get('message')}; now {data.get('state')}"]
     else:
         lines = [str(data.get("message") or "")]
-    if data.get("continued"):
-        lines.append(f"continued: {data['continued']}")
+    carried = data.get("carried_on") or {}
+    if carried.get("waiting"):
+        lines.append(f"{ref}: {carried['waiting']}")
+    elif carried.get("continued"):
+        lines.append(f"continued: {carried['continued']}")
     return lines
 
 
