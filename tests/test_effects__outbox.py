@@ -298,9 +298,9 @@ def test_a_dispatcher_killed_after_its_claim_runs_the_effect_once_after_a_restar
 ) -> None:
     env, count = child
     ref = _in_qualification(ctx)
+    command = [sys.executable, "-m", "tests.support.effects_child", clock.now.isoformat()]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.effects_child", clock.now.isoformat(), str(count)]
-        + ["hold"],
+        [*command, str(count), "hold"],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
