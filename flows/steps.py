@@ -17,7 +17,7 @@ from flows.context import BidLabels, bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from orchestrator.bid import services
 from orchestrator.bid.services import StepResult
-from orchestrator.dispatch import drain
+from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.lifecycle.table import ENDS, State
 
 STEP_OF_STATE: dict[State, str] = {
@@ -57,7 +57,7 @@ def _run_step(step: str, ref: str, actor: str) -> StepResult:
             f"{labels.ref} is in {labels.state.value}, not at step {step}; nothing done",
         )
     result = services.advance(ctx, labels.ref, actor)
-    drain(ctx, ref=labels.ref, notify=False)  # the step's move: its documents rendered again
+    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY, notify=False)  # the move's documents
     return result
 
 

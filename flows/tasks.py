@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger, tags, task
 from flows.context import bid_labels, current
 from orchestrator.bid import services
 from orchestrator.context import Context
-from orchestrator.dispatch import drain
+from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.errors import BidError
 
 
@@ -50,7 +50,7 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
         return [str(refused)]
     for result in results:
         logger.info("%s", result.message)
-    drain(ctx, ref=labels.ref)  # its documents; the go/no-go and approval requests go out
+    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY)  # its documents; the requests go out
     return [result.message for result in results]
 
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RENDERS_ONLY = frozenset({EffectKind.RENDER})
+"""What a flow run drains for its own bid: the documents of the moves it made."""
 MAX_EFFECTS = 500
 """Effects one drain runs at most (a carry adds render effects; the loop stops anyway)."""
 
@@ -119,12 +121,14 @@ def drain(
     after_claim: AfterClaim | None = None,
     limit: int = MAX_EFFECTS,
     ref: str | None = None,
+    kinds: frozenset[EffectKind] | None = None,
 ) -> DrainReport:
     """Run every due effect (the ones its own effects add too), then deliver notifications.
 
     `notifier` delivers the messages (default: Slack when a token is set, else none).
     `retry_failed` runs failed effects now, whatever their next time (`bid resume`).
-    `ref` runs only that bid's effects (a flow that carried it renders what it moved).
+    `ref` runs only that bid's effects, `kinds` only those kinds (a flow run that moved a
+    bid renders what it moved, and leaves carrying it on to the door that runs the flow).
     `after_claim` is called once an effect is claimed, before it runs (a test kills the
     dispatcher there). Never raises for an effect's failure: it is recorded on the effect.
     """
@@ -142,6 +146,7 @@ def drain(
             retry_failed=retry_failed,
             skip=frozenset(tried),
             opportunity_id=only,
+            kinds=kinds,
         )
         if claimed is None:
             break

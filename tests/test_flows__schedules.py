@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def _shortest_cron_gap(cron: str, timezone: str | None) -> timedelta:
     if inspect.isawaitable(dates):
         dates = asyncio.run(dates)
     stamps = [date.timestamp() for date in dates]
-    return timedelta(seconds=min(b - a for a, b in zip(stamps, stamps[1:], strict=False)))
+    return timedelta(seconds=min(b - a for a, b in itertools.pairwise(stamps)))
 
 
 def test_the_rule_itself_is_five_minutes_and_the_cron_check_sees_a_fast_schedule() -> None:

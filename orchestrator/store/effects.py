@@ -82,13 +82,14 @@ def claim(
     retry_failed: bool = False,
     skip: frozenset[int] = frozenset(),
     opportunity_id: int | None = None,
+    kinds: frozenset[EffectKind] | None = None,
 ) -> ClaimedEffect | None:
     """Take the oldest claimable effect for `worker`, or None when there is none.
 
     The UPDATE repeats the claimable condition, so of two dispatchers racing for one row only
     one changes it (PostgreSQL re-checks the condition after the row lock; SQLite writers
     queue on BEGIN IMMEDIATE). `retry_failed` takes failed effects whatever their next time;
-    `opportunity_id` only that bid's."""
+    `opportunity_id` only that bid's, `kinds` only those kinds."""
     condition = _claimable(now, retry_failed=retry_failed)
     with transaction(engine) as session:
         query = select(Effect).where(condition).order_by(col(Effect.id))
@@ -96,6 +97,8 @@ def claim(
             query = query.where(col(Effect.id).not_in(skip))
         if opportunity_id is not None:
             query = query.where(Effect.opportunity_id == opportunity_id)
+        if kinds is not None:
+            query = query.where(col(Effect.kind).in_(sorted(kinds)))
         for row in session.exec(query.limit(20)).all():
             changed = session.execute(
                 update(Effect)
