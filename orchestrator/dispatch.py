@@ -36,6 +36,7 @@ from orchestrator.core.effects import LEASE, RETRY, EffectKind, RetryPolicy
 from orchestrator.errors import BidError
 from orchestrator.store import effects
 from orchestrator.store.effects import ClaimedEffect
+from orchestrator.store.models import format_ref
 
 if TYPE_CHECKING:
     from orchestrator.slack.notify import Notifier
@@ -173,3 +174,28 @@ def drain(
         delivered = (notifier or get_notifier(ctx)).deliver_pending(ctx)
         report.notified, report.not_notified = delivered.sent, delivered.failed
     return report
+
+
+def resume(ctx: Context, carrier: Carrier, refs: list[str] | None = None) -> dict[str, str]:
+    """`bid resume`: retry now every failed or waiting effect (of these bids, when named),
+    then hand each named bid that had no carry to run over to the carrier as well (an
+    operator's "carry it on now"). Returns one line per bid."""
+    lines: dict[str, str] = {}
+    targets: list[str | None] = [format_ref(parse_ref(r)) for r in refs] if refs else [None]
+    for ref in targets:
+        report = drain(ctx, carrier, retry_failed=True, ref=ref)
+        for outcome in report.done:
+            _add_line(lines, outcome.ref, f"{outcome.kind.value}: {outcome.message}")
+        for outcome in report.failed:
+            _add_line(lines, outcome.ref, f"{outcome.kind.value} failed: {outcome.message}")
+        carried = any(o.kind == EffectKind.CARRY for o in [*report.done, *report.failed])
+        if ref is not None and not carried:
+            try:
+                _add_line(lines, ref, carrier.continue_bid(ctx, ref, "resume"))
+            except BidError as refused:  # a guard holds it, or the runner is unreachable
+                _add_line(lines, ref, f"not carried on: {refused}")
+    return lines
+
+
+def _add_line(lines: dict[str, str], ref: str, line: str) -> None:
+    lines[ref] = f"{lines[ref]}; {line}" if ref in lines else line

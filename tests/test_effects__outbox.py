@@ -23,7 +23,7 @@ from orchestrator.bid import services
 from orchestrator.bid.queries import status
 from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, EffectStatus, RetryPolicy
-from orchestrator.dispatch import drain
+from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain, resume
 from orchestrator.errors import DecisionRefused
 from orchestrator.store import effects
 from orchestrator.store.db import reading
@@ -197,6 +197,37 @@ def test_retry_policy_backs_off_and_stops() -> None:
     assert [policy.delay(n).total_seconds() for n in range(1, 6)] == [30, 60, 120, 240, 240]
     assert policy.next_attempt(4, START) == START + timedelta(minutes=4)
     assert policy.next_attempt(5, START) is None
+
+
+def test_bid_resume_retries_failed_effects_now_and_carries_a_named_bid_on(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
+    ref = _in_qualification(ctx)
+    drain(dataclasses.replace(ctx, _documents=BrokenTemplate()), notify=False)
+    assert status(ctx, ref).failed_effects
+
+    lines = resume(ctx, InlineCarrier())
+
+    assert lines == {ref: "render: 1 document(s) rendered"}
+    assert status(ctx, ref).failed_effects == []
+    assert documents.refreshed == [(ref, "qualification")]
+    # a named bid with no carry waiting is handed to the carrier all the same
+    assert resume(ctx, InlineCarrier(), [ref.lower()])[ref].startswith("recommendation: ")
+
+
+def test_a_flow_run_drains_only_the_renders_of_its_own_bid(ctx: Context) -> None:
+    ref = _in_qualification(ctx)
+    services.run_to_wait(ctx, ref)
+    other = _in_qualification(ctx)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+
+    report = drain(ctx, ref=ref, kinds=RENDERS_ONLY, notify=False)
+
+    assert {o.ref for o in report.done} == {ref}
+    assert {o.kind for o in report.done} == {EffectKind.RENDER}
+    left = {(e.payload["ref"], e.kind) for e in _effects(ctx) if e.status == EffectStatus.PENDING}
+    assert left == {(other, EffectKind.RENDER), (ref, EffectKind.CARRY)}
+    assert _state(ctx, ref) == "kick_off"  # the carry-on is the door's to run
 
 
 # --- one dispatcher runs an effect, however many drain -----------------------------------------

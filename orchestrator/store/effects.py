@@ -91,18 +91,22 @@ def claim(
     queue on BEGIN IMMEDIATE). `retry_failed` takes failed effects whatever their next time;
     `opportunity_id` only that bid's, `kinds` only those kinds."""
     condition = _claimable(now, retry_failed=retry_failed)
+    query = select(Effect.id).where(condition).order_by(col(Effect.id)).limit(20)
+    if skip:
+        query = query.where(col(Effect.id).not_in(skip))
+    if opportunity_id is not None:
+        query = query.where(Effect.opportunity_id == opportunity_id)
+    if kinds is not None:
+        query = query.where(col(Effect.kind).in_(sorted(kinds)))
+    with reading(engine) as session:  # nothing due (the usual case): no write lock taken
+        candidates = [found for found in session.exec(query).all() if found is not None]
+    if not candidates:
+        return None
     with transaction(engine) as session:
-        query = select(Effect).where(condition).order_by(col(Effect.id))
-        if skip:
-            query = query.where(col(Effect.id).not_in(skip))
-        if opportunity_id is not None:
-            query = query.where(Effect.opportunity_id == opportunity_id)
-        if kinds is not None:
-            query = query.where(col(Effect.kind).in_(sorted(kinds)))
-        for row in session.exec(query.limit(20)).all():
+        for effect_id in candidates:
             changed = session.execute(
                 update(Effect)
-                .where(col(Effect.id) == row.id, condition)
+                .where(col(Effect.id) == effect_id, condition)
                 .values(
                     status=EffectStatus.RUNNING,
                     claimed_by=worker,
@@ -112,13 +116,14 @@ def claim(
                 .execution_options(synchronize_session=False)
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]
+                row = session.get_one(Effect, effect_id)
                 return ClaimedEffect(
-                    id=row.id or 0,
+                    id=effect_id,
                     key=row.key,
                     kind=row.kind,
                     opportunity_id=row.opportunity_id,
                     payload=dict(row.payload),
-                    attempts=row.attempts + 1,
+                    attempts=row.attempts,
                 )
     return None
 
