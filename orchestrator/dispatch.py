@@ -33,7 +33,7 @@ from orchestrator.bid.facts import parse_ref
 from orchestrator.bid.rendering import refresh_documents
 from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, RetryPolicy
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, RuntimeUnavailable
 from orchestrator.store import effects
 from orchestrator.store.effects import ClaimedEffect
 from orchestrator.store.models import format_ref
@@ -105,6 +105,8 @@ def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
     if effect.kind == EffectKind.CARRY:
         try:
             return carrier.continue_bid(ctx, ref, str(effect.payload.get("actor", "system")))
+        except RuntimeUnavailable:  # Prefect or its workers unreachable: failed, retried
+            raise
         except BidError as waiting:  # a guard holds the bid: it waits, nothing to retry
             return f"waits: {waiting}"
     raise ValueError(f"unknown effect kind {effect.kind}")  # pragma: no cover - enum is closed

@@ -24,7 +24,7 @@ from orchestrator.bid.queries import status
 from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, EffectStatus, RetryPolicy
 from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain, resume
-from orchestrator.errors import DecisionRefused
+from orchestrator.errors import DecisionRefused, RuntimeUnavailable
 from orchestrator.store import effects
 from orchestrator.store.db import reading
 from orchestrator.store.models import AuditEvent, Effect, Opportunity
@@ -228,6 +228,32 @@ def test_a_flow_run_drains_only_the_renders_of_its_own_bid(ctx: Context) -> None
     left = {(e.payload["ref"], e.kind) for e in _effects(ctx) if e.status == EffectStatus.PENDING}
     assert left == {(other, EffectKind.RENDER), (ref, EffectKind.CARRY)}
     assert _state(ctx, ref) == "kick_off"  # the carry-on is the door's to run
+
+
+class UnreachableWorkers:
+    """A runner whose Prefect server does not answer."""
+
+    def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+        raise RuntimeUnavailable(f"{ref}: recorded, but the task workers could not be reached")
+
+
+def test_a_carry_the_workers_did_not_take_is_failed_and_retried(
+    ctx: Context, clock: FixedClock
+) -> None:
+    ref = _in_qualification(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+
+    report = drain(ctx, UnreachableWorkers(), notify=False)
+
+    assert [o.kind for o in report.failed] == [EffectKind.CARRY]
+    assert _state(ctx, ref) == "kick_off"  # the go/no-go stands
+    (failed,) = status(ctx, ref).failed_effects
+    assert failed["kind"] == "carry" and "could not be reached" in failed["error"]
+    clock.advance(seconds=RETRY.delay(1).total_seconds())
+    drain(ctx, InlineCarrier(), notify=False)  # Prefect answers again
+    assert _state(ctx, ref) == "bid_production"
+    assert status(ctx, ref).failed_effects == []
 
 
 # --- one dispatcher runs an effect, however many drain -----------------------------------------
