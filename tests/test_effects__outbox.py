@@ -26,7 +26,7 @@ from orchestrator.core.effects import LEASE, RETRY, EffectKind, EffectStatus, Re
 from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain, resume
 from orchestrator.errors import DecisionRefused, RuntimeUnavailable
 from orchestrator.store import effects
-from orchestrator.store.db import reading
+from orchestrator.store.db import reading, settle_before_commit, transaction
 from orchestrator.store.models import AuditEvent, Effect, Opportunity
 from tests.conftest import REPO, START, FixedClock, RecordingDocuments
 from tests.factories import APPROVERS, PEOPLE, carry_to_governance, new_bid
@@ -399,3 +399,18 @@ def test_no_session_event_hook_does_work(ctx: Context) -> None:
     with OrmSession(ctx.engine) as session:
         for name in ("before_commit", "after_commit", "after_rollback", "before_flush"):
             assert list(getattr(session.dispatch, name)) == [], name
+
+
+def test_a_unit_of_work_settles_inside_its_transaction_and_not_when_it_rolls_back(
+    ctx: Context,
+) -> None:
+    ran: list[str] = []
+    with transaction(ctx.engine) as session:
+        settle_before_commit(session, "milestones", lambda s: ran.append("asked first"))
+        settle_before_commit(session, "milestones", lambda s: ran.append("asked again"))
+        assert ran == []  # nothing runs until the unit commits
+    assert ran == ["asked again"]  # once per key
+    with pytest.raises(RuntimeError), transaction(ctx.engine) as session:
+        settle_before_commit(session, "milestones", lambda s: ran.append("rolled back"))
+        raise RuntimeError("the change failed")
+    assert ran == ["asked again"]
