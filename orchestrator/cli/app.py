@@ -31,7 +31,7 @@ from orchestrator.text import one_line, visible
 from orchestrator.wiring import open_context
 
 if TYPE_CHECKING:
-    from orchestrator.commands import Command
+    from orchestrator.core.commands import Command
 
 app = typer.Typer(
     name="bid",
@@ -98,7 +98,7 @@ def opportunity_create(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create an opportunity from a YAML file and print its id."""
-    from orchestrator.commands import CreateOpportunity
+    from orchestrator.core.commands import CreateOpportunity
 
     run_command(CreateOpportunity(file=upload(file)), as_json, typed=file)
 
@@ -108,7 +108,7 @@ def sites_import(
     opportunity: str, file: Path, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
 ) -> None:
     """Import a sites CSV (refused whole if any row is wrong)."""
-    from orchestrator.commands import ImportSites
+    from orchestrator.core.commands import ImportSites
 
     sent = command(ImportSites, opportunity=opportunity, file=upload(file))
     run_command(sent, as_json, typed=file)
@@ -214,7 +214,7 @@ def advance(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
-    from orchestrator.commands import Advance
+    from orchestrator.core.commands import Advance
 
     run_command(command(Advance, opportunity=opportunity, by=by), as_json)
 
@@ -231,7 +231,7 @@ def decide(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the go/no-go decision beside the rules' recommendation."""
-    from orchestrator.commands import Decide
+    from orchestrator.core.commands import Decide
 
     fields = {"opportunity": opportunity, "outcome": outcome, "by": by, "reason": reason}
     run_command(command(Decide, **fields, category=category), as_json)
@@ -252,7 +252,7 @@ def approve(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grant or reject one governance approval; prints the proposal version it binds to."""
-    from orchestrator.commands import Approve
+    from orchestrator.core.commands import Approve
 
     fields = {"opportunity": opportunity, "area": area.value, "by": by, "reject": reject}
     run_command(command(Approve, **fields, reason=reason, version=version), as_json)
@@ -266,7 +266,7 @@ def strategy(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the bid strategy (needed after 'redefine strategy')."""
-    from orchestrator.commands import SetStrategy
+    from orchestrator.core.commands import SetStrategy
 
     run_command(command(SetStrategy, opportunity=opportunity, text=text, by=by), as_json)
 
@@ -381,10 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if isinstance(returned, int) and returned:
             return returned  # a command that ended with typer.Exit(code)
-        if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
-            from orchestrator.slack.notify import deliver
-
-            deliver(_CONTEXT[0])
+        _settle_effects()
     except BidError as error:
         from orchestrator.errors import InputErrors
 
@@ -400,6 +397,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as error:  # Click's usage errors, as bundled by typer
         return _usage_error(error)
     return 0
+
+
+def _settle_effects() -> None:
+    """After a command that wrote: run the effects its moves committed (documents, carrying
+    the bid on) and deliver notifications — the pipeline's commands have done so already,
+    this catches every other write. A failure is one warning line: the command stands, and
+    `bid status` shows the effect until a retry runs it."""
+    from orchestrator.store.db import COMMITTED
+
+    if not _CONTEXT or not COMMITTED[0]:
+        return
+    from orchestrator.dispatch import drain
+    from orchestrator.runtime.runner import get_runner
+
+    ctx = _CONTEXT[0]
+    for outcome in drain(ctx, get_runner(ctx)).failed:
+        _error_line(f"warning: {outcome.ref}: {outcome.kind.value} failed: {outcome.message}")
 
 
 def _error_line(text: str) -> None:

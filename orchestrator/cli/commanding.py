@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from orchestrator.commands import MAX_UPLOAD_BYTES, Command, FileUpload
 from orchestrator.context import Context
+from orchestrator.core.commands import MAX_UPLOAD_BYTES, Command, FileUpload
 from orchestrator.errors import InputError
 
 C = TypeVar("C", bound=Command)

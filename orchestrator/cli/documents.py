@@ -110,7 +110,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
         from orchestrator.cli.commanding import command, run, upload
-        from orchestrator.commands import ImportQuotes
+        from orchestrator.core.commands import ImportQuotes
 
         sent = command(ImportQuotes, opportunity=opportunity, file=upload(file), by=by)
         result = run(get_context, sent, typed=file)

@@ -11,7 +11,6 @@ and the bid's trail says where the automation stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -62,41 +61,6 @@ def _print(message: str) -> None:
     console.print(esc(message))
 
 
-def carry_on(ctx: Context, ref: str, actor: str) -> dict[str, Any]:
-    """After an answer, let the bid's automated work run; it never breaks the command.
-
-    Returns what happened, for the command's result: `continued` (the runner's message),
-    `waiting` (a refusal: the bid waits) or `stopped` (anything else: kept on the bid's
-    trail, `bid history`, and shown as a warning, since what the user asked is recorded).
-    """
-    from orchestrator.bid.recording import record_flow_crash
-    from orchestrator.runtime.runner import get_runner
-
-    carried: dict[str, Any] = {"continued": None, "waiting": None, "stopped": None}
-    try:
-        carried["continued"] = get_runner(ctx).continue_bid(ctx, ref, actor) or None
-    except BidError as waiting:
-        carried["waiting"] = str(waiting)
-    except Exception as crash:  # recorded on the trail, shown as one line
-        reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
-        with suppress(Exception):  # the database itself failed: the line below says enough
-            record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
-        carried["stopped"] = reason
-    return carried
-
-
-def with_carry(result: dict[str, Any], carried: dict[str, Any] | None) -> dict[str, Any]:
-    """The result with what carrying the bid on did (`carried_on`); a stop is a warning."""
-    result["carried_on"] = carried
-    if carried and carried["stopped"]:
-        ref = result["opportunity"]
-        result.setdefault("warnings", []).append(
-            f"{ref}: recorded, but the automated work after it stopped ({carried['stopped']}); "
-            f"bid advance {ref} runs it again"
-        )
-    return result
-
-
 def print_change(result: Result) -> None:
     """A change for people: its warnings (stderr), its line, then what carrying on did."""
     print_warnings(result)
@@ -144,12 +108,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         ctx = get_context()
         delta = read(ctx, ref, file)
+        from orchestrator.pipeline import settle
+
         with acting(ctx, by) as actor:
             result = change_sites(ctx, ref, delta, actor=actor)
-            carried = None
-            if result.state.value == "contract_preparation":
-                carried = carry_on(ctx, result.ref, actor)
-        emit(with_carry(sites_result(result, delta), carried), as_json, print_change)
+        carried, warnings = settle(ctx, result.ref)
+        answer = sites_result(result, delta)
+        answer["carried_on"] = carried.model_dump() if carried else None
+        answer.setdefault("warnings", []).extend(warnings)
+        emit(answer, as_json, print_change)
 
     def _rules(ctx: Context) -> Any:
         from orchestrator.commercial.quotes import catalogue_for
@@ -346,7 +313,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if outcome != "--bafo" and deadline is not None:
             raise InputError("--deadline goes with --bafo", field="deadline")
         from orchestrator.cli.commanding import command, run
-        from orchestrator.commands import RecordResult
+        from orchestrator.core.commands import RecordResult
 
         sent = command(
             RecordResult,
@@ -384,7 +351,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Withdraw a bid from any open step; approval requests are cancelled (approvers
         told), milestones closed. Postponed: the account sleeps until --wake-up."""
         from orchestrator.cli.commanding import command, run
-        from orchestrator.commands import Withdraw
+        from orchestrator.core.commands import Withdraw
 
         sent = command(
             Withdraw,

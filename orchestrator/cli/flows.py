@@ -203,25 +203,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Carry on bids whose answer was recorded but whose next steps were lost (a worker
-        killed, Prefect down for a while): on the workers, or here."""
+        killed, Prefect down for a while): their failed or waiting effects run now, and each
+        bid named is handed to the workers (or carried on here)."""
         from datetime import timedelta
 
         from orchestrator.bid.resume import stalled
+        from orchestrator.dispatch import resume as resume_effects
         from orchestrator.runtime.runner import get_runner
 
         ctx = get_context()
-        refs = list(opportunities or []) or stalled(ctx, timedelta(seconds=max(older_than, 0)))
-        from orchestrator.errors import RuntimeUnavailable
-
-        runner = get_runner(ctx)
-        done: dict[str, str] = {}
-        failed: list[str] = []
-        for ref in refs:
-            try:
-                done[ref] = runner.continue_bid(ctx, ref, "resume")
-            except RuntimeUnavailable as unavailable:
-                failed.append(ref)
-                done[ref] = f"not handed over: {unavailable}"
+        refs = list(opportunities or [])
+        if not refs:
+            refs = stalled(ctx, timedelta(seconds=max(older_than, 0)))
+        done = resume_effects(ctx, get_runner(ctx), refs or None)
         if as_json:
             sys.stdout.write(json.dumps(done, indent=2) + "\n")
         elif not done:
@@ -229,11 +223,6 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         else:
             for ref, message in done.items():
                 console.print(f"{ref}: {message}", markup=False, highlight=False)
-        if failed:
-            raise RuntimeUnavailable(
-                f"{len(failed)} bid(s) not handed over ({', '.join(failed[:5])}"
-                f"{' …' if len(failed) > 5 else ''}): run bid resume again once Prefect answers"
-            )
 
     @app.command("deadlines")
     def deadlines_command(

@@ -88,7 +88,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Freeze the solution design (a new version); a later change to sites or quotes
         reopens it."""
         from orchestrator.cli.commanding import command, run
-        from orchestrator.commands import FreezeDesign
+        from orchestrator.core.commands import FreezeDesign
 
         sent = command(FreezeDesign, opportunity=opportunity, by=by, note=note)
         emit(run(get_context, sent), as_json, print_step)
