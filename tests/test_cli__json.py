@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from orchestrator.bid import services
 from orchestrator.cli.app import app
 from orchestrator.context import Context
+from orchestrator.dispatch import drain
 from orchestrator.store.models import (
     Account,
     Approval,
@@ -116,6 +117,7 @@ def _at_customer_decision(ctx: Context) -> str:
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    drain(ctx, notify=False)  # the effects of the set-up's answers, as their doors would
     return ref
 
 
