@@ -17,9 +17,8 @@ from typing import Any
 from sqlmodel import Session
 
 from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
-from orchestrator.bid.facts import account_of, current_approvals
+from orchestrator.bid.facts import account_of, current_approvals, deciding_roles
 from orchestrator.bid.governance import (
-    approver_roles,
     invalidate_approvals,
     request_approval,
 )
@@ -158,7 +157,7 @@ def _tell(
             floor=_pct(floor) if floor is not None else "",
             consequence=consequence,
         )
-        asked = roles.get(area) or approver_roles(session, opportunity, area)
+        asked = deciding_roles(session, opportunity, area) or roles.get(area) or [area]
         for person in recipients(session, opportunity, asked):
             queued = outbox.enqueue(
                 session,

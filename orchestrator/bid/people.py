@@ -187,6 +187,14 @@ def record_person_created(
     )
 
 
+def record_duties_override(
+    session: Session, ctx: Context, *, actor: str, subject: str, details: dict[str, Any]
+) -> None:
+    """An admin set rules/duties.yaml aside for one approval: on the admin trail, in the
+    approval's own transaction (`details` names the bid, area, duties and the reason)."""
+    _event(session, ctx, actor, "duties_overridden", subject, details)
+
+
 def _slack_id_free(session: Session, user_id: str, owner: Person | None) -> None:
     holder = session.exec(select(Person).where(Person.slack_user_id == user_id)).first()
     if holder is not None and (owner is None or holder.id != owner.id):
