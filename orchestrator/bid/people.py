@@ -10,6 +10,8 @@
   SHA-256. `authenticate` is the one check of a token, for the CLI and any future door.
 - Acting: `check_actor` refuses a change to a bid by a person who holds no role on it;
   `act_for` lets an admin or recorder record an answer given by someone else.
+- An admin's override of rules/duties.yaml on one approval is on the admin trail too
+  (`record_duties_override`, called by the approval in its own transaction).
 
 Actors that are not e-mail addresses ("system", "prefect", "rules", "demo") are the
 process's own automation: only code running in-process can pass one, since every door
