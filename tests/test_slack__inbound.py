@@ -352,6 +352,32 @@ def test_an_old_button_does_not_decide_the_request_that_replaced_it(
     assert [e.inputs["request"] for e in granted] == [first.id, again.id]
 
 
+def test_a_request_still_open_when_the_deal_changed_is_replaced_too(
+    slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp, tmp_path: Path
+) -> None:
+    """Nobody clicked yet; a dearer quote changes the margin shown: the open request is
+    replaced by one showing the new deal, and the old message's button decides nothing."""
+    ref = bid_in_governance(slack_ctx)
+    _deliver(slack_ctx)
+    old = _button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    dearer = quote_file(slack_ctx, ref, tmp_path / "dearer.csv", cost_share=0.6)
+    import_quotes(slack_ctx, ref, dearer, actor=PEOPLE["sales_support"])
+    _deliver(slack_ctx)
+    with Session(slack_ctx.engine) as session:
+        financial = session.exec(
+            select(Approval).where(Approval.area == "financial").order_by(col(Approval.id))
+        ).all()
+    assert [a.status for a in financial] == ["invalidated", "requested"]
+    app.click("UFIN", old)
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "requested"
+    assert "replaced by a later one" in _ephemerals(slack_api, "UFIN")[-1]
+    current = _last_button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    app.click("UFIN", current)
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "granted"
+
+
 def test_a_button_whose_summary_was_altered_is_refused(
     slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp
 ) -> None:

@@ -11,7 +11,7 @@ the change is written, so a refusal rolls everything back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -274,8 +274,9 @@ def _reapprove(
     floor: float | None,
     actor: str,
 ) -> ChangeOutcome:
-    """Invalidate the granted approvals the change touches and ask again; ask for an area the
-    changed deal now needs and the round did not have yet (management below the floor)."""
+    """Replace the approvals the change touches (granted or still requested) with new
+    requests showing the changed deal; ask for an area the changed deal now needs and the
+    round did not have yet (management below the floor)."""
     deal = deal or load_deal(session, ctx, opportunity)
     decision = decision or governance_decision_for(ctx, deal)
     record_decision(session, opportunity, decision)
@@ -283,11 +284,6 @@ def _reapprove(
     reason = f"{change.what}: margin {_pct(change.margin_before)} → {_pct(change.margin_after)}"
     if floor is not None:
         reason += f" (floor {_pct(floor)})"
-    pending = {
-        a.area
-        for a in current_approvals(session, opportunity)
-        if a.status == ApprovalStatus.REQUESTED and a.area in rule.approvals
-    }
     invalidated = invalidate_approvals(
         session,
         ctx,
@@ -313,19 +309,6 @@ def _reapprove(
         roles = list(decision.outputs["approver_roles"].get(area, [area]))
         request_approval(session, ctx, opportunity, area, roles, summary=summary, why=reason)
         requested.append(area)
-    told: tuple[str, ...] = ()
-    if pending:
-        still = replace(rule, approvals=tuple(sorted(pending)))
-        told = _tell(
-            session,
-            ctx,
-            opportunity,
-            change,
-            still,
-            floor,
-            "your approval is still requested: decide on the changed deal (bid approval show)",
-            decision,
-        )
     return ChangeOutcome(
         rule.id,
         rule.action,
@@ -333,5 +316,4 @@ def _reapprove(
         floor,
         invalidated=tuple(invalidated),
         requested=tuple(requested),
-        notified=told,
     )

@@ -142,14 +142,16 @@ def invalidate_approvals(
     inputs: dict[str, Any],
     summary: dict[str, Any],
 ) -> list[int]:
-    """Granted approvals of these areas stop counting; a new one of each is requested and
-    its approvers are told why. Returns the ids invalidated (none: nothing happens)."""
+    """Granted approvals of these areas stop counting, and requests still open are replaced:
+    a new request of each area is asked, with the changed deal's summary, and its approvers
+    are told why (a button of the replaced request no longer decides anything). Returns the
+    ids invalidated (none: nothing happens)."""
     granted = session.exec(
         select(Approval).where(
             Approval.opportunity_id == opportunity.id,
             Approval.round == opportunity.governance_round,
             col(Approval.area).in_(areas),
-            Approval.status == ApprovalStatus.GRANTED,
+            col(Approval.status).in_([ApprovalStatus.GRANTED, ApprovalStatus.REQUESTED]),
         )
     ).all()
     if not granted:
