@@ -10,6 +10,8 @@
   SHA-256. `authenticate` is the one check of a token, for the CLI and any future door.
 - Acting: `check_actor` refuses a change to a bid by a person who holds no role on it;
   `act_for` lets an admin or recorder record an answer given by someone else.
+- An admin's override of rules/duties.yaml on one approval is on the admin trail too
+  (`record_duties_override`, called by the approval in its own transaction).
 
 Actors that are not e-mail addresses ("system", "prefect", "rules", "demo") are the
 process's own automation: only code running in-process can pass one, since every door
@@ -185,6 +187,14 @@ def record_person_created(
         person.email,
         {"name": person.name, "slack_user_id": person.slack_user_id, "from": where},
     )
+
+
+def record_duties_override(
+    session: Session, ctx: Context, *, actor: str, subject: str, details: dict[str, Any]
+) -> None:
+    """An admin set rules/duties.yaml aside for one approval: on the admin trail, in the
+    approval's own transaction (`details` names the bid, area, duties and the reason)."""
+    _event(session, ctx, actor, "duties_overridden", subject, details)
 
 
 def _slack_id_free(session: Session, user_id: str, owner: Person | None) -> None:

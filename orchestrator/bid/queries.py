@@ -126,7 +126,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
             crash = _last_crash(session, opportunity)
             if crash:
                 blocked.append(crash)
-        approvals = {a.area: a.status for a in current_approvals(session, opportunity)}
+        approvals = {a.area.value: a.status.value for a in current_approvals(session, opportunity)}
         milestones = session.exec(
             select(Milestone)
             .where(

@@ -249,13 +249,33 @@ def approve(
         help="Pin the proposal version (hash, or its first 8+ digits) you read; "
         "refused when the bid has moved on",
     ),
+    request_id: int | None = typer.Option(
+        None, "--request-id", help="The approval request you read (refused once superseded)"
+    ),
+    fingerprint: str | None = typer.Option(
+        None, "--fingerprint", help="The fingerprint of the summary you read"
+    ),
+    override_duties: str | None = typer.Option(
+        None,
+        "--override-duties",
+        help="Admins: why a rule of rules/duties.yaml is overridden (on the admin trail)",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grant or reject one governance approval; prints the proposal version it binds to."""
     from orchestrator.core.commands import Approve
 
     fields = {"opportunity": opportunity, "area": area.value, "by": by, "reject": reject}
-    run_command(command(Approve, **fields, reason=reason, version=version), as_json)
+    sent = command(
+        Approve,
+        **fields,
+        reason=reason,
+        version=version,
+        request_id=request_id,
+        fingerprint=fingerprint,
+        override_duties=override_duties,
+    )
+    run_command(sent, as_json)
 
 
 @app.command()

@@ -141,6 +141,17 @@ class Approve(Command):
     reject: bool = False
     reason: str | None = Field(default=None, max_length=MAX_TEXT)
     version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{8,64}$")
+    request_id: int | None = Field(
+        default=None, ge=1, description="The approval request shown (refused once superseded)"
+    )
+    fingerprint: str | None = Field(
+        default=None, max_length=128, description="The fingerprint of the summary shown"
+    )
+    override_duties: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        description="An admin's reason to override rules/duties.yaml (on the admin trail)",
+    )
     by: str | None = By
 
 

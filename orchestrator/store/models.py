@@ -563,10 +563,19 @@ class LibraryAnswer(SQLModel, table=True):
 class Approval(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
-    area: str
+    area: Area = Field(sa_column=Column(EnumText(Area), nullable=False))
     round: int = 0
     """The opportunity's governance round this approval belongs to."""
-    status: str = ApprovalStatus.REQUESTED
+    status: ApprovalStatus = Field(
+        default=ApprovalStatus.REQUESTED,
+        sa_column=Column(EnumText(ApprovalStatus), nullable=False),
+    )
+    deciding_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The roles that may decide this request, as the governance table named them when it
+    was asked (`may_decide` reads them here, never from a decision record)."""
+    summary_fingerprint: str | None = None
+    """SHA-256 of the summary the approvers were shown (value, costs, margin, version): a
+    Slack button carries it, so a click decides only the request it was shown for."""
     proposal_hash: str | None = None
     approver_id: int | None = Field(default=None, foreign_key="person.id")
     reason: str | None = None
