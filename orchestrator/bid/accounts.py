@@ -21,6 +21,7 @@ from orchestrator.decisions.funnel_rules import load_funnel_config
 from orchestrator.decisions.portfolio_rules import load_portfolio_rules
 from orchestrator.errors import InputError, InputErrors, NotFound, NotPermitted
 from orchestrator.intake.accounts import AccountRow
+from orchestrator.intake.limits import free_text
 from orchestrator.lifecycle.table import ENDS
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
@@ -147,6 +148,7 @@ def require_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise InputError("a reason is required", field="reason")
+    text = free_text(text, "reason", newlines=True)
     if len(text) > MAX_REASON:
         raise InputError(f"is longer than {MAX_REASON} characters", field="reason")
     return text

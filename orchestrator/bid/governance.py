@@ -33,6 +33,7 @@ from orchestrator.errors import (
     ApprovalError,
     InputError,
 )
+from orchestrator.intake.limits import optional_free_text
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import Decision
 from orchestrator.store import outbox
@@ -249,6 +250,7 @@ def approve(
     """
     if reject and not (reason and reason.strip()):
         raise InputError("a rejection needs a reason (--reason)", field="reason")
+    reason = optional_free_text(reason, "reason", newlines=True)
     try:
         with transaction(ctx.engine) as session:
             opportunity = get_opportunity(session, ref, lock=True)

@@ -27,6 +27,7 @@ from orchestrator.bid.recording import (
 )
 from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.limits import free_text, optional_free_text
 from orchestrator.intake.opportunity import MAX_TEXT, MAX_YEARS_AHEAD
 from orchestrator.store.db import transaction
 from orchestrator.store.models import Account, Opportunity
@@ -78,6 +79,7 @@ def record_result(
     price_gap_pct: float | None = None,
     competitor_contract_end: date | None = None,
 ) -> StepResult:
+    reason = free_text(reason, "reason", required=False, newlines=True)
     """The customer's verdict: won goes to contract preparation; lost needs a category and
     may name who won instead and how far our price was above theirs. With the competitor's
     contract end, the account sleeps until it is time to bid again
@@ -143,6 +145,7 @@ def record_result(
 
 def shortlist(ctx: Context, ref: str, *, by: str, reason: str | None = None) -> StepResult:
     """The customer shortlisted the bid: kept on the trail, the bid still waits for them."""
+    reason = optional_free_text(reason, "reason", newlines=True)
     with refusals_kept(ctx, ref, "shortlist", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
@@ -173,6 +176,7 @@ def request_bafo(
     """The customer asks for a best-and-final offer: back to bid production for a revised
     price (the offer as it stands cannot go to governance again), a new offer round, the plan
     of the rework (design freeze, approvals, submission) opened again on the new deadline."""
+    reason = free_text(reason, "reason", required=False, newlines=True)
     if deadline is not None:
         deadline = _future(ctx, deadline, "deadline")
     with refusals_kept(ctx, ref, "request_bafo", by), transaction(ctx.engine) as session:
@@ -226,6 +230,7 @@ def withdraw(
     """Withdraw a bid from any open step; it closes what it opened (approvals still requested
     are cancelled and their approvers told, milestones and tasks closed). A customer who
     postponed (`postponed`) makes a sleeping account that wakes on `wake_up`."""
+    reason = free_text(reason, "reason", required=False, newlines=True)
     if wake_up is not None:
         wake_up = _future(ctx, wake_up, "wake_up")
     with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:

@@ -20,6 +20,7 @@ from orchestrator.decisions.portfolio_rules import SEGMENT_FIELDS, PortfolioRule
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.intake.files import csv_rows
+from orchestrator.intake.limits import date_within
 from orchestrator.intake.opportunity import MAX_AMOUNT, MAX_TEXT
 from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL
 from orchestrator.store.models import Tier
@@ -133,9 +134,13 @@ def _row(
         try:
             if not _DATE.match(str(end)):
                 raise ValueError
-            values["competitor_contract_end"] = date.fromisoformat(str(end))
+            values["competitor_contract_end"] = date_within(
+                date.fromisoformat(str(end)), date.today(), "competitor_contract_end"
+            )
         except ValueError:
             fail("competitor_contract_end", f"'{end}' is not a date like 2027-06-30")
+        except InputError as error:
+            fail("competitor_contract_end", error.detail)
     if problems:
         return None, problems
     return AccountRow(row=number, **values), []  # type: ignore[arg-type]
