@@ -17,8 +17,9 @@ from sqlmodel import Session
 from orchestrator.bid.accounts import check_competitor, learn_competitor, put_to_sleep
 from orchestrator.bid.deal import load_deal
 from orchestrator.bid.edits import reopen_milestones, replan
-from orchestrator.bid.facts import StepResult, get_opportunity
-from orchestrator.bid.people import check_actor
+from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
+from orchestrator.bid.onboarding import LEAD_ROLE_BY_TIER
+from orchestrator.bid.people import check_actor, is_admin, is_system_actor
 from orchestrator.bid.recording import (
     check_category,
     move_bid,
@@ -26,11 +27,11 @@ from orchestrator.bid.recording import (
     refusals_kept,
 )
 from orchestrator.context import Context
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, NotPermitted
 from orchestrator.intake.limits import free_text, optional_free_text
 from orchestrator.intake.opportunity import MAX_TEXT, MAX_YEARS_AHEAD
 from orchestrator.store.db import transaction
-from orchestrator.store.models import Account, Opportunity
+from orchestrator.store.models import Account, Opportunity, Role
 from orchestrator.text import has_control_characters
 
 POSTPONED = "postponed"
@@ -218,6 +219,30 @@ def request_bafo(
         )
 
 
+WITHDRAW_ROLES = (Role.BID_MANAGER, Role.ACCOUNT_MANAGER, Role.MANAGEMENT)
+"""Team roles that may withdraw a bid; the bid's lead (by the account's tier), the account's
+owner and admins may too. A finance or legal reviewer may not end a bid."""
+
+
+def check_may_withdraw(session: Session, opportunity: Opportunity, actor: str) -> None:
+    """Refuse a withdrawal by anyone but the bid manager, the bid's lead, the account's owner,
+    management or an admin (the process's own automation may)."""
+    if is_system_actor(actor):
+        return
+    person = get_person(session, actor)
+    account = account_of(session, opportunity)
+    lead = LEAD_ROLE_BY_TIER.get(str(account.tier))
+    roles: list[str] = [*WITHDRAW_ROLES, *([lead] if lead else [])]
+    if is_admin(person) or holds_role(session, opportunity, person, roles):
+        return
+    if account.owner_id is not None and account.owner_id == person.id:
+        return
+    raise NotPermitted(
+        f"{person.email} may not withdraw {opportunity.ref}: the bid manager, the account's "
+        "owner, management or an admin may"
+    )
+
+
 def withdraw(
     ctx: Context,
     ref: str,
@@ -236,6 +261,7 @@ def withdraw(
     with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
+        check_may_withdraw(session, opportunity, by)
         category = check_category(ctx, category, needed_for="a withdrawal (--category)")
         if category == POSTPONED and wake_up is None:
             raise InputError(
