@@ -92,11 +92,14 @@ def _row(
             values[field] = _text(value, field, file, number)
         except InputError as error:
             problems.append(error)
+    named = {problem.field for problem in problems}  # refused already: not "empty" too
     name = values.get("name")
-    if not name:
+    if not name and "name" not in named:
         fail("name", "is empty")
     tier = values.get("tier")
-    if not tier:
+    if not tier and "tier" in named:
+        pass
+    elif not tier:
         fail("tier", f"is empty; tiers are {', '.join(TIERS)}")
     elif tier not in TIERS:
         fail("tier", f"unknown tier '{tier}'; tiers are {', '.join(TIERS)}")

@@ -156,7 +156,7 @@ def parse_library(path: Path, today: date) -> list[LibraryEntry]:
                 continue
             items.append((line, item))
     elif suffix == ".csv":
-        rows = csv_rows(path, max_bytes=MAX_LIBRARY_BYTES)
+        rows = csv_rows(path, max_bytes=MAX_LIBRARY_BYTES, max_field=MAX_ANSWER + 1)
         _, header = next(rows, (1, []))
         header = [h.strip() for h in header]
         missing = [

@@ -58,14 +58,17 @@ def read_text(path: Path, *, max_bytes: int) -> str:
         ) from None
 
 
-def csv_rows(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> Iterator[tuple[int, list[str]]]:
+def csv_rows(
+    path: Path, *, max_bytes: int = MAX_CSV_BYTES, max_field: int = MAX_CSV_FIELD
+) -> Iterator[tuple[int, list[str]]]:
     """(row, cells) of a CSV file, the header being row 1; blank lines are skipped (as
-    `csv.DictReader` does). `InputError` naming the row on malformed CSV."""
+    `csv.DictReader` does). `InputError` naming the row on malformed CSV; cells longer than
+    `max_field` characters are malformed (an answer library's cells hold whole answers)."""
     name = str(path)
     text = read_text(path, max_bytes=max_bytes)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row = 0
-    previous = csv.field_size_limit(MAX_CSV_FIELD)
+    previous = csv.field_size_limit(max_field)
     try:
         while True:
             try:

@@ -204,6 +204,16 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
                 row=_line_of(root, (field_name,)),
                 field=field_name,
             )
+    if spec.order is not None and spec.order.contract_start is not None:
+        try:
+            date_within(spec.order.contract_start, today, "order.contract_start")
+        except InputError as error:
+            raise InputError(
+                error.detail,
+                file=name,
+                row=_line_of(root, ("order", "contract_start")),
+                field="order.contract_start",
+            ) from None
     if spec.decision_date is not None and spec.decision_date < spec.submission_deadline:
         raise InputError(
             "decision_date falls before the submission_deadline",
