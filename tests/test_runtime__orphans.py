@@ -141,3 +141,32 @@ def test_a_restart_after_a_sigkill_runs_on_the_same_port_with_one_prefect(tmp_pa
     while _marked(new) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _marked(new) == []  # a clean stop leaves nothing either
+
+
+def test_a_child_dies_with_its_supervisor_even_by_sigkill(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG, as `Child.start` sets it: the kernel stops the child when the
+    process that started it is killed (no handler runs in a SIGKILLed supervisor)."""
+    mark = "e" * 32
+    pid_file = tmp_path / "child.pid"
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time\n"
+            "from orchestrator.runtime.service import _die_with_parent\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],\n"
+            "    start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))\n"
+            f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+            "time.sleep(300)\n",
+        ],
+        env={**os.environ, service.MARK_ENV: mark},
+    )
+    try:
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), 30, "the child to start")
+        assert len(_marked(mark)) == 2  # the supervisor and its child
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        wait_for(lambda: _marked(mark) == [], 10, "the child to die with its supervisor")
+    finally:
+        for pid in _marked(mark):
+            os.kill(pid, signal.SIGKILL)
