@@ -173,3 +173,20 @@ def test_login_refuses_a_token_on_the_command_line_and_reads_stdin(
     assert taken.code == 0, taken.err
     assert "fin@example.com" in taken.out
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+
+
+def test_a_shared_output_folder_elsewhere_keeps_its_mode(tmp_path: Path) -> None:
+    from orchestrator.config import load_settings
+    from orchestrator.runtime.credentials import keep_private
+
+    project, share = tmp_path / "project", tmp_path / "share"
+    for folder in (project / ".bid", share):
+        folder.mkdir(parents=True)
+        folder.chmod(0o755)
+    (project / "bid.db").write_bytes(b"")
+    (project / "bid.db").chmod(0o644)
+    settings = load_settings({"BID_OUTPUT_DIR": str(share)}, cwd=project)
+    changed = keep_private(settings)
+    assert sorted(changed) == sorted([project / "bid.db", project / ".bid"])
+    assert stat.S_IMODE(share.stat().st_mode) == 0o755  # a team's share: as its owner made it
+    assert keep_private(settings) == []  # once private, nothing to change

@@ -89,15 +89,16 @@ def keep_private(settings: Settings) -> list[Path]:
     """Take group and world access away from the folder's own files that exist already (made
     before `PRIVATE_UMASK`, or copied in): the SQLite database and its journals 0600, the data
     folder and the output folder 0700 (which closes everything inside them). Only paths this
-    OS user owns are changed; a PREFECT_HOME of the user's choosing is left alone. Returns
-    the paths changed."""
+    OS user owns are changed; a PREFECT_HOME, or an output folder outside the project folder
+    (a team share), of the user's choosing is left as it is (what `bid` writes in it is 0600
+    all the same). Returns the paths changed."""
     changed: list[Path] = []
     database = sqlite_path(settings.database_url)
     files = [Path(f"{database}{suffix}") for suffix in _SQLITE_SIDECARS] if database else []
     files.append(settings.admin_token_file)
     folders = [settings.data_dir]
-    if settings.output_url is None:
-        folders.append(settings.output_dir)
+    if settings.output_url is None and settings.output_dir.parent == settings.data_dir.parent:
+        folders.append(settings.output_dir)  # the project's own; a shared one is left alone
     for path, mode in [*((f, 0o600) for f in files), *((d, 0o700) for d in folders)]:
         try:
             info = path.lstat()
