@@ -38,6 +38,7 @@ from orchestrator.errors import (
     ApprovalError,
     InputError,
 )
+from orchestrator.intake.limits import optional_free_text
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import Decision
 from orchestrator.store import outbox
@@ -345,6 +346,7 @@ def approve(
     if override_duties is not None and not override_duties.strip():
         raise InputError("an override of the duties needs a reason", field="override_duties")
     area = check_area(area).value
+    reason = optional_free_text(reason, "reason", newlines=True)
     try:
         with transaction(ctx.engine) as session:
             opportunity = get_opportunity(session, ref, lock=True)

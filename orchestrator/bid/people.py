@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,31 @@ def is_system_actor(actor: str) -> bool:
 
 def is_admin(person: Person) -> bool:
     return Grant.ADMIN in person.roles
+
+
+SCHEDULE_ACTOR = "schedule"
+"""The service's own schedule (the deadline watch, the renewal scan run by a flow): automation
+in this process, not a person, so it passes `require_grant`."""
+
+
+def require_grant(session: Session, actor: str, grants: Iterable[Grant], doing: str) -> str:
+    """The actor, when they may do something that concerns the whole organisation rather than
+    one bid: one of `grants`, or admin, or the process's own automation. `NotPermitted` (one
+    line naming the roles) otherwise."""
+    if is_system_actor(actor):
+        return actor
+    try:
+        person = get_person(session, actor)
+    except NotFound:
+        raise NotPermitted(f"{actor} is nobody known here; {doing} needs a person") from None
+    wanted = [*dict.fromkeys(grants)]
+    if is_admin(person) or set(wanted) & set(person.roles):
+        return person.email
+    roles = " or ".join(grant.value for grant in wanted)
+    raise NotPermitted(
+        f"{person.email} may not {doing}: it needs the {roles} role or an admin "
+        f"(bid people grant EMAIL --role {wanted[0].value})"
+    )
 
 
 # --- credentials -------------------------------------------------------------------------------

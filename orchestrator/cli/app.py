@@ -393,8 +393,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     A mistyped command or option, a missing argument: Click's usage line and the error, exit
     2. A `BidError` (bad input, a refused transition): one line per problem, exit 2. Typer
     bundles its own Click (`typer._click`), whose exceptions derive from
-    `typer.TyperException`; catching the `click` package's would never match.
+    `typer.TyperException`; catching the `click` package's would never match. A fault of the
+    machine (full disk, read-only folder, the database gone): one line saying what was
+    recorded and what was not (`errors.fault_line`), exit 1. Everything `bid` writes is this
+    OS user's only (`credentials.PRIVATE_UMASK`; files made before are tightened).
     """
+    import os
+
+    from orchestrator.errors import fault_line
+    from orchestrator.runtime.credentials import PRIVATE_UMASK, keep_private
+
+    previous_umask = os.umask(PRIVATE_UMASK)
+    try:
+        from orchestrator.config import get_settings
+
+        keep_private(get_settings())
+    except ValueError:  # unreadable settings: the command itself says so
+        pass
     try:
         returned = app(
             args=list(argv) if argv is not None else None, prog_name="bid", standalone_mode=False
@@ -416,6 +431,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except typer.TyperException as error:  # Click's usage errors, as bundled by typer
         return _usage_error(error)
+    except Exception as error:
+        fault = fault_line(error)
+        if fault is None:
+            raise  # a bug: its traceback
+        _error_line(f"error: {fault}")
+        return 1
+    finally:
+        os.umask(previous_umask)
     return 0
 
 

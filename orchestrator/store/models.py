@@ -274,6 +274,8 @@ class Grant(StrEnum):
     """Manages people, grants and credentials; may act on every bid and record for others."""
     RECORDER = "recorder"
     """May record an answer given by someone else (`--by`), e.g. a decision taken in a meeting."""
+    LIBRARY_EDITOR = "library_editor"
+    """May import answers into the company's answer library (`bid rfp library import`)."""
 
 
 class Person(SQLModel, table=True):
