@@ -12,6 +12,7 @@ their own tests run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -213,7 +214,9 @@ def people_recover_admin(ctx: Context, cli: Json, tmp_path: Path) -> None:
 def login(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
     token = cli("people", "token", PEOPLE["finance"])["token"]
-    data = cli("login", "--token", token)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(token + "\n"))  # bid login < token-file
+        data = cli("login")
     assert (data["email"], data["logged_in"]) == (PEOPLE["finance"], True)
     assert Path(data["credentials_file"]).exists()
     assert cli("whoami")["email"] == PEOPLE["finance"]
@@ -223,7 +226,9 @@ def logout(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
     admin = cli("whoami")["email"]
     token = cli("people", "token", PEOPLE["finance"])["token"]
-    cli("login", "--token", token)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(token + "\n"))
+        cli("login")
     assert cli("logout")["logged_in"] is False
     assert cli("whoami")["email"] == admin
 

@@ -31,7 +31,6 @@ MAX_TEXT = 4_000
 REF_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 """A bid reference as people type it (`OPP-0001`, `1`)."""
 
-EMAIL_PATTERN = r"^[^@\s]{1,200}@[^@\s]{1,200}$"
 
 
 class FileUpload(BaseModel):
@@ -83,7 +82,7 @@ class Command(BaseModel):
 Ref = Field(pattern=REF_PATTERN, description="The bid, e.g. OPP-0001")
 By = Field(
     default=None,
-    pattern=EMAIL_PATTERN,
+    max_length=320,
     description="Record it for this person (e-mail); only an admin or recorder names someone else",
 )
 
