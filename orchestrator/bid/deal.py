@@ -1,7 +1,8 @@
 """The priced deal of a bid, read in one place: its lines, quote coverage, margin and terms.
 
-Bid production's exit criteria, the governance table's inputs and the approvers' summary
-all read this one snapshot, so what the approvers see is what governance judged.
+Bid production's exit criteria, the governance table's inputs, the approvers' summary and
+the proposal all read this one value, so what the approvers see is what governance judged
+and what the customer reads. A bid version (`bid.versions`) freezes it with a number.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class Deal:
     """Hash of everything that makes the deal (sites, quotes, prices, terms)."""
     quotes: dict[str, QuoteFacts]
     """Per site, the quote that counts (firm over budgetary, newest first)."""
+    sites: tuple[SiteFacts, ...] = ()
+    """The ordered sites the deal was priced on, in document order."""
 
     @property
     def currency(self) -> str:
@@ -251,6 +254,7 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
         deviations=tuple(opportunity.deviations),
         fingerprint=_fingerprint(opportunity, sites, quotes),
         quotes=quotes,
+        sites=tuple(sites),
     )
 
 

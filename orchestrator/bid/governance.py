@@ -28,6 +28,7 @@ from orchestrator.bid.recording import (
     record_decision,
 )
 from orchestrator.bid.summary import build_summary
+from orchestrator.bid.versions import current_version_id
 from orchestrator.context import Context
 from orchestrator.errors import (
     ApprovalError,
@@ -81,6 +82,7 @@ def request_approval(
         proposal_hash=opportunity.proposal_hash,
         requested_at=ctx.clock(),
         reason=why,
+        version_id=current_version_id(session, opportunity),
     )
     session.add(approval)
     session.flush()

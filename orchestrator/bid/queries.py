@@ -22,6 +22,12 @@ from orchestrator.bid.facts import (
 )
 from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
+from orchestrator.bid.versions import (
+    VERSION_RECORDED,
+    latest_version,
+    submitted_version,
+    version_json,
+)
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.machine import check
@@ -73,6 +79,10 @@ class BidStatus:
     last_event: str | None = None
     exit_criteria: list[dict[str, Any]] = field(default_factory=list)
     """In bid production: every exit criterion of the bid's tier, held or open."""
+    version: dict[str, Any] | None = None
+    """The bid's latest version (number, why, when, submitted or not); None before the first."""
+    submitted_version: dict[str, Any] | None = None
+    """The version the customer holds (the last one submitted)."""
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[no-any-return]
@@ -160,6 +170,8 @@ def status(ctx: Context, ref: str) -> BidStatus:
             documents=sorted(set(documents)),
             last_event=(f"{last.at.isoformat()} {last.trigger} by {last.actor}" if last else None),
             exit_criteria=exit_criteria,
+            version=version_json(latest_version(session, opportunity)),
+            submitted_version=version_json(submitted_version(session, opportunity)),
         )
 
 
@@ -251,7 +263,18 @@ def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
                 }
             )
         rows.sort(key=lambda row: (_aware(row["at"]), row["kind"] == "event"))
+        _name_versions(rows)
         return [_jsonable(row) for row in rows]
+
+
+def _name_versions(rows: list[dict[str, Any]]) -> None:
+    """Each row gets `version`: the bid version current when it happened (None before the
+    first); a `version_recorded` event starts its version."""
+    current: int | None = None
+    for row in rows:
+        if row["kind"] == "event" and row["trigger"] == VERSION_RECORDED:
+            current = int(row["inputs"]["version"])
+        row["version"] = current
 
 
 def _aware(moment: datetime) -> datetime:

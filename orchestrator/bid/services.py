@@ -34,8 +34,9 @@ from orchestrator.bid.recording import (
     refusals_kept,
     routing_for,
 )
-from orchestrator.bid.rendering import SETS
+from orchestrator.bid.rendering import SETS, VERSIONED
 from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
+from orchestrator.bid.versions import version_view
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
@@ -47,12 +48,14 @@ from orchestrator.store.db import reading, transaction
 
 
 def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
-    """Render in a read-only session, outside any write transaction (idempotent files)."""
+    """Render in a read-only session, outside any write transaction (idempotent files),
+    from the bid's version: its deal priced once for all the documents of the step."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         out_dir = ctx.output_dir_for(canonical)
-        produced = SETS[render.value](ctx.documents, session, opportunity, out_dir)
+        version = version_view(session, ctx, opportunity) if render.value in VERSIONED else None
+        produced = SETS[render.value](ctx.documents, session, opportunity, out_dir, version)
     return ctx.store.publish(canonical, produced)
 
 
