@@ -51,7 +51,6 @@ def snapshot_of(session: Session, opportunity: Opportunity, deal: Deal) -> dict[
     priced = deal.priced
     return {
         "ref": opportunity.ref,
-        "offer_round": opportunity.offer_round,
         "currency": deal.currency,
         "fx": {"rate": priced.fx.rate, "as_of": priced.fx.as_of},
         "contract_months": priced.contract_months,
@@ -98,11 +97,7 @@ def snapshot_of(session: Session, opportunity: Opportunity, deal: Deal) -> dict[
             "margin_pct": deal.margin.margin_pct,
         },
         "pricing": dict(opportunity.pricing or {}),
-        "terms": {
-            "deviations": list(deal.deviations),
-            "services": sorted(opportunity.services),
-            "contract_start": opportunity.contract_start,
-        },
+        "terms": {"deviations": list(deal.deviations), "services": sorted(opportunity.services)},
         "offer": {
             "title": opportunity.title,
             "service_strategy": opportunity.service_strategy,
@@ -110,7 +105,7 @@ def snapshot_of(session: Session, opportunity: Opportunity, deal: Deal) -> dict[
             "incumbent": opportunity.incumbent,
         },
         "answers": [
-            {"id": req_id, "compliance": compliance.value if compliance else None, "answer": text}
+            {"id": req_id, "compliance": str(compliance) if compliance else None, "answer": text}
             for req_id, compliance, text in answers
         ],
         "fingerprint": deal.fingerprint,
