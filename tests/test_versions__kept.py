@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import pytest
 from docx import Document as open_docx
 from sqlmodel import Session, col, select
 
@@ -219,3 +221,49 @@ def test_docs_rendered_again_never_touch_a_sent_version(real_ctx: Context, tmp_p
     assert "version 1 — " in _text(out / SENT[0])
     with Session(ctx.engine) as session:
         assert len(session.exec(select(BidVersion)).all()) == 1
+
+
+def test_a_version_is_priced_once_for_its_checks_documents_and_approvals(
+    real_ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quotes complete the deal and it is priced; freezing the design and the
+    bid-production step that follows (its exit check before and inside the transaction, the
+    proposal, the version, the governance request, the documents rendered after the move)
+    read that same priced deal."""
+    import orchestrator.bid.deal as deal_module
+    import orchestrator.documents.proposal as proposal_module
+
+    ctx = real_ctx
+    ref = create_opportunity(ctx, OpportunitySpec.model_validate(SPEC), actor="scenario")
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES)
+    rules = SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir))
+    import_sites(ctx, ref, read_sites(sites, rules=rules).sites, actor="scenario")
+    services.run_to_wait(ctx, ref, actor="scenario")
+    services.decide(ctx, ref, outcome="bid", by="bm@example.com", reason="incumbent weak")
+    services.run_to_wait(ctx, ref, actor="scenario")
+    send_quote_requests(ctx, ref, actor="ss@example.com")
+    priced: list[str] = []
+    real = deal_module.price_bid
+
+    def counting(opportunity: Any, *args: Any) -> Any:
+        priced.append(opportunity.ref)
+        return real(opportunity, *args)
+
+    monkeypatch.setattr(deal_module, "price_bid", counting)
+    monkeypatch.setattr(proposal_module, "price_bid", counting)
+    deal_module._PRICED.clear()  # an earlier test may have priced the very same content
+    # the quotes make the content of the version: priced once, when they come in
+    import_quotes(ctx, ref, quote_file(ctx, ref, tmp_path / "quotes.csv"), actor="ss@example.com")
+    freeze_design(ctx, ref, by="sc@example.com")
+    result = services.advance(ctx, ref, actor="scenario")
+    assert (result.from_state, result.to_state) == ("bid_production", "governance_review")
+    assert priced == [ref]
+    queries.status(ctx, ref)
+    queries.approval_view(ctx, ref)
+    assert priced == [ref]
+    # another day: quotes may have expired, the coverage is counted (and priced) again
+    ctx.clock.advance(days=1)  # type: ignore[attr-defined]
+    queries.approval_view(ctx, ref)
+    queries.approval_view(ctx, ref)
+    assert priced == [ref, ref]
