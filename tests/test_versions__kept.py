@@ -201,6 +201,9 @@ def test_submitted_versions_are_kept_through_bafo_win_and_macd(
             (v2.id, "submission_letter", "v2"),
         } <= kept
 
+    view = queries.approval_view(ctx, ref)
+    assert view["approvals"] and {a["bid_version"] for a in view["approvals"]} == {2}
+
     history = queries.history(ctx, ref)
     submits = [row["version"] for row in history if row["trigger"] == "submit"]
     assert submits == [1, 2]

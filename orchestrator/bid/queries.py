@@ -36,6 +36,7 @@ from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
     AuditEvent,
+    BidVersion,
     DecisionRecord,
     Document,
     Milestone,
@@ -364,6 +365,12 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
         decision = governance_decision_for(ctx, deal)
         summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
         people = {p.id: p.email for p in session.exec(select(Person)).all()}
+        numbers = {
+            v.id: v.number
+            for v in session.exec(
+                select(BidVersion).where(BidVersion.opportunity_id == opportunity.id)
+            ).all()
+        }
         summary["state"] = opportunity.state.value
         summary["approvals"] = [
             {
@@ -371,6 +378,7 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
                 "status": a.status,
                 "by": people.get(a.approver_id) if a.approver_id else None,
                 "version": a.proposal_hash,
+                "bid_version": numbers.get(a.version_id) if a.version_id else None,
                 "reason": a.reason,
                 "requested_at": a.requested_at.isoformat(),
                 "decided_at": a.decided_at.isoformat() if a.decided_at else None,

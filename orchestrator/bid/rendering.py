@@ -18,6 +18,7 @@ from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.recording import record_documents
 from orchestrator.bid.versions import (
     attach_documents,
+    latest_version,
     record_version,
     submitted_version,
     version_view,
@@ -61,6 +62,7 @@ def _render(
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         record_documents(session, opportunity, produced)
+        recorded = latest_version(session, opportunity) if version is not None else None
         if version is not None and not version.recorded and submitted_version(session, opportunity):
             recorded = record_version(
                 session,
@@ -71,6 +73,7 @@ def _render(
                 deal=version.deal,
                 proposal_hash=produced.proposal_hash,
             )
+        if version is not None and recorded is not None and recorded.number == version.number:
             attach_documents(session, opportunity, recorded, produced)
     return produced
 

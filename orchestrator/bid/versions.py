@@ -217,11 +217,20 @@ def record_version(
     return version
 
 
+VERSION_KINDS = frozenset({"proposal", "compliance_matrix", "submission_letter"})
+"""The documents rendered from a version (and their PDFs); QRFs and the plan are not."""
+
+
 def attach_documents(
     session: Session, opportunity: Opportunity, version: BidVersion, produced: ProducedDocuments
 ) -> int:
-    """The Document rows of `produced` that belong to no version yet are this version's."""
-    keys = {(d.kind, d.name, d.content_hash) for d in produced.documents}
+    """The Document rows of `produced` rendered from a version (the proposal, its annex, the
+    submission letter) that belong to no version yet are this version's."""
+    keys = {
+        (d.kind, d.name, d.content_hash)
+        for d in produced.documents
+        if d.kind.removesuffix("_pdf") in VERSION_KINDS
+    }
     attached = 0
     for row in session.exec(
         select(Document).where(
