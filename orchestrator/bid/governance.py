@@ -28,7 +28,7 @@ from orchestrator.bid.recording import (
     record_decision,
 )
 from orchestrator.bid.summary import build_summary
-from orchestrator.bid.versions import current_version_id
+from orchestrator.bid.versions import record_version
 from orchestrator.context import Context
 from orchestrator.errors import (
     ApprovalError,
@@ -82,7 +82,7 @@ def request_approval(
         proposal_hash=opportunity.proposal_hash,
         requested_at=ctx.clock(),
         reason=why,
-        version_id=current_version_id(session, opportunity),
+        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
     )
     session.add(approval)
     session.flush()
