@@ -270,3 +270,44 @@ def test_a_version_is_priced_once_for_its_checks_documents_and_approvals(
     queries.approval_view(ctx, ref)
     queries.approval_view(ctx, ref)
     assert priced == [ref, ref]
+
+
+def test_approvals_asked_again_after_a_change_are_for_the_changed_version(
+    real_ctx: Context, tmp_path: Path
+) -> None:
+    """A dearer firm quote during the review: the financial approval given on version 1 is
+    invalidated and asked again for version 2 (the deal it now judges); technical keeps its
+    approval of version 1; version 2 is what is submitted."""
+    ctx = real_ctx
+    ref = create_opportunity(ctx, OpportunitySpec.model_validate(SPEC), actor="scenario")
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES)
+    rules = SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir))
+    import_sites(ctx, ref, read_sites(sites, rules=rules).sites, actor="scenario")
+    services.run_to_wait(ctx, ref, actor="scenario")
+    services.decide(ctx, ref, outcome="bid", by="bm@example.com", reason="incumbent weak")
+    services.run_to_wait(ctx, ref, actor="scenario")
+    send_quote_requests(ctx, ref, actor="ss@example.com")
+    cheap = quote_file(ctx, ref, tmp_path / "cheap.csv", cost_share=0.5)
+    import_quotes(ctx, ref, cheap, actor="ss@example.com")
+    freeze_design(ctx, ref, by="sc@example.com")
+    services.run_to_wait(ctx, ref, actor="scenario")
+    services.approve(ctx, ref, area="technical", by="ops@example.com")
+    services.approve(ctx, ref, area="financial", by="fin@example.com")
+    dear = quote_file(ctx, ref, tmp_path / "dear.csv", cost_share=0.9)
+    import_quotes(ctx, ref, dear, actor="ss@example.com")
+    with Session(ctx.engine) as session:
+        numbers = {v.id: v.number for v in session.exec(select(BidVersion)).all()}
+        approvals = session.exec(select(Approval).order_by(col(Approval.id))).all()
+        asked = [(a.area, a.status, numbers[a.version_id or 0]) for a in approvals]
+    assert ("technical", "granted", 1) in asked and ("financial", "invalidated", 1) in asked
+    assert ("financial", "requested", 2) in asked
+    assert all(
+        number == 2 for area, status, number in asked if status == "requested" and area != "legal"
+    )
+    grant_all(ctx, ref)
+    services.run_to_wait(ctx, ref, actor="scenario")
+    status = queries.status(ctx, ref)
+    assert status.submitted_version is not None and status.submitted_version["number"] == 2
+    out = ctx.output_dir_for(ref)
+    assert (out / "v2" / SENT[0]).exists() and not (out / "v1").exists()
