@@ -61,6 +61,8 @@ class DealVersion:
     deal: Any
     recorded: bool = True
     submitted: bool = False
+    submitted_on: date | None = None
+    """The day it went to the customer (the date its submission letter carries)."""
 
     @property
     def folder(self) -> str:

@@ -23,7 +23,7 @@ from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.orders import record_macd
 from orchestrator.bid.production import freeze_design
 from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.rendering import render_documents
+from orchestrator.bid.rendering import render_documents, render_set
 from orchestrator.bid.sourcing import send_quote_requests
 from orchestrator.bid.terms import set_pricing
 from orchestrator.commercial.quotes import catalogue_for
@@ -218,12 +218,17 @@ def test_docs_rendered_again_never_touch_a_sent_version(real_ctx: Context, tmp_p
     ref = _submitted_bid(ctx, tmp_path)
     out = ctx.output_dir_for(ref)
     first = _files(out / "v1")
+    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
     render_documents(ctx, ref)
-    render_documents(ctx, ref, pdf=False)
+    render_set(ctx, ref, "submission_package")  # the package assembled again, days later
     assert _files(out / "v1") == first
     assert "version 1 — " in _text(out / SENT[0])
     with Session(ctx.engine) as session:
         assert len(session.exec(select(BidVersion)).all()) == 1
+        letters = session.exec(
+            select(Document).where(Document.name == "v1/submission_letter")
+        ).all()
+        assert len(letters) == 1  # the letter as it was sent, recorded once
 
 
 def test_a_version_is_priced_once_for_its_checks_documents_and_approvals(

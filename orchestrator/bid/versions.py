@@ -158,6 +158,7 @@ def version_view(
             deal,
             recorded=True,
             submitted=latest.submitted_at is not None,
+            submitted_on=latest.submitted_at.date() if latest.submitted_at else None,
         )
     number = (latest.number if latest is not None else 0) + 1
     return DealVersion(number, ctx.clock().date(), deal, recorded=False)

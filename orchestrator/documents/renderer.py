@@ -475,8 +475,9 @@ class DocxDocuments:
             }
             for d in proposal
         ]
+        sent_on = version.submitted_on if version is not None else None
         context = submission_letter_context(
-            session, opportunity, enclosures, label, self.clock().date()
+            session, opportunity, enclosures, label, sent_on or self.clock().date()
         )
         path = folder / f"submission-letter-{opportunity.ref}.docx"
         if keep and path.exists():
