@@ -20,8 +20,8 @@ from orchestrator.bid.versions import (
     attach_documents,
     latest_version,
     record_version,
+    rendering_version,
     submitted_version,
-    version_view,
 )
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import WON_STATES
@@ -51,7 +51,7 @@ def _render(
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         folder = out_dir or ctx.output_dir_for(canonical)
-        version = version_view(session, ctx, opportunity) if versioned else None
+        version = rendering_version(session, ctx, opportunity) if versioned else None
         produced = produce(ctx.documents, session, opportunity, folder, version)
     if pdf:
         produced = replace(

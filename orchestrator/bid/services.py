@@ -36,7 +36,7 @@ from orchestrator.bid.recording import (
 )
 from orchestrator.bid.rendering import SETS, VERSIONED
 from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
-from orchestrator.bid.versions import version_view
+from orchestrator.bid.versions import rendering_version
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
@@ -54,7 +54,8 @@ def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         out_dir = ctx.output_dir_for(canonical)
-        version = version_view(session, ctx, opportunity) if render.value in VERSIONED else None
+        versioned = render.value in VERSIONED
+        version = rendering_version(session, ctx, opportunity) if versioned else None
         produced = SETS[render.value](ctx.documents, session, opportunity, out_dir, version)
     return ctx.store.publish(canonical, produced)
 

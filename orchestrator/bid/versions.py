@@ -21,9 +21,21 @@ from sqlmodel import Session, col, select
 from orchestrator.bid.deal import Deal, load_deal
 from orchestrator.bid.recording import audit
 from orchestrator.context import Context
+from orchestrator.lifecycle.table import State
 from orchestrator.ports import DealVersion, ProducedDocuments
 from orchestrator.store.models import BidVersion, Document, Opportunity, Requirement
 
+VERSION_STATES = frozenset(
+    {
+        State.BID_PRODUCTION,
+        State.GOVERNANCE_REVIEW,
+        State.SUBMISSION,
+        State.CUSTOMER_DECISION,
+        State.CONTRACT_PREPARATION,
+        State.CONTRACTED,
+    }
+)
+"""Where a bid has a priced deal its documents render from (bid production on)."""
 VERSION_RECORDED = "version_recorded"
 VERSION_SUBMITTED = "version_submitted"
 
@@ -140,6 +152,15 @@ def current_version_id(session: Session, opportunity: Opportunity) -> int | None
     """The id of the bid's latest recorded version (what an approval asked now is for)."""
     latest = latest_version(session, opportunity)
     return latest.id if latest is not None else None
+
+
+def rendering_version(
+    session: Session, ctx: Context, opportunity: Opportunity
+) -> DealVersion | None:
+    """The version a render reads, from bid production on; None before (nothing priced)."""
+    if opportunity.state not in VERSION_STATES:
+        return None
+    return version_view(session, ctx, opportunity)
 
 
 def version_view(
