@@ -148,12 +148,6 @@ def submitted_version(session: Session, opportunity: Opportunity) -> BidVersion 
     ).first()
 
 
-def current_version_id(session: Session, opportunity: Opportunity) -> int | None:
-    """The id of the bid's latest recorded version (what an approval asked now is for)."""
-    latest = latest_version(session, opportunity)
-    return latest.id if latest is not None else None
-
-
 def rendering_version(
     session: Session, ctx: Context, opportunity: Opportunity
 ) -> DealVersion | None:
