@@ -31,6 +31,7 @@ from orchestrator.bid.recording import (
     record_decision,
 )
 from orchestrator.bid.summary import build_summary
+from orchestrator.bid.versions import record_version
 from orchestrator.context import Context
 from orchestrator.decisions.authority import Verdict, may_decide, summary_fingerprint
 from orchestrator.decisions.duties import load_duties
@@ -97,6 +98,7 @@ def request_approval(
         proposal_hash=opportunity.proposal_hash,
         requested_at=ctx.clock(),
         reason=why,
+        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
     )
     session.add(approval)
     session.flush()

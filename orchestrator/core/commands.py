@@ -32,7 +32,6 @@ REF_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 """A bid reference as people type it (`OPP-0001`, `1`)."""
 
 
-
 class FileUpload(BaseModel):
     """A file the caller sends: its name (no folder) and its bytes, base64-encoded."""
 

@@ -583,6 +583,8 @@ class Approval(SQLModel, table=True):
     reason: str | None = None
     requested_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
+    version_id: int | None = Field(default=None, foreign_key="bidversion.id", index=True)
+    """The bid version this approval was asked for (`BidVersion`)."""
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -683,6 +685,32 @@ class Document(SQLModel, table=True):
     path: str
     content_hash: str
     created_at: datetime = Field(default_factory=utcnow)
+    version_id: int | None = Field(default=None, foreign_key="bidversion.id", index=True)
+    """The bid version the file renders (the files sent to the customer are kept per version)."""
+
+
+class BidVersion(SQLModel, table=True):
+    """A frozen, numbered snapshot of a bid's priced deal: sites, the quotes with the site
+    specification each priced, prices, answers, terms and deviations. A new version is
+    recorded when that content changes (a design freeze, governance, a best-and-final offer,
+    a change after submission, a MACD); a submitted version is never changed again.
+    Built in `orchestrator/bid/versions.py` only."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    number: int
+    reason: str
+    """What made it: design_freeze, governance, submission, macd, documents, ..."""
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    content_hash: str
+    """SHA-256 of `snapshot`: the same content is the same version."""
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposal_hash: str | None = None
+    """The content hash of the proposal rendered from this version."""
+    submitted_at: datetime | None = None
+    """When this version went to the customer; its files are then kept as they were sent."""
 
 
 class ChangeOrder(SQLModel, table=True):
