@@ -159,10 +159,11 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
     console.print(
         _table(
             f"History of {esc(opportunity)}",
-            ["at", "actor", "what", "from", "to", "reason"],
+            ["at", "v", "actor", "what", "from", "to", "reason"],
             [
                 [
                     r["at"][:19],
+                    r.get("version") or "",
                     r["actor"],
                     r["trigger"],
                     r["from_state"],
