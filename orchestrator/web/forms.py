@@ -67,6 +67,8 @@ def opportunity_document(form: Mapping[str, Any], services: list[str]) -> dict[s
         "services": services,
         "strategic_fit": text("strategic_fit") or "medium",
     }
+    if text("service_strategy"):
+        data["service_strategy"] = text("service_strategy")
     if text("rfp_reference"):
         data["rfp_reference"] = text("rfp_reference")
     team = {role.value: text(f"team_{role.value}") for role in TEAM_ROLES}

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from orchestrator import commands as c
 from orchestrator.context import Context
+from orchestrator.decisions.offer_rules import strategy_names
 from orchestrator.errors import BidError, InputError, InputErrors, NotPermitted
 from orchestrator.lifecycle.table import State
 from orchestrator.store.models import Person
@@ -119,7 +120,13 @@ def add(
     @app.get("/bids/new", response_class=HTMLResponse)
     def new_bid_page(request: Request) -> HTMLResponse:
         person = signed_in(request)
-        return _new_form(request, person, {"team_bid_manager": person.email}, [], None)
+        defaults = {
+            "team_bid_manager": person.email,
+            "source": "rfp",
+            "currency": "EUR",
+            "strategic_fit": "medium",
+        }
+        return _new_form(request, person, defaults, [], None)
 
     def _new_form(
         request: Request,
@@ -143,6 +150,7 @@ def add(
                 "authorities": forms.AUTHORITIES,
                 "needs": forms.NEEDS,
                 "fits": forms.FIT,
+                "strategies": strategy_names(context().settings.rules_dir),
                 "problems": problems,
                 "error": error,
             },
@@ -243,7 +251,9 @@ def add(
             return back_to(ref)
         continued = result.continued if isinstance(result, c.Moved) else None
         extra = [f"then: {continued}"] if continued else []
-        flash(request, "ok", result.message or f"{action} done", [*result.notes, *extra])
+        moved = not isinstance(result, c.Moved) or result.moved
+        kind = "ok" if moved else "info"
+        flash(request, kind, result.message or f"{action} done", [*result.notes, *extra])
         return back_to(result.opportunity or ref)
 
     @app.get("/approvals", response_class=HTMLResponse)
@@ -253,8 +263,13 @@ def add(
         person = signed_in(request)
         ctx = context()
         rows = q.inbox(ctx, person)
-        views = {row["ref"]: approval_view(ctx, row["ref"]) for row in rows}
-        return render(request, "approvals.html", {"rows": rows, "views": views})
+        refs = sorted({row["ref"] for row in rows})
+        views = {ref: approval_view(ctx, ref) for ref in refs}
+        files = {
+            ref: list(q.bid_files(ctx, ref)) if q.may_see_files(ctx, ref, person) else []
+            for ref in refs
+        }
+        return render(request, "approvals.html", {"rows": rows, "views": views, "files": files})
 
     @app.post("/approvals/{ref}/{area}")
     async def decide_approval(request: Request, ref: str, area: str) -> Response:
