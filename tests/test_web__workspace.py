@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ from orchestrator.context import Context
 from orchestrator.errors import NotAuthenticated
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading
-from orchestrator.store.models import Approval, AuditEvent, Opportunity, Person, Site
+from orchestrator.store.models import Approval, AuditEvent, Credential, Opportunity, Person, Site
 from orchestrator.web.app import COOKIE, make_web_app
 from orchestrator.web.auth import SECRET_FILE
 from orchestrator.web.uploads import MAX_SITE_FILE_BYTES
@@ -465,3 +466,53 @@ def test_a_file_outside_the_bids_folder_is_not_served(
         )
     sign_in(web, ctx, PEOPLE["bid_manager"])
     assert web.get(f"/bids/{ref}/files/secret.txt").status_code == 404
+
+
+def test_bid_people_link_prints_a_link_that_signs_in_once(
+    web: TestClient, ctx: Context, run_cli: Any
+) -> None:
+    added = run_cli("people", "add", PEOPLE["legal"], "--name", "Lena Legal")
+    assert added.code == 0, added.err
+    made = run_cli("people", "link", PEOPLE["legal"], "--base-url", "http://ws.example:4300/")
+    assert made.code == 0, made.err
+    url = made.out.strip()
+    assert url.startswith("http://ws.example:4300/signin/link?token=bidlink_")
+    token = url.split("token=", 1)[1]
+    with reading(ctx.engine) as session:
+        stored = [c.token_hash for c in session.exec(select(Credential)).all()]
+    assert token not in " ".join(stored) and any(h.startswith("link-") for h in stored)
+    page = web.get("/signin/link", params={"token": token})
+    reply = web.post("/signin/link", data={"csrf": csrf(page.text), "token": token})
+    assert reply.status_code == 200 and "Lena Legal" in reply.text
+    refused = run_cli("people", "link", "nobody@example.com")
+    assert refused.code == 2 and "nobody@example.com" in refused.err
+
+
+def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Context) -> None:
+    from tests.factories import grant_all
+
+    ref = new_bid(ctx)
+    carry_to_governance(ctx, ref)
+    grant_all(ctx, ref)
+    from orchestrator.bid import services
+
+    services.run_to_wait(ctx, ref)
+    assert _state(ctx) == "customer_decision"
+    token = sign_in(web, ctx, PEOPLE["bid_manager"])
+    assert "Record the verdict" in web.get(f"/bids/{ref}").text
+    no_reason = web.post(f"/bids/{ref}/result", data={"csrf": token, "outcome": "lost"})
+    assert "lost needs a reason" in no_reason.text and _state(ctx) == "customer_decision"
+    web.post(f"/bids/{ref}/result", data={"csrf": token, "outcome": "shortlisted"})
+    assert _state(ctx) == "customer_decision"
+    web.post(
+        f"/bids/{ref}/withdraw",
+        data={"csrf": token, "category": "timing", "reason": "the RFP was cancelled"},
+    )
+    assert _state(ctx) == "withdrawn"
+    page = web.get(f"/bids/{ref}").text
+    assert "Record the verdict" not in page and ">Advance<" not in page
+
+
+def _state(ctx: Context) -> str:
+    with reading(ctx.engine) as session:
+        return str(session.exec(select(Opportunity.state)).one())

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from orchestrator import commands as c
 from orchestrator.context import Context
+from orchestrator.decisions.funnel_rules import reason_categories
 from orchestrator.decisions.offer_rules import strategy_names
 from orchestrator.errors import BidError, InputError, InputErrors, NotPermitted
 from orchestrator.lifecycle.table import State
@@ -227,6 +228,7 @@ def add(
                 "inbox": q.inbox_of_bid(ctx, bid.ref, person),
                 "prefect_runs": f"{prefect_url.rstrip('/')}/runs",
                 "label": q.STEP_LABELS.get(bid.state, bid.state.replace("_", " ")),
+                "categories": reason_categories(ctx.settings.rules_dir),
             },
         )
 
