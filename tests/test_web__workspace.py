@@ -516,3 +516,83 @@ def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Co
 def _state(ctx: Context) -> str:
     with reading(ctx.engine) as session:
         return str(session.exec(select(Opportunity.state)).one())
+
+
+def test_revoking_a_persons_tokens_ends_their_sessions(
+    web: TestClient, ctx: Context, clock: FixedClock
+) -> None:
+    sign_in(web, ctx, PEOPLE["bid_manager"])
+    assert web.get("/bids", follow_redirects=False).status_code == 200
+    clock.advance(minutes=5)
+    people.revoke_tokens(ctx, PEOPLE["bid_manager"], by=admin_of(ctx))
+    assert web.get("/bids", follow_redirects=False).status_code == 303
+    clock.advance(minutes=5)
+    sign_in(web, ctx, PEOPLE["bid_manager"])  # a new token, a new session
+    assert web.get("/bids", follow_redirects=False).status_code == 200
+
+
+def test_a_body_over_the_limit_is_413_whether_it_says_its_length_or_not(ctx: Context) -> None:
+    new_bid(ctx)
+    app = make_web_app(lambda: ctx, runner=InlineRunner(), max_body_bytes=10_000)
+    with TestClient(app) as client:
+        token = sign_in(client, ctx, PEOPLE["bid_manager"])
+        before = _count(ctx, AuditEvent)
+        big = {"csrf": token, "note": "x" * 20_000}
+        assert client.post("/bids/OPP-0001/advance", data=big).status_code == 413
+
+        def chunks() -> Iterator[bytes]:
+            yield f"csrf={token}&note=".encode()
+            for _ in range(20):
+                yield b"x" * 1_000
+
+        reply = client.post(
+            "/bids/OPP-0001/advance",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert reply.status_code == 413
+        assert _count(ctx, AuditEvent) == before
+
+
+def test_the_workspace_serves_as_a_child_process(tmp_path: Path) -> None:
+    """`python -m orchestrator.web.server --port N`, as `bid server` starts it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.support.prefect_server import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "BID_DATABASE_URL": f"sqlite:///{tmp_path / 'bid.db'}",
+        "BID_DATA_DIR": str(tmp_path / ".bid"),
+        "BID_OUTPUT_DIR": str(tmp_path / "out"),
+        "BID_FLOW_RUNNER": "inline",
+        "BID_AUTOSTART": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.web.server", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "the workspace did not answer"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/signin") as page:
+            assert b"Access token" in page.read()
+        assert (tmp_path / ".bid" / "web-session.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -32,6 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator import __version__
 from orchestrator import commands as c
@@ -60,6 +61,47 @@ def templates_dir() -> Path:
     return bundled if bundled.is_dir() else package.parent / "templates" / "web"
 
 
+class BodyLimit:
+    """Refuse a request body over `max_bytes` (413), whether it says its length or streams
+    it in chunks, before a form parser spools it anywhere."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except* _TooLarge:  # raised in the form parser, maybe inside a middleware's task group
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        text = f"<p>A form is limited to {self.max_bytes:,} bytes; nothing was saved.</p>"
+        await HTMLResponse(text, status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
 class SignInNeeded(Exception):
     """No session: a page redirects to the sign-in page, an action answers 401."""
 
@@ -75,6 +117,7 @@ def make_web_app(
     prefect_url: str | None = None,
     after_command: Callable[[Context], None] | None = None,
     secure_cookie: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The workspace over the context `context()` returns."""
     ctx0 = context()
@@ -94,13 +137,7 @@ def make_web_app(
     writing = threading.Lock()
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return HTMLResponse(
-                f"<p>A form is limited to {MAX_BODY_BYTES:,} bytes; nothing was saved.</p>",
-                status_code=413,
-            )
+    async def headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -111,6 +148,8 @@ def make_web_app(
             "frame-ancestors 'none'; form-action 'self'",
         )
         return response
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     @app.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
@@ -140,7 +179,7 @@ def make_web_app(
     def render(
         request: Request, name: str, values: dict[str, Any], status: int = 200
     ) -> HTMLResponse:
-        person = auth.person_by_id(context(), request.session.get("person"))
+        person = auth.session_person(context(), request.session)
         flash = request.session.pop("flash", None)
         return pages.TemplateResponse(
             request,
@@ -156,15 +195,15 @@ def make_web_app(
         )
 
     def signed_in(request: Request) -> Person:
-        person = auth.person_by_id(context(), request.session.get("person"))
+        person = auth.session_person(context(), request.session)
         if person is None:
-            request.session.pop("person", None)
+            request.session.clear()
             raise SignInNeeded
         return person
 
     async def form_of(request: Request) -> FormData:
         """The posted form, once its CSRF token is the session's."""
-        form = await request.form(max_files=4, max_fields=200, max_part_size=MAX_BODY_BYTES)
+        form = await request.form(max_files=4, max_fields=200, max_part_size=max_body_bytes)
         if not auth.csrf_matches(request.session.get("csrf"), form.get("csrf")):
             raise CsrfMissing
         return form
@@ -232,6 +271,7 @@ def make_web_app(
     def _start_session(request: Request, person: Person, target: str) -> RedirectResponse:
         request.session.clear()  # a new session: no fixation of a token seen before sign-in
         request.session["person"] = person.id
+        request.session["since"] = context().clock().isoformat()
         request.session["csrf"] = auth.new_csrf()
         return RedirectResponse(target, status_code=303)
 

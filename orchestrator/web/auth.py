@@ -15,8 +15,10 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -25,7 +27,7 @@ from orchestrator.cli.web import LINK_MINUTES, LINK_TOKEN_PREFIX, link_hash
 from orchestrator.context import Context
 from orchestrator.errors import NotAuthenticated
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Credential, Person
+from orchestrator.store.models import Credential, PeopleEvent, Person
 
 SECRET_FILE = "web-session.key"
 
@@ -83,12 +85,29 @@ def redeem_link(ctx: Context, token: str) -> Person:
         return person
 
 
-def person_by_id(ctx: Context, person_id: object) -> Person | None:
-    """The signed-in person, read again on every request (an e-mail change shows at once)."""
-    if not isinstance(person_id, int):
+def session_person(ctx: Context, cookie: Mapping[str, Any]) -> Person | None:
+    """The signed-in person, read again on every request (an e-mail change shows at once);
+    None when the session names nobody, or when an admin revoked the person's tokens since
+    they signed in (`bid people token EMAIL --revoke` ends their sessions too)."""
+    person_id, since = cookie.get("person"), cookie.get("since")
+    if not isinstance(person_id, int) or not isinstance(since, str):
+        return None
+    try:
+        signed_in = _aware(datetime.fromisoformat(since))
+    except ValueError:
         return None
     with reading(ctx.engine) as session:
-        return session.get(Person, person_id)
+        person = session.get(Person, person_id)
+        if person is None:
+            return None
+        revocations = session.exec(
+            select(PeopleEvent.at).where(
+                PeopleEvent.action == "tokens_revoked", PeopleEvent.subject == person.email
+            )
+        ).all()
+    if any(_aware(at) >= signed_in for at in revocations):
+        return None
+    return person
 
 
 def new_csrf() -> str:
