@@ -422,6 +422,11 @@ def test_the_list_filters_mine_state_and_search(web: TestClient, ctx: Context) -
     )
     assert partial.text.lstrip().startswith('<tbody id="bid-rows">') and second in partial.text
     assert "No bid matches" in web.get("/bids?scope=all&state=lost").text
+    from orchestrator.web.queries import list_rows
+
+    manager = _person(ctx, PEOPLE["bid_manager"])
+    rows = {row["ref"]: row for row in list_rows(ctx, manager)}
+    assert rows[first]["bid_manager"] == manager.name and second not in rows
 
 
 # --- downloads ----------------------------------------------------------------------------------

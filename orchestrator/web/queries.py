@@ -29,6 +29,7 @@ from orchestrator.store.models import (
     Document,
     Opportunity,
     Person,
+    Role,
     TeamMember,
 )
 
@@ -70,6 +71,13 @@ def list_rows(
                     select(TeamMember.opportunity_id).where(TeamMember.person_id == person.id)
                 )
             )
+        managers: dict[int, str] = {}
+        for opportunity_id, name in session.exec(
+            select(TeamMember.opportunity_id, Person.name)
+            .where(TeamMember.person_id == Person.id)
+            .where(TeamMember.role == Role.BID_MANAGER)
+        ).all():
+            managers.setdefault(opportunity_id, name)
         rows = []
         for opportunity, account in session.exec(statement).all():
             if needle and not any(
@@ -87,6 +95,7 @@ def list_rows(
                     "state": str(opportunity.state),
                     "state_label": STEP_LABELS.get(opportunity.state, str(opportunity.state)),
                     "submission_deadline": opportunity.submission_deadline.isoformat(),
+                    "bid_manager": managers.get(opportunity.id or 0, ""),
                 }
             )
         return rows
