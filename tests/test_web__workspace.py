@@ -425,7 +425,7 @@ def test_the_list_filters_mine_state_and_search(web: TestClient, ctx: Context) -
     from orchestrator.web.queries import list_rows
 
     manager = _person(ctx, PEOPLE["bid_manager"])
-    rows = {row["ref"]: row for row in list_rows(ctx, manager)}
+    rows = {row["ref"]: row for row in list_rows(ctx, manager, mine=True)}
     assert rows[first]["bid_manager"] == manager.name and second not in rows
 
 
