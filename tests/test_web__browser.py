@@ -3,7 +3,8 @@
 The bid manager signs in with their access token, creates a bid from the form with its site
 list (a bad file first: its problems show row by row and nothing is saved), advances it and
 decides to bid, freezes the design once production's quotes are in; the finance approver
-signs in with a one-time link and approves from the inbox. Each step is checked in the
+signs in with a one-time link and approves from the inbox, the legal approver rejects with a
+reason. Each step is checked in the
 database. Every page is screenshotted (to `BID_SCREENSHOTS`, else the test's tmp folder), and
 axe-core finds no serious or critical accessibility violation on the main pages.
 """
@@ -225,6 +226,24 @@ def test_a_bid_from_the_form_to_an_approval_in_the_browser(
                 ).one()
                 granted = session.exec(select(Approval).where(Approval.area == "financial")).all()
             assert [(a.status, a.approver_id) for a in granted] == [("granted", finance.id)]
+
+            # the legal approver rejects, with a reason: the bid goes back to production
+            page.get_by_role("button", name="Sign out").click()
+            legal_token = people.issue_token(ctx, APPROVERS["legal"], by=admin)
+            page.get_by_label("Access token").fill(legal_token)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("link", name="Approvals").click()
+            card = page.locator("article.approval", has_text="legal")
+            card.get_by_label("Reason (needed to reject)").fill("Clause 12 <unlimited> liability")
+            card.get_by_role("button", name="Reject").click()
+            expect(page.locator(".flash.ok")).to_contain_text("legal: rejected")
+            with reading(ctx.engine) as session:
+                legal = session.exec(select(Approval).where(Approval.area == "legal")).one()
+            assert (legal.status, legal.reason) == ("rejected", "Clause 12 <unlimited> liability")
+            assert _state(ctx) == "bid_production"
+            page.goto(f"{workspace}/bids/{ref}")
+            expect(page.locator(".trail")).to_contain_text("Clause 12 <unlimited> liability")
+            page.screenshot(path=str(shots / "07b-rejected.png"), full_page=True)
 
             # the bid page on a phone
             page.set_viewport_size({"width": 390, "height": 844})
