@@ -33,7 +33,8 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a program"),
     (b"\x7fELF", "a program"),
 )
-_FORMULA = re.compile(r"^(=|@|[+-]\s*[A-Za-z_][A-Za-z0-9_.]*\s*\()")
+_FORMULA = re.compile(r"^([=@＝＠]|[+\-＋－]\s*[A-Za-z_][A-Za-z0-9_.]*\s*\()")
+"""A formula or DDE call to a spreadsheet (full-width forms too); "+32 2 555" and "-5" pass."""
 
 
 def check_csv(name: str, content: bytes, *, max_bytes: int = MAX_SITE_FILE_BYTES) -> None:
