@@ -374,6 +374,7 @@ def _register_plugins() -> None:
         "orchestrator.cli.flows",
         "orchestrator.cli.accounts",
         "orchestrator.cli.packs",
+        "orchestrator.cli.web",
     ):
         try:
             module = importlib.import_module(module_name)
