@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, model_validator
 from flows.context import bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from flows.steps import bid_lifecycle, run_step
+from orchestrator.bid.facts import SERVICE_ACTOR
 from orchestrator.bid.services import StepResult
 from orchestrator.errors import InputError
 from orchestrator.store.models import Role, Service, Source, Tier
@@ -45,25 +46,24 @@ class InlineOpportunity(BaseModel):
     team: dict[Role, str] = Field(
         default_factory=dict, description="E-mail per role, e.g. bid_manager: bm@example.com"
     )
-    budget_eur: float | None = Field(default=None, ge=0, description="BANTS: budget")
-    authority: Literal["decision_maker", "influencer", "unknown"] | None = None
-    need: Literal["clear", "vague", "none"] | None = None
-    timeframe_months: int | None = Field(default=None, ge=0)
-    sales_ready: bool | None = None
+    budget_eur: float = Field(ge=0, description="BANTS: the customer's budget")
+    authority: Literal["decision_maker", "influencer", "unknown"] = Field(
+        description="BANTS: does our contact decide?"
+    )
+    need: Literal["clear", "vague", "none"] = Field(description="BANTS: the customer's need")
+    timeframe_months: int = Field(ge=0, description="BANTS: months until the decision")
+    sales_ready: bool = Field(description="BANTS: is the customer ready to buy?")
     strategic_fit: Literal["high", "medium", "low"] = "medium"
 
     def as_spec_data(self) -> dict[str, Any]:
         """The same mapping an opportunity YAML holds (validated by the intake's model)."""
-        bants_fields = (self.budget_eur, self.authority, self.need, self.timeframe_months)
-        bants = None
-        if all(value is not None for value in bants_fields) and self.sales_ready is not None:
-            bants = {
-                "budget_eur": self.budget_eur,
-                "authority": self.authority,
-                "need": self.need,
-                "timeframe_months": self.timeframe_months,
-                "sales_ready": self.sales_ready,
-            }
+        bants = {
+            "budget_eur": self.budget_eur,
+            "authority": self.authority,
+            "need": self.need,
+            "timeframe_months": self.timeframe_months,
+            "sales_ready": self.sales_ready,
+        }
         return {
             "account": {"name": self.account, "tier": self.tier.value},
             "title": self.title,
@@ -103,7 +103,6 @@ class AdvanceRequest(BaseModel):
     """Advance a bid: one step, or as far as it goes without a person."""
 
     opportunity: str = Field(pattern=REF_PATTERN, description="OPP-0007 or 7")
-    actor: str = Field(default="prefect-ui", description="Who asks, for the audit trail")
     how: Literal["one_step", "until_waiting"] = "until_waiting"
 
 
@@ -137,8 +136,12 @@ _OPTIONS: dict[str, Any] = {
 
 
 @flow(name="new-bid-from-rfp", flow_run_name="new bid from RFP", **_OPTIONS)
-def new_bid_from_rfp(request: NewBidRequest, actor: str = "prefect-ui") -> str:
-    """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle."""
+def new_bid_from_rfp(request: NewBidRequest) -> str:
+    """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle.
+
+    The run acts as the service's identity (`bid-service`), never as a name typed in the
+    form: the bid's trail says so, and it carries no admin's powers."""
+    actor = SERVICE_ACTOR
     from orchestrator.bid.onboarding import create_opportunity, import_sites
     from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity, parse_sites
 
@@ -170,9 +173,9 @@ def advance_bid(request: AdvanceRequest) -> list[StepResult]:
     labels = bid_labels(ctx, request.opportunity)
     tag_current_run(labels.tags("advance"))
     if request.how == "one_step":
-        return [run_step(labels, request.actor)]
+        return [run_step(labels, SERVICE_ACTOR)]
     with tags(*labels.tags("lifecycle")):
-        return bid_lifecycle(ref=labels.ref, actor=request.actor)
+        return bid_lifecycle(ref=labels.ref, actor=SERVICE_ACTOR)
 
 
 @flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)

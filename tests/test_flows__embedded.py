@@ -209,6 +209,58 @@ def test_new_bid_form_runs_intake_and_the_lifecycle(
     assert {"new bid from RFP", f"{ref} · lifecycle", f"{ref} · qualification"} <= names
     with pytest.raises(ValidationError, match="either opportunity_yaml or inline"):
         NewBidRequest()
+    # the run acts as the service's identity (no actor field to type a name in) ...
+    created = [r for r in queries.history(ctx, ref) if r["trigger"] == "create"]
+    assert [r["actor"] for r in created] == ["bid-service"]
+    assert "actor" not in NewBidRequest.model_json_schema()["properties"]
+    # ... and the form refuses what would only fail later in a red run: BANTS is required
+    missing = {k: v for k, v in inline.model_dump().items() if k != "budget_eur"}
+    with pytest.raises(ValidationError, match="budget_eur"):
+        InlineOpportunity.model_validate(missing)
+
+
+def test_a_form_run_gives_nobody_a_slack_id_nor_approval_powers(
+    ctx: Context, runner: PrefectRunner, account: str
+) -> None:
+    """Issue 23: a YAML through the Prefect form made a person with a Slack id as finance
+    (the form's default actor counted as the system's own automation)."""
+    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+
+    inline = InlineOpportunity.model_validate(
+        {
+            "account": account,
+            "tier": "major",
+            "title": "Forged team",
+            "submission_deadline": "2027-01-30",
+            "revenue_short_term": 200000,
+            "team": {"bid_manager": PEOPLE["bid_manager"], "finance": "mallory@example.com"},
+            "budget_eur": 300000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 3,
+            "sales_ready": True,
+        }
+    )
+    request = NewBidRequest(inline=inline, carry_on=False)
+    ref = runner.run(ctx, lambda: new_bid_from_rfp(request=request))
+    from orchestrator.bid.facts import SERVICE_ACTOR, decider_for, get_opportunity, get_person
+    from orchestrator.bid.onboarding import create_opportunity
+    from orchestrator.errors import InputError
+    from orchestrator.store.db import reading
+    from tests.factories import opportunity_spec
+
+    with reading(ctx.engine) as session:
+        mallory = get_person(session, "mallory@example.com")
+        decider = decider_for(session, get_opportunity(session, ref), mallory)
+    assert decider.team_roles == frozenset()  # named by the form: no approval power
+    assert "finance" in decider.named_roles
+    spec = opportunity_spec(
+        ctx,
+        rfp_reference="FORM-SLACK-1",
+        team={"finance": {"email": "eve@example.com", "slack_user_id": "UEVE"}},
+    )
+    with pytest.raises(InputError, match="only an admin sets a person's Slack user id"):
+        create_opportunity(ctx, spec, SERVICE_ACTOR)
 
 
 def test_generate_documents_form(

@@ -7,6 +7,7 @@ is started from its form; the bid then moves (checked through `bid status`).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import signal
@@ -89,9 +90,14 @@ def test_a_bid_manager_finds_the_run_and_advances_the_bid_from_the_ui(
     assert _state(project, ref) == "kick_off"
 
     url = f"http://127.0.0.1:{project.ui_port}"
+    auth = project.prefect_auth()
+    assert auth is not None  # the folder's Prefect is behind its password
+    password = base64.b64encode(":".join(auth).encode()).decode()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # signed in as a person who typed the password on the UI's login page
+        page.add_init_script(f"localStorage.setItem('prefect-password', '{password}')")
         try:
             # Runs: the bid's runs by its tag
             page.goto(f"{url}/runs", wait_until="networkidle")
@@ -122,3 +128,75 @@ def test_a_bid_manager_finds_the_run_and_advances_the_bid_from_the_ui(
 
     # kick-off plans the bid, then bid production waits for its QRFs, quotes and freeze
     wait_for(lambda: _state(project, ref) == "bid_production", 180, "the bid to move on")
+
+
+EVIL_PAGE = """<!doctype html><html><body><script>
+window.attempts = (async () => {
+  const api = "%(api)s";
+  const out = [];
+  for (const [path, body] of [["/flows/filter", "{}"],
+                              ["/deployments/%(deployment)s/create_flow_run",
+                               JSON.stringify({parameters: {request: {opportunity: "1"}}})]]) {
+    try {
+      const reply = await fetch(api + path, {method: "POST", body,
+                                             headers: {"Content-Type": "application/json"}});
+      out.push(reply.status);
+    } catch (e) { out.push("blocked"); }
+    try {  // a "simple" request: no preflight, so it reaches the server, without credentials
+      const reply = await fetch(api + path, {method: "POST", body, mode: "no-cors",
+                                             headers: {"Content-Type": "text/plain"}});
+      out.push(reply.type);
+    } catch (e) { out.push("blocked"); }
+  }
+  return out;
+})();
+</script></body></html>"""
+
+
+def test_a_page_of_another_origin_cannot_start_a_run(project: BidProject) -> None:
+    """Issue 23: a page from another origin created an `advance-bid` run (201)."""
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.prefect_server import api, flow_runs
+
+    base = f"http://127.0.0.1:{project.ui_port}/api"
+    flows = api("POST", f"{base}/flows/filter", json={}).json()
+    advance = next(f for f in flows if f["name"] == "advance-bid")
+    deployments = api(
+        "POST", f"{base}/deployments/filter", json={"flows": {"id": {"any_": [advance["id"]]}}}
+    ).json()
+    before = len(flow_runs(base))
+    page_html = EVIL_PAGE % {"api": base, "deployment": deployments[0]["id"]}
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = page_html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+                attempts = page.evaluate("window.attempts")
+            finally:
+                browser.close()
+    finally:
+        evil.shutdown()
+    # the JSON calls are stopped by the browser (no CORS grant for that origin); the simple
+    # ones reach the server without the password and are refused there (opaque to the page)
+    assert attempts == ["blocked", "opaque", "blocked", "opaque"], attempts
+    assert len(flow_runs(base)) == before

@@ -289,3 +289,26 @@ def test_a_plain_token_cannot_make_the_service_read_or_write_a_path(server: Serv
     assert not list((project.root / "out").rglob("*admin.token*"))
     whoami = httpx.get(f"{info.api_url}/whoami", headers=bearer, timeout=30).json()
     assert whoami == {"email": "am2@example.com", "name": "AM Two", "roles": []}
+
+
+def test_prefect_answers_only_with_its_password_and_to_its_own_origin(server: Server) -> None:
+    """Issue 23: the Prefect UI and API had no authentication and allowed any origin."""
+    project = server.project
+    base = f"http://127.0.0.1:{server.port}/api"
+    assert httpx.get(f"{base}/health", timeout=10).status_code == 200  # probes stay open
+    assert httpx.post(f"{base}/flows/filter", json={}, timeout=10).status_code == 401
+    wrong = httpx.post(f"{base}/flows/filter", json={}, auth=("bid", "guess"), timeout=10)
+    assert wrong.status_code == 401
+    auth = project.prefect_auth()
+    assert auth is not None
+    assert httpx.post(f"{base}/flows/filter", json={}, auth=auth, timeout=10).status_code == 200
+    secret = project.root / ".bid" / "prefect-auth"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    preflight = {"Access-Control-Request-Method": "POST"}
+    evil = httpx.options(
+        f"{base}/flow_runs/filter", headers={**preflight, "Origin": "http://evil.example"}
+    )
+    assert "access-control-allow-origin" not in evil.headers
+    origin = f"http://127.0.0.1:{server.port}"
+    own = httpx.options(f"{base}/flow_runs/filter", headers={**preflight, "Origin": origin})
+    assert own.headers.get("access-control-allow-origin") == origin

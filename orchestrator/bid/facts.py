@@ -123,6 +123,12 @@ def holds_role(
 
 # --- who may decide an approval (the facts `decisions.authority.may_decide` needs) -------------
 
+SERVICE_ACTOR = "bid-service"
+"""The service's own identity: what a run started from the Prefect UI's forms acts as
+(whoever holds the folder's Prefect password). Automation, so it needs no role on a bid, but
+with no admin's powers: it gives nobody a Slack user id, and the team it names carries no
+approval power."""
+
 CREATE_TRIGGER = "create"
 PRICING_TRIGGERS = ("prices_changed",)
 """Audit triggers that set a bid's prices (besides importing its quotes)."""
@@ -143,6 +149,8 @@ def vouched(session: Session, assigner: str | None, person: Person) -> bool:
     """A team role carries approval power when an admin (or the process's own automation,
     which no door lets a caller name) assigned it, and not to themselves."""
     if assigner is None or assigner.strip().lower() == person.email:
+        return False
+    if assigner == SERVICE_ACTOR:  # the Prefect UI's forms: anyone with its password
         return False
     if "@" not in assigner:  # in-process automation ("system", "prefect", "demo")
         return True

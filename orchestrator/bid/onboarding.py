@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from orchestrator.bid.accounts import find_account, record_account_created
 from orchestrator.bid.changes import Change, apply_change, check_allowed
-from orchestrator.bid.facts import get_opportunity, get_person
+from orchestrator.bid.facts import SERVICE_ACTOR, get_opportunity, get_person
 from orchestrator.bid.offer import check_offer_fields
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
 from orchestrator.bid.recording import audit, audit_creation, refusals_kept
@@ -74,7 +74,7 @@ def team_person(
             )
         return person
     if named.slack_user_id:
-        if creator is not None and not is_admin(creator):
+        if actor == SERVICE_ACTOR or (creator is not None and not is_admin(creator)):
             raise InputError(
                 "only an admin sets a person's Slack user id (bid people add EMAIL "
                 "--slack-user-id ...)",

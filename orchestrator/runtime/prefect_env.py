@@ -33,6 +33,7 @@ from orchestrator.config import Settings
 from orchestrator.errors import PrefectUnavailable
 from orchestrator.runtime.prefect_home import UI_LOCK_FILE as UI_LOCK_FILE
 from orchestrator.runtime.prefect_home import UI_STATE_FILE as UI_STATE_FILE
+from orchestrator.runtime.prefect_home import auth_string as auth_string
 from orchestrator.runtime.prefect_home import base_environment as base_environment
 from orchestrator.runtime.prefect_home import lock_path as lock_path
 from orchestrator.runtime.prefect_home import state_path as state_path
@@ -151,6 +152,9 @@ def configure(settings: Settings) -> PrefectTarget:
     os.environ.update(base_environment(settings))
     if target.mode == PrefectMode.LOCAL and target.api_url:
         os.environ["PREFECT_API_URL"] = target.api_url
+        auth = auth_string(settings)
+        if auth:  # the folder's server is behind its password (`bid server` made it)
+            os.environ["PREFECT_API_AUTH_STRING"] = auth
     if target.mode == PrefectMode.TEMPORARY:
         os.environ["PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"] = "true"
     _ACTIVE.append(target)

@@ -326,6 +326,11 @@ class Service:
         return f"http://127.0.0.1:{self.cli_port}"
 
     @property
+    def prefect_auth(self) -> str:
+        """The basic-auth string of this folder's Prefect server (made on first use)."""
+        return prefect_home.ensure_auth_string(self.settings)
+
+    @property
     def workspace_url(self) -> str:
         return f"http://{browser_host(self.host)}:{self.web_port}"
 
@@ -340,6 +345,7 @@ class Service:
         env["BID_AUTOSTART"] = "0"  # a child never starts another service
         env["BID_THIN"] = "0"  # nor sends its commands back here
         env[MARK_ENV] = self.mark
+        env["PREFECT_API_AUTH_STRING"] = self.prefect_auth  # the folder's processes sign in
         env.update(extra)
         return env
 
@@ -379,6 +385,10 @@ class Service:
                 PREFECT_SERVER_API_PORT=str(self.port),
                 PREFECT_UI_API_URL=f"{self.url}/api",
                 PREFECT_UI_URL=self.url,
+                # behind its password, and no page of another origin may call it (the
+                # UI's own origin and the workspace's only, not Prefect's default `*`)
+                PREFECT_SERVER_API_AUTH_STRING=self.prefect_auth,
+                PREFECT_SERVER_CORS_ALLOWED_ORIGINS=f"{self.url},{self.workspace_url}",
             ),
             self.log_dir / "prefect.log",
             ready=lambda: healthy(f"{self.local_api_url}/health"),
@@ -559,7 +569,10 @@ class Service:
                 self._wait_ready(child, CHILD_START_TIMEOUT_S)
             slack = next((c for c in rest if c.name == "slack"), None)
             self.say(f"bid server for {self.settings.data_dir.parent}")
-            self.say(f"  Prefect UI   {self.url}")
+            self.say(
+                f"  Prefect UI   {self.url} (its password: the line in "
+                f"{prefect_home.auth_path(self.settings)})"
+            )
             self.say(f"  Workspace    {self.workspace_url}")
             self.say(f"  JSON API     {self.cli_url}/api/v1 (bid commands in this folder use it)")
             if slack is not None:

@@ -53,12 +53,23 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: fl
         time.sleep(every)
 
 
+_AUTH_FILES: dict[int, Path] = {}
+"""Where the password of each project's Prefect server is (by port): `api` signs in."""
+
+
 @dataclass
 class BidProject:
     """A project folder whose `bid` subprocesses share one database and Prefect home."""
 
     root: Path
     ui_port: int
+
+    def __post_init__(self) -> None:
+        _AUTH_FILES[self.ui_port] = self.root / ".bid" / "prefect-auth"
+
+    def prefect_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of this project's Prefect server, once `bid server` made it."""
+        return _auth_for(self.ui_port)
 
     @property
     def env(self) -> dict[str, str]:
@@ -157,9 +168,22 @@ class BidUi:
             raise
 
 
+def _auth_for(port: int | None) -> tuple[str, str] | None:
+    path = _AUTH_FILES.get(port or 0)
+    if path is None or not path.exists():
+        return None
+    user, _, password = path.read_text(encoding="utf-8").strip().partition(":")
+    return user, password
+
+
 def api(method: str, url: str, timeout: float = 60, **kwargs: Any) -> httpx.Response:
-    """A request to the Prefect API, retried while the server answers 503 (SQLite busy)."""
+    """A request to the Prefect API, retried while the server answers 503 (SQLite busy);
+    signed in when the server is a project's `bid server` (behind its password)."""
     deadline = time.monotonic() + timeout
+    if "auth" not in kwargs:
+        auth = _auth_for(httpx.URL(url).port)
+        if auth is not None:
+            kwargs["auth"] = auth
     while True:
         try:
             reply = httpx.request(method, url, timeout=10, **kwargs)
