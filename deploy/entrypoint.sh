@@ -20,6 +20,27 @@ state="${TMPDIR:-/tmp}/bid-role"
 
 remember() { printf '%s\n' "$1" > "$state"; }
 
+# Run a `bid` command or the API server with this process's logging set up first
+# (BID_LOG_FORMAT=json: one JSON object a line, orchestrator/logs.py).
+logged() {  # logged bid ARGS... | logged api ARGS...
+  exec python -c 'import sys
+from orchestrator import logs
+from orchestrator.config import get_settings
+from orchestrator.errors import InputError
+try:
+    logs.configure(get_settings())
+except InputError as refused:
+    sys.stderr.write(f"error: {refused}\n")
+    sys.exit(2)
+what, args = sys.argv[1], sys.argv[2:]
+if what == "api":
+    from orchestrator.api.server import main as serve
+    sys.exit(serve(args))
+from orchestrator.cli.thin import main
+sys.argv = ["bid", *args]
+sys.exit(main())' "$@"
+}
+
 get() {  # get URL: exit 0 when it answers 2xx within 4 s
   python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=4)' "$1"
 }
@@ -32,19 +53,19 @@ case "$role" in
     ;;
   flows)
     remember flows
-    exec bid serve-flows --limit "${BID_FLOW_LIMIT:-4}" "$@"
+    logged bid serve-flows --limit "${BID_FLOW_LIMIT:-4}" "$@"
     ;;
   task-worker)
     remember task-worker
-    exec bid task-worker --limit "${BID_TASK_LIMIT:-8}" --metrics-port "${BID_METRICS_PORT:-9100}" "$@"
+    logged bid task-worker --limit "${BID_TASK_LIMIT:-8}" --metrics-port "${BID_METRICS_PORT:-9100}" "$@"
     ;;
   api|web)
     remember api
-    exec python -m orchestrator.api.server --host 0.0.0.0 --port "${BID_API_PORT:-8000}" "$@"
+    logged api --host 0.0.0.0 --port "${BID_API_PORT:-8000}" "$@"
     ;;
   slack)
     remember slack
-    exec bid serve --host 0.0.0.0 --port "${BID_SLACK_PORT:-3000}" "$@"
+    logged bid serve --host 0.0.0.0 --port "${BID_SLACK_PORT:-3000}" "$@"
     ;;
   migrate)
     remember migrate

@@ -201,6 +201,53 @@ def test_health_probes_the_role_the_container_runs(tmp_path: Path) -> None:
     assert refused.returncode != 0
 
 
+def test_a_bad_log_format_stops_a_role_with_one_line(tmp_path: Path) -> None:
+    done = _entrypoint(tmp_path, "slack", BID_LOG_FORMAT="xml")
+    assert done.returncode == 2
+    assert done.stderr == "error: BID_LOG_FORMAT: 'xml' is not one of plain, json\n"
+
+
+def test_the_api_role_serves_health_and_metrics(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(tmp_path),
+        "HOME": str(tmp_path),
+        "BID_DATA_DIR": str(tmp_path / ".bid"),
+        "BID_DATABASE_URL": f"sqlite:///{tmp_path / 'bid.db'}",
+        "BID_FLOW_RUNNER": "inline",
+        "BID_API_PORT": str(port),
+        "BID_LOG_FORMAT": "json",
+    }
+    log = (tmp_path / "api.log").open("w")
+    process = subprocess.Popen(
+        ["sh", str(ENTRYPOINT), "api"], env=environment, cwd=tmp_path, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            health = _entrypoint(tmp_path, "health", BID_API_PORT=str(port))
+            if health.returncode == 0 or time.monotonic() > deadline or process.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert health.returncode == 0, (tmp_path / "api.log").read_text()
+        assert (tmp_path / "bid-role").read_text() == "api\n"
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        assert 'bid_bids{state="pre_qualification"} 0.0' in metrics.text
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
 def test_the_wheel_carries_rules_templates_and_migrations(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
