@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,42 @@ LINKS = [
 def test_every_relative_link_resolves(doc: Path, number: int, target: str) -> None:
     resolved = (doc.parent / target.split("#", 1)[0]).resolve()
     assert resolved.exists(), f"{doc.relative_to(ROOT)}:{number}: {target} does not exist"
+
+
+SCOPES = {
+    "chat_postMessage": {"chat:write"},
+    "chat_postEphemeral": {"chat:write"},
+    "users_lookupByEmail": {"users:read", "users:read.email"},
+    "users_info": {"users:read"},
+    "conversations_open": {"im:write"},
+    "views_open": set(),  # needs a trigger_id from interactivity, no scope
+}
+"""The bot scopes each Slack Web API method needs (api.slack.com/methods)."""
+
+
+def _slack_manifest() -> dict[str, Any]:
+    import yaml
+
+    text = (ROOT / "docs" / "slack.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    manifest: dict[str, Any] = yaml.safe_load(textwrap.dedent(block))
+    return manifest
+
+
+def test_the_slack_manifest_asks_for_the_scopes_the_code_uses_and_no_more() -> None:
+    from orchestrator.slack.app import EVENTS_PATH
+
+    manifest = _slack_manifest()
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for path in (ROOT / "orchestrator" / "slack").glob("*.py")
+    )
+    called = set(re.findall(r"client\.([a-zA-Z_]+)\(", source))
+    unknown = called - set(SCOPES)
+    assert not unknown, f"add the scopes of {sorted(unknown)} to SCOPES and to docs/slack.md"
+    needed = set().union(*(SCOPES[method] for method in called))
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"].endswith(EVENTS_PATH)
+    assert "event_subscriptions" not in manifest["settings"]  # the door reads no events
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
