@@ -20,42 +20,51 @@ for `transition_recorded` only: an in-memory counter and one log line, no I/O (d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from sqlmodel import col, func, select
 
 from orchestrator.context import Context
-from orchestrator.logs import get_logger
 from orchestrator.store.db import reading
 from orchestrator.store.models import Approval, ApprovalStatus, Opportunity, OutboxMessage, State
+
+if TYPE_CHECKING:  # imported when first used: the write path must stay quick to import
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Prometheus text exposition format."""
 
-TRANSITIONS = Counter(
-    "bid_transitions",
-    "Bid transitions written by this process (one per audit event of a move).",
-    ["from_state", "to_state", "trigger"],
-)
-COMMAND_SECONDS = Histogram(
-    "bid_command_duration_seconds",
-    "Time to answer a command of the JSON API, by command name and outcome.",
-    ["command", "outcome"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
+log = logging.getLogger("bid.transitions")
 
-log = get_logger("bid.transitions")
+
+@cache
+def transitions() -> Counter:
+    """bid_transitions_total{from_state,to_state,trigger}: moves this process wrote."""
+    from prometheus_client import Counter
+
+    return Counter(
+        "bid_transitions",
+        "Bid transitions written by this process (one per audit event of a move).",
+        ["from_state", "to_state", "trigger"],
+    )
+
+
+@cache
+def command_seconds() -> Histogram:
+    """bid_command_duration_seconds{command,outcome}: the JSON API's commands."""
+    from prometheus_client import Histogram
+
+    return Histogram(
+        "bid_command_duration_seconds",
+        "Time to answer a command of the JSON API, by command name and outcome.",
+        ["command", "outcome"],
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    )
 
 
 def transition_recorded(
@@ -64,9 +73,12 @@ def transition_recorded(
     """Count a move and log it with its bid id; called where its audit event is written.
 
     The count is taken before the transaction commits: a move whose transaction is rolled back
-    afterwards (rare: a conflicting writer) is counted all the same."""
-    TRANSITIONS.labels(str(from_state or ""), str(to_state or ""), trigger).inc()
-    log.info("transition", bid=ref, from_state=from_state, to_state=to_state, trigger=trigger)
+    afterwards (rare: a conflicting writer) is counted all the same. The log line is a plain
+    standard-library record whose fields (`bid`, the states, the trigger) the JSON format
+    writes out (orchestrator.logs)."""
+    transitions().labels(str(from_state or ""), str(to_state or ""), trigger).inc()
+    fields = {"bid": ref, "from_state": from_state, "to_state": to_state, "trigger": trigger}
+    log.info("transition", extra={key: str(value or "") for key, value in fields.items()})
 
 
 def _aware(moment: datetime) -> datetime:
@@ -74,13 +86,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class DatabaseCollector(Collector):
-    """Gauges read from the bid database at every scrape (one short read-only session)."""
+class DatabaseCollector:
+    """Gauges read from the bid database at every scrape (one short read-only session).
+
+    A Prometheus collector by shape (`collect`); not a subclass, so that importing this module
+    does not import prometheus_client."""
 
     def __init__(self, context: Callable[[], Context]) -> None:
         self._context = context
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
         up = GaugeMetricFamily("bid_database_up", "1 when the gauges could be read, else 0.")
         try:
             families = self._read()
@@ -93,7 +110,9 @@ class DatabaseCollector(Collector):
         yield up
         yield from families
 
-    def _read(self) -> list[Metric]:
+    def _read(self) -> list[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
         ctx = self._context()
         now = ctx.clock()
         with reading(ctx.engine) as session:
@@ -140,18 +159,23 @@ class DatabaseCollector(Collector):
         return [bids, approvals, age, depth, retries, tries]
 
 
-class _ProcessCollector(Collector):
+class _ProcessCollector:
     """The default registry's metrics: this process's counters, histograms and runtime."""
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client import REGISTRY
+
         yield from REGISTRY.collect()
 
 
 def registry_for(context: Callable[[], Context]) -> CollectorRegistry:
     """This process's counters and the database's gauges, in one registry to serve."""
+    from prometheus_client import CollectorRegistry
+
+    transitions(), command_seconds()  # defined (HELP and TYPE shown) before the first move
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ProcessCollector())
-    registry.register(DatabaseCollector(context))
+    registry.register(cast("Collector", _ProcessCollector()))
+    registry.register(cast("Collector", DatabaseCollector(context)))
     return registry
 
 
@@ -160,10 +184,14 @@ def serve_http(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") ->
 
     For processes without a web app of their own (`bid task-worker --metrics-port`); port 0
     takes a free one."""
+    from prometheus_client import start_http_server
+
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return int(server.server_port)
 
 
 def exposition(registry: CollectorRegistry) -> bytes:
     """The registry in the Prometheus text format."""
+    from prometheus_client import generate_latest
+
     return generate_latest(registry)

@@ -152,7 +152,8 @@ def make_app(
         if command in c.COMMANDS:  # unknown names are not labels: they would grow without end
             outcome = "ok" if response.status_code < 400 else "refused"
             outcome = "error" if response.status_code >= 500 else outcome
-            metrics.COMMAND_SECONDS.labels(command, outcome).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.command_seconds().labels(command, outcome).observe(elapsed)
         return response
 
     @app.exception_handler(RequestValidationError)
