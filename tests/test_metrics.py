@@ -31,6 +31,7 @@ from orchestrator.metrics import registry_for, serve_http
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Approval, AuditEvent, OutboxMessage, Person
+from tests.conftest import RunCli
 from tests.factories import PEOPLE, new_bid, transitions
 from tests.support.slack_api import admin_of
 
@@ -205,3 +206,18 @@ def test_an_unknown_log_format_is_refused_in_one_line() -> None:
     with pytest.raises(InputError) as refused:
         logs.configure(load_settings({"BID_LOG_FORMAT": "xml"}))
     assert str(refused.value) == "BID_LOG_FORMAT: 'xml' is not one of plain, json"
+
+
+def test_a_metrics_port_that_cannot_be_used_is_refused_in_one_line(run_cli: RunCli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for bad, fragment in ((str(port), "in use"), ("99999", "0-65535")):
+            done = run_cli("task-worker", "--metrics-port", bad)
+            assert done.code == 2, done.err
+            lines = [line for line in done.err.splitlines() if line.strip()]
+            assert len(lines) == 1 and f"--metrics-port {bad}" in lines[0], done.err
+            assert fragment in lines[0] and "Traceback" not in done.err
