@@ -2,7 +2,7 @@
 
 The names match `deploy/prefect.yaml`, so a bid manager finds the same deployments in the UI
 whichever way the workers were started. The deadline watch, the meeting packs and the
-renewal scan run on schedules (Europe/Brussels time).
+renewal scan run on schedules (Europe/Brussels time); the effects drain every 5 minutes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from prefect.types.entrypoint import EntrypointType
 
 DEPLOYMENT_NAME = "bid-orchestrator"
 DEADLINE_WATCH_INTERVAL_S = 3600
-RESUME_INTERVAL_S = 60
+EFFECTS_DRAIN_INTERVAL_S = 300
+"""Every 5 minutes: the doors drain after each command; this catches what they left."""
+MIN_SCHEDULE_INTERVAL_S = 300
+"""No deployment runs more often than this (a test holds every schedule to it)."""
 TIMEZONE = "Europe/Brussels"
 WEEKLY_PACK_CRON = "0 8 * * 1"
 """Monday 08:00: the weekly update per top account."""
@@ -34,7 +37,7 @@ def all_deployments(
     from flows.forms import advance_bid, generate_documents, new_bid_from_rfp
     from flows.packs import qualification_meeting_pack, renewal_scan, weekly_top_accounts_pack
     from flows.steps import STEP_FLOWS, bid_lifecycle
-    from flows.tasks import resume_stalled_bids
+    from flows.tasks import drain_effects
 
     common: dict[str, Any] = {
         "name": DEPLOYMENT_NAME,
@@ -48,9 +51,9 @@ def all_deployments(
         new_bid_from_rfp.to_deployment(description="New bid from an RFP.", **common),
         advance_bid.to_deployment(description="Advance a bid.", **common),
         generate_documents.to_deployment(description="Generate a bid's documents.", **common),
-        resume_stalled_bids.to_deployment(
-            description="Carry on bids whose next steps were lost to a crash or an outage.",
-            interval=RESUME_INTERVAL_S,
+        drain_effects.to_deployment(
+            description="Run and retry the effects of committed moves (documents, carry-ons).",
+            interval=EFFECTS_DRAIN_INTERVAL_S,
             **common,
         ),
         deadline_watch.to_deployment(

@@ -17,6 +17,7 @@ from flows.context import BidLabels, bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from orchestrator.bid import services
 from orchestrator.bid.services import StepResult
+from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.lifecycle.table import ENDS, State
 
 STEP_OF_STATE: dict[State, str] = {
@@ -55,7 +56,9 @@ def _run_step(step: str, ref: str, actor: str) -> StepResult:
             labels.state,
             f"{labels.ref} is in {labels.state.value}, not at step {step}; nothing done",
         )
-    return services.advance(ctx, labels.ref, actor)
+    result = services.advance(ctx, labels.ref, actor)
+    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY, notify=False)  # the move's documents
+    return result
 
 
 @flow(name="qualification-evaluation", flow_run_name="{ref} · qualification", **_FLOW_OPTIONS)

@@ -1,23 +1,26 @@
-"""Carrying bids on in long-lived task workers: Prefect background tasks, no process per run.
+"""Carrying bids on in long-lived task workers, and the dispatcher's scheduled drain.
 
 A served deployment starts a Python process for every flow run (about a second of imports
 before any work). In production mode the answers that carry a bid on — a go/no-go, the last
-approval, the customer's verdict, a new bid — are instead handed to task workers
-(`bid task-worker`, `prefect.task_worker.serve`): long-lived processes that take scheduled
-task runs over a websocket and run them in process. One `carry-bid` task run carries one bid
-as far as it goes without a person (the same loop as the `bid-lifecycle` flow), tagged
-`opp:`, `account:` and `step:lifecycle`, with every step in its log.
+approval, the customer's verdict — are instead handed to task workers (`bid task-worker`,
+`prefect.task_worker.serve`): long-lived processes that take scheduled task runs over a
+websocket and run them in process. One `carry-bid` task run carries one bid as far as it
+goes without a person (the same loop as the `bid-lifecycle` flow), tagged `opp:`,
+`account:` and `step:lifecycle`, with every step in its log.
+
+The `effects-drain` flow runs the dispatcher on a schedule (every few minutes): whatever a
+door left undone — a process killed between the commit and its effects, Prefect or the
+renderer down for a while — is run or retried from the effects outbox.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, tags, task
 
 from flows.context import bid_labels, current
 from orchestrator.bid import services
-from orchestrator.bid.resume import stalled
+from orchestrator.context import Context
+from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.errors import BidError
 
 
@@ -33,6 +36,7 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
 
     Idempotent: a retried or repeated run finds the bid where the last one left it (every step
     commits with its audit event, and a step that was already taken is not taken again).
+    The bid's effects (its documents) and the notifications are then run by the dispatcher.
     """
     ctx = current()
     logger = get_run_logger()
@@ -46,22 +50,28 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
         return [str(refused)]
     for result in results:
         logger.info("%s", result.message)
-    if ctx.settings.slack_bot_token:  # the go/no-go and approval requests go out at once
-        from orchestrator.slack.notify import deliver
-
-        deliver(ctx)
+    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY)  # its documents; the requests go out
     return [result.message for result in results]
 
 
-@flow(name="resume-stalled-bids", flow_run_name="resume stalled bids", persist_result=False)
-def resume_stalled_bids(idle_seconds: int = 60) -> list[str]:
-    """Carry on every bid whose automated work is due but which has not moved for a while
-    (the answer was recorded; carrying it on was lost to a crash or an outage)."""
-    ctx = current()
-    refs = stalled(ctx, timedelta(seconds=idle_seconds))
-    for ref in refs:
+class LifecycleCarrier:
+    """Carries a bid on as a `bid-lifecycle` subflow run of the drain (seen in the UI)."""
+
+    def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+        from flows.steps import bid_lifecycle
+
         labels = bid_labels(ctx, ref)
-        carry_bid.with_options(tags=labels.tags("lifecycle")).delay(ref=labels.ref, actor="resume")
-    if refs:
-        get_run_logger().info("handed %d stalled bid(s) to the task workers: %s", len(refs), refs)
-    return refs
+        with tags(*labels.tags("lifecycle")):
+            steps = bid_lifecycle(ref=labels.ref, actor=actor)
+        return "; ".join(step.message for step in steps)
+
+
+@flow(name="effects-drain", flow_run_name="drain effects", persist_result=False)
+def drain_effects() -> list[str]:
+    """Run the effects of committed moves that no door ran (a crash, an outage) and retry
+    the failed ones that are due: documents rendered, bids carried on, messages delivered."""
+    report = drain(current(), LifecycleCarrier())
+    lines = report.lines()
+    if lines:
+        get_run_logger().info("%d effect(s) run: %s", len(lines), lines)
+    return lines

@@ -3,9 +3,12 @@
 Every door — the CLI (in this process or through the local service), the JSON API, and next
 the web workspace — hands its command here; none of them decides what follows an answer.
 The handler checks who acts (`act_for`: the caller, or with `by` the person an admin or
-recorder records for), calls the bid's service function (which commits the state, its audit
-event, the decision records and the notifications in one transaction), carries the bid on
-when this answer unblocked it, and returns a typed result the door prints or returns.
+recorder records for) and calls the bid's service function, which commits in ONE transaction
+the state, its audit event, the decision records, the notifications and the effects (render
+the documents; carry the bid on, written only by the service whose answer unblocked it).
+Then the one dispatcher (`orchestrator.dispatch.drain`) runs the effects, and the handler's
+typed result — with what carrying on did, and any effect's failure as a warning — goes back
+to the door, which prints or returns it.
 
 Files arrive as contents (`FileUpload`): they are written to a private temporary folder and
 read from there, so no caller can make a service open a path with the service's rights.
@@ -16,16 +19,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator import commands as c
 from orchestrator.bid.facts import StepResult, parse_ref
 from orchestrator.bid.people import act_for
 from orchestrator.bid.recording import recorded_by
 from orchestrator.context import Context
-from orchestrator.errors import BidError, InputError, InputErrors, NotFound, RuntimeUnavailable
+from orchestrator.core import commands as c
+from orchestrator.errors import InputError, InputErrors, NotFound
 from orchestrator.runtime.runner import FlowRunner, get_runner
 from orchestrator.store.models import Person, format_ref
 
@@ -52,8 +55,59 @@ def dispatch(
         raise InputError(f"unknown command {command.name!r}")
     by = getattr(command, "by", None)
     who = act_for(ctx, caller, by)
+    carrier = runner or get_runner(ctx)
     with recorded_by(who.recorder, who.actor):
-        return handler(ctx, command, who.actor, runner or get_runner(ctx))
+        result = handler(ctx, command, who.actor, carrier)
+    return _settled(ctx, result, carrier)
+
+
+def _settled(ctx: Context, result: c.Result, runner: FlowRunner) -> c.Result:
+    """The result with what the effects the command committed did (see `settle`)."""
+    if result.opportunity is None:
+        settle(ctx, None, runner)
+        return result
+    carried, warnings = settle(ctx, result.opportunity, runner)
+    updates: dict[str, object] = {}
+    if warnings and hasattr(result, "warnings"):
+        updates["warnings"] = [*result.warnings, *warnings]
+    elif warnings:
+        updates["notes"] = [*result.notes, *warnings]
+    if carried is not None and hasattr(result, "carried_on"):
+        updates["carried_on"] = carried
+    return result.model_copy(update=updates) if updates else result
+
+
+def settle(
+    ctx: Context, ref: str | None, runner: FlowRunner | None = None
+) -> tuple[c.CarriedOn | None, list[str]]:
+    """Run the effects committed so far (and any others due): documents rendered, bids
+    carried on where a handler said so, notifications delivered. A command stands whatever
+    they do; for bid `ref` this says whether it was carried on, and a failure as a warning
+    (`bid status` shows it until a retry succeeds)."""
+    from orchestrator.core.effects import EffectKind
+    from orchestrator.dispatch import drain
+
+    report = drain(ctx, runner or get_runner(ctx))
+    carried = None
+    warnings: list[str] = []
+    for outcome in report.done:
+        if outcome.ref == ref and outcome.kind == EffectKind.CARRY:
+            waits = outcome.message.startswith("waits: ")
+            carried = c.CarriedOn(
+                continued=None if waits else outcome.message or None,
+                waiting=outcome.message.removeprefix("waits: ") if waits else None,
+            )
+    for outcome in report.failed:
+        if outcome.ref != ref:
+            continue
+        if outcome.kind == EffectKind.CARRY:
+            carried = c.CarriedOn(stopped=outcome.message)
+        again = "it is tried again" if outcome.retry else f"bid resume {ref} tries it again"
+        warnings.append(
+            f"{ref}: recorded, but the {outcome.kind.value} after it failed "
+            f"({outcome.message}); {again}"
+        )
+    return carried, warnings
 
 
 def handled() -> frozenset[str]:
@@ -96,29 +150,7 @@ def _rename(file: str | None, path: str, name: str) -> str | None:
 # --- carrying a bid on, decided once, here ------------------------------------------------------
 
 
-def _carry_on(ctx: Context, runner: FlowRunner, ref: str, actor: str) -> str | None:
-    """A person's answer unblocked the bid: start its next automated run. It never undoes
-    the answer: a refusal is the bid waiting (said in one line), a runtime away leaves the
-    bid for `bid resume`, and anything else is kept on the bid's trail (`bid history`)."""
-    from orchestrator.bid.recording import record_flow_crash
-
-    try:
-        return runner.continue_bid(ctx, ref, actor) or None
-    except RuntimeUnavailable as unavailable:
-        return f"not yet: {unavailable}"
-    except BidError as waiting:
-        return f"waiting: {waiting}"
-    except Exception as crash:  # recorded on the trail, shown as one line
-        reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
-        with suppress(Exception):  # the database itself failed: the line below says enough
-            record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
-        return (
-            f"recorded, but the automated work after it stopped ({reason}); "
-            f"bid advance {ref} runs it again"
-        )
-
-
-def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved:
+def _moved(name: str, step: StepResult) -> c.Moved:
     return c.Moved(
         command=name,
         opportunity=step.ref,
@@ -126,8 +158,9 @@ def _moved(name: str, step: StepResult, continued: str | None = None) -> c.Moved
         from_state=step.from_state.value,
         state=step.to_state.value,
         moved=step.moved,
+        recorded=step.recorded,
         waiting_for=step.waiting_for,
-        continued=continued,
+        documents=list(step.documents),
     )
 
 
@@ -189,7 +222,6 @@ def _advance(ctx: Context, command: c.Advance, actor: str, runner: FlowRunner) -
 @handles(c.Decide)
 def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> c.Result:
     from orchestrator.bid.services import decide
-    from orchestrator.lifecycle.table import State
 
     step = decide(
         ctx,
@@ -199,15 +231,11 @@ def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> 
         reason=command.reason,
         category=command.category,
     )
-    continued = None
-    if step.to_state == State.KICK_OFF:
-        continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+    return _moved(command.name, step)
 
 
 @handles(c.Approve)
 def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.queries import status
     from orchestrator.bid.services import approve
 
     step = approve(
@@ -219,12 +247,7 @@ def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -
         reason=command.reason,
         proposal_hash=command.version,
     )
-    continued = None
-    if not command.reject:
-        pending = any(s == "requested" for s in status(ctx, step.ref).approvals.values())
-        if not pending:
-            continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+    return _moved(command.name, step)
 
 
 @handles(c.SetStrategy)
@@ -236,10 +259,16 @@ def _strategy(ctx: Context, command: c.SetStrategy, actor: str, runner: FlowRunn
 
 @handles(c.FreezeDesign)
 def _freeze(ctx: Context, command: c.FreezeDesign, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.facts import get_opportunity
     from orchestrator.bid.production import freeze_design
+    from orchestrator.store.db import reading
 
     step = freeze_design(ctx, command.opportunity, by=actor, note=command.note)
-    return _moved(command.name, step)
+    with reading(ctx.engine) as session:
+        frozen = get_opportunity(session, step.ref)
+        version, is_frozen = frozen.design_version, frozen.design_frozen
+    moved = _moved(command.name, step).model_dump()
+    return c.Frozen(**moved, design_version=version, design_frozen=is_frozen, note=command.note)
 
 
 @handles(c.ImportQuotes)
@@ -283,10 +312,7 @@ def _result(ctx: Context, command: c.RecordResult, actor: str, runner: FlowRunne
             price_gap_pct=command.price_gap,
             competitor_contract_end=command.competitor_contract_end,
         )
-    continued = None
-    if command.outcome in ("won", "bafo"):
-        continued = _carry_on(ctx, runner, step.ref, actor)
-    return _moved(command.name, step, continued)
+    return c.Answered(**_moved(command.name, step).model_dump(), outcome=command.outcome)
 
 
 @handles(c.Withdraw)
@@ -301,4 +327,4 @@ def _withdraw(ctx: Context, command: c.Withdraw, actor: str, runner: FlowRunner)
         category=command.category,
         wake_up=command.wake_up,
     )
-    return _moved(command.name, step)
+    return c.Answered(**_moved(command.name, step).model_dump(), category=command.category)

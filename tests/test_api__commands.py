@@ -14,8 +14,8 @@ from sqlmodel import func, select
 
 from orchestrator.api.app import make_app
 from orchestrator.bid import people
-from orchestrator.commands import COMMANDS, RESULTS
 from orchestrator.context import Context
+from orchestrator.core.commands import COMMANDS, RESULTS
 from orchestrator.pipeline import handled
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading

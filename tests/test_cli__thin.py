@@ -12,7 +12,7 @@ import typer
 
 from orchestrator.cli import thin
 from orchestrator.cli.app import app
-from orchestrator.commands import COMMANDS
+from orchestrator.core.commands import COMMANDS
 
 
 def _click_command(path: tuple[str, ...]) -> Any:

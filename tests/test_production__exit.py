@@ -22,6 +22,7 @@ from orchestrator.bid.production import freeze_design
 from orchestrator.bid.quotes import import_quotes
 from orchestrator.bid.sourcing import send_quote_requests
 from orchestrator.context import Context
+from orchestrator.dispatch import drain
 from orchestrator.errors import DesignFreezeRefused, InputError
 from orchestrator.slack.blocks import message_blocks
 from orchestrator.store.models import (
@@ -153,6 +154,7 @@ def test_freeze_is_versioned_reopened_by_a_change_and_guarded(ctx: Context) -> N
 def test_approvers_see_the_summary_in_the_cli_and_in_slack(ctx: Context, run_cli: RunCli) -> None:
     ref = new_bid(ctx, currency="GBP")
     carry_to_governance(ctx, ref)
+    drain(ctx, notify=False)  # what a door does after the moves: their documents rendered
     shown = json.loads(run_cli("approval", "show", ref, "--json").out)
     assert shown["currency"] == "GBP" and shown["round"] == 1
     assert shown["margin"] == {

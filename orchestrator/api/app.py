@@ -33,8 +33,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__, metrics
-from orchestrator import commands as c
 from orchestrator.context import Context
+from orchestrator.core import commands as c
 from orchestrator.errors import (
     BidError,
     InputError,

@@ -2,8 +2,8 @@
 
 It opens the folder's database once, makes sure the folder's admin exists (the token `bid
 server` wrote), loads Prefect and the step flows so commands start their runs warm, and
-serves the API on 127.0.0.1 with uvicorn. After each command it delivers pending Slack
-messages when a bot token is set.
+serves the API on 127.0.0.1 with uvicorn. Each command runs its effects (documents, carrying
+the bid on, Slack messages) through the one dispatcher before it answers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import sys
 
 from orchestrator.config import get_settings
-from orchestrator.context import Context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,13 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         prefect_env.configure(settings)
         import flows.steps  # noqa: F401  (Prefect and the step flows, loaded once)
 
-    def deliver(context: Context) -> None:
-        if context.settings.slack_bot_token:
-            from orchestrator.slack.notify import deliver as send
-
-            send(context)
-
-    app = make_app(lambda: ctx, after_command=deliver)
+    app = make_app(lambda: ctx)  # each command drains its effects and delivers (pipeline)
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
     return 0
 

@@ -26,7 +26,7 @@ from orchestrator.bid.deal import load_deal
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.onboarding import site_row_of
 from orchestrator.bid.people import check_actor
-from orchestrator.bid.recording import audit, record_documents, refusals_kept
+from orchestrator.bid.recording import audit, carry_on, record_documents, refusals_kept
 from orchestrator.commercial.orders import PRICE_FIELDS, find_site, next_order_line
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -213,6 +213,10 @@ def change_sites(ctx: Context, ref: str, delta: SiteDelta, *, actor: str) -> Edi
                 **outcome.to_json(),
             },
         )
+        if opportunity.state == State.CONTRACT_PREPARATION:  # the order sheet, the signing
+            carry_on(
+                session, ctx, opportunity, actor=actor, cause=f"sites:{digest.hexdigest()[:16]}"
+            )
         return EditResult(
             opportunity.ref,
             opportunity.state,

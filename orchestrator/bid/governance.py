@@ -21,6 +21,7 @@ from orchestrator.bid.facts import (
 from orchestrator.bid.recording import (
     audit,
     audit_refusal,
+    carry_on,
     complete_milestones,
     move_bid,
     plan_milestones,
@@ -345,6 +346,11 @@ def approve(
                     inputs={"area": area},
                 )
                 note_rejection(session, ctx, opportunity, area=area, by=person.email, reason=reason)
+            elif not reject and not any(
+                a.status == ApprovalStatus.REQUESTED
+                for a in current_approvals(session, opportunity)
+            ):  # the last approval of the round: the bid goes on
+                carry_on(session, ctx, opportunity, actor=person.email, cause=f"approval:{area}")
             return StepResult(
                 opportunity.ref,
                 state,

@@ -20,6 +20,7 @@ from orchestrator.bid.edits import reopen_milestones, replan
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.recording import (
+    carry_on,
     check_category,
     move_bid,
     put_account_to_sleep,
@@ -123,7 +124,9 @@ def record_result(
                 "offer_round": opportunity.offer_round,
             },
         )
-        if not won:
+        if won:  # contract preparation's work can start
+            carry_on(session, ctx, opportunity, actor=by, cause="won")
+        else:
             put_account_to_sleep(session, ctx, opportunity)
         if learned is not None and competitor_contract_end is not None:
             account = session.get(Account, opportunity.account_id)
@@ -206,6 +209,7 @@ def request_bafo(
         session.add(opportunity)
         reopen_milestones(session, ctx, opportunity, BAFO_MILESTONES)
         replan(session, ctx, opportunity)
+        carry_on(session, ctx, opportunity, actor=by, cause="bafo")
         return _moved(
             opportunity,
             source,

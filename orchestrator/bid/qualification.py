@@ -23,6 +23,7 @@ from orchestrator.bid.people import check_actor
 from orchestrator.bid.recording import (
     audit,
     audit_refusal,
+    carry_on,
     check_category,
     complete_milestones,
     move_bid,
@@ -241,6 +242,8 @@ def decide(
                 },
             )
             complete_milestones(session, ctx, opportunity, ["go_no_go_decision"])
+            if outcome == "bid":  # kick-off's work can start
+                carry_on(session, ctx, opportunity, actor=person.email, cause="go_no_go")
             return StepResult(
                 opportunity.ref,
                 event.from_state or opportunity.state,

@@ -23,15 +23,18 @@ from orchestrator.bid.facts import (
 from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
 from orchestrator.context import Context
+from orchestrator.core.effects import EffectStatus
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.machine import check
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.store import effects
 from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
     AuditEvent,
     DecisionRecord,
     Document,
+    Effect,
     Milestone,
     MilestoneStatus,
     Opportunity,
@@ -73,6 +76,10 @@ class BidStatus:
     last_event: str | None = None
     exit_criteria: list[dict[str, Any]] = field(default_factory=list)
     """In bid production: every exit criterion of the bid's tier, held or open."""
+    pending_effects: list[dict[str, Any]] = field(default_factory=list)
+    """Effects of committed moves not yet run (render, carry), or running."""
+    failed_effects: list[dict[str, Any]] = field(default_factory=list)
+    """Effects that failed, with their error and when they are tried again (the move stands)."""
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[no-any-return]
@@ -141,6 +148,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
             .where(Document.opportunity_id == opportunity.id)
             .order_by(col(Document.id))
         ).all()
+        open_effects = [_effect_row(e) for e in effects.open_effects(session, opportunity.id or 0)]
         return BidStatus(
             ref=opportunity.ref,
             title=opportunity.title,
@@ -160,7 +168,21 @@ def status(ctx: Context, ref: str) -> BidStatus:
             documents=sorted(set(documents)),
             last_event=(f"{last.at.isoformat()} {last.trigger} by {last.actor}" if last else None),
             exit_criteria=exit_criteria,
+            pending_effects=[e for e in open_effects if e["status"] != EffectStatus.FAILED],
+            failed_effects=[e for e in open_effects if e["status"] == EffectStatus.FAILED],
         )
+
+
+def _effect_row(effect: Effect) -> dict[str, Any]:
+    return {
+        "kind": effect.kind.value,
+        "key": effect.key,
+        "status": effect.status.value,
+        "attempts": effect.attempts,
+        "error": effect.last_error,
+        "next_attempt_at": effect.next_attempt_at.isoformat() if effect.next_attempt_at else None,
+        "created_at": effect.created_at.isoformat(),
+    }
 
 
 def _last_crash(session: Session, opportunity: Opportunity) -> str | None:

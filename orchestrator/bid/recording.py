@@ -1,8 +1,10 @@
 """Recording a change to a bid inside the caller's transaction.
 
 The state with its audit event, the decision records, the notifications (outbox rows), the
-documents and the milestones that belong to a change are all written here, so that a change
-commits whole or not at all."""
+documents, the milestones and the effects that follow (render the documents again, carry the
+bid on: rows of the effects outbox) are all written here, so that a change commits whole or
+not at all. Nothing runs in session event hooks: the dispatcher runs the effects after the
+commit (`orchestrator.dispatch`)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from orchestrator.bid import planning
@@ -26,13 +26,14 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.context import Context
+from orchestrator.core.effects import EffectKind, carry_key, render_key
 from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
-from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State
+from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
 from orchestrator.metrics import transition_recorded
 from orchestrator.ports import ProducedDocuments
-from orchestrator.store import outbox
-from orchestrator.store.db import transaction
+from orchestrator.store import effects, outbox
+from orchestrator.store.db import settle_before_commit, transaction
 from orchestrator.store.models import (
     Approval,
     ApprovalStatus,
@@ -74,46 +75,53 @@ def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
     return dict(inputs or {})
 
 
-# --- after a change: milestones kept true, documents rendered again ---------------------------
-
-_CHANGED = "bid_changed"
-_MOVED = "bid_moved"
+# --- after a change: milestones kept true, documents rendered again, the bid carried on ------
 
 
-def _changed(session: Session, ctx: Context, opportunity: Opportunity, *, moved: bool) -> None:
-    """Note on the session that this bid changed (and moved to another state): before its
-    transaction commits the milestones are brought in line with the work; after it commits
-    a bid that moved has its documents rendered again (outside the write transaction)."""
-    if opportunity.id is None:
+def _changed(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """This unit of work changed the bid: just before it commits, its milestones are brought
+    in line with everything the unit did (an explicit step of `store.db.transaction`)."""
+    opportunity_id = opportunity.id
+    if opportunity_id is None:
         return
-    session.info.setdefault(_CHANGED, {})[opportunity.id] = ctx
-    if moved:
-        session.info.setdefault(_MOVED, {})[opportunity.ref] = ctx
+
+    def sync(session: Session) -> None:
+        current = session.get(Opportunity, opportunity_id)
+        if current is not None:
+            planning.sync_milestones(session, ctx, current)
+
+    settle_before_commit(session, ("milestones", opportunity_id), sync)
 
 
-@event.listens_for(OrmSession, "before_commit")
-def _before_commit(session: OrmSession) -> None:
-    changed: dict[int, Context] = session.info.pop(_CHANGED, None) or {}
-    for opportunity_id, ctx in changed.items():
-        opportunity = session.get(Opportunity, opportunity_id)
-        if opportunity is not None:
-            planning.sync_milestones(session, ctx, opportunity)  # type: ignore[arg-type]
+def render_after(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """The documents that follow the bid are rendered again once this move is committed:
+    a `render` effect in the move's transaction, run by the dispatcher (never inside it)."""
+    effects.enqueue(
+        session,
+        key=render_key(opportunity.id or 0, opportunity.version),
+        kind=EffectKind.RENDER,
+        opportunity_id=opportunity.id,
+        payload={"ref": opportunity.ref},
+        now=ctx.clock(),
+    )
 
 
-@event.listens_for(OrmSession, "after_commit")
-def _after_commit(session: OrmSession) -> None:
-    moved: dict[str, Context] = session.info.pop(_MOVED, None) or {}
-    if moved:
-        from orchestrator.bid.rendering import refresh_documents
-
-        for ref, ctx in moved.items():
-            refresh_documents(ctx, ref)
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _after_rollback(session: OrmSession) -> None:
-    session.info.pop(_CHANGED, None)
-    session.info.pop(_MOVED, None)
+def carry_on(
+    session: Session, ctx: Context, opportunity: Opportunity, *, actor: str, cause: str
+) -> None:
+    """The answer recorded in this transaction unblocked the bid's automated work: a `carry`
+    effect, written once by the handler that received the answer (never by a door). Nothing
+    is written where the bid has no automated work to do (closed, or waiting for people)."""
+    if opportunity.state in ENDS or automatic_transition(opportunity.state) is None:
+        return
+    effects.enqueue(
+        session,
+        key=carry_key(opportunity.id or 0, opportunity.version, cause),
+        kind=EffectKind.CARRY,
+        opportunity_id=opportunity.id,
+        payload={"ref": opportunity.ref, "actor": actor, "cause": cause},
+        now=ctx.clock(),
+    )
 
 
 # --- the one path: move a bid, with audit event and notifications, in the caller's transaction -
@@ -155,7 +163,8 @@ def move_bid(
         close_what_is_open(session, ctx, opportunity, reason)
     session.flush()
     notify_transition(session, ctx, opportunity, event)
-    _changed(session, ctx, opportunity, moved=True)
+    render_after(session, ctx, opportunity)
+    _changed(session, ctx, opportunity)
     return event
 
 
@@ -242,7 +251,7 @@ def audit(
     session.add(event)
     session.flush()
     if not trigger.endswith("_refused"):
-        _changed(session, ctx, opportunity, moved=False)
+        _changed(session, ctx, opportunity)
     return event
 
 

@@ -86,7 +86,8 @@ def render_documents(
 def refresh_documents(ctx: Context, ref: str) -> ProducedDocuments:
     """The documents that follow the bid, rendered again after it moved: the Bid Control
     Plan, the proposal, the order sheet after a win (`DocumentPort.current_documents`).
-    Called once the move is committed (bid/recording.py), so none is ever stale."""
+    Every move writes a `render` effect (bid/recording.py); the dispatcher runs this for it
+    once the move is committed, and retries it when it fails (`orchestrator.dispatch`)."""
     return _render(ctx, ref, None, SETS["current_documents"])
 
 

@@ -1,12 +1,11 @@
-"""Bids that should move on but do not: an answer was recorded, then carrying the bid on failed.
+"""Bids that should move on but do not: automated work due, and no move for a while.
 
-Every answer (a go/no-go, the last approval, the customer's verdict, production's work done)
-is committed first; carrying the bid on is a second, separate act (a flow run, or a task on
-the workers). When that second act is lost — a worker killed mid-step, the Prefect server
-down for a while, the database restarting under a step — the bid is consistent but idle in a
-state whose automated work is still to do. `stalled` finds those bids; the runner's
-`continue_bid` (`bid resume`, or the scheduled `resume-stalled-bids` flow) carries them on.
-Carrying a bid on is idempotent, so a bid handed over twice moves once.
+Carrying a bid on after an answer is a `carry` effect committed with the answer; the
+dispatcher runs it and retries it when it fails (`orchestrator.dispatch.drain`; `bid resume`
+retries the failed ones at once, the `effects-drain` deployment every 5 minutes). So a lost
+carry-on is not found by looking at bids any more; `stalled` remains for an operator's
+question "which bids have automated work due and sit idle?" (say, a carry handed to task
+workers that were then killed), and `bid resume OPP-…` hands such a bid over again.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 (the customer's decision and withdrawals live in `outcomes.py`, re-exported here).
 
 Each service call loads the bid, evaluates the decision tables that apply, fires the trigger
-on the state machine, and commits the new state, its audit event, the decision record and the
-notifications (outbox rows) in ONE database transaction. The CLI, Slack and Prefect flows are
-doors into these functions; none of them writes a bid's state itself.
+on the state machine, and commits the new state, its audit event, the decision record, the
+notifications (outbox rows) and the effects that follow (render the documents; carry the bid
+on, decided here by the call whose answer unblocked it) in ONE database transaction. The
+CLI, Slack and Prefect flows are doors into these functions; none of them writes a bid's
+state itself, nor decides what follows it: they drain the effects (`orchestrator.dispatch`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import esc, table
+from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.store.db import reading
@@ -28,10 +28,6 @@ ByOption = Annotated[
     typer.Option("--by", help="Who acts (default: you; others: admins and recorders)."),
 ]
 console = Console(highlight=False)
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _money(value: float | None) -> str:
@@ -145,7 +141,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             view = account_view(session, name, ctx.clock().date()).as_dict()
         if as_json:
-            _print_json(view)
+            print_json(view)
             return
         _print_account(json.loads(json.dumps(view, default=str)))
 
@@ -167,7 +163,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             rows = list_accounts(session, ctx.clock().date(), tier)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -206,12 +202,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         with acting(ctx, by) as actor:
             change = set_tier(ctx, name, tier, reason=reason, actor=actor)
-        if as_json:
-            _print_json(change.__dict__)
-        elif change.changed:
-            console.print(f"{esc(change.account)}: {change.from_tier} → {change.to_tier}")
-        else:
-            console.print(f"{esc(change.account)} is already {change.to_tier}: nothing changed")
+        emit(dict(change.__dict__), as_json, _print_tier_change)
 
     @account_app.command("import")
     def account_import(
@@ -230,19 +221,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with acting(ctx, by) as actor:
             result = import_accounts(ctx, rows, file=str(file), actor=actor)
         data = {
+            "file": str(file),
             "created": result.created,
             "updated": result.updated,
             "tier_changes": [c.__dict__ for c in result.tier_changes],
+            "counts": {
+                "rows": len(rows),
+                "created": len(result.created),
+                "updated": len(result.updated),
+                "tier_changes": len(result.tier_changes),
+            },
         }
-        if as_json:
-            _print_json(data)
-            return
-        console.print(
-            f"{esc(file)}: {len(result.created)} created, {len(result.updated)} updated, "
-            f"{len(result.tier_changes)} tier change(s)"
-        )
-        for change in result.tier_changes:
-            console.print(f"   {esc(change.account)}: {change.from_tier} → {change.to_tier}")
+        emit(data, as_json, _print_account_import)
 
     @account_app.command("competitor")
     def account_competitor(
@@ -266,12 +256,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             done = record_competitor(
                 ctx, name, competitor=competitor, contract_end=end, actor=actor, reason=reason
             )
-        if as_json:
-            _print_json(done.__dict__)
-            return
-        console.print(
-            f"{esc(done.account)}: {esc(done.competitor)}'s contract ends {done.contract_end}; "
-            f"the account wakes on {done.wakes_on}"
+        emit(
+            dict(done.__dict__),
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['account'])}: {esc(r['competitor'])}'s contract ends "
+                f"{r['contract_end']}; the account wakes on {r['wakes_on']}"
+            ),
         )
 
     portfolio_app = typer.Typer(
@@ -310,7 +301,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     f"{chart}: cannot write the chart ({error.strerror})", field="chart"
                 ) from None
         if as_json:
-            _print_json({**result.as_dict(), "chart": str(chart) if chart else None})
+            print_json({**result.as_dict(), "chart": str(chart) if chart else None})
             return
         console.print(
             table(
@@ -379,35 +370,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     by=actor,
                     reason=reason or "",
                 )
-            if as_json:
-                _print_json(decided.as_dict())
-            else:
-                console.print(
-                    f"suggestion {decided.id} {decided.status}: {esc(decided.account)} "
-                    f"{decided.from_tier} → {decided.to_tier}"
-                )
+            emit(
+                decided.as_dict(),
+                as_json,
+                lambda r: console.print(
+                    f"suggestion {r['id']} {r['status']}: {esc(r['account'])} "
+                    f"{r['from_tier']} → {r['to_tier']}"
+                ),
+            )
             return
         with reading(ctx.engine) as session:
             result = portfolio(session, ctx.settings.rules_dir, ctx.clock().date())
         added = record_suggestions(ctx, result.suggestions)
         open_ones = suggestions(ctx)
-        if as_json:
-            _print_json({"new": added, "open": [s.as_dict() for s in open_ones]})
-            return
-        console.print(
-            table(
-                f"Open portfolio suggestions ({added} new)",
-                ("id", "account", "move", "rule", "why"),
-                [
-                    (s.id, s.account, f"{s.from_tier} → {s.to_tier}", s.rule, s.reason)
-                    for s in open_ones
-                ],
-            )
-        )
-        if open_ones:
-            console.print(
-                "management decides: bid portfolio review --accept ID | --decline ID --reason ..."
-            )
+        emit({"new": added, "open": [s.as_dict() for s in open_ones]}, as_json, _print_review)
 
     contract_app = typer.Typer(help="Contracts won bids became.", no_args_is_help=True)
     app.add_typer(contract_app, name="contract")
@@ -427,7 +403,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             rows = list_contracts(session, ctx.clock().date(), account, ending_within)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -461,21 +437,62 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.bid.contracts import scan_renewals
 
         result = scan_renewals(get_context())
-        if as_json:
-            _print_json(
-                {
-                    "opened": [r.__dict__ for r in result.opened],
-                    "woken": [w.__dict__ for w in result.woken],
-                }
-            )
-            return
-        for r in result.opened:
-            console.print(
-                f"{r.opportunity}: renewal of {r.contract} ({esc(r.account)}), contract ends "
-                f"{r.end_date}, proposal due {r.submission_deadline}"
-            )
-        for w in result.woken:
-            console.print(f"woken: {esc(w.account)} (sleeping until {w.sleeping_until})")
-        console.print(
-            f"{len(result.opened)} renewal(s) opened, {len(result.woken)} account(s) woken"
+        scanned = {
+            "opened": [r.__dict__ for r in result.opened],
+            "woken": [w.__dict__ for w in result.woken],
+        }
+        emit(scanned, as_json, _print_renewals)
+
+
+def _print_tier_change(change: Result) -> None:
+    if change["changed"]:
+        console.print(f"{esc(change['account'])}: {change['from_tier']} → {change['to_tier']}")
+    else:
+        console.print(f"{esc(change['account'])} is already {change['to_tier']}: nothing changed")
+
+
+def _print_account_import(result: Result) -> None:
+    counts = result["counts"]
+    console.print(
+        f"{esc(result['file'])}: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['tier_changes']} tier change(s)"
+    )
+    for change in result["tier_changes"]:
+        console.print(f"   {esc(change['account'])}: {change['from_tier']} → {change['to_tier']}")
+
+
+def _print_review(result: Result) -> None:
+    open_ones = result["open"]
+    console.print(
+        table(
+            f"Open portfolio suggestions ({result['new']} new)",
+            ("id", "account", "move", "rule", "why"),
+            [
+                (
+                    s["id"],
+                    s["account"],
+                    f"{s['from_tier']} → {s['to_tier']}",
+                    s["rule"],
+                    s["reason"],
+                )
+                for s in open_ones
+            ],
         )
+    )
+    if open_ones:
+        console.print(
+            "management decides: bid portfolio review --accept ID | --decline ID --reason ..."
+        )
+
+
+def _print_renewals(result: Result) -> None:
+    for r in result["opened"]:
+        console.print(
+            f"{r['opportunity']}: renewal of {r['contract']} ({esc(r['account'])}), contract "
+            f"ends {r['end_date']}, proposal due {r['submission_deadline']}"
+        )
+    for w in result["woken"]:
+        console.print(f"woken: {esc(w['account'])} (sleeping until {w['sleeping_until']})")
+    console.print(
+        f"{len(result['opened'])} renewal(s) opened, {len(result['woken'])} account(s) woken"
+    )

@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.table import Table
 from orchestrator.bid.people import is_admin
 from orchestrator.bid.recording import recorded_by
 from orchestrator.cli import output
+from orchestrator.cli.commanding import command, upload
 from orchestrator.cli.edits import category_list
 from orchestrator.cli.identity import current_person
 from orchestrator.cli.output import esc
@@ -30,9 +31,7 @@ from orchestrator.text import one_line, visible
 from orchestrator.wiring import open_context
 
 if TYPE_CHECKING:
-    from orchestrator.commands import Command, FileUpload
-
-C = TypeVar("C", bound="Command")
+    from orchestrator.core.commands import Command
 
 app = typer.Typer(
     name="bid",
@@ -70,35 +69,11 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 # --- intake ---------------------------------------------------------------------------------
 
 
-def upload(file: Path) -> FileUpload:
-    """The file the user named, read here with the user's own rights and sent as contents."""
-    from orchestrator.commands import MAX_UPLOAD_BYTES, FileUpload
-    from orchestrator.errors import InputError
-
-    try:
-        size = file.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise InputError(f"is larger than {MAX_UPLOAD_BYTES:,} bytes", file=str(file))
-        content = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=str(file)) from None
-    return FileUpload.of(file.name, content)
-
-
 def run_command(command: Command, as_json: bool, typed: Path | None = None) -> None:
-    """Dispatch `command` for the person running `bid` and print its result; problems in
-    the file it carries name the file as `typed` on the command line."""
-    from orchestrator.errors import InputError
-    from orchestrator.pipeline import dispatch, renamed
+    """Dispatch `command` for the person running `bid` and print its result."""
+    from orchestrator.cli.commanding import run
 
-    ctx = get_context()
-    try:
-        result = dispatch(ctx, command, current_person(ctx))
-    except InputError as error:
-        if typed is None:
-            raise
-        raise renamed(error, typed.name, str(typed)) from None
-    show_result(result.as_json(), as_json)
+    show_result(run(get_context, command, typed), as_json)
 
 
 def show_result(data: dict[str, Any], as_json: bool) -> None:
@@ -123,7 +98,7 @@ def opportunity_create(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create an opportunity from a YAML file and print its id."""
-    from orchestrator.commands import CreateOpportunity
+    from orchestrator.core.commands import CreateOpportunity
 
     run_command(CreateOpportunity(file=upload(file)), as_json, typed=file)
 
@@ -133,24 +108,10 @@ def sites_import(
     opportunity: str, file: Path, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
 ) -> None:
     """Import a sites CSV (refused whole if any row is wrong)."""
-    from orchestrator.commands import ImportSites
+    from orchestrator.core.commands import ImportSites
 
     sent = command(ImportSites, opportunity=opportunity, file=upload(file))
     run_command(sent, as_json, typed=file)
-
-
-def command(kind: type[C], **fields: Any) -> C:
-    """A command from the CLI's values; a value its model refuses is one line, exit 2."""
-    from pydantic import ValidationError
-
-    from orchestrator.errors import InputError
-
-    try:
-        return kind(**fields)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{first['msg']}", field=where.replace("_", "-")) from None
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -253,7 +214,7 @@ def advance(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Do the current step's automated work and move on when its guards allow."""
-    from orchestrator.commands import Advance
+    from orchestrator.core.commands import Advance
 
     run_command(command(Advance, opportunity=opportunity, by=by), as_json)
 
@@ -270,7 +231,7 @@ def decide(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the go/no-go decision beside the rules' recommendation."""
-    from orchestrator.commands import Decide
+    from orchestrator.core.commands import Decide
 
     fields = {"opportunity": opportunity, "outcome": outcome, "by": by, "reason": reason}
     run_command(command(Decide, **fields, category=category), as_json)
@@ -291,7 +252,7 @@ def approve(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grant or reject one governance approval; prints the proposal version it binds to."""
-    from orchestrator.commands import Approve
+    from orchestrator.core.commands import Approve
 
     fields = {"opportunity": opportunity, "area": area.value, "by": by, "reject": reject}
     run_command(command(Approve, **fields, reason=reason, version=version), as_json)
@@ -305,7 +266,7 @@ def strategy(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the bid strategy (needed after 'redefine strategy')."""
-    from orchestrator.commands import SetStrategy
+    from orchestrator.core.commands import SetStrategy
 
     run_command(command(SetStrategy, opportunity=opportunity, text=text, by=by), as_json)
 
@@ -420,10 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if isinstance(returned, int) and returned:
             return returned  # a command that ended with typer.Exit(code)
-        if _CONTEXT and _CONTEXT[0].settings.slack_bot_token:
-            from orchestrator.slack.notify import deliver
-
-            deliver(_CONTEXT[0])
+        _settle_effects()
     except BidError as error:
         from orchestrator.errors import InputErrors
 
@@ -439,6 +397,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as error:  # Click's usage errors, as bundled by typer
         return _usage_error(error)
     return 0
+
+
+def _settle_effects() -> None:
+    """After a command that wrote: run the effects its moves committed (documents, carrying
+    the bid on) and deliver notifications — the pipeline's commands have done so already,
+    this catches every other write. A failure is one warning line: the command stands, and
+    `bid status` shows the effect until a retry runs it."""
+    from orchestrator.store.db import COMMITTED
+
+    if not _CONTEXT or not COMMITTED[0]:
+        return
+    from orchestrator.dispatch import drain
+    from orchestrator.runtime.runner import get_runner
+
+    ctx = _CONTEXT[0]
+    for outcome in drain(ctx, get_runner(ctx)).failed:
+        _error_line(f"warning: {outcome.ref}: {outcome.kind.value} failed: {outcome.message}")
 
 
 def _error_line(text: str) -> None:

@@ -21,6 +21,7 @@ from orchestrator.bid.queries import approval_view
 from orchestrator.cli.output import esc
 from orchestrator.cli.production import print_summary
 from orchestrator.context import Context
+from orchestrator.dispatch import drain
 from orchestrator.intake.opportunity import parse_opportunity, parse_sites
 from orchestrator.runtime.runner import FlowRunner, InlineRunner
 from orchestrator.store.db import reading
@@ -192,7 +193,9 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     flow_runner = runner or InlineRunner()
 
     def run(ctx: Context, ref: str) -> list[services.StepResult]:
-        return flow_runner.run_lifecycle(ctx, ref, "demo")
+        steps = flow_runner.run_lifecycle(ctx, ref, "demo")
+        drain(ctx, flow_runner)  # the documents of its moves; what the answers carry on
+        return steps
 
     inputs = out / "bid-demo"
     opportunity_file, sites_file = write_demo_inputs(inputs, ctx)
@@ -424,6 +427,7 @@ def _second_bid(
 def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
     from orchestrator.bid.queries import status
 
+    drain(ctx)  # every document of the moves, before they are listed
     final = status(ctx, ref)
     console.print(f"[bold]Done[/]: {ref} is [bold]{final.state}[/]")
     console.print(f"   database:  {esc(ctx.settings.database_url)}")

@@ -1,12 +1,13 @@
 """CLI commands for quotes and documents: `qrf`, `quotes import|status`, `docs`, `macd`.
 
-Thin: resolve the opportunity, call `quotes` / `documents` / `orders`, print a Rich table for
-people or JSON for machines. User mistakes raise `BidError`s; the main wrapper prints them.
+Thin: resolve the opportunity, call `quotes` / `documents` / `orders`, build one result and
+print it as a Rich table for people or JSON for machines (`--json`). User mistakes raise
+`BidError`s; the main wrapper prints them.
 """
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.output import esc, table
+from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
-from orchestrator.ports import ProducedDocuments, RenderedDocument
+from orchestrator.ports import ProducedDocuments
 
 # The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
 # each command, so that `bid status` and friends start without them.
@@ -28,10 +29,6 @@ OutOption = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default: the bid's output folder).")
 ]
 console = Console()
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
@@ -46,12 +43,12 @@ def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
     }
 
 
-def _print_documents(title: str, documents: list[RenderedDocument], problems: list[str]) -> None:
+def _print_documents(title: str, documents: list[dict[str, Any]], problems: list[str]) -> None:
     console.print(
         table(
             title,
             ("Kind", "Name", "File", "Version"),
-            [(d.kind, d.name, d.location, d.content_hash[:12]) for d in documents],
+            [(d["kind"], d["name"], d["path"], d["content_hash"][:12]) for d in documents],
         )
     )
     for problem in problems:
@@ -84,17 +81,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with acting(ctx, by) as actor:
             result = send_quote_requests(ctx, opportunity, out, actor=actor)
         produced = result.produced
-        if as_json:
-            _print_json(
-                {**_documents_json(result.ref, produced), **produced.summary, **result.to_json()}
-            )
-        else:
-            _print_documents(f"QRFs for {result.ref}", produced.documents, [])
-            _print_sourcing(result)
-            unserved = set(produced.summary.get("unserved", []))
-            for problem in produced.problems:
-                if not any(f"site {s} " in problem for s in unserved):
-                    console.print(f"[yellow]check:[/] {esc(problem)}", highlight=False)
+        emit(
+            {**_documents_json(result.ref, produced), **produced.summary, **result.to_json()},
+            as_json,
+            _print_qrf,
+        )
         if result.unsourced and not result.fallback_configured:
             countries = ", ".join(result.unsourced_countries)
             listed = next(
@@ -118,55 +109,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
-        from orchestrator.bid.quotes import import_quotes
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.core.commands import ImportQuotes
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = import_quotes(ctx, opportunity, file, actor=actor)
-        ref = _ref(opportunity)
-        if as_json:
-            _print_json({"opportunity": ref, **result.to_json()})
-            return
-        if result.already:
-            console.print(
-                f"{ref}: {file.name} was already imported ({escape(result.already)}, same "
-                f"content sha256 {result.content_hash[:12]}); nothing imported",
-                highlight=False,
-            )
-            return
-        console.print(
-            f"{ref}: imported {result.imported} quote(s) "
-            f"({result.firm} firm, {result.budgetary} budgetary), "
-            f"{result.superseded} superseded",
-            highlight=False,
-        )
-        console.print(
-            f"margin {_pct(result.margin_before)} → {_pct(result.margin_after)}"
-            + (f" (floor {_pct(result.margin_floor_pct)})" if result.margin_floor_pct else ""),
-            highlight=False,
-        )
-        if result.expired:
-            console.print(
-                f"[yellow]expired:[/] {len(result.expired)} quote(s) already past valid_until: "
-                + esc(", ".join(result.expired[:10]))
-                + (" …" if len(result.expired) > 10 else ""),
-                highlight=False,
-            )
-        change = result.change
-        if change is not None and change.action != "record":
-            areas = ", ".join(change.requested) or "approvers"
-            done = {
-                "reapprove": f"{len(change.invalidated)} approval(s) invalidated and asked again"
-                + (f"; newly asked: {areas}" if change.requested else ""),
-                "notify": f"recorded; {len(change.notified)} approver(s) told, approvals stand",
-                "rework": "governance refuses the deal: the bid is back in bid production",
-            }[change.action]
-            console.print(f"[red]{change.rule}[/]: {done}", highlight=False)
-        if change is not None and change.thawed:
-            console.print("design unfrozen: freeze it again when it is final (bid freeze)")
-        for text in result.open_criteria:
-            console.print(f"open: {escape(text)}", highlight=False)
+        sent = command(ImportQuotes, opportunity=opportunity, file=upload(file), by=by)
+        result = run(get_context, sent, typed=file)
+        emit({**result, "file": str(file)}, as_json, _print_quote_import)
 
     @quotes_app.command("status")
     def quotes_status(
@@ -178,7 +126,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         report = quote_report(get_context(), opportunity)
         if as_json:
-            _print_json(report.to_json())
+            print_json(report.to_json())
             return
         console.print(
             table(
@@ -218,12 +166,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.bid.rendering import render_documents
 
         produced = render_documents(get_context(), opportunity, out, pdf=pdf)
-        ref = _ref(opportunity)
-        if as_json:
-            _print_json(_documents_json(ref, produced))
-            return
-        _print_documents(f"Documents for {ref}", produced.documents, produced.problems)
-        console.print(f"proposal version {produced.proposal_hash}", highlight=False)
+        emit(_documents_json(_ref(opportunity), produced), as_json, _print_docs)
 
     @app.command("macd")
     def macd(
@@ -270,55 +213,121 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 actor=actor,
                 out_dir=out,
             )
-        order, sheet = done.order, done.sheet
-        if as_json:
-            data = _documents_json(done.ref, sheet)
-            data["change_order"] = {
-                "id": order.id,
-                "site_id": order.site_id,
-                "kind": order.kind,
-                "changes": order.changes,
-                "actor": order.actor,
-                "status": order.status.value,
-            }
-            _print_json(data)
-            return
-        held = (
-            f"; it changes a price and waits for the financial approval (bid approve {done.ref} "
-            "--area financial)"
-            if done.held
-            else ""
-        )
+        order = done.order
+        data = _documents_json(done.ref, done.sheet)
+        data["change_order"] = {
+            "id": order.id,
+            "site_id": order.site_id,
+            "kind": order.kind,
+            "changes": order.changes,
+            "actor": order.actor,
+            "status": order.status.value,
+        }
+        data["held"] = done.held
+        data["change"] = done.outcome.to_json() if done.outcome else None
+        emit(data, as_json, _print_macd)
+
+
+def _print_qrf(result: Result) -> None:
+    _print_documents(f"QRFs for {result['opportunity']}", result["documents"], [])
+    _print_sourcing(result)
+    unserved = set(result.get("unserved", []))
+    for problem in result["problems"]:
+        if not any(f"site {s} " in problem for s in unserved):
+            console.print(f"[yellow]check:[/] {esc(problem)}", highlight=False)
+
+
+def _print_quote_import(result: Result) -> None:
+    ref = result["opportunity"]
+    if result["already_imported"]:
         console.print(
-            f"{done.ref}: {esc(order.kind)} of site {esc(order.site_id)} recorded{held}",
+            f"{ref}: {esc(Path(result['file']).name)} was already imported "
+            f"({escape(result['already_imported'])}, same content sha256 "
+            f"{result['content_hash'][:12]}); nothing imported",
             highlight=False,
         )
-        _print_documents("Order sheet", sheet.documents, sheet.problems)
+        return
+    console.print(
+        f"{ref}: imported {result['imported']} quote(s) "
+        f"({result['firm']} firm, {result['budgetary']} budgetary), "
+        f"{result['superseded']} superseded",
+        highlight=False,
+    )
+    floor = result["margin_floor_pct"]
+    console.print(
+        f"margin {_pct(result['margin_before_pct'])} → {_pct(result['margin_after_pct'])}"
+        + (f" (floor {_pct(floor)})" if floor else ""),
+        highlight=False,
+    )
+    expired = result["expired"]
+    if expired:
+        console.print(
+            f"[yellow]expired:[/] {len(expired)} quote(s) already past valid_until: "
+            + esc(", ".join(expired[:10]))
+            + (" …" if len(expired) > 10 else ""),
+            highlight=False,
+        )
+    change = result["change"]
+    if change is not None and change["action"] != "record":
+        areas = ", ".join(change["requested"]) or "approvers"
+        done = {
+            "reapprove": f"{len(change['invalidated_approvals'])} approval(s) invalidated and "
+            "asked again" + (f"; newly asked: {areas}" if change["requested"] else ""),
+            "notify": f"recorded; {len(change['notified'])} approver(s) told, approvals stand",
+            "rework": "governance refuses the deal: the bid is back in bid production",
+        }[change["action"]]
+        console.print(f"[red]{change['rule']}[/]: {done}", highlight=False)
+    if change is not None and change["design_unfrozen"]:
+        console.print("design unfrozen: freeze it again when it is final (bid freeze)")
+    for text in result["open_criteria"]:
+        console.print(f"open: {escape(text)}", highlight=False)
 
 
-def _print_sourcing(result: Any) -> None:
+def _print_docs(result: Result) -> None:
+    _print_documents(
+        f"Documents for {result['opportunity']}", result["documents"], result["problems"]
+    )
+    console.print(f"proposal version {result['proposal_hash']}", highlight=False)
+
+
+def _print_macd(result: Result) -> None:
+    ref, order = result["opportunity"], result["change_order"]
+    held = (
+        f"; it changes a price and waits for the financial approval (bid approve {ref} "
+        "--area financial)"
+        if result["held"]
+        else ""
+    )
+    console.print(
+        f"{ref}: {esc(order['kind'])} of site {esc(order['site_id'])} recorded{held}",
+        highlight=False,
+    )
+    _print_documents("Order sheet", result["documents"], result["problems"])
+
+
+def _print_sourcing(result: Result) -> None:
     """Per country: who is asked for how many sites (reply by), and the unsourced sites."""
     table = Table(title="Quote requests per country", title_justify="left")
     for column in ("Country", "Sites", "Asked", "Unsourced"):
         table.add_column(column)
-    for row in result.per_country():
+    for row in result["per_country"]:
         table.add_row(
             row["country"], str(row["sites"]), ", ".join(row["requests"]), str(row["unsourced"])
         )
     console.print(table)
-    for request in result.requests:
-        via = " (fallback partner)" if request.fallback else ""
+    for request in result["requests"]:
+        via = " (fallback partner)" if request["fallback"] else ""
         console.print(
-            f"{request.name}: {request.sites} site(s), {request.firm} firm, reply by "
-            f"{request.reply_by.isoformat()}{via}",
+            f"{request['name']}: {request['sites']} site(s), {request['firm']} firm, reply by "
+            f"{request['reply_by']}{via}",
             highlight=False,
         )
-    console.print(f"{result.recorded} quote request(s) recorded", highlight=False)
-    if result.unsourced:
-        counts = ", ".join(f"{c} {n}" for c, n in result.unsourced_countries.items())
-        console.print(
-            f"[red]unsourced[/]: {len(result.unsourced)} site(s) ({counts})", highlight=False
-        )
+    console.print(f"{result['recorded']} quote request(s) recorded", highlight=False)
+    unsourced = result["unsourced"]
+    if unsourced:
+        per_country = Counter(site["country"] for site in unsourced)
+        counts = ", ".join(f"{c} {n}" for c, n in sorted(per_country.items()))
+        console.print(f"[red]unsourced[/]: {len(unsourced)} site(s) ({counts})", highlight=False)
 
 
 def _ref(opportunity: str) -> str:

@@ -2,32 +2,39 @@
 `opportunity update`, `result` (shortlisted, best-and-final offer, won, lost), `withdraw`,
 `tasks`.
 
-Thin: read the files through the intake, call the `bid` services, print one line per change.
-A won bid is carried on after the answer; whatever happens in that automated work, the
-command never ends in a traceback: the win is recorded and the bid's trail says where the
-automation stopped.
+Thin: read the files through the intake, call the `bid` services, build the result and print
+it (one line per change, or `--json`). A won bid is carried on after the answer; whatever
+happens in that automated work, the command never ends in a traceback: the win is recorded
+and the bid's trail says where the automation stopped.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from orchestrator.cli.identity import acting
-from orchestrator.cli.output import esc, table
+from orchestrator.cli.output import (
+    Result,
+    emit,
+    esc,
+    print_json,
+    print_warnings,
+    table,
+)
 from orchestrator.context import Context
 from orchestrator.errors import BidError, InputError
 
+if TYPE_CHECKING:
+    from orchestrator.bid.edits import EditResult, SiteDelta
+
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 OppArg = Annotated[str, typer.Argument(help="OPP-0007 or 7")]
 FileArg = Annotated[Path, typer.Argument(help="Sites CSV (site_id and the columns to change)")]
@@ -35,6 +42,7 @@ ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who records it (default: you; others: admins, recorders)"),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
 
 
 @lru_cache(maxsize=1)
@@ -53,35 +61,26 @@ def _print(message: str) -> None:
     console.print(esc(message))
 
 
-def _warn(message: str) -> None:
-    err_console.print(f"warning: {esc(message)}", soft_wrap=True)
+def print_change(result: Result) -> None:
+    """A change for people: its warnings (stderr), its line, then what carrying on did."""
+    print_warnings(result)
+    _print(f"{result['opportunity']}: {result['message']}")
+    _print_carried(result)
 
 
-def carry_on(ctx: Context, ref: str, actor: str) -> None:
-    """After an answer, let the bid's automated work run; it never breaks the command.
+def print_answer(result: Result) -> None:
+    """A customer's answer or a withdrawal for people: the line names the state it led to."""
+    print_warnings(result)
+    _print(f"{result['opportunity']}: {result['message']}; now {result['state']}")
+    _print_carried(result)
 
-    A refusal is the bid waiting (one line); anything else is kept on the bid's trail
-    (`bid history`) and shown as one line, since what the user asked is already recorded.
-    """
-    from orchestrator.bid.recording import record_flow_crash
-    from orchestrator.runtime.runner import get_runner
 
-    try:
-        message = get_runner(ctx).continue_bid(ctx, ref, actor)
-    except BidError as waiting:
-        _print(f"{ref}: {waiting}")
-        return
-    except Exception as crash:  # recorded on the trail, shown as one line
-        reason = f"{type(crash).__name__}: {crash}".splitlines()[0][:300]
-        with suppress(Exception):  # the database itself failed: the line below says enough
-            record_flow_crash(ctx, ref, f"automated work after the answer stopped: {reason}")
-        _warn(
-            f"{ref}: recorded, but the automated work after it stopped ({reason}); "
-            f"bid advance {ref} runs it again"
-        )
-        return
-    if message:
-        _print(f"continued: {message}")
+def _print_carried(result: Result) -> None:
+    carried = result.get("carried_on")
+    if carried and carried["waiting"]:
+        _print(f"{result['opportunity']}: {carried['waiting']}")
+    elif carried and carried["continued"]:
+        _print(f"continued: {carried['continued']}")
 
 
 def date_option(name: str, help_text: str) -> Any:
@@ -99,19 +98,25 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     sites_app, opportunity_app = groups["sites"], groups["opportunity"]
 
     def _sites(
-        ref: str, file: Path, by: str | None, read: Callable[[Context, str, Path], Any]
+        ref: str,
+        file: Path,
+        by: str | None,
+        read: Callable[[Context, str, Path], Any],
+        as_json: bool,
     ) -> None:
         from orchestrator.bid.edits import change_sites
 
         ctx = get_context()
         delta = read(ctx, ref, file)
+        from orchestrator.pipeline import settle
+
         with acting(ctx, by) as actor:
             result = change_sites(ctx, ref, delta, actor=actor)
-            for warning in result.warnings:
-                _warn(warning)
-            _print(f"{result.ref}: {result.message}")
-            if result.state.value == "contract_preparation":
-                carry_on(ctx, result.ref, actor)
+        carried, warnings = settle(ctx, result.ref)
+        answer = sites_result(result, delta)
+        answer["carried_on"] = carried.model_dump() if carried else None
+        answer.setdefault("warnings", []).extend(warnings)
+        emit(answer, as_json, print_change)
 
     def _rules(ctx: Context) -> Any:
         from orchestrator.commercial.quotes import catalogue_for
@@ -125,7 +130,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         return load(rules_dir)
 
     @sites_app.command("update")
-    def sites_update(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+    def sites_update(
+        opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
+    ) -> None:
         """Change sites by site id: each row a site id and the corrected columns (an empty
         cell keeps the value). Checked like an import; what it does in the bid's phase comes
         from rules/changes.yaml."""
@@ -142,10 +149,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 warnings=updates.warnings,
             )
 
-        _sites(opportunity, file, by, read)
+        _sites(opportunity, file, by, read, as_json)
 
     @sites_app.command("remove")
-    def sites_remove(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+    def sites_remove(
+        opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
+    ) -> None:
         """Remove the sites a CSV names (column site_id) from the bid."""
         from orchestrator.bid.edits import SiteDelta, current_sites
         from orchestrator.intake.site_changes import read_site_removals
@@ -153,10 +162,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
             return SiteDelta(str(path), removed=read_site_removals(path, current_sites(ctx, ref)))
 
-        _sites(opportunity, file, by, read)
+        _sites(opportunity, file, by, read, as_json)
 
     @sites_app.command("add")
-    def sites_add(opportunity: OppArg, file: FileArg, by: ByOption = None) -> None:
+    def sites_add(
+        opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
+    ) -> None:
         """Add the sites of a CSV (the columns of bid sites import) to the bid."""
         from orchestrator.bid.edits import SiteDelta, current_sites
         from orchestrator.intake.opportunity import read_sites
@@ -170,7 +181,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             )
             return SiteDelta(str(path), added=read.sites, warnings=read.warnings)
 
-        _sites(opportunity, file, by, read)
+        _sites(opportunity, file, by, read, as_json)
 
     @opportunity_app.command("update")
     def opportunity_update(
@@ -193,6 +204,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             Path | None, typer.Option("--addendum", help="An RFP addendum to keep with the bid")
         ] = None,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Record what the customer changed: deadline, contract term, currency, an addendum."""
         from orchestrator.bid.edits import update_opportunity
@@ -209,7 +221,21 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 currency=currency,
                 addendum=addendum,
             )
-        _print(f"{result.ref}: {result.message}")
+        given = {
+            "deadline": deadline.date().isoformat() if deadline else None,
+            "contract_months": contract_months,
+            "currency": currency,
+            "addendum": str(addendum) if addendum else None,
+        }
+        emit(
+            {
+                **edit_result(result),
+                "reason": reason,
+                "changes": {k: v for k, v in given.items() if v is not None},
+            },
+            as_json,
+            print_change,
+        )
 
     @app.command("result")
     def result(
@@ -264,10 +290,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             ),
         ] = None,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Record the customer's decision as it happens: shortlisted, a best-and-final offer
         asked, won, or lost."""
-        from orchestrator.bid import outcomes
 
         chosen = [flag for flag, on in _flags(shortlisted, bafo, won, lost) if on]
         if len(chosen) != 1:
@@ -286,35 +312,24 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             )
         if outcome != "--bafo" and deadline is not None:
             raise InputError("--deadline goes with --bafo", field="deadline")
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            if outcome == "--shortlisted":
-                done = outcomes.shortlist(ctx, opportunity, by=actor, reason=reason)
-            elif outcome == "--bafo":
-                done = outcomes.request_bafo(
-                    ctx,
-                    opportunity,
-                    reason=reason or "",
-                    by=actor,
-                    deadline=deadline.date() if deadline else None,
-                )
-            else:
-                done = outcomes.record_result(
-                    ctx,
-                    opportunity,
-                    won=outcome == "--won",
-                    reason=reason or "",
-                    by=actor,
-                    category=category,
-                    competitor=competitor,
-                    price_gap_pct=price_gap,
-                    competitor_contract_end=(
-                        competitor_contract_end.date() if competitor_contract_end else None
-                    ),
-                )
-            _print(f"{done.ref}: {done.message}; now {done.to_state.value}")
-            if outcome in ("--won", "--bafo"):
-                carry_on(ctx, done.ref, actor)
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import RecordResult
+
+        sent = command(
+            RecordResult,
+            opportunity=opportunity,
+            outcome=outcome.removeprefix("--"),
+            reason=reason,
+            category=category,
+            competitor=competitor,
+            price_gap=price_gap,
+            deadline=deadline.date() if deadline else None,
+            competitor_contract_end=(
+                competitor_contract_end.date() if competitor_contract_end else None
+            ),
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, print_answer)
 
     @app.command("withdraw")
     def withdraw(
@@ -331,22 +346,22 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             ),
         ] = None,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Withdraw a bid from any open step; approval requests are cancelled (approvers
         told), milestones closed. Postponed: the account sleeps until --wake-up."""
-        from orchestrator.bid.outcomes import withdraw as withdraw_bid
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import Withdraw
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            done = withdraw_bid(
-                ctx,
-                opportunity,
-                reason=reason,
-                by=actor,
-                category=category,
-                wake_up=wake_up.date() if wake_up else None,
-            )
-        _print(f"{done.ref}: {done.message}; now {done.to_state.value}")
+        sent = command(
+            Withdraw,
+            opportunity=opportunity,
+            reason=reason,
+            category=category,
+            wake_up=wake_up.date() if wake_up else None,
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, print_answer)
 
     @app.command("tasks")
     def tasks(
@@ -358,7 +373,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         rows = open_task_rows(get_context(), opportunity)
         if as_json:
-            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+            print_json(rows)
             return
         if not rows:
             _print(f"{opportunity}: nothing to fix")
@@ -370,6 +385,35 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 [[r["id"], r["owner_role"], r["created_at"][:16], r["text"]] for r in rows],
             )
         )
+
+
+def edit_result(result: EditResult) -> dict[str, Any]:
+    """An edit's answer (`EditResult`) as a command's result."""
+    return {
+        "opportunity": result.ref,
+        "state": result.state.value,
+        "message": result.message,
+        "change": result.outcome.to_json() if result.outcome else None,
+        "warnings": list(result.warnings),
+    }
+
+
+def sites_result(result: EditResult, delta: SiteDelta) -> dict[str, Any]:
+    """A sites edit: the edit's answer, the file, and the site ids added, changed, removed."""
+    return {
+        **edit_result(result),
+        "file": delta.file,
+        "added": [site.site_id for site in delta.added],
+        "updated": [
+            {"site_id": site.site_id, "fields": list(fields)} for site, fields in delta.updated
+        ],
+        "removed": list(delta.removed),
+        "counts": {
+            "added": len(delta.added),
+            "updated": len(delta.updated),
+            "removed": len(delta.removed),
+        },
+    }
 
 
 def _flags(shortlisted: bool, bafo: bool, won: bool, lost: bool) -> list[tuple[str, bool]]:

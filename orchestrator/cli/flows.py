@@ -1,7 +1,9 @@
 """CLI commands around Prefect: `bid server` (`bid ui`), `bid serve-flows`, `bid deadlines`.
 
 Registered by `orchestrator.cli.app`; importing this module imports no Prefect (the commands
-that do not run flows must start fast), each command imports what it needs.
+that do not run flows must start fast), each command imports what it needs. Every command
+takes `--json`; those that serve until stopped log on stderr while they run and print, with
+`--json`, what they served when they stop (`bid server status --json` tells while it runs).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import table
+from orchestrator.cli.output import emit, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import BidError
 
@@ -21,8 +23,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+JSON_HELP = "Print the result as JSON"
+SERVED_HELP = "When stopped, print what was served as JSON"
+
+
 def _serve(
-    host: str, port: int | None, idle_timeout: float | None, serve_flows: bool = True
+    host: str,
+    port: int | None,
+    idle_timeout: float | None,
+    serve_flows: bool = True,
+    as_json: bool = False,
 ) -> None:
     from orchestrator.config import get_settings
     from orchestrator.runtime.service import Service
@@ -37,6 +47,14 @@ def _serve(
         serve_flows=serve_flows,
     )
     code = service.run()
+    served = {
+        "url": service.url,
+        "cli_url": service.cli_url,
+        "logs": str(service.log_dir),
+        "flows_served": serve_flows,
+        "exit_code": code,
+    }
+    emit(served, as_json, lambda _: None)  # the service said it all on stderr
     if code:
         raise typer.Exit(code)
 
@@ -61,11 +79,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         no_flows: bool = typer.Option(
             False, "--no-flows", help="Serve no flows here (the workers run elsewhere)"
         ),
+        as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """Run this folder's service in the foreground until Ctrl-C (or `bid server stop`)."""
         if ctx.invoked_subcommand is not None:
             return
-        _serve(host, port, idle_timeout, not no_flows)
+        _serve(host, port, idle_timeout, not no_flows, as_json)
 
     @server_app.command("status")
     def server_status(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -86,25 +105,33 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         console.print(f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir})")
 
     @server_app.command("stop")
-    def server_stop() -> None:
+    def server_stop(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """Stop this folder's service (exit 0 also when none was running)."""
         from orchestrator.config import get_settings
         from orchestrator.runtime import service
 
         pid = service.stop(get_settings())
-        console.print(f"bid server (pid {pid}) stopped" if pid else "no bid server was running")
+        emit(
+            {"stopped": pid is not None, "pid": pid},
+            as_json,
+            lambda r: console.print(
+                f"bid server (pid {r['pid']}) stopped" if r["pid"] else "no bid server was running"
+            ),
+        )
 
     @app.command("ui")
     def ui(
         host: str = typer.Option("127.0.0.1", help="Interface the UI and Slack listen on"),
         port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
+        as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """Same as `bid server`: the Prefect UI and everything behind it, until Ctrl-C."""
-        _serve(host, port, None)
+        _serve(host, port, None, as_json=as_json)
 
     @app.command("serve-flows")
     def serve_flows(
         limit: int = typer.Option(4, help="Flow runs at most at once in this worker"),
+        as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """Start a worker: serve every flow as a deployment (needs `bid ui` or PREFECT_API_URL)."""
         from orchestrator.config import get_settings
@@ -125,6 +152,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             f"serving {len(deployments)} deployments to {target.api_url} (Ctrl-C stops)"
         )
         serve(*deployments, limit=limit, print_starting_message=False)
+        served = {
+            "api_url": target.api_url,
+            "deployments": [deployment.name for deployment in deployments],
+            "limit": limit,
+            "stopped": True,
+        }
+        emit(served, as_json, lambda _: None)
 
     @app.command("task-worker")
     def task_worker(
@@ -132,6 +166,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         metrics_port: int | None = typer.Option(
             None, "--metrics-port", help="Serve /metrics (Prometheus) on this port, all interfaces"
         ),
+        as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """A long-lived worker that carries bids on in process (BID_FLOW_DISPATCH=tasks)."""
         from orchestrator import logs
@@ -164,6 +199,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
         serve(carry_bid, limit=limit)
+        served = {
+            "api_url": target.api_url,
+            "tasks": ["carry-bid"],
+            "limit": limit,
+            "stopped": True,
+        }
+        emit(served, as_json, lambda _: None)
 
     @app.command("resume")
     def resume(
@@ -176,25 +218,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Carry on bids whose answer was recorded but whose next steps were lost (a worker
-        killed, Prefect down for a while): on the workers, or here."""
+        killed, Prefect down for a while): their failed or waiting effects run now, and each
+        bid named is handed to the workers (or carried on here)."""
         from datetime import timedelta
 
         from orchestrator.bid.resume import stalled
+        from orchestrator.dispatch import resume as resume_effects
         from orchestrator.runtime.runner import get_runner
 
         ctx = get_context()
-        refs = list(opportunities or []) or stalled(ctx, timedelta(seconds=max(older_than, 0)))
-        from orchestrator.errors import RuntimeUnavailable
-
-        runner = get_runner(ctx)
-        done: dict[str, str] = {}
-        failed: list[str] = []
-        for ref in refs:
-            try:
-                done[ref] = runner.continue_bid(ctx, ref, "resume")
-            except RuntimeUnavailable as unavailable:
-                failed.append(ref)
-                done[ref] = f"not handed over: {unavailable}"
+        refs = list(opportunities or [])
+        if not refs:
+            refs = stalled(ctx, timedelta(seconds=max(older_than, 0)))
+        done = resume_effects(ctx, get_runner(ctx), refs or None)
         if as_json:
             sys.stdout.write(json.dumps(done, indent=2) + "\n")
         elif not done:
@@ -202,23 +238,21 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         else:
             for ref, message in done.items():
                 console.print(f"{ref}: {message}", markup=False, highlight=False)
-        if failed:
-            raise RuntimeUnavailable(
-                f"{len(failed)} bid(s) not handed over ({', '.join(failed[:5])}"
-                f"{' …' if len(failed) > 5 else ''}): run bid resume again once Prefect answers"
-            )
 
     @app.command("deadlines")
     def deadlines_command(
         notify: bool = typer.Option(
             False, "--notify", help="Run the deadline-watch flow: queue warnings, publish artifacts"
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = typer.Option(
+            False, "--json", help="The board as JSON; with --notify, {watch, board}"
+        ),
     ) -> None:
         """The deadline board: open milestones of open bids, soonest first."""
         from orchestrator.bid import deadlines
 
         ctx = get_context()
+        summary: dict[str, int] | None = None
         if notify:
             if ctx.settings.flow_runner == "inline":
                 report = deadlines.watch(ctx)
@@ -227,13 +261,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 from orchestrator.runtime.prefect_runner import PrefectRunner
 
                 summary = PrefectRunner().watch_deadlines(ctx)
-            err_console.print(
-                f"deadline watch: {summary['open']} open milestones, "
-                f"{summary['queued']} warnings queued"
-            )
+            if not as_json:
+                err_console.print(
+                    f"deadline watch: {summary['open']} open milestones, "
+                    f"{summary['queued']} warnings queued"
+                )
         rows = [row.table_row() for row in deadlines.board(ctx)]
         if as_json:
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            print_json(rows if summary is None else {"watch": summary, "board": rows})
             return
         columns = ("bid", "account", "milestone", "owner", "due", "days left", "status")
         console.print(

@@ -7,16 +7,15 @@ module imports matplotlib only while drawing), so `bid --help` stays fast.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.output import cell, esc
+from orchestrator.cli.output import Result, cell, emit, esc, print_json
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import Period, month_of, parse_period, quarter_of
 from orchestrator.errors import InputError
@@ -26,10 +25,6 @@ if TYPE_CHECKING:
     from orchestrator.funnel.measure import FunnelReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def _num(value: float | None, fmt: str = "{:.1f}") -> str:
@@ -97,7 +92,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             result = funnel_report(session, ctx.settings.rules_dir, chosen, now=now, owner=owner)
         if as_json:
-            _print_json(result.as_dict())
+            print_json(result.as_dict())
             return
         print_funnel(console, result, owner)
 
@@ -119,7 +114,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             with reading(ctx.engine) as session:
                 rows = forecast_accuracy(session, rules_dir, now=now)
             if as_json:
-                _print_json([row.as_dict() for row in rows])
+                print_json([row.as_dict() for row in rows])
                 return
             table = Table(title="Forecast accuracy")
             for header in ("month", "forecast", "actual", "abs % error"):
@@ -135,7 +130,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             return
         result = take_forecast(ctx.engine, rules_dir, now=now, save=save)
         if as_json:
-            _print_json(result.as_dict())
+            print_json(result.as_dict())
             return
         table = Table(title="Weighted pipeline")
         table.add_column("stage", no_wrap=True)
@@ -175,7 +170,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         with reading(ctx.engine) as session:
             accounts = sleeping_accounts(session, ctx.clock().date())
         if as_json:
-            _print_json([a.as_dict() for a in accounts])
+            print_json([a.as_dict() for a in accounts])
             return
         table = Table(title="Sleeping accounts")
         for header in ("account", "tier", "reminder", "last bid", "result", "category"):
@@ -200,6 +195,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Output directory for the report.")
         ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """The monthly business review as HTML and PDF with PNG charts and CSV figures."""
         from orchestrator.funnel.report import monthly_report
@@ -215,8 +211,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             out_dir=target,
             now=ctx.clock(),
         )
-        typer.echo(str(index))
         from orchestrator.funnel.report import PDF_NAME
 
         pdf = index.parent / PDF_NAME
-        typer.echo(str(pdf) if pdf.is_file() else "PDF not written (no Chromium here)")
+        result = {
+            "month": chosen.label,
+            "folder": str(target),
+            "html": str(index),
+            "pdf": str(pdf) if pdf.is_file() else None,
+        }
+        emit(result, as_json, _print_report)
+
+
+def _print_report(result: Result) -> None:
+    typer.echo(result["html"])
+    typer.echo(result["pdf"] or "PDF not written (no Chromium here)")

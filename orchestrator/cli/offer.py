@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from orchestrator.cli.identity import acting
-from orchestrator.cli.output import esc
+from orchestrator.cli.output import Result, emit, esc, step_result
 from orchestrator.context import Context
 
 console = Console(highlight=False)
@@ -23,6 +23,12 @@ ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who records it (default: you; others: admins, recorders)."),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def print_step(result: Result) -> None:
+    """A change's one line: the bid and what the service said."""
+    console.print(f"{result['opportunity']}: {esc(result['message'])}")
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -44,6 +50,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             typer.Option("--win-theme", help="Why the customer should choose us (repeatable)"),
         ] = None,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Choose how we sell this bid (it decides the proposal's sections) and its win themes."""
         from orchestrator.bid.offer import set_service_strategy
@@ -53,7 +60,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             result = set_service_strategy(
                 ctx, opportunity, strategy=strategy, win_themes=list(win_theme or []), by=actor
             )
-        console.print(f"{result.ref}: {esc(result.message)}")
+        emit(
+            {**step_result(result), "strategy": strategy, "win_themes": list(win_theme or [])},
+            as_json,
+            print_step,
+        )
 
     @order_app.command("details")
     def order_details(
@@ -71,6 +82,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             str | None, typer.Option("--contract-start", help="YYYY-MM-DD")
         ] = None,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Record the legal and billing entity, purchase order and contract start."""
         from orchestrator.bid.offer import set_order_details
@@ -95,4 +107,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 purchase_order=po,
                 contract_start=start,
             )
-        console.print(f"{result.ref}: {esc(result.message)}")
+        given = {
+            "legal_entity": legal_entity,
+            "billing_entity": billing_entity,
+            "purchase_order": po,
+            "contract_start": start.isoformat() if start else None,
+        }
+        emit(
+            {**step_result(result), "changes": {k: v for k, v in given.items() if v is not None}},
+            as_json,
+            print_step,
+        )

@@ -6,7 +6,6 @@ figures (`funnel.pack_pages`), then queues the short summary for Slack (`bid.pac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import esc
+from orchestrator.cli.output import Result, emit, esc
 from orchestrator.context import Context
 from orchestrator.errors import InputError
 from orchestrator.store.db import reading
@@ -45,31 +44,27 @@ def output_folder(out: Path) -> Path:
 
 
 def _report(files: PackFiles, recipients: list[str], as_json: bool) -> None:
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "kind": files.kind,
-                    "period": files.period,
-                    "html": str(files.html),
-                    "pdf": str(files.pdf) if files.pdf else None,
-                    "figures": str(files.figures),
-                    "summary": files.summary,
-                    "slack": recipients,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-        return
-    console.print(f"[bold]{files.kind}[/] {files.period}: {esc(files.summary)}")
-    console.print(f"   page:    {esc(files.html)}")
-    if files.pdf is not None:
-        console.print(f"   PDF:     {esc(files.pdf)}")
+    result = {
+        "kind": files.kind,
+        "period": files.period,
+        "html": str(files.html),
+        "pdf": str(files.pdf) if files.pdf else None,
+        "figures": str(files.figures),
+        "summary": files.summary,
+        "slack": recipients,
+    }
+    emit(result, as_json, _print_pack)
+
+
+def _print_pack(result: Result) -> None:
+    console.print(f"[bold]{result['kind']}[/] {result['period']}: {esc(result['summary'])}")
+    console.print(f"   page:    {esc(result['html'])}")
+    if result["pdf"] is not None:
+        console.print(f"   PDF:     {esc(result['pdf'])}")
     else:
         console.print("   PDF:     not written (no Chromium here: apt-get install chromium)")
-    console.print(f"   figures: {esc(files.figures)}")
-    told = ", ".join(esc(r) for r in recipients) or "nobody (no attendee on these bids)"
+    console.print(f"   figures: {esc(result['figures'])}")
+    told = ", ".join(esc(r) for r in result["slack"]) or "nobody (no attendee on these bids)"
     console.print(f"   Slack:   summary queued for {told} (bid outbox)")
 
 

@@ -7,25 +7,34 @@ Thin: authenticate the caller, call `bid.people`, print. Every change is on the 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from orchestrator.cli.output import esc, table
+from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
-from orchestrator.store.models import Grant
+from orchestrator.store.models import Grant, Person
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 EmailArgument = Annotated[str, typer.Argument(help="The person's e-mail")]
 RoleOption = Annotated[Grant, typer.Option(help="management | finance | legal | admin | recorder")]
 console = Console()
+TOKEN_NOTE = (
+    "Shown once; only its hash is stored. Hand it over privately; they run `bid login` and "
+    "paste it."
+)
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+def person_result(person: Person) -> dict[str, Any]:
+    """A person as a command's result: e-mail, name, Slack user id and grants."""
+    return {
+        "email": person.email,
+        "name": person.name,
+        "slack_user_id": person.slack_user_id,
+        "grants": list(person.roles),
+    }
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -48,7 +57,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         rows = list_people(get_context())
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -74,13 +83,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         slack_user_id: Annotated[
             str | None, typer.Option("--slack-user-id", help="Their Slack user id (U…)")
         ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Add a person (admin)."""
         from orchestrator.bid.people import add_person
 
         ctx, admin = caller()
         person = add_person(ctx, email, by=admin, name=name, slack_user_id=slack_user_id)
-        console.print(f"added {esc(person.email)} ({esc(person.name)})")
+        emit(
+            {**person_result(person), "added": True},
+            as_json,
+            lambda r: console.print(f"added {esc(r['email'])} ({esc(r['name'])})"),
+        )
 
     @people_app.command("set")
     def people_set(
@@ -93,6 +107,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             bool, typer.Option("--no-slack-user-id", help="Unlink their Slack user")
         ] = False,
         new_email: Annotated[str | None, typer.Option("--email", help="New e-mail")] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Change a person's name, Slack user id or e-mail (admin; on the admin trail)."""
         from orchestrator.bid.people import set_person
@@ -107,8 +122,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             clear_slack_user_id=no_slack_user_id,
             new_email=new_email,
         )
-        console.print(
-            f"{esc(person.email)}: {esc(person.name)}, Slack user {esc(person.slack_user_id)}"
+        emit(
+            {**person_result(person), "previous_email": email},
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['email'])}: {esc(r['name'])}, Slack user {esc(r['slack_user_id'])}"
+            ),
         )
 
     @people_app.command("grant")
@@ -117,14 +136,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         role: Annotated[
             Grant, typer.Option(help="management | finance | legal | admin | recorder")
         ],
+        as_json: JsonOption = False,
     ) -> None:
         """Grant an organisation-wide role: approves every bid, or admin, or recorder (admin)."""
         from orchestrator.bid.people import grant
 
         ctx, admin = caller()
         done = grant(ctx, email, role, by=admin)
-        console.print(
-            f"{esc(email)} {'now holds' if done else 'already held'} {role.value} organisation-wide"
+        emit(
+            {"email": email, "role": role.value, "granted": done},
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['email'])} {'now holds' if r['granted'] else 'already held'} "
+                f"{r['role']} organisation-wide"
+            ),
         )
 
     @people_app.command("revoke")
@@ -133,13 +158,21 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         role: Annotated[
             Grant, typer.Option(help="management | finance | legal | admin | recorder")
         ],
+        as_json: JsonOption = False,
     ) -> None:
         """Take an organisation-wide role back (admin)."""
         from orchestrator.bid.people import revoke
 
         ctx, admin = caller()
         done = revoke(ctx, email, role, by=admin)
-        console.print(f"{esc(email)} {'no longer holds' if done else 'did not hold'} {role.value}")
+        emit(
+            {"email": email, "role": role.value, "revoked": done},
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['email'])} {'no longer holds' if r['revoked'] else 'did not hold'} "
+                f"{r['role']}"
+            ),
+        )
 
     @people_app.command("token")
     def people_token(
@@ -147,6 +180,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         revoke_all: Annotated[
             bool, typer.Option("--revoke", help="Revoke every token of the person instead")
         ] = False,
+        as_json: JsonOption = False,
     ) -> None:
         """Issue an access token (printed once; they run `bid login`), or revoke them (admin)."""
         from orchestrator.bid.people import issue_token, revoke_tokens
@@ -154,18 +188,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx, admin = caller()
         if revoke_all:
             count = revoke_tokens(ctx, email, by=admin)
-            console.print(f"revoked {count} token(s) of {esc(email)}")
+            emit(
+                {"email": email, "revoked": count},
+                as_json,
+                lambda r: console.print(f"revoked {r['revoked']} token(s) of {esc(r['email'])}"),
+            )
             return
         token = issue_token(ctx, email, by=admin)
-        sys.stdout.write(token + "\n")
-        typer.echo(
-            "Shown once; only its hash is stored. Hand it over privately; they run "
-            "`bid login` and paste it.",
-            err=True,
-        )
+        emit({"email": email, "token": token, "note": TOKEN_NOTE}, as_json, _print_token)
 
     @people_app.command("recover-admin")
-    def people_recover_admin() -> None:
+    def people_recover_admin(as_json: JsonOption = False) -> None:
         """The folder's admin token file was lost: write a new one for the database's admin.
 
         Direct access to the database is an admin's door (whoever can open it can change it);
@@ -188,7 +221,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 raise InputError(f"{file} works; nothing to recover")
         made = recover_admin_token(ctx, f"database access ({getpass.getuser()})")
         write_secret(file, made.token + "\n")
-        console.print(f"{esc(file)}: a new token for {esc(made.person.email)} (admin)")
+        emit(
+            {"token_file": str(file), "email": made.person.email},
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['token_file'])}: a new token for {esc(r['email'])} (admin)"
+            ),
+        )
 
     @people_app.command("history")
     def people_history(as_json: JsonOption = False) -> None:
@@ -197,7 +236,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         rows = trail(get_context())
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -215,6 +254,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         token: Annotated[
             str | None, typer.Option(help="The token (default: asked, without echo)")
         ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Keep your access token for this database (your OS user only, mode 600)."""
         from orchestrator.bid.people import authenticate
@@ -224,24 +264,45 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         given = token if token is not None else typer.prompt("access token", hide_input=True)
         person = authenticate(ctx, given)
         store_token(ctx.settings, given.strip())
-        console.print(f"logged in as {esc(person.email)} ({esc(ctx.settings.credentials_file)})")
+        emit(
+            {
+                **person_result(person),
+                "logged_in": True,
+                "credentials_file": str(ctx.settings.credentials_file),
+            },
+            as_json,
+            lambda r: console.print(
+                f"logged in as {esc(r['email'])} ({esc(r['credentials_file'])})"
+            ),
+        )
 
     @app.command("logout")
-    def logout() -> None:
+    def logout(as_json: JsonOption = False) -> None:
         """Forget your stored access token for this database."""
         from orchestrator.cli.identity import store_token
 
         ctx = get_context()
         store_token(ctx.settings, None)
-        console.print("logged out")
+        emit(
+            {"logged_in": False, "credentials_file": str(ctx.settings.credentials_file)},
+            as_json,
+            lambda _: console.print("logged out"),
+        )
 
     @app.command("whoami")
     def whoami(as_json: JsonOption = False) -> None:
         """Who `bid` acts as here, and what the organisation granted them."""
         _, person = caller()
         data = {"email": person.email, "name": person.name, "grants": list(person.roles)}
-        if as_json:
-            _print_json(data)
-            return
-        grants = ", ".join(person.roles) or "no organisation roles"
-        console.print(f"{esc(person.email)} ({esc(person.name)}): {esc(grants)}")
+        emit(data, as_json, _print_whoami)
+
+
+def _print_whoami(result: Result) -> None:
+    grants = ", ".join(result["grants"]) or "no organisation roles"
+    console.print(f"{esc(result['email'])} ({esc(result['name'])}): {esc(grants)}")
+
+
+def _print_token(result: Result) -> None:
+    """The token alone on stdout (scripts read it), the advice on stderr."""
+    typer.echo(result["token"])
+    typer.echo(result["note"], err=True)

@@ -6,7 +6,6 @@ Thin: call the `bid` services and queries, print a few lines for people or JSON 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -15,21 +14,23 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.cli.identity import acting
+from orchestrator.cli.output import Result, emit, step_result
 from orchestrator.context import Context
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 console = Console(highlight=False)
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def print_step(result: Result) -> None:
+    """A change's one line: the bid and what the service said (user text shown literally)."""
+    console.print(f"{result['opportunity']}: {escape(result['message'])}")
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-def print_summary(summary: dict[str, Any], out: Console = console) -> None:
+def print_summary(summary: Result, out: Console = console) -> None:
     """The approval summary as a bid manager reads it."""
     currency, value, margin = summary["currency"], summary["value"], summary["margin"]
     coverage = summary["coverage"]
@@ -82,15 +83,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         by: Annotated[str, typer.Option("--by", help="E-mail of the consultant or bid manager")],
         note: Annotated[str | None, typer.Option("--note", help="What this version is")] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Freeze the solution design (a new version); a later change to sites or quotes
         reopens it."""
-        from orchestrator.bid.production import freeze_design
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import FreezeDesign
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = freeze_design(ctx, opportunity, by=actor, note=note)
-        console.print(f"{result.ref}: {escape(result.message)}")
+        sent = command(FreezeDesign, opportunity=opportunity, by=by, note=note)
+        emit(run(get_context, sent), as_json, print_step)
 
     @app.command("terms")
     def terms(
@@ -103,6 +104,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         standard: Annotated[
             bool, typer.Option("--standard", help="Back to the standard terms")
         ] = False,
+        as_json: JsonOption = False,
     ) -> None:
         """Record the non-standard terms the customer asks for (they replace the earlier ones)."""
         from orchestrator.bid.terms import set_deviations
@@ -113,7 +115,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         with acting(ctx, by) as actor:
             result = set_deviations(ctx, opportunity, list(deviation or []), by=actor)
-        console.print(f"{result.ref}: {escape(result.message)}")
+        emit({**step_result(result), "deviations": list(deviation or [])}, as_json, print_step)
 
     @app.command("pricing")
     def pricing(
@@ -130,6 +132,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             list[str] | None,
             typer.Option("--one-off", help="ACCESS_OR_SERVICE=PRICE once (repeatable)"),
         ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Change the bid's prices in bid production (a discount, prices that override the
         list); the design reopens."""
@@ -156,7 +159,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         with acting(ctx, by) as actor:
             result = set_pricing(ctx, opportunity, changes, by=actor)
-        console.print(f"{result.ref}: {escape(result.message)}")
+        emit({**step_result(result), "changes": changes}, as_json, print_step)
 
     @approval_app.command("show")
     def approval_show(
@@ -168,7 +171,4 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.bid.queries import approval_view
 
         summary = approval_view(get_context(), opportunity)
-        if as_json:
-            _print_json(summary)
-            return
-        print_summary(summary)
+        emit(summary, as_json, print_summary)

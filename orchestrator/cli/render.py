@@ -27,8 +27,11 @@ def result_lines(data: dict[str, Any]) -> list[str]:
         lines = [f"{ref}: {data.get('message')}; now {data.get('state')}"]
     else:
         lines = [str(data.get("message") or "")]
-    if data.get("continued"):
-        lines.append(f"continued: {data['continued']}")
+    carried = data.get("carried_on") or {}
+    if carried.get("waiting"):
+        lines.append(f"{ref}: {carried['waiting']}")
+    elif carried.get("continued"):
+        lines.append(f"continued: {carried['continued']}")
     return lines
 
 
@@ -58,7 +61,16 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         due = str(milestone["due_at"])[:16].replace("T", " ")
         lines.append(f"milestone {milestone['name']} due {due} UTC ({milestone['owner_role']})")
     for effect in data.get("failed_effects") or []:
-        lines.append(f"failed: {effect}")
+        again = effect.get("next_attempt_at")
+        when = f"; tried again at {str(again)[:16].replace('T', ' ')} UTC" if again else ""
+        lines.append(
+            f"failed: {effect['kind']} after {effect['attempts']} attempt(s): "
+            f"{effect.get('error') or 'no error recorded'}{when} (bid resume runs it now)"
+        )
+    pending = data.get("pending_effects") or []
+    if pending:
+        kinds = ", ".join(sorted({str(e["kind"]) for e in pending}))
+        lines.append(f"pending: {len(pending)} effect(s) of the last change ({kinds})")
     return lines
 
 

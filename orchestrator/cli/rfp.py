@@ -5,24 +5,27 @@
     bid rfp suggest OPP [--top N] [--accept SCORE] [--json]           library answers with scores
     bid rfp answer OPP REQ --library ID | --text TEXT | --clear [--compliance C]
     bid rfp export OPP --out FILE.xlsx                                the customer's file, answered
-    bid rfp library import FILE | export FILE | list [--tag T] [--review-due] [--json]
+    bid rfp library import FILE | export FILE | list [--tag T] [--review-due]
 
-Thin: parse, call the `bid` services, print. User text is printed literally (`output.esc`).
+Every command takes `--json`. Thin: parse, call the `bid` services, build one result and print
+it for people or as JSON. User text is printed literally (`output.esc`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from orchestrator.cli.identity import acting
-from orchestrator.cli.output import esc, table
+from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
+
+if TYPE_CHECKING:
+    from orchestrator.bid.rfp import AnswerResult
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ByOption = Annotated[
@@ -30,10 +33,6 @@ ByOption = Annotated[
     typer.Option("--by", help="Who does it (default: you; others: admins, recorders)."),
 ]
 console = Console(highlight=False)
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _columns(values: list[str] | None) -> dict[str, str]:
@@ -96,19 +95,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         parsed = parse_questionnaire(file, rules, sheet=sheet, columns=_columns(column))
         with acting(ctx, by) as actor:
             result = import_questionnaire(ctx, opportunity, parsed, actor=actor)
-        if as_json:
-            _print_json(result.to_json())
-            return
-        if result.already:
-            console.print(f"{result.ref}: {esc(file.name)} is already imported; nothing changed")
-            return
-        where = f" (sheet '{esc(parsed.sheet)}')" if parsed.sheet else ""
-        console.print(
-            f"{result.ref}: {len(parsed.requirements)} requirement(s) from {esc(file.name)}"
-            f"{where}, header row {parsed.header_row}: {result.added} new, {result.updated} "
-            f"updated ({result.kept_answers} answers kept), {result.removed} removed; "
-            f"{result.mandatory} mandatory, {result.headings} section heading(s)"
-        )
+        read = {
+            "sheet": parsed.sheet,
+            "header_row": parsed.header_row,
+            "requirements": len(parsed.requirements),
+        }
+        emit({**result.to_json(), **read}, as_json, _print_import)
 
     @rfp_app.command("status")
     def rfp_status(
@@ -121,7 +113,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         status = read_status(get_context(), opportunity)
         if as_json:
-            _print_json(status.to_json())
+            print_json(status.to_json())
             return
         if not status.total:
             console.print(f"{status.ref}: no questionnaire imported (bid rfp import)")
@@ -199,7 +191,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         found = suggestions(ctx, opportunity, limit=top)
         if as_json and accept is None:
-            _print_json(
+            print_json(
                 [
                     {
                         "requirement": r.req_id,
@@ -214,10 +206,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if accept is not None:
             with acting(ctx, by) as actor:
                 result = accept_suggestions(ctx, opportunity, min_score=accept, by=actor)
-            if as_json:
-                _print_json({"opportunity": result.ref, "answered": list(result.answered)})
-            else:
-                console.print(f"{result.ref}: {esc(result.message)}")
+            emit(_answer_result(result), as_json, _print_answer)
             return
         console.print(
             table(
@@ -252,6 +241,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = None,
         clear: Annotated[bool, typer.Option("--clear", help="Remove the answer")] = False,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Record the answer to one requirement (from the library, or in our own words)."""
         from orchestrator.bid.rfp import answer_requirement
@@ -268,12 +258,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 compliance=compliance,
                 clear=clear,
             )
-        console.print(f"{result.ref}: {esc(result.message)}")
+        emit(_answer_result(result), as_json, _print_answer)
 
     @rfp_app.command("export")
     def rfp_export(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         out: Annotated[Path, typer.Option("--out", help="The file to write (.xlsx or .csv)")],
+        as_json: JsonOption = False,
     ) -> None:
         """Write our answers and compliance into a copy of the customer's own questionnaire."""
         from orchestrator.bid.rfp import export_rows
@@ -284,9 +275,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         rows = export_rows(ctx, opportunity)
         written = write_answers(rows, load_rfp_rules(ctx.settings.rules_dir), out)
         answered = sum(1 for _, _, answer, _ in rows.answers if answer)
-        console.print(
-            f"{esc(out)}: {answered} of {written} requirement(s) answered, in a copy of "
-            f"{esc(rows.file_name)}"
+        emit(
+            {
+                "opportunity": _ref(opportunity),
+                "file": str(out),
+                "source_file": rows.file_name,
+                "requirements": written,
+                "answered": answered,
+            },
+            as_json,
+            lambda r: console.print(
+                f"{esc(r['file'])}: {r['answered']} of {r['requirements']} requirement(s) "
+                f"answered, in a copy of {esc(r['source_file'])}"
+            ),
         )
 
     @library_app.command("import")
@@ -296,6 +297,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             bool, typer.Option("--starter", help="The starter library shipped in rules/")
         ] = False,
         by: ByOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Add or update library answers (the same id updates); all entries or none."""
         from orchestrator.bid.library import import_library
@@ -309,14 +311,25 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         entries = parse_library(file, ctx.clock().date())
         with acting(ctx, by) as actor:
             result = import_library(ctx, entries, by=actor)
-        console.print(
-            f"answer library: {result.added} added, {result.updated} updated, "
-            f"{result.unchanged} unchanged from {esc(file.name)}"
+        emit(
+            {
+                "file": str(file),
+                "entries": len(entries),
+                "added": result.added,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            },
+            as_json,
+            lambda r: console.print(
+                f"answer library: {r['added']} added, {r['updated']} updated, "
+                f"{r['unchanged']} unchanged from {esc(Path(r['file']).name)}"
+            ),
         )
 
     @library_app.command("export")
     def library_export(
         file: Annotated[Path, typer.Argument(help="Where to write (.yaml or .csv)")],
+        as_json: JsonOption = False,
     ) -> None:
         """Write the whole library (with its usage counts) as YAML or CSV."""
         from orchestrator.bid.library import library_rows
@@ -324,7 +337,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         rows = library_rows(get_context())
         write_library(rows, file)
-        console.print(f"{esc(file)}: {len(rows)} answer(s)")
+        emit(
+            {"file": str(file), "answers": len(rows)},
+            as_json,
+            lambda r: console.print(f"{esc(r['file'])}: {r['answers']} answer(s)"),
+        )
 
     @library_app.command("list")
     def library_list(
@@ -339,7 +356,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         rows = [r for r in library_rows(get_context(), tag=tag) if r["review_due"] or not due]
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         console.print(
             table(
@@ -360,3 +377,33 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 ],
             )
         )
+
+
+def _print_import(result: Result) -> None:
+    ref, name = result["opportunity"], Path(result["file"]).name
+    if result["already_imported"]:
+        console.print(f"{ref}: {esc(name)} is already imported; nothing changed")
+        return
+    where = f" (sheet '{esc(result['sheet'])}')" if result["sheet"] else ""
+    console.print(
+        f"{ref}: {result['requirements']} requirement(s) from {esc(name)}"
+        f"{where}, header row {result['header_row']}: {result['added']} new, "
+        f"{result['updated']} updated ({result['kept_answers']} answers kept), "
+        f"{result['removed']} removed; {result['mandatory']} mandatory, "
+        f"{result['section_headings']} section heading(s)"
+    )
+
+
+def _answer_result(result: AnswerResult) -> dict[str, Any]:
+    return {"opportunity": result.ref, "answered": list(result.answered), "message": result.message}
+
+
+def _print_answer(result: Result) -> None:
+    console.print(f"{result['opportunity']}: {esc(result['message'])}")
+
+
+def _ref(opportunity: str) -> str:
+    from orchestrator.bid.facts import parse_ref
+    from orchestrator.store.models import format_ref
+
+    return format_ref(parse_ref(opportunity))

@@ -9,7 +9,7 @@ line this small parser does not recognise (help, a usage mistake: the full CLI e
 no service, a service of another database, or BID_THIN=0 — runs in this process.
 
 This module imports almost nothing, so a forwarded command costs little more than Python's
-own start. `SHAPES` must match the command models in `orchestrator.commands` (a test checks).
+own start. `SHAPES` must match the command models in `orchestrator.core.commands` (a test checks).
 """
 
 from __future__ import annotations

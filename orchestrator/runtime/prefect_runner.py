@@ -160,9 +160,9 @@ class PrefectRunner:
             except Exception as error:  # the server did not take the task: say so, lose nothing
                 raise RuntimeUnavailable(
                     f"{ref}: recorded, but the task workers could not be reached "
-                    f"({type(error).__name__}: {str(error)[:120]}); the bid is carried on by "
-                    "`bid resume` (or the scheduled resume-stalled-bids flow) once Prefect "
-                    "answers again"
+                    f"({type(error).__name__}: {str(error)[:120]}); the carry-on is retried by "
+                    "the dispatcher (`bid resume`, or the scheduled effects-drain flow) once "
+                    "Prefect answers again"
                 ) from error
         if dispatch == "deployment" or (dispatch == "auto" and target.mode == PrefectMode.SERVER):
             started = self.run(ctx, lambda: start_on_workers(ctx, ref, actor))

@@ -1,9 +1,10 @@
 """How the doors start automated work on a bid: the flow runner port.
 
 The CLI, the Slack app and the demo never call `services.advance` in a loop themselves; they
-ask the runner. The inline runner calls the services in this process; the Prefect runner
-(see `orchestrator.runtime.prefect_runner`) runs the same work as flow runs, so the Prefect
-UI shows it.
+ask the runner (carrying a bid on after an answer: through the dispatcher's `carry` effects,
+`orchestrator.dispatch.drain(ctx, runner)`). The inline runner calls the services in this
+process; the Prefect runner (see `orchestrator.runtime.prefect_runner`) runs the same work as
+flow runs, so the Prefect UI shows it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ class FlowRunner(Protocol):
         ...
 
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
-        """After a person answered (decision, approval, result): start the next run.
+        """Carry the bid on: the dispatcher's `carry` effect, written by the handler whose
+        answer (decision, last approval, result) unblocked it, runs this.
 
-        Returns one line for the user (where the bid went, or which run was scheduled).
+        Returns one line for the user (where the bid went, or which run was scheduled); a
+        `RuntimeUnavailable` leaves the effect failed, to be retried.
         """
         ...
 

@@ -52,8 +52,8 @@ from sqlmodel import Session, col
 
 from orchestrator.bid import services
 from orchestrator.context import Context
+from orchestrator.dispatch import drain
 from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
-from orchestrator.lifecycle.table import State
 from orchestrator.runtime.runner import FlowRunner, get_runner
 from orchestrator.slack import messages
 from orchestrator.slack.blocks import (
@@ -433,9 +433,7 @@ class SlackDoor:
             state=result.to_state.value,
         )
         if recorded:
-            if not reject:
-                self._continue(result.ref, person.email)
-            self._deliver()
+            self._drain()
 
     def _decide(self, user: str, answer: ModalAnswer) -> None:
         person = self.person_for(user)
@@ -464,20 +462,17 @@ class SlackDoor:
             message=result.message,
             state=result.to_state.value,
         )
-        if result.to_state == State.KICK_OFF:
-            self._continue(result.ref, person.email)
-        self._deliver()
+        self._drain()
 
-    def _continue(self, ref: str, actor: str) -> None:
-        try:
-            log.info("%s continued: %s", ref, self.runner.continue_bid(self.ctx, ref, actor))
-        except BidError as error:
-            log.info("%s waits: %s", ref, error)
+    def _drain(self) -> None:
+        """Run what the answer's handler decided (render, carry the bid on), then deliver.
 
-    def _deliver(self) -> None:
-        report = self.notifier.deliver_pending(self.ctx)
-        if report.failed:
-            log.warning("%d notifications not delivered: %s", report.failed, report.errors[:3])
+        The door decides nothing: the service wrote the effects with the answer."""
+        report = drain(self.ctx, self.runner, notifier=self.notifier)
+        for line in report.lines():
+            log.info("%s", line)
+        if report.not_notified:
+            log.warning("%d notifications not delivered", report.not_notified)
 
     # --- people and replies ----------------------------------------------------------------------
 

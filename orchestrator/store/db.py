@@ -6,7 +6,7 @@ brings any database up to the newest revision before use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True)
 
 
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 """The newest migration in `orchestrator/store/migrations/versions` (a test keeps them in step).
 
 Checking it with one query lets every command skip importing Alembic when the database is
@@ -127,15 +127,41 @@ def reading(engine: Engine) -> Iterator[Session]:
             session.rollback()
 
 
+SettleStep = Callable[[Session], None]
+_SETTLE = "bid_settle"
+
+
+def settle_before_commit(session: Session, key: Hashable, step: SettleStep) -> None:
+    """Ask this unit of work to run `step` once, inside its transaction, just before it
+    commits (a bid's milestones brought in line with everything the unit changed).
+
+    Explicit and local to the `transaction` below: no global session event does work."""
+    session.info.setdefault(_SETTLE, {})[key] = step
+
+
+def _settle(session: Session) -> None:
+    while steps := session.info.pop(_SETTLE, None):  # a step may ask for another
+        for step in steps.values():
+            step(session)
+
+
+COMMITTED = [0]
+"""Write transactions this process committed (a door drains effects after a command that
+wrote; one that only read leaves them to the next writer or the schedule)."""
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error.
 
+    The steps asked for with `settle_before_commit` run last, in the same transaction.
     On SQLite it starts with BEGIN IMMEDIATE: keep it short, and render nothing inside."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
+            _settle(session)
             session.commit()
         except BaseException:
             session.rollback()
             raise
+    COMMITTED[0] += 1

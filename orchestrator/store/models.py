@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, event, inspect
 from sqlmodel import Field, SQLModel
 
+from orchestrator.core.effects import EffectKind, EffectStatus
 from orchestrator.store.types import EnumText
 from orchestrator.text import fold_name
 
@@ -633,6 +634,31 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+
+
+class Effect(SQLModel, table=True):
+    """What a committed move asks to happen next (render, carry on), written in the move's
+    own transaction and run after it by the dispatcher, with retries. The unique `key` makes
+    a rerun queue nothing; the lease (`claimed_until`) lets one dispatcher run it at a time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    opportunity_id: int | None = Field(default=None, foreign_key="opportunity.id", index=True)
+    kind: EffectKind = Field(sa_column=Column(EnumText(EffectKind), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: EffectStatus = Field(
+        default=EffectStatus.PENDING,
+        sa_column=Column(EnumText(EffectStatus), index=True, nullable=False),
+    )
+    attempts: int = 0
+    last_error: str | None = None
+    result: str | None = None
+    next_attempt_at: datetime | None = Field(default_factory=utcnow)
+    """When it is due (again); None once its retries are spent (`bid resume` retries it)."""
+    claimed_until: datetime | None = None
+    claimed_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
 
 
 class Document(SQLModel, table=True):

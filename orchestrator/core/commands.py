@@ -262,15 +262,43 @@ class Result(BaseModel):
         return self.model_dump(mode="json")
 
 
+class CarriedOn(BaseModel):
+    """What carrying the bid on after an answer did: it `continued` (where to, or which run
+    was scheduled), is `waiting` (a guard's reason), or `stopped` (kept on the bid's trail;
+    `bid advance` runs it again). The answer itself is recorded in every case."""
+
+    continued: str | None = None
+    waiting: str | None = None
+    stopped: str | None = None
+
+
 class Moved(Result):
     """A bid's state after a command that may move it."""
 
     from_state: str
     state: str
     moved: bool
+    recorded: bool = True
+    """False when the command changed nothing because the answer was already given."""
     waiting_for: str | None = None
-    continued: str | None = None
-    """Where carrying the bid on took it (or which run was scheduled), when it was carried on."""
+    documents: list[str] = Field(default_factory=list)
+    carried_on: CarriedOn | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Answered(Moved):
+    """The customer's verdict or a withdrawal, recorded."""
+
+    outcome: str | None = None
+    category: str | None = None
+
+
+class Frozen(Moved):
+    """A design freeze: the version it made (or the one already frozen)."""
+
+    design_version: int
+    design_frozen: bool
+    note: str | None = None
 
 
 class Created(Result):
@@ -312,9 +340,9 @@ RESULTS: dict[str, type[Result]] = {
     Decide.name: Moved,
     Approve.name: Moved,
     SetStrategy.name: Moved,
-    FreezeDesign.name: Moved,
+    FreezeDesign.name: Frozen,
     ImportQuotes.name: QuotesImported,
-    RecordResult.name: Moved,
-    Withdraw.name: Moved,
+    RecordResult.name: Answered,
+    Withdraw.name: Answered,
 }
 """The result type of each command (the API's response models)."""

@@ -1,0 +1,1 @@
+"""The pure core: values and policies with no database, Prefect, Slack, docx or typer import."""

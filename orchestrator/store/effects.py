@@ -1,0 +1,198 @@
+"""The effects outbox: effects are rows committed with the move that caused them.
+
+`enqueue` writes one in the caller's transaction (a rerun with the same key writes none).
+A dispatcher then `claim`s one at a time with a conditional UPDATE — the row is its own only
+if no other dispatcher holds a live lease on it — runs it, and marks it `done` or `failed`
+(with the error and the time of the next attempt). A dispatcher killed after its claim
+leaves the row `running` until the lease runs out; the next dispatcher then takes it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, update
+from sqlmodel import Session, col, select
+
+from orchestrator.core.effects import OPEN_STATUSES, EffectKind, EffectStatus
+from orchestrator.store.db import reading, transaction
+from orchestrator.store.models import Effect
+
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class ClaimedEffect:
+    """An effect a dispatcher holds the lease of (plain values, no ORM row)."""
+
+    id: int
+    key: str
+    kind: EffectKind
+    opportunity_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    """Attempts so far, this one included."""
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: EffectKind,
+    opportunity_id: int | None,
+    payload: dict[str, Any] | None = None,
+    now: datetime,
+) -> bool:
+    """Queue one effect in the caller's transaction unless one with this key exists."""
+    if session.exec(select(Effect.id).where(Effect.key == key)).first() is not None:
+        return False
+    session.add(
+        Effect(
+            key=key,
+            kind=kind,
+            opportunity_id=opportunity_id,
+            payload=dict(payload or {}),
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def _claimable(now: datetime, *, retry_failed: bool) -> Any:
+    """Due pending or failed effects, and running ones whose dispatcher's lease ran out."""
+    failed = col(Effect.status) == EffectStatus.FAILED
+    if not retry_failed:
+        failed = and_(failed, col(Effect.next_attempt_at) <= now)
+    return or_(
+        and_(col(Effect.status) == EffectStatus.PENDING, col(Effect.next_attempt_at) <= now),
+        failed,
+        and_(col(Effect.status) == EffectStatus.RUNNING, col(Effect.claimed_until) < now),
+    )
+
+
+def claim(
+    engine: Engine,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    retry_failed: bool = False,
+    skip: frozenset[int] = frozenset(),
+    opportunity_id: int | None = None,
+    kinds: frozenset[EffectKind] | None = None,
+) -> ClaimedEffect | None:
+    """Take the oldest claimable effect for `worker`, or None when there is none.
+
+    The UPDATE repeats the claimable condition, so of two dispatchers racing for one row only
+    one changes it (PostgreSQL re-checks the condition after the row lock; SQLite writers
+    queue on BEGIN IMMEDIATE). `retry_failed` takes failed effects whatever their next time;
+    `opportunity_id` only that bid's, `kinds` only those kinds."""
+    condition = _claimable(now, retry_failed=retry_failed)
+    query = select(Effect.id).where(condition).order_by(col(Effect.id)).limit(20)
+    if skip:
+        query = query.where(col(Effect.id).not_in(skip))
+    if opportunity_id is not None:
+        query = query.where(Effect.opportunity_id == opportunity_id)
+    if kinds is not None:
+        query = query.where(col(Effect.kind).in_(sorted(kinds)))
+    with reading(engine) as session:  # nothing due (the usual case): no write lock taken
+        candidates = [found for found in session.exec(query).all() if found is not None]
+    if not candidates:
+        return None
+    with transaction(engine) as session:
+        for effect_id in candidates:
+            changed = session.execute(
+                update(Effect)
+                .where(col(Effect.id) == effect_id, condition)
+                .values(
+                    status=EffectStatus.RUNNING,
+                    claimed_by=worker,
+                    claimed_until=now + lease,
+                    attempts=Effect.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount == 1:  # type: ignore[attr-defined]
+                row = session.get_one(Effect, effect_id)
+                return ClaimedEffect(
+                    id=effect_id,
+                    key=row.key,
+                    kind=row.kind,
+                    opportunity_id=row.opportunity_id,
+                    payload=dict(row.payload),
+                    attempts=row.attempts,
+                )
+    return None
+
+
+def finish(
+    engine: Engine, effect: ClaimedEffect, *, worker: str, now: datetime, result: str
+) -> bool:
+    """Mark a claimed effect done; False when this worker no longer held it."""
+    with transaction(engine) as session:
+        changed = session.execute(
+            update(Effect)
+            .where(col(Effect.id) == effect.id, col(Effect.claimed_by) == worker)
+            .where(col(Effect.status) == EffectStatus.RUNNING)
+            .values(
+                status=EffectStatus.DONE,
+                done_at=now,
+                claimed_until=None,
+                last_error=None,
+                result=result[:MAX_ERROR],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def fail(
+    engine: Engine,
+    effect: ClaimedEffect,
+    *,
+    worker: str,
+    error: str,
+    retry_at: datetime | None,
+) -> bool:
+    """Mark a claimed effect failed with its error; it is tried again from `retry_at`
+    (None: its retries are spent, it waits for `bid resume`)."""
+    with transaction(engine) as session:
+        changed = session.execute(
+            update(Effect)
+            .where(col(Effect.id) == effect.id, col(Effect.claimed_by) == worker)
+            .where(col(Effect.status) == EffectStatus.RUNNING)
+            .values(
+                status=EffectStatus.FAILED,
+                claimed_until=None,
+                last_error=error[:MAX_ERROR],
+                next_attempt_at=retry_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def open_effects(session: Session, opportunity_id: int) -> list[Effect]:
+    """The bid's effects not yet done (pending, running, failed), oldest first."""
+    return list(
+        session.exec(
+            select(Effect)
+            .where(Effect.opportunity_id == opportunity_id, col(Effect.status).in_(OPEN_STATUSES))
+            .order_by(col(Effect.id))
+        ).all()
+    )
+
+
+def count_open(engine: Engine) -> dict[EffectStatus, int]:
+    """How many effects are pending, running and failed across all bids."""
+    with reading(engine) as session:
+        rows = session.exec(
+            select(Effect.status).where(col(Effect.status).in_(OPEN_STATUSES))
+        ).all()
+    counts = dict.fromkeys(OPEN_STATUSES, 0)
+    for status in rows:
+        counts[EffectStatus(status)] += 1
+    return counts
