@@ -9,7 +9,8 @@ Two kinds, because they are true in different places:
   bids (the API, the task workers, the served flows) counts its own; Prometheus sums them
   (`sum(rate(bid_transitions_total[5m]))`).
 - **Read from the database at scrape time** (`DatabaseCollector`): bids by state, approvals
-  waiting and the age of the oldest, the Slack outbox's depth and retries. They are the same
+  waiting and the age of the oldest, the Slack outbox's depth and retries, the effects
+  outbox's (render, carry on) by kind and status. They are the same
   wherever they are scraped; aggregate them with `max`, not `sum`.
 
 `registry_for(context)` puts both behind one registry; the API's `/metrics` and `bid
@@ -29,8 +30,16 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlmodel import col, func, select
 
 from orchestrator.context import Context
+from orchestrator.core.effects import EffectKind, EffectStatus
 from orchestrator.store.db import reading
-from orchestrator.store.models import Approval, ApprovalStatus, Opportunity, OutboxMessage, State
+from orchestrator.store.models import (
+    Approval,
+    ApprovalStatus,
+    Effect,
+    Opportunity,
+    OutboxMessage,
+    State,
+)
 
 if TYPE_CHECKING:  # imported when first used: the write path must stay quick to import
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -134,6 +143,15 @@ class DatabaseCollector:
                 ).where(col(OutboxMessage.sent_at).is_(None))
             ).one()
 
+            effects = session.exec(
+                select(
+                    Effect.kind,
+                    Effect.status,
+                    func.count(),
+                    func.count().filter(col(Effect.attempts) > 0),
+                ).group_by(Effect.kind, Effect.status)
+            ).all()
+
         bids = GaugeMetricFamily("bid_bids", "Bids in each state.", labels=["state"])
         for state in State:
             bids.add_metric([state.value], int(by_state.get(state, 0)))
@@ -156,7 +174,25 @@ class DatabaseCollector:
             "bid_outbox_failed_attempts", "Delivery attempts spent on undelivered Slack messages."
         )
         tries.add_metric([], int(attempts))
-        return [bids, approvals, age, depth, retries, tries]
+        waiting_effects = GaugeMetricFamily(
+            "bid_effects",
+            "Effects (render, carry on) of committed moves, by kind and status (not done ones).",
+            labels=["kind", "status"],
+        )
+        retried = GaugeMetricFamily(
+            "bid_effects_retrying",
+            "Effects not done that failed at least once, by kind.",
+            labels=["kind"],
+        )
+        open_statuses = (EffectStatus.PENDING, EffectStatus.RUNNING, EffectStatus.FAILED)
+        counts = {(EffectKind(k), EffectStatus(s)): (int(n), int(r)) for k, s, n, r in effects}
+        for kind in EffectKind:
+            for status in open_statuses:
+                count = counts.get((kind, status), (0, 0))[0]
+                waiting_effects.add_metric([kind.value, status.value], count)
+            failed_once = sum(counts.get((kind, status), (0, 0))[1] for status in open_statuses)
+            retried.add_metric([kind.value], failed_once)
+        return [bids, approvals, age, depth, retries, tries, waiting_effects, retried]
 
 
 class _ProcessCollector:

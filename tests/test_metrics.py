@@ -26,11 +26,12 @@ from orchestrator.bid import people
 from orchestrator.bid.services import get_opportunity
 from orchestrator.config import load_settings
 from orchestrator.context import Context
+from orchestrator.core.effects import EffectKind, EffectStatus
 from orchestrator.errors import InputError
 from orchestrator.metrics import registry_for, serve_http
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Approval, AuditEvent, OutboxMessage, Person
+from orchestrator.store.models import Approval, AuditEvent, Effect, OutboxMessage, Person
 from tests.conftest import RunCli
 from tests.factories import PEOPLE, new_bid, transitions
 from tests.support.slack_api import admin_of
@@ -123,6 +124,20 @@ def test_approvals_waiting_and_the_outbox_are_read_at_scrape_time(
                 )
             )
         session.add(OutboxMessage(key="m-failing", event="x", text="t", attempts=3))
+        for key, kind, status, attempts in (
+            ("e-render-retry", EffectKind.RENDER, EffectStatus.PENDING, 2),
+            ("e-carry-failed", EffectKind.CARRY, EffectStatus.FAILED, 8),
+            ("e-carry-done", EffectKind.CARRY, EffectStatus.DONE, 1),
+        ):
+            session.add(
+                Effect(
+                    key=key,
+                    opportunity_id=bid.id,
+                    kind=kind,
+                    status=status,
+                    attempts=attempts,
+                )
+            )
         session.add(OutboxMessage(key="m-sent", event="x", text="t", attempts=1, sent_at=now))
     with reading(ctx.engine) as session:
         pending = session.exec(
@@ -134,7 +149,23 @@ def test_approvals_waiting_and_the_outbox_are_read_at_scrape_time(
             )
         ).one()
 
+    with reading(ctx.engine) as session:
+        by_status = dict(
+            session.exec(
+                select(Effect.status, func.count())
+                .where(Effect.kind == EffectKind.RENDER)
+                .group_by(Effect.status)
+            ).all()
+        )
+
     samples = _scrape(api)
+    for name in ("pending", "running", "failed"):
+        labels = (("kind", "render"), ("status", name))
+        assert samples[("bid_effects", labels)] == by_status.get(EffectStatus(name), 0)
+    assert samples[("bid_effects", (("kind", "carry"), ("status", "failed")))] == 1
+    assert ("bid_effects", (("kind", "carry"), ("status", "done"))) not in samples
+    assert samples[("bid_effects_retrying", (("kind", "carry"),))] == 1
+    assert samples[("bid_effects_retrying", (("kind", "render"),))] >= 1
     assert samples[("bid_approvals_waiting", ())] == 2
     assert samples[("bid_approval_oldest_waiting_seconds", ())] == pytest.approx(7200, abs=1)
     assert samples[("bid_outbox_pending", ())] == pending
