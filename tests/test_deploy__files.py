@@ -154,6 +154,7 @@ def test_the_entrypoint_has_every_role() -> None:
 def _entrypoint(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),  # the tree under test, whatever the venv has installed
         "TMPDIR": str(tmp_path),
         "HOME": str(tmp_path),
         "BID_DATA_DIR": str(tmp_path / ".bid"),
@@ -218,6 +219,7 @@ def test_the_api_role_serves_health_and_metrics(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     environment = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),  # the tree under test, whatever the venv has installed
         "TMPDIR": str(tmp_path),
         "HOME": str(tmp_path),
         "BID_DATA_DIR": str(tmp_path / ".bid"),

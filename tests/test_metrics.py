@@ -31,7 +31,7 @@ from orchestrator.errors import InputError
 from orchestrator.metrics import registry_for, serve_http
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Approval, AuditEvent, Effect, OutboxMessage, Person
+from orchestrator.store.models import Approval, Area, AuditEvent, Effect, OutboxMessage, Person
 from tests.conftest import RunCli
 from tests.factories import PEOPLE, new_bid, transitions
 from tests.support.slack_api import admin_of
@@ -115,11 +115,11 @@ def test_approvals_waiting_and_the_outbox_are_read_at_scrape_time(
     now = ctx.clock()
     with transaction(ctx.engine) as session:
         bid = get_opportunity(session, ref)
-        for hours in (2, 1):
+        for hours, area in zip((2, 1), list(Area)[:2], strict=True):
             session.add(
                 Approval(
                     opportunity_id=bid.id or 0,
-                    area=f"area-{hours}",
+                    area=area,
                     requested_at=now - timedelta(hours=hours),
                 )
             )
