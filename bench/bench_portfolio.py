@@ -232,6 +232,7 @@ def populate(engine: Engine, now: datetime, accounts: int, bids: int, contracts:
                         area=area,
                         round=2,
                         status="requested",
+                        deciding_roles=["operations"] if area == "technical" else [area],
                         requested_at=now - timedelta(days=2),
                     )
                 )

@@ -62,7 +62,13 @@ def _bid_waiting_for_finance(ctx: Context, sites: int) -> str:
             )
         )
         session.add(
-            Approval(opportunity_id=row.id or 0, area="financial", round=1, proposal_hash="0" * 64)
+            Approval(
+                opportunity_id=row.id or 0,
+                area="financial",
+                round=1,
+                deciding_roles=["finance"],
+                proposal_hash="0" * 64,
+            )
         )
     return opportunity.ref
 

@@ -97,7 +97,7 @@ def _bid(folder: Path, *, sites: int, library: int) -> tuple[str, str]:
     engine = open_database(f"sqlite:///{folder}/bench.db")
     opportunity = make_opportunity(engine, sites=sites, state="bid_production")
     with Session(engine) as session:
-        person = Person(name="Bea Bidman", email=BY, roles=["bid_manager"])
+        person = Person(name="Bea Bidman", email=BY, roles=["bid_manager", "library_editor"])
         session.add(person)
         session.flush()
         session.add(

@@ -32,6 +32,41 @@ ADMIN_TOKEN_FILE = "admin.token"
 LOG_FORMATS = ("plain", "json")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one input may hold at most: checked before the work, each refusal one line naming
+    the limit (docs/security.md, "Limits"). A number past these is not a bid but an accident or
+    an attack, and costs the service minutes and gigabytes before it fails anyway."""
+
+    sites_per_bid: int = 20_000
+    """Sites of one bid, the file's and those already imported together."""
+    upload_bytes: int = 20_000_000
+    """Bytes of one CSV a user hands in (sites, quotes, accounts, an answer library)."""
+    yaml_bytes: int = 1_000_000
+    """Bytes of one opportunity YAML."""
+    workbook_bytes: int = 50_000_000
+    """Bytes of one uploaded questionnaire (.xlsx or .csv), as stored."""
+    workbook_unzipped_bytes: int = 100_000_000
+    """Bytes of an .xlsx once unzipped (every part together): past it, a zip bomb."""
+    sheet_rows: int = 20_050
+    """Rows of one sheet (a questionnaire's 20,000 requirements and a title block)."""
+    merged_ranges: int = 10_000
+    """Merged ranges of one sheet."""
+    merged_cells: int = 1_000_000
+    """Cells covered by the merged ranges of one sheet, together (a whole-sheet merge is 17
+    billion)."""
+    amount: float = 1e12
+    """Amounts (revenue, budgets, prices, costs): finite, from 0 to this."""
+    years_ahead: int = 10
+    """Dates (deadlines, quote validity, install dates, contract ends) at most this far ahead."""
+    free_text_bytes: int = 4_096
+    """Bytes (UTF-8) of a free text a person types: a reason, a title, a note."""
+
+
+LIMITS = Limits()
+"""The limits every door applies (one object, so a test or a bench reads the same numbers)."""
+
+
 def _config_home(env: Mapping[str, str] | None = None) -> Path:
     """XDG_CONFIG_HOME, else ~/.config."""
     values = os.environ if env is None else env

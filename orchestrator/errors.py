@@ -21,10 +21,15 @@
         ├── PrefectUnavailable    Prefect cannot be reached, and a server of our own is unsafe
         └── DeploymentMissing     the server has no deployment to hand the work to
 
-Anything else that escapes is a bug and shows a traceback.
+Faults of the machine, not of the user — a full disk, a read-only or forbidden folder, a
+database that stopped answering — are not `BidError`s: `fault_line` turns them into one line
+(exit 1) saying what was recorded and what was not. Anything else that escapes is a bug and
+shows a traceback.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class BidError(Exception):
@@ -161,3 +166,61 @@ class PrefectUnavailable(RuntimeUnavailable):
 
 class DeploymentMissing(RuntimeUnavailable):
     """BID_FLOW_DISPATCH=deployment, but the server has no such deployment."""
+
+
+# --- faults of the machine -------------------------------------------------------------------
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_KEPT = (
+    "what the command committed before stays recorded (bid history shows it), its unfinished "
+    "step was not recorded"
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from or during, outermost first (no cycles)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not s for s in seen) and len(seen) < 20:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def fault_line(exc: BaseException) -> str | None:
+    """One line for a fault of the machine (full disk, read-only or forbidden folder, a lost
+    database connection), saying what was recorded and what was not; None for anything else
+    (a bug: let it show its traceback). The doors print it and exit 1."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in _DISK_FULL | _READ_ONLY:
+            where = f" {cause.filename}" if cause.filename else ""
+            if cause.errno in _DISK_FULL:
+                written = where or " a file"
+                return f"the disk is full (writing{written}): {_KEPT}; free space and run it again"
+            return (
+                f"cannot write{where or ' a file'} ({cause.strerror or 'read-only'}): {_KEPT}; "
+                "make the folder writable (or choose another with BID_OUTPUT_DIR) and run it again"
+            )
+        if _is_database_fault(cause):
+            detail = " ".join(str(getattr(cause, "orig", None) or cause).split())[:160]
+            if "disk is full" in detail or "disk I/O error" in detail:
+                return (
+                    f"the disk is full (the database: {detail}): {_KEPT}; free space and run "
+                    "it again"
+                )
+            return (
+                f"the database stopped answering ({detail}): the change in progress was rolled "
+                f"back; {_KEPT}; run it again once the database is back"
+            )
+    return None
+
+
+def _is_database_fault(exc: BaseException) -> bool:
+    """SQLAlchemy's OperationalError or InterfaceError (a connection lost, a server gone, a
+    disk full under SQLite), known by class name so this module imports no database library."""
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    module = type(exc).__module__
+    return bool({"OperationalError", "InterfaceError"} & names) and module.startswith(
+        ("sqlalchemy", "sqlite3", "psycopg")
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,8 @@ C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Context, Any, str, FlowRunner], c.Result]
 
 _HANDLERS: dict[type[c.Command], Handler] = {}
+_CALLER: ContextVar[str] = ContextVar("pipeline_caller", default="")
+"""The person who sent the command being handled (an override is theirs, not `by`'s)."""
 
 
 def handles(kind: type[C]) -> Callable[[Callable[[Context, C, str, FlowRunner], c.Result]], Any]:
@@ -56,8 +59,12 @@ def dispatch(
     by = getattr(command, "by", None)
     who = act_for(ctx, caller, by)
     carrier = runner or get_runner(ctx)
-    with recorded_by(who.recorder, who.actor):
-        result = handler(ctx, command, who.actor, carrier)
+    token = _CALLER.set(caller.email)
+    try:
+        with recorded_by(who.recorder, who.actor):
+            result = handler(ctx, command, who.actor, carrier)
+    finally:
+        _CALLER.reset(token)
     return _settled(ctx, result, carrier)
 
 
@@ -246,6 +253,10 @@ def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -
         reject=command.reject,
         reason=command.reason,
         proposal_hash=command.version,
+        request_id=command.request_id,
+        fingerprint=command.fingerprint,
+        override_duties=command.override_duties,
+        override_by=_CALLER.get() if command.override_duties else None,
     )
     return _moved(command.name, step)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,29 @@ class ProducedDocuments:
     """What the documents cover, as plain data (e.g. the QRF groups per country/provider)."""
 
 
+@dataclass(frozen=True)
+class DealVersion:
+    """The bid version documents render from: its number and date, and its priced deal.
+
+    `deal` is the bid layer's `Deal` (orchestrator.bid.deal), priced once for the version;
+    the ports sit below the layers that define it, hence `Any`. `recorded` is False for the
+    next version not yet recorded (a draft); `submitted` when this version went to the
+    customer, whose files are then never written again."""
+
+    number: int
+    day: date
+    deal: Any
+    recorded: bool = True
+    submitted: bool = False
+    submitted_on: date | None = None
+    """The day it went to the customer (the date its submission letter carries)."""
+
+    @property
+    def folder(self) -> str:
+        """Where this version's files sent to the customer are kept, inside the bid's folder."""
+        return f"v{self.number}"
+
+
 class DocumentPort(Protocol):
     """Renders a bid's documents from the database rows into `out_dir`.
 
@@ -61,18 +84,28 @@ class DocumentPort(Protocol):
         ...
 
     def bid_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         """Bid production: QRFs per country/provider, the proposal, the Bid Control Plan.
 
         `proposal_hash` is the content hash of the proposal's inputs: the version approvers sign.
+        With `version`, the proposal renders from its deal and carries its number.
         """
         ...
 
     def submission_package(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
-        """The approved proposal and its annexes, assembled for the customer."""
+        """The approved proposal and its annexes, assembled for the customer; with `version`,
+        in the version's own folder (`out_dir / version.folder`), never rewritten once sent."""
         ...
 
     def order_sheet(
@@ -82,7 +115,11 @@ class DocumentPort(Protocol):
         ...
 
     def current_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         """The documents that follow the bid's state (the Bid Control Plan, the proposal, the
         order sheet after a win), rendered again after every change of state."""

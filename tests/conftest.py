@@ -83,7 +83,7 @@ class RecordingDocuments:
         qrf = self._write(out_dir, "qrf", "qrf", self._sites(session, opportunity.id))
         return ProducedDocuments([qrf])
 
-    def bid_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+    def bid_documents(self, session, opportunity, out_dir, version=None):  # type: ignore[no-untyped-def]
         self.calls.append(("bid_documents", opportunity.ref))
         proposal = self._write(
             out_dir,
@@ -93,7 +93,7 @@ class RecordingDocuments:
         )
         return ProducedDocuments([proposal], proposal_hash=proposal.content_hash)
 
-    def submission_package(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+    def submission_package(self, session, opportunity, out_dir, version=None):  # type: ignore[no-untyped-def]
         self.calls.append(("submission_package", opportunity.ref))
         letter = self._write(out_dir, "submission_letter", "submission", opportunity.ref)
         return ProducedDocuments([letter])
@@ -105,7 +105,7 @@ class RecordingDocuments:
         )
         return ProducedDocuments([sheet], problems=list(self.order_problems))
 
-    def current_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+    def current_documents(self, session, opportunity, out_dir, version=None):  # type: ignore[no-untyped-def]
         self.refreshed.append((opportunity.ref, opportunity.state.value))
         plan = self._write(out_dir, "control_plan", "control-plan", opportunity.state.value)
         return ProducedDocuments([plan])

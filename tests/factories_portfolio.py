@@ -52,6 +52,13 @@ STATES = (
 BID_MANAGERS = ("bm1@example.com", "bm2@example.com", "bm3@example.com")
 OWNERS = ("am1@example.com", "am2@example.com")
 GBP_RATE = 1.17
+DECIDING_ROLES = {
+    "technical": ("operations", "solution_consultant"),
+    "financial": ("finance",),
+    "legal": ("legal",),
+    "management": ("management",),
+}
+"""Who decides each area, as rules/governance.json names them (stored on each approval)."""
 
 
 @dataclass
@@ -508,6 +515,7 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
                     area=area,
                     round=round_,
                     status=status,
+                    deciding_roles=list(DECIDING_ROLES[area]),
                     requested_at=spec.now - timedelta(days=round_),
                 )
             )

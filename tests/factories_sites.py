@@ -21,7 +21,15 @@ from sqlmodel import Session, select
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.ports import RulesEngine
-from orchestrator.store.models import Account, Opportunity, Person, Site, State, TeamMember
+from orchestrator.store.models import (
+    Account,
+    AuditEvent,
+    Opportunity,
+    Person,
+    Site,
+    State,
+    TeamMember,
+)
 from orchestrator.wiring import open_context
 
 PROVIDER_COUNTRIES = ("DE", "FR", "GB", "ES", "IT", "PL", "SE", "CH", "AT", "IE", "DK", "CZ", "US")
@@ -175,6 +183,17 @@ def make_opportunity(
             session.add(
                 TeamMember(opportunity_id=opportunity.id or 0, person_id=person.id or 0, role=role)
             )
+        # its creation, by the process's own automation as the services would record it:
+        # the team it assigned carries approval powers (orchestrator.bid.facts.vouched)
+        session.add(
+            AuditEvent(
+                opportunity_id=opportunity.id or 0,
+                actor="test",
+                to_state=State(state),
+                trigger="create",
+                idempotency_key=f"{opportunity.id}:create:0",
+            )
+        )
         session.commit()
         return opportunity
 

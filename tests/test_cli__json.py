@@ -12,6 +12,7 @@ their own tests run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 from orchestrator.bid import services
 from orchestrator.cli.app import app
 from orchestrator.context import Context
+from orchestrator.dispatch import drain
 from orchestrator.store.models import (
     Account,
     Approval,
@@ -116,6 +118,7 @@ def _at_customer_decision(ctx: Context) -> str:
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    drain(ctx, notify=False)  # the effects of the set-up's answers, as their doors would
     return ref
 
 
@@ -211,7 +214,9 @@ def people_recover_admin(ctx: Context, cli: Json, tmp_path: Path) -> None:
 def login(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
     token = cli("people", "token", PEOPLE["finance"])["token"]
-    data = cli("login", "--token", token)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(token + "\n"))  # bid login < token-file
+        data = cli("login")
     assert (data["email"], data["logged_in"]) == (PEOPLE["finance"], True)
     assert Path(data["credentials_file"]).exists()
     assert cli("whoami")["email"] == PEOPLE["finance"]
@@ -221,7 +226,9 @@ def logout(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
     admin = cli("whoami")["email"]
     token = cli("people", "token", PEOPLE["finance"])["token"]
-    cli("login", "--token", token)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(token + "\n"))
+        cli("login")
     assert cli("logout")["logged_in"] is False
     assert cli("whoami")["email"] == admin
 

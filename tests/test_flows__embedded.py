@@ -110,7 +110,7 @@ def test_a_bid_is_carried_to_contract_one_event_per_transition(
 
 
 class _BrokenRenderer:
-    def bid_documents(self, session, opportunity, out_dir):  # type: ignore[no-untyped-def]
+    def bid_documents(self, session, opportunity, out_dir, version=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("renderer down")
 
 

@@ -1,6 +1,9 @@
-"""Hundreds of malformed inputs — opportunity YAML, sites CSV, quote files, Slack payloads —
-generated field by field. For each one: exit code 2 (or HTTP 4xx), one line naming the file,
-the row and the field, no traceback, and a database dump byte-identical before and after.
+"""Hundreds of malformed inputs — opportunity YAML, sites CSV, quote files, questionnaires
+(the workbook bombs of issue 23 among them), answer libraries, account files, free text and
+numbers on the command line, Slack payloads — generated field by field. For each one: exit
+code 2 (or HTTP 4xx), one line naming the file, the row and the field (or the limit), no
+traceback, a database dump byte-identical before and after, and (issue 23) each refused
+within 10 s and 500 MB.
 
 Everything runs in this process (`bid.main`, the Slack ASGI app), on SQLite and PostgreSQL.
 """
@@ -8,6 +11,8 @@ Everything runs in this process (`bid.main`, the Slack ASGI app), on SQLite and 
 from __future__ import annotations
 
 import json
+import resource
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ from orchestrator.slack.app import SlackAsgi, build_door
 from orchestrator.slack.blocks import ButtonValue
 from tests.conftest import RunCli
 from tests.factories import PEOPLE, new_bid
+from tests.support import bombs
 from tests.support.dump import dump
 from tests.support.slack_api import (
     SLACK_USERS,
@@ -42,6 +48,9 @@ class Case:
     content: bytes
     row: int | None = None
     field: str | None = None
+    suffix: str = ".in"
+    says: str | None = None
+    """Text the error line must hold (the limit it names)."""
 
 
 # --- opportunity YAML --------------------------------------------------------------------------
@@ -67,6 +76,7 @@ BASE: dict[str, Any] = {
     "strategy": "QoS first",
     "strategic_fit": "high",
     "pricing": {"contract_months": 36, "discount_pct": 5},
+    "order": {"legal_entity": "Fuzz Logistics NV"},
 }
 
 YAML_FLOATS = (".inf", "-.inf", ".nan", "1.0e+309", "1.0e+300")
@@ -77,6 +87,8 @@ BAD_TEXT = {
     "bell": "a\x07b",
     "too-long": "x" * 10_001,
     "delete": "a\x7fb",
+    "vertical tab": "a\x0bb",
+    "C1 control": "a\x9bb",
 }
 BAD_VALUES: dict[str, list[Any]] = {
     "account.tier": ["gold", 3, None, ["top"]],
@@ -98,7 +110,17 @@ BAD_VALUES: dict[str, list[Any]] = {
     "team.finance.email": ["fin", "", "x" * 250 + "@example.com"],
     "pricing.contract_months": [0, 500, 12.5, "three years"],
     "pricing.discount_pct": [100, -1, ".inf"],
-    "pricing.monthly_price": [{"teleport": 10}, {"fiber": -1}, {"fiber": ".inf"}, "cheap"],
+    "pricing.monthly_price": [
+        {"teleport": 10},
+        {"fiber": -1},
+        {"fiber": ".inf"},
+        {"fiber": ".nan"},
+        {"fiber": "1.0e+308"},
+        {"fiber": 1e13},
+        "cheap",
+    ],
+    "pricing.one_off_price": [{"fiber": ".nan"}, {"fiber": "1.0e+308"}],
+    "order.contract_start": ["2999-01-01", "someday"],
     "incumbent": ["sometimes", [True]],
 }
 
@@ -127,7 +149,13 @@ def yaml_cases() -> Iterator[Case]:
         for index, value in enumerate(values):
             data = _copy()
             marker = f"__FUZZ{index}__"
-            if (isinstance(value, str) and value.startswith((".", "-."))) or value in (
+            if isinstance(value, dict) and any(
+                isinstance(v, str) and (v.startswith(".") or "e+" in v) for v in value.values()
+            ):
+                _set(data, path, {k: marker for k in value})
+                raw = next(iter(value.values()))
+                content = _yaml(data, {f"'{marker}'": raw, marker: raw})
+            elif (isinstance(value, str) and value.startswith((".", "-."))) or value in (
                 "1.0e+309",
                 "1.0e+300",
             ):
@@ -207,6 +235,10 @@ BAD_SITE_VALUES: dict[str, list[str]] = {
     "bandwidth_mbps": ["", "0", "-1", "abc", "1e3", "1.5", str(2**63), str(2**31), "100001"],
     "access": ["", "pigeon", "FIBRE"],
 }
+BAD_SITE_OPTIONAL: dict[str, list[str]] = {
+    "requested_install_date": ["2999-01-01", "2027-02-30", "soon"],
+    "contact_name": ["a\x1bb"],
+}
 
 
 def _csv(rows: list[list[str]]) -> bytes:
@@ -228,6 +260,12 @@ def sites_cases() -> Iterator[Case]:
     yield Case(
         "sites service", _csv([[*SITE_HEADER, "service"], [*GOOD_SITE, "teleport"]]), 2, "service"
     )
+    for column, values in BAD_SITE_OPTIONAL.items():
+        for value in values:
+            rows = [[*SITE_HEADER, column], [*GOOD_SITE, value]]
+            yield Case(f"sites {column}={value[:20]!r}", _csv(rows), row=2, field=column)
+    many = [SITE_HEADER, *([f"M{n}", *GOOD_SITE[1:]] for n in range(20_001))]
+    yield Case("sites 20,001 in one bid", _csv(many), says="the limit of sites per bid")
     yield Case("sites extra value", _csv([SITE_HEADER, [*GOOD_SITE, "surprise"]]), row=2)
     yield Case(
         "sites duplicate id", _csv([SITE_HEADER, GOOD_SITE, GOOD_SITE]), row=3, field="site_id"
@@ -268,10 +306,24 @@ BAD_QUOTE_VALUES: dict[str, list[str]] = {
     "site_id": ["", "S9999", "=1+1", "S0001\x1b"],
     "provider": ["", "acme-telecom", "IN-HOUSE", "in_house"],
     "kind": ["", "final", "1"],
-    "monthly_cost": ["", "-1", "nan", "inf", "1e400", "1,000", "abc", "1e12", "12.1234567"],
-    "one_off_cost": ["", "-0.5", "Infinity", "0x10"],
+    "monthly_cost": [
+        "",
+        "-1",
+        "nan",
+        "inf",
+        "1e400",
+        "1,000",
+        "abc",
+        "1e12",
+        "12.1234567",
+        "1e308",
+        "NaN",
+        "+1",
+        "1_000",
+    ],
+    "one_off_cost": ["", "-0.5", "Infinity", "0x10", "1e308", "-inf"],
     "currency": ["", "XYZ", "€"],
-    "valid_until": ["", "2027-02-30", "30/06/2027", "soon", "2027-6-31"],
+    "valid_until": ["", "2027-02-30", "30/06/2027", "soon", "2027-6-31", "2999-12-31"],
 }
 
 
@@ -283,6 +335,16 @@ def quotes_cases() -> Iterator[Case]:
             yield Case(
                 f"quotes {column}={value[:20]!r}", _csv([QUOTE_HEADER, row]), row=2, field=column
             )
+    for column, value in (
+        ("provider_reference", "a\x1bb"),
+        ("provider_reference", "x" * 101),
+        ("delivery_days", "0"),
+        ("delivery_days", "1001"),
+        ("delivery_days", "-3"),
+        ("delivery_days", "1e3"),
+    ):
+        rows = [[*QUOTE_HEADER, column], [*GOOD_QUOTE, value]]
+        yield Case(f"quotes {column}={value[:20]!r}", _csv(rows), row=2, field=column)
     yield Case("quotes extra value", _csv([QUOTE_HEADER, [*GOOD_QUOTE, "x"]]), row=2)
     yield Case(
         "quotes second budgetary", _csv([QUOTE_HEADER, GOOD_QUOTE, GOOD_QUOTE]), 3, "site_id"
@@ -302,6 +364,239 @@ def quotes_cases() -> Iterator[Case]:
     }
     for name, content in raw.items():
         yield Case(f"quotes {name}", content)
+
+
+# --- questionnaires, the workbook bombs among them -------------------------------------------
+
+QUESTIONNAIRE_HEADER = ["Req ID", "Requirement", "Mandatory"]
+
+
+def questionnaire_cases() -> Iterator[Case]:
+    for name in bombs.BOMBS:
+        yield Case(f"questionnaire {name}", bombs.built(name), suffix=".xlsx", says="the limit")
+    good = bombs.questionnaire()
+    raw = {
+        "not a zip": (b"PK\x03\x04 not really", ".xlsx"),
+        "a truncated workbook": (good[: len(good) // 2], ".xlsx"),
+        "a zip without a workbook": (_zip({"hello.txt": b"hi"}), ".xlsx"),
+        "a text file named .xlsx": (b"Req ID,Requirement\nR1,x\n", ".xlsx"),
+        "an old .xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
+        "a .txt": (b"Req ID,Requirement\n", ".txt"),
+        "an empty .csv": (b"", ".csv"),
+        "a .csv without a header": (b"a,b\nc,d\n", ".csv"),
+        "a binary .csv": (b"\x00\x01\x02", ".csv"),
+        "a latin-1 .csv": ("Req ID,Requirement\nR1,Caf\xe9\n".encode("latin-1"), ".csv"),
+    }
+    for name, (content, suffix) in raw.items():
+        yield Case(f"questionnaire {name}", content, suffix=suffix)
+    rows = {
+        "an id twice": [["R1", "a", "M"], ["R1", "b", "M"]],
+        "no text": [["R1", "", "M"]],
+        "no id": [["", "text", "M"]],
+        "a control character": [["R1", "a\x1bb", "M"]],
+        "an unreadable mandatory": [["R1", "text", "perhaps"]],
+        "text past the limit": [["R1", "x" * 10_001, "M"]],
+        "an id past 100 characters": [["R" * 101, "text", "M"]],
+    }
+    for name, body in rows.items():
+        content = _csv([QUESTIONNAIRE_HEADER, *body])
+        yield Case(f"questionnaire csv {name}", content, row=2, suffix=".csv")
+    many = [QUESTIONNAIRE_HEADER, *([f"R{n}", "text", "M"] for n in range(20_100))]
+    yield Case("questionnaire 20,100-row csv", _csv(many), suffix=".csv", says="rows")
+
+
+def _zip(parts: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+# --- answer libraries -------------------------------------------------------------------------
+
+LIBRARY_HEADER = ["id", "question", "answer", "compliance", "tags", "owner", "last_reviewed"]
+GOOD_ANSWER = [
+    "SEC-001",
+    "Do you hold ISO 27001?",
+    "Yes.",
+    "comply",
+    "security",
+    "sofie@example.com",
+    "2026-09-01",
+]
+BAD_LIBRARY_VALUES: dict[str, list[str]] = {
+    "id": ["", "=cmd", "a b", "x" * 65, "SEC\x1b"],
+    "question": ["", "a\x07b", "x" * 20_001],
+    "answer": ["", "a\x1b[2Jb", "x" * 20_001],
+    "compliance": ["always", "1"],
+    "tags": ["x" * 61, "a\x1bb"],
+    "owner": ["", "sofie", "a b@c.de", "x\x7f@y.z"],
+    "last_reviewed": ["", "2026-02-30", "2999-01-01", "yesterday"],
+}
+
+
+def library_cases() -> Iterator[Case]:
+    for column, values in BAD_LIBRARY_VALUES.items():
+        for value in values:
+            row = list(GOOD_ANSWER)
+            row[LIBRARY_HEADER.index(column)] = value
+            yield Case(
+                f"library {column}={value[:20]!r}",
+                _csv([LIBRARY_HEADER, row]),
+                row=2,
+                field=column,
+                suffix=".csv",
+            )
+    months = [*LIBRARY_HEADER, "review_months"]
+    for value in ("0", "121", "often", "1e3"):
+        yield Case(
+            f"library review_months={value}",
+            _csv([months, [*GOOD_ANSWER, value]]),
+            row=2,
+            field="review_months",
+            suffix=".csv",
+        )
+    yield Case(
+        "library duplicate id",
+        _csv([LIBRARY_HEADER, GOOD_ANSWER, GOOD_ANSWER]),
+        row=3,
+        field="id",
+        suffix=".csv",
+    )
+    yield Case(
+        "library unknown column",
+        _csv([[*LIBRARY_HEADER, "secret"], [*GOOD_ANSWER, "x"]]),
+        row=1,
+        suffix=".csv",
+    )
+    raw = {
+        "empty csv": (b"", ".csv"),
+        "header only": (_csv([LIBRARY_HEADER]), ".csv"),
+        "yaml without answers": (b"questions: []\n", ".yaml"),
+        "yaml answers not a list": (b"answers: 7\n", ".yaml"),
+        "yaml entry not a mapping": (b"answers:\n  - just text\n", ".yaml"),
+        "yaml unknown field": (b"answers:\n  - id: A\n    colour: red\n", ".yaml"),
+        "yaml alias bomb": (
+            b"a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            b"c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+            b"e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+            ".yaml",
+        ),
+        "a .json": (b"{}", ".json"),
+        "oversized csv": (_csv([LIBRARY_HEADER]) + b"#" * 20_000_100, ".csv"),
+    }
+    for name, (content, suffix) in raw.items():
+        yield Case(f"library {name}", content, suffix=suffix)
+
+
+# --- account files ----------------------------------------------------------------------------
+
+ACCOUNT_HEADER = ["name", "tier", "country", "owner", "potential_revenue_eur"]
+GOOD_ACCOUNT = ["Fuzz Logistics", "major", "BE", "am@example.com", "250000"]
+BAD_ACCOUNT_VALUES: dict[str, list[str]] = {
+    "name": ["", "a\x1bb", "x" * 301, "a\x7fb"],
+    "tier": ["", "gold", "TOP"],
+    "country": ["XX", "BEL", "1"],
+    "owner": ["am", "a b@c.de", "x" * 250 + "@example.com"],
+    "potential_revenue_eur": ["inf", "nan", "1e308", "-1", "1e12", "lots", "1,000", "Infinity"],
+}
+
+
+def account_cases() -> Iterator[Case]:
+    for column, values in BAD_ACCOUNT_VALUES.items():
+        for value in values:
+            row = list(GOOD_ACCOUNT)
+            row[ACCOUNT_HEADER.index(column)] = value
+            yield Case(
+                f"accounts {column}={value[:20]!r}",
+                _csv([ACCOUNT_HEADER, row]),
+                row=2,
+                field=column,
+            )
+    end = [*ACCOUNT_HEADER, "competitor_contract_end"]
+    for value in ("2999-01-01", "2027-02-30", "soon"):
+        yield Case(
+            f"accounts competitor_contract_end={value}",
+            _csv([end, [*GOOD_ACCOUNT, value]]),
+            row=2,
+            field="competitor_contract_end",
+        )
+    yield Case(
+        "accounts twice, by case and accents",
+        _csv([ACCOUNT_HEADER, GOOD_ACCOUNT, ["FUZZ LOGISTICS", *GOOD_ACCOUNT[1:]]]),
+        row=3,
+        field="name",
+    )
+    yield Case("accounts short row", _csv([ACCOUNT_HEADER, GOOD_ACCOUNT[:2]]), row=2)
+    for header in (["tier"], ["name", "tier", "colour"], ["name", "tier", "tier"]):
+        yield Case(f"accounts header {header}", _csv([header, ["x"] * len(header)]), row=1)
+    raw = {
+        "empty": b"",
+        "binary": b"\x00\x01",
+        "latin-1": _csv([ACCOUNT_HEADER]) + "Caf\xe9,major,BE,,\n".encode("latin-1"),
+        "unterminated quote": _csv([ACCOUNT_HEADER]) + b'"Fuzz,major\n',
+    }
+    for name, content in raw.items():
+        yield Case(f"accounts {name}", content)
+
+
+# --- free text and numbers on the command line --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArgsCase:
+    """A command whose option breaks a limit: one line naming the field, exit 2."""
+
+    name: str
+    args: tuple[str, ...]
+    field: str
+
+
+def args_cases(ref: str) -> Iterator[ArgsCase]:
+    long_reason = "x" * 4_097
+    for name, reason in (
+        ("4 KB + 1", long_reason),
+        ("128 KB", "y" * 131_072),
+        ("escape", "why\x1b[2J"),
+        ("NUL", "a\x00b"),
+        ("bell", "a\x07b"),
+        ("multi-byte past 4 KB", "é" * 2_049),
+    ):
+        yield ArgsCase(
+            f"withdraw --reason {name}",
+            ("withdraw", ref, "--reason", reason, "--category", "price"),
+            "reason",
+        )
+        yield ArgsCase(
+            f"result --reason {name}", ("result", ref, "--lost", "--reason", reason), "reason"
+        )
+        yield ArgsCase(
+            f"update --reason {name}",
+            ("opportunity", "update", ref, "--reason", reason, "--contract-months", "24"),
+            "reason",
+        )
+    for value in ("inf", "nan", "1e308", "-inf", "-1", "1e13"):
+        for option, key in (("--monthly", "monthly_price"), ("--one-off", "one_off_price")):
+            yield ArgsCase(
+                f"pricing {option} fiber={value}",
+                ("pricing", ref, "--by", PEOPLE["bid_manager"], option, f"fiber={value}"),
+                f"pricing.{key}.fiber",
+            )
+    for value in ("nan", "inf", "100", "-1"):
+        yield ArgsCase(
+            f"pricing --discount {value}",
+            ("pricing", ref, "--by", PEOPLE["bid_manager"], "--discount", value),
+            "pricing.discount_pct",
+        )
+    yield ArgsCase(
+        "update --deadline 2999",
+        ("opportunity", "update", ref, "--reason", "x", "--deadline", "2999-01-01"),
+        "deadline",
+    )
 
 
 # --- Slack payloads -----------------------------------------------------------------------------
@@ -392,12 +687,23 @@ FILE_CASES = {
     "yaml": list(yaml_cases()),
     "sites": list(sites_cases()),
     "quotes": list(quotes_cases()),
+    "library": list(library_cases()),
+    "accounts": list(account_cases()),
 }
+"""The questionnaires are generated in their test (the bombs take seconds to build)."""
+QUESTIONNAIRE_COUNT = len(bombs.BOMBS) + 10 + 7 + 1
+SECONDS_PER_REFUSAL = 10.0
+MEGABYTES_PER_REFUSAL = 500
 
 
-def test_the_suite_generates_at_least_250_malformed_inputs() -> None:
-    total = sum(len(cases) for cases in FILE_CASES.values()) + _count_slack_cases()
-    assert total >= 250, total
+def test_the_suite_generates_at_least_450_malformed_inputs() -> None:
+    total = (
+        sum(len(cases) for cases in FILE_CASES.values())
+        + QUESTIONNAIRE_COUNT
+        + len(list(args_cases("OPP-0001")))
+        + _count_slack_cases()
+    )
+    assert total >= 450, total
 
 
 # --- running them -----------------------------------------------------------------------------
@@ -414,6 +720,8 @@ def _check_one_line(case: Case, code: int, out: str, err: str, path: Path) -> li
         problems.append(f"{len(lines)} lines: {lines[:3]}")
     elif not lines[0].startswith(f"error: {path}"):
         problems.append(f"does not name the file: {lines[0][:120]}")
+    elif case.says is not None and case.says not in lines[0]:
+        problems.append(f"does not say '{case.says}': {lines[0][:160]}")
     else:
         if case.row is not None and f"row {case.row}" not in lines[0]:
             problems.append(f"does not name row {case.row}: {lines[0][:160]}")
@@ -432,10 +740,16 @@ def _run_files(
     assert run_cli("whoami").code == 0  # the folder's admin exists before the first dump
     before = dump(ctx.engine)
     failures: list[str] = []
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for number, case in enumerate(cases):
-        path = tmp_path / f"case-{number:03d}.in"
+        path = tmp_path / f"case-{number:03d}{case.suffix}"
         path.write_bytes(case.content)
+        started = time.monotonic()
         result = run_cli(*command(path))
+        took = time.monotonic() - started
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+        if took > SECONDS_PER_REFUSAL or grown > MEGABYTES_PER_REFUSAL:
+            failures.append(f"{case.name}: refused after {took:.1f} s, peak +{grown:.0f} MB")
         failures += _check_one_line(case, result.code, result.out, result.err, path)
         after = dump(ctx.engine)
         if after != before:
@@ -466,6 +780,60 @@ def test_malformed_quote_files(run_cli: RunCli, ctx: Context, tmp_path: Path) ->
         FILE_CASES["quotes"],
         lambda p: ("quotes", "import", ref, str(p), "--by", PEOPLE["sales_support"]),
     )
+
+
+def test_malformed_questionnaires_and_workbook_bombs(
+    run_cli: RunCli, ctx: Context, tmp_path: Path
+) -> None:
+    cases = list(questionnaire_cases())
+    assert len(cases) == QUESTIONNAIRE_COUNT
+    ref = new_bid(ctx, site_count=6)
+    _run_files(
+        run_cli,
+        ctx,
+        tmp_path,
+        cases,
+        lambda p: ("rfp", "import", ref, str(p), "--by", PEOPLE["bid_manager"]),
+    )
+
+
+def test_malformed_answer_libraries(run_cli: RunCli, ctx: Context, tmp_path: Path) -> None:
+    new_bid(ctx)
+    _run_files(
+        run_cli,
+        ctx,
+        tmp_path,
+        FILE_CASES["library"],
+        lambda p: ("rfp", "library", "import", str(p)),
+    )
+
+
+def test_malformed_account_files(run_cli: RunCli, ctx: Context, tmp_path: Path) -> None:
+    new_bid(ctx)
+    _run_files(
+        run_cli, ctx, tmp_path, FILE_CASES["accounts"], lambda p: ("account", "import", str(p))
+    )
+
+
+def test_free_text_and_numbers_past_their_limits(run_cli: RunCli, ctx: Context) -> None:
+    ref = new_bid(ctx, site_count=6)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, ref)
+    assert run_cli("whoami").code == 0
+    before = dump(ctx.engine)
+    failures: list[str] = []
+    for case in args_cases(ref):
+        result = run_cli(*case.args)
+        lines = result.err.strip().splitlines()
+        if result.code != 2 or len(lines) != 1 or "Traceback" in result.err:
+            failures.append(f"{case.name}: exit {result.code}, {lines[:2]}")
+        elif f"field '{case.field}'" not in lines[0]:
+            failures.append(f"{case.name}: names no field {case.field}: {lines[0][:160]}")
+        if dump(ctx.engine) != before:
+            failures.append(f"{case.name}: the database changed")
+            before = dump(ctx.engine)
+    assert failures == [], "\n".join(failures)
 
 
 def test_malformed_slack_payloads(ctx: Context) -> None:

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from orchestrator.bid import people, services
-from orchestrator.bid.facts import holds_role, latest_decision
+from orchestrator.bid.facts import approval_request, decider_for
 from orchestrator.bid.onboarding import import_sites
 from orchestrator.context import Context
+from orchestrator.decisions.authority import holds_power
 from orchestrator.errors import BidError
 from orchestrator.lifecycle.table import TRANSITIONS, State
 from orchestrator.slack.app import SlackDoor, build_door
@@ -214,7 +215,14 @@ def _play(world: World, ref: str, step: tuple[Any, ...], seen: list[str], n: int
         services.run_to_wait(ctx, ref, by)
     elif kind == "click":
         _, user, area, pinned = step
-        value = ButtonValue(ref=ref, area=area, proposal_hash=_pick(pinned, ctx, ref, seen))
+        request, fingerprint = _latest_request(ctx, ref, area)
+        value = ButtonValue(
+            ref=ref,
+            area=area,
+            proposal_hash=_pick(pinned, ctx, ref, seen),
+            request=request,
+            fingerprint=fingerprint,
+        )
         world.door._approve(user, "D0001", value, reject=False, reason=None)
         assert world.door.wait_idle(timeout=30)
     elif kind == "strategy":
@@ -227,6 +235,14 @@ def _play(world: World, ref: str, step: tuple[Any, ...], seen: list[str], n: int
         services.withdraw(ctx, ref, reason="r", by=step[1], category="price")
     elif kind == "sites":
         import_sites(ctx, ref, sites(1, prefix=f"X{n}-"), actor=step[1])
+
+
+def _latest_request(ctx: Context, ref: str, area: str) -> tuple[int | None, str | None]:
+    """The request of `area` the newest message's buttons name (none yet: no request)."""
+    with reading(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        asked = [a for a in services.current_approvals(session, opportunity) if a.area == area]
+    return (asked[-1].id, asked[-1].summary_fingerprint) if asked else (None, None)
 
 
 PROGRESS = {state: rank for rank, state in enumerate(
@@ -272,20 +288,23 @@ def _check(ctx: Context, ref: str) -> State:
                 Approval.status == ApprovalStatus.GRANTED,
             )
         ).all()
-        record = latest_decision(session, opportunity.id or 0, "governance")
-        approver_roles = (record.outputs if record else {}).get("approver_roles", {})
         members = select(TeamMember).where(TeamMember.opportunity_id == opportunity.id)
         team = {(m.person_id, m.role) for m in session.exec(members).all()}
         for approval in granted:
             approver = session.get(Person, approval.approver_id)
             assert approver is not None
-            roles = set(approver_roles.get(approval.area, []))
+            roles = set(approval.deciding_roles)
             # on this bid's team in one of the roles, or granted it organisation-wide by an
             # admin (in this world only the CFO is)
             on_team = any((approver.id, role) in team for role in roles)
             granted_role = approver.email == CFO and bool(roles & set(approver.roles))
             assert on_team or granted_role, (approval.area, approver.email)
-            assert holds_role(session, opportunity, approver, list(roles))
+            decider = decider_for(session, opportunity, approver)
+            assert holds_power(decider, approval_request(approval))
+        # never one person deciding two areas of one round
+        decided = {(a.round, a.approver_id, a.area) for a in granted}
+        per_person = {(r, who) for r, who, _ in decided}
+        assert len(per_person) == len(decided), decided
         # never a submission without every required approval on the current version
         if opportunity.state in SUBMITTED or any(e.to_state == State.SUBMISSION for e in moves):
             current_round = session.exec(

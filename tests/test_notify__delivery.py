@@ -130,11 +130,20 @@ def test_approval_messages_carry_facts_and_buttons_bound_to_the_proposal_version
     _notifier(slack_ctx).deliver_pending(slack_ctx)
     with Session(slack_ctx.engine) as session:
         from orchestrator.bid.services import get_opportunity
+        from orchestrator.store.models import Approval
 
         version = get_opportunity(session, ref).proposal_hash
+        request = session.exec(select(Approval).where(Approval.area == "financial")).one()
     buttons = sent_buttons(slack_api, "UFIN")
     assert [b["action_id"] for b in buttons] == ["approval_approve", "approval_reject"]
-    assert json.loads(buttons[0]["value"]) == {"ref": ref, "area": "financial", "hash": version}
+    assert json.loads(buttons[0]["value"]) == {
+        "ref": ref,
+        "area": "financial",
+        "hash": version,
+        "req": request.id,
+        "fp": request.summary_fingerprint,
+    }
+    assert request.summary_fingerprint and len(request.summary_fingerprint) == 64
     message = next(
         c.args
         for c in slack_api.calls("chat.postMessage")

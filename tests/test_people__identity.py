@@ -218,12 +218,17 @@ def test_a_lost_admin_token_is_recovered_through_the_database_door(
     assert [a for _, a, _ in _trail(ctx)][-2:] == ["token_issued", "admin_token_recovered"]
 
 
-def test_login_keeps_the_token_for_this_os_user_only(run_cli: RunCli, ctx: Context) -> None:
+def test_login_keeps_the_token_for_this_os_user_only(
+    run_cli: RunCli, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
     new_bid(ctx)
     assert run_cli("whoami").code == 0  # the folder's admin
     issued = run_cli("people", "token", PEOPLE["finance"])
     token = issued.out.strip()
-    assert run_cli("login", "--token", token).code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))  # bid login < token-file
+    assert run_cli("login").code == 0
     credentials = Path(os.environ["BID_CREDENTIALS_FILE"])
     assert stat.S_IMODE(os.stat(credentials).st_mode) == 0o600
     assert PEOPLE["finance"] in run_cli("whoami").out

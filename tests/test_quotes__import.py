@@ -254,6 +254,7 @@ def _granted_financial(engine: Engine, opp: Opportunity, state: State) -> None:
                 area="financial",
                 round=1,
                 status="granted",
+                deciding_roles=["finance"],
                 proposal_hash="abc",
             )
         )

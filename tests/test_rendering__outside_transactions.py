@@ -40,8 +40,10 @@ class HeldDocuments(RecordingDocuments):
     started: threading.Event = dataclasses.field(default_factory=threading.Event)
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
-    def bid_documents(self, session: Session, opportunity: Opportunity, out_dir: Path) -> Any:
-        produced = super().bid_documents(session, opportunity, out_dir)  # type: ignore[no-untyped-call]
+    def bid_documents(
+        self, session: Session, opportunity: Opportunity, out_dir: Path, version: Any = None
+    ) -> Any:
+        produced = super().bid_documents(session, opportunity, out_dir, version)  # type: ignore[no-untyped-call]
         self.started.set()
         if not self.release.wait(timeout=60):
             raise TimeoutError("the test never released the render")

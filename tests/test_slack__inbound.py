@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,11 +20,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from orchestrator.bid import services
+from orchestrator.bid.quotes import import_quotes
 from orchestrator.context import Context
 from orchestrator.slack.app import SlackAsgi, SlackDoor, build_door
 from orchestrator.slack.notify import SlackNotifier, slack_client
 from orchestrator.store.models import Approval, AuditEvent, OutboxMessage, Person
-from tests.factories import PEOPLE
+from tests.factories import PEOPLE, quote_file
 from tests.support.slack_api import (
     SLACK_USERS,
     FakeSlackApi,
@@ -281,13 +283,121 @@ def test_a_click_on_an_outdated_proposal_version_is_refused_with_a_pointer(
     assert "outdated proposal version" in (refusal.reason or "")
 
 
+def _last_button(api: FakeSlackApi, email: str, action_id: str, area: str) -> dict[str, Any]:
+    return [
+        b
+        for b in sent_buttons(api, slack_user(email))
+        if b["action_id"] == action_id and json.loads(b["value"]).get("area") == area
+    ][-1]
+
+
+def _margins_shown(api: FakeSlackApi, user: str) -> list[str]:
+    """The "Margin vs floor" field of every approval message posted to `user`, in order."""
+    shown = []
+    for call in api.calls("chat.postMessage", ok_only=True):
+        if call.args.get("channel") != user:
+            continue
+        blocks = call.args.get("blocks") or []
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        for block in blocks:
+            for field in block.get("fields") or []:
+                if field["text"].startswith("*Margin vs floor*"):
+                    shown.append(field["text"].split("\n", 1)[1])
+    return shown
+
+
+def test_an_old_button_does_not_decide_the_request_that_replaced_it(
+    slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp, tmp_path: Path
+) -> None:
+    """Issue 23: a dearer quote dropped the margin under the floor, the financial approval
+    was asked again, and a click on the old message (showing the old margin) granted the new
+    request. The button names its request and the summary it showed: the click is refused
+    and the approver is sent the current request, whose button then decides it."""
+    ref = bid_in_governance(slack_ctx)
+    _deliver(slack_ctx)
+    old = _button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    app.click("UFIN", old)
+    app.settle()
+    first = _approval(slack_ctx, "financial")
+    assert first.status == "granted"
+
+    dearer = quote_file(slack_ctx, ref, tmp_path / "dearer.csv", cost_share=0.98)
+    import_quotes(slack_ctx, ref, dearer, actor=PEOPLE["sales_support"])
+    _deliver(slack_ctx)
+    again = _approval(slack_ctx, "financial")
+    assert again.status == "requested" and again.id != first.id
+    assert again.proposal_hash == json.loads(old["value"])["hash"]  # the version is the same
+    old_margin, *_ = _margins_shown(slack_api, "UFIN")
+
+    app.click("UFIN", old)  # the message that showed the old margin
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "requested"
+    assert json.loads(old["value"])["req"] == first.id
+    assert again.summary_fingerprint != first.summary_fingerprint  # what was shown is not
+    assert len(_events(slack_ctx, "approval_granted")) == 1
+    refusal = _events(slack_ctx, "approve_refused")[-1]
+    assert "replaced by a later one" in (refusal.reason or "")
+    answer = _ephemerals(slack_api, "UFIN")[-1]
+    assert "replaced by a later one" in answer and "sent to you now" in answer
+    current = _last_button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    value = json.loads(current["value"])
+    assert (value["req"], value["fp"]) == (again.id, again.summary_fingerprint)
+    new_margin = _margins_shown(slack_api, "UFIN")[-1]
+    assert new_margin != old_margin and "below the floor" in new_margin
+
+    app.click("UFIN", current)
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "granted"
+    granted = _events(slack_ctx, "approval_granted")
+    assert [e.inputs["request"] for e in granted] == [first.id, again.id]
+
+
+def test_a_request_still_open_when_the_deal_changed_is_replaced_too(
+    slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp, tmp_path: Path
+) -> None:
+    """Nobody clicked yet; a dearer quote changes the margin shown: the open request is
+    replaced by one showing the new deal, and the old message's button decides nothing."""
+    ref = bid_in_governance(slack_ctx)
+    _deliver(slack_ctx)
+    old = _button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    dearer = quote_file(slack_ctx, ref, tmp_path / "dearer.csv", cost_share=0.6)
+    import_quotes(slack_ctx, ref, dearer, actor=PEOPLE["sales_support"])
+    _deliver(slack_ctx)
+    with Session(slack_ctx.engine) as session:
+        financial = session.exec(
+            select(Approval).where(Approval.area == "financial").order_by(col(Approval.id))
+        ).all()
+    assert [a.status for a in financial] == ["invalidated", "requested"]
+    app.click("UFIN", old)
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "requested"
+    assert "replaced by a later one" in _ephemerals(slack_api, "UFIN")[-1]
+    current = _last_button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    app.click("UFIN", current)
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "granted"
+
+
+def test_a_button_whose_summary_was_altered_is_refused(
+    slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp
+) -> None:
+    bid_in_governance(slack_ctx)
+    _deliver(slack_ctx)
+    button = _button(slack_api, PEOPLE["finance"], "approval_approve", "financial")
+    forged = {**json.loads(button["value"]), "fp": "0" * 64}
+    app.click("UFIN", {**button, "value": json.dumps(forged)})
+    app.settle()
+    assert _approval(slack_ctx, "financial").status == "requested"
+    assert "is not the one requested" in _ephemerals(slack_api, "UFIN")[-1]
+
+
 def test_twenty_concurrent_clicks_on_one_area_record_exactly_one_grant(
     slack_ctx: Context, slack_api: FakeSlackApi, app: RunningApp
 ) -> None:
     bid_in_governance(slack_ctx)
     _deliver(slack_ctx)
     button = _button(slack_api, PEOPLE["operations"], "approval_approve", "technical")
-    clickers = ["UOPS", "USC"] * 10  # both hold a technical approver role
+    clickers = ["UOPS", "USC"] * 10  # both hold a technical approver role; USC froze the design
     payloads = [block_actions(user, button["action_id"], button["value"]) for user in clickers]
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda p: app.post(p).status_code, payloads))
@@ -301,7 +411,12 @@ def test_twenty_concurrent_clicks_on_one_area_record_exactly_one_grant(
     answers = _ephemerals(slack_api, "UOPS") + _ephemerals(slack_api, "USC")
     assert len(answers) == 20
     assert sum("granted by" in a for a in answers) == 1
-    assert _events(slack_ctx, "approve_refused") == []
+    # the solution consultant froze the design: every one of their clicks is refused by the
+    # duties table, whichever click came first
+    refused = _events(slack_ctx, "approve_refused")
+    assert [e.actor for e in refused] == [PEOPLE["solution_consultant"]] * 10
+    assert all("duties.yaml: freezer_not_technical_approver" in (e.reason or "") for e in refused)
+    assert all("freezer_not_technical_approver" in a for a in _ephemerals(slack_api, "USC"))
 
 
 def test_reject_opens_a_modal_and_its_submission_records_the_rejection(

@@ -9,6 +9,7 @@ the bid on, Slack messages) through the one dispatcher before it answers.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from orchestrator.config import get_settings
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     options = parser.parse_args(argv)
+    os.umask(0o077)  # what the service writes (uploads, documents, the database) is private
 
     import uvicorn
 

@@ -21,6 +21,7 @@ from orchestrator.decisions.funnel_rules import load_funnel_config
 from orchestrator.decisions.portfolio_rules import load_portfolio_rules
 from orchestrator.errors import InputError, InputErrors, NotFound, NotPermitted
 from orchestrator.intake.accounts import AccountRow
+from orchestrator.intake.limits import date_within, free_text
 from orchestrator.lifecycle.table import ENDS
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
@@ -147,6 +148,7 @@ def require_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise InputError("a reason is required", field="reason")
+    text = free_text(text, "reason", newlines=True)
     if len(text) > MAX_REASON:
         raise InputError(f"is longer than {MAX_REASON} characters", field="reason")
     return text
@@ -427,12 +429,14 @@ def check_competitor(ctx: Context, competitor: str, contract_end: date) -> tuple
     competitor = " ".join(competitor.split())
     if not competitor or len(competitor) > 300:
         raise InputError("give the competitor's name (at most 300 characters)", field="competitor")
+    free_text(competitor, "competitor")  # no control characters
     today = ctx.clock().date()
     if contract_end <= today:
         raise InputError(
             f"{contract_end.isoformat()} has passed; give the competitor's contract end",
             field="contract_end",
         )
+    date_within(contract_end, today, "contract_end")
     lead = load_portfolio_rules(ctx.settings.rules_dir).wake_before_competitor_end_days
     return competitor, max(today, contract_end - timedelta(days=lead))
 
@@ -481,6 +485,7 @@ def record_competitor(
     """What a lost bid taught us: who won and when their contract ends. The account sleeps
     until `wake.before_competitor_end_days` before that end (not before today). A loss
     recorded with its competitor (`bid result --lost --competitor ...`) does the same."""
+    reason = free_text(reason, "reason", required=False, newlines=True) or None
     competitor, wakes_on = check_competitor(ctx, competitor, contract_end)
     with transaction(ctx.engine) as session:
         account = get_account(session, name)

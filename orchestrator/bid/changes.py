@@ -11,15 +11,14 @@ the change is written, so a refusal rolls everything back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
 
 from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
-from orchestrator.bid.facts import account_of, current_approvals
+from orchestrator.bid.facts import account_of, current_approvals, deciding_roles
 from orchestrator.bid.governance import (
-    approver_roles,
     invalidate_approvals,
     request_approval,
 )
@@ -158,7 +157,7 @@ def _tell(
             floor=_pct(floor) if floor is not None else "",
             consequence=consequence,
         )
-        asked = roles.get(area) or approver_roles(session, opportunity, area)
+        asked = deciding_roles(session, opportunity, area) or roles.get(area) or [area]
         for person in recipients(session, opportunity, asked):
             queued = outbox.enqueue(
                 session,
@@ -275,8 +274,9 @@ def _reapprove(
     floor: float | None,
     actor: str,
 ) -> ChangeOutcome:
-    """Invalidate the granted approvals the change touches and ask again; ask for an area the
-    changed deal now needs and the round did not have yet (management below the floor)."""
+    """Replace the approvals the change touches (granted or still requested) with new
+    requests showing the changed deal; ask for an area the changed deal now needs and the
+    round did not have yet (management below the floor)."""
     deal = deal or load_deal(session, ctx, opportunity)
     decision = decision or governance_decision_for(ctx, deal)
     record_decision(session, opportunity, decision)
@@ -284,11 +284,6 @@ def _reapprove(
     reason = f"{change.what}: margin {_pct(change.margin_before)} → {_pct(change.margin_after)}"
     if floor is not None:
         reason += f" (floor {_pct(floor)})"
-    pending = {
-        a.area
-        for a in current_approvals(session, opportunity)
-        if a.status == ApprovalStatus.REQUESTED and a.area in rule.approvals
-    }
     invalidated = invalidate_approvals(
         session,
         ctx,
@@ -314,19 +309,6 @@ def _reapprove(
         roles = list(decision.outputs["approver_roles"].get(area, [area]))
         request_approval(session, ctx, opportunity, area, roles, summary=summary, why=reason)
         requested.append(area)
-    told: tuple[str, ...] = ()
-    if pending:
-        still = replace(rule, approvals=tuple(sorted(pending)))
-        told = _tell(
-            session,
-            ctx,
-            opportunity,
-            change,
-            still,
-            floor,
-            "your approval is still requested: decide on the changed deal (bid approval show)",
-            decision,
-        )
     return ChangeOutcome(
         rule.id,
         rule.action,
@@ -334,5 +316,4 @@ def _reapprove(
         floor,
         invalidated=tuple(invalidated),
         requested=tuple(requested),
-        notified=told,
     )

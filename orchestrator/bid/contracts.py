@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from orchestrator.bid.accounts import Woken, wake_due_accounts
 from orchestrator.bid.deal import load_deal
 from orchestrator.bid.facts import account_of, team
+from orchestrator.bid.people import require_grant
 from orchestrator.bid.recording import audit_creation, routing_for
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -35,6 +36,7 @@ from orchestrator.store import outbox
 from orchestrator.store.db import transaction
 from orchestrator.store.models import (
     Contract,
+    Grant,
     Milestone,
     Opportunity,
     Role,
@@ -260,10 +262,12 @@ def due_for_renewal(session: Session, today: date, horizon_days: int) -> list[Co
 
 
 def scan_renewals(ctx: Context, actor: str = "rules") -> RenewalScan:
-    """Open the renewals now due and wake the sleeping accounts whose date has come."""
+    """Open the renewals now due and wake the sleeping accounts whose date has come; run by
+    the schedule (its flow), management or an admin (`actor`)."""
     rules = load_portfolio_rules(ctx.settings.rules_dir)
     result = RenewalScan()
     with transaction(ctx.engine) as session:
+        require_grant(session, actor, [Grant.MANAGEMENT], "run the renewal scan")
         for contract in due_for_renewal(session, ctx.clock().date(), rules.renewals.horizon_days):
             result.opened.append(_open_renewal(session, ctx, contract, rules, actor))
         result.woken.extend(wake_due_accounts(session, ctx))

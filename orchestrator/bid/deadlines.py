@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid.accounts import wake_due_accounts
 from orchestrator.bid.facts import ORGANISATION_ROLES, team
+from orchestrator.bid.people import SCHEDULE_ACTOR, require_grant
 from orchestrator.bid.planning import WarningPolicy, load_milestone_rules
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import ENDS
@@ -25,6 +26,7 @@ from orchestrator.store import outbox
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import (
     Account,
+    Grant,
     Milestone,
     MilestoneStatus,
     Opportunity,
@@ -218,11 +220,21 @@ def _recipient(session: Session, row: DeadlineRow, level: str) -> Person | None:
     return people[0] if people else None
 
 
-def watch(ctx: Context, *, notify: bool = True) -> WatchReport:
-    """Read the board and queue the warnings now due, each once per milestone and level."""
+def check_may_notify(ctx: Context, by: str) -> None:
+    """Refuse the deadline warnings (`deadlines --notify`) by anyone but the schedule,
+    management or an admin; a door that hands the watch to a flow asks this first."""
+    with reading(ctx.engine) as session:
+        require_grant(session, by, [Grant.MANAGEMENT], "send the deadline warnings")
+
+
+def watch(ctx: Context, *, notify: bool = True, by: str = SCHEDULE_ACTOR) -> WatchReport:
+    """Read the board and queue the warnings now due, each once per milestone and level.
+    Queuing (`notify`) is the schedule's, management's or an admin's (`by`)."""
     _, policy = load_milestone_rules(ctx.settings.rules_dir)
     now = ctx.clock()
     report = WatchReport()
+    if notify:
+        check_may_notify(ctx, by)
     with reading(ctx.engine) as session:
         report.board = _rows(session, now, policy)
     if not notify:

@@ -1,16 +1,19 @@
 """The priced deal of a bid, read in one place: its lines, quote coverage, margin and terms.
 
-Bid production's exit criteria, the governance table's inputs and the approvers' summary
-all read this one snapshot, so what the approvers see is what governance judged.
+Bid production's exit criteria, the governance table's inputs, the approvers' summary and
+the proposal all read this one value, so what the approvers see is what governance judged
+and what the customer reads. A bid version (`bid.versions`) freezes it with a number.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
+from threading import Lock
 from typing import Any
 
 from sqlmodel import Session, select
@@ -95,6 +98,8 @@ class Deal:
     """Hash of everything that makes the deal (sites, quotes, prices, terms)."""
     quotes: dict[str, QuoteFacts]
     """Per site, the quote that counts (firm over budgetary, newest first)."""
+    sites: tuple[SiteFacts, ...] = ()
+    """The ordered sites the deal was priced on, in document order."""
 
     @property
     def currency(self) -> str:
@@ -228,30 +233,65 @@ def margin_of(priced: PricedBid, quotes: dict[str, QuoteFacts], catalogue: Catal
     return BidMargin(months, tuple(lines))
 
 
+_PRICED: OrderedDict[Hashable, tuple[Catalogue, Deal]] = OrderedDict()
+_PRICED_HELD = 16
+_PRICED_LOCK = Lock()
+
+
 def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
-    """The bid's deal as it stands: read in the caller's session (a read or a write)."""
+    """The bid's deal as it stands: read in the caller's session (a read or a write).
+
+    Priced once per content: the rows are read every time (a change is never missed), but
+    the same content — sites, quotes, quote requests, prices, terms, tier, day and price
+    list — gives back the Deal already priced, so the checks, the version, the documents
+    and the governance request of one step all read one value.
+    """
     catalogue = catalogue_for(ctx.settings.rules_dir)
     opportunity_id = opportunity.id or 0
     sites = site_facts(session, opportunity_id)
     quotes = quote_facts(session, opportunity_id)
-    priced = price_bid(opportunity, sites, catalogue)
-    coverage = coverage_of(
-        sites,
-        quotes,
-        requested_site_ids(session, opportunity_id),
-        catalogue,
-        ctx.clock().date(),
+    requested = requested_site_ids(session, opportunity_id)
+    tier = account_of(session, opportunity).tier
+    today = ctx.clock().date()
+    key = (
+        opportunity_id,
+        tier,
+        today,
+        id(catalogue),
+        opportunity.currency,
+        opportunity.fx_rate,
+        opportunity.fx_as_of,
+        opportunity.contract_months,
+        json.dumps(opportunity.pricing or {}, sort_keys=True, default=str),
+        tuple(opportunity.services),
+        tuple(opportunity.deviations),
+        tuple(sites),
+        tuple(sorted(quotes.items())),
+        frozenset(requested),
     )
-    return Deal(
+    with _PRICED_LOCK:
+        held = _PRICED.get(key)
+        if held is not None and held[0] is catalogue:
+            _PRICED.move_to_end(key)
+            return held[1]
+    priced = price_bid(opportunity, sites, catalogue)
+    coverage = coverage_of(sites, quotes, requested, catalogue, today)
+    deal = Deal(
         ref=opportunity.ref,
-        tier=account_of(session, opportunity).tier,
+        tier=tier,
         priced=priced,
         margin=margin_of(priced, quotes, catalogue),
         coverage=coverage,
         deviations=tuple(opportunity.deviations),
         fingerprint=_fingerprint(opportunity, sites, quotes),
         quotes=quotes,
+        sites=tuple(sites),
     )
+    with _PRICED_LOCK:
+        _PRICED[key] = (catalogue, deal)
+        while len(_PRICED) > _PRICED_HELD:
+            _PRICED.popitem(last=False)
+    return deal
 
 
 def governance_decision_for(ctx: Context, deal: Deal) -> Decision:

@@ -32,6 +32,7 @@ from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import ChangeRefused, InputError
 from orchestrator.intake.files import MAX_CSV_BYTES
+from orchestrator.intake.limits import free_text
 from orchestrator.intake.opportunity import MAX_YEARS_AHEAD, SiteSpec
 from orchestrator.intake.site_changes import SITE_FIELDS
 from orchestrator.lifecycle.table import State
@@ -335,6 +336,7 @@ def update_opportunity(
     addendum kept with the bid's documents. Every change needs a reason."""
     if not reason or not reason.strip():
         raise InputError("an update needs a reason (--reason)", field="reason")
+    reason = free_text(reason, "reason", newlines=True)
     if deadline is None and contract_months is None and currency is None and addendum is None:
         raise InputError(
             "give --deadline, --contract-months, --currency or --addendum", field="update"

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from orchestrator.context import Context
+from orchestrator.decisions.authority import ApprovalRequest, Decider, DutyFacts
 from orchestrator.errors import (
     NotFound,
 )
@@ -18,11 +19,15 @@ from orchestrator.store.models import (
     Account,
     Approval,
     ApprovalStatus,
+    AuditEvent,
     DecisionRecord,
+    DesignFreeze,
     Document,
+    Grant,
     Milestone,
     Opportunity,
     Person,
+    QuoteImport,
     Role,
     TeamMember,
     format_ref,
@@ -119,6 +124,104 @@ def holds_role(
     on_team = {role for role, member in team(session, opportunity.id) if member.id == person.id}
     organisation = {role for role in person.roles if role in ORGANISATION_ROLES}
     return bool((on_team | organisation) & set(roles))
+
+
+# --- who may decide an approval (the facts `decisions.authority.may_decide` needs) -------------
+
+CREATE_TRIGGER = "create"
+PRICING_TRIGGERS = ("prices_changed",)
+"""Audit triggers that set a bid's prices (besides importing its quotes)."""
+
+
+def team_assigner(session: Session, opportunity: Opportunity) -> str | None:
+    """Who assigned the bid's team roles: the actor of its creation (the team comes from
+    the opportunity's file, or is copied by the renewal that opened the bid)."""
+    return session.exec(
+        select(AuditEvent.actor)
+        .where(AuditEvent.opportunity_id == opportunity.id)
+        .where(AuditEvent.trigger == CREATE_TRIGGER)
+        .order_by(col(AuditEvent.id))
+    ).first()
+
+
+def vouched(session: Session, assigner: str | None, person: Person) -> bool:
+    """A team role carries approval power when an admin (or the process's own automation,
+    which no door lets a caller name) assigned it, and not to themselves."""
+    if assigner is None or assigner.strip().lower() == person.email:
+        return False
+    if "@" not in assigner:  # in-process automation ("system", "prefect", "demo")
+        return True
+    by = session.exec(select(Person).where(Person.email == assigner.strip().lower())).first()
+    return by is not None and Grant.ADMIN in by.roles
+
+
+def decider_for(session: Session, opportunity: Opportunity, person: Person) -> Decider:
+    """The person's approval powers on this bid: organisation grants, and team roles split
+    into those an admin assigned and those the bid's creator merely named."""
+    on_team = frozenset(
+        role for role, member in team(session, opportunity.id or 0) if member.id == person.id
+    )
+    powered = vouched(session, team_assigner(session, opportunity), person)
+    return Decider(
+        email=person.email,
+        grants=frozenset(person.roles),
+        team_roles=on_team if powered else frozenset(),
+        named_roles=frozenset() if powered else on_team,
+    )
+
+
+def approval_request(approval: Approval) -> ApprovalRequest:
+    """The stored request as `may_decide` reads it."""
+    return ApprovalRequest(
+        id=approval.id or 0,
+        area=approval.area,
+        deciding_roles=tuple(approval.deciding_roles),
+        round=approval.round,
+        summary_fingerprint=approval.summary_fingerprint,
+    )
+
+
+def duty_facts(session: Session, opportunity: Opportunity, approval: Approval) -> DutyFacts:
+    """What rules/duties.yaml looks at, from the bid's records: who froze its design, who
+    priced it (imported its quotes or set its prices), who decided which area this round."""
+    freeze = session.exec(
+        select(DesignFreeze)
+        .where(DesignFreeze.opportunity_id == opportunity.id)
+        .order_by(col(DesignFreeze.id).desc())
+    ).first()
+    importers = session.exec(
+        select(QuoteImport.actor).where(QuoteImport.opportunity_id == opportunity.id)
+    ).all()
+    setters = session.exec(
+        select(AuditEvent.actor)
+        .where(AuditEvent.opportunity_id == opportunity.id)
+        .where(col(AuditEvent.trigger).in_(PRICING_TRIGGERS))
+    ).all()
+    decided: dict[str, set[str]] = {}
+    for area, email in session.exec(
+        select(Approval.area, Person.email)
+        .where(Approval.opportunity_id == opportunity.id)
+        .where(Approval.round == approval.round)
+        .where(Approval.approver_id == Person.id)
+        .where(col(Approval.id) != approval.id)
+    ).all():
+        decided.setdefault(email, set()).add(area)
+    return DutyFacts(
+        froze_design=frozenset({freeze.frozen_by} if freeze else set()),
+        priced=frozenset(a.strip().lower() for a in [*importers, *setters]),
+        decided_areas={email: frozenset(areas) for email, areas in decided.items()},
+    )
+
+
+def deciding_roles(session: Session, opportunity: Opportunity, area: str) -> list[str] | None:
+    """The roles stored on the bid's latest request of `area` (None: never requested)."""
+    latest = session.exec(
+        select(Approval)
+        .where(Approval.opportunity_id == opportunity.id)
+        .where(Approval.area == area)
+        .order_by(col(Approval.id).desc())
+    ).first()
+    return list(latest.deciding_roles) if latest is not None else None
 
 
 def account_of(session: Session, opportunity: Opportunity) -> Account:

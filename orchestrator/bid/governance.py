@@ -12,12 +12,14 @@ from sqlmodel import Session, col, select
 from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
 from orchestrator.bid.facts import (
     StepResult,
+    approval_request,
     current_approvals,
+    decider_for,
+    duty_facts,
     get_opportunity,
     get_person,
-    holds_role,
-    latest_decision,
 )
+from orchestrator.bid.people import record_duties_override
 from orchestrator.bid.recording import (
     audit,
     audit_refusal,
@@ -29,11 +31,15 @@ from orchestrator.bid.recording import (
     record_decision,
 )
 from orchestrator.bid.summary import build_summary
+from orchestrator.bid.versions import record_version
 from orchestrator.context import Context
+from orchestrator.decisions.authority import Verdict, may_decide, summary_fingerprint
+from orchestrator.decisions.duties import load_duties
 from orchestrator.errors import (
     ApprovalError,
     InputError,
 )
+from orchestrator.intake.limits import optional_free_text
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import Decision
 from orchestrator.store import outbox
@@ -41,7 +47,11 @@ from orchestrator.store.db import transaction
 from orchestrator.store.models import (
     Approval,
     ApprovalStatus,
+    Area,
+    Grant,
     Opportunity,
+    OutboxMessage,
+    Person,
 )
 
 
@@ -73,15 +83,22 @@ def request_approval(
     """Ask for one approval of the current round and tell its approvers, with the summary.
 
     Every request is a new row, so every request (a re-request too) reaches the approvers.
+    The row keeps who may decide it (`roles`, as the governance table named them) and the
+    fingerprint of the summary shown; the message's buttons carry the row's id and that
+    fingerprint, so a click decides this request and no later one.
     """
+    fingerprint = summary_fingerprint(summary)
     approval = Approval(
         opportunity_id=opportunity.id or 0,
-        area=area,
+        area=Area(area),
         round=opportunity.governance_round,
         status=ApprovalStatus.REQUESTED,
+        deciding_roles=list(roles or [area]),
+        summary_fingerprint=fingerprint,
         proposal_hash=opportunity.proposal_hash,
         requested_at=ctx.clock(),
         reason=why,
+        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
     )
     session.add(approval)
     session.flush()
@@ -95,7 +112,7 @@ def request_approval(
         headline=summary.get("headline", ""),
         why=why or "",
     )
-    for person in recipients(session, opportunity, roles):
+    for person in recipients(session, opportunity, approval.deciding_roles):
         outbox.enqueue(
             session,
             key=f"approval:{approval.id}:{person.email}",
@@ -109,18 +126,13 @@ def request_approval(
                     "opportunity": opportunity.ref,
                     "area": area,
                     "proposal_hash": opportunity.proposal_hash,
+                    "request": approval.id,
+                    "fingerprint": fingerprint,
                     "summary": summary,
                 }
             ],
         )
     return approval
-
-
-def approver_roles(session: Session, opportunity: Opportunity, area: str) -> list[str]:
-    """Who may decide `area` by the bid's last governance decision (else the area's role)."""
-    record = latest_decision(session, opportunity.id or 0, "governance")
-    roles = (record.outputs if record else {}).get("approver_roles", {}).get(area)
-    return list(roles or [area])
 
 
 def invalidate_approvals(
@@ -134,14 +146,16 @@ def invalidate_approvals(
     inputs: dict[str, Any],
     summary: dict[str, Any],
 ) -> list[int]:
-    """Granted approvals of these areas stop counting; a new one of each is requested and
-    its approvers are told why. Returns the ids invalidated (none: nothing happens)."""
+    """Granted approvals of these areas stop counting, and requests still open are replaced:
+    a new request of each area is asked, with the changed deal's summary, and its approvers
+    are told why (a button of the replaced request no longer decides anything). Returns the
+    ids invalidated (none: nothing happens)."""
     granted = session.exec(
         select(Approval).where(
             Approval.opportunity_id == opportunity.id,
             Approval.round == opportunity.governance_round,
             col(Approval.area).in_(areas),
-            Approval.status == ApprovalStatus.GRANTED,
+            col(Approval.status).in_([ApprovalStatus.GRANTED, ApprovalStatus.REQUESTED]),
         )
     ).all()
     if not granted:
@@ -154,16 +168,9 @@ def invalidate_approvals(
         approval.decided_at = now
         session.add(approval)
         ids.append(approval.id or 0)
-    for area in sorted({a.area for a in granted}):
-        request_approval(
-            session,
-            ctx,
-            opportunity,
-            area,
-            approver_roles(session, opportunity, area),
-            summary=summary,
-            why=reason,
-        )
+    roles = {a.area: list(a.deciding_roles) for a in granted}
+    for area in sorted(roles):
+        request_approval(session, ctx, opportunity, area, roles[area], summary=summary, why=reason)
     audit(
         session,
         ctx,
@@ -203,7 +210,7 @@ def request_governance(
     decision = governance_decision_for(ctx, deal)
     record_decision(session, opportunity, decision)
     required: list[str] = list(decision.outputs["required"])
-    roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])
+    roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])  # this evaluation's
     opportunity.governance_round += 1
     session.add(opportunity)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
@@ -233,6 +240,83 @@ def note_rejection(
     session.add(opportunity)
 
 
+class RequestSuperseded(ApprovalError):
+    """The approval request a button was shown for is no longer the one asked: a later
+    request of the same area replaced it (the deal changed), or the button names none."""
+
+    def __init__(self, message: str, *, ref: str, area: str, current: int | None) -> None:
+        super().__init__(message)
+        self.ref, self.area, self.current = ref, area, current
+
+
+def check_area(area: str) -> Area:
+    """The approval area named by a door; `InputError` for anything else."""
+    try:
+        return Area(area.strip().lower())
+    except ValueError:
+        raise InputError(
+            f"'{area}' is not an approval area ({', '.join(a.value for a in Area)})",
+            field="area",
+        ) from None
+
+
+def _clicked(
+    approvals: list[Approval],
+    target: Approval,
+    *,
+    ref: str,
+    area: str,
+    request_id: int | None,
+    fingerprint: str | None,
+) -> None:
+    """A decision bound to a request (a Slack button) decides that request and no other."""
+    if request_id is None:
+        return
+    clicked = next((a for a in approvals if a.id == request_id), None)
+    if clicked is None or clicked.id != target.id:
+        raise RequestSuperseded(
+            f"this {area} approval request of {ref} was replaced by a later one "
+            f"({target.reason or 'the deal changed'}); decide the current request",
+            ref=ref,
+            area=area,
+            current=target.id if target.status == ApprovalStatus.REQUESTED else None,
+        )
+    if fingerprint is not None and clicked.summary_fingerprint not in (None, fingerprint):
+        raise RequestSuperseded(
+            f"the summary this {area} approval button showed is not the one requested for "
+            f"{ref}; decide the current request",
+            ref=ref,
+            area=area,
+            current=target.id if target.status == ApprovalStatus.REQUESTED else None,
+        )
+
+
+def _verdict(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    person: Person,
+    target: Approval,
+    override_by: Person | None,
+) -> Verdict:
+    """`may_decide` on the stored request; an override only from an admin."""
+    if override_by is not None and Grant.ADMIN not in override_by.roles:
+        raise ApprovalError(
+            f"{override_by.email} is not an admin; only an admin overrides rules/duties.yaml"
+        )
+    verdict = may_decide(
+        decider_for(session, opportunity, person),
+        approval_request(target),
+        ref=opportunity.ref,
+        duties=load_duties(ctx.settings.rules_dir),
+        facts=duty_facts(session, opportunity, target),
+        override=override_by is not None,
+    )
+    if not verdict.ok:
+        raise ApprovalError(verdict.reason)
+    return verdict
+
+
 def approve(
     ctx: Context,
     ref: str,
@@ -242,14 +326,29 @@ def approve(
     reject: bool = False,
     reason: str | None = None,
     proposal_hash: str | None = None,
+    request_id: int | None = None,
+    fingerprint: str | None = None,
+    override_duties: str | None = None,
+    override_by: str | None = None,
 ) -> StepResult:
     """Grant or reject one governance area; the same checks for the CLI and for Slack.
 
-    The decision binds to the proposal version: a stale `proposal_hash` is refused. A second
-    answer for the same area and version records nothing (double clicks, Slack retries).
+    Who may decide is `may_decide` on the request as stored (its deciding roles, the
+    person's grants and admin-assigned team roles, rules/duties.yaml). The decision binds to
+    the proposal version: a stale `proposal_hash` is refused; a Slack button also names its
+    request (`request_id`) and the summary it showed (`fingerprint`), and a click on a
+    request a later one replaced is refused (`RequestSuperseded`). A second answer for the
+    same area and version records nothing (double clicks, Slack retries).
+
+    `override_duties` is an admin's reason to set the duties aside for this decision (the
+    admin is `override_by`, else `by`); it is written to the admin trail.
     """
     if reject and not (reason and reason.strip()):
         raise InputError("a rejection needs a reason (--reason)", field="reason")
+    if override_duties is not None and not override_duties.strip():
+        raise InputError("an override of the duties needs a reason", field="override_duties")
+    area = check_area(area).value
+    reason = optional_free_text(reason, "reason", newlines=True)
     try:
         with transaction(ctx.engine) as session:
             opportunity = get_opportunity(session, ref, lock=True)
@@ -268,27 +367,29 @@ def approve(
             approvals = [a for a in current_approvals(session, opportunity) if a.area == area]
             if not approvals:
                 raise ApprovalError(f"no {area} approval is requested for {opportunity.ref}")
-            if opportunity.id is None:  # rows read from the database always have one
-                raise ValueError("the opportunity is not stored")
-            record = latest_decision(session, opportunity.id, "governance")
-            roles = list((record.outputs if record else {}).get("approver_roles", {}).get(area, []))
-            if not holds_role(session, opportunity, person, roles):
-                raise ApprovalError(
-                    f"{person.email} may not decide the {area} approval on {opportunity.ref}; "
-                    f"it needs one of: {', '.join(roles)}"
-                )
-            pending = [a for a in approvals if a.status == ApprovalStatus.REQUESTED]
+            requested = [a for a in approvals if a.status == ApprovalStatus.REQUESTED]
+            target = requested[-1] if requested else approvals[-1]
+            _clicked(
+                approvals,
+                target,
+                ref=opportunity.ref,
+                area=area,
+                request_id=request_id,
+                fingerprint=fingerprint,
+            )
+            overrider = None
+            if override_duties is not None:
+                overrider = get_person(session, override_by) if override_by else person
+            verdict = _verdict(session, ctx, opportunity, person, target, overrider)
             state = opportunity.state
-            if not pending:
-                done = approvals[-1]
+            if target.status != ApprovalStatus.REQUESTED:
                 return StepResult(
                     opportunity.ref,
                     state,
                     state,
-                    f"{area} already {done.status}; nothing recorded",
+                    f"{area} already {target.status}; nothing recorded",
                     recorded=False,
                 )
-            target = pending[-1]
             now = ctx.clock()
             claimed = session.execute(
                 update(Approval)
@@ -309,15 +410,35 @@ def approve(
                 return StepResult(
                     opportunity.ref, state, state, f"{area} already decided", recorded=False
                 )
-            verdict = "rejected" if reject else "granted"
+            outcome = "rejected" if reject else "granted"
+            if verdict.overridden and overrider is not None:
+                record_duties_override(
+                    session,
+                    ctx,
+                    actor=overrider.email,
+                    subject=person.email,
+                    details={
+                        "opportunity": opportunity.ref,
+                        "area": area,
+                        "request": target.id,
+                        "outcome": outcome,
+                        "duties": list(verdict.overridden),
+                        "reason": (override_duties or "").strip(),
+                    },
+                )
             audit(
                 session,
                 ctx,
                 opportunity,
-                f"approval_{verdict}",
+                f"approval_{outcome}",
                 actor=person.email,
                 reason=reason,
-                inputs={"area": area, "proposal_hash": opportunity.proposal_hash},
+                inputs={
+                    "area": area,
+                    "proposal_hash": opportunity.proposal_hash,
+                    "request": target.id,
+                    "duties_overridden": list(verdict.overridden),
+                },
             )
             complete_milestones(session, ctx, opportunity, [f"governance_signoff_{area}"])
             if opportunity.state == State.CONTRACTED:
@@ -355,8 +476,43 @@ def approve(
                 opportunity.ref,
                 state,
                 opportunity.state,
-                f"{area} {verdict} by {person.email} on proposal version {current[:12]}",
+                f"{area} {outcome} by {person.email} on proposal version {current[:12]}",
             )
     except ApprovalError as refusal:
         audit_refusal(ctx, ref, "approve", by, str(refusal))
         raise
+
+
+def resend_request(ctx: Context, ref: str, area: str, email: str, *, instead_of: str) -> bool:
+    """Send `email` the current request of `area` again (with its summary and buttons), after
+    they clicked a button of a request it replaced (`instead_of` names that click, so the same
+    old button sends it once). False when nothing of `area` is requested."""
+    area = check_area(area).value
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref, lock=True)
+        person = get_person(session, email)
+        requested = [
+            a
+            for a in current_approvals(session, opportunity)
+            if a.area == area and a.status == ApprovalStatus.REQUESTED
+        ]
+        if not requested:
+            return False
+        current = requested[-1]
+        sent = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.opportunity_id == opportunity.id)
+            .where(col(OutboxMessage.key).startswith(f"approval:{current.id}:"))
+            .order_by(col(OutboxMessage.id))
+        ).first()
+        if sent is None:  # nobody was told of it: nothing to send again
+            return False
+        return outbox.enqueue(
+            session,
+            key=f"approval_resent:{current.id}:{person.email}:{instead_of}"[:250],
+            event="approval_requested",
+            text=sent.text,
+            opportunity_id=opportunity.id,
+            recipient_email=person.email,
+            blocks=list(sent.blocks),
+        )

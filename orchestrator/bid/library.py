@@ -16,14 +16,14 @@ from sqlalchemy import func
 from sqlalchemy import select as columns  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.facts import get_person
+from orchestrator.bid.people import require_grant
 from orchestrator.commercial.answer_matching import Candidate
 from orchestrator.context import Context
 from orchestrator.decisions.rfp_rules import load_rfp_rules
 from orchestrator.intake.answer_library import LibraryEntry
 from orchestrator.lifecycle.table import WON_STATES
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import LibraryAnswer, Opportunity, Requirement
+from orchestrator.store.models import Grant, LibraryAnswer, Opportunity, Requirement
 
 
 def review_due(last_reviewed: date, months: int, today: date) -> bool:
@@ -91,10 +91,12 @@ class LibraryImport:
 
 
 def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> LibraryImport:
-    """Add or update library answers (by id) in one transaction; by a known person."""
+    """Add or update library answers (by id) in one transaction; by a library editor or an
+    admin (the company's answers are not any bid's: a role on a bid is not enough), or the
+    process's own automation (`bid demo`'s starter library)."""
     default_months = load_rfp_rules(ctx.settings.rules_dir).library.review_months
     with transaction(ctx.engine) as session:
-        person = get_person(session, by)
+        editor = require_grant(session, by, [Grant.LIBRARY_EDITOR], "change the answer library")
         held = {e.answer_id: e for e in session.exec(select(LibraryAnswer)).all()}
         added = updated = unchanged = 0
         now = ctx.clock()
@@ -112,7 +114,7 @@ def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> Lib
             if row is None:
                 session.add(
                     LibraryAnswer(
-                        answer_id=entry.answer_id, updated_by=person.email, updated_at=now, **values
+                        answer_id=entry.answer_id, updated_by=editor, updated_at=now, **values
                     )
                 )
                 added += 1
@@ -122,7 +124,7 @@ def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> Lib
                 continue
             for key, value in values.items():
                 setattr(row, key, value)
-            row.updated_by, row.updated_at = person.email, now
+            row.updated_by, row.updated_at = editor, now
             session.add(row)
             updated += 1
         return LibraryImport(added, updated, unchanged)

@@ -18,6 +18,7 @@ from orchestrator.commercial.orders import next_order_line
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.limits import sites_within
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import reading, transaction
@@ -281,6 +282,10 @@ def import_sites(
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, actor)
         check_allowed(ctx, opportunity, "sites")
+        held = session.exec(
+            select(func.count()).select_from(Site).where(Site.opportunity_id == opportunity.id)
+        ).one()
+        sites_within(int(held) + len(sites))
         line = next_order_line(session, opportunity.id or 0)
         for number, site in enumerate(sites):
             session.add(site_row_of(opportunity, site, line + number))

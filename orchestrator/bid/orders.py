@@ -6,7 +6,9 @@ from `rules/changes.yaml` (phase `contracted`): a correction is applied at once;
 what the customer pays or what the line costs waits for the financial approval and is
 applied when finance grants it (`bid approve OPP --area financial`), dropped when finance
 rejects it. Order lines keep their ids: a deleted line leaves its gap, an added site gets
-the next id. The order sheet is rendered again after each MACD.
+the next id. A MACD applied makes the next bid version (`bid.versions`) when it changed the
+deal; the version the customer signed stays as it was. The order sheet is rendered again
+after each MACD.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from orchestrator.bid.facts import account_of, get_opportunity, get_person
 from orchestrator.bid.people import is_admin, is_system_actor
 from orchestrator.bid.recording import audit, refusals_kept
 from orchestrator.bid.rendering import render_order_sheet
+from orchestrator.bid.versions import record_version
 from orchestrator.commercial.orders import (
     MacdPlan,
     apply_site_fields,
@@ -146,6 +149,8 @@ def record_macd(
                 "change_rule": outcome.rule,
             },
         )
+        if order.status == ChangeOrderStatus.APPLIED:
+            record_version(session, ctx, opportunity, reason="macd", actor=actor)
         ref = opportunity.ref
     sheet = render_order_sheet(ctx, ref, out_dir)
     return MacdResult(ref, order, sheet, outcome)
@@ -186,4 +191,6 @@ def settle_held_orders(
             reason=f"{order.kind} site {order.site_id}",
             inputs={"change_order": order.id, "approval": approval_id},
         )
+    if granted and settled:
+        record_version(session, ctx, opportunity, reason="macd", actor=actor)
     return settled

@@ -17,8 +17,9 @@ from sqlmodel import Session
 from orchestrator.bid.accounts import check_competitor, learn_competitor, put_to_sleep
 from orchestrator.bid.deal import load_deal
 from orchestrator.bid.edits import reopen_milestones, replan
-from orchestrator.bid.facts import StepResult, get_opportunity
-from orchestrator.bid.people import check_actor
+from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
+from orchestrator.bid.onboarding import LEAD_ROLE_BY_TIER
+from orchestrator.bid.people import check_actor, is_admin, is_system_actor
 from orchestrator.bid.recording import (
     carry_on,
     check_category,
@@ -27,10 +28,11 @@ from orchestrator.bid.recording import (
     refusals_kept,
 )
 from orchestrator.context import Context
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, NotPermitted
+from orchestrator.intake.limits import free_text, optional_free_text
 from orchestrator.intake.opportunity import MAX_TEXT, MAX_YEARS_AHEAD
 from orchestrator.store.db import transaction
-from orchestrator.store.models import Account, Opportunity
+from orchestrator.store.models import Account, Opportunity, Role
 from orchestrator.text import has_control_characters
 
 POSTPONED = "postponed"
@@ -79,6 +81,7 @@ def record_result(
     price_gap_pct: float | None = None,
     competitor_contract_end: date | None = None,
 ) -> StepResult:
+    reason = free_text(reason, "reason", required=False, newlines=True)
     """The customer's verdict: won goes to contract preparation; lost needs a category and
     may name who won instead and how far our price was above theirs. With the competitor's
     contract end, the account sleeps until it is time to bid again
@@ -146,6 +149,7 @@ def record_result(
 
 def shortlist(ctx: Context, ref: str, *, by: str, reason: str | None = None) -> StepResult:
     """The customer shortlisted the bid: kept on the trail, the bid still waits for them."""
+    reason = optional_free_text(reason, "reason", newlines=True)
     with refusals_kept(ctx, ref, "shortlist", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
@@ -176,6 +180,7 @@ def request_bafo(
     """The customer asks for a best-and-final offer: back to bid production for a revised
     price (the offer as it stands cannot go to governance again), a new offer round, the plan
     of the rework (design freeze, approvals, submission) opened again on the new deadline."""
+    reason = free_text(reason, "reason", required=False, newlines=True)
     if deadline is not None:
         deadline = _future(ctx, deadline, "deadline")
     with refusals_kept(ctx, ref, "request_bafo", by), transaction(ctx.engine) as session:
@@ -218,6 +223,30 @@ def request_bafo(
         )
 
 
+WITHDRAW_ROLES = (Role.BID_MANAGER, Role.ACCOUNT_MANAGER, Role.MANAGEMENT)
+"""Team roles that may withdraw a bid; the bid's lead (by the account's tier), the account's
+owner and admins may too. A finance or legal reviewer may not end a bid."""
+
+
+def check_may_withdraw(session: Session, opportunity: Opportunity, actor: str) -> None:
+    """Refuse a withdrawal by anyone but the bid manager, the bid's lead, the account's owner,
+    management or an admin (the process's own automation may)."""
+    if is_system_actor(actor):
+        return
+    person = get_person(session, actor)
+    account = account_of(session, opportunity)
+    lead = LEAD_ROLE_BY_TIER.get(str(account.tier))
+    roles: list[str] = [*WITHDRAW_ROLES, *([lead] if lead else [])]
+    if is_admin(person) or holds_role(session, opportunity, person, roles):
+        return
+    if account.owner_id is not None and account.owner_id == person.id:
+        return
+    raise NotPermitted(
+        f"{person.email} may not withdraw {opportunity.ref}: the bid manager, the account's "
+        "owner, management or an admin may"
+    )
+
+
 def withdraw(
     ctx: Context,
     ref: str,
@@ -230,11 +259,13 @@ def withdraw(
     """Withdraw a bid from any open step; it closes what it opened (approvals still requested
     are cancelled and their approvers told, milestones and tasks closed). A customer who
     postponed (`postponed`) makes a sleeping account that wakes on `wake_up`."""
+    reason = free_text(reason, "reason", required=False, newlines=True)
     if wake_up is not None:
         wake_up = _future(ctx, wake_up, "wake_up")
     with refusals_kept(ctx, ref, "withdraw", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
+        check_may_withdraw(session, opportunity, by)
         category = check_category(ctx, category, needed_for="a withdrawal (--category)")
         if category == POSTPONED and wake_up is None:
             raise InputError(

@@ -10,6 +10,8 @@
   SHA-256. `authenticate` is the one check of a token, for the CLI and any future door.
 - Acting: `check_actor` refuses a change to a bid by a person who holds no role on it;
   `act_for` lets an admin or recorder record an answer given by someone else.
+- An admin's override of rules/duties.yaml on one approval is on the admin trail too
+  (`record_duties_override`, called by the approval in its own transaction).
 
 Actors that are not e-mail addresses ("system", "prefect", "rules", "demo") are the
 process's own automation: only code running in-process can pass one, since every door
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,31 @@ def is_system_actor(actor: str) -> bool:
 
 def is_admin(person: Person) -> bool:
     return Grant.ADMIN in person.roles
+
+
+SCHEDULE_ACTOR = "schedule"
+"""The service's own schedule (the deadline watch, the renewal scan run by a flow): automation
+in this process, not a person, so it passes `require_grant`."""
+
+
+def require_grant(session: Session, actor: str, grants: Iterable[Grant], doing: str) -> str:
+    """The actor, when they may do something that concerns the whole organisation rather than
+    one bid: one of `grants`, or admin, or the process's own automation. `NotPermitted` (one
+    line naming the roles) otherwise."""
+    if is_system_actor(actor):
+        return actor
+    try:
+        person = get_person(session, actor)
+    except NotFound:
+        raise NotPermitted(f"{actor} is nobody known here; {doing} needs a person") from None
+    wanted = [*dict.fromkeys(grants)]
+    if is_admin(person) or set(wanted) & set(person.roles):
+        return person.email
+    roles = " or ".join(grant.value for grant in wanted)
+    raise NotPermitted(
+        f"{person.email} may not {doing}: it needs the {roles} role or an admin "
+        f"(bid people grant EMAIL --role {wanted[0].value})"
+    )
 
 
 # --- credentials -------------------------------------------------------------------------------
@@ -185,6 +213,14 @@ def record_person_created(
         person.email,
         {"name": person.name, "slack_user_id": person.slack_user_id, "from": where},
     )
+
+
+def record_duties_override(
+    session: Session, ctx: Context, *, actor: str, subject: str, details: dict[str, Any]
+) -> None:
+    """An admin set rules/duties.yaml aside for one approval: on the admin trail, in the
+    approval's own transaction (`details` names the bid, area, duties and the reason)."""
+    _event(session, ctx, actor, "duties_overridden", subject, details)
 
 
 def _slack_id_free(session: Session, user_id: str, owner: Person | None) -> None:

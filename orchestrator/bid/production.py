@@ -1,5 +1,8 @@
 """Bid production waits for its work: the exit criteria, and freezing the solution design.
 
+Freezing the design records the bid version of the deal it froze (`bid.versions`): the
+priced deal with a number, which governance approves and the customer receives.
+
 The criteria are rows of `rules/production_exit.yaml` (per account tier); each names a
 measure counted here from the bid's deal (`bid.deal`), its quote requests and its design
 freeze. `bid advance` keeps the bid in production while any is open and names every open one
@@ -19,6 +22,7 @@ from orchestrator.bid.deal import Deal, governance_decision_for, load_deal
 from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.recording import audit, complete_milestones, refusals_kept
+from orchestrator.bid.versions import record_version
 from orchestrator.context import Context
 from orchestrator.decisions.production_rules import ExitCriterion, load_exit_rules
 from orchestrator.errors import DesignFreezeRefused
@@ -314,6 +318,9 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
             reason=note,
             inputs={"version": version, "fingerprint": deal.fingerprint},
         )
+        bid_version = record_version(
+            session, ctx, opportunity, reason="design_freeze", actor=person.email, deal=deal
+        )
         complete_milestones(session, ctx, opportunity, [DESIGN_MILESTONE])
         check = exit_check(session, ctx, opportunity, deal)
         still = f"; still open: {check.summary}" if check.open else ""
@@ -321,7 +328,8 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
             opportunity.ref,
             state,
             state,
-            f"design version {version} frozen by {person.email}{still}",
+            f"design version {version} frozen by {person.email} "
+            f"(bid version {bid_version.number}){still}",
         )
 
 

@@ -39,6 +39,7 @@ from orchestrator.errors import (
     InputError,
     TransitionRefused,
 )
+from orchestrator.intake.limits import free_text
 from orchestrator.lifecycle.table import ENDS, OPEN_STATES, WAITING_FOR, State
 from orchestrator.store import outbox
 from orchestrator.store.db import transaction
@@ -190,6 +191,7 @@ def decide(
     category: str | None = None,
 ) -> StepResult:
     """Record a person's go/no-go beside the rules' recommendation and move the bid."""
+    reason = free_text(reason, "reason", required=False, newlines=True)
     if outcome not in GO_NO_GO_TRIGGERS:
         raise InputError(f"outcome must be one of {', '.join(GO_NO_GO_TRIGGERS)}", field="outcome")
     try:

@@ -22,6 +22,12 @@ from orchestrator.bid.facts import (
 )
 from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
+from orchestrator.bid.versions import (
+    VERSION_RECORDED,
+    latest_version,
+    submitted_version,
+    version_json,
+)
 from orchestrator.context import Context
 from orchestrator.core.effects import EffectStatus
 from orchestrator.errors import InputError
@@ -32,6 +38,7 @@ from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
     AuditEvent,
+    BidVersion,
     DecisionRecord,
     Document,
     Effect,
@@ -80,6 +87,10 @@ class BidStatus:
     """Effects of committed moves not yet run (render, carry), or running."""
     failed_effects: list[dict[str, Any]] = field(default_factory=list)
     """Effects that failed, with their error and when they are tried again (the move stands)."""
+    version: dict[str, Any] | None = None
+    """The bid's latest version (number, why, when, submitted or not); None before the first."""
+    submitted_version: dict[str, Any] | None = None
+    """The version the customer holds (the last one submitted)."""
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[no-any-return]
@@ -126,7 +137,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
             crash = _last_crash(session, opportunity)
             if crash:
                 blocked.append(crash)
-        approvals = {a.area: a.status for a in current_approvals(session, opportunity)}
+        approvals = {a.area.value: a.status.value for a in current_approvals(session, opportunity)}
         milestones = session.exec(
             select(Milestone)
             .where(
@@ -170,6 +181,8 @@ def status(ctx: Context, ref: str) -> BidStatus:
             exit_criteria=exit_criteria,
             pending_effects=[e for e in open_effects if e["status"] != EffectStatus.FAILED],
             failed_effects=[e for e in open_effects if e["status"] == EffectStatus.FAILED],
+            version=version_json(latest_version(session, opportunity)),
+            submitted_version=version_json(submitted_version(session, opportunity)),
         )
 
 
@@ -273,7 +286,18 @@ def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
                 }
             )
         rows.sort(key=lambda row: (_aware(row["at"]), row["kind"] == "event"))
+        _name_versions(rows)
         return [_jsonable(row) for row in rows]
+
+
+def _name_versions(rows: list[dict[str, Any]]) -> None:
+    """Each row gets `version`: the bid version current when it happened (None before the
+    first); a `version_recorded` event starts its version."""
+    current: int | None = None
+    for row in rows:
+        if row["kind"] == "event" and row["trigger"] == VERSION_RECORDED:
+            current = int(row["inputs"]["version"])
+        row["version"] = current
 
 
 def _aware(moment: datetime) -> datetime:
@@ -363,6 +387,12 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
         decision = governance_decision_for(ctx, deal)
         summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
         people = {p.id: p.email for p in session.exec(select(Person)).all()}
+        numbers = {
+            v.id: v.number
+            for v in session.exec(
+                select(BidVersion).where(BidVersion.opportunity_id == opportunity.id)
+            ).all()
+        }
         summary["state"] = opportunity.state.value
         summary["approvals"] = [
             {
@@ -370,6 +400,7 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
                 "status": a.status,
                 "by": people.get(a.approver_id) if a.approver_id else None,
                 "version": a.proposal_hash,
+                "bid_version": numbers.get(a.version_id) if a.version_id else None,
                 "reason": a.reason,
                 "requested_at": a.requested_at.isoformat(),
                 "decided_at": a.decided_at.isoformat() if a.decided_at else None,

@@ -129,7 +129,7 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
             s.site_id: s
             for s in session.exec(select(Site).where(Site.opportunity_id == opportunity.id)).all()
         }
-        parsed = parse_quote_file(path, sites, catalogue)
+        parsed = parse_quote_file(path, sites, catalogue, today=ctx.clock().date())
         check_quotes(
             parsed, sites, opportunity, catalogue, today=ctx.clock().date(), file=str(path)
         )

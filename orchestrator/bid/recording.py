@@ -21,7 +21,6 @@ from orchestrator.bid.facts import (
     ORGANISATION_ROLES,
     account_of,
     get_opportunity,
-    latest_decision,
     load_facts,
     team,
 )
@@ -188,8 +187,6 @@ def close_what_is_open(
     ).all()
     if not requested:
         return
-    record = latest_decision(session, opportunity.id or 0, "governance")
-    roles: dict[str, list[str]] = dict((record.outputs if record else {}).get("approver_roles", {}))
     account = account_of(session, opportunity)
     for approval in requested:
         approval.status, approval.decided_at = ApprovalStatus.CANCELLED, now
@@ -204,7 +201,7 @@ def close_what_is_open(
             to_state=opportunity.state.value,
             reason=reason,
         )
-        for person in recipients(session, opportunity, roles.get(approval.area) or [approval.area]):
+        for person in recipients(session, opportunity, approval.deciding_roles):
             outbox.enqueue(
                 session,
                 key=f"approval_cancelled:{approval.id}:{person.email}",

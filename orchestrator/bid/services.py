@@ -36,8 +36,9 @@ from orchestrator.bid.recording import (
     refusals_kept,
     routing_for,
 )
-from orchestrator.bid.rendering import SETS
+from orchestrator.bid.rendering import SETS, VERSIONED
 from orchestrator.bid.steps import ON_ENTRY, STEP_WORK, Render
+from orchestrator.bid.versions import rendering_version
 from orchestrator.context import Context
 from orchestrator.errors import (
     BidError,
@@ -49,12 +50,15 @@ from orchestrator.store.db import reading, transaction
 
 
 def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
-    """Render in a read-only session, outside any write transaction (idempotent files)."""
+    """Render in a read-only session, outside any write transaction (idempotent files),
+    from the bid's version: its deal priced once for all the documents of the step."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         out_dir = ctx.output_dir_for(canonical)
-        produced = SETS[render.value](ctx.documents, session, opportunity, out_dir)
+        versioned = render.value in VERSIONED
+        version = rendering_version(session, ctx, opportunity) if versioned else None
+        produced = SETS[render.value](ctx.documents, session, opportunity, out_dir, version)
     return ctx.store.publish(canonical, produced)
 
 

@@ -23,6 +23,7 @@ from orchestrator.bid.production import ExitCheck, exit_check
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
 from orchestrator.bid.tasks import ORDER_MANAGER, order_sheet_tasks
+from orchestrator.bid.versions import record_version, submit_version
 from orchestrator.context import Context
 from orchestrator.lifecycle.guards import bants_complete, changes_approved
 from orchestrator.lifecycle.table import WAITING_FOR, State
@@ -117,10 +118,23 @@ def _bid_production(
     if check.open:  # something changed since the check before rendering
         return _production_waits(opportunity, check)
     opportunity.proposal_hash = produced.proposal_hash
+    version = record_version(
+        session,
+        ctx,
+        opportunity,
+        reason="governance",
+        actor="rules",
+        deal=check.deal,
+        proposal_hash=produced.proposal_hash,
+    )
     record_decision(session, opportunity, check.decision(ctx.clock()))
     complete_milestones(session, ctx, opportunity, ["design_freeze"])
     return MoveOn(
-        {"proposal_hash": produced.proposal_hash, "design_version": opportunity.design_version},
+        {
+            "proposal_hash": produced.proposal_hash,
+            "design_version": opportunity.design_version,
+            "version": version.number,
+        },
         production_open=(),
     )
 
@@ -139,10 +153,12 @@ def _governance_review(
 
 
 def _submission(
-    session: Session, ctx: Context, opportunity: Opportunity, _: ProducedDocuments
+    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
 ) -> MoveOn:
+    """The package goes to the customer: its version is marked submitted, its files kept."""
+    version = submit_version(session, ctx, opportunity, produced, actor="rules")
     complete_milestones(session, ctx, opportunity, ["submission"])
-    return MoveOn()
+    return MoveOn({"version": version.number})
 
 
 def _customer_decision(

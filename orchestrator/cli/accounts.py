@@ -435,8 +435,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Open a renewal opportunity for every contract ending within the horizon
         (rules/portfolio.yaml) and wake sleeping accounts whose date has come."""
         from orchestrator.bid.contracts import scan_renewals
+        from orchestrator.cli.identity import current_person
 
-        result = scan_renewals(get_context())
+        ctx = get_context()
+        result = scan_renewals(ctx, actor=current_person(ctx).email)
         scanned = {
             "opened": [r.__dict__ for r in result.opened],
             "woken": [w.__dict__ for w in result.woken],

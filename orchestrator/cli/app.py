@@ -159,10 +159,11 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
     console.print(
         _table(
             f"History of {esc(opportunity)}",
-            ["at", "actor", "what", "from", "to", "reason"],
+            ["at", "v", "actor", "what", "from", "to", "reason"],
             [
                 [
                     r["at"][:19],
+                    r.get("version") or "",
                     r["actor"],
                     r["trigger"],
                     r["from_state"],
@@ -249,13 +250,33 @@ def approve(
         help="Pin the proposal version (hash, or its first 8+ digits) you read; "
         "refused when the bid has moved on",
     ),
+    request_id: int | None = typer.Option(
+        None, "--request-id", help="The approval request you read (refused once superseded)"
+    ),
+    fingerprint: str | None = typer.Option(
+        None, "--fingerprint", help="The fingerprint of the summary you read"
+    ),
+    override_duties: str | None = typer.Option(
+        None,
+        "--override-duties",
+        help="Admins: why a rule of rules/duties.yaml is overridden (on the admin trail)",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grant or reject one governance approval; prints the proposal version it binds to."""
     from orchestrator.core.commands import Approve
 
     fields = {"opportunity": opportunity, "area": area.value, "by": by, "reject": reject}
-    run_command(command(Approve, **fields, reason=reason, version=version), as_json)
+    sent = command(
+        Approve,
+        **fields,
+        reason=reason,
+        version=version,
+        request_id=request_id,
+        fingerprint=fingerprint,
+        override_duties=override_duties,
+    )
+    run_command(sent, as_json)
 
 
 @app.command()
@@ -353,6 +374,7 @@ def _register_plugins() -> None:
         "orchestrator.cli.flows",
         "orchestrator.cli.accounts",
         "orchestrator.cli.packs",
+        "orchestrator.cli.web",
     ):
         try:
             module = importlib.import_module(module_name)
@@ -373,8 +395,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     A mistyped command or option, a missing argument: Click's usage line and the error, exit
     2. A `BidError` (bad input, a refused transition): one line per problem, exit 2. Typer
     bundles its own Click (`typer._click`), whose exceptions derive from
-    `typer.TyperException`; catching the `click` package's would never match.
+    `typer.TyperException`; catching the `click` package's would never match. A fault of the
+    machine (full disk, read-only folder, the database gone): one line saying what was
+    recorded and what was not (`errors.fault_line`), exit 1. Everything `bid` writes is this
+    OS user's only (`credentials.PRIVATE_UMASK`; files made before are tightened).
     """
+    import os
+
+    from orchestrator.errors import fault_line
+    from orchestrator.runtime.credentials import PRIVATE_UMASK, keep_private
+
+    previous_umask = os.umask(PRIVATE_UMASK)
+    try:
+        from orchestrator.config import get_settings
+
+        keep_private(get_settings())
+    except ValueError:  # unreadable settings: the command itself says so
+        pass
     try:
         returned = app(
             args=list(argv) if argv is not None else None, prog_name="bid", standalone_mode=False
@@ -396,6 +433,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except typer.TyperException as error:  # Click's usage errors, as bundled by typer
         return _usage_error(error)
+    except Exception as error:
+        fault = fault_line(error)
+        if fault is None:
+            raise  # a bug: its traceback
+        _error_line(f"error: {fault}")
+        return 1
+    finally:
+        os.umask(previous_umask)
     return 0
 
 

@@ -254,8 +254,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         summary: dict[str, int] | None = None
         if notify:
+            from orchestrator.cli.identity import current_person
+
+            by = current_person(ctx).email
+            deadlines.check_may_notify(ctx, by)  # before a flow run is handed the watch
             if ctx.settings.flow_runner == "inline":
-                report = deadlines.watch(ctx)
+                report = deadlines.watch(ctx, by=by)
                 summary = {"open": len(report.board), "queued": len(report.queued)}
             else:
                 from orchestrator.runtime.prefect_runner import PrefectRunner

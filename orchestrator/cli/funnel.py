@@ -128,7 +128,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 )
             console.print(table)
             return
-        result = take_forecast(ctx.engine, rules_dir, now=now, save=save)
+        from orchestrator.cli.identity import current_person
+
+        by = current_person(ctx).email if save else "system"
+        result = take_forecast(ctx.engine, rules_dir, now=now, save=save, by=by)
         if as_json:
             print_json(result.as_dict())
             return

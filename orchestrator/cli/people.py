@@ -7,6 +7,7 @@ Thin: authenticate the caller, call `bid.people`, print. Every change is on the 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -252,16 +253,30 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @app.command("login")
     def login(
         token: Annotated[
-            str | None, typer.Option(help="The token (default: asked, without echo)")
+            str | None,
+            typer.Option(
+                "--token", hidden=True, help="Refused: a token here shows in the process list"
+            ),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Keep your access token for this database (your OS user only, mode 600)."""
+        """Keep your access token for this database (your OS user only, mode 600): typed at
+        the prompt (not echoed), or piped in (`bid login < token-file`)."""
         from orchestrator.bid.people import authenticate
         from orchestrator.cli.identity import store_token
+        from orchestrator.errors import InputError
 
+        if token is not None:
+            raise InputError(
+                "a token on the command line shows in the process list: type it at the "
+                "prompt (bid login) or pipe it in (bid login < token-file)",
+                field="--token",
+            )
         ctx = get_context()
-        given = token if token is not None else typer.prompt("access token", hide_input=True)
+        if sys.stdin is not None and not sys.stdin.isatty():
+            given = sys.stdin.readline(4096)
+        else:
+            given = typer.prompt("access token", hide_input=True)
         person = authenticate(ctx, given)
         store_token(ctx.settings, given.strip())
         emit(

@@ -48,8 +48,16 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         f"state: {data['state']}   deadline: {data['submission_deadline']}",
         f"step owner: {data['step_owner']}   sites: {data['sites']}",
     ]
-    if data.get("version"):
-        lines.append(f"version: {data['version']}")
+    version = data.get("version")
+    if version:
+        line = f"version: {version['number']} ({version['reason']}, {version['created_at'][:10]})"
+        held = data.get("submitted_version")
+        if held:
+            line += (
+                f" · the customer holds version {held['number']}"
+                f" (submitted {str(held['submitted_at'])[:10]})"
+            )
+        lines.append(line)
     lines += [f"next: {action}" for action in data.get("next_actions") or []]
     for criterion in data.get("exit_criteria") or []:
         mark = "done" if criterion["holds"] else "open"

@@ -52,7 +52,15 @@ SHAPES: dict[tuple[str, ...], Shape] = {
     ("approve",): Shape(
         "approve",
         ("opportunity",),
-        {"--area": "area", "--by": "by", "--reason": "reason", "--version": "version"},
+        {
+            "--area": "area",
+            "--by": "by",
+            "--reason": "reason",
+            "--version": "version",
+            "--request-id": "request_id",
+            "--fingerprint": "fingerprint",
+            "--override-duties": "override_duties",
+        },
         {"--reject": "reject"},
         required=("area",),
     ),

@@ -124,6 +124,8 @@ class SiteFacts:
     bandwidth_mbps: int
     access: str
     service: str
+    sla_class: str | None = None
+    requested_install_date: date | None = None
 
 
 def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
@@ -139,6 +141,8 @@ def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
             col(Site.bandwidth_mbps),
             col(Site.access),
             col(Site.service),
+            col(Site.sla_class),
+            col(Site.requested_install_date),
         ).where(col(Site.opportunity_id) == opportunity_id, col(Site.ordered).is_(True))
     ).all()
     return sorted((SiteFacts(*row) for row in rows), key=lambda s: _natural_key(s.site_id))
@@ -156,6 +160,8 @@ class QuoteFacts:
     one_off_cost: float
     currency: str
     valid_until: date
+    delivery_days: int | None = None
+    provider_reference: str | None = None
 
 
 def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
@@ -170,6 +176,8 @@ def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
             col(Quote.one_off_cost),
             col(Quote.currency),
             col(Quote.valid_until),
+            col(Quote.delivery_days),
+            col(Quote.provider_reference),
         ).where(col(Quote.opportunity_id) == opportunity_id, col(Quote.superseded).is_(False))
     ).all()
     best: dict[str, QuoteFacts] = {}

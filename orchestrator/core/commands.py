@@ -31,8 +31,6 @@ MAX_TEXT = 4_000
 REF_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 """A bid reference as people type it (`OPP-0001`, `1`)."""
 
-EMAIL_PATTERN = r"^[^@\s]{1,200}@[^@\s]{1,200}$"
-
 
 class FileUpload(BaseModel):
     """A file the caller sends: its name (no folder) and its bytes, base64-encoded."""
@@ -83,7 +81,7 @@ class Command(BaseModel):
 Ref = Field(pattern=REF_PATTERN, description="The bid, e.g. OPP-0001")
 By = Field(
     default=None,
-    pattern=EMAIL_PATTERN,
+    max_length=320,
     description="Record it for this person (e-mail); only an admin or recorder names someone else",
 )
 
@@ -141,6 +139,17 @@ class Approve(Command):
     reject: bool = False
     reason: str | None = Field(default=None, max_length=MAX_TEXT)
     version: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{8,64}$")
+    request_id: int | None = Field(
+        default=None, ge=1, description="The approval request shown (refused once superseded)"
+    )
+    fingerprint: str | None = Field(
+        default=None, max_length=128, description="The fingerprint of the summary shown"
+    )
+    override_duties: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        description="An admin's reason to override rules/duties.yaml (on the admin trail)",
+    )
     by: str | None = By
 
 

@@ -16,6 +16,7 @@ file and the entry. `validate_pricing` checks an opportunity's price overrides a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.config import LIMITS
 from orchestrator.errors import InputError, RuleLoadError
 from orchestrator.store.models import Access, Service
 
@@ -479,8 +481,18 @@ def validate_pricing(data: object, file: str) -> dict[str, Any]:
                 raise InputError(
                     f"'{name}' is not an access type or service", file=file, field=f"pricing.{key}"
                 )
-            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
-                raise InputError("must be a number >= 0", file=file, field=f"pricing.{key}.{name}")
+            if (
+                isinstance(price, bool)
+                or not isinstance(price, int | float)
+                or not math.isfinite(price)
+                or not 0 <= price <= LIMITS.amount
+            ):
+                raise InputError(
+                    f"must be a finite number from 0 to {LIMITS.amount:,.0f} (the limit for "
+                    "amounts)",
+                    file=file,
+                    field=f"pricing.{key}.{name}",
+                )
             normalised[name] = float(price)
         result[key] = normalised
     if "discount_pct" in data:

@@ -13,14 +13,16 @@ Prices are per site in the bid's currency at its recorded rate; a line without a
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from orchestrator.commercial.pricing import price_bid
-from orchestrator.commercial.quotes import current_quotes, ordered_sites
+from orchestrator.commercial.pricing import PricedBid, price_bid
+from orchestrator.commercial.quotes import QuoteFacts, SiteFacts, quote_facts, site_facts
 from orchestrator.commercial.transition import (
     SiteDelivery,
     expected_order_date,
@@ -62,6 +64,34 @@ ACCESS_LABELS = {
 }
 
 
+class PricedDeal(Protocol):
+    """What the proposal reads of the bid's priced deal (`orchestrator.bid.deal.Deal`)."""
+
+    @property
+    def sites(self) -> Sequence[SiteFacts]: ...
+    @property
+    def quotes(self) -> Mapping[str, QuoteFacts]: ...
+    @property
+    def priced(self) -> PricedBid: ...
+
+
+@dataclass(frozen=True)
+class RowsDeal:
+    """The deal priced from the rows, for a renderer called without a version."""
+
+    sites: Sequence[SiteFacts]
+    quotes: Mapping[str, QuoteFacts]
+    priced: PricedBid
+
+
+def deal_from_rows(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> RowsDeal:
+    """The sites, the quotes that count and the priced lines, read and priced here."""
+    sites = site_facts(session, opportunity.id or 0)
+    return RowsDeal(
+        sites, quote_facts(session, opportunity.id or 0), price_bid(opportunity, sites, catalogue)
+    )
+
+
 def compliance_rows(session: Session, opportunity_id: int) -> list[dict[str, Any]]:
     """The compliance matrix: every requirement with our compliance and answer."""
     rows = session.exec(
@@ -97,14 +127,18 @@ def _sections(present: set[str], titles: dict[str, str]) -> dict[str, Any]:
 
 
 def proposal_context(
-    session: Session, opportunity: Opportunity, catalogue: Catalogue, rules_dir: Path
+    session: Session,
+    opportunity: Opportunity,
+    catalogue: Catalogue,
+    rules_dir: Path,
+    deal: PricedDeal | None = None,
 ) -> dict[str, Any]:
-    """Everything the proposal shows (the renderer adds the version label)."""
+    """Everything the proposal shows (the renderer adds the version label), from the
+    version's priced deal — priced once by the bid layer, never again here."""
     opportunity_id = opportunity.id or 0
-    sites = ordered_sites(session, opportunity_id)
-    quotes = current_quotes(session, opportunity_id)
+    deal = deal or deal_from_rows(session, opportunity, catalogue)
+    sites, quotes, priced = deal.sites, deal.quotes, deal.priced
     pricing = opportunity.pricing or {}
-    priced = price_bid(opportunity, sites, catalogue)
     fx, currency, months = priced.fx, priced.fx.currency, priced.contract_months
     delivery = load_delivery(rules_dir)
     proposal_rules = load_proposal_rules(rules_dir)

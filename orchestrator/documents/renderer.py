@@ -15,6 +15,10 @@ Output layout inside the opportunity's `out_dir`::
     control-plan-OPP-0001.docx, submission-letter-OPP-0001.docx
     *.pdf beside each .docx (bid docs --pdf)
     order-sheet-OPP-0001.docx, order-sheet-OPP-0001.xlsx
+    v2/proposal-OPP-0001.docx, v2/submission-letter-OPP-0001.docx (+ compliance matrix):
+        the files of bid version 2 as they were sent to the customer, never rewritten
+
+The working documents at the top follow the bid; a submitted version's folder does not.
 """
 
 from __future__ import annotations
@@ -51,7 +55,13 @@ from orchestrator.documents.order_sheet import order_sheet_context, write_order_
 from orchestrator.documents.proposal import proposal_context, version_label
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.table import WON_STATES, State
-from orchestrator.ports import Clock, ProducedDocuments, RenderedDocument, system_clock
+from orchestrator.ports import (
+    Clock,
+    DealVersion,
+    ProducedDocuments,
+    RenderedDocument,
+    system_clock,
+)
 from orchestrator.store.models import Document, Opportunity
 
 _LISTING_CHARS = re.compile(r"[\t\a\n\f]")
@@ -286,9 +296,13 @@ class DocxDocuments:
 
     # -- proposal, compliance annex, control plan
 
-    def proposal_context(self, session: Session, opportunity: Opportunity) -> dict[str, Any]:
-        """Everything the proposal shows, as plain data (its hash is the proposal version)."""
-        return proposal_context(session, opportunity, self.catalogue, self.rules_dir)
+    def proposal_context(
+        self, session: Session, opportunity: Opportunity, version: DealVersion | None = None
+    ) -> dict[str, Any]:
+        """Everything the proposal shows, as plain data (its hash is the proposal version);
+        with `version`, from the version's priced deal."""
+        deal = version.deal if version is not None else None
+        return proposal_context(session, opportunity, self.catalogue, self.rules_dir, deal)
 
     def version_label(
         self, session: Session, opportunity: Opportunity, kind: str, digest: str
@@ -311,35 +325,53 @@ class DocxDocuments:
         return version_label(len(seen) + 1, self.clock().date())
 
     def proposal(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
+        *,
+        name_prefix: str = "",
+        keep: bool = False,
     ) -> list[RenderedDocument]:
         """The proposal (.docx) and, when a questionnaire was imported, its compliance
-        matrix (.xlsx) beside it. The proposal's hash leaves out its version label."""
-        context = self.proposal_context(session, opportunity)
+        matrix (.xlsx) beside it. The proposal's hash leaves out its version label, which
+        is the version's number and date (without a version: counted from the documents).
+        With `keep`, a file already there is left exactly as it is (a version sent)."""
+        context = self.proposal_context(session, opportunity, version)
         held = self._template("proposal.docx")
         digest = content_hash(held.digest, context)
-        label = self.version_label(session, opportunity, "proposal", digest)
-        path = out_dir / f"proposal-{opportunity.ref}.docx"
-        proposal = self.render_docx(
-            "proposal.docx",
-            context,
-            path,
-            kind="proposal",
-            name="proposal",
-            unhashed={"version_label": label},
+        label = (
+            version_label(version.number, version.day)
+            if version is not None
+            else self.version_label(session, opportunity, "proposal", digest)
         )
+        path = out_dir / f"proposal-{opportunity.ref}.docx"
+        if keep and path.exists():
+            proposal = RenderedDocument(
+                kind="proposal", name=f"{name_prefix}proposal", path=path, content_hash=digest
+            )
+        else:
+            proposal = self.render_docx(
+                "proposal.docx",
+                context,
+                path,
+                kind="proposal",
+                name=f"{name_prefix}proposal",
+                unhashed={"version_label": label},
+            )
         written = [proposal]
         rows = context["compliance"]["rows"]
         if rows:
             annex = out_dir / f"compliance-matrix-{opportunity.ref}.xlsx"
             annex_hash = content_hash("compliance-matrix-1", {"rows": rows, "label": label})
-            if not self._unchanged(annex, annex_hash):
+            if not (keep and annex.exists()) and not self._unchanged(annex, annex_hash):
                 write_compliance_xlsx(context, label, annex)
                 self._remember(annex, annex_hash)
             written.append(
                 RenderedDocument(
                     kind="compliance_matrix",
-                    name="compliance_matrix",
+                    name=f"{name_prefix}compliance_matrix",
                     path=annex,
                     content_hash=annex_hash,
                 )
@@ -358,12 +390,16 @@ class DocxDocuments:
     # -- the port
 
     def bid_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         """QRFs (+CSV, + internal quote tasks), the proposal (+ compliance matrix) and the
-        Bid Control Plan."""
+        Bid Control Plan; the proposal from the version's deal when one is given."""
         written, plan, problems = self.qrfs(session, opportunity, out_dir)
-        proposal = self.proposal(session, opportunity, out_dir)
+        proposal = self.proposal(session, opportunity, out_dir, version)
         written += proposal
         written.append(self.control_plan(session, opportunity, out_dir))
         return ProducedDocuments(
@@ -374,7 +410,11 @@ class DocxDocuments:
         )
 
     def current_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         """The documents that follow the bid: the Bid Control Plan always; the proposal (and
         its compliance matrix) from bid production on, while the bid may still be won; the
@@ -383,7 +423,7 @@ class DocxDocuments:
         state = opportunity.state
         proposal_hash = None
         if state in PROPOSAL_STATES and ordered_sites(session, opportunity.id or 0):
-            proposal = self.proposal(session, opportunity, out_dir)
+            proposal = self.proposal(session, opportunity, out_dir, version)
             written += proposal
             proposal_hash = proposal[0].content_hash
         problems: list[str] = []
@@ -394,15 +434,27 @@ class DocxDocuments:
         return ProducedDocuments(documents=written, proposal_hash=proposal_hash, problems=problems)
 
     def submission_package(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         """The proposal (re-rendered, same path and hash when unchanged), its compliance
         matrix, and a cover letter signed by the bid's lead.
 
-        A proposal whose hash differs from the approved `opportunity.proposal_hash` is a
-        problem: what goes to the customer must be the version the approvers signed.
+        With `version`, the package goes to the version's own folder (`v<N>/`) and cites
+        that version; once the version is submitted its files are never written again (a
+        rerun finds them as they were sent). A proposal whose hash differs from the approved
+        `opportunity.proposal_hash` is a problem: what goes to the customer must be the
+        version the approvers signed.
         """
-        proposal = self.proposal(session, opportunity, out_dir)
+        folder = out_dir / version.folder if version is not None else out_dir
+        keep = version is not None and version.submitted
+        prefix = f"{version.folder}/" if version is not None else ""
+        proposal = self.proposal(
+            session, opportunity, folder, version, name_prefix=prefix, keep=keep
+        )
         main = proposal[0]
         problems = []
         if opportunity.proposal_hash and opportunity.proposal_hash != main.content_hash:
@@ -410,7 +462,11 @@ class DocxDocuments:
                 f"the proposal changed since approval (approved {opportunity.proposal_hash[:12]}, "
                 f"now {main.content_hash[:12]})"
             )
-        label = self.version_label(session, opportunity, "proposal", main.content_hash)
+        label = (
+            version_label(version.number, version.day)
+            if version is not None
+            else self.version_label(session, opportunity, "proposal", main.content_hash)
+        )
         enclosures = [
             {
                 "title": "Proposal" if d.kind == "proposal" else "Compliance matrix (annex A)",
@@ -419,16 +475,27 @@ class DocxDocuments:
             }
             for d in proposal
         ]
+        sent_on = version.submitted_on if version is not None else None
         context = submission_letter_context(
-            session, opportunity, enclosures, label, self.clock().date()
+            session, opportunity, enclosures, label, sent_on or self.clock().date()
         )
-        letter = self.render_docx(
-            "submission_letter.docx",
-            context,
-            out_dir / f"submission-letter-{opportunity.ref}.docx",
-            kind="submission_letter",
-            name="submission_letter",
-        )
+        path = folder / f"submission-letter-{opportunity.ref}.docx"
+        if keep and path.exists():
+            template = self._template("submission_letter.docx")
+            letter = RenderedDocument(
+                kind="submission_letter",
+                name=f"{prefix}submission_letter",
+                path=path,
+                content_hash=content_hash(template.digest, context),
+            )
+        else:
+            letter = self.render_docx(
+                "submission_letter.docx",
+                context,
+                path,
+                kind="submission_letter",
+                name=f"{prefix}submission_letter",
+            )
         return ProducedDocuments(
             documents=[letter, *proposal], proposal_hash=main.content_hash, problems=problems
         )

@@ -46,11 +46,12 @@ from orchestrator.decisions.funnel_rules import (
     month_of,
     parse_period,
 )
+from orchestrator.errors import NotPermitted
 from orchestrator.funnel.contracts import ContractFacts, load_contracts
 from orchestrator.funnel.measure import BidTrail, as_utc_naive, load_trails
 from orchestrator.lifecycle.table import ENDS, State
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import ForecastSnapshot
+from orchestrator.store.models import ForecastSnapshot, Grant, Person
 
 _DECIDED = (State.CONTRACT_PREPARATION, State.CONTRACTED)
 
@@ -266,14 +267,40 @@ def forecast(session: Session, rules_dir: Path, *, now: datetime) -> Forecast:
     )
 
 
-def take_forecast(engine: Engine, rules_dir: Path, *, now: datetime, save: bool) -> Forecast:
-    """The current forecast; with `save`, stored as snapshots to check against results later."""
+SAVE_FORECAST_GRANTS = frozenset({Grant.MANAGEMENT, Grant.ADMIN})
+
+
+def check_may_save(session: Session, by: str) -> None:
+    """Refuse a stored forecast by anyone but management or an admin (the process's own
+    automation may): snapshots are what forecast accuracy is judged on later.
+
+    The same rule as `bid.people.require_grant`, read here because the funnel imports
+    nothing of `bid` (it measures bids and changes none)."""
+    if "@" not in by:
+        return
+    person = session.exec(select(Person).where(Person.email == by.lower())).first()
+    if person is None:
+        raise NotPermitted(f"{by} is nobody known here; saving a forecast needs a person")
+    if not SAVE_FORECAST_GRANTS & set(person.roles):
+        raise NotPermitted(
+            f"{person.email} may not save a forecast: it needs the management role or an "
+            "admin (bid people grant EMAIL --role management)"
+        )
+
+
+def take_forecast(
+    engine: Engine, rules_dir: Path, *, now: datetime, save: bool, by: str = "system"
+) -> Forecast:
+    """The current forecast; with `save`, stored as snapshots to check against results later
+    (by management or an admin: `by`)."""
     if not save:
         with reading(engine) as session:
             return forecast(session, rules_dir, now=now)
     with reading(engine) as session:
+        check_may_save(session, by)
         result = forecast(session, rules_dir, now=now)
     with transaction(engine) as session:  # short: the forecast is computed outside it
+        check_may_save(session, by)
         save_forecast(session, result)
     return result
 

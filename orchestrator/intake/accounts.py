@@ -20,6 +20,7 @@ from orchestrator.decisions.portfolio_rules import SEGMENT_FIELDS, PortfolioRule
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.intake.files import csv_rows
+from orchestrator.intake.limits import date_within
 from orchestrator.intake.opportunity import MAX_AMOUNT, MAX_TEXT
 from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL
 from orchestrator.store.models import Tier
@@ -91,11 +92,14 @@ def _row(
             values[field] = _text(value, field, file, number)
         except InputError as error:
             problems.append(error)
+    named = {problem.field for problem in problems}  # refused already: not "empty" too
     name = values.get("name")
-    if not name:
+    if not name and "name" not in named:
         fail("name", "is empty")
     tier = values.get("tier")
-    if not tier:
+    if not tier and "tier" in named:
+        pass
+    elif not tier:
         fail("tier", f"is empty; tiers are {', '.join(TIERS)}")
     elif tier not in TIERS:
         fail("tier", f"unknown tier '{tier}'; tiers are {', '.join(TIERS)}")
@@ -133,9 +137,13 @@ def _row(
         try:
             if not _DATE.match(str(end)):
                 raise ValueError
-            values["competitor_contract_end"] = date.fromisoformat(str(end))
+            values["competitor_contract_end"] = date_within(
+                date.fromisoformat(str(end)), date.today(), "competitor_contract_end"
+            )
         except ValueError:
             fail("competitor_contract_end", f"'{end}' is not a date like 2027-06-30")
+        except InputError as error:
+            fail("competitor_contract_end", error.detail)
     if problems:
         return None, problems
     return AccountRow(row=number, **values), []  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config import LIMITS
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows, load_yaml
 from orchestrator.intake.people import EMAIL_PATTERN
@@ -43,7 +44,7 @@ LIBRARY_COLUMNS = (
 COUNT_COLUMNS = ("used", "used_in_won_bids", "review_due")
 ANSWER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_ANSWER = 20_000
-MAX_LIBRARY_BYTES = 50_000_000
+MAX_LIBRARY_BYTES = LIMITS.upload_bytes
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def parse_library(path: Path, today: date) -> list[LibraryEntry]:
                 continue
             items.append((line, item))
     elif suffix == ".csv":
-        rows = csv_rows(path, max_bytes=MAX_LIBRARY_BYTES)
+        rows = csv_rows(path, max_bytes=MAX_LIBRARY_BYTES, max_field=MAX_ANSWER + 1)
         _, header = next(rows, (1, []))
         header = [h.strip() for h in header]
         missing = [

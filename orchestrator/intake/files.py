@@ -18,10 +18,11 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from orchestrator.config import LIMITS
 from orchestrator.errors import InputError
 
-MAX_YAML_BYTES = 1_000_000
-MAX_CSV_BYTES = 200_000_000
+MAX_YAML_BYTES = LIMITS.yaml_bytes
+MAX_CSV_BYTES = LIMITS.upload_bytes
 MAX_YAML_DEPTH = 32
 MAX_YAML_ALIASES = 100
 MAX_YAML_NODES = 50_000
@@ -40,7 +41,9 @@ def read_text(path: Path, *, max_bytes: int) -> str:
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from None
     if len(data) > max_bytes:
-        raise InputError(f"is larger than {max_bytes:,} bytes", file=name)
+        raise InputError(
+            f"is larger than {max_bytes:,} bytes (the limit of bytes per file)", file=name
+        )
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InputError("is a binary file, not text (a NUL byte)", file=name, row=line)
@@ -55,14 +58,17 @@ def read_text(path: Path, *, max_bytes: int) -> str:
         ) from None
 
 
-def csv_rows(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> Iterator[tuple[int, list[str]]]:
+def csv_rows(
+    path: Path, *, max_bytes: int = MAX_CSV_BYTES, max_field: int = MAX_CSV_FIELD
+) -> Iterator[tuple[int, list[str]]]:
     """(row, cells) of a CSV file, the header being row 1; blank lines are skipped (as
-    `csv.DictReader` does). `InputError` naming the row on malformed CSV."""
+    `csv.DictReader` does). `InputError` naming the row on malformed CSV; cells longer than
+    `max_field` characters are malformed (an answer library's cells hold whole answers)."""
     name = str(path)
     text = read_text(path, max_bytes=max_bytes)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row = 0
-    previous = csv.field_size_limit(MAX_CSV_FIELD)
+    previous = csv.field_size_limit(max_field)
     try:
         while True:
             try:

@@ -28,6 +28,7 @@ from pydantic import (
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
 from orchestrator.intake.files import csv_rows, load_yaml
+from orchestrator.intake.limits import date_within, sites_within
 from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL, MAX_NAME, SLACK_USER_ID_PATTERN
 from orchestrator.intake.site_checks import (
     CONTACT_COLUMNS,
@@ -203,6 +204,16 @@ def parse_opportunity(path: Path, today: date) -> OpportunitySpec:
                 row=_line_of(root, (field_name,)),
                 field=field_name,
             )
+    if spec.order is not None and spec.order.contract_start is not None:
+        try:
+            date_within(spec.order.contract_start, today, "order.contract_start")
+        except InputError as error:
+            raise InputError(
+                error.detail,
+                file=name,
+                row=_line_of(root, ("order", "contract_start")),
+                field="order.contract_start",
+            ) from None
     if spec.decision_date is not None and spec.decision_date < spec.submission_deadline:
         raise InputError(
             "decision_date falls before the submission_deadline",
@@ -371,9 +382,13 @@ def _delivery_fields(
     raw_date = values.get("requested_install_date", "")
     if raw_date:
         try:
-            found["requested_install_date"] = date.fromisoformat(raw_date)
+            found["requested_install_date"] = date_within(
+                date.fromisoformat(raw_date), date.today(), "requested_install_date"
+            )
         except ValueError:
             bad("requested_install_date", f"'{raw_date[:40]}' is not a date (YYYY-MM-DD)")
+        except InputError as error:
+            bad("requested_install_date", error.detail)
     allowed = {
         "sla_class": tuple(delivery.sla_classes) if delivery else None,
         "interface": delivery.interfaces if delivery else None,
@@ -436,12 +451,14 @@ def read_sites(
     rows = csv_rows(path)
     header = site_header(rows, name, SITE_COLUMNS)
     seen = {site_id: 0 for site_id in existing_ids}
+    held = len(seen)
     sites: list[SiteSpec] = []
     problems: list[InputError] = []
     unknown_formats: dict[str, list[int]] = {}
     for line, cells in rows:
         if on_row is not None:
             on_row(line)
+        sites_within(held + line - 1, file=name, row=line)  # rows after the header, so far
         if len(cells) > len(header):
             problems.append(InputError("more values than columns", file=name, row=line))
             continue

@@ -21,20 +21,19 @@ import csv
 import hashlib
 import io
 import re
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config import LIMITS
 from orchestrator.decisions.rfp_rules import REQUIRED_FIELDS, RfpRules, squeeze
 from orchestrator.errors import InputError, InputErrors
+from orchestrator.intake.limits import MergedRange, check_workbook
 from orchestrator.intake.questionnaire_rows import ParsedQuestionnaire, ParsedRequirement
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-MAX_UNZIPPED_BYTES = 400_000_000
-"""A workbook that expands past this is not a questionnaire but a zip bomb."""
 HEADER_SEARCH_ROWS = 50
 _COLUMN_LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f\x7f]")
@@ -97,64 +96,80 @@ def _csv_grid(path: Path, content: bytes) -> _Grid:
 
     rows: dict[int, dict[int, object]] = {}
     last = 0
-    for line, cells in csv_rows(path):
+    for line, cells in csv_rows(path, max_bytes=LIMITS.workbook_bytes):
+        if line > LIMITS.sheet_rows:
+            raise InputError(
+                f"has more than {LIMITS.sheet_rows:,} rows (the limit of rows per sheet)",
+                file=str(path),
+                row=line,
+            )
         rows[line] = {i: cell for i, cell in enumerate(cells, start=1) if cell.strip()}
         last = line
     return _Grid(rows, {}, set(), last)
 
 
-def _check_zip(name: str, content: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            unzipped = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise InputError("is not an .xlsx workbook (save it as .xlsx or .csv)", file=name) from None
-    if unzipped > MAX_UNZIPPED_BYTES:
-        raise InputError(f"expands to more than {MAX_UNZIPPED_BYTES:,} bytes", file=name)
-
-
 def _open_workbook(name: str, content: bytes, *, data_only: bool) -> Any:
+    """The workbook in openpyxl's read-only mode: cells streamed, merged ranges not expanded
+    (`check_workbook` has read them and checked the limits before this is called)."""
     from openpyxl import load_workbook
 
     try:
-        return load_workbook(io.BytesIO(content), data_only=data_only, rich_text=False)
+        return load_workbook(
+            io.BytesIO(content), read_only=True, data_only=data_only, rich_text=False
+        )
     except Exception as exc:  # openpyxl raises many kinds on a damaged file: all are the user's
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise InputError(f"cannot be read as an .xlsx workbook ({detail})", file=name) from None
 
 
-def _sheet_grid(sheet: Any, max_rows: int, name: str) -> _Grid:
+def _sheet_grid(sheet: Any, merged_ranges: list[MergedRange], max_rows: int, name: str) -> _Grid:
     rows: dict[int, dict[int, object]] = {}
     formulas: set[tuple[int, int]] = set()
     last = 0
-    for row in sheet.iter_rows():
-        for cell in row:
-            value = cell.value
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            if cell.row > max_rows + HEADER_SEARCH_ROWS:
-                raise InputError(
-                    f"sheet '{sheet.title}' has more than {max_rows:,} rows "
-                    "(rules/rfp.yaml limits.max_rows)",
-                    file=name,
-                    row=cell.row,
-                )
-            if cell.data_type == "f" or type(value).__name__ in (
-                "ArrayFormula",
-                "DataTableFormula",
-            ):
-                formulas.add((cell.row, cell.column))
-            rows.setdefault(cell.row, {})[cell.column] = value
-            last = max(last, cell.row)
+    try:
+        for row in sheet.iter_rows():
+            for cell in row:
+                value = cell.value
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    continue
+                if cell.row > max_rows + HEADER_SEARCH_ROWS:
+                    raise InputError(
+                        f"sheet '{sheet.title}' has more than {max_rows:,} rows "
+                        "(rules/rfp.yaml limits.max_rows)",
+                        file=name,
+                        row=cell.row,
+                    )
+                if cell.data_type == "f" or type(value).__name__ in (
+                    "ArrayFormula",
+                    "DataTableFormula",
+                ):
+                    formulas.add((cell.row, cell.column))
+                rows.setdefault(cell.row, {})[cell.column] = value
+                last = max(last, cell.row)
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged sheet, found while streaming: the user's file
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot be read as an .xlsx workbook ({detail})", file=name) from None
     merged: dict[tuple[int, int], tuple[int, int]] = {}
-    for cells in sheet.merged_cells.ranges:
-        if (cells.max_row - cells.min_row + 1) * (cells.max_col - cells.min_col + 1) > 1_000_000:
-            continue  # a whole-sheet merge: nothing to fill
+    for cells in merged_ranges:  # within the limits of merged cells (check_workbook)
         for r in range(cells.min_row, cells.max_row + 1):
             for c in range(cells.min_col, cells.max_col + 1):
                 merged[(r, c)] = (cells.min_row, cells.min_col)
-        last = max(last, min(cells.max_row, last if last else cells.max_row))
     return _Grid(rows, merged, formulas, last)
+
+
+def _saved_results(
+    name: str, content: bytes, title: str, wanted: set[tuple[int, int]]
+) -> dict[tuple[int, int], object]:
+    """The results Excel saved for the formula cells `wanted`, streamed once."""
+    sheet = _open_workbook(name, content, data_only=True)[title]
+    found: dict[tuple[int, int], object] = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value is not None and (cell.row, cell.column) in wanted:
+                found[(cell.row, cell.column)] = cell.value
+    return found
 
 
 # --- the header row and the columns --------------------------------------------------------------
@@ -194,8 +209,8 @@ class _Reader:
     grid: _Grid
     rules: RfpRules
     columns: dict[str, int]
-    saved: Any | None = None
-    """The sheet opened with formulas' saved results (loaded on the first formula)."""
+    saved: dict[tuple[int, int], object] | None = None
+    """The formulas' saved results (read on the first formula met)."""
     load_saved: Any = None
 
     def cell(self, row: int, field_name: str, problems: list[InputError]) -> str:
@@ -207,7 +222,7 @@ class _Reader:
         if origin in self.grid.formulas:
             if self.saved is None:
                 self.saved = self.load_saved()
-            value = self.saved.cell(row=origin[0], column=origin[1]).value
+            value = self.saved.get(origin)
             if value is None:
                 problems.append(
                     InputError(
@@ -269,18 +284,21 @@ def parse_questionnaire(
             "answer, compliance",
             field="column",
         )
+    max_bytes = min(rules.max_bytes, LIMITS.workbook_bytes)
     try:
         with path.open("rb") as handle:
-            content = handle.read(rules.max_bytes + 1)
+            content = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=name) from None
-    if len(content) > rules.max_bytes:
-        raise InputError(f"is larger than {rules.max_bytes:,} bytes", file=name)
+    if len(content) > max_bytes:
+        raise InputError(
+            f"is larger than {max_bytes:,} bytes (the limit of bytes per file)", file=name
+        )
     suffix = path.suffix.lower()
     workbook: Any = None
     sheet_name: str | None = None
     if suffix in XLSX_SUFFIXES:
-        _check_zip(name, content)
+        merged_ranges = check_workbook(name, content)
         workbook = _open_workbook(name, content, data_only=False)
         candidates = [sheet] if sheet else list(workbook.sheetnames)
         if sheet and sheet not in workbook.sheetnames:
@@ -291,7 +309,9 @@ def parse_questionnaire(
             )
         found = None
         for candidate in candidates:
-            grid = _sheet_grid(workbook[candidate], rules.max_rows, name)
+            grid = _sheet_grid(
+                workbook[candidate], merged_ranges.get(candidate, []), rules.max_rows, name
+            )
             header = _header(grid, rules, overrides, name)
             if header is not None:
                 found, sheet_name = (grid, header), candidate
@@ -318,7 +338,8 @@ def parse_questionnaire(
     reader = _Reader(name, grid, rules, mapped)
     if workbook is not None and sheet_name is not None:
         title = sheet_name
-        reader.load_saved = lambda: _open_workbook(name, content, data_only=True)[title]
+        formulas = grid.formulas
+        reader.load_saved = lambda: _saved_results(name, content, title, formulas)
     requirements: list[ParsedRequirement] = []
     problems: list[InputError] = []
     seen: dict[str, int] = {}

@@ -17,6 +17,7 @@ from pathlib import Path
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows
+from orchestrator.intake.limits import date_within
 from orchestrator.store.models import QuoteKind
 from orchestrator.text import has_control_characters
 
@@ -66,9 +67,10 @@ def _number(raw: str, name: str, file: str, row: int) -> float:
 
 
 def parse_quote_file(
-    path: Path, site_ids: Iterable[str], catalogue: Catalogue
+    path: Path, site_ids: Iterable[str], catalogue: Catalogue, *, today: date | None = None
 ) -> list[ParsedQuote]:
-    """Read and check a quote CSV; any bad row refuses the whole file (InputErrors)."""
+    """Read and check a quote CSV; any bad row refuses the whole file (InputErrors). A quote
+    valid beyond the limit for dates (ten years from `today`) is refused as a typo."""
     file = str(path)
     known_sites = set(site_ids)
     providers = {p.id for p in catalogue.providers.providers} | {IN_HOUSE_PROVIDER}
@@ -90,6 +92,13 @@ def parse_quote_file(
         raw: dict[str, str | None] = dict(zip(header, values, strict=False))
         try:
             quote = _parse_row(raw, row_number, file, known_sites, providers, catalogue)
+            date_within(
+                quote.valid_until,
+                today or date.today(),
+                "valid_until",
+                file=file,
+                row=row_number,
+            )
         except InputError as exc:
             errors.append(exc)
             continue

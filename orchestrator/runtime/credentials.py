@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from orchestrator.config import Settings
@@ -63,3 +65,50 @@ def ensure_admin_token(settings: Settings) -> None:
         return
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(secrets.token_urlsafe(32) + "\n")
+
+
+# --- the folder's files are this OS user's only -------------------------------------------------
+
+PRIVATE_UMASK = 0o077
+"""Every file `bid` and its service create is 0600 and every folder 0700 (the database, the
+admin token, `.bid/`, its logs, `bid-output/` and the documents in it): another local user
+reads nothing, whatever a command is asked to write."""
+_SQLITE_SIDECARS = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a SQLite database URL (`sqlite:///bid.db`), else None."""
+    if not database_url.startswith("sqlite"):
+        return None
+    _, sep, rest = database_url.partition(":///")
+    path = rest.split("?", 1)[0]
+    return Path(path) if sep and path and path != ":memory:" else None
+
+
+def keep_private(settings: Settings) -> list[Path]:
+    """Take group and world access away from the folder's own files that exist already (made
+    before `PRIVATE_UMASK`, or copied in): the SQLite database and its journals 0600, the data
+    folder and the output folder 0700 (which closes everything inside them). Only paths this
+    OS user owns are changed; a PREFECT_HOME, or an output folder outside the project folder
+    (a team share), of the user's choosing is left as it is (what `bid` writes in it is 0600
+    all the same). Returns the paths changed."""
+    changed: list[Path] = []
+    database = sqlite_path(settings.database_url)
+    files = [Path(f"{database}{suffix}") for suffix in _SQLITE_SIDECARS] if database else []
+    files.append(settings.admin_token_file)
+    folders = [settings.data_dir]
+    if settings.output_url is None and settings.output_dir.parent == settings.data_dir.parent:
+        folders.append(settings.output_dir)  # the project's own; a shared one is left alone
+    for path, mode in [*((f, 0o600) for f in files), *((d, 0o700) for d in folders)]:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or not info.st_mode & 0o077:
+            continue
+        try:
+            path.chmod(mode)
+        except OSError:
+            continue
+        changed.append(path)
+    return changed

@@ -10,18 +10,28 @@ It starts and watches, for the folder's data:
     slack     `bid serve`: the Slack endpoint, when SLACK_SIGNING_SECRET is set
 
 A child that dies is logged and restarted (with a growing pause); Ctrl-C or SIGTERM stops
-them all. The supervisor holds `<data dir>/server.lock` while it runs and writes where
-everything is to `<data dir>/server.json`, which `bid server status|stop`, the thin CLI and
-the autostart read. It also holds the Prefect home's lock (as `bid ui` did), so no temporary
-Prefect server ever writes the same SQLite file. Nothing here imports Prefect.
+them all. The supervisor owns its children: each runs in its own process group with
+`PR_SET_PDEATHSIG`, so it is told to stop when the supervisor dies, even by SIGKILL; each
+carries a mark in its environment (`BID_SERVICE_MARK`, inherited by what it starts), and the
+supervisor records the mark and the children's PIDs in `<data dir>/server.children.json`. A
+restart and `bid server stop` find leftovers by that mark (read from /proc/PID/environ, so a
+PID reused by someone else's process is never signalled) and stop them, so the port is free
+again and two Prefect servers never run over one Prefect database.
+
+The supervisor holds `<data dir>/server.lock` while it runs and writes where everything is
+to `<data dir>/server.json`, which `bid server status|stop`, the thin CLI and the autostart
+read. It also holds the Prefect home's lock (as `bid ui` did), so no
+temporary Prefect server ever writes the same SQLite file. Nothing here imports Prefect.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -44,6 +54,9 @@ STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 AUTOSTART_LOCK_FILE = "autostart.lock"
 ACTIVITY_FILE = "server.activity"
+CHILDREN_FILE = "server.children.json"
+MARK_ENV = "BID_SERVICE_MARK"
+_PR_SET_PDEATHSIG = 1
 LOG_DIR = "logs"
 BACKGROUND_LOG = "server.log"
 PREFECT_START_TIMEOUT_S = 180.0
@@ -169,7 +182,8 @@ class Child:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True,  # its own process group: stopped as one
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         self.started = time.monotonic()
 
@@ -189,6 +203,89 @@ class Child:
             self.process.wait()
 
 
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """What a child runs between fork and exec: ask the kernel for SIGTERM when the
+    supervisor dies (Linux `PR_SET_PDEATHSIG`); if it died already, go."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def set_death_signal() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the supervisor died before the call: do not linger
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return set_death_signal
+
+
+# --- leftovers: children of a supervisor that died ---------------------------------------------
+
+
+def children_path(settings: Settings) -> Path:
+    return settings.data_dir / CHILDREN_FILE
+
+
+def _marked(pid: int, mark: str) -> bool:
+    """True when process `pid` carries this service's mark (so it is ours, not a reused PID)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{MARK_ENV}={mark}".encode() in environ.split(b"\0")
+
+
+def _processes() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def leftovers(settings: Settings) -> list[int]:
+    """PIDs still running with the mark the folder's last supervisor recorded (its children
+    and what they started), when that supervisor no longer holds the service lock."""
+    try:
+        data = json.loads(children_path(settings).read_text(encoding="utf-8"))
+        mark = str(data["mark"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not mark or _lock_held(settings):
+        return []
+    recorded = [int(pid) for pid in data.get("children", {}).values()]
+    found = [pid for pid in recorded if _marked(pid, mark)]
+    found += [pid for pid in _processes() if pid not in found and _marked(pid, mark)]
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def stop_leftovers(settings: Settings, grace: float = STOP_GRACE_S) -> list[int]:
+    """Stop what a dead supervisor left running: SIGTERM to each process (and its process
+    group), SIGKILL to what is left after `grace`; the PIDs found. The record is forgotten
+    once nothing carries its mark."""
+    found = leftovers(settings)
+    if not found:
+        return []
+    mark = str(json.loads(children_path(settings).read_text(encoding="utf-8"))["mark"])
+
+    def alive() -> list[int]:
+        return [pid for pid in _processes() if _marked(pid, mark)]
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, sig)
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not alive():
+            break
+    if not alive():
+        with contextlib.suppress(OSError):
+            children_path(settings).unlink()
+    return found
+
+
 @dataclass
 class Service:
     """The supervisor's view of one folder's service."""
@@ -205,6 +302,8 @@ class Service:
     slack_port: int = 3000
     _stop: list[str] = field(default_factory=list)
     _locks: list[IO[str]] = field(default_factory=list)
+    mark: str = field(default_factory=lambda: secrets.token_hex(16))
+    """In every child's environment (`BID_SERVICE_MARK`): how a leftover is known as ours."""
 
     @property
     def url(self) -> str:
@@ -230,8 +329,25 @@ class Service:
         env.update(prefect_home.base_environment(self.settings))
         env["BID_AUTOSTART"] = "0"  # a child never starts another service
         env["BID_THIN"] = "0"  # nor sends its commands back here
+        env[MARK_ENV] = self.mark
         env.update(extra)
         return env
+
+    def _start(self, child: Child) -> None:
+        """Start a child and record its PID (with the mark) before anything else."""
+        child.start()
+        self._record_children()
+
+    def _record_children(self) -> None:
+        data = {
+            "supervisor": os.getpid(),
+            "mark": self.mark,
+            "children": {c.name: c.process.pid for c in self.children if c.process is not None},
+        }
+        path = children_path(self.settings)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        tmp.replace(path)
 
     def build_children(self) -> None:
         prefect = Child(
@@ -366,10 +482,22 @@ class Service:
 
     def run(self) -> int:
         """Start everything, supervise until asked to stop; the exit code for `bid server`."""
-        if not port_free(self.host, self.port):
-            raise BidError(f"port {self.port} on {self.host} is in use; choose another with --port")
         takeover(self.settings, self.say)
         self._take_locks()
+        try:
+            stopped = stop_leftovers(self.settings)
+            if stopped:
+                self.say(
+                    f"stopped {len(stopped)} process(es) a bid server that died left running "
+                    f"(pids {', '.join(map(str, stopped[:8]))})"
+                )
+            if not port_free(self.host, self.port):
+                raise BidError(
+                    f"port {self.port} on {self.host} is in use; choose another with --port"
+                )
+        except BaseException:
+            self._release_locks()
+            raise
         from orchestrator.runtime.credentials import ensure_admin_token
 
         ensure_admin_token(self.settings)
@@ -385,14 +513,14 @@ class Service:
                 if fresh
                 else "starting Prefect…"
             )
-            prefect.start()
+            self._start(prefect)
             if not self._wait_ready(prefect, PREFECT_START_TIMEOUT_S):
                 if self._stop:
                     return 0
                 self.say(f"the Prefect server did not start; its log: {prefect.log}")
                 return 1
             for child in rest:
-                child.start()
+                self._start(child)
             self._write_state()
             for child in rest:
                 self._wait_ready(child, CHILD_START_TIMEOUT_S)
@@ -410,6 +538,9 @@ class Service:
         finally:
             for child in reversed(self.children):
                 child.stop()
+            if not [pid for pid in _processes() if _marked(pid, self.mark)]:
+                with contextlib.suppress(OSError):
+                    children_path(self.settings).unlink()
             self._clear_state()
             self._release_locks()
             for sig, handler in previous.items():
@@ -434,7 +565,7 @@ class Service:
                 elif now >= child.next_start:
                     child.restarts += 1
                     child.next_start = 0.0
-                    child.start()
+                    self._start(child)
                     self.say(f"{child.name} restarted (restart {child.restarts})")
             if self.idle_timeout_s and self._idle_for() > self.idle_timeout_s:
                 self.say(f"idle for {self.idle_timeout_s:.0f} s: stopping")
@@ -454,10 +585,17 @@ def takeover(settings: Settings, say: Callable[[str], None]) -> None:
 
 
 def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
-    """Stop this folder's service; its pid, or None when none was running."""
+    """Stop this folder's service; its pid, or None when none was running. What a supervisor
+    that died left running (its children, by their recorded mark) is stopped too; then the
+    dead supervisor's pid is returned."""
     info = read_info(settings)
     if info is None:
-        return None
+        try:
+            data = json.loads(children_path(settings).read_text(encoding="utf-8"))
+            dead = int(data["supervisor"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return dead if stop_leftovers(settings) else None
     with contextlib.suppress(ProcessLookupError):
         os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s

@@ -9,10 +9,12 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
    twice) by the action's `action_ts` or the modal's view id, once per process;
 2. maps the Slack user to a Person by the Slack user id an admin set on it (`bid people set`)
    and by nothing else (not by Slack's profile e-mail);
-3. calls the same service as the CLI (`services.approve` / `services.decide`), which checks
-   the role, binds the approval to the proposal version the button carries (a button
-   without one is refused), audits refusals and records a second answer for the same area
-   and version as nothing;
+3. calls the same service as the CLI (`services.approve` / `services.decide`), which asks
+   `may_decide` (the person's powers and rules/duties.yaml), binds the approval to the
+   proposal version and the approval request the button carries (a button without them is
+   refused; a click on a request a later one replaced is refused and the clicker is sent
+   the current request), audits refusals and records a second answer for the same area and
+   version as nothing;
 4. answers the clicker with an ephemeral message (recorded, refused, or outdated with a
    pointer to the current proposal version);
 5. after a recorded answer, asks the flow runner to carry the bid on, then delivers the
@@ -51,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from orchestrator.bid import services
+from orchestrator.bid.governance import RequestSuperseded, resend_request
 from orchestrator.context import Context
 from orchestrator.dispatch import drain
 from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
@@ -395,6 +398,12 @@ class SlackDoor:
             reason = "the button names no proposal version; answer the latest request"
             self._reply(user, channel, "slack_refused", ref=value.ref, reason=reason)
             return
+        if value.request is None:  # a button sent before requests were named on it
+            reason = "the button names no approval request; answer the latest request"
+            sent = self._resend(value.ref, area, person.email, f"unnamed:{value.proposal_hash}")
+            reason += ", sent to you now" if sent else ""
+            self._reply(user, channel, "slack_refused", ref=value.ref, reason=reason)
+            return
         try:
             result = services.approve(
                 self.ctx,
@@ -404,7 +413,16 @@ class SlackDoor:
                 reject=reject,
                 reason=reason,
                 proposal_hash=value.proposal_hash,
+                request_id=value.request,
+                fingerprint=value.fingerprint,
             )
+        except RequestSuperseded as superseded:
+            sent = superseded.current is not None and self._resend(
+                value.ref, area, person.email, f"{value.request}:{value.fingerprint}"
+            )
+            told = f"{superseded}" + ("; it was sent to you now" if sent else "")
+            self._reply(user, channel, "slack_refused", ref=value.ref, reason=told)
+            return
         except ApprovalError as refusal:
             current = self._current_version(value.ref)
             if value.proposal_hash and current and current != value.proposal_hash:
@@ -463,6 +481,16 @@ class SlackDoor:
             state=result.to_state.value,
         )
         self._drain()
+
+    def _resend(self, ref: str, area: str, email: str, instead_of: str) -> bool:
+        """Send the clicker the current request of `area` (its summary and buttons)."""
+        try:
+            sent = resend_request(self.ctx, ref, area, email, instead_of=instead_of)
+        except BidError as error:
+            log.info("%s: the current %s request was not sent again: %s", ref, area, error)
+            return False
+        self._drain()
+        return sent
 
     def _drain(self) -> None:
         """Run what the answer's handler decided (render, carry the bid on), then deliver.

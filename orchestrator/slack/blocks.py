@@ -1,11 +1,13 @@
 """Block Kit for Slack: a bid's key facts, decision buttons and the reason modals.
 
 Outbox rows keep a small marker (`{"type": "approval", "opportunity", "area",
-"proposal_hash", "summary"}` or `{"type": "go_no_go", "opportunity"}`); the notifier turns it
-into real blocks at delivery time with the bid's current facts. An approval's summary is the
-deal as it was judged when the approval was requested (`orchestrator.bid.summary`). Button
-values carry everything the inbound door needs to call the services (bid, area, proposal
-version), so a click never depends on process memory.
+"proposal_hash", "request", "fingerprint", "summary"}` or `{"type": "go_no_go",
+"opportunity"}`); the notifier turns it into real blocks at delivery time with the bid's
+current facts. An approval's summary is the deal as it was judged when the approval was
+requested (`orchestrator.bid.summary`). Button values carry everything the inbound door
+needs to call the services (bid, area, proposal version, the approval request's id and the
+fingerprint of the summary shown), so a click never depends on process memory and decides
+only the request it was shown for.
 """
 
 from __future__ import annotations
@@ -49,19 +51,26 @@ class BidFacts:
 
 @dataclass(frozen=True)
 class ButtonValue:
-    """What a decision button carries: the bid, and the area and proposal version or outcome."""
+    """What a decision button carries: the bid, and the area, proposal version, approval
+    request and summary fingerprint, or the go/no-go outcome."""
 
     ref: str
     area: str | None = None
     proposal_hash: str | None = None
     outcome: str | None = None
+    request: int | None = None
+    """The id of the approval request the button was sent with."""
+    fingerprint: str | None = None
+    """The fingerprint of the summary shown beside the button."""
 
     def encode(self) -> str:
-        data = {
+        data: dict[str, str | int | None] = {
             "ref": self.ref,
             "area": self.area,
             "hash": self.proposal_hash,
             "outcome": self.outcome,
+            "req": self.request,
+            "fp": self.fingerprint,
         }
         text = json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
         if len(text) > _VALUE_LIMIT:
@@ -77,11 +86,23 @@ class ButtonValue:
             raise InputError("the Slack button carries no readable value") from exc
         if not isinstance(data, dict) or not isinstance(data.get("ref"), str):
             raise InputError("the Slack button names no opportunity")
-        fields = {k: data.get(v) for k, v in (("area", "area"), ("proposal_hash", "hash"))}
-        fields["outcome"] = data.get("outcome")
+        fields = {
+            k: data.get(v)
+            for k, v in (
+                ("area", "area"),
+                ("proposal_hash", "hash"),
+                ("outcome", "outcome"),
+                ("fingerprint", "fp"),
+            )
+        }
         if any(v is not None and not isinstance(v, str) for v in fields.values()):
             raise InputError("the Slack button value is malformed")
-        return cls(ref=data["ref"], **fields)
+        request = data.get("req")
+        if request is not None and (
+            isinstance(request, bool) or not isinstance(request, int) or not 0 < request < 2**31
+        ):
+            raise InputError("the Slack button names no approval request")
+        return cls(ref=data["ref"], request=request, **fields)
 
 
 def slack_escape(value: object) -> str:
@@ -127,8 +148,16 @@ def facts_block(facts: BidFacts) -> dict[str, Any]:
     }
 
 
-def approval_actions(ref: str, area: str, proposal_hash: str | None) -> dict[str, Any]:
-    value = ButtonValue(ref=ref, area=area, proposal_hash=proposal_hash).encode()
+def approval_actions(
+    ref: str,
+    area: str,
+    proposal_hash: str | None,
+    request: int | None = None,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    value = ButtonValue(
+        ref=ref, area=area, proposal_hash=proposal_hash, request=request, fingerprint=fingerprint
+    ).encode()
     return {
         "type": "actions",
         "block_id": f"approval:{ref}:{area}",
@@ -212,8 +241,15 @@ def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> lis
         if kind == "approval" and marker.get("area"):
             if isinstance(marker.get("summary"), dict):
                 blocks.extend(summary_blocks(marker["summary"]))
+            request = marker.get("request")
             blocks.append(
-                approval_actions(ref, str(marker["area"]), marker.get("proposal_hash") or None)
+                approval_actions(
+                    ref,
+                    str(marker["area"]),
+                    marker.get("proposal_hash") or None,
+                    request if isinstance(request, int) else None,
+                    str(marker.get("fingerprint") or "") or None,
+                )
             )
         elif kind == "go_no_go":
             blocks.append(go_no_go_actions(ref))

@@ -274,6 +274,8 @@ class Grant(StrEnum):
     """Manages people, grants and credentials; may act on every bid and record for others."""
     RECORDER = "recorder"
     """May record an answer given by someone else (`--by`), e.g. a decision taken in a meeting."""
+    LIBRARY_EDITOR = "library_editor"
+    """May import answers into the company's answer library (`bid rfp library import`)."""
 
 
 class Person(SQLModel, table=True):
@@ -563,15 +565,26 @@ class LibraryAnswer(SQLModel, table=True):
 class Approval(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
-    area: str
+    area: Area = Field(sa_column=Column(EnumText(Area), nullable=False))
     round: int = 0
     """The opportunity's governance round this approval belongs to."""
-    status: str = ApprovalStatus.REQUESTED
+    status: ApprovalStatus = Field(
+        default=ApprovalStatus.REQUESTED,
+        sa_column=Column(EnumText(ApprovalStatus), nullable=False),
+    )
+    deciding_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The roles that may decide this request, as the governance table named them when it
+    was asked (`may_decide` reads them here, never from a decision record)."""
+    summary_fingerprint: str | None = None
+    """SHA-256 of the summary the approvers were shown (value, costs, margin, version): a
+    Slack button carries it, so a click decides only the request it was shown for."""
     proposal_hash: str | None = None
     approver_id: int | None = Field(default=None, foreign_key="person.id")
     reason: str | None = None
     requested_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
+    version_id: int | None = Field(default=None, foreign_key="bidversion.id", index=True)
+    """The bid version this approval was asked for (`BidVersion`)."""
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -672,6 +685,32 @@ class Document(SQLModel, table=True):
     path: str
     content_hash: str
     created_at: datetime = Field(default_factory=utcnow)
+    version_id: int | None = Field(default=None, foreign_key="bidversion.id", index=True)
+    """The bid version the file renders (the files sent to the customer are kept per version)."""
+
+
+class BidVersion(SQLModel, table=True):
+    """A frozen, numbered snapshot of a bid's priced deal: sites, the quotes with the site
+    specification each priced, prices, answers, terms and deviations. A new version is
+    recorded when that content changes (a design freeze, governance, a best-and-final offer,
+    a change after submission, a MACD); a submitted version is never changed again.
+    Built in `orchestrator/bid/versions.py` only."""
+
+    __table_args__ = (UniqueConstraint("opportunity_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    number: int
+    reason: str
+    """What made it: design_freeze, governance, submission, macd, documents, ..."""
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    content_hash: str
+    """SHA-256 of `snapshot`: the same content is the same version."""
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposal_hash: str | None = None
+    """The content hash of the proposal rendered from this version."""
+    submitted_at: datetime | None = None
+    """When this version went to the customer; its files are then kept as they were sent."""
 
 
 class ChangeOrder(SQLModel, table=True):

@@ -105,7 +105,9 @@ def build_golden(tmp: Path, *, strategy: str = "sla") -> Golden:
     )
     ref = opportunity.ref
     with Session(engine) as session:
-        person = Person(name="Bea Bidman", email=BID_MANAGER, roles=["bid_manager"])
+        person = Person(
+            name="Bea Bidman", email=BID_MANAGER, roles=["bid_manager", "library_editor"]
+        )
         session.add(person)
         session.flush()
         session.add(

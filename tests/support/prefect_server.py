@@ -27,7 +27,7 @@ import httpx
 from sqlmodel import Session, select
 
 from orchestrator.config import Settings
-from orchestrator.ports import ProducedDocuments, RenderedDocument
+from orchestrator.ports import DealVersion, ProducedDocuments, RenderedDocument
 from orchestrator.store.models import Opportunity, Site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,7 +217,11 @@ class PausingDocuments:
         return ProducedDocuments([d for d in produced.documents if d.kind == "qrf"])
 
     def bid_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         sites = session.exec(select(Site).where(Site.opportunity_id == opportunity.id)).all()
         countries = sorted({site.country for site in sites})
@@ -232,7 +236,11 @@ class PausingDocuments:
         return ProducedDocuments(written, proposal_hash=proposal.content_hash)
 
     def submission_package(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         return ProducedDocuments([self._write(out_dir, "submission_letter", "letter", "x")])
 
@@ -242,7 +250,11 @@ class PausingDocuments:
         return ProducedDocuments([self._write(out_dir, "order_sheet", "order-sheet", "x")])
 
     def current_documents(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> ProducedDocuments:
         state = opportunity.state.value
         return ProducedDocuments([self._write(out_dir, "control_plan", "control-plan", state)])
