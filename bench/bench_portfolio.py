@@ -46,6 +46,8 @@ from orchestrator.store.models import (  # noqa: E402
     Account,
     AccountEvent,
     Approval,
+    ApprovalStatus,
+    Area,
     AuditEvent,
     ChangeOrder,
     Contract,
@@ -229,9 +231,9 @@ def populate(engine: Engine, now: datetime, accounts: int, bids: int, contracts:
                 children[Approval].append(
                     Approval(
                         opportunity_id=oid,
-                        area=area,
+                        area=Area(area),
                         round=2,
-                        status="requested",
+                        status=ApprovalStatus.REQUESTED,
                         deciding_roles=["operations"] if area == "technical" else [area],
                         requested_at=now - timedelta(days=2),
                     )

@@ -35,7 +35,7 @@ from orchestrator.bid.queries import status  # noqa: E402
 from orchestrator.bid.rendering import render_documents  # noqa: E402
 from orchestrator.context import Context  # noqa: E402
 from orchestrator.store.db import open_database, transaction  # noqa: E402
-from orchestrator.store.models import Approval, DecisionRecord, Opportunity  # noqa: E402
+from orchestrator.store.models import Approval, Area, DecisionRecord, Opportunity  # noqa: E402
 from tests.factories_sites import context_on, make_opportunity  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ def _bid_waiting_for_finance(ctx: Context, sites: int) -> str:
         session.add(
             Approval(
                 opportunity_id=row.id or 0,
-                area="financial",
+                area=Area.FINANCIAL,
                 round=1,
                 deciding_roles=["finance"],
                 proposal_hash="0" * 64,

@@ -21,6 +21,8 @@ from orchestrator.store.models import (
     Account,
     AccountEvent,
     Approval,
+    ApprovalStatus,
+    Area,
     AuditEvent,
     ChangeOrder,
     Contract,
@@ -512,9 +514,9 @@ def write(session: Session, spec: PortfolioSpec) -> PortfolioSpec:
             session.add(
                 Approval(
                     opportunity_id=b.id,
-                    area=area,
+                    area=Area(area),
                     round=round_,
-                    status=status,
+                    status=ApprovalStatus(status),
                     deciding_roles=list(DECIDING_ROLES[area]),
                     requested_at=spec.now - timedelta(days=round_),
                 )

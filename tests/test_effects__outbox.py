@@ -25,6 +25,7 @@ from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, EffectStatus, RetryPolicy
 from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain, resume
 from orchestrator.errors import DecisionRefused, RuntimeUnavailable
+from orchestrator.ports import DealVersion
 from orchestrator.store import effects
 from orchestrator.store.db import reading, settle_before_commit, transaction
 from orchestrator.store.models import AuditEvent, Effect, Opportunity
@@ -143,7 +144,13 @@ def test_only_the_last_approval_of_the_round_carries_the_bid_on(ctx: Context) ->
 class BrokenTemplate(RecordingDocuments):
     """The plan's template is broken: every render of the bid's documents raises."""
 
-    def current_documents(self, session: Session, opportunity: Opportunity, out_dir: Path) -> Any:
+    def current_documents(
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
+    ) -> Any:
         raise ValueError("control_plan.docx: unexpected '}' in {{ milestones }")
 
 
@@ -286,8 +293,14 @@ class HeldRender(RecordingDocuments):
     started: threading.Event = dataclasses.field(default_factory=threading.Event)
     release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
-    def current_documents(self, session: Session, opportunity: Opportunity, out_dir: Path) -> Any:
-        produced = super().current_documents(session, opportunity, out_dir)  # type: ignore[no-untyped-call]
+    def current_documents(
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
+    ) -> Any:
+        produced = super().current_documents(session, opportunity, out_dir, version)  # type: ignore[no-untyped-call]
         self.started.set()
         if not self.release.wait(timeout=60):
             raise TimeoutError("the test never released the render")

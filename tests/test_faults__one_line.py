@@ -39,7 +39,7 @@ def _one_line(result: object, code: int) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err
-    return lines[0]
+    return str(lines[0])
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_a_database_that_goes_away_mid_command_ends_in_one_line(
             raise OperationalError(
                 "SELECT", {}, Exception("server closed the connection unexpectedly")
             )
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(self, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(Session, "execute", execute)
     line = _one_line(run_cli("advance", ref), 1)

@@ -25,7 +25,7 @@ def _shortest_cron_gap(cron: str, timezone: str | None) -> timedelta:
 
     dates: Any = CronSchedule(cron=cron, timezone=timezone or "UTC").get_dates(n=300)
     if inspect.isawaitable(dates):
-        dates = asyncio.run(dates)
+        dates = asyncio.run(dates)  # type: ignore[arg-type]
     stamps = [date.timestamp() for date in dates]
     return timedelta(seconds=min(b - a for a, b in itertools.pairwise(stamps)))
 

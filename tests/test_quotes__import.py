@@ -20,6 +20,8 @@ from orchestrator.errors import ChangeRefused, InputError, InputErrors
 from orchestrator.store.db import open_database, transaction
 from orchestrator.store.models import (
     Approval,
+    ApprovalStatus,
+    Area,
     AuditEvent,
     Opportunity,
     OutboxMessage,
@@ -251,9 +253,9 @@ def _granted_financial(engine: Engine, opp: Opportunity, state: State) -> None:
         session.add(
             Approval(
                 opportunity_id=opp.id or 0,
-                area="financial",
+                area=Area.FINANCIAL,
                 round=1,
-                status="granted",
+                status=ApprovalStatus.GRANTED,
                 deciding_roles=["finance"],
                 proposal_hash="abc",
             )

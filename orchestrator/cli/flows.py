@@ -33,6 +33,9 @@ def _serve(
     idle_timeout: float | None,
     serve_flows: bool = True,
     as_json: bool = False,
+    web_port: int = 4300,
+    slack_host: str = "127.0.0.1",
+    slack_port: int = 3000,
 ) -> None:
     from orchestrator.config import get_settings
     from orchestrator.runtime.service import Service
@@ -45,10 +48,14 @@ def _serve(
         say=lambda line: err_console.print(line, markup=False, highlight=False),
         idle_timeout_s=idle_timeout,
         serve_flows=serve_flows,
+        web_port=web_port,
+        slack_host=slack_host,
+        slack_port=slack_port,
     )
     code = service.run()
     served = {
         "url": service.url,
+        "workspace_url": service.workspace_url,
         "cli_url": service.cli_url,
         "logs": str(service.log_dir),
         "flows_served": serve_flows,
@@ -71,8 +78,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @server_app.callback()
     def server(
         ctx: typer.Context,
-        host: str = typer.Option("127.0.0.1", help="Interface the UI and Slack listen on"),
+        host: str = typer.Option(
+            "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
+        ),
         port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
+        web_port: int = typer.Option(4300, "--web-port", help="The web workspace's port"),
+        slack_host: str = typer.Option(
+            "127.0.0.1", "--slack-host", help="Interface Slack's endpoint listens on"
+        ),
+        slack_port: int = typer.Option(3000, "--slack-port", help="Slack's endpoint's port"),
         idle_timeout: float | None = typer.Option(
             None, "--idle-timeout", help="Stop after this many seconds without a command"
         ),
@@ -84,7 +98,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Run this folder's service in the foreground until Ctrl-C (or `bid server stop`)."""
         if ctx.invoked_subcommand is not None:
             return
-        _serve(host, port, idle_timeout, not no_flows, as_json)
+        _serve(host, port, idle_timeout, not no_flows, as_json, web_port, slack_host, slack_port)
 
     @server_app.command("status")
     def server_status(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -121,8 +135,15 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
     @app.command("ui")
     def ui(
-        host: str = typer.Option("127.0.0.1", help="Interface the UI and Slack listen on"),
+        host: str = typer.Option(
+            "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
+        ),
         port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
+        web_port: int = typer.Option(4300, "--web-port", help="The web workspace's port"),
+        slack_host: str = typer.Option(
+            "127.0.0.1", "--slack-host", help="Interface Slack's endpoint listens on"
+        ),
+        slack_port: int = typer.Option(3000, "--slack-port", help="Slack's endpoint's port"),
         as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """Same as `bid server`: the Prefect UI and everything behind it, until Ctrl-C."""

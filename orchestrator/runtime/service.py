@@ -89,6 +89,8 @@ class ServiceInfo:
     database_url: str
     log_dir: str
     started_at: str
+    workspace_url: str | None = None
+    """The web workspace, where people who never open a terminal carry their bids."""
 
     @property
     def prefect_api_url(self) -> str:
@@ -300,6 +302,10 @@ class Service:
     children: list[Child] = field(default_factory=list)
     cli_port: int = 0
     slack_port: int = 3000
+    slack_host: str = "127.0.0.1"
+    """Slack's endpoint has its own interface: exposing the UI does not expose it, nor back."""
+    web_port: int = 4300
+    """The web workspace's port; a free one is taken when it is in use."""
     _stop: list[str] = field(default_factory=list)
     _locks: list[IO[str]] = field(default_factory=list)
     mark: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -318,6 +324,10 @@ class Service:
     @property
     def cli_url(self) -> str:
         return f"http://127.0.0.1:{self.cli_port}"
+
+    @property
+    def workspace_url(self) -> str:
+        return f"http://{browser_host(self.host)}:{self.web_port}"
 
     @property
     def log_dir(self) -> Path:
@@ -383,11 +393,33 @@ class Service:
             self.log_dir / "api.log",
             ready=lambda: healthy(f"{self.cli_url}/health"),
         )
+        if not port_free(self.host, self.web_port):
+            taken, self.web_port = self.web_port, free_port(self.host)
+            self.say(f"port {taken} is in use: the workspace takes {self.web_port}")
+        local_web = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        web = Child(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "orchestrator.web.server",
+                "--host",
+                self.host,
+                "--port",
+                str(self.web_port),
+                "--prefect-url",
+                self.url,
+            ],
+            self._env(PREFECT_UI_URL=self.url),
+            self.log_dir / "web.log",
+            ready=lambda: healthy(f"http://{local_web}:{self.web_port}/health"),
+        )
         self.children = [prefect, flows, api] if self.serve_flows else [prefect, api]
+        self.children.append(web)
         if self.settings.slack_signing_secret:
             slack = Child(
                 "slack",
-                [*BID, "serve", "--host", self.host, "--port", str(self.slack_port)],
+                [*BID, "serve", "--host", self.slack_host, "--port", str(self.slack_port)],
                 with_api,
                 self.log_dir / "slack.log",
             )
@@ -436,8 +468,9 @@ class Service:
             "pid": os.getpid(),
             "url": self.url,
             "cli_url": self.cli_url,
+            "workspace_url": self.workspace_url,
             "slack_url": (
-                f"http://{browser_host(self.host)}:{self.slack_port}/slack/events"
+                f"http://{browser_host(self.slack_host)}:{self.slack_port}/slack/events"
                 if self.settings.slack_signing_secret
                 else None
             ),
@@ -527,11 +560,11 @@ class Service:
             slack = next((c for c in rest if c.name == "slack"), None)
             self.say(f"bid server for {self.settings.data_dir.parent}")
             self.say(f"  Prefect UI   {self.url}")
+            self.say(f"  Workspace    {self.workspace_url}")
             self.say(f"  JSON API     {self.cli_url}/api/v1 (bid commands in this folder use it)")
             if slack is not None:
-                self.say(
-                    f"  Slack        http://{browser_host(self.host)}:{self.slack_port}/slack/events"
-                )
+                slack_url = f"http://{browser_host(self.slack_host)}:{self.slack_port}/slack/events"
+                self.say(f"  Slack        {slack_url}")
             self.say(f"  logs         {self.log_dir}")
             self.say("Ctrl-C (or bid server stop) stops it")
             return self._supervise()
@@ -695,6 +728,7 @@ def describe(info: ServiceInfo) -> dict[str, Any]:
         "pid": info.pid,
         "url": info.url,
         "prefect_url": info.url,
+        "workspace_url": info.workspace_url,
         "api_url": info.api_url,
         "cli_url": info.cli_url,
         "slack_url": info.slack_url,

@@ -35,9 +35,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator import __version__
-from orchestrator import commands as c
 from orchestrator.api.app import status_of
 from orchestrator.context import Context
+from orchestrator.core import commands as c
 from orchestrator.errors import BidError, NotAuthenticated
 from orchestrator.runtime.runner import FlowRunner
 from orchestrator.store.models import Person

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from orchestrator import commands as c
 from orchestrator.context import Context
+from orchestrator.core import commands as c
 from orchestrator.decisions.funnel_rules import reason_categories
 from orchestrator.decisions.offer_rules import strategy_names
 from orchestrator.errors import BidError, InputError, InputErrors, NotPermitted
@@ -251,7 +251,8 @@ def add(
             lines = refused.lines() if isinstance(refused, InputErrors) else []
             flash(request, "error", str(refused), lines)
             return back_to(ref)
-        continued = result.continued if isinstance(result, c.Moved) else None
+        carried = result.carried_on if isinstance(result, c.Moved) else None
+        continued = (carried.continued or carried.waiting) if carried else None
         extra = [f"then: {continued}"] if continued else []
         moved = not isinstance(result, c.Moved) or result.moved
         kind = "ok" if moved else "info"
@@ -294,6 +295,8 @@ def add(
                     "reject": reject,
                     "reason": _text(form, "reason"),
                     "version": _text(form, "version"),
+                    "request_id": _text(form, "request_id"),
+                    "fingerprint": _text(form, "fingerprint"),
                 }
             )
         except ValidationError as invalid:

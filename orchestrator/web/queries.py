@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from orchestrator.bid.facts import account_of, current_approvals, get_opportunity, holds_role, team
-from orchestrator.bid.governance import APPROVAL_STATES, approver_roles
+from orchestrator.bid.governance import APPROVAL_STATES
 from orchestrator.bid.people import holds_any_role
 from orchestrator.bid.recording import routing_for
 from orchestrator.context import Context
@@ -209,7 +209,7 @@ def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
             for approval in current_approvals(session, opportunity):
                 if approval.status != ApprovalStatus.REQUESTED:
                     continue
-                roles = approver_roles(session, opportunity, approval.area)
+                roles = list(approval.deciding_roles)
                 if not holds_role(session, opportunity, person, roles):
                     continue
                 rows.append(
@@ -218,6 +218,8 @@ def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
                         "title": opportunity.title,
                         "area": approval.area,
                         "version": opportunity.proposal_hash or "",
+                        "request_id": approval.id,
+                        "fingerprint": approval.summary_fingerprint or "",
                         "requested_at": approval.requested_at.isoformat(timespec="minutes"),
                         "why": approval.reason or "",
                     }
