@@ -5,7 +5,7 @@
 #   flows         `bid serve-flows`: every flow as a deployment (UI forms, schedules)
 #   task-worker   `bid task-worker`: carries bids on; /metrics on :BID_METRICS_PORT (9100)
 #   api           the JSON API (/api/v1, /metrics, /health) on :8000
-#   web           the web workspace: the JSON API app, where the workspace's pages are served
+#   web           the web workspace (docs/workspace.md, /health) on :4300
 #   slack         `bid serve`: the signed Slack endpoint (/slack/events, /healthz) on :3000
 #   migrate       bring the bid database's schema to the newest revision, then exit
 #   wait-migrated wait (up to BID_MIGRATE_WAIT s, 300) until `migrate` has run: an init step
@@ -22,7 +22,7 @@ remember() { printf '%s\n' "$1" > "$state"; }
 
 # Run a `bid` command or the API server with this process's logging set up first
 # (BID_LOG_FORMAT=json: one JSON object a line, orchestrator/logs.py).
-logged() {  # logged bid ARGS... | logged api ARGS...
+logged() {  # logged bid ARGS... | logged api ARGS... | logged web ARGS...
   exec python -c 'import sys
 from orchestrator import logs
 from orchestrator.config import get_settings
@@ -35,6 +35,9 @@ except InputError as refused:
 what, args = sys.argv[1], sys.argv[2:]
 if what == "api":
     from orchestrator.api.server import main as serve
+    sys.exit(serve(args))
+if what == "web":
+    from orchestrator.web.server import main as serve
     sys.exit(serve(args))
 from orchestrator.cli.thin import main
 sys.argv = ["bid", *args]
@@ -59,9 +62,14 @@ case "$role" in
     remember task-worker
     logged bid task-worker --limit "${BID_TASK_LIMIT:-8}" --metrics-port "${BID_METRICS_PORT:-9100}" "$@"
     ;;
-  api|web)
+  api)
     remember api
     logged api --host 0.0.0.0 --port "${BID_API_PORT:-8000}" "$@"
+    ;;
+  web)
+    remember web
+    logged web --host 0.0.0.0 --port "${BID_WEB_PORT:-4300}" \
+      ${PREFECT_UI_URL:+--prefect-url "$PREFECT_UI_URL"} "$@"
     ;;
   slack)
     remember slack
@@ -97,6 +105,7 @@ while True:
       flows) get "${PREFECT_API_URL:?}/health" ;;
       task-worker) get "http://127.0.0.1:${BID_METRICS_PORT:-9100}/metrics" ;;
       api) get "http://127.0.0.1:${BID_API_PORT:-8000}/health" ;;
+      web) get "http://127.0.0.1:${BID_WEB_PORT:-4300}/health" ;;
       slack) get "http://127.0.0.1:${BID_SLACK_PORT:-3000}/healthz" ;;
       *) exit 0 ;;  # migrate, or a one-off command: nothing to probe
     esac

@@ -208,7 +208,10 @@ def test_a_bad_log_format_stops_a_role_with_one_line(tmp_path: Path) -> None:
     assert done.stderr == "error: BID_LOG_FORMAT: 'xml' is not one of plain, json\n"
 
 
-def test_the_api_role_serves_health_and_metrics(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("role", "port_variable"), [("api", "BID_API_PORT"), ("web", "BID_WEB_PORT")]
+)
+def test_the_api_and_web_roles_serve_health(tmp_path: Path, role: str, port_variable: str) -> None:
     import socket
     import time
 
@@ -225,25 +228,28 @@ def test_the_api_role_serves_health_and_metrics(tmp_path: Path) -> None:
         "BID_DATA_DIR": str(tmp_path / ".bid"),
         "BID_DATABASE_URL": f"sqlite:///{tmp_path / 'bid.db'}",
         "BID_FLOW_RUNNER": "inline",
-        "BID_API_PORT": str(port),
+        port_variable: str(port),
         "BID_LOG_FORMAT": "json",
     }
     log = (tmp_path / "api.log").open("w")
     process = subprocess.Popen(
-        ["sh", str(ENTRYPOINT), "api"], env=environment, cwd=tmp_path, stdout=log, stderr=log
+        ["sh", str(ENTRYPOINT), role], env=environment, cwd=tmp_path, stdout=log, stderr=log
     )
     try:
         deadline = time.monotonic() + 90
         while True:
-            health = _entrypoint(tmp_path, "health", BID_API_PORT=str(port))
+            health = _entrypoint(tmp_path, "health", **{port_variable: str(port)})
             if health.returncode == 0 or time.monotonic() > deadline or process.poll() is not None:
                 break
             time.sleep(0.5)
         assert health.returncode == 0, (tmp_path / "api.log").read_text()
-        assert (tmp_path / "bid-role").read_text() == "api\n"
+        assert (tmp_path / "bid-role").read_text() == f"{role}\n"
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
-        assert metrics.status_code == 200
-        assert 'bid_bids{state="pre_qualification"} 0.0' in metrics.text
+        if role == "api":  # the JSON API serves the metrics; the workspace does not
+            assert metrics.status_code == 200
+            assert 'bid_bids{state="pre_qualification"} 0.0' in metrics.text
+        else:
+            assert metrics.status_code == 404
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -401,7 +407,7 @@ def test_every_part_of_the_stack_has_its_workload() -> None:
         d["spec"]["template"]["spec"]["containers"][0].get("args", [""])[0]
         for d in deployments.values()
     }
-    assert {"server", "flows", "task-worker", "api", "slack"} <= roles
+    assert {"server", "flows", "task-worker", "api", "web", "slack"} <= roles
     assert "postgres" in _by_kind("StatefulSet")
     (job,) = _by_kind("Job").values()
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
