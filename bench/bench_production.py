@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
 from orchestrator.bid.deal import governance_decision_for, load_deal  # noqa: E402
-from orchestrator.bid.production import exit_check  # noqa: E402
+from orchestrator.bid.exit_criteria import exit_check  # noqa: E402
 from orchestrator.bid.quotes import import_quotes  # noqa: E402
 from orchestrator.bid.sourcing import send_quote_requests  # noqa: E402
 from orchestrator.bid.summary import build_summary  # noqa: E402

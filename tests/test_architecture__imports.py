@@ -65,3 +65,37 @@ def test_the_store_importing_upwards_breaks_the_layers(tmp_path: Path) -> None:
     result = _lint(tree)
     assert result.returncode == 1
     assert "orchestrator.store.outbox -> orchestrator.lifecycle.table" in result.stdout
+
+
+def test_an_import_cycle_inside_a_room_breaks_the_contract(tmp_path: Path) -> None:
+    """Issue 22: the write path had two cycles (facts ⇄ production, governance ⇄ orders);
+    a lazy import that closes one again is caught."""
+    tree = _copy_tree(tmp_path)
+    facts = tree / "orchestrator" / "bid" / "facts.py"
+    facts.write_text(
+        facts.read_text()
+        + "\n\ndef _again() -> object:\n"
+        + "    from orchestrator.bid.production import freeze_design\n\n"
+        + "    return freeze_design\n"
+    )
+    result = _lint(tree)
+    assert result.returncode == 1
+    assert "No import cycles among the modules and packages of any one room BROKEN" in " ".join(
+        result.stdout.split()
+    )
+
+
+def test_the_shared_cycle_tool_finds_none() -> None:
+    tool = ROOT.parent / "shared" / "tools" / "import_cycles.py"
+    if not tool.exists():  # the tool is beside the checkout on developer machines and in CI
+        raise AssertionError(f"{tool} is missing")
+    result = subprocess.run(
+        [sys.executable, str(tool), "orchestrator", "flows"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("0 import cycle(s)")

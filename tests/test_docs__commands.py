@@ -235,11 +235,13 @@ def _slack_manifest() -> dict[str, Any]:
 
 
 def test_the_slack_manifest_asks_for_the_scopes_the_code_uses_and_no_more() -> None:
-    from orchestrator.slack.app import EVENTS_PATH
+    from orchestrator.doors.slack import EVENTS_PATH
 
     manifest = _slack_manifest()
     source = "\n".join(
-        path.read_text(encoding="utf-8") for path in (ROOT / "orchestrator" / "slack").glob("*.py")
+        path.read_text(encoding="utf-8")
+        for folder in ("slack", "doors")
+        for path in (ROOT / "orchestrator" / folder).glob("*.py")
     )
     called = set(re.findall(r"client\.([a-zA-Z_]+)\(", source))
     unknown = called - set(SCOPES)

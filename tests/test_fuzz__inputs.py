@@ -23,7 +23,7 @@ import yaml
 
 from orchestrator.bid import services
 from orchestrator.context import Context
-from orchestrator.slack.app import SlackAsgi, build_door
+from orchestrator.doors.slack import SlackAsgi, build_door
 from orchestrator.slack.blocks import ButtonValue
 from tests.conftest import RunCli
 from tests.factories import PEOPLE, new_bid

@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 
 from orchestrator.bid import services
 from orchestrator.bid.deal import load_deal
+from orchestrator.bid.exit_criteria import exit_check
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import routing_for
 from orchestrator.context import Context
 from orchestrator.errors import DecisionRefused

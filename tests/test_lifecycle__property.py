@@ -24,9 +24,9 @@ from orchestrator.bid.facts import approval_request, decider_for
 from orchestrator.bid.onboarding import import_sites
 from orchestrator.context import Context
 from orchestrator.decisions.authority import holds_power
+from orchestrator.doors.slack import SlackDoor, build_door
 from orchestrator.errors import BidError
 from orchestrator.lifecycle.table import TRANSITIONS, State
-from orchestrator.slack.app import SlackDoor, build_door
 from orchestrator.slack.blocks import ButtonValue
 from orchestrator.store.db import reading
 from orchestrator.store.models import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bid import production
+from orchestrator.bid import exit_criteria
 from orchestrator.decisions import production_rules
 from orchestrator.decisions.production_rules import (
     load_change_table,
@@ -19,9 +19,9 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 def test_every_measure_a_row_may_name_is_counted_by_the_bid_layer() -> None:
-    assert set(production_rules.MEASURES) == set(production.MEASURES)
+    assert set(production_rules.MEASURES) == set(exit_criteria.MEASURES)
     rules = production_rules.load_exit_rules(RULES)
-    assert {c.measure for c in rules.criteria} <= set(production.MEASURES)
+    assert {c.measure for c in rules.criteria} <= set(exit_criteria.MEASURES)
 
 
 def test_tiers_are_data_a_new_tier_is_a_new_row(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from orchestrator.bid.queries import status
 from orchestrator.bid.rendering import render_documents
 from orchestrator.context import Context
+from orchestrator.doors.slack import SlackAsgi, SlackDoor, build_door
 from orchestrator.ports import ProducedDocuments
-from orchestrator.slack.app import SlackAsgi, SlackDoor, build_door
 from orchestrator.store.db import reading
 from orchestrator.store.models import Approval, Document, Opportunity
 from tests.conftest import RecordingDocuments

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.context import Context
-from orchestrator.slack.app import SeenRequests
+from orchestrator.doors.slack import SeenRequests
 
 
 def test_a_delivery_is_taken_once_across_processes(ctx: Context) -> None:

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from orchestrator.bid import people
 from orchestrator.context import Context
-from orchestrator.slack.app import SeenRequests, SlackAsgi, SlackDoor, build_door
+from orchestrator.doors.slack import SeenRequests, SlackAsgi, SlackDoor, build_door
 from orchestrator.slack.blocks import ButtonValue
 from orchestrator.store.db import reading
 from orchestrator.store.models import Approval, AuditEvent

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from orchestrator.bid import services
 from orchestrator.bid.quotes import import_quotes
 from orchestrator.context import Context
-from orchestrator.slack.app import SlackAsgi, SlackDoor, build_door
+from orchestrator.doors.slack import SlackAsgi, SlackDoor, build_door
 from orchestrator.slack.notify import SlackNotifier, slack_client
 from orchestrator.store.models import Approval, AuditEvent, OutboxMessage, Person
 from tests.factories import PEOPLE, quote_file

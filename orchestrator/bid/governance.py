@@ -19,6 +19,7 @@ from orchestrator.bid.facts import (
     get_opportunity,
     get_person,
 )
+from orchestrator.bid.held_orders import settle_held_orders
 from orchestrator.bid.people import record_duties_override
 from orchestrator.bid.recording import (
     audit,
@@ -442,8 +443,6 @@ def approve(
             )
             complete_milestones(session, ctx, opportunity, [f"governance_signoff_{area}"])
             if opportunity.state == State.CONTRACTED:
-                from orchestrator.bid.orders import settle_held_orders
-
                 settle_held_orders(
                     session,
                     ctx,

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.deal import load_deal
+from orchestrator.bid.exit_criteria import exit_check
 from orchestrator.bid.facts import (
     account_of,
     current_approvals,
     get_opportunity,
     latest_decision,
-    load_facts,
     team,
 )
-from orchestrator.bid.production import exit_check
+from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
 from orchestrator.bid.versions import (
     VERSION_RECORDED,

@@ -21,9 +21,9 @@ from sqlmodel import Session, select
 
 from orchestrator.bid.changes import Change, ChangeOutcome, apply_change, check_allowed
 from orchestrator.bid.deal import load_deal
+from orchestrator.bid.exit_criteria import exit_check
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.people import check_actor
-from orchestrator.bid.production import exit_check
 from orchestrator.bid.recording import audit, complete_milestones, refusals_kept
 from orchestrator.bid.sourcing import answer_requests
 from orchestrator.commercial.quote_checks import check_quotes

@@ -21,9 +21,9 @@ from orchestrator.bid.facts import (
     ORGANISATION_ROLES,
     account_of,
     get_opportunity,
-    load_facts,
     team,
 )
+from orchestrator.bid.guard_facts import load_facts
 from orchestrator.context import Context
 from orchestrator.core.effects import EffectKind, carry_key, render_key
 from orchestrator.errors import NotPermitted

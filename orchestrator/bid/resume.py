@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlmodel import col, func, select
 
 from orchestrator.bid.deadlines import as_utc
-from orchestrator.bid.facts import load_facts
+from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.steps import STEP_WORK
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import ENDS, State, automatic_transition

@@ -21,11 +21,11 @@ from orchestrator.bid.facts import (
     get_person,
     holds_role,
     latest_decision,
-    load_facts,
     parse_ref,
     team,
 )
 from orchestrator.bid.governance import approve
+from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.outcomes import record_result, request_bafo, shortlist, withdraw
 from orchestrator.bid.people import check_actor
 from orchestrator.bid.qualification import decide, set_strategy

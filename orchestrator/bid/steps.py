@@ -17,9 +17,10 @@ from typing import Any
 from sqlmodel import Session
 
 from orchestrator.bid.contracts import record_contract
-from orchestrator.bid.facts import StepResult, load_facts
+from orchestrator.bid.exit_criteria import ExitCheck, exit_check
+from orchestrator.bid.facts import StepResult
 from orchestrator.bid.governance import request_governance
-from orchestrator.bid.production import ExitCheck, exit_check
+from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
 from orchestrator.bid.tasks import ORDER_MANAGER, order_sheet_tasks

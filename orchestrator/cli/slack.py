@@ -43,7 +43,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ),
     ) -> None:
         """Answer Slack buttons and forms at http://HOST:PORT/slack/events (signed only)."""
-        from orchestrator.slack.app import serve as serve_slack
+        from orchestrator.doors.slack import serve as serve_slack
 
         serve_slack(get_context(), host=host, port=port)
         emit(

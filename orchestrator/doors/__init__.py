@@ -1,0 +1,1 @@
+"""Doors that take requests from outside services: the Slack endpoint (`doors.slack`)."""
