@@ -29,6 +29,7 @@ DEFAULT_OUTPUT_DIR = "bid-output"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_UI_PORT = 4200
 ADMIN_TOKEN_FILE = "admin.token"
+LOG_FORMATS = ("plain", "json")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class Settings:
     """Where `bid login` keeps this OS user's tokens, one per database (mode 600)."""
     admin_email: str | None = None
     """BID_ADMIN_EMAIL: the e-mail of the folder's admin, created on first use."""
+    log_format: str = "plain"
+    """BID_LOG_FORMAT: plain | json (one JSON object a line, with the bid id; orchestrator.logs)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -168,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             env.get("BID_CREDENTIALS_FILE") or _config_home(env) / "bid" / "credentials"
         ),
         admin_email=env.get("BID_ADMIN_EMAIL") or None,
+        log_format=env.get("BID_LOG_FORMAT", "plain").strip().lower() or "plain",
     )
 
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator import __version__
+from orchestrator import __version__, metrics
 from orchestrator.context import Context
 from orchestrator.core import commands as c
 from orchestrator.errors import (
@@ -43,6 +43,7 @@ from orchestrator.errors import (
     NotPermitted,
     RuntimeUnavailable,
 )
+from orchestrator.logs import bound_bid
 from orchestrator.runtime.runner import FlowRunner
 from orchestrator.store.models import Person
 from orchestrator.text import one_line
@@ -129,6 +130,30 @@ def make_app(
                 f"{response.status_code} in {elapsed:.3f} s\n"
             )
             sys.stderr.flush()
+        return response
+
+    # Observability (docs/deploy.md, "Metrics and logs"): `/metrics` in the Prometheus format,
+    # each command's latency by name and outcome, and the bid id on the log lines of a request
+    # that names one. Not behind the token: keep it off the Ingress (deploy/kubernetes).
+    scraped = metrics.registry_for(context)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.exposition(scraped), media_type=metrics.CONTENT_TYPE)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        command = path.removeprefix(f"{PREFIX}/commands/") if "/commands/" in path else None
+        bid_ref = path.split("/")[4] if path.startswith(f"{PREFIX}/bids/") else None
+        started = time.perf_counter()
+        with bound_bid(bid_ref):
+            response = await call_next(request)
+        if command in c.COMMANDS:  # unknown names are not labels: they would grow without end
+            outcome = "ok" if response.status_code < 400 else "refused"
+            outcome = "error" if response.status_code >= 500 else outcome
+            elapsed = time.perf_counter() - started
+            metrics.command_seconds().labels(command, outcome).observe(elapsed)
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -29,6 +29,7 @@ from orchestrator.core.effects import EffectKind, carry_key, render_key
 from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
 from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.metrics import transition_recorded
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store import effects, outbox
 from orchestrator.store.db import settle_before_commit, transaction
@@ -156,6 +157,7 @@ def move_bid(
     )
     session.add(opportunity)
     session.add(event)
+    transition_recorded(opportunity.ref, source, dest, trigger)
     if dest in ENDS:
         close_what_is_open(session, ctx, opportunity, reason)
     session.flush()

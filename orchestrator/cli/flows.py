@@ -184,12 +184,27 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @app.command("task-worker")
     def task_worker(
         limit: int = typer.Option(8, help="Bids carried at most at once in this worker"),
+        metrics_port: int | None = typer.Option(
+            None, "--metrics-port", help="Serve /metrics (Prometheus) on this port, all interfaces"
+        ),
         as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
     ) -> None:
         """A long-lived worker that carries bids on in process (BID_FLOW_DISPATCH=tasks)."""
+        from orchestrator import logs
         from orchestrator.config import get_settings
         from orchestrator.runtime import prefect_env
 
+        logs.configure(get_settings())
+        if metrics_port is not None:
+            from orchestrator.errors import InputError
+            from orchestrator.metrics import registry_for, serve_http
+
+            context = get_context()
+            try:
+                serve_http(registry_for(lambda: context), metrics_port)
+            except (OSError, OverflowError) as refused:
+                raise InputError(f"--metrics-port {metrics_port}: {refused}") from None
+            err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
         target = prefect_env.configure(get_settings())
         if target.mode == prefect_env.PrefectMode.TEMPORARY:
             raise BidError(
