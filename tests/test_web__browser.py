@@ -28,7 +28,7 @@ from orchestrator.cli.web import issue_link
 from orchestrator.context import Context
 from orchestrator.runtime.runner import InlineRunner
 from orchestrator.store.db import reading
-from orchestrator.store.models import Approval, Opportunity, Person, Site
+from orchestrator.store.models import Approval, Grant, Opportunity, Person, Site
 from orchestrator.web.app import make_web_app
 from tests.factories import APPROVERS, PEOPLE, order_details, quote_file
 from tests.support.prefect_server import free_port
@@ -108,6 +108,10 @@ def test_a_bid_from_the_form_to_an_approval_in_the_browser(
     admin = admin_of(ctx)
     for email in PEOPLE.values():
         people.add_person(ctx, email, by=admin)
+    # approval powers come from the organisation (issue 23): a bid's creator names a team, an
+    # admin grants the approvers
+    for grant in (Grant.FINANCE, Grant.LEGAL, Grant.MANAGEMENT):
+        people.grant(ctx, PEOPLE[grant.value], grant, by=admin)
     token = people.issue_token(ctx, PEOPLE["bid_manager"], by=admin)
     shots = _shots(tmp_path)
     bad_file, good_file = tmp_path / "sites-bad.csv", tmp_path / "sites.csv"

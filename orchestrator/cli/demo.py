@@ -264,11 +264,21 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
 
         target = prefect_env.active()
         if target is not None and target.mode == prefect_env.PrefectMode.LOCAL and target.api_url:
+            from orchestrator.runtime import service
+
+            info = service.read_info(ctx.settings)
+            if info is not None and info.workspace_url:
+                console.print(
+                    f"\nThe bid workspace (sign in with a token: bid people token EMAIL, or a "
+                    f"link: bid people link EMAIL): {info.workspace_url}/bids/{ref}",
+                    highlight=False,
+                )
             console.print(
                 "\nEvery step above ran as a Prefect flow run. The runs, the bid-deadlines board "
                 f"and the Bid Control Plan are in the UI of this folder's service: "
                 f"{target.api_url.removesuffix('/api')}\n"
-                "   (bid server status shows it; bid server stop stops it; "
+                f"   (its password: the line in {ctx.settings.data_dir / 'prefect-auth'}; "
+                "bid server status shows it; bid server stop stops it; "
                 "bid server runs it in the foreground)",
                 highlight=False,
             )

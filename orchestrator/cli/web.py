@@ -12,6 +12,7 @@ workspace in the layers (the workspace imports the link's format from here).
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from collections.abc import Callable
@@ -75,6 +76,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             str | None,
             typer.Option("--base-url", help="The workspace's address as the person reaches it"),
         ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     ) -> None:
         """Print a one-time sign-in link to the web workspace for the person (admin)."""
         from orchestrator.cli.identity import current_person
@@ -82,7 +84,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ctx = get_context()
         token = issue_link(ctx, email, by=current_person(ctx))
         base = (base_url or workspace_url(ctx)).rstrip("/")
-        sys.stdout.write(f"{base}/signin/link?token={token}\n")
+        link = f"{base}/signin/link?token={token}"
+        if as_json:
+            answer = {"email": email.strip().lower(), "link": link, "minutes": LINK_MINUTES}
+            sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+            return
+        sys.stdout.write(link + "\n")
         typer.echo(
             f"Good once, for {LINK_MINUTES} minutes; only its hash is stored. "
             "Hand it over privately.",

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from orchestrator.bid.facts import account_of, current_approvals, get_opportunity, holds_role, team
+from orchestrator.bid.facts import (
+    account_of,
+    current_approvals,
+    decider_for,
+    get_opportunity,
+    team,
+)
 from orchestrator.bid.governance import APPROVAL_STATES
 from orchestrator.bid.people import holds_any_role
 from orchestrator.bid.recording import routing_for
@@ -197,7 +203,8 @@ def bid_file(ctx: Context, ref: str, name: str, person: Person) -> Path:
 
 def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
     """The approvals waiting for this person: requested in the current round of a bid in an
-    approval state, in an area whose approver roles the person holds on that bid."""
+    approval state, in an area the person has the power to decide (an organisation grant,
+    or a team role an admin assigned — `bid.facts.decider_for`, as `may_decide` reads it)."""
     with reading(ctx.engine) as session:
         waiting = session.exec(
             select(Opportunity)
@@ -209,8 +216,9 @@ def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
             for approval in current_approvals(session, opportunity):
                 if approval.status != ApprovalStatus.REQUESTED:
                     continue
-                roles = list(approval.deciding_roles)
-                if not holds_role(session, opportunity, person, roles):
+                decider = decider_for(session, opportunity, person)
+                powers = decider.grants | decider.team_roles
+                if not set(approval.deciding_roles) & powers:
                     continue
                 rows.append(
                     {

@@ -31,7 +31,9 @@ class CountingDocuments:
     def __init__(self, count_file: Path) -> None:
         self.count_file = count_file
 
-    def current_documents(self, session: Any, opportunity: Any, out_dir: Path) -> Any:
+    def current_documents(
+        self, session: Any, opportunity: Any, out_dir: Path, version: Any = None
+    ) -> Any:
         with self.count_file.open("a") as counted:
             counted.write(f"{opportunity.ref}\n")
         out_dir.mkdir(parents=True, exist_ok=True)
