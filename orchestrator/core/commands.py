@@ -37,6 +37,16 @@ from orchestrator.core.edit_commands import (
     UpdateOpportunity,
     UpdateSites,
 )
+from orchestrator.core.rfp_commands import (
+    RFP_COMMANDS,
+    AcceptSuggestions,
+    AnswerRequirement,
+    ImportLibrary,
+    ImportRfp,
+    LibraryImported,
+    RfpAnswered,
+    RfpImported,
+)
 from orchestrator.core.wire import (
     MAX_TEXT,
     MAX_UPLOAD_BYTES,
@@ -54,18 +64,25 @@ __all__ = [
     "MAX_TEXT",
     "MAX_UPLOAD_BYTES",
     "REF_PATTERN",
+    "AcceptSuggestions",
     "AddSites",
+    "AnswerRequirement",
     "By",
     "CarriedOn",
     "Changed",
     "Command",
     "Edited",
     "FileUpload",
+    "ImportLibrary",
+    "ImportRfp",
+    "LibraryImported",
     "Moved",
     "OpportunityUpdated",
     "Ref",
     "RemoveSites",
     "Result",
+    "RfpAnswered",
+    "RfpImported",
     "SetOrderDetails",
     "SetPricing",
     "SetServiceStrategy",
@@ -239,6 +256,7 @@ _TYPED: tuple[type[Command], ...] = (
     RecordResult,
     Withdraw,
     *EDIT_COMMANDS,
+    *RFP_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -303,5 +321,6 @@ RESULTS: dict[str, type[Result]] = {
     RecordResult.name: Answered,
     Withdraw.name: Answered,
     **{command.name: result for command, result in EDIT_COMMANDS.items()},
+    **{command.name: result for command, result in RFP_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""
