@@ -52,7 +52,7 @@ def dispatch(
     by = getattr(command, "by", None)
     who = act_for(ctx, caller, by)
     carrier = runner or get_runner(ctx)
-    token = CALLER.set(caller.email)
+    token = CALLER.set(caller)
     try:
         with recorded_by(who.recorder, who.actor):
             result = handler(ctx, command, who.actor, carrier)

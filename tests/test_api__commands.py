@@ -389,3 +389,48 @@ def test_a_questionnaire_is_uploaded_and_answered_through_the_api(
     with reading(ctx.engine) as session:
         answers = {r.req_id: r.answer for r in session.exec(select(Requirement))}
     assert answers == {"1": "99.9 %", "2": None}
+
+
+def test_people_are_managed_by_an_admin_and_a_non_admin_grant_is_403(
+    api: TestClient, ctx: Context
+) -> None:
+    admin = {
+        "Authorization": f"Bearer {people.issue_token(ctx, admin_of(ctx).email, by=admin_of(ctx))}"
+    }
+    reply = api.post(
+        "/api/v1/commands/people.add",
+        json={"email": "newcomer@example.com", "name": "New Comer"},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["email"], reply.json()["name"], reply.json()["added"]) == (
+        "newcomer@example.com",
+        "New Comer",
+        True,
+    )
+    reply = api.post(
+        "/api/v1/commands/people.grant",
+        json={"email": "newcomer@example.com", "role": "legal"},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["granted"] is True
+
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    before = _events(ctx)
+    with reading(ctx.engine) as session:
+        grants_before = {p.email: sorted(p.roles) for p in session.exec(select(Person))}
+    for body in (
+        {"email": PEOPLE["bid_manager"], "role": "admin"},
+        {"email": "newcomer@example.com", "role": "finance"},
+    ):
+        reply = api.post("/api/v1/commands/people.grant", json=body, headers=bm)
+        assert reply.status_code == 403, reply.text
+        assert "\n" not in reply.json()["error"]
+    reply = api.post(
+        "/api/v1/commands/people.token", json={"email": PEOPLE["bid_manager"]}, headers=bm
+    )
+    assert reply.status_code == 403, reply.text
+    with reading(ctx.engine) as session:
+        grants_after = {p.email: sorted(p.roles) for p in session.exec(select(Person))}
+    assert grants_after == grants_before and _events(ctx) == before

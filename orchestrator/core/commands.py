@@ -37,6 +37,20 @@ from orchestrator.core.edit_commands import (
     UpdateOpportunity,
     UpdateSites,
 )
+from orchestrator.core.people_commands import (
+    PEOPLE_COMMANDS,
+    AddPerson,
+    GrantRole,
+    IssueToken,
+    PersonAdded,
+    PersonResult,
+    PersonSet,
+    RevokeRole,
+    RoleGranted,
+    RoleRevoked,
+    SetPerson,
+    TokenIssued,
+)
 from orchestrator.core.rfp_commands import (
     RFP_COMMANDS,
     AcceptSuggestions,
@@ -65,6 +79,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "REF_PATTERN",
     "AcceptSuggestions",
+    "AddPerson",
     "AddSites",
     "AnswerRequirement",
     "By",
@@ -73,23 +88,33 @@ __all__ = [
     "Command",
     "Edited",
     "FileUpload",
+    "GrantRole",
     "ImportLibrary",
     "ImportRfp",
+    "IssueToken",
     "LibraryImported",
     "Moved",
     "OpportunityUpdated",
+    "PersonAdded",
+    "PersonResult",
+    "PersonSet",
     "Ref",
     "RemoveSites",
     "Result",
+    "RevokeRole",
     "RfpAnswered",
     "RfpImported",
+    "RoleGranted",
+    "RoleRevoked",
     "SetOrderDetails",
+    "SetPerson",
     "SetPricing",
     "SetServiceStrategy",
     "SetTerms",
     "SitesChanged",
     "StrategySet",
     "TermsSet",
+    "TokenIssued",
     "UpdateOpportunity",
     "UpdateSites",
 ]
@@ -257,6 +282,7 @@ _TYPED: tuple[type[Command], ...] = (
     Withdraw,
     *EDIT_COMMANDS,
     *RFP_COMMANDS,
+    *PEOPLE_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -322,5 +348,6 @@ RESULTS: dict[str, type[Result]] = {
     Withdraw.name: Answered,
     **{command.name: result for command, result in EDIT_COMMANDS.items()},
     **{command.name: result for command, result in RFP_COMMANDS.items()},
+    **{command.name: result for command, result in PEOPLE_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""

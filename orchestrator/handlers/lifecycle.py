@@ -45,7 +45,7 @@ def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -
         request_id=command.request_id,
         fingerprint=command.fingerprint,
         override_duties=command.override_duties,
-        override_by=caller() if command.override_duties else None,
+        override_by=caller().email if command.override_duties else None,
     )
     return moved(command.name, step)
 

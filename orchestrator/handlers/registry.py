@@ -3,8 +3,9 @@ shares (the caller of the command being handled, files as contents, a moved bid 
 
 A handler is `handler(ctx, command, actor, runner) -> Result`: `actor` is the person the
 command is recorded for (the caller, or with `by` the person an admin or recorder records
-for); `caller()` is the person who sent it, for the commands whose permission is the
-sender's own (granting roles, an override of the duties) and never `by`'s. Handlers commit
+for); `caller()` is the person who sent it (a `Person`, set by `dispatch` in a context
+variable), for the commands whose permission is the sender's own (people and grants, an
+override of the duties) and never `by`'s. Handlers commit
 through the bid's services; `orchestrator.pipeline.dispatch` drains the effects after them.
 """
 
@@ -22,6 +23,7 @@ from orchestrator.context import Context
 from orchestrator.core import commands as c
 from orchestrator.errors import InputError, InputErrors, NotFound
 from orchestrator.runtime.runner import FlowRunner
+from orchestrator.store.models import Person
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Context, Any, str, FlowRunner], c.Result]
@@ -29,9 +31,9 @@ Handler = Callable[[Context, Any, str, FlowRunner], c.Result]
 HANDLERS: dict[type[c.Command], Handler] = {}
 """Every registered handler, by the type of command it handles."""
 
-CALLER: ContextVar[str] = ContextVar("pipeline_caller", default="")
-"""The person who sent the command being handled (an override is theirs, not `by`'s); set by
-`dispatch` around the handler."""
+CALLER: ContextVar[Person | None] = ContextVar("pipeline_caller", default=None)
+"""The person who sent the command being handled (an override is theirs, not `by`'s; an
+admin's command is the admin's own); set by `dispatch` around the handler."""
 
 
 def handles(kind: type[C]) -> Callable[[Callable[[Context, C, str, FlowRunner], c.Result]], Any]:
@@ -49,9 +51,13 @@ def handled() -> frozenset[str]:
     return frozenset(kind.name for kind in HANDLERS)
 
 
-def caller() -> str:
-    """The e-mail of the person who sent the command being handled."""
-    return CALLER.get()
+def caller() -> Person:
+    """The person who sent the command being handled (never `by`: a grant, a token or an
+    override of the duties is checked against the sender's own rights)."""
+    sender = CALLER.get()
+    if sender is None:  # pragma: no cover - only `dispatch` calls handlers
+        raise RuntimeError("a handler runs inside dispatch only")
+    return sender
 
 
 # --- files as contents ------------------------------------------------------------------------
