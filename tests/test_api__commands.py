@@ -434,3 +434,34 @@ def test_people_are_managed_by_an_admin_and_a_non_admin_grant_is_403(
     with reading(ctx.engine) as session:
         grants_after = {p.email: sorted(p.roles) for p in session.exec(select(Person))}
     assert grants_after == grants_before and _events(ctx) == before
+
+
+def test_an_account_tier_is_set_by_management_only_through_the_api(
+    api: TestClient, ctx: Context
+) -> None:
+    from orchestrator.store.models import Account
+
+    new_bid(ctx)
+    with reading(ctx.engine) as session:
+        account = session.exec(select(Account)).one()
+        name, tier = account.name, account.tier
+    body = {"account": name, "tier": "major", "reason": "smaller than thought"}
+    before = _events(ctx)
+    refused = api.post(
+        "/api/v1/commands/account.set-tier", json=body, headers=_token(ctx, PEOPLE["bid_manager"])
+    )
+    assert refused.status_code == 403, refused.text
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Account.tier)).one() == tier
+    assert _events(ctx) == before
+    admin = admin_of(ctx)
+    headers = {"Authorization": f"Bearer {people.issue_token(ctx, admin.email, by=admin)}"}
+    reply = api.post("/api/v1/commands/account.set-tier", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["from_tier"], reply.json()["to_tier"], reply.json()["changed"]) == (
+        tier,
+        "major",
+        tier != "major",
+    )
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Account.tier)).one() == "major"

@@ -564,7 +564,8 @@ def account_set_tier(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
     name = _account(ctx)
     data = cli("account", "set-tier", name, "major", "--reason", "smaller than thought")
-    assert data == {"account": name, "from_tier": "top", "to_tier": "major", "changed": True}
+    expected = {"account": name, "from_tier": "top", "to_tier": "major", "changed": True}
+    assert _typed(data, "account.set-tier") == expected
     with Session(ctx.engine) as session:
         assert session.exec(select(Account)).one().tier == "major"
 
@@ -612,7 +613,7 @@ def portfolio_review(ctx: Context, cli: Json, tmp_path: Path) -> None:
 
 def renewals_scan(ctx: Context, cli: Json, tmp_path: Path) -> None:
     new_bid(ctx)
-    assert cli("renewals", "scan") == {"opened": [], "woken": []}
+    assert _typed(cli("renewals", "scan"), "renewals.scan") == {"opened": [], "woken": []}
 
 
 # the pipeline's own commands (orchestrator/cli/app.py) ------------------------------------

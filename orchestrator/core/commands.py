@@ -20,6 +20,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from orchestrator.core.account_commands import (
+    ACCOUNT_COMMANDS,
+    AccountsImported,
+    CompetitorRecorded,
+    ImportAccounts,
+    RecordCompetitor,
+    RenewalsScanned,
+    ScanRenewals,
+    SetTier,
+    TierChanged,
+)
 from orchestrator.core.edit_commands import (
     EDIT_COMMANDS,
     AddSites,
@@ -79,6 +90,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "REF_PATTERN",
     "AcceptSuggestions",
+    "AccountsImported",
     "AddPerson",
     "AddSites",
     "AnswerRequirement",
@@ -86,9 +98,11 @@ __all__ = [
     "CarriedOn",
     "Changed",
     "Command",
+    "CompetitorRecorded",
     "Edited",
     "FileUpload",
     "GrantRole",
+    "ImportAccounts",
     "ImportLibrary",
     "ImportRfp",
     "IssueToken",
@@ -98,22 +112,27 @@ __all__ = [
     "PersonAdded",
     "PersonResult",
     "PersonSet",
+    "RecordCompetitor",
     "Ref",
     "RemoveSites",
+    "RenewalsScanned",
     "Result",
     "RevokeRole",
     "RfpAnswered",
     "RfpImported",
     "RoleGranted",
     "RoleRevoked",
+    "ScanRenewals",
     "SetOrderDetails",
     "SetPerson",
     "SetPricing",
     "SetServiceStrategy",
     "SetTerms",
+    "SetTier",
     "SitesChanged",
     "StrategySet",
     "TermsSet",
+    "TierChanged",
     "TokenIssued",
     "UpdateOpportunity",
     "UpdateSites",
@@ -283,6 +302,7 @@ _TYPED: tuple[type[Command], ...] = (
     *EDIT_COMMANDS,
     *RFP_COMMANDS,
     *PEOPLE_COMMANDS,
+    *ACCOUNT_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -349,5 +369,6 @@ RESULTS: dict[str, type[Result]] = {
     **{command.name: result for command, result in EDIT_COMMANDS.items()},
     **{command.name: result for command, result in RFP_COMMANDS.items()},
     **{command.name: result for command, result in PEOPLE_COMMANDS.items()},
+    **{command.name: result for command, result in ACCOUNT_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""
