@@ -31,6 +31,16 @@ from orchestrator.core.account_commands import (
     SetTier,
     TierChanged,
 )
+from orchestrator.core.document_commands import (
+    DOCUMENT_COMMANDS,
+    Document,
+    MacdRecorded,
+    Produced,
+    QuoteRequestsSent,
+    RecordMacd,
+    RenderDocuments,
+    SendQuoteRequests,
+)
 from orchestrator.core.edit_commands import (
     EDIT_COMMANDS,
     AddSites,
@@ -99,6 +109,7 @@ __all__ = [
     "Changed",
     "Command",
     "CompetitorRecorded",
+    "Document",
     "Edited",
     "FileUpload",
     "GrantRole",
@@ -107,14 +118,19 @@ __all__ = [
     "ImportRfp",
     "IssueToken",
     "LibraryImported",
+    "MacdRecorded",
     "Moved",
     "OpportunityUpdated",
     "PersonAdded",
     "PersonResult",
     "PersonSet",
+    "Produced",
+    "QuoteRequestsSent",
     "RecordCompetitor",
+    "RecordMacd",
     "Ref",
     "RemoveSites",
+    "RenderDocuments",
     "RenewalsScanned",
     "Result",
     "RevokeRole",
@@ -123,6 +139,7 @@ __all__ = [
     "RoleGranted",
     "RoleRevoked",
     "ScanRenewals",
+    "SendQuoteRequests",
     "SetOrderDetails",
     "SetPerson",
     "SetPricing",
@@ -303,6 +320,7 @@ _TYPED: tuple[type[Command], ...] = (
     *RFP_COMMANDS,
     *PEOPLE_COMMANDS,
     *ACCOUNT_COMMANDS,
+    *DOCUMENT_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -370,5 +388,6 @@ RESULTS: dict[str, type[Result]] = {
     **{command.name: result for command, result in RFP_COMMANDS.items()},
     **{command.name: result for command, result in PEOPLE_COMMANDS.items()},
     **{command.name: result for command, result in ACCOUNT_COMMANDS.items()},
+    **{command.name: result for command, result in DOCUMENT_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""
