@@ -465,3 +465,44 @@ def test_an_account_tier_is_set_by_management_only_through_the_api(
     )
     with reading(ctx.engine) as session:
         assert session.exec(select(Account.tier)).one() == "major"
+
+
+def test_quote_requests_are_written_in_the_bids_folder_through_the_api(
+    api: TestClient, ctx: Context
+) -> None:
+    from orchestrator.store.models import QuoteRequest
+
+    ref = _in_production(ctx)
+    reply = api.post(
+        "/api/v1/commands/qrf",
+        json={"opportunity": ref},
+        headers=_token(ctx, PEOPLE["bid_manager"]),
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    with reading(ctx.engine) as session:
+        assert body["recorded"] == len(session.exec(select(QuoteRequest)).all()) > 0
+    folder = ctx.output_dir_for(ref).resolve()
+    paths = [Path(document["path"]).resolve() for document in body["documents"]]
+    assert paths and all(path.is_file() and folder in path.parents for path in paths)
+    assert body["unsourced"] == [] and body["problems"] == []
+
+
+def test_the_answer_library_is_imported_from_an_upload_by_an_admin_only(
+    api: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    library = tmp_path / "answers.yaml"
+    library.write_bytes((ctx.settings.rules_dir / "answer_library.yaml").read_bytes())
+    body = {"file": _upload(library)}
+    refused = api.post(
+        "/api/v1/commands/rfp.library.import", json=body, headers=_token(ctx, PEOPLE["bid_manager"])
+    )
+    assert refused.status_code == 403, refused.text
+    admin = admin_of(ctx)
+    headers = {"Authorization": f"Bearer {people.issue_token(ctx, admin.email, by=admin)}"}
+    reply = api.post("/api/v1/commands/rfp.library.import", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["file"] == "answers.yaml" and data["added"] == data["entries"] > 0
+    again = api.post("/api/v1/commands/rfp.library.import", json=body, headers=headers).json()
+    assert (again["added"], again["unchanged"]) == (0, data["entries"])
