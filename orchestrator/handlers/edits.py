@@ -5,6 +5,7 @@ contents; what a change does in the bid's phase comes from rules/changes.yaml.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,10 +81,16 @@ def _sites(
 ) -> c.Result:
     from orchestrator.bid.edits import change_sites
 
+    name = command.file.filename
     with uploaded(command.file) as path:
-        delta = read(ctx, command.opportunity, path)
+        read_in = read(ctx, command.opportunity, path)
+        # the trail and the answer name the file as the caller called it, not the copy
+        delta = replace(
+            read_in,
+            file=name,
+            warnings=[w.replace(str(path), name) for w in read_in.warnings],
+        )
         result = change_sites(ctx, command.opportunity, delta, actor=actor)
-        name = command.file.filename
         fields = edited(command.name, result)
         fields["warnings"] = [w.replace(str(path), name) for w in fields["warnings"]]
     return c.SitesChanged(
