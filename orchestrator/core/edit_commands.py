@@ -6,7 +6,6 @@ Pure like `orchestrator.core.commands`, which re-exports them and lists them in 
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any, ClassVar
 
@@ -18,12 +17,6 @@ MAX_ITEMS = 200
 """The most deviations, win themes or prices one command carries."""
 
 Short = Field(default=None, max_length=4 * MAX_TEXT)
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("a finite number")
-    return value
 
 
 class _SitesFile(Command):
@@ -100,7 +93,8 @@ class SetTerms(Command):
 
 class SetPricing(Command):
     """Change the bid's prices in bid production: a discount in percent, prices per access
-    type or service that override the list; the design reopens."""
+    type or service that override the list; the design reopens. The service checks each
+    value (finite, in range) and names the field it refuses (`pricing.monthly_price.fiber`)."""
 
     name: ClassVar[str] = "pricing"
     cli: ClassVar[tuple[str, ...]] = ("pricing",)
@@ -110,16 +104,6 @@ class SetPricing(Command):
     monthly_price: dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
     one_off_price: dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
     by: str | None = By
-
-    @field_validator("discount")
-    @classmethod
-    def _finite_discount(cls, value: float | None) -> float | None:
-        return None if value is None else _finite(value)
-
-    @field_validator("monthly_price", "one_off_price")
-    @classmethod
-    def _finite_prices(cls, value: dict[str, float]) -> dict[str, float]:
-        return {name.strip(): _finite(price) for name, price in value.items()}
 
     @model_validator(mode="after")
     def _some(self) -> SetPricing:
