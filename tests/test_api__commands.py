@@ -195,3 +195,314 @@ def test_a_file_with_problems_names_the_callers_file_and_row(
     assert error.startswith("rfp.yaml") and "bid-upload" not in error and "/tmp" not in error
     with reading(ctx.engine) as session:
         assert session.exec(select(func.count()).select_from(Opportunity)).one() == 0
+
+
+# --- the typed edits, production, offer and questionnaire commands, over HTTP -------------------
+
+
+def _in_production(ctx: Context) -> str:
+    from orchestrator.bid import services
+
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="go")
+    services.run_to_wait(ctx, ref)
+    return ref
+
+
+def _bid(ctx: Context, ref: str) -> Opportunity:
+    from orchestrator.bid import services
+
+    with reading(ctx.engine) as session:
+        return services.get_opportunity(session, ref)
+
+
+def _trail(ctx: Context, ref: str) -> list[str]:
+    with reading(ctx.engine) as session:
+        rows = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
+    return [row.trigger for row in rows]
+
+
+def test_sites_are_changed_added_and_removed_through_the_api(
+    api: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    from orchestrator.store.models import Site
+
+    ref = new_bid(ctx)
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    update = tmp_path / "update.csv"
+    update.write_text("site_id,postcode\nS0001,1012 NX\n", encoding="utf-8")
+    reply = api.post(
+        "/api/v1/commands/sites.update",
+        json={"opportunity": ref, "file": _upload(update)},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["command"], body["opportunity"], body["file"]) == (
+        "sites.update",
+        ref,
+        "update.csv",
+    )
+    assert body["updated"] == [{"site_id": "S0001", "fields": ["postcode"]}]
+    assert body["counts"] == {"added": 0, "updated": 1, "removed": 0}
+    with reading(ctx.engine) as session:
+        site = session.exec(select(Site).where(Site.site_id == "S0001")).one()
+        assert site.postcode == "1012 NX"
+
+    remove = tmp_path / "remove.csv"
+    remove.write_text("site_id\nS0002\n", encoding="utf-8")
+    reply = api.post(
+        "/api/v1/commands/sites.remove",
+        json={"opportunity": ref, "file": _upload(remove)},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["removed"] == ["S0002"]
+
+    bad = tmp_path / "add.csv"
+    bad.write_text("site_id,name\nN1,Nowhere\n", encoding="utf-8")
+    before = _events(ctx)
+    reply = api.post(
+        "/api/v1/commands/sites.add", json={"opportunity": ref, "file": _upload(bad)}, headers=bm
+    )
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error.startswith("add.csv") and "bid-upload" not in error
+    assert _events(ctx) == before
+
+
+def test_opportunity_update_with_an_addendum_through_the_api(
+    api: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    ref = new_bid(ctx)
+    addendum = tmp_path / "addendum-1.pdf"
+    addendum.write_bytes(b"%PDF-1.4 the customer's addendum")
+    reply = api.post(
+        "/api/v1/commands/opportunity.update",
+        json={
+            "opportunity": ref,
+            "reason": "longer term",
+            "contract_months": 48,
+            "addendum": _upload(addendum),
+        },
+        headers=_token(ctx, PEOPLE["bid_manager"]),
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["changes"] == {"contract_months": 48, "addendum": "addendum-1.pdf"}
+    assert _bid(ctx, ref).contract_months == 48
+    kept = list((ctx.output_dir_for(ref) / "addenda").glob("*-addendum-1.pdf"))
+    assert [path.read_bytes() for path in kept] == [addendum.read_bytes()]
+
+
+def test_terms_and_pricing_through_the_api(api: TestClient, ctx: Context) -> None:
+    ref = _in_production(ctx)
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    reply = api.post(
+        "/api/v1/commands/terms",
+        json={"opportunity": ref, "deviations": ["payment in 60 days"]},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["deviations"], reply.json()["state"]) == (
+        ["payment in 60 days"],
+        "bid_production",
+    )
+    assert _trail(ctx, ref)[-1] == "terms_changed"
+
+    reply = api.post(
+        "/api/v1/commands/pricing",
+        json={"opportunity": ref, "discount": 5, "monthly_price": {"fiber": 420}},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["changes"] == {"discount_pct": 5.0, "monthly_price": {"fiber": 420.0}}
+    assert _trail(ctx, ref)[-1] == "prices_changed"
+
+    before = _events(ctx)
+    for body in (
+        {"opportunity": ref},  # neither a discount nor a price
+        {"opportunity": ref, "discount": "a lot"},
+    ):
+        reply = api.post("/api/v1/commands/pricing", json=body, headers=bm)
+        assert reply.status_code == 422, reply.text
+    reply = api.post("/api/v1/commands/terms", json={"opportunity": ref}, headers=bm)
+    assert reply.status_code == 422 and "--standard" in reply.json()["error"]
+    assert _events(ctx) == before
+
+
+def test_service_strategy_and_order_details_through_the_api(api: TestClient, ctx: Context) -> None:
+    ref = _in_production(ctx)
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    reply = api.post(
+        "/api/v1/commands/service-strategy",
+        json={"opportunity": ref, "strategy": "qos", "win_themes": ["fast repairs"]},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["strategy"], reply.json()["win_themes"]) == ("qos", ["fast repairs"])
+    reply = api.post(
+        "/api/v1/commands/order.details",
+        json={"opportunity": ref, "purchase_order": "PO-77"},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["changes"] == {"purchase_order": "PO-77"}
+    assert _bid(ctx, ref).purchase_order == "PO-77"
+
+
+def test_a_questionnaire_is_uploaded_and_answered_through_the_api(
+    api: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    from orchestrator.store.models import Requirement
+
+    ref = new_bid(ctx)
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    questionnaire = tmp_path / "questionnaire.csv"
+    questionnaire.write_text(
+        "ID,Section,Requirement,Mandatory\n"
+        "1,Network,Describe your SLA for fibre access,Y\n"
+        "2,Security,Describe your security operations,N\n",
+        encoding="utf-8",
+    )
+    reply = api.post(
+        "/api/v1/commands/rfp.import",
+        json={"opportunity": ref, "file": _upload(questionnaire)},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["file"], body["added"], body["requirements"], body["mandatory"]) == (
+        "questionnaire.csv",
+        2,
+        2,
+        1,
+    )
+    reply = api.post(
+        "/api/v1/commands/rfp.answer",
+        json={"opportunity": ref, "requirement": "1", "text": "99.9 %", "compliance": "comply"},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["answered"] == ["1"]
+    with reading(ctx.engine) as session:
+        answers = {r.req_id: r.answer for r in session.exec(select(Requirement))}
+    assert answers == {"1": "99.9 %", "2": None}
+
+
+def test_people_are_managed_by_an_admin_and_a_non_admin_grant_is_403(
+    api: TestClient, ctx: Context
+) -> None:
+    admin = {
+        "Authorization": f"Bearer {people.issue_token(ctx, admin_of(ctx).email, by=admin_of(ctx))}"
+    }
+    reply = api.post(
+        "/api/v1/commands/people.add",
+        json={"email": "newcomer@example.com", "name": "New Comer"},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["email"], reply.json()["name"], reply.json()["added"]) == (
+        "newcomer@example.com",
+        "New Comer",
+        True,
+    )
+    reply = api.post(
+        "/api/v1/commands/people.grant",
+        json={"email": "newcomer@example.com", "role": "legal"},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["granted"] is True
+
+    bm = _token(ctx, PEOPLE["bid_manager"])
+    before = _events(ctx)
+    with reading(ctx.engine) as session:
+        grants_before = {p.email: sorted(p.roles) for p in session.exec(select(Person))}
+    for body in (
+        {"email": PEOPLE["bid_manager"], "role": "admin"},
+        {"email": "newcomer@example.com", "role": "finance"},
+    ):
+        reply = api.post("/api/v1/commands/people.grant", json=body, headers=bm)
+        assert reply.status_code == 403, reply.text
+        assert "\n" not in reply.json()["error"]
+    reply = api.post(
+        "/api/v1/commands/people.token", json={"email": PEOPLE["bid_manager"]}, headers=bm
+    )
+    assert reply.status_code == 403, reply.text
+    with reading(ctx.engine) as session:
+        grants_after = {p.email: sorted(p.roles) for p in session.exec(select(Person))}
+    assert grants_after == grants_before and _events(ctx) == before
+
+
+def test_an_account_tier_is_set_by_management_only_through_the_api(
+    api: TestClient, ctx: Context
+) -> None:
+    from orchestrator.store.models import Account
+
+    new_bid(ctx)
+    with reading(ctx.engine) as session:
+        account = session.exec(select(Account)).one()
+        name, tier = account.name, account.tier
+    body = {"account": name, "tier": "major", "reason": "smaller than thought"}
+    before = _events(ctx)
+    refused = api.post(
+        "/api/v1/commands/account.set-tier", json=body, headers=_token(ctx, PEOPLE["bid_manager"])
+    )
+    assert refused.status_code == 403, refused.text
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Account.tier)).one() == tier
+    assert _events(ctx) == before
+    admin = admin_of(ctx)
+    headers = {"Authorization": f"Bearer {people.issue_token(ctx, admin.email, by=admin)}"}
+    reply = api.post("/api/v1/commands/account.set-tier", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["from_tier"], reply.json()["to_tier"], reply.json()["changed"]) == (
+        tier,
+        "major",
+        tier != "major",
+    )
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Account.tier)).one() == "major"
+
+
+def test_quote_requests_are_written_in_the_bids_folder_through_the_api(
+    api: TestClient, ctx: Context
+) -> None:
+    from orchestrator.store.models import QuoteRequest
+
+    ref = _in_production(ctx)
+    reply = api.post(
+        "/api/v1/commands/qrf",
+        json={"opportunity": ref},
+        headers=_token(ctx, PEOPLE["bid_manager"]),
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    with reading(ctx.engine) as session:
+        assert body["recorded"] == len(session.exec(select(QuoteRequest)).all()) > 0
+    folder = ctx.output_dir_for(ref).resolve()
+    paths = [Path(document["path"]).resolve() for document in body["documents"]]
+    assert paths and all(path.is_file() and folder in path.parents for path in paths)
+    assert body["unsourced"] == [] and body["problems"] == []
+
+
+def test_the_answer_library_is_imported_from_an_upload_by_an_admin_only(
+    api: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    library = tmp_path / "answers.yaml"
+    library.write_bytes((ctx.settings.rules_dir / "answer_library.yaml").read_bytes())
+    body = {"file": _upload(library)}
+    refused = api.post(
+        "/api/v1/commands/rfp.library.import", json=body, headers=_token(ctx, PEOPLE["bid_manager"])
+    )
+    assert refused.status_code == 403, refused.text
+    admin = admin_of(ctx)
+    headers = {"Authorization": f"Bearer {people.issue_token(ctx, admin.email, by=admin)}"}
+    reply = api.post("/api/v1/commands/rfp.library.import", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["file"] == "answers.yaml" and data["added"] == data["entries"] > 0
+    again = api.post("/api/v1/commands/rfp.library.import", json=body, headers=headers).json()
+    assert (again["added"], again["unchanged"]) == (0, data["entries"])

@@ -196,13 +196,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Move an account to another tier (management or an admin), with a reason."""
-        from orchestrator.bid.accounts import set_tier
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetTier
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            change = set_tier(ctx, name, tier, reason=reason, actor=actor)
-        emit(dict(change.__dict__), as_json, _print_tier_change)
+        sent = command(SetTier, account=name, tier=tier, reason=reason, by=by)
+        emit(run(get_context, sent), as_json, _print_tier_change)
 
     @account_app.command("import")
     def account_import(
@@ -211,27 +209,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Create and update accounts from a CSV file, all rows or none (management or an admin)."""
-        from orchestrator.bid.accounts import import_accounts
-        from orchestrator.cli.identity import acting
-        from orchestrator.decisions.portfolio_rules import load_portfolio_rules
-        from orchestrator.intake.accounts import parse_accounts
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.core.commands import ImportAccounts
 
-        ctx = get_context()
-        rows = parse_accounts(file, load_portfolio_rules(ctx.settings.rules_dir))
-        with acting(ctx, by) as actor:
-            result = import_accounts(ctx, rows, file=str(file), actor=actor)
-        data = {
-            "file": str(file),
-            "created": result.created,
-            "updated": result.updated,
-            "tier_changes": [c.__dict__ for c in result.tier_changes],
-            "counts": {
-                "rows": len(rows),
-                "created": len(result.created),
-                "updated": len(result.updated),
-                "tier_changes": len(result.tier_changes),
-            },
-        }
+        sent = command(ImportAccounts, file=upload(file), by=by)
+        data = run(get_context, sent, typed=file)
+        data["file"] = str(file)  # the file as the user named it
         emit(data, as_json, _print_account_import)
 
     @account_app.command("competitor")
@@ -247,17 +230,21 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Record who won and when their contract ends: the account sleeps until it is time
         to bid again (rules/portfolio.yaml `wake.before_competitor_end_days`)."""
-        from orchestrator.bid.accounts import record_competitor
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import RecordCompetitor
 
-        ctx = get_context()
         end = _date(contract_end, "contract-end")
-        with acting(ctx, by) as actor:
-            done = record_competitor(
-                ctx, name, competitor=competitor, contract_end=end, actor=actor, reason=reason
-            )
+        sent = command(
+            RecordCompetitor,
+            account=name,
+            competitor=competitor,
+            contract_end=end,
+            reason=reason,
+            by=by,
+        )
+        done = run(get_context, sent)
         emit(
-            dict(done.__dict__),
+            done,
             as_json,
             lambda r: console.print(
                 f"{esc(r['account'])}: {esc(r['competitor'])}'s contract ends "
@@ -434,16 +421,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     def renewals_scan(as_json: JsonOption = False) -> None:
         """Open a renewal opportunity for every contract ending within the horizon
         (rules/portfolio.yaml) and wake sleeping accounts whose date has come."""
-        from orchestrator.bid.contracts import scan_renewals
-        from orchestrator.cli.identity import current_person
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import ScanRenewals
 
-        ctx = get_context()
-        result = scan_renewals(ctx, actor=current_person(ctx).email)
-        scanned = {
-            "opened": [r.__dict__ for r in result.opened],
-            "woken": [w.__dict__ for w in result.woken],
-        }
-        emit(scanned, as_json, _print_renewals)
+        emit(run(get_context, command(ScanRenewals)), as_json, _print_renewals)
 
 
 def _print_tier_change(change: Result) -> None:

@@ -29,7 +29,7 @@ def upload(file: Path) -> FileUpload:
     return FileUpload.of(file.name, content)
 
 
-def command(kind: type[C], **fields: Any) -> C:
+def command(kind: type[C], /, **fields: Any) -> C:
     """A command from the CLI's values; a value its model refuses is one line, exit 2."""
     try:
         return kind(**fields)
@@ -56,3 +56,34 @@ def run(
             raise
         raise renamed(error, typed.name, str(typed)) from None
     return result.as_json()
+
+
+def copy_out(get_context: Callable[[], Context], result: dict[str, Any], out: Path) -> None:
+    """Copy the files a command produced in the bid's output folder to the user's folder
+    `out` (with the user's own rights, keeping their place under the bid's folder), and name
+    the copies in `result` — what `--out` asks for."""
+    import shutil
+
+    ref = result["opportunity"]
+    folder = get_context().output_dir_for(ref).resolve()
+    for document in result.get("documents") or ():
+        source = Path(document["path"])
+        if "://" in document["path"] or not source.is_file():
+            raise InputError(
+                f"cannot copy {document['path']} to --out (not a local file); "
+                "read it from the bid's output folder",
+                field="out",
+            )
+        try:
+            place = source.resolve().relative_to(folder)
+        except ValueError:
+            place = Path(source.name)
+        target = out / place
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        except OSError as exc:
+            raise InputError(
+                f"cannot write the copy ({exc.strerror or exc})", file=str(target)
+            ) from None
+        document["path"] = str(target)

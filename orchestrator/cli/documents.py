@@ -19,7 +19,6 @@ from rich.table import Table
 
 from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
-from orchestrator.ports import ProducedDocuments
 
 # The modules behind these commands (docxtpl, openpyxl, the quote catalogue) load inside
 # each command, so that `bid status` and friends start without them.
@@ -29,18 +28,6 @@ OutOption = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default: the bid's output folder).")
 ]
 console = Console()
-
-
-def _documents_json(ref: str, produced: ProducedDocuments) -> dict[str, Any]:
-    return {
-        "opportunity": ref,
-        "proposal_hash": produced.proposal_hash,
-        "problems": produced.problems,
-        "documents": [
-            {"kind": d.kind, "name": d.name, "path": d.location, "content_hash": d.content_hash}
-            for d in produced.documents
-        ],
-    }
 
 
 def _print_documents(title: str, documents: list[dict[str, Any]], problems: list[str]) -> None:
@@ -73,27 +60,23 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Write and record one QRF (.docx + .csv) per country and provider, with its reply-by
         date; BE/NL get internal tasks; unsourced sites go to unsourced.csv (exit 2 when no
         fallback partner is configured)."""
-        from orchestrator.bid.sourcing import send_quote_requests
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, copy_out, run
+        from orchestrator.core.commands import SendQuoteRequests
         from orchestrator.errors import UnsourcedSites
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = send_quote_requests(ctx, opportunity, out, actor=actor)
-        produced = result.produced
-        emit(
-            {**_documents_json(result.ref, produced), **produced.summary, **result.to_json()},
-            as_json,
-            _print_qrf,
-        )
-        if result.unsourced and not result.fallback_configured:
-            countries = ", ".join(result.unsourced_countries)
+        result = run(get_context, command(SendQuoteRequests, opportunity=opportunity, by=by))
+        if out is not None:
+            copy_out(get_context, result, out)
+        emit(result, as_json, _print_qrf)
+        if result["unsourced"] and not result["fallback_configured"]:
+            countries = Counter(site["country"] for site in result["unsourced"])
             listed = next(
-                (d.location for d in produced.documents if d.kind == "unsourced_csv"),
+                (d["path"] for d in result["documents"] if d["kind"] == "unsourced_csv"),
                 "unsourced.csv",
             )
             raise UnsourcedSites(
-                f"{len(result.unsourced)} site(s) unsourced in {countries}: no provider and no "
+                f"{len(result['unsourced'])} site(s) unsourced in "
+                f"{', '.join(sorted(countries))}: no provider and no "
                 f"fallback partner in rules/providers.yaml; listed in {listed}; bid production "
                 "waits until they are sourced"
             )
@@ -163,10 +146,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Render QRFs, the proposal (+ compliance matrix) and the Bid Control Plan; after a
         win, the order sheet; with --pdf, PDFs beside the .docx files."""
-        from orchestrator.bid.rendering import render_documents
+        from orchestrator.cli.commanding import command, copy_out, run
+        from orchestrator.core.commands import RenderDocuments
 
-        produced = render_documents(get_context(), opportunity, out, pdf=pdf)
-        emit(_documents_json(_ref(opportunity), produced), as_json, _print_docs)
+        result = run(get_context, command(RenderDocuments, opportunity=opportunity, pdf=pdf))
+        if out is not None:
+            copy_out(get_context, result, out)
+        emit(result, as_json, _print_docs)
 
     @app.command("macd")
     def macd(
@@ -189,43 +175,28 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record a move, add, change or delete on a contracted bid; re-render the order sheet."""
-        from orchestrator.bid.orders import record_macd
-        from orchestrator.cli.identity import acting
+        from orchestrator.cli.commanding import command, copy_out, run
+        from orchestrator.core.commands import RecordMacd
 
-        changes = {
-            "street": street,
-            "postcode": postcode,
-            "city": city,
-            "country": country,
-            "bandwidth_mbps": bandwidth,
-            "access": access,
-            "name": name,
-            "service": service,
-        }
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            done = record_macd(
-                ctx,
-                opportunity,
-                site_id=site,
-                kind=kind,
-                changes=changes,
-                actor=actor,
-                out_dir=out,
-            )
-        order = done.order
-        data = _documents_json(done.ref, done.sheet)
-        data["change_order"] = {
-            "id": order.id,
-            "site_id": order.site_id,
-            "kind": order.kind,
-            "changes": order.changes,
-            "actor": order.actor,
-            "status": order.status.value,
-        }
-        data["held"] = done.held
-        data["change"] = done.outcome.to_json() if done.outcome else None
-        emit(data, as_json, _print_macd)
+        sent = command(
+            RecordMacd,
+            opportunity=opportunity,
+            site=site,
+            kind=kind,
+            street=street,
+            postcode=postcode,
+            city=city,
+            country=country,
+            bandwidth=bandwidth,
+            access=access,
+            name=name,
+            service=service,
+            by=by,
+        )
+        result = run(get_context, sent)
+        if out is not None:
+            copy_out(get_context, result, out)
+        emit(result, as_json, _print_macd)
 
 
 def _print_qrf(result: Result) -> None:

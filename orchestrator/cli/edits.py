@@ -14,12 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from orchestrator.cli.identity import acting
 from orchestrator.cli.output import (
     Result,
     emit,
@@ -30,9 +29,6 @@ from orchestrator.cli.output import (
 )
 from orchestrator.context import Context
 from orchestrator.errors import BidError, InputError
-
-if TYPE_CHECKING:
-    from orchestrator.bid.edits import EditResult, SiteDelta
 
 console = Console(highlight=False)
 
@@ -97,37 +93,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     }
     sites_app, opportunity_app = groups["sites"], groups["opportunity"]
 
-    def _sites(
-        ref: str,
-        file: Path,
-        by: str | None,
-        read: Callable[[Context, str, Path], Any],
-        as_json: bool,
-    ) -> None:
-        from orchestrator.bid.edits import change_sites
+    def _sites(kind: type[Any], ref: str, file: Path, by: str | None, as_json: bool) -> None:
+        from orchestrator.cli.commanding import command, run, upload
 
-        ctx = get_context()
-        delta = read(ctx, ref, file)
-        from orchestrator.pipeline import settle
-
-        with acting(ctx, by) as actor:
-            result = change_sites(ctx, ref, delta, actor=actor)
-        carried, warnings = settle(ctx, result.ref)
-        answer = sites_result(result, delta)
-        answer["carried_on"] = carried.model_dump() if carried else None
-        answer.setdefault("warnings", []).extend(warnings)
+        sent = command(kind, opportunity=ref, file=upload(file), by=by)
+        answer = run(get_context, sent, typed=file)
+        answer["file"] = str(file)  # the file as the user named it
         emit(answer, as_json, print_change)
-
-    def _rules(ctx: Context) -> Any:
-        from orchestrator.commercial.quotes import catalogue_for
-        from orchestrator.intake.site_checks import SiteRules
-
-        return SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir))
-
-    def load_delivery(rules_dir: Path) -> Any:
-        from orchestrator.decisions.offer_rules import load_delivery as load
-
-        return load(rules_dir)
 
     @sites_app.command("update")
     def sites_update(
@@ -136,52 +108,27 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Change sites by site id: each row a site id and the corrected columns (an empty
         cell keeps the value). Checked like an import; what it does in the bid's phase comes
         from rules/changes.yaml."""
-        from orchestrator.bid.edits import SiteDelta, current_sites
-        from orchestrator.intake.site_changes import read_site_updates
+        from orchestrator.core.commands import UpdateSites
 
-        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
-            updates = read_site_updates(
-                path, current_sites(ctx, ref), _rules(ctx), load_delivery(ctx.settings.rules_dir)
-            )
-            return SiteDelta(
-                updates.file,
-                updated=[(u.site, u.changed) for u in updates.updates],
-                warnings=updates.warnings,
-            )
-
-        _sites(opportunity, file, by, read, as_json)
+        _sites(UpdateSites, opportunity, file, by, as_json)
 
     @sites_app.command("remove")
     def sites_remove(
         opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
     ) -> None:
         """Remove the sites a CSV names (column site_id) from the bid."""
-        from orchestrator.bid.edits import SiteDelta, current_sites
-        from orchestrator.intake.site_changes import read_site_removals
+        from orchestrator.core.commands import RemoveSites
 
-        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
-            return SiteDelta(str(path), removed=read_site_removals(path, current_sites(ctx, ref)))
-
-        _sites(opportunity, file, by, read, as_json)
+        _sites(RemoveSites, opportunity, file, by, as_json)
 
     @sites_app.command("add")
     def sites_add(
         opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
     ) -> None:
         """Add the sites of a CSV (the columns of bid sites import) to the bid."""
-        from orchestrator.bid.edits import SiteDelta, current_sites
-        from orchestrator.intake.opportunity import read_sites
+        from orchestrator.core.commands import AddSites
 
-        def read(ctx: Context, ref: str, path: Path) -> SiteDelta:
-            read = read_sites(
-                path,
-                existing_ids=current_sites(ctx, ref),
-                rules=_rules(ctx),
-                delivery=load_delivery(ctx.settings.rules_dir),
-            )
-            return SiteDelta(str(path), added=read.sites, warnings=read.warnings)
-
-        _sites(opportunity, file, by, read, as_json)
+        _sites(AddSites, opportunity, file, by, as_json)
 
     @opportunity_app.command("update")
     def opportunity_update(
@@ -207,35 +154,23 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record what the customer changed: deadline, contract term, currency, an addendum."""
-        from orchestrator.bid.edits import update_opportunity
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.core.commands import UpdateOpportunity
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = update_opportunity(
-                ctx,
-                opportunity,
-                reason=reason,
-                by=actor,
-                deadline=deadline.date() if deadline else None,
-                contract_months=contract_months,
-                currency=currency,
-                addendum=addendum,
-            )
-        given = {
-            "deadline": deadline.date().isoformat() if deadline else None,
-            "contract_months": contract_months,
-            "currency": currency,
-            "addendum": str(addendum) if addendum else None,
-        }
-        emit(
-            {
-                **edit_result(result),
-                "reason": reason,
-                "changes": {k: v for k, v in given.items() if v is not None},
-            },
-            as_json,
-            print_change,
+        sent = command(
+            UpdateOpportunity,
+            opportunity=opportunity,
+            reason=reason,
+            by=by,
+            deadline=deadline.date() if deadline else None,
+            contract_months=contract_months,
+            currency=currency,
+            addendum=upload(addendum) if addendum else None,
         )
+        answer = run(get_context, sent, typed=addendum)
+        if addendum is not None:
+            answer["changes"]["addendum"] = str(addendum)  # the file as the user named it
+        emit(answer, as_json, print_change)
 
     @app.command("result")
     def result(
@@ -385,35 +320,6 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 [[r["id"], r["owner_role"], r["created_at"][:16], r["text"]] for r in rows],
             )
         )
-
-
-def edit_result(result: EditResult) -> dict[str, Any]:
-    """An edit's answer (`EditResult`) as a command's result."""
-    return {
-        "opportunity": result.ref,
-        "state": result.state.value,
-        "message": result.message,
-        "change": result.outcome.to_json() if result.outcome else None,
-        "warnings": list(result.warnings),
-    }
-
-
-def sites_result(result: EditResult, delta: SiteDelta) -> dict[str, Any]:
-    """A sites edit: the edit's answer, the file, and the site ids added, changed, removed."""
-    return {
-        **edit_result(result),
-        "file": delta.file,
-        "added": [site.site_id for site in delta.added],
-        "updated": [
-            {"site_id": site.site_id, "fields": list(fields)} for site, fields in delta.updated
-        ],
-        "removed": list(delta.removed),
-        "counts": {
-            "added": len(delta.added),
-            "updated": len(delta.updated),
-            "removed": len(delta.removed),
-        },
-    }
 
 
 def _flags(shortlisted: bool, bafo: bool, won: bool, lost: bool) -> list[tuple[str, bool]]:

@@ -14,8 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestrator.cli.identity import acting
-from orchestrator.cli.output import Result, emit, esc, step_result
+from orchestrator.cli.output import Result, emit, esc
 from orchestrator.context import Context
 
 console = Console(highlight=False)
@@ -53,18 +52,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Choose how we sell this bid (it decides the proposal's sections) and its win themes."""
-        from orchestrator.bid.offer import set_service_strategy
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetServiceStrategy
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = set_service_strategy(
-                ctx, opportunity, strategy=strategy, win_themes=list(win_theme or []), by=actor
-            )
-        emit(
-            {**step_result(result), "strategy": strategy, "win_themes": list(win_theme or [])},
-            as_json,
-            print_step,
+        sent = command(
+            SetServiceStrategy,
+            opportunity=opportunity,
+            strategy=strategy,
+            win_themes=list(win_theme or []),
+            by=by,
         )
+        emit(run(get_context, sent), as_json, print_step)
 
     @order_app.command("details")
     def order_details(
@@ -85,7 +83,8 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record the legal and billing entity, purchase order and contract start."""
-        from orchestrator.bid.offer import set_order_details
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetOrderDetails
         from orchestrator.errors import InputError
 
         start = None
@@ -96,25 +95,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 raise InputError(
                     f"'{contract_start}' is not a date (YYYY-MM-DD)", field="contract-start"
                 ) from None
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = set_order_details(
-                ctx,
-                opportunity,
-                by=actor,
-                legal_entity=legal_entity,
-                billing_entity=billing_entity,
-                purchase_order=po,
-                contract_start=start,
-            )
-        given = {
-            "legal_entity": legal_entity,
-            "billing_entity": billing_entity,
-            "purchase_order": po,
-            "contract_start": start.isoformat() if start else None,
-        }
-        emit(
-            {**step_result(result), "changes": {k: v for k, v in given.items() if v is not None}},
-            as_json,
-            print_step,
+        sent = command(
+            SetOrderDetails,
+            opportunity=opportunity,
+            legal_entity=legal_entity,
+            billing_entity=billing_entity,
+            purchase_order=po,
+            contract_start=start,
+            by=by,
         )
+        emit(run(get_context, sent), as_json, print_step)

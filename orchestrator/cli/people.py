@@ -22,10 +22,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 EmailArgument = Annotated[str, typer.Argument(help="The person's e-mail")]
 RoleOption = Annotated[Grant, typer.Option(help="management | finance | legal | admin | recorder")]
 console = Console()
-TOKEN_NOTE = (
-    "Shown once; only its hash is stored. Hand it over privately; they run `bid login` and "
-    "paste it."
-)
 
 
 def person_result(person: Person) -> dict[str, Any]:
@@ -87,12 +83,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Add a person (admin)."""
-        from orchestrator.bid.people import add_person
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import AddPerson
 
-        ctx, admin = caller()
-        person = add_person(ctx, email, by=admin, name=name, slack_user_id=slack_user_id)
+        sent = command(AddPerson, email=email, name=name, slack_user_id=slack_user_id)
         emit(
-            {**person_result(person), "added": True},
+            run(get_context, sent),
             as_json,
             lambda r: console.print(f"added {esc(r['email'])} ({esc(r['name'])})"),
         )
@@ -111,20 +107,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Change a person's name, Slack user id or e-mail (admin; on the admin trail)."""
-        from orchestrator.bid.people import set_person
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetPerson
 
-        ctx, admin = caller()
-        person = set_person(
-            ctx,
-            email,
-            by=admin,
+        sent = command(
+            SetPerson,
+            email=email,
             name=name,
             slack_user_id=slack_user_id,
-            clear_slack_user_id=no_slack_user_id,
+            no_slack_user_id=no_slack_user_id,
             new_email=new_email,
         )
         emit(
-            {**person_result(person), "previous_email": email},
+            run(get_context, sent),
             as_json,
             lambda r: console.print(
                 f"{esc(r['email'])}: {esc(r['name'])}, Slack user {esc(r['slack_user_id'])}"
@@ -140,12 +135,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Grant an organisation-wide role: approves every bid, or admin, or recorder (admin)."""
-        from orchestrator.bid.people import grant
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import GrantRole
 
-        ctx, admin = caller()
-        done = grant(ctx, email, role, by=admin)
+        sent = command(GrantRole, email=email, role=role.value)
         emit(
-            {"email": email, "role": role.value, "granted": done},
+            run(get_context, sent),
             as_json,
             lambda r: console.print(
                 f"{esc(r['email'])} {'now holds' if r['granted'] else 'already held'} "
@@ -162,12 +157,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Take an organisation-wide role back (admin)."""
-        from orchestrator.bid.people import revoke
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import RevokeRole
 
-        ctx, admin = caller()
-        done = revoke(ctx, email, role, by=admin)
+        sent = command(RevokeRole, email=email, role=role.value)
         emit(
-            {"email": email, "role": role.value, "revoked": done},
+            run(get_context, sent),
             as_json,
             lambda r: console.print(
                 f"{esc(r['email'])} {'no longer holds' if r['revoked'] else 'did not hold'} "
@@ -184,19 +179,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Issue an access token (printed once; they run `bid login`), or revoke them (admin)."""
-        from orchestrator.bid.people import issue_token, revoke_tokens
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import IssueToken
 
-        ctx, admin = caller()
+        done = run(get_context, command(IssueToken, email=email, revoke=revoke_all))
         if revoke_all:
-            count = revoke_tokens(ctx, email, by=admin)
             emit(
-                {"email": email, "revoked": count},
+                done,
                 as_json,
                 lambda r: console.print(f"revoked {r['revoked']} token(s) of {esc(r['email'])}"),
             )
             return
-        token = issue_token(ctx, email, by=admin)
-        emit({"email": email, "token": token, "note": TOKEN_NOTE}, as_json, _print_token)
+        emit(done, as_json, _print_token)
 
     @people_app.command("recover-admin")
     def people_recover_admin(as_json: JsonOption = False) -> None:

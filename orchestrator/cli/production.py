@@ -7,14 +7,13 @@ Thin: call the `bid` services and queries, print a few lines for people or JSON 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from orchestrator.cli.identity import acting
-from orchestrator.cli.output import Result, emit, step_result
+from orchestrator.cli.output import Result, emit
 from orchestrator.context import Context
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -107,15 +106,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record the non-standard terms the customer asks for (they replace the earlier ones)."""
-        from orchestrator.bid.terms import set_deviations
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetTerms
         from orchestrator.errors import InputError
 
         if standard == bool(deviation):
             raise InputError("give --deviation TEXT (one or more) or --standard", field="terms")
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = set_deviations(ctx, opportunity, list(deviation or []), by=actor)
-        emit({**step_result(result), "deviations": list(deviation or [])}, as_json, print_step)
+        sent = command(
+            SetTerms,
+            opportunity=opportunity,
+            deviations=list(deviation or []),
+            standard=standard,
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, print_step)
 
     @app.command("pricing")
     def pricing(
@@ -136,14 +140,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Change the bid's prices in bid production (a discount, prices that override the
         list); the design reopens."""
-        from orchestrator.bid.terms import set_pricing
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import SetPricing
         from orchestrator.errors import InputError
 
-        changes: dict[str, Any] = {}
-        if discount is not None:
-            changes["discount_pct"] = discount
+        prices: dict[str, dict[str, float]] = {}
         for key, values in (("monthly_price", monthly), ("one_off_price", one_off)):
-            pairs: dict[str, Any] = {}
+            pairs: dict[str, float] = {}
             for text in values or []:
                 name, sep, price = text.partition("=")
                 try:
@@ -152,14 +155,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     raise InputError(f"'{text}' is not NAME=PRICE", field=key) from None
                 if not sep:
                     raise InputError(f"'{text}' is not NAME=PRICE", field=key)
-            if pairs:
-                changes[key] = pairs
-        if not changes:
+            prices[key] = pairs
+        if discount is None and not any(prices.values()):
             raise InputError("give --discount, --monthly or --one-off", field="pricing")
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = set_pricing(ctx, opportunity, changes, by=actor)
-        emit({**step_result(result), "changes": changes}, as_json, print_step)
+        sent = command(SetPricing, opportunity=opportunity, discount=discount, by=by, **prices)
+        emit(run(get_context, sent), as_json, print_step)
 
     @approval_app.command("show")
     def approval_show(

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from orchestrator.cli.identity import acting
 from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
-
-if TYPE_CHECKING:
-    from orchestrator.bid.rfp import AnswerResult
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ByOption = Annotated[
@@ -86,21 +82,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Import the requirements of the customer's questionnaire (all rows or none)."""
-        from orchestrator.bid.rfp import import_questionnaire
-        from orchestrator.decisions.rfp_rules import load_rfp_rules
-        from orchestrator.intake.questionnaire import parse_questionnaire
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.core.commands import ImportRfp
 
-        ctx = get_context()
-        rules = load_rfp_rules(ctx.settings.rules_dir)
-        parsed = parse_questionnaire(file, rules, sheet=sheet, columns=_columns(column))
-        with acting(ctx, by) as actor:
-            result = import_questionnaire(ctx, opportunity, parsed, actor=actor)
-        read = {
-            "sheet": parsed.sheet,
-            "header_row": parsed.header_row,
-            "requirements": len(parsed.requirements),
-        }
-        emit({**result.to_json(), **read}, as_json, _print_import)
+        sent = command(
+            ImportRfp,
+            opportunity=opportunity,
+            file=upload(file),
+            sheet=sheet,
+            columns=_columns(column),
+            by=by,
+        )
+        emit(run(get_context, sent, typed=file), as_json, _print_import)
 
     @rfp_app.command("status")
     def rfp_status(
@@ -186,11 +179,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Propose the best library answers per unanswered requirement, with their scores."""
-        from orchestrator.bid.rfp import accept_suggestions, suggestions
+        from orchestrator.bid.rfp import suggestions
 
-        ctx = get_context()
-        found = suggestions(ctx, opportunity, limit=top)
-        if as_json and accept is None:
+        if accept is not None:
+            from orchestrator.cli.commanding import command, run
+            from orchestrator.core.commands import AcceptSuggestions
+
+            sent = command(AcceptSuggestions, opportunity=opportunity, min_score=accept, by=by)
+            emit(run(get_context, sent), as_json, _print_answer)
+            return
+        found = suggestions(get_context(), opportunity, limit=top)
+        if as_json:
             print_json(
                 [
                     {
@@ -202,11 +201,6 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     for r in found
                 ]
             )
-            return
-        if accept is not None:
-            with acting(ctx, by) as actor:
-                result = accept_suggestions(ctx, opportunity, min_score=accept, by=actor)
-            emit(_answer_result(result), as_json, _print_answer)
             return
         console.print(
             table(
@@ -244,21 +238,20 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Record the answer to one requirement (from the library, or in our own words)."""
-        from orchestrator.bid.rfp import answer_requirement
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import AnswerRequirement
 
-        ctx = get_context()
-        with acting(ctx, by) as actor:
-            result = answer_requirement(
-                ctx,
-                opportunity,
-                requirement,
-                by=actor,
-                library=library,
-                text=text,
-                compliance=compliance,
-                clear=clear,
-            )
-        emit(_answer_result(result), as_json, _print_answer)
+        sent = command(
+            AnswerRequirement,
+            opportunity=opportunity,
+            requirement=requirement,
+            library=library,
+            text=text,
+            compliance=compliance,
+            clear=clear,
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, _print_answer)
 
     @rfp_app.command("export")
     def rfp_export(
@@ -300,25 +293,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Add or update library answers (the same id updates); all entries or none."""
-        from orchestrator.bid.library import import_library
+        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.core.commands import ImportLibrary
         from orchestrator.errors import InputError
-        from orchestrator.intake.answer_library import parse_library
 
-        ctx = get_context()
         if (file is None) == (not starter):
             raise InputError("give a FILE or --starter", field="file")
-        file = file or ctx.settings.rules_dir / "answer_library.yaml"
-        entries = parse_library(file, ctx.clock().date())
-        with acting(ctx, by) as actor:
-            result = import_library(ctx, entries, by=actor)
+        sent = command(ImportLibrary, file=upload(file) if file else None, starter=starter, by=by)
+        answer = run(get_context, sent, typed=file)
+        if file is not None:
+            answer["file"] = str(file)  # the file as the user named it
         emit(
-            {
-                "file": str(file),
-                "entries": len(entries),
-                "added": result.added,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-            },
+            answer,
             as_json,
             lambda r: console.print(
                 f"answer library: {r['added']} added, {r['updated']} updated, "
@@ -392,10 +378,6 @@ def _print_import(result: Result) -> None:
         f"{result['removed']} removed; {result['mandatory']} mandatory, "
         f"{result['section_headings']} section heading(s)"
     )
-
-
-def _answer_result(result: AnswerResult) -> dict[str, Any]:
-    return {"opportunity": result.ref, "answered": list(result.answered), "message": result.message}
 
 
 def _print_answer(result: Result) -> None:
