@@ -187,7 +187,7 @@ def test_a_plain_token_cannot_make_the_service_read_or_write_a_path(server: Serv
         headers=bearer,
         timeout=30,
     )
-    assert forwarded.status_code == 404
+    assert forwarded.status_code == 422  # the addendum is a file upload, never a path
     assert not list((project.root / "out").rglob("*admin.token*"))
     whoami = httpx.get(f"{info.api_url}/whoami", headers=bearer, timeout=30).json()
     assert whoami == {"email": "am2@example.com", "name": "AM Two", "roles": []}
