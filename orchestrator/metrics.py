@@ -22,6 +22,7 @@ for `transition_recorded` only: an in-memory counter and one log line, no I/O (d
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -51,9 +52,21 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 log = logging.getLogger("bid.transitions")
 
 
+_MAKING = threading.Lock()
+"""`functools.cache` does not stop two threads making a metric at once; a second
+registration of one name is an error of prometheus_client's (seen with eight Slack clicks
+at once), so every metric is made under this lock."""
+
+
 @cache
 def transitions() -> Counter:
     """bid_transitions_total{from_state,to_state,trigger}: moves this process wrote."""
+    with _MAKING:
+        return _transitions()
+
+
+@cache
+def _transitions() -> Counter:
     from prometheus_client import Counter
 
     return Counter(
@@ -66,6 +79,12 @@ def transitions() -> Counter:
 @cache
 def command_seconds() -> Histogram:
     """bid_command_duration_seconds{command,outcome}: the JSON API's commands."""
+    with _MAKING:
+        return _command_seconds()
+
+
+@cache
+def _command_seconds() -> Histogram:
     from prometheus_client import Histogram
 
     return Histogram(
@@ -84,8 +103,12 @@ def transition_recorded(
     The count is taken before the transaction commits: a move whose transaction is rolled back
     afterwards (rare: a conflicting writer) is counted all the same. The log line is a plain
     standard-library record whose fields (`bid`, the states, the trigger) the JSON format
-    writes out (orchestrator.logs)."""
-    transitions().labels(str(from_state or ""), str(to_state or ""), trigger).inc()
+    writes out (orchestrator.logs). Counting never stops a move: a failure of the metrics
+    library is logged, and the move goes on."""
+    try:
+        transitions().labels(str(from_state or ""), str(to_state or ""), trigger).inc()
+    except Exception:  # a metric is never worth a lost transition
+        log.exception("bid_transitions could not be counted")
     fields = {"bid": ref, "from_state": from_state, "to_state": to_state, "trigger": trigger}
     log.info("transition", extra={key: str(value or "") for key, value in fields.items()})
 
