@@ -43,9 +43,18 @@ __all__ = ["dispatch", "handled", "renamed", "settle", "uploaded"]
 
 
 def dispatch(
-    ctx: Context, command: c.Command, caller: Person, *, runner: FlowRunner | None = None
+    ctx: Context,
+    command: c.Command,
+    caller: Person,
+    *,
+    runner: FlowRunner | None = None,
+    settle_effects: bool = True,
 ) -> c.Result:
-    """Run `command` for `caller` (the person whose token or session sent it)."""
+    """Run `command` for `caller` (the person whose token or session sent it).
+
+    With `settle_effects` (the default) the effects it committed run before it answers; a
+    door that must answer its caller first (Slack acknowledges a click at once) passes False
+    and drains them itself right after."""
     handler = HANDLERS.get(type(command))
     if handler is None:  # pragma: no cover - every command in COMMANDS has a handler (tested)
         raise InputError(f"unknown command {command.name!r}")
@@ -58,7 +67,7 @@ def dispatch(
             result = handler(ctx, command, who.actor, carrier)
     finally:
         CALLER.reset(token)
-    return _settled(ctx, result, carrier)
+    return _settled(ctx, result, carrier) if settle_effects else result
 
 
 def _settled(ctx: Context, result: c.Result, runner: FlowRunner) -> c.Result:

@@ -9,7 +9,8 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
    twice) by the action's `action_ts` or the modal's view id, once per process;
 2. maps the Slack user to a Person by the Slack user id an admin set on it (`bid people set`)
    and by nothing else (not by Slack's profile e-mail);
-3. calls the same service as the CLI (`services.approve` / `services.decide`), which asks
+3. builds the same typed command as the CLI (`Approve` / `Decide`) and hands it to
+   `pipeline.dispatch` for the clicker, whose service asks
    `may_decide` (the person's powers and rules/duties.yaml), binds the approval to the
    proposal version and the approval request the button carries (a button without them is
    refused; a click on a request a later one replaced is refused and the clicker is sent
@@ -17,8 +18,8 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
    version as nothing;
 4. answers the clicker with an ephemeral message (recorded, refused, or outdated with a
    pointer to the current proposal version);
-5. after a recorded answer, asks the flow runner to carry the bid on, then delivers the
-   outbox rows the change queued.
+5. after a recorded answer, drains the effects the answer committed (the carry its service
+   decided, the documents) and delivers the outbox rows the change queued.
 
 Rejections and go/no-go decisions need a reason: the button opens a modal (views.open with
 the click's trigger_id) and its submission records the answer.
@@ -27,7 +28,7 @@ Before Bolt sees a request, `SlackAsgi` checks the timestamp header, the signatu
 shape of the payload: anything malformed is answered 400 with one line naming the field
 (never a 500 with a traceback in the log), and changes nothing.
 
-This module is thin: parse, verify, call the services. It holds no business rules.
+This module is thin: parse, verify, dispatch the command. It holds no business rules.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
+from pydantic import ValidationError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
@@ -55,8 +57,11 @@ from sqlmodel import Session, col
 from orchestrator.bid import services
 from orchestrator.bid.governance import RequestSuperseded, resend_request
 from orchestrator.context import Context
+from orchestrator.core.commands import Approve, Decide
+from orchestrator.core.wire import Moved
 from orchestrator.dispatch import drain
 from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
+from orchestrator.pipeline import dispatch
 from orchestrator.runtime.runner import FlowRunner, get_runner
 from orchestrator.slack import messages
 from orchestrator.slack.blocks import (
@@ -405,17 +410,20 @@ class SlackDoor:
             self._reply(user, channel, "slack_refused", ref=value.ref, reason=reason)
             return
         try:
-            result = services.approve(
-                self.ctx,
-                value.ref,
-                area=area,
-                by=person.email,
+            command = Approve(
+                opportunity=value.ref,
+                area=area,  # checked by the model: anything else is refused
                 reject=reject,
                 reason=reason,
-                proposal_hash=value.proposal_hash,
+                version=value.proposal_hash,
                 request_id=value.request,
                 fingerprint=value.fingerprint,
             )
+        except ValidationError as invalid:
+            self._reply(user, channel, "slack_refused", ref=value.ref, reason=_first(invalid))
+            return
+        try:
+            result = dispatch(self.ctx, command, person, runner=self.runner, settle_effects=False)
         except RequestSuperseded as superseded:
             sent = superseded.current is not None and self._resend(
                 value.ref, area, person.email, f"{value.request}:{value.fingerprint}"
@@ -441,17 +449,17 @@ class SlackDoor:
         except BidError as error:
             self._reply(user, channel, "slack_refused", ref=value.ref, reason=str(error))
             return
-        recorded = result.recorded
+        moved = cast(Moved, result)
         self._reply(
             user,
             channel,
             "slack_recorded",
-            ref=result.ref,
-            message=result.message,
-            state=result.to_state.value,
+            ref=moved.opportunity,
+            message=moved.message,
+            state=moved.state,
         )
-        if recorded:
-            self._drain()
+        if moved.recorded:
+            self._drain()  # after the answer: the carry and the documents, then delivery
 
     def _decide(self, user: str, answer: ModalAnswer) -> None:
         person = self.person_for(user)
@@ -461,24 +469,28 @@ class SlackDoor:
             return
         ref = answer.value.ref
         try:
-            result = services.decide(
-                self.ctx,
-                ref,
-                outcome=answer.value.outcome or "",
-                by=person.email,
+            command = Decide(
+                opportunity=ref,
+                outcome=answer.value.outcome or "",  # the model checks it
                 reason=answer.reason,
                 category=answer.category,
             )
+        except ValidationError as invalid:
+            self._reply(user, channel, "slack_refused", ref=ref, reason=_first(invalid))
+            return
+        try:
+            result = dispatch(self.ctx, command, person, runner=self.runner, settle_effects=False)
         except BidError as error:
             self._reply(user, channel, "slack_refused", ref=ref, reason=str(error))
             return
+        moved = cast(Moved, result)
         self._reply(
             user,
             channel,
             "slack_recorded",
-            ref=result.ref,
-            message=result.message,
-            state=result.to_state.value,
+            ref=moved.opportunity,
+            message=moved.message,
+            state=moved.state,
         )
         self._drain()
 
@@ -768,3 +780,10 @@ def serve(ctx: Context, host: str = "127.0.0.1", port: int = 3000) -> None:
 
     door = build_door(ctx)
     uvicorn.run(SlackAsgi(door), host=host, port=port, log_level="info", access_log=False)
+
+
+def _first(invalid: ValidationError) -> str:
+    """A refused answer's first problem, in one line (the command's model said no)."""
+    first = invalid.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
