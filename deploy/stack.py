@@ -31,6 +31,7 @@ import contextlib
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -126,6 +127,23 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.config.ui_port}/api"
 
+    @property
+    def prefect_auth(self) -> str:
+        """The basic-auth string of the stack's Prefect server (`bid:<secret>`, made once,
+        kept in `<dir>/prefect-auth` with mode 0600): its API answers nothing without it but
+        the health probes, and the UI asks for it."""
+        path = self.root / "prefect-auth"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError:
+            pass
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = f"bid:{secrets.token_urlsafe(24)}"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        return text
+
     def env(self) -> dict[str, str]:
         """The environment of every `bid` process of this stack."""
         return {
@@ -136,6 +154,7 @@ class Stack:
             "BID_AUTOSTART": "0",
             "BID_THIN": "0",
             "PREFECT_API_URL": self.api_url,
+            "PREFECT_API_AUTH_STRING": self.prefect_auth,
             "PREFECT_UI_URL": f"http://127.0.0.1:{self.config.ui_port}",
             "PREFECT_HOME": str(self.root / "prefect-home"),
             # task parameters and results, shared by whoever schedules and runs the tasks
@@ -168,7 +187,11 @@ class Stack:
         data = {"config": {**asdict(self.config), "root": str(self.root)}, "pids": self.pids}
         self.state_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
         lines = [f"export {key}={shlex_quote(value)}" for key, value in self.env().items()]
-        (self.root / "stack.env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        env_file = self.root / "stack.env"  # it holds the Prefect password: private
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        env_file.chmod(0o600)
 
     # --- PostgreSQL
 
@@ -231,6 +254,9 @@ class Stack:
                     "PREFECT_SERVER_API_PORT": port,
                     "PREFECT_UI_API_URL": self.api_url,
                     "PREFECT_API_URL": "",
+                    # behind its password, and no CORS grant but to its own UI
+                    "PREFECT_SERVER_API_AUTH_STRING": self.prefect_auth,
+                    "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",
                 },
             ),
         }  # fmt: skip

@@ -395,11 +395,14 @@ class ProductionRun:
         """The state of every task and flow run on the stack's Prefect server."""
         counts: Counter[str] = Counter()
         api = self.stack.api_url
+        user, _, password = self.stack.prefect_auth.partition(":")
         for kind in ("task_runs", "flow_runs"):
             offset = 0
             while True:
                 reply = self.http.post(
-                    f"{api}/{kind}/filter", json={"limit": 200, "offset": offset}
+                    f"{api}/{kind}/filter",
+                    json={"limit": 200, "offset": offset},
+                    auth=(user, password),
                 )
                 reply.raise_for_status()
                 page = reply.json()
