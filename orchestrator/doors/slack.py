@@ -51,7 +51,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from orchestrator.bid import services
@@ -87,6 +87,11 @@ from orchestrator.slack.notify import (
 )
 from orchestrator.store.db import reading
 from orchestrator.store.models import Area, Person, SlackDelivery
+
+DATABASE_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""A click is acknowledged before its answer is recorded (Slack wants an answer within 3 s);
+when the database is away for a moment (a restart, a failover) the answer is tried again
+after these pauses — the services make a second try of a recorded answer a no-op."""
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +251,17 @@ class SlackDoor:
 
         def run() -> None:
             try:
-                work(*args)
+                for pause in (*DATABASE_RETRY_PAUSES_S, None):
+                    try:
+                        work(*args)
+                        return
+                    except (OperationalError, DisconnectionError) as away:
+                        if pause is None:  # the database stayed away: the answer is lost
+                            log.exception("Slack interaction failed: the database is away")
+                            return
+                        # a restart or a failover: the click was acknowledged, so try again
+                        log.warning("database away (%s); trying again in %.1f s", away, pause)
+                        time.sleep(pause)
             except Exception:  # a bug: keep the worker alive, keep the traceback
                 log.exception("Slack interaction failed")
             finally:
