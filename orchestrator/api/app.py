@@ -19,7 +19,6 @@ is not the command's shape (and 400 for other refused input).
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which
 # name the command classes of a loop.
 
-import logging
 import sys
 import threading
 import time
@@ -51,8 +50,6 @@ from orchestrator.text import one_line
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = c.MAX_UPLOAD_BYTES * 4 // 3 + 1_000_000
 """A command's body at the most: the largest upload, base64, and its fields."""
-
-log = logging.getLogger("bid.api")
 
 
 def status_of(error: BidError) -> int:
@@ -91,7 +88,6 @@ def _validation_line(exc: RequestValidationError) -> str:
 def make_app(
     context: Callable[[], Context],
     *,
-    after_command: Callable[[Context], None] | None = None,
     runner: FlowRunner | None = None,
 ) -> FastAPI:
     """The API over the context `context()` returns (opened once, on first use)."""
@@ -225,12 +221,7 @@ def make_app(
         ctx = context()
         with writing:
             result = dispatch(ctx, command, person, runner=runner)
-        if after_command is not None:
-            try:
-                after_command(ctx)
-            except Exception:  # the command stands; delivery is retried later
-                log.exception("after %s", command.name)
-        return result
+        return result  # dispatch has run its effects and delivered its notifications
 
     for name, kind in c.COMMANDS.items():
         app.post(

@@ -115,7 +115,6 @@ def make_web_app(
     runner: FlowRunner | None = None,
     *,
     prefect_url: str | None = None,
-    after_command: Callable[[Context], None] | None = None,
     secure_cookie: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
@@ -214,12 +213,7 @@ def make_web_app(
         ctx = context()
         with writing:
             result = dispatch(ctx, command, person, runner=runner)
-        if after_command is not None:
-            try:
-                after_command(ctx)
-            except Exception:  # the command stands; delivery is retried later
-                log.exception("after %s", command.name)
-        return result
+        return result  # dispatch has run its effects and delivered its notifications
 
     def flash(request: Request, kind: str, text: str, lines: list[str] | None = None) -> None:
         request.session["flash"] = {"kind": kind, "text": one_line(text), "lines": lines or []}

@@ -13,7 +13,6 @@ import sys
 
 from orchestrator.cli.web import DEFAULT_WEB_PORT
 from orchestrator.config import get_settings
-from orchestrator.context import Context
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         prefect_env.configure(settings)
         import flows.steps  # noqa: F401  (Prefect and the step flows, loaded once)
 
-    def deliver(context: Context) -> None:
-        if context.settings.slack_bot_token:
-            from orchestrator.slack.notify import deliver as send
-
-            send(context)
-
-    app = make_web_app(lambda: ctx, prefect_url=options.prefect_url, after_command=deliver)
+    app = make_web_app(lambda: ctx, prefect_url=options.prefect_url)
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
     return 0
 
