@@ -266,16 +266,32 @@ class ProductionRun:
         missing = set(refs) - set(buttons)
         assert not missing, f"no go/no-go message for {sorted(missing)}"
         opened_before = len(self.api.calls("views.open"))
-        with ThreadPoolExecutor(8) as pool:
-            list(
-                pool.map(
-                    lambda ref: self._post(
-                        block_actions(user, "go_no_go_bid", buttons[ref]["value"])
-                    ),
-                    refs,
+        opened: dict[str, Any] = {}
+        pending = list(refs)
+        for _round in range(4):  # a click lost to a database restart is clicked again
+            with ThreadPoolExecutor(8) as pool:
+                list(
+                    pool.map(
+                        lambda ref: self._post(
+                            block_actions(user, "go_no_go_bid", buttons[ref]["value"])
+                        ),
+                        pending,
+                    )
                 )
-            )
-        views = self.api.wait_for("views.open", opened_before + len(refs), timeout=timeout)
+            until = time.monotonic() + min(timeout, 30)
+            while time.monotonic() < until:
+                for call in self.api.calls("views.open")[opened_before:]:
+                    metadata = json.loads(call.args["view"]["private_metadata"])
+                    opened.setdefault(ButtonValue.decode(metadata["value"]).ref, call)
+                pending = [ref for ref in refs if ref not in opened]
+                if not pending:
+                    break
+                time.sleep(0.5)
+            if not pending:
+                break
+        assert not pending, f"no go/no-go modal opened for {pending}"
+        views = [opened[ref] for ref in refs]
+        opened_before = 0
         answer = {"reason": {"reason": {"type": "plain_text_input", "value": "strong fit"}}}
         with ThreadPoolExecutor(8) as pool:
             list(
