@@ -18,6 +18,7 @@ bench/bench_production_mode.py (200 bids).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -235,7 +236,6 @@ class ProductionRun:
 
     def _buttons(self, user: str, action_id: str) -> dict[str, dict[str, Any]]:
         """The newest button of `action_id` per bid, in the messages posted to `user`."""
-        import json
 
         found: dict[str, dict[str, Any]] = {}
         for call in self.api.calls("chat.postMessage", ok_only=True):
