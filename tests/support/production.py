@@ -183,7 +183,11 @@ class ProductionRun:
 
         With `tolerate`, bids not handed over (Prefect down) are left to a later resume."""
         done = self.bid("resume", *refs)
-        for _ in range(5):  # as an operator would: Prefect may still be settling
+        for _ in range(10):  # as an operator would: Prefect or the database may be settling
+            if done.returncode == 1 and "run it again once the database is back" in done.stderr:
+                time.sleep(2)  # the command said so in one line: the database restarts
+                done = self.bid("resume", *refs)
+                continue
             if done.returncode != 2 or "not handed over" not in done.stderr:
                 break
             if tolerate:
