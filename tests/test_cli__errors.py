@@ -140,3 +140,32 @@ def test_an_id_past_any_integer_column_names_nothing(run_cli: RunCli) -> None:
     result = run_cli("status", "99999999999999999999")
     assert result.code == 2
     assert result.err.strip() == "error: no opportunity 99999999999999999999"
+
+
+def test_a_task_worker_the_prefect_server_refuses_stops_in_one_line(
+    run_cli: RunCli, ctx: Context, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`bid task-worker` against a Prefect that refuses it (another folder's, behind its
+    password) printed Prefect's nested exception groups; now one line, exit 2."""
+    import prefect.task_worker
+
+    from orchestrator.runtime import prefect_env
+
+    target = prefect_env.PrefectTarget(
+        prefect_env.PrefectMode.LOCAL, tmp_path, "http://127.0.0.1:4200/api", False
+    )
+    monkeypatch.setattr(prefect_env, "configure", lambda settings: target)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        inner = Exception("Unable to authenticate to the subscription. Reason: Auth required")
+        raise ExceptionGroup("unhandled errors in a TaskGroup", [ExceptionGroup("x", [inner])])
+
+    monkeypatch.setattr(prefect.task_worker, "serve", refused)
+    result = run_cli("task-worker")
+    assert result.code == 2, result
+    assert result.err.strip().splitlines() == [
+        "task worker for http://127.0.0.1:4200/api: carry-bid (Ctrl-C stops)",
+        "error: the task worker for http://127.0.0.1:4200/api stopped: Unable to authenticate "
+        "to the subscription. Reason: Auth required",
+    ]
+    assert "Traceback" not in result.err

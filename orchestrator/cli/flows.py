@@ -17,7 +17,7 @@ from rich.console import Console
 
 from orchestrator.cli.output import emit, print_json, table
 from orchestrator.context import Context
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, RuntimeUnavailable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -64,6 +64,15 @@ def _serve(
     emit(served, as_json, lambda _: None)  # the service said it all on stderr
     if code:
         raise typer.Exit(code)
+
+
+def _innermost(error: BaseException) -> str:
+    """The first line of the deepest error of a (nested) exception group: Prefect's task
+    worker wraps what stopped it (an unreachable server, a refused password) in groups."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -219,7 +228,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         separate_service_locks()  # Prefect 3.9 can deadlock a task worker without it
 
         err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
-        serve(carry_bid, limit=limit)
+        try:
+            serve(carry_bid, limit=limit)
+        except Exception as stopped:  # Prefect refused the worker or went away: one line
+            raise RuntimeUnavailable(
+                f"the task worker for {target.api_url} stopped: {_innermost(stopped)}"
+            ) from None
         served = {
             "api_url": target.api_url,
             "tasks": ["carry-bid"],

@@ -58,7 +58,7 @@ from orchestrator.bid import services
 from orchestrator.bid.governance import RequestSuperseded, resend_request
 from orchestrator.context import Context
 from orchestrator.core.commands import Approve, Decide
-from orchestrator.core.wire import Moved
+from orchestrator.core.wire import Moved, Result
 from orchestrator.dispatch import drain
 from orchestrator.errors import ApprovalError, BidError, InputError, NotificationError
 from orchestrator.pipeline import dispatch
@@ -464,16 +464,7 @@ class SlackDoor:
         except BidError as error:
             self._reply(user, channel, "slack_refused", ref=value.ref, reason=str(error))
             return
-        moved = cast(Moved, result)
-        self._reply(
-            user,
-            channel,
-            "slack_recorded",
-            ref=moved.opportunity,
-            message=moved.message,
-            state=moved.state,
-        )
-        if moved.recorded:
+        if self._recorded(user, channel, result).recorded:
             self._drain()  # after the answer: the carry and the documents, then delivery
 
     def _decide(self, user: str, answer: ModalAnswer) -> None:
@@ -498,6 +489,11 @@ class SlackDoor:
         except BidError as error:
             self._reply(user, channel, "slack_refused", ref=ref, reason=str(error))
             return
+        self._recorded(user, channel, result)
+        self._drain()
+
+    def _recorded(self, user: str, channel: str | None, result: Result) -> Moved:
+        """Tell the clicker what their answer did (the bid's state after it)."""
         moved = cast(Moved, result)
         self._reply(
             user,
@@ -507,7 +503,7 @@ class SlackDoor:
             message=moved.message,
             state=moved.state,
         )
-        self._drain()
+        return moved
 
     def _resend(self, ref: str, area: str, email: str, instead_of: str) -> bool:
         """Send the clicker the current request of `area` (its summary and buttons)."""
