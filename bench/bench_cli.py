@@ -64,7 +64,7 @@ def _timed(project: BidProject, *args: str, **env: str) -> float:
 
 def _prepare(project: BidProject, bids: int, waiting: int) -> tuple[list[str], list[str]]:
     """`bids` bids in pre-qualification, and `waiting` more in governance review."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from orchestrator.wiring import open_context
     from tests.factories import PEOPLE, new_bid, produce
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from docxtpl import DocxTemplate  # noqa: E402
 
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
-from orchestrator.bid.quotes import import_quotes  # noqa: E402
+from orchestrator.bid.producing.quotes import import_quotes  # noqa: E402
 from orchestrator.commercial.quotes import catalogue_for  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.documents.renderer import DocxDocuments  # noqa: E402

@@ -59,7 +59,7 @@ def _context(settings: Settings) -> Context:
 
 def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> None:
     """A whole life: automated steps by `step`, the people's answers scripted in between."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from orchestrator.store.db import transaction
     from tests.factories import APPROVERS, PEOPLE, produce
 
@@ -86,7 +86,7 @@ def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> No
 
 def overhead(per_step: int) -> dict[str, tuple[float, float]]:
     """Median ms per step: direct service call vs flow run."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from orchestrator.runtime import prefect_env
     from orchestrator.runtime.prefect_runner import PrefectRunner
     from tests.factories import new_bid

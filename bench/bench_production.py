@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
-from orchestrator.bid.deal import governance_decision_for, load_deal  # noqa: E402
-from orchestrator.bid.exit_criteria import exit_check  # noqa: E402
-from orchestrator.bid.quotes import import_quotes  # noqa: E402
-from orchestrator.bid.sourcing import send_quote_requests  # noqa: E402
-from orchestrator.bid.summary import build_summary  # noqa: E402
+from orchestrator.bid.measures.deal import governance_decision_for, load_deal  # noqa: E402
+from orchestrator.bid.measures.exit_criteria import exit_check  # noqa: E402
+from orchestrator.bid.measures.summary import build_summary  # noqa: E402
+from orchestrator.bid.producing.quotes import import_quotes  # noqa: E402
+from orchestrator.bid.producing.sourcing import send_quote_requests  # noqa: E402
 from orchestrator.commercial.pricing import price_bid  # noqa: E402
 from orchestrator.commercial.quotes import catalogue_for, ordered_sites  # noqa: E402
 from orchestrator.store.db import open_database, reading  # noqa: E402

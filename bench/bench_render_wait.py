@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
-from orchestrator.bid.governance import approve  # noqa: E402
-from orchestrator.bid.queries import status  # noqa: E402
-from orchestrator.bid.rendering import render_documents  # noqa: E402
+from orchestrator.bid.approvals.governance import approve  # noqa: E402
+from orchestrator.bid.reports.queries import status  # noqa: E402
+from orchestrator.bid.trail.rendering import render_documents  # noqa: E402
 from orchestrator.context import Context  # noqa: E402
 from orchestrator.store.db import open_database, transaction  # noqa: E402
 from orchestrator.store.models import Approval, Area, DecisionRecord, Opportunity  # noqa: E402

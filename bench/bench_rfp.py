@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 # Only what the measured child process needs is imported here (as `bid rfp import` and
 # `bid rfp suggest` would); the set-up and the proposal import the rest where they run.
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
-from orchestrator.bid.rfp import import_questionnaire, suggestions  # noqa: E402
+from orchestrator.bid.answers.rfp import import_questionnaire, suggestions  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.decisions.rfp_rules import load_rfp_rules  # noqa: E402
 from orchestrator.intake.questionnaire import parse_questionnaire  # noqa: E402
@@ -90,7 +90,7 @@ def _bid(folder: Path, *, sites: int, library: int) -> tuple[str, str]:
     """A bid in production with its bid manager, and the library imported."""
     from sqlmodel import Session
 
-    from orchestrator.bid.library import import_library
+    from orchestrator.bid.answers.library import import_library
     from orchestrator.store.db import open_database
     from tests.factories_sites import context_on, make_opportunity
 

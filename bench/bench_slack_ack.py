@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bench.common import Figure, add_output_option, write_figures  # noqa: E402
-from orchestrator.bid.services import get_opportunity  # noqa: E402
+from orchestrator.bid.progress.services import get_opportunity  # noqa: E402
 from orchestrator.config import load_settings  # noqa: E402
 from orchestrator.slack.blocks import APPROVE, ButtonValue  # noqa: E402
 from orchestrator.store.models import AuditEvent  # noqa: E402

@@ -2,7 +2,7 @@
 
 Every run publishes the board of open milestones as the table artifact `bid-deadlines` and
 each open bid's Bid Control Plan as `bid-control-plan-<id>`, so the Prefect UI shows where
-every bid stands against its plan. The logic lives in `orchestrator.bid.deadlines`.
+every bid stands against its plan. The logic lives in `orchestrator.bid.progress.deadlines`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from flows.context import current
-from orchestrator.bid import deadlines
+from orchestrator.bid.progress import deadlines
 
 BOARD_COLUMNS = ("bid", "account", "milestone", "owner", "due", "days left", "status")
 

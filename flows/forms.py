@@ -21,7 +21,7 @@ from flows.context import bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
 from flows.steps import bid_lifecycle, run_step
 from orchestrator.bid.facts import SERVICE_ACTOR
-from orchestrator.bid.services import StepResult
+from orchestrator.bid.progress.services import StepResult
 from orchestrator.errors import InputError
 from orchestrator.store.models import Role, Service, Source, Tier
 
@@ -142,7 +142,7 @@ def new_bid_from_rfp(request: NewBidRequest) -> str:
     The run acts as the service's identity (`bid-service`), never as a name typed in the
     form: the bid's trail says so, and it carries no admin's powers."""
     actor = SERVICE_ACTOR
-    from orchestrator.bid.onboarding import create_opportunity, import_sites
+    from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
     from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity, parse_sites
 
     ctx = current()
@@ -181,7 +181,7 @@ def advance_bid(request: AdvanceRequest) -> list[StepResult]:
 @flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
 def generate_documents(request: DocumentsRequest) -> list[str]:
     """Render a bid's documents into its output folder and list them as an artifact."""
-    from orchestrator.bid.rendering import render_set
+    from orchestrator.bid.trail.rendering import render_set
 
     ctx = current()
     labels = bid_labels(ctx, request.opportunity)

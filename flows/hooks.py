@@ -15,7 +15,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import FlowRunContext
 
 from flows.context import current
-from orchestrator.bid.recording import record_flow_crash
+from orchestrator.bid.trail.recording import record_flow_crash
 from orchestrator.errors import BidError
 
 

@@ -15,8 +15,8 @@ from prefect.context import TagsContext
 
 from flows.context import BidLabels, bid_labels, current
 from flows.hooks import on_run_failed, tag_current_run
-from orchestrator.bid import services
-from orchestrator.bid.services import StepResult
+from orchestrator.bid.progress import services
+from orchestrator.bid.progress.services import StepResult
 from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.lifecycle.table import ENDS, State
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, tags, task
 
 from flows.context import bid_labels, current
-from orchestrator.bid import services
+from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.dispatch import RENDERS_ONLY, drain
 from orchestrator.errors import BidError

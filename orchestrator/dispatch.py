@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from orchestrator.bid import services
 from orchestrator.bid.facts import parse_ref
-from orchestrator.bid.rendering import refresh_documents
+from orchestrator.bid.progress import services
+from orchestrator.bid.trail.rendering import refresh_documents
 from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, RetryPolicy
 from orchestrator.errors import BidError, RuntimeUnavailable

@@ -19,8 +19,8 @@ them here registers them (`orchestrator.handlers.registry`).
 
 from __future__ import annotations
 
-from orchestrator.bid.people import act_for
-from orchestrator.bid.recording import recorded_by
+from orchestrator.bid.team.people import act_for
+from orchestrator.bid.trail.recording import recorded_by
 from orchestrator.context import Context
 from orchestrator.core import commands as c
 from orchestrator.errors import InputError

@@ -51,7 +51,7 @@ class ProducedDocuments:
 class DealVersion:
     """The bid version documents render from: its number and date, and its priced deal.
 
-    `deal` is the bid layer's `Deal` (orchestrator.bid.deal), priced once for the version;
+    `deal` is the bid layer's `Deal` (orchestrator.bid.measures.deal), priced once for the version;
     the ports sit below the layers that define it, hence `Any`. `recorded` is False for the
     next version not yet recorded (a draft); `submitted` when this version went to the
     customer, whose files are then never written again."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.bid.onboarding import create_opportunity, import_sites
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import OpportunitySpec, SiteSpec
 
@@ -130,7 +130,7 @@ def transitions(ctx: Context) -> list[tuple[str | None, str | None, str]]:
 
 def grant_all(ctx: Context, ref: str) -> None:
     """Every requested approval of the current round, granted by the right approver."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from orchestrator.store.db import transaction
 
     with transaction(ctx.engine) as session:
@@ -204,9 +204,9 @@ def produce(
     qrf_dir: Path | None = None,
 ) -> None:
     """Bid production's work as people do it: QRFs sent, firm quotes in, the design frozen."""
-    from orchestrator.bid.production import freeze_design
-    from orchestrator.bid.quotes import import_quotes
-    from orchestrator.bid.sourcing import send_quote_requests
+    from orchestrator.bid.producing.production import freeze_design
+    from orchestrator.bid.producing.quotes import import_quotes
+    from orchestrator.bid.producing.sourcing import send_quote_requests
 
     send_quote_requests(ctx, ref, qrf_dir, actor=PEOPLE["sales_support"])
     answer = ctx.output_dir_for(ref) / f"quotes-firm-{cost_share:g}.csv"
@@ -219,7 +219,7 @@ def produce(
 def order_details(ctx: Context, ref: str) -> None:
     """What provisioning needs from the customer (legal and billing entity, purchase order),
     known here before the verdict so that a won bid's order sheet is clean."""
-    from orchestrator.bid.offer import set_order_details
+    from orchestrator.bid.opportunity.offer import set_order_details
 
     set_order_details(
         ctx,
@@ -234,7 +234,7 @@ def order_details(ctx: Context, ref: str) -> None:
 
 def carry_to_governance(ctx: Context, ref: str, decider: str = PEOPLE["bid_manager"]) -> None:
     """From intake to governance review: go/no-go, production's work, approvals requested."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
 
     services.run_to_wait(ctx, ref)
     services.decide(ctx, ref, outcome="bid", by=decider, reason="fits")

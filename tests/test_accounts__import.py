@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.accounts import import_accounts, set_tier
-from orchestrator.bid.people import add_person, grant
+from orchestrator.bid.customers.accounts import import_accounts, set_tier
+from orchestrator.bid.team.people import add_person, grant
 from orchestrator.context import Context
 from orchestrator.decisions.portfolio_rules import load_portfolio_rules
 from orchestrator.errors import InputErrors, NotPermitted
@@ -184,7 +184,7 @@ def test_only_management_or_an_admin_moves_an_account(ctx: Context) -> None:
 
 
 def _admin(ctx: Context) -> Person:
-    from orchestrator.bid.people import bootstrap_admin
+    from orchestrator.bid.team.people import bootstrap_admin
 
     with Session(ctx.engine) as session:
         found = [p for p in session.exec(select(Person)).all() if Grant.ADMIN in p.roles]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from orchestrator.bid.library import review_due
+from orchestrator.bid.answers.library import review_due
 from orchestrator.commercial.answer_matching import Candidate, suggest
 from orchestrator.decisions.rfp_rules import LibrarySettings
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from orchestrator.api.app import make_app
-from orchestrator.bid import people
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.core.commands import COMMANDS, RESULTS
 from orchestrator.pipeline import handled
@@ -201,7 +201,7 @@ def test_a_file_with_problems_names_the_callers_file_and_row(
 
 
 def _in_production(ctx: Context) -> str:
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
 
     ref = new_bid(ctx)
     services.run_to_wait(ctx, ref)
@@ -211,7 +211,7 @@ def _in_production(ctx: Context) -> str:
 
 
 def _bid(ctx: Context, ref: str) -> Opportunity:
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
 
     with reading(ctx.engine) as session:
         return services.get_opportunity(session, ref)

@@ -44,7 +44,7 @@ def test_the_write_path_importing_slack_breaks_the_contract(tmp_path: Path) -> N
     services.write_text(services.read_text() + "\nfrom orchestrator.slack import messages\n")
     result = _lint(tree)
     assert result.returncode == 1
-    assert "orchestrator.bid.services -> orchestrator.slack.messages" in result.stdout
+    assert "orchestrator.bid.progress.services -> orchestrator.slack.messages" in result.stdout
 
 
 def test_the_funnel_writing_a_bid_breaks_the_contract(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_an_import_cycle_inside_a_room_breaks_the_contract(tmp_path: Path) -> No
     facts.write_text(
         facts.read_text()
         + "\n\ndef _again() -> object:\n"
-        + "    from orchestrator.bid.production import freeze_design\n\n"
+        + "    from orchestrator.bid.producing.production import freeze_design\n\n"
         + "    return freeze_design\n"
     )
     result = _lint(tree)

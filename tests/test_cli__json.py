@@ -23,7 +23,7 @@ import pytest
 import typer
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import services
+from orchestrator.bid.progress import services
 from orchestrator.cli.app import app
 from orchestrator.context import Context
 from orchestrator.dispatch import drain
@@ -198,7 +198,7 @@ def people_revoke(ctx: Context, cli: Json, tmp_path: Path) -> None:
 
 
 def people_token(ctx: Context, cli: Json, tmp_path: Path) -> None:
-    from orchestrator.bid.people import authenticate
+    from orchestrator.bid.team.people import authenticate
 
     new_bid(ctx)
     data = cli("people", "token", PEOPLE["finance"])
@@ -214,7 +214,7 @@ def people_token(ctx: Context, cli: Json, tmp_path: Path) -> None:
 
 
 def people_recover_admin(ctx: Context, cli: Json, tmp_path: Path) -> None:
-    from orchestrator.bid.people import authenticate
+    from orchestrator.bid.team.people import authenticate
 
     admin = cli("whoami")["email"]
     ctx.settings.admin_token_file.unlink()
@@ -386,7 +386,7 @@ def qrf(ctx: Context, cli: Json, tmp_path: Path) -> None:
 
 
 def quotes_import(ctx: Context, cli: Json, tmp_path: Path) -> None:
-    from orchestrator.bid.sourcing import send_quote_requests
+    from orchestrator.bid.producing.sourcing import send_quote_requests
 
     ref = _in_production(ctx)
     send_quote_requests(ctx, ref)

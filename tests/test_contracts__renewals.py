@@ -11,9 +11,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.accounts import record_competitor
-from orchestrator.bid.contracts import scan_renewals
-from orchestrator.bid.services import record_result
+from orchestrator.bid.closing.contracts import scan_renewals
+from orchestrator.bid.customers.accounts import record_competitor
+from orchestrator.bid.progress.services import record_result
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import parse_period
 from orchestrator.errors import InputError, NotPermitted

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import deadlines, services
-from orchestrator.bid.planning import WarningPolicy
+from orchestrator.bid.measures.planning import WarningPolicy
+from orchestrator.bid.progress import deadlines, services
 from orchestrator.context import Context
 from orchestrator.store.models import OutboxMessage
 from tests.conftest import FixedClock

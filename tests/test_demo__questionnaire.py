@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orchestrator.bid.rfp import rfp_status
+from orchestrator.bid.answers.rfp import rfp_status
 from orchestrator.cli.demo import DEMO_QUESTIONNAIRE, DEMO_TEAM, answer_the_questionnaire
 from orchestrator.context import Context
 from tests.factories import new_bid

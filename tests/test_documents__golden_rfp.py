@@ -15,8 +15,8 @@ from docx.enum.section import WD_ORIENT
 from pypdf import PdfReader
 from sqlmodel import Session
 
+from orchestrator.bid.answers.rfp import export_rows
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.rfp import export_rows
 from orchestrator.config import load_settings
 from orchestrator.decisions.rfp_rules import load_rfp_rules
 from orchestrator.documents.pdf import convert_to_pdf

@@ -16,7 +16,7 @@ from docx.text.paragraph import Paragraph
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from orchestrator.bid.quotes import import_quotes
+from orchestrator.bid.producing.quotes import import_quotes
 from orchestrator.config import load_settings
 from orchestrator.documents.renderer import DocxDocuments
 from orchestrator.ports import ProducedDocuments

@@ -188,8 +188,8 @@ def test_a_second_bid_keeps_the_account_tier_and_an_rfp_reference_names_one_bid(
 def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
     run_cli: RunCli, ctx: Context, tmp_path: Path
 ) -> None:
-    from orchestrator.bid import services
-    from orchestrator.bid.onboarding import import_sites
+    from orchestrator.bid.opportunity.onboarding import import_sites
+    from orchestrator.bid.progress import services
     from orchestrator.intake.opportunity import SiteSpec
     from tests.factories import carry_to_governance, grant_all, new_bid
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import services
-from orchestrator.bid.queries import status
+from orchestrator.bid.progress import services
+from orchestrator.bid.reports.queries import status
 from orchestrator.context import Context
 from orchestrator.core.effects import LEASE, RETRY, EffectKind, EffectStatus, RetryPolicy
 from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain, resume
@@ -407,7 +407,7 @@ def test_a_dispatcher_killed_after_its_claim_runs_the_effect_once_after_a_restar
 
 
 def test_no_session_event_hook_does_work(ctx: Context) -> None:
-    import orchestrator.bid.recording  # noqa: F401  (it once registered the hooks)
+    import orchestrator.bid.trail.recording  # noqa: F401  (it once registered the hooks)
 
     with OrmSession(ctx.engine) as session:
         for name in ("before_commit", "after_commit", "after_rollback", "before_flush"):

@@ -18,7 +18,8 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import queries, services
+from orchestrator.bid.progress import services
+from orchestrator.bid.reports import queries
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.errors import TransitionRefused
@@ -244,7 +245,7 @@ def test_a_form_run_gives_nobody_a_slack_id_nor_approval_powers(
     request = NewBidRequest(inline=inline, carry_on=False)
     ref = runner.run(ctx, lambda: new_bid_from_rfp(request=request))
     from orchestrator.bid.facts import SERVICE_ACTOR, decider_for, get_opportunity, get_person
-    from orchestrator.bid.onboarding import create_opportunity
+    from orchestrator.bid.opportunity.onboarding import create_opportunity
     from orchestrator.errors import InputError
     from orchestrator.store.db import reading
     from tests.factories import opportunity_spec

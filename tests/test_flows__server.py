@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import services
+from orchestrator.bid.progress import services
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.store.models import AuditEvent, Document

@@ -13,7 +13,7 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from orchestrator.bid.accounts import put_to_sleep
+from orchestrator.bid.customers.accounts import put_to_sleep
 from orchestrator.cli.funnel import register
 from orchestrator.config import load_settings
 from orchestrator.context import Context

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from orchestrator.bid.accounts import put_to_sleep
+from orchestrator.bid.customers.accounts import put_to_sleep
 from orchestrator.decisions.funnel_rules import check_reason_category
 from orchestrator.errors import InputError, NotFound
 from orchestrator.funnel.measure import load_trails

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from orchestrator.bid import services
+from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.doors.slack import SlackAsgi, build_door
 from orchestrator.slack.blocks import ButtonValue

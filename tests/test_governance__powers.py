@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import people, services
-from orchestrator.bid.offer import set_order_details
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.production import freeze_design
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.sourcing import send_quote_requests
+from orchestrator.bid.opportunity.offer import set_order_details
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.producing.production import freeze_design
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.sourcing import send_quote_requests
+from orchestrator.bid.progress import services
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.decisions.authority import (
     ApprovalRequest,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bid.onboarding import create_opportunity
+from orchestrator.bid.opportunity.onboarding import create_opportunity
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.config import load_settings
 from orchestrator.context import Context

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bid.onboarding import import_sites
+from orchestrator.bid.opportunity.onboarding import import_sites
 from orchestrator.config import LIMITS
 from orchestrator.context import Context
 from orchestrator.errors import InputError

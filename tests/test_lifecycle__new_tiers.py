@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import services
-from orchestrator.bid.deal import load_deal
-from orchestrator.bid.exit_criteria import exit_check
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.recording import routing_for
+from orchestrator.bid.measures.deal import load_deal
+from orchestrator.bid.measures.exit_criteria import exit_check
+from orchestrator.bid.progress import services
+from orchestrator.bid.trail.recording import routing_for
 from orchestrator.context import Context
 from orchestrator.errors import DecisionRefused
 from orchestrator.lifecycle.guards import BidFacts, bid_team_assigned

@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from orchestrator.bid import people, services
 from orchestrator.bid.facts import approval_request, decider_for
-from orchestrator.bid.onboarding import import_sites
+from orchestrator.bid.opportunity.onboarding import import_sites
+from orchestrator.bid.progress import services
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.decisions.authority import holds_power
 from orchestrator.doors.slack import SlackDoor, build_door

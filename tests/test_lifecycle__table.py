@@ -74,7 +74,7 @@ def test_lifecycle_doc_is_generated_from_the_table() -> None:
 
 
 def test_every_open_state_has_its_step_work_and_every_automatic_move_a_state() -> None:
-    from orchestrator.bid.steps import STEP_WORK
+    from orchestrator.bid.progress.steps import STEP_WORK
     from orchestrator.lifecycle.table import OPEN_STATES, automatic_transition
 
     assert set(STEP_WORK) == set(OPEN_STATES)

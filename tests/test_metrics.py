@@ -22,8 +22,8 @@ from sqlmodel import col, func, select
 
 from orchestrator import logs
 from orchestrator.api.app import make_app
-from orchestrator.bid import people
-from orchestrator.bid.services import get_opportunity
+from orchestrator.bid.progress.services import get_opportunity
+from orchestrator.bid.team import people
 from orchestrator.config import load_settings
 from orchestrator.context import Context
 from orchestrator.core.effects import EffectKind, EffectStatus
@@ -174,7 +174,7 @@ def test_approvals_waiting_and_the_outbox_are_read_at_scrape_time(
 
 
 def test_a_task_worker_serves_the_same_metrics_on_its_own_port(ctx: Context) -> None:
-    from orchestrator.bid.services import advance
+    from orchestrator.bid.progress.services import advance
 
     ref = new_bid(ctx)
     advance(ctx, ref, actor="test")  # as a worker carrying the bid on would
@@ -217,7 +217,7 @@ def test_json_logs_are_one_object_a_line_with_the_bid_id(ctx: Context, root_logg
     stream = io.StringIO()
     logs.configure(load_settings({"BID_LOG_FORMAT": "JSON"}), stream=stream)
     ref = new_bid(ctx)
-    from orchestrator.bid.services import advance
+    from orchestrator.bid.progress.services import advance
 
     advance(ctx, ref, actor="test")
     with logs.bound_bid(ref):

@@ -129,7 +129,7 @@ def test_approval_messages_carry_facts_and_buttons_bound_to_the_proposal_version
     ref = bid_in_governance(slack_ctx)
     _notifier(slack_ctx).deliver_pending(slack_ctx)
     with Session(slack_ctx.engine) as session:
-        from orchestrator.bid.services import get_opportunity
+        from orchestrator.bid.progress.services import get_opportunity
         from orchestrator.store.models import Approval
 
         version = get_opportunity(session, ref).proposal_hash

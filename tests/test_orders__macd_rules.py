@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import outcomes, services
-from orchestrator.bid.onboarding import import_sites
-from orchestrator.bid.orders import record_macd
+from orchestrator.bid.closing import outcomes
+from orchestrator.bid.closing.orders import record_macd
+from orchestrator.bid.opportunity.onboarding import import_sites
+from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.errors import InputError, NotPermitted
 from orchestrator.intake.opportunity import SiteSpec

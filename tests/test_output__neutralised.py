@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from orchestrator.bid import services
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.rendering import render_quote_requests
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.progress import services
+from orchestrator.bid.trail.rendering import render_quote_requests
 from orchestrator.context import Context
 from orchestrator.decisions.funnel_rules import parse_period
 from orchestrator.funnel.report import monthly_report

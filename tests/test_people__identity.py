@@ -15,8 +15,9 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlmodel import select
 
-from orchestrator.bid import people, services
-from orchestrator.bid.onboarding import create_opportunity
+from orchestrator.bid.opportunity.onboarding import create_opportunity
+from orchestrator.bid.progress import services
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.errors import ApprovalError, InputError, NotAuthenticated, NotFound, NotPermitted
 from orchestrator.intake.opportunity import parse_opportunity

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.portfolio import decide_suggestion, record_suggestions, suggestions
+from orchestrator.bid.customers.portfolio import decide_suggestion, record_suggestions, suggestions
 from orchestrator.context import Context
 from orchestrator.decisions.portfolio_rules import load_portfolio_rules
 from orchestrator.errors import InputError, NotPermitted

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import deadlines, services
-from orchestrator.bid.onboarding import import_sites
-from orchestrator.bid.production import freeze_design
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.sourcing import send_quote_requests
+from orchestrator.bid.opportunity.onboarding import import_sites
+from orchestrator.bid.producing.production import freeze_design
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.sourcing import send_quote_requests
+from orchestrator.bid.progress import deadlines, services
 from orchestrator.context import Context
 from orchestrator.dispatch import drain
 from orchestrator.errors import DesignFreezeRefused, InputError
@@ -204,7 +204,7 @@ def test_an_unknown_currency_is_refused_at_creation(ctx: Context) -> None:
 def test_the_proposal_is_in_the_bid_currency_and_never_shows_0_00(real_ctx: Context) -> None:
     from docx import Document as open_docx
 
-    from orchestrator.bid.rendering import render_documents
+    from orchestrator.bid.trail.rendering import render_documents
 
     ref = new_bid(real_ctx, site_count=2, currency="GBP", services=["managed_network", "hosting"])
     too_fast = replace(sites(1, prefix="FAST")[0], access="copper", bandwidth_mbps=900)
@@ -226,7 +226,7 @@ def test_the_proposal_is_in_the_bid_currency_and_never_shows_0_00(real_ctx: Cont
 
 
 def test_terms_and_prices_change_through_the_change_table(ctx: Context, run_cli: RunCli) -> None:
-    from orchestrator.bid.terms import set_deviations
+    from orchestrator.bid.producing.terms import set_deviations
 
     ref = new_bid(ctx)
     carry_to_governance(ctx, ref)

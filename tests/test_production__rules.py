@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bid import exit_criteria
+from orchestrator.bid.measures import exit_criteria
 from orchestrator.decisions import production_rules
 from orchestrator.decisions.production_rules import (
     load_change_table,

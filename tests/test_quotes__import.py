@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.quotes import import_quotes
+from orchestrator.bid.producing.quotes import import_quotes
 from orchestrator.commercial.quotes import catalogue_for, quote_status
 from orchestrator.config import load_settings
 from orchestrator.decisions.catalogue import Catalogue

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from orchestrator.bid.queries import status
-from orchestrator.bid.rendering import render_documents
+from orchestrator.bid.reports.queries import status
+from orchestrator.bid.trail.rendering import render_documents
 from orchestrator.context import Context
 from orchestrator.doors.slack import SlackAsgi, SlackDoor, build_door
 from orchestrator.ports import ProducedDocuments

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlmodel import Session
 
-from orchestrator.bid.accounts import put_to_sleep
+from orchestrator.bid.customers.accounts import put_to_sleep
 from orchestrator.decisions.funnel_rules import parse_period
 from orchestrator.funnel.measure import FUNNEL_STAGES, load_funnel_config
 from orchestrator.funnel.report import monthly_report

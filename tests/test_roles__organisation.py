@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from orchestrator.bid import deadlines, outcomes, people
-from orchestrator.bid.contracts import scan_renewals
-from orchestrator.bid.library import import_library
+from orchestrator.bid.answers.library import import_library
+from orchestrator.bid.closing import outcomes
+from orchestrator.bid.closing.contracts import scan_renewals
+from orchestrator.bid.progress import deadlines
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.errors import NotPermitted
 from orchestrator.intake.answer_library import parse_library

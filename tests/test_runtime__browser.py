@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bid import services
+from orchestrator.bid.progress import services
 from orchestrator.runtime import service
 from orchestrator.wiring import open_context
 from tests.support.prefect_server import BidProject, free_port, wait_for

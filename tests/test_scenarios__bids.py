@@ -24,12 +24,13 @@ import yaml
 from sqlmodel import Session, col, select
 
 from orchestrator import errors
-from orchestrator.bid import queries, services
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.production import freeze_design
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.sourcing import send_quote_requests
-from orchestrator.bid.terms import set_deviations
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.producing.production import freeze_design
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.sourcing import send_quote_requests
+from orchestrator.bid.producing.terms import set_deviations
+from orchestrator.bid.progress import services
+from orchestrator.bid.reports import queries
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.documents.proposal import proposal_context

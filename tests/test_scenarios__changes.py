@@ -22,15 +22,22 @@ import yaml
 from sqlmodel import Session, col, select
 
 from orchestrator import errors
-from orchestrator.bid import outcomes, queries, services
-from orchestrator.bid.deadlines import watch
-from orchestrator.bid.edits import SiteDelta, change_sites, current_sites, update_opportunity
-from orchestrator.bid.offer import set_order_details
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.production import freeze_design
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.sourcing import send_quote_requests
-from orchestrator.bid.terms import set_pricing
+from orchestrator.bid.closing import outcomes
+from orchestrator.bid.opportunity.edits import (
+    SiteDelta,
+    change_sites,
+    current_sites,
+    update_opportunity,
+)
+from orchestrator.bid.opportunity.offer import set_order_details
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.producing.production import freeze_design
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.sourcing import send_quote_requests
+from orchestrator.bid.producing.terms import set_pricing
+from orchestrator.bid.progress import services
+from orchestrator.bid.progress.deadlines import watch
+from orchestrator.bid.reports import queries
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.funnel.winloss import sleeping_accounts

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, func, select
 
-from orchestrator.bid import services
-from orchestrator.bid.steps import Render
+from orchestrator.bid.progress import services
+from orchestrator.bid.progress.steps import Render
 from orchestrator.context import Context
 from orchestrator.errors import ApprovalError, ChangeRefused, DecisionRefused, TransitionRefused
 from orchestrator.lifecycle.table import State
@@ -195,7 +195,7 @@ def test_transition_and_audit_event_commit_together(
     def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("crash after the transition")
 
-    from orchestrator.bid.steps import ON_ENTRY
+    from orchestrator.bid.progress.steps import ON_ENTRY
 
     monkeypatch.setitem(ON_ENTRY, State.QUALIFICATION, explode)  # runs after move_bid
     with pytest.raises(RuntimeError):
@@ -282,7 +282,7 @@ def test_every_milestone_has_an_owner_on_the_bid(ctx: Context) -> None:
 
 
 def test_sites_are_frozen_once_the_proposal_is_under_review(ctx: Context) -> None:
-    from orchestrator.bid.onboarding import import_sites
+    from orchestrator.bid.opportunity.onboarding import import_sites
     from tests.factories import sites
 
     ref = carry_to_governance(ctx)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from orchestrator.bid import people
+from orchestrator.bid.team import people
 from orchestrator.context import Context
 from orchestrator.doors.slack import SeenRequests, SlackAsgi, SlackDoor, build_door
 from orchestrator.slack.blocks import ButtonValue

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import services
-from orchestrator.bid.quotes import import_quotes
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.doors.slack import SlackAsgi, SlackDoor, build_door
 from orchestrator.slack.notify import SlackNotifier, slack_client

@@ -17,15 +17,17 @@ import pytest
 from docx import Document as open_docx
 from sqlmodel import Session, col, select
 
-from orchestrator.bid import outcomes, queries, services
-from orchestrator.bid.offer import set_order_details
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.orders import record_macd
-from orchestrator.bid.production import freeze_design
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.rendering import render_documents, render_set
-from orchestrator.bid.sourcing import send_quote_requests
-from orchestrator.bid.terms import set_pricing
+from orchestrator.bid.closing import outcomes
+from orchestrator.bid.closing.orders import record_macd
+from orchestrator.bid.opportunity.offer import set_order_details
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.producing.production import freeze_design
+from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.sourcing import send_quote_requests
+from orchestrator.bid.producing.terms import set_pricing
+from orchestrator.bid.progress import services
+from orchestrator.bid.reports import queries
+from orchestrator.bid.trail.rendering import render_documents, render_set
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import OpportunitySpec, read_sites
@@ -238,7 +240,7 @@ def test_a_version_is_priced_once_for_its_checks_documents_and_approvals(
     bid-production step that follows (its exit check before and inside the transaction, the
     proposal, the version, the governance request, the documents rendered after the move)
     read that same priced deal."""
-    import orchestrator.bid.deal as deal_module
+    import orchestrator.bid.measures.deal as deal_module
     import orchestrator.documents.proposal as proposal_module
 
     ctx = real_ctx

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from sqlmodel import func, select
 
-from orchestrator.bid import people
+from orchestrator.bid.team import people
 from orchestrator.cli.web import issue_link
 from orchestrator.context import Context
 from orchestrator.runtime.runner import InlineRunner
@@ -271,8 +271,8 @@ def test_a_bid_from_the_form_to_an_approval_in_the_browser(
 
 def _quotes_in(ctx: Context, ref: str) -> None:
     """Bid production's work done outside the workspace (QRFs sent, firm quotes imported)."""
-    from orchestrator.bid.quotes import import_quotes
-    from orchestrator.bid.sourcing import send_quote_requests
+    from orchestrator.bid.producing.quotes import import_quotes
+    from orchestrator.bid.producing.sourcing import send_quote_requests
 
     send_quote_requests(ctx, ref, None, actor=PEOPLE["sales_support"])
     answer = ctx.output_dir_for(ref) / "quotes-firm.csv"

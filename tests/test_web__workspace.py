@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from orchestrator.bid import people
-from orchestrator.bid.people import authenticate
+from orchestrator.bid.team import people
+from orchestrator.bid.team.people import authenticate
 from orchestrator.cli.web import issue_link
 from orchestrator.context import Context
 from orchestrator.errors import NotAuthenticated
@@ -499,7 +499,7 @@ def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Co
     ref = new_bid(ctx)
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
 
     services.run_to_wait(ctx, ref)
     assert _state(ctx) == "customer_decision"

@@ -170,7 +170,7 @@ def make_app(
     def caller(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> Person:
-        from orchestrator.bid.people import authenticate
+        from orchestrator.bid.team.people import authenticate
 
         if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated("no access token: send `Authorization: Bearer <token>`")
@@ -190,28 +190,28 @@ def make_app(
     @app.get(f"{PREFIX}/bids", tags=["bids"])
     def bids(state: str | None = None, person: Person = Depends(caller)) -> list[dict[str, Any]]:
         """Every bid (or those in `state`), newest first."""
-        from orchestrator.bid.queries import list_bids
+        from orchestrator.bid.reports.queries import list_bids
 
         return list_bids(context(), state)
 
     @app.get(PREFIX + "/bids/{ref}", tags=["bids"])
     def bid(ref: str, person: Person = Depends(caller)) -> dict[str, Any]:
         """One bid's status: state, step owner, next actions, what blocks it, approvals."""
-        from orchestrator.bid.queries import status
+        from orchestrator.bid.reports.queries import status
 
         return status(context(), ref).as_dict()
 
     @app.get(PREFIX + "/bids/{ref}/history", tags=["bids"])
     def history(ref: str, person: Person = Depends(caller)) -> list[dict[str, Any]]:
         """The bid's audit trail: every transition, decision and refusal."""
-        from orchestrator.bid.queries import history as bid_history
+        from orchestrator.bid.reports.queries import history as bid_history
 
         return bid_history(context(), ref)
 
     @app.get(PREFIX + "/bids/{ref}/explain", tags=["bids"])
     def explain(ref: str, person: Person = Depends(caller)) -> list[dict[str, Any]]:
         """Why each gate went the way it did (rule file, version, inputs, matching rows)."""
-        from orchestrator.bid.queries import explain as bid_explain
+        from orchestrator.bid.reports.queries import explain as bid_explain
 
         return bid_explain(context(), ref)
 

@@ -341,7 +341,11 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Record the moves the tier rules suggest and list the open ones; management accepts
         (--accept ID) or declines (--decline ID) one, with --reason."""
-        from orchestrator.bid.portfolio import decide_suggestion, record_suggestions, suggestions
+        from orchestrator.bid.customers.portfolio import (
+            decide_suggestion,
+            record_suggestions,
+            suggestions,
+        )
         from orchestrator.cli.identity import acting
         from orchestrator.funnel.portfolio import portfolio
 

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.bid.people import is_admin
-from orchestrator.bid.recording import recorded_by
+from orchestrator.bid.team.people import is_admin
+from orchestrator.bid.trail.recording import recorded_by
 from orchestrator.cli import output
 from orchestrator.cli.commanding import command, upload
 from orchestrator.cli.edits import category_list
@@ -120,7 +120,7 @@ def sites_import(
 @app.command()
 def status(opportunity: str, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """State, step owner, next actions and what blocks the next step."""
-    from orchestrator.bid.queries import status as bid_status
+    from orchestrator.bid.reports.queries import status as bid_status
     from orchestrator.cli.render import status_lines
 
     data = bid_status(get_context(), opportunity).as_dict()
@@ -137,7 +137,7 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List bids."""
-    from orchestrator.bid.queries import list_bids
+    from orchestrator.bid.reports.queries import list_bids
     from orchestrator.cli.render import list_lines
 
     rows = list_bids(get_context(), state)
@@ -150,7 +150,7 @@ def list_command(
 @app.command()
 def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """The audit trail: every transition, decision and refusal."""
-    from orchestrator.bid.queries import history as bid_history
+    from orchestrator.bid.reports.queries import history as bid_history
 
     rows = bid_history(get_context(), opportunity)
     if as_json:
@@ -179,7 +179,7 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
 @app.command()
 def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Why each gate went the way it did (rule file, version, inputs, matching rows)."""
-    from orchestrator.bid.queries import explain as bid_explain
+    from orchestrator.bid.reports.queries import explain as bid_explain
 
     rows = bid_explain(get_context(), opportunity)
     if as_json:
@@ -295,7 +295,7 @@ def strategy(
 @app.command()
 def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notifications waiting to be sent (all of them when no Slack token is set)."""
-    from orchestrator.bid.queries import outbox_messages
+    from orchestrator.bid.reports.queries import outbox_messages
 
     data = outbox_messages(get_context())
     if as_json:
@@ -328,8 +328,8 @@ def demo(
     ),
 ) -> None:
     """Create a sample top-account RFP and carry it through all eight steps."""
-    from orchestrator.bid.queries import list_bids
-    from orchestrator.bid.queries import status as bid_status
+    from orchestrator.bid.reports.queries import list_bids
+    from orchestrator.bid.reports.queries import status as bid_status
     from orchestrator.cli.demo import run_demo
     from orchestrator.runtime.runner import get_runner
     from orchestrator.store.db import safe_url

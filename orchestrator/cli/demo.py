@@ -14,10 +14,10 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from orchestrator.bid import services
-from orchestrator.bid.offer import set_order_details
-from orchestrator.bid.onboarding import create_opportunity, import_sites
-from orchestrator.bid.queries import approval_view
+from orchestrator.bid.opportunity.offer import set_order_details
+from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
+from orchestrator.bid.progress import services
+from orchestrator.bid.reports.queries import approval_view
 from orchestrator.cli.output import esc
 from orchestrator.cli.production import print_summary
 from orchestrator.context import Context
@@ -306,8 +306,8 @@ def answer_the_questionnaire(ctx: Context, ref: str, folder: Path, console: Cons
     """The customer's questionnaire imported, answered from the starter answer library (the
     first pass `bid rfp suggest --accept` gives), and the answers written back into a copy of
     the customer's file (`bid rfp export`)."""
-    from orchestrator.bid.library import import_library
-    from orchestrator.bid.rfp import accept_suggestions, export_rows, import_questionnaire
+    from orchestrator.bid.answers.library import import_library
+    from orchestrator.bid.answers.rfp import accept_suggestions, export_rows, import_questionnaire
     from orchestrator.decisions.rfp_rules import load_rfp_rules
     from orchestrator.documents.questionnaire import write_answers
     from orchestrator.intake.answer_library import parse_library
@@ -374,9 +374,9 @@ def _answer(ctx: Context, qrf: Path, answer: Path, kind: str) -> int:
 def _play_the_carriers(ctx: Context, ref: str, folder: Path, console: Console) -> None:
     """Bid production as people do it: QRFs sent, the carriers answer budgetary then firm
     quotes (the filled-in QRF CSVs), the design frozen, the approval summary shown."""
-    from orchestrator.bid.production import freeze_design
-    from orchestrator.bid.quotes import import_quotes
-    from orchestrator.bid.sourcing import send_quote_requests
+    from orchestrator.bid.producing.production import freeze_design
+    from orchestrator.bid.producing.quotes import import_quotes
+    from orchestrator.bid.producing.sourcing import send_quote_requests
 
     sales_support = DEMO_TEAM["sales_support"]["email"]
     for kind in ("budgetary", "firm"):
@@ -435,7 +435,7 @@ def _second_bid(
 
 
 def _print_artefacts(ctx: Context, ref: str, console: Console) -> None:
-    from orchestrator.bid.queries import status
+    from orchestrator.bid.reports.queries import status
 
     drain(ctx)  # every document of the moves, before they are listed
     final = status(ctx, ref)
@@ -477,7 +477,7 @@ holding's other companies (account show lists them as openings)."""
 
 def _portfolio_and_packs(ctx: Context, folder: Path, console: Console) -> None:
     """Accounts as records (imported), the portfolio, and the two meeting packs."""
-    from orchestrator.bid.accounts import import_accounts
+    from orchestrator.bid.customers.accounts import import_accounts
     from orchestrator.cli.packs import make_qualification, make_weekly
     from orchestrator.decisions.portfolio_rules import load_portfolio_rules
     from orchestrator.funnel.accounts import account_view

@@ -105,7 +105,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Per site: firm, budgetary, missing or expired; and the bid margin."""
-        from orchestrator.bid.queries import quote_report
+        from orchestrator.bid.reports.queries import quote_report
 
         report = quote_report(get_context(), opportunity)
         if as_json:

@@ -257,7 +257,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         bid named is handed to the workers (or carried on here)."""
         from datetime import timedelta
 
-        from orchestrator.bid.resume import stalled
+        from orchestrator.bid.progress.resume import stalled
         from orchestrator.dispatch import resume as resume_effects
         from orchestrator.runtime.runner import get_runner
 
@@ -284,7 +284,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ),
     ) -> None:
         """The deadline board: open milestones of open bids, soonest first."""
-        from orchestrator.bid import deadlines
+        from orchestrator.bid.progress import deadlines
 
         ctx = get_context()
         summary: dict[str, int] | None = None

@@ -29,8 +29,8 @@ from pathlib import Path
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
-from orchestrator.bid.people import act_for, authenticate, bootstrap_admin, has_admin
-from orchestrator.bid.recording import recorded_by
+from orchestrator.bid.team.people import act_for, authenticate, bootstrap_admin, has_admin
+from orchestrator.bid.trail.recording import recorded_by
 from orchestrator.config import Settings
 from orchestrator.context import Context
 from orchestrator.errors import InputError, NotAuthenticated

@@ -70,7 +70,7 @@ def _print_pack(result: Result) -> None:
 
 def make_weekly(ctx: Context, out: Path, *, pdf: bool = True) -> tuple[PackFiles, list[str]]:
     """The weekly top-account pack written into `out`, its summary queued; who is told."""
-    from orchestrator.bid.packs import post_pack_summary
+    from orchestrator.bid.reports.packs import post_pack_summary
     from orchestrator.funnel.pack_pages import write_weekly
     from orchestrator.funnel.packs import weekly_top_accounts
 
@@ -91,7 +91,7 @@ def make_weekly(ctx: Context, out: Path, *, pdf: bool = True) -> tuple[PackFiles
 
 def make_qualification(ctx: Context, out: Path, *, pdf: bool = True) -> tuple[PackFiles, list[str]]:
     """The qualification meeting's pack written into `out`, its summary queued."""
-    from orchestrator.bid.packs import post_pack_summary
+    from orchestrator.bid.reports.packs import post_pack_summary
     from orchestrator.funnel.pack_pages import write_qualification
     from orchestrator.funnel.packs import qualification_pack
 

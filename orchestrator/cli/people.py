@@ -50,7 +50,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @people_app.command("list")
     def people_list(as_json: JsonOption = False) -> None:
         """Everyone the orchestrator knows, with their grants and Slack ids."""
-        from orchestrator.bid.people import list_people
+        from orchestrator.bid.team.people import list_people
 
         rows = list_people(get_context())
         if as_json:
@@ -201,7 +201,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """
         import getpass
 
-        from orchestrator.bid.people import authenticate, recover_admin_token
+        from orchestrator.bid.team.people import authenticate, recover_admin_token
         from orchestrator.cli.identity import write_secret
         from orchestrator.errors import InputError, NotAuthenticated
 
@@ -227,7 +227,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @people_app.command("history")
     def people_history(as_json: JsonOption = False) -> None:
         """The admin trail: people added and changed, roles granted, tokens issued."""
-        from orchestrator.bid.people import people_history as trail
+        from orchestrator.bid.team.people import people_history as trail
 
         rows = trail(get_context())
         if as_json:
@@ -256,7 +256,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Keep your access token for this database (your OS user only, mode 600): typed at
         the prompt (not echoed), or piped in (`bid login < token-file`)."""
-        from orchestrator.bid.people import authenticate
+        from orchestrator.bid.team.people import authenticate
         from orchestrator.cli.identity import store_token
         from orchestrator.errors import InputError
 

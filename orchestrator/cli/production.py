@@ -168,7 +168,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Value, margin against the floor, coverage, discount, deviations, risks, documents
         and the version the approvals bind to."""
-        from orchestrator.bid.queries import approval_view
+        from orchestrator.bid.reports.queries import approval_view
 
         summary = approval_view(get_context(), opportunity)
         emit(summary, as_json, print_summary)

@@ -102,7 +102,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Coverage of the questionnaire: answered, mandatory open, compliance, per section."""
-        from orchestrator.bid.rfp import rfp_status as read_status
+        from orchestrator.bid.answers.rfp import rfp_status as read_status
 
         status = read_status(get_context(), opportunity)
         if as_json:
@@ -179,7 +179,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Propose the best library answers per unanswered requirement, with their scores."""
-        from orchestrator.bid.rfp import suggestions
+        from orchestrator.bid.answers.rfp import suggestions
 
         if accept is not None:
             from orchestrator.cli.commanding import command, run
@@ -260,7 +260,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Write our answers and compliance into a copy of the customer's own questionnaire."""
-        from orchestrator.bid.rfp import export_rows
+        from orchestrator.bid.answers.rfp import export_rows
         from orchestrator.decisions.rfp_rules import load_rfp_rules
         from orchestrator.documents.questionnaire import write_answers
 
@@ -318,7 +318,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Write the whole library (with its usage counts) as YAML or CSV."""
-        from orchestrator.bid.library import library_rows
+        from orchestrator.bid.answers.library import library_rows
         from orchestrator.documents.library import write_library
 
         rows = library_rows(get_context())
@@ -338,7 +338,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """The library: each answer, its owner, review date, usage and whether review is due."""
-        from orchestrator.bid.library import library_rows
+        from orchestrator.bid.answers.library import library_rows
 
         rows = [r for r in library_rows(get_context(), tag=tag) if r["review_due"] or not due]
         if as_json:

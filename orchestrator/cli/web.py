@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.bid.facts import get_person
-from orchestrator.bid.people import is_admin, token_digest
+from orchestrator.bid.team.people import is_admin, token_digest
 from orchestrator.context import Context
 from orchestrator.errors import NotPermitted
 from orchestrator.store.db import transaction

@@ -2,8 +2,8 @@
 
 A firm quote supersedes every earlier quote of its site; a budgetary quote supersedes
 earlier budgetary ones (and is itself superseded at once if the site has a firm quote).
-This runs inside the caller's transaction (the `orchestrator.bid.quotes` service, which also
-decides what the new margin means for governance). Reading and checking the file lives in
+This runs inside the caller's transaction (the `orchestrator.bid.producing.quotes` service,
+which also decides what the new margin means for governance). Reading and checking the file lives in
 `orchestrator.intake.quotes`.
 """
 

@@ -65,7 +65,7 @@ ACCESS_LABELS = {
 
 
 class PricedDeal(Protocol):
-    """What the proposal reads of the bid's priced deal (`orchestrator.bid.deal.Deal`)."""
+    """What the proposal reads of the bid's priced deal (`orchestrator.bid.measures.deal.Deal`)."""
 
     @property
     def sites(self) -> Sequence[SiteFacts]: ...

@@ -54,8 +54,8 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col
 
-from orchestrator.bid import services
-from orchestrator.bid.governance import RequestSuperseded, resend_request
+from orchestrator.bid.approvals.governance import RequestSuperseded, resend_request
+from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.core.commands import Approve, Decide
 from orchestrator.core.wire import Moved, Result

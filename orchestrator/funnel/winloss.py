@@ -5,7 +5,7 @@
   customer decisions: they appear in the reasons breakdown, not in the win rate.
 - A bid's *closing moment* is its first move into a won or end state.
 - Lost and no-bid accounts become *sleeping accounts* (study §2.2: lost deals are not
-  worthless): `orchestrator.bid.accounts.put_to_sleep` sets `Account.sleeping_until` to
+  worthless): `orchestrator.bid.customers.accounts.put_to_sleep` sets `Account.sleeping_until` to
   the day a reminder is due.
   An account with an open bid is awake and is not listed.
 """

@@ -11,7 +11,7 @@ from orchestrator.runtime.runner import FlowRunner
 
 @handles(c.SetTier)
 def _set_tier(ctx: Context, command: c.SetTier, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.accounts import set_tier
+    from orchestrator.bid.customers.accounts import set_tier
 
     change = set_tier(ctx, command.account, command.tier, reason=command.reason, actor=actor)
     return c.TierChanged(command=command.name, **change.__dict__)
@@ -19,7 +19,7 @@ def _set_tier(ctx: Context, command: c.SetTier, actor: str, runner: FlowRunner) 
 
 @handles(c.ImportAccounts)
 def _import(ctx: Context, command: c.ImportAccounts, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.accounts import import_accounts
+    from orchestrator.bid.customers.accounts import import_accounts
     from orchestrator.decisions.portfolio_rules import load_portfolio_rules
     from orchestrator.intake.accounts import parse_accounts
 
@@ -46,7 +46,7 @@ def _import(ctx: Context, command: c.ImportAccounts, actor: str, runner: FlowRun
 def _competitor(
     ctx: Context, command: c.RecordCompetitor, actor: str, runner: FlowRunner
 ) -> c.Result:
-    from orchestrator.bid.accounts import record_competitor
+    from orchestrator.bid.customers.accounts import record_competitor
 
     done = record_competitor(
         ctx,
@@ -61,7 +61,7 @@ def _competitor(
 
 @handles(c.ScanRenewals)
 def _renewals(ctx: Context, command: c.ScanRenewals, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.contracts import scan_renewals
+    from orchestrator.bid.closing.contracts import scan_renewals
 
     done = scan_renewals(ctx, actor=actor)
     return c.RenewalsScanned(

@@ -29,7 +29,7 @@ def produced(name: str, ref: str, files: ProducedDocuments) -> dict[str, Any]:
 
 @handles(c.SendQuoteRequests)
 def _qrf(ctx: Context, command: c.SendQuoteRequests, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.sourcing import send_quote_requests
+    from orchestrator.bid.producing.sourcing import send_quote_requests
 
     done = send_quote_requests(ctx, command.opportunity, actor=actor)
     return c.QuoteRequestsSent(
@@ -44,7 +44,7 @@ def _qrf(ctx: Context, command: c.SendQuoteRequests, actor: str, runner: FlowRun
 @handles(c.RenderDocuments)
 def _docs(ctx: Context, command: c.RenderDocuments, actor: str, runner: FlowRunner) -> c.Result:
     from orchestrator.bid.facts import parse_ref
-    from orchestrator.bid.rendering import render_documents
+    from orchestrator.bid.trail.rendering import render_documents
     from orchestrator.store.models import format_ref
 
     files = render_documents(ctx, command.opportunity, pdf=command.pdf)
@@ -53,7 +53,7 @@ def _docs(ctx: Context, command: c.RenderDocuments, actor: str, runner: FlowRunn
 
 @handles(c.RecordMacd)
 def _macd(ctx: Context, command: c.RecordMacd, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.orders import record_macd
+    from orchestrator.bid.closing.orders import record_macd
 
     changes = {
         "street": command.street,

@@ -15,7 +15,7 @@ from orchestrator.handlers.registry import handles, uploaded
 from orchestrator.runtime.runner import FlowRunner
 
 if TYPE_CHECKING:
-    from orchestrator.bid.edits import EditResult, SiteDelta
+    from orchestrator.bid.opportunity.edits import EditResult, SiteDelta
     from orchestrator.intake.site_checks import SiteRules
 
 
@@ -33,7 +33,7 @@ def _delivery(ctx: Context) -> Any:
 
 
 def _updates(ctx: Context, ref: str, path: Path) -> SiteDelta:
-    from orchestrator.bid.edits import SiteDelta, current_sites
+    from orchestrator.bid.opportunity.edits import SiteDelta, current_sites
     from orchestrator.intake.site_changes import read_site_updates
 
     updates = read_site_updates(path, current_sites(ctx, ref), _rules(ctx), _delivery(ctx))
@@ -45,14 +45,14 @@ def _updates(ctx: Context, ref: str, path: Path) -> SiteDelta:
 
 
 def _removals(ctx: Context, ref: str, path: Path) -> SiteDelta:
-    from orchestrator.bid.edits import SiteDelta, current_sites
+    from orchestrator.bid.opportunity.edits import SiteDelta, current_sites
     from orchestrator.intake.site_changes import read_site_removals
 
     return SiteDelta(str(path), removed=read_site_removals(path, current_sites(ctx, ref)))
 
 
 def _additions(ctx: Context, ref: str, path: Path) -> SiteDelta:
-    from orchestrator.bid.edits import SiteDelta, current_sites
+    from orchestrator.bid.opportunity.edits import SiteDelta, current_sites
     from orchestrator.intake.opportunity import read_sites
 
     read = read_sites(
@@ -79,7 +79,7 @@ def _sites(
     actor: str,
     read: Callable[[Context, str, Path], SiteDelta],
 ) -> c.Result:
-    from orchestrator.bid.edits import change_sites
+    from orchestrator.bid.opportunity.edits import change_sites
 
     name = command.file.filename
     with uploaded(command.file) as path:
@@ -130,7 +130,7 @@ def _update_opportunity(
 ) -> c.Result:
     from contextlib import ExitStack
 
-    from orchestrator.bid.edits import update_opportunity
+    from orchestrator.bid.opportunity.edits import update_opportunity
 
     with ExitStack() as files:
         addendum = files.enter_context(uploaded(command.addendum)) if command.addendum else None

@@ -13,8 +13,8 @@ from orchestrator.store.models import format_ref
 
 @handles(c.CreateOpportunity)
 def _create(ctx: Context, command: c.CreateOpportunity, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.onboarding import open_opportunity
-    from orchestrator.bid.queries import status
+    from orchestrator.bid.opportunity.onboarding import open_opportunity
+    from orchestrator.bid.reports.queries import status
     from orchestrator.intake.opportunity import parse_opportunity
 
     with uploaded(command.file) as path:
@@ -31,7 +31,7 @@ def _create(ctx: Context, command: c.CreateOpportunity, actor: str, runner: Flow
 
 @handles(c.ImportSites)
 def _import_sites(ctx: Context, command: c.ImportSites, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.onboarding import existing_site_ids, import_sites
+    from orchestrator.bid.opportunity.onboarding import existing_site_ids, import_sites
     from orchestrator.commercial.quotes import catalogue_for
     from orchestrator.decisions.offer_rules import load_delivery
     from orchestrator.intake.opportunity import read_sites
@@ -59,7 +59,7 @@ def _import_sites(ctx: Context, command: c.ImportSites, actor: str, runner: Flow
 
 @handles(c.ImportQuotes)
 def _quotes(ctx: Context, command: c.ImportQuotes, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.quotes import import_quotes
+    from orchestrator.bid.producing.quotes import import_quotes
 
     with uploaded(command.file) as path:
         done = import_quotes(ctx, command.opportunity, path, actor=actor)

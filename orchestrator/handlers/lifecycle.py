@@ -17,7 +17,7 @@ def _advance(ctx: Context, command: c.Advance, actor: str, runner: FlowRunner) -
 
 @handles(c.Decide)
 def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.services import decide
+    from orchestrator.bid.progress.services import decide
 
     step = decide(
         ctx,
@@ -32,7 +32,7 @@ def _decide(ctx: Context, command: c.Decide, actor: str, runner: FlowRunner) -> 
 
 @handles(c.Approve)
 def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.services import approve
+    from orchestrator.bid.progress.services import approve
 
     step = approve(
         ctx,
@@ -52,14 +52,14 @@ def _approve(ctx: Context, command: c.Approve, actor: str, runner: FlowRunner) -
 
 @handles(c.SetStrategy)
 def _strategy(ctx: Context, command: c.SetStrategy, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.services import set_strategy
+    from orchestrator.bid.progress.services import set_strategy
 
     return moved(command.name, set_strategy(ctx, command.opportunity, text=command.text, by=actor))
 
 
 @handles(c.RecordResult)
 def _result(ctx: Context, command: c.RecordResult, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid import outcomes
+    from orchestrator.bid.closing import outcomes
 
     if command.outcome == "shortlisted":
         step = outcomes.shortlist(ctx, command.opportunity, by=actor, reason=command.reason)
@@ -88,7 +88,7 @@ def _result(ctx: Context, command: c.RecordResult, actor: str, runner: FlowRunne
 
 @handles(c.Withdraw)
 def _withdraw(ctx: Context, command: c.Withdraw, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.outcomes import withdraw
+    from orchestrator.bid.closing.outcomes import withdraw
 
     step = withdraw(
         ctx,

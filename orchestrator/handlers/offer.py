@@ -13,7 +13,7 @@ from orchestrator.runtime.runner import FlowRunner
 def _service_strategy(
     ctx: Context, command: c.SetServiceStrategy, actor: str, runner: FlowRunner
 ) -> c.Result:
-    from orchestrator.bid.offer import set_service_strategy
+    from orchestrator.bid.opportunity.offer import set_service_strategy
 
     step = set_service_strategy(
         ctx,
@@ -33,7 +33,7 @@ def _service_strategy(
 def _order_details(
     ctx: Context, command: c.SetOrderDetails, actor: str, runner: FlowRunner
 ) -> c.Result:
-    from orchestrator.bid.offer import set_order_details
+    from orchestrator.bid.opportunity.offer import set_order_details
 
     step = set_order_details(
         ctx,

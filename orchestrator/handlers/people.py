@@ -30,7 +30,7 @@ def _person(name: str, person: Person) -> dict[str, Any]:
 
 @handles(c.AddPerson)
 def _add(ctx: Context, command: c.AddPerson, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.people import add_person
+    from orchestrator.bid.team.people import add_person
 
     person = add_person(
         ctx,
@@ -44,7 +44,7 @@ def _add(ctx: Context, command: c.AddPerson, actor: str, runner: FlowRunner) -> 
 
 @handles(c.SetPerson)
 def _set(ctx: Context, command: c.SetPerson, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.people import set_person
+    from orchestrator.bid.team.people import set_person
 
     person = set_person(
         ctx,
@@ -60,7 +60,7 @@ def _set(ctx: Context, command: c.SetPerson, actor: str, runner: FlowRunner) -> 
 
 @handles(c.GrantRole)
 def _grant(ctx: Context, command: c.GrantRole, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.people import grant
+    from orchestrator.bid.team.people import grant
 
     done = grant(ctx, command.email, Grant(command.role), by=caller())
     return c.RoleGranted(command=command.name, email=command.email, role=command.role, granted=done)
@@ -68,7 +68,7 @@ def _grant(ctx: Context, command: c.GrantRole, actor: str, runner: FlowRunner) -
 
 @handles(c.RevokeRole)
 def _revoke(ctx: Context, command: c.RevokeRole, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.people import revoke
+    from orchestrator.bid.team.people import revoke
 
     done = revoke(ctx, command.email, Grant(command.role), by=caller())
     return c.RoleRevoked(command=command.name, email=command.email, role=command.role, revoked=done)
@@ -76,7 +76,7 @@ def _revoke(ctx: Context, command: c.RevokeRole, actor: str, runner: FlowRunner)
 
 @handles(c.IssueToken)
 def _token(ctx: Context, command: c.IssueToken, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.people import issue_token, revoke_tokens
+    from orchestrator.bid.team.people import issue_token, revoke_tokens
 
     if command.revoke:
         count = revoke_tokens(ctx, command.email, by=caller())

@@ -12,7 +12,7 @@ from orchestrator.runtime.runner import FlowRunner
 @handles(c.FreezeDesign)
 def _freeze(ctx: Context, command: c.FreezeDesign, actor: str, runner: FlowRunner) -> c.Result:
     from orchestrator.bid.facts import get_opportunity
-    from orchestrator.bid.production import freeze_design
+    from orchestrator.bid.producing.production import freeze_design
     from orchestrator.store.db import reading
 
     step = freeze_design(ctx, command.opportunity, by=actor, note=command.note)
@@ -25,7 +25,7 @@ def _freeze(ctx: Context, command: c.FreezeDesign, actor: str, runner: FlowRunne
 
 @handles(c.SetTerms)
 def _terms(ctx: Context, command: c.SetTerms, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.terms import set_deviations
+    from orchestrator.bid.producing.terms import set_deviations
 
     step = set_deviations(ctx, command.opportunity, list(command.deviations), by=actor)
     return c.TermsSet(**moved(command.name, step).model_dump(), deviations=command.deviations)
@@ -33,7 +33,7 @@ def _terms(ctx: Context, command: c.SetTerms, actor: str, runner: FlowRunner) ->
 
 @handles(c.SetPricing)
 def _pricing(ctx: Context, command: c.SetPricing, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.terms import set_pricing
+    from orchestrator.bid.producing.terms import set_pricing
 
     changes = command.changes()
     step = set_pricing(ctx, command.opportunity, changes, by=actor)

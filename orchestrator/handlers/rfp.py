@@ -12,7 +12,7 @@ from orchestrator.runtime.runner import FlowRunner
 
 @handles(c.ImportRfp)
 def _import(ctx: Context, command: c.ImportRfp, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.rfp import import_questionnaire
+    from orchestrator.bid.answers.rfp import import_questionnaire
     from orchestrator.decisions.rfp_rules import load_rfp_rules
     from orchestrator.intake.questionnaire import parse_questionnaire
 
@@ -37,7 +37,7 @@ def _answered(name: str, ref: str, answered: tuple[str, ...], message: str) -> c
 
 @handles(c.AnswerRequirement)
 def _answer(ctx: Context, command: c.AnswerRequirement, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.rfp import answer_requirement
+    from orchestrator.bid.answers.rfp import answer_requirement
 
     done = answer_requirement(
         ctx,
@@ -54,7 +54,7 @@ def _answer(ctx: Context, command: c.AnswerRequirement, actor: str, runner: Flow
 
 @handles(c.AcceptSuggestions)
 def _accept(ctx: Context, command: c.AcceptSuggestions, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.rfp import accept_suggestions
+    from orchestrator.bid.answers.rfp import accept_suggestions
 
     done = accept_suggestions(ctx, command.opportunity, min_score=command.min_score, by=actor)
     return _answered(command.name, done.ref, done.answered, done.message)
@@ -62,7 +62,7 @@ def _accept(ctx: Context, command: c.AcceptSuggestions, actor: str, runner: Flow
 
 @handles(c.ImportLibrary)
 def _library(ctx: Context, command: c.ImportLibrary, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.library import import_library
+    from orchestrator.bid.answers.library import import_library
     from orchestrator.intake.answer_library import parse_library
 
     today = ctx.clock().date()

@@ -5,8 +5,8 @@ owner's e-mail, segment values and a service level from rules/portfolio.yaml, nu
 dates, and names that repeat in the file — also when they differ only by case or accents
 ('Société Générale' and 'SOCIETE GENERALE' are one account). What needs the database
 (unknown parents, cycles in the group hierarchy, clashes with stored accounts) is checked by
-`orchestrator.bid.accounts.import_accounts`. Every problem is one line naming the file, the
-row and the field; a file with any problem is refused whole.
+`orchestrator.bid.customers.accounts.import_accounts`. Every problem is one line naming the file,
+the row and the field; a file with any problem is refused whole.
 """
 
 from __future__ import annotations

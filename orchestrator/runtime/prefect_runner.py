@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from orchestrator.bid.services import StepResult
+from orchestrator.bid.progress.services import StepResult
 from orchestrator.context import Context
 from orchestrator.errors import BidError, DeploymentMissing, RuntimeUnavailable
 from orchestrator.runtime import prefect_env

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from orchestrator.bid import services
-from orchestrator.bid.services import StepResult
+from orchestrator.bid.progress import services
+from orchestrator.bid.progress.services import StepResult
 from orchestrator.context import Context
 
 
@@ -49,7 +49,7 @@ class InlineRunner:
         return services.run_to_wait(ctx, ref, actor)
 
     def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
-        from orchestrator.bid.deadlines import OVERDUE, watch
+        from orchestrator.bid.progress.deadlines import OVERDUE, watch
 
         report = watch(ctx, notify=notify)
         overdue = sum(1 for row in report.board if row.status == OVERDUE)

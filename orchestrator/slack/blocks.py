@@ -4,7 +4,7 @@ Outbox rows keep a small marker (`{"type": "approval", "opportunity", "area",
 "proposal_hash", "request", "fingerprint", "summary"}` or `{"type": "go_no_go",
 "opportunity"}`); the notifier turns it into real blocks at delivery time with the bid's
 current facts. An approval's summary is the deal as it was judged when the approval was
-requested (`orchestrator.bid.summary`). Button values carry everything the inbound door
+requested (`orchestrator.bid.measures.summary`). Button values carry everything the inbound door
 needs to call the services (bid, area, proposal version, the approval request's id and the
 fingerprint of the summary shown), so a click never depends on process memory and decides
 only the request it was shown for.

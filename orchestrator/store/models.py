@@ -144,7 +144,7 @@ class Account(SQLModel, table=True):
     """A customer or prospect: its place in the portfolio, its group, its buying model.
 
     Changes to an account are kept in its own trail (`AccountEvent`, built in
-    `orchestrator/bid/accounts.py` only); a bid never changes its account's tier.
+    `orchestrator/bid/customers/accounts.py` only); a bid never changes its account's tier.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -188,7 +188,8 @@ def _fold_changed_account_name(_mapper: Any, _connection: Any, account: Account)
 
 class AccountEvent(SQLModel, table=True):
     """Append-only account trail: created, imported, tier changed (with its reason), moves
-    suggested, accepted and declined, woken. Built in `orchestrator/bid/accounts.py` only."""
+    suggested, accepted and declined, woken. Built in `orchestrator/bid/customers/accounts.py`
+    only."""
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -233,7 +234,8 @@ class PortfolioSuggestion(SQLModel, table=True):
 
 class Contract(SQLModel, table=True):
     """What a won bid became when it was signed: services, sites, the priced monthly
-    recurring revenue, start, end and term. Built in `orchestrator/bid/contracts.py` only."""
+    recurring revenue, start, end and term. Built in `orchestrator/bid/closing/contracts.py`
+    only."""
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -694,7 +696,7 @@ class BidVersion(SQLModel, table=True):
     specification each priced, prices, answers, terms and deviations. A new version is
     recorded when that content changes (a design freeze, governance, a best-and-final offer,
     a change after submission, a MACD); a submitted version is never changed again.
-    Built in `orchestrator/bid/versions.py` only."""
+    Built in `orchestrator/bid/trail/versions.py` only."""
 
     __table_args__ = (UniqueConstraint("opportunity_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)

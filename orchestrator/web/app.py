@@ -239,7 +239,7 @@ def make_web_app(
     async def signin(request: Request) -> Response:
         form = await form_of(request)
         target = _local(str(form.get("next") or "/bids"))
-        from orchestrator.bid.people import authenticate
+        from orchestrator.bid.team.people import authenticate
 
         try:
             person = authenticate(context(), str(form.get("token") or ""))

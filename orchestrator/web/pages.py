@@ -206,7 +206,7 @@ def add(
 
     @app.get("/bids/{ref}", response_class=HTMLResponse)
     def bid_page(request: Request, ref: str) -> HTMLResponse:
-        from orchestrator.bid.queries import history, status
+        from orchestrator.bid.reports.queries import history, status
 
         person = signed_in(request)
         ctx = context()
@@ -261,7 +261,7 @@ def add(
 
     @app.get("/approvals", response_class=HTMLResponse)
     def approvals(request: Request) -> HTMLResponse:
-        from orchestrator.bid.queries import approval_view
+        from orchestrator.bid.reports.queries import approval_view
 
         person = signed_in(request)
         ctx = context()

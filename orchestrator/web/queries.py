@@ -1,6 +1,6 @@
-"""What the workspace's pages read that `orchestrator.bid.queries` does not give: the bid list
-with its filters, the stage path with the owner per step, an approver's inbox, a bid's files
-and the people to pick a team from. Read-only sessions only (`reading`); nothing here writes.
+"""What the workspace's pages read that `orchestrator.bid.reports.queries` does not give: the bid
+list with its filters, the stage path with the owner per step, an approver's inbox, a bid's
+files and the people to pick a team from. Read-only sessions only (`reading`); nothing here writes.
 
 The role checks are the bid layer's own: `holds_any_role` for what a bid's team and the
 organisation roles may see (files), `holds_role` with the governance decision's approver roles
@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from orchestrator.bid.approvals.governance import APPROVAL_STATES
 from orchestrator.bid.facts import (
     account_of,
     current_approvals,
@@ -22,9 +23,8 @@ from orchestrator.bid.facts import (
     get_opportunity,
     team,
 )
-from orchestrator.bid.governance import APPROVAL_STATES
-from orchestrator.bid.people import holds_any_role
-from orchestrator.bid.recording import routing_for
+from orchestrator.bid.team.people import holds_any_role
+from orchestrator.bid.trail.recording import routing_for
 from orchestrator.context import Context
 from orchestrator.errors import NotFound, NotPermitted
 from orchestrator.lifecycle.table import ENDS, STEPS, State

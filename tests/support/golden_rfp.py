@@ -16,10 +16,14 @@ import openpyxl
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from orchestrator.bid.answers.library import import_library
+from orchestrator.bid.answers.rfp import (
+    accept_suggestions,
+    answer_requirement,
+    import_questionnaire,
+)
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.library import import_library
-from orchestrator.bid.quotes import import_quotes
-from orchestrator.bid.rfp import accept_suggestions, answer_requirement, import_questionnaire
+from orchestrator.bid.producing.quotes import import_quotes
 from orchestrator.config import load_settings
 from orchestrator.decisions.rfp_rules import load_rfp_rules
 from orchestrator.documents.renderer import DocxDocuments

@@ -160,7 +160,7 @@ class ProductionRun:
 
     def create(self, count: int, site_count: int = 2) -> list[str]:
         """Bids of the factories' team, each with `site_count` sites at valid addresses."""
-        from orchestrator.bid.onboarding import import_sites
+        from orchestrator.bid.opportunity.onboarding import import_sites
         from orchestrator.intake.opportunity import SiteSpec
         from tests.factories_sites import site_specs
 
@@ -361,7 +361,7 @@ class ProductionRun:
 
     def win(self, refs: list[str]) -> None:
         """The customer accepts: the bid manager records it (the workers carry it on)."""
-        from orchestrator.bid import services
+        from orchestrator.bid.progress import services
 
         for ref in refs:
             services.record_result(

@@ -400,7 +400,7 @@ ADMIN_EMAIL = "admin@example.com"
 
 def admin_of(ctx: Context) -> Person:
     """The database's admin (made on first call), as `bid` makes the folder's admin."""
-    from orchestrator.bid import people
+    from orchestrator.bid.team import people
 
     made = people.bootstrap_admin(ctx, ADMIN_EMAIL, "Admin")
     if made is not None:
@@ -412,7 +412,7 @@ def admin_of(ctx: Context) -> Person:
 def link_slack_users(ctx: Context) -> None:
     """An admin links the team's Slack users to their people (`bid people set`), the only
     way a Slack click is mapped to a person."""
-    from orchestrator.bid import people
+    from orchestrator.bid.team import people
 
     admin = admin_of(ctx)
     with reading(ctx.engine) as session:
@@ -424,7 +424,7 @@ def link_slack_users(ctx: Context) -> None:
 
 def bid_in_qualification(ctx: Context, tier: str = "top", *, link_slack: bool = True) -> str:
     """A bid of the factories, carried to its go/no-go (its team's Slack users linked)."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from tests.factories import new_bid
 
     ref = new_bid(ctx, account={"name": f"Acme {tier}", "tier": tier})
@@ -440,7 +440,7 @@ def bid_in_governance(
     """A bid of the factories, carried to governance review (approvals requested); its firm
     quotes cost `cost_share` of the list price (0.9: under the margin floor, so management
     must approve too)."""
-    from orchestrator.bid import services
+    from orchestrator.bid.progress import services
     from tests.factories import PEOPLE, produce
 
     ref = bid_in_qualification(ctx, tier, link_slack=link_slack)

@@ -1,0 +1,1 @@
+"""The customer's questionnaire and the answer library it draws on."""

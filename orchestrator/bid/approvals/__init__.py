@@ -1,0 +1,1 @@
+"""The governance gate: approvals asked, decided and invalidated; MACDs held for finance."""

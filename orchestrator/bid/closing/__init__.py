@@ -1,0 +1,3 @@
+"""After submission: the customer's decision, the contract, the orders (MACDs) and the tasks a won
+bid needs.
+"""

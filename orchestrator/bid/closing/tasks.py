@@ -1,0 +1,146 @@
+"""Tasks for people: what a won bid needs fixed before the contract is signed.
+
+A won bid always moves on: when the clean order sheet has problems (a wrong postcode, a line
+without a price), each problem becomes a task for the order manager with a message, the bid
+waits in contract preparation, and the next run after a fix (`bid sites update`) signs it.
+A task whose problem is gone is done; a bid that closes cancels its open tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.bid.facts import account_of, get_opportunity
+from orchestrator.bid.trail.recording import audit, recipients, routing_for
+from orchestrator.context import Context
+from orchestrator.lifecycle.table import State
+from orchestrator.store import outbox
+from orchestrator.store.db import reading
+from orchestrator.store.models import Opportunity, Role, Task, TaskStatus
+
+ORDER_MANAGER = Role.SALES_SUPPORT.value
+"""Who fixes the order sheet. Sales support until the roles know an order manager."""
+ORDER_SHEET = "order_sheet"
+
+
+def _key(problem: str) -> str:
+    return hashlib.sha256(problem.encode()).hexdigest()[:24]
+
+
+def open_tasks(session: Session, opportunity: Opportunity) -> list[Task]:
+    return list(
+        session.exec(
+            select(Task)
+            .where(Task.opportunity_id == opportunity.id, Task.status == TaskStatus.OPEN)
+            .order_by(col(Task.id))
+        ).all()
+    )
+
+
+def order_sheet_tasks(
+    session: Session, ctx: Context, opportunity: Opportunity, problems: list[str], actor: str
+) -> list[Task]:
+    """Make the order sheet's problems the open tasks: a new problem opens a task (the order
+    manager is told once), a problem gone closes its task. Returns the open tasks."""
+    now = ctx.clock()
+    wanted = {_key(problem): problem for problem in problems}
+    existing = {
+        task.key: task
+        for task in session.exec(
+            select(Task).where(Task.opportunity_id == opportunity.id, Task.kind == ORDER_SHEET)
+        ).all()
+    }
+    fixed = []
+    for key, task in existing.items():
+        if task.status == TaskStatus.OPEN and key not in wanted:
+            task.status, task.closed_at = TaskStatus.DONE, now
+            session.add(task)
+            fixed.append(task.text)
+    new: list[Task] = []
+    for key, problem in wanted.items():
+        found = existing.get(key)
+        if found is None:
+            task = Task(
+                opportunity_id=opportunity.id or 0,
+                kind=ORDER_SHEET,
+                key=key,
+                text=problem,
+                owner_role=ORDER_MANAGER,
+                created_at=now,
+            )
+            new.append(task)
+        else:
+            task = found
+            if task.status != TaskStatus.OPEN:  # the same problem came back
+                task.status, task.closed_at = TaskStatus.OPEN, None
+                new.append(task)
+        session.add(task)
+    session.flush()
+    if new or fixed:
+        audit(
+            session,
+            ctx,
+            opportunity,
+            "order_tasks",
+            actor=actor,
+            reason=f"{len(new)} order-sheet problem(s) to fix, {len(fixed)} fixed",
+            inputs={"opened": [t.text for t in new], "fixed": fixed},
+        )
+    if new:
+        _tell_order_manager(session, ctx, opportunity, new)
+    return open_tasks(session, opportunity)
+
+
+def _tell_order_manager(
+    session: Session, ctx: Context, opportunity: Opportunity, tasks: list[Task]
+) -> None:
+    account = account_of(session, opportunity)
+    people = recipients(session, opportunity, [ORDER_MANAGER])
+    if not people:  # nobody on the team orders: the bid's lead hears it
+        lead = str(routing_for(ctx, account.tier, State.CONTRACT_PREPARATION).get("lead_role"))
+        people = recipients(session, opportunity, [lead])
+    text = ctx.messages.render(
+        "order_tasks",
+        ref=opportunity.ref,
+        title=opportunity.title,
+        account=account.name,
+        problems=[task.text for task in tasks],
+    )
+    batch = _key("|".join(sorted(task.key for task in tasks)))
+    for person in people:
+        outbox.enqueue(
+            session,
+            key=f"order_tasks:{opportunity.id}:{batch}:{person.email}",
+            event="order_tasks",
+            text=text,
+            opportunity_id=opportunity.id,
+            recipient_email=person.email,
+        )
+
+
+def open_task_rows(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The bid's open tasks as plain rows (`bid tasks`)."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return [
+            {
+                "id": task.id,
+                "kind": task.kind,
+                "owner_role": task.owner_role,
+                "created_at": task.created_at.isoformat(),
+                "text": task.text,
+            }
+            for task in open_tasks(session, opportunity)
+        ]
+
+
+def cancel_open_tasks(session: Session, ctx: Context, opportunity: Opportunity) -> int:
+    """The bid closed: nobody needs to fix anything for it any more."""
+    tasks = open_tasks(session, opportunity)
+    for task in tasks:
+        task.status, task.closed_at = TaskStatus.CANCELLED, ctx.clock()
+        session.add(task)
+    return len(tasks)

@@ -1,0 +1,1 @@
+"""Accounts and the portfolio review: the customers bids are for."""

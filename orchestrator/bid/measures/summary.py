@@ -1,0 +1,151 @@
+"""What approvers see before they decide: the deal's value, margin against the floor,
+quote coverage, discount, deviations, risks, the documents, and the version it binds to.
+
+The same summary goes into every approval request (the Slack message is built from it at
+delivery) and is shown by `bid approval show`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.bid.facts import account_of
+from orchestrator.bid.measures.deal import Deal
+from orchestrator.context import Context
+from orchestrator.store.models import Document, Opportunity
+
+SUMMARY_DOCUMENTS = ("proposal", "control_plan", "submission_letter")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def _money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def risks_of(deal: Deal, outputs: dict[str, Any]) -> list[str]:
+    """What could go wrong with this deal, in words a bid manager would write."""
+    risks: list[str] = []
+    margin, floor = deal.margin.margin_pct, outputs.get("margin_floor_pct")
+    coverage = deal.coverage
+    if outputs.get("verdict") == "refused":
+        risks.append(f"governance refuses the deal: {outputs.get('refusal')}")
+    if margin is not None and floor is not None and margin < floor:
+        risks.append(
+            f"margin {_pct(margin)} is below the {_pct(float(floor))} floor: management must "
+            "approve, finance alone cannot"
+        )
+    escalate = outputs.get("discount_escalation_pct")
+    if escalate is not None and deal.priced.discount_pct > float(escalate):
+        risks.append(
+            f"discount {_pct(deal.priced.discount_pct)} against list is above the "
+            f"{_pct(float(escalate))} escalation threshold"
+        )
+    if coverage.budgetary:
+        risks.append(
+            f"{coverage.budgetary:,} of {coverage.quoted:,} quoted sites are priced on budgetary "
+            "quotes: costs may still move"
+        )
+    if coverage.expired:
+        risks.append(f"{coverage.expired:,} quotes have expired (valid_until passed)")
+    losing = [s.site_id for s in deal.margin.sites if s.margin_pct is not None and s.margin_pct < 0]
+    if losing:
+        shown = ", ".join(losing[:5]) + (f" and {len(losing) - 5} more" if len(losing) > 5 else "")
+        risks.append(f"{len(losing):,} sites cost more than they sell for: {shown}")
+    if coverage.fallback_sites:
+        risks.append(
+            f"{coverage.fallback_sites:,} sites are quoted by the fallback partner "
+            f"({', '.join(coverage.fallback_countries)}): one more party in the delivery chain"
+        )
+    if coverage.unsourced:
+        risks.append(f"{len(coverage.unsourced):,} sites have no provider")
+    if deal.priced.unpriced:
+        risks.append(f"{len(deal.priced.unpriced):,} lines have no price")
+    return risks
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """The summary in one line (the text of an approval message)."""
+    value, margin, coverage = summary["value"], summary["margin"], summary["coverage"]
+    currency = summary["currency"]
+    floor = margin.get("floor_pct")
+    parts = [
+        f"value {_money(value['contract'], currency)} over {value['contract_months']} months",
+        f"margin {_pct(margin['pct'])}" + (f" (floor {_pct(float(floor))})" if floor else ""),
+        f"firm quotes {coverage['firm']:,} of {coverage['sites']:,} sites",
+        f"discount {_pct(summary['discount_pct'])}",
+    ]
+    if summary["deviations"]:
+        parts.append(f"{len(summary['deviations'])} deviation(s) from standard terms")
+    if summary["risks"]:
+        parts.append(f"{len(summary['risks'])} risk(s)")
+    return "; ".join(parts)
+
+
+def documents_of(session: Session, opportunity: Opportunity) -> list[dict[str, str]]:
+    """The newest file of each document the approvers read."""
+    rows = session.exec(
+        select(Document)
+        .where(Document.opportunity_id == opportunity.id)
+        .where(col(Document.kind).in_(SUMMARY_DOCUMENTS))
+        .order_by(col(Document.id).desc())
+    ).all()
+    newest: dict[str, Document] = {}
+    for row in rows:
+        newest.setdefault(row.kind, row)
+    return [
+        {"kind": kind, "path": newest[kind].path, "version": newest[kind].content_hash}
+        for kind in SUMMARY_DOCUMENTS
+        if kind in newest
+    ]
+
+
+def build_summary(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    deal: Deal,
+    outputs: dict[str, Any],
+) -> dict[str, Any]:
+    """The approval summary as plain data (kept in the outbox marker, printed as JSON)."""
+    fx, priced = deal.priced.fx, deal.priced
+    floor = outputs.get("margin_floor_pct")
+    margin = deal.margin.margin_pct
+    summary: dict[str, Any] = {
+        "opportunity": opportunity.ref,
+        "title": opportunity.title,
+        "account": account_of(session, opportunity).name,
+        "tier": deal.tier,
+        "version": opportunity.proposal_hash,
+        "round": opportunity.governance_round,
+        "currency": fx.currency,
+        "fx": {"rate_eur": fx.rate, "as_of": fx.as_of},
+        "value": {
+            "contract": fx.from_eur(priced.contract_value_eur),
+            "monthly": fx.from_eur(priced.monthly_eur),
+            "one_off": fx.from_eur(priced.one_off_eur),
+            "contract_eur": priced.contract_value_eur,
+            "contract_months": priced.contract_months,
+            "lines": len(priced.lines),
+        },
+        "margin": {
+            "pct": margin,
+            "floor_pct": floor,
+            "below_floor": margin is not None and floor is not None and margin < float(floor),
+            "cost_eur": deal.margin.quoted_cost_eur,
+        },
+        "coverage": deal.coverage.to_json(),
+        "discount_pct": priced.discount_pct,
+        "deviations": list(deal.deviations),
+        "risks": risks_of(deal, outputs),
+        "documents": documents_of(session, opportunity),
+        "required": list(outputs.get("required", [])),
+        "reasons": dict(outputs.get("reasons", {})),
+        "verdict": outputs.get("verdict", "review"),
+    }
+    summary["headline"] = headline(summary)
+    return summary

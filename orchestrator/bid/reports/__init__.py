@@ -1,0 +1,1 @@
+"""Read-only views of bids for the doors, and the meeting packs."""
