@@ -40,7 +40,7 @@ def test_the_tree_keeps_every_contract() -> None:
 
 def test_the_write_path_importing_slack_breaks_the_contract(tmp_path: Path) -> None:
     tree = _copy_tree(tmp_path)
-    services = tree / "orchestrator" / "bid" / "services.py"
+    services = tree / "orchestrator" / "bid" / "progress" / "services.py"
     services.write_text(services.read_text() + "\nfrom orchestrator.slack import messages\n")
     result = _lint(tree)
     assert result.returncode == 1
@@ -50,7 +50,7 @@ def test_the_write_path_importing_slack_breaks_the_contract(tmp_path: Path) -> N
 def test_the_funnel_writing_a_bid_breaks_the_contract(tmp_path: Path) -> None:
     tree = _copy_tree(tmp_path)
     measure = tree / "orchestrator" / "funnel" / "measure.py"
-    measure.write_text(measure.read_text() + "\nfrom orchestrator.bid import services\n")
+    measure.write_text(measure.read_text() + "\nfrom orchestrator.bid.progress import services\n")
     result = _lint(tree)
     assert result.returncode == 1
     assert "The funnel measures bids and never changes one BROKEN" in " ".join(
