@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -11,6 +12,7 @@ from sqlmodel import Session, select
 from orchestrator.bid.accounts import find_account, record_account_created
 from orchestrator.bid.changes import Change, apply_change, check_allowed
 from orchestrator.bid.facts import SERVICE_ACTOR, get_opportunity, get_person
+from orchestrator.bid.intake_tasks import SITE_EXCEPTION, open_exception_tasks
 from orchestrator.bid.offer import check_offer_fields
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor, record_person_created
 from orchestrator.bid.recording import audit, audit_creation, refusals_kept
@@ -18,6 +20,7 @@ from orchestrator.commercial.orders import next_order_line
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.findings import Finding
 from orchestrator.intake.limits import sites_within
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
 from orchestrator.lifecycle.table import State
@@ -273,11 +276,12 @@ def import_sites(
     sites: list[SiteSpec],
     actor: str = "cli",
     warnings: list[str] | tuple[str, ...] = (),
+    exceptions: Sequence[Finding] = (),
 ) -> int:
     """Add validated sites to a bid; all or nothing. rules/changes.yaml decides whether sites
     may still change in the bid's phase (until bid production; a frozen design reopens).
     The intake's warnings (a country whose postcode format nobody knows) are kept with the
-    import's audit event."""
+    import's audit event; its exceptions become design tasks (`bid.design`)."""
     with refusals_kept(ctx, ref, "sites_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, actor)
@@ -303,13 +307,19 @@ def import_sites(
             ),
             actor=actor,
         )
+        opened = open_exception_tasks(session, ctx, opportunity, SITE_EXCEPTION, exceptions)
         audit(
             session,
             ctx,
             opportunity,
             "sites_imported",
             actor=actor,
-            inputs={"count": len(sites), "change_rule": change.rule, "warnings": list(warnings)},
+            inputs={
+                "count": len(sites),
+                "change_rule": change.rule,
+                "warnings": list(warnings),
+                "exceptions": opened,
+            },
         )
         return len(sites)
 
@@ -320,3 +330,11 @@ def existing_site_ids(ctx: Context, ref: str) -> list[str]:
         return list(
             session.exec(select(Site.site_id).where(Site.opportunity_id == opportunity.id)).all()
         )
+
+
+def check_sites_allowed(ctx: Context, ref: str) -> None:
+    """Refuse (as `import_sites` would) when sites may not change in the bid's phase; reads
+    only, for a dry run."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        check_allowed(ctx, opportunity, "sites")

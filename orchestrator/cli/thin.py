@@ -41,7 +41,13 @@ class Shape:
 
 SHAPES: dict[tuple[str, ...], Shape] = {
     ("opportunity", "create"): Shape("opportunity.create", ("file",), files=("file",)),
-    ("sites", "import"): Shape("sites.import", ("opportunity", "file"), files=("file",)),
+    ("sites", "import"): Shape(
+        "sites.import",
+        ("opportunity", "file"),
+        {"--sheet": "sheet"},
+        {"--dry-run": "dry_run"},
+        files=("file",),
+    ),
     ("advance",): Shape("advance", ("opportunity",), {"--by": "by"}),
     ("decide",): Shape(
         "decide",
