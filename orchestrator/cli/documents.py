@@ -105,9 +105,17 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
 
         def human(result: Result, problems_file: str | None) -> None:
-            _print_quote_import({**result, "file": str(file), "problems_file": problems_file})
+            _print_quote_import({**result, "problems_file": problems_file})
 
-        run_import(get_context, sent, file, as_json=as_json, problems=problems, human=human)
+        run_import(
+            get_context,
+            sent,
+            file,
+            as_json=as_json,
+            problems=problems,
+            human=human,
+            extra={"file": str(file)},
+        )
 
     @quotes_app.command("status")
     def quotes_status(

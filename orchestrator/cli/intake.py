@@ -73,15 +73,16 @@ def run_import(
     as_json: bool,
     problems: Path | None,
     human: Callable[[dict[str, Any], str | None], None],
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Dispatch an import and report its findings: on screen (the first 20 and a count),
-    in `problems` (every one) and with `as_json` (the list and its counts). A refused file
-    exits 2 after its problems are written."""
+    in `problems` (every one) and with `as_json` (the list and its counts; `extra` added to
+    the result). A refused file exits 2 after its problems are written."""
     from orchestrator.cli.commanding import run
     from orchestrator.intake.findings import counts, findings_of
 
     try:
-        result = run(get_context, sent, typed=typed)
+        result = {**run(get_context, sent, typed=typed), **(extra or {})}
     except InputError as error:
         found = findings_of(error)
         rows = [f.as_json() for f in found]

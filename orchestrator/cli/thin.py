@@ -74,6 +74,10 @@ SHAPES: dict[tuple[str, ...], Shape] = {
 }
 """The pipeline's commands the thin client sends to the JSON API."""
 
+IN_PROCESS_OPTIONS = frozenset({"--problems"})
+"""Options of those commands the thin client does not parse, so that a line with one runs in
+this process: `--problems FILE.csv` writes the caller's own file from the findings."""
+
 QUERIES: dict[tuple[str, ...], tuple[str, ...]] = {("status",): ("opportunity",), ("list",): ()}
 
 
