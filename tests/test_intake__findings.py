@@ -526,3 +526,31 @@ def test_sites_import_reads_an_xlsx_through_the_cli(run_cli: RunCli, tmp_path: P
     bad.write_text("not excel")
     refused = run_cli("sites", "import", "OPP-0001", str(bad))
     assert refused.code == 2 and "save it as .xlsx" in refused.err
+
+
+def test_a_site_edit_that_asks_too_much_opens_a_design_task_and_one_that_stops_closes_it(
+    run_cli: RunCli, tmp_path: Path, settings: Settings
+) -> None:
+    assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
+    rows, _ = customer_sites(3, every=100)
+    rows[0][6], rows[0][7] = "20", "copper"
+    assert (
+        run_cli("sites", "import", "OPP-0001", str(write_sites(tmp_path / "s.csv", rows))).code == 0
+    )
+    site = rows[0][0]
+    asks = tmp_path / "asks.csv"
+    asks.write_text(f"site_id,bandwidth_mbps\n{site},200\n")
+    assert run_cli("sites", "update", "OPP-0001", str(asks)).code == 0
+    assert _open_tasks_of(settings) == {site: "solution_consultant"}
+    back = tmp_path / "back.csv"
+    back.write_text(f"site_id,bandwidth_mbps\n{site},50\n")
+    assert run_cli("sites", "update", "OPP-0001", str(back)).code == 0
+    assert _open_tasks_of(settings) == {}
+    added = tmp_path / "added.csv"
+    added.write_text(",".join(SITE_COLUMNS) + "\nN1,New,Hauptstraße 1,10115,Berlin,DE,1000,4g\n")
+    assert run_cli("sites", "add", "OPP-0001", str(added)).code == 0
+    assert _open_tasks_of(settings) == {"N1": "solution_consultant"}
+    gone = tmp_path / "gone.csv"
+    gone.write_text("site_id\nN1\n")
+    assert run_cli("sites", "remove", "OPP-0001", str(gone)).code == 0
+    assert _open_tasks_of(settings) == {}

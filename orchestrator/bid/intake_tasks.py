@@ -65,9 +65,18 @@ def open_exception_tasks(
 
 
 def close_exception_tasks(
-    session: Session, ctx: Context, opportunity: Opportunity, kind: str, site_ids: set[str]
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    kind: str,
+    site_ids: set[str],
+    *,
+    cancel: bool = False,
 ) -> int:
-    """Close the open tasks of `kind` for these sites; how many were closed."""
+    """Close the open tasks of `kind` for these sites (done; with `cancel`, cancelled: the
+    site is gone); how many were closed."""
+    if not site_ids:
+        return 0
     closed = 0
     for task in session.exec(
         select(Task).where(
@@ -77,7 +86,8 @@ def close_exception_tasks(
         )
     ).all():
         if task.key.rsplit(":", 1)[0] in site_ids:
-            task.status, task.closed_at = TaskStatus.DONE, ctx.clock()
+            task.status = TaskStatus.CANCELLED if cancel else TaskStatus.DONE
+            task.closed_at = ctx.clock()
             session.add(task)
             closed += 1
     return closed
