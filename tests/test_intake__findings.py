@@ -230,6 +230,31 @@ def test_the_freeze_waits_for_the_exceptions_and_the_proposed_access_flows_on(
         deal = load_deal(session, ctx, get_opportunity(session, opp.ref))
     line = next(line for line in deal.priced.lines if line.site_id == first)
     assert (line.access, line.bandwidth_mbps, line.list_monthly_eur) == ("fiber", 500, 690)
+    # the proposal and the compliance matrix show the offered alternative
+    from openpyxl import load_workbook
+
+    from orchestrator.documents.compliance import write_compliance_xlsx
+    from orchestrator.documents.proposal import proposal_context
+
+    with Session(ctx.engine) as session:
+        opportunity = get_opportunity(session, opp.ref)
+        context = proposal_context(
+            session, opportunity, catalogue_for(ctx.settings.rules_dir), ctx.settings.rules_dir
+        )
+    row = next(r for r in context["sites"] if r["site_id"] == first)
+    assert row["access"] == "fibre (offered alternative)" and row["bandwidth_mbps"] == 500
+    assert sum(1 for r in context["sites"] if "offered alternative" in r["access"]) == len(flagged)
+    assert context["sections"]["compliance"]
+    annex = tmp_path / "compliance.xlsx"
+    write_compliance_xlsx(context, "v1", annex)
+    cells = [
+        [str(c.value) for c in r]
+        for r in load_workbook(annex).active.iter_rows(min_row=4)  # type: ignore[union-attr]
+    ]
+    alternative = next(r for r in cells if r[0] == f"SITE {first}")
+    assert alternative[4] == "Offered alternative"
+    assert alternative[2].endswith(f"{asked[first][1]} Mbit/s")
+    assert alternative[5].startswith("We offer fibre at 500 Mbit/s")
 
 
 def test_a_proposal_that_is_itself_implausible_is_refused_whole(

@@ -126,6 +126,9 @@ class SiteFacts:
     service: str
     sla_class: str | None = None
     requested_install_date: date | None = None
+    asked_access: str | None = None
+    asked_bandwidth_mbps: int | None = None
+    """What the customer asked, when we offer another access (`bid design propose`)."""
 
 
 def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
@@ -143,6 +146,8 @@ def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
             col(Site.service),
             col(Site.sla_class),
             col(Site.requested_install_date),
+            col(Site.asked_access),
+            col(Site.asked_bandwidth_mbps),
         ).where(col(Site.opportunity_id) == opportunity_id, col(Site.ordered).is_(True))
     ).all()
     return sorted((SiteFacts(*row) for row in rows), key=lambda s: _natural_key(s.site_id))
