@@ -381,6 +381,24 @@ def test_dry_runs_leave_the_database_as_it_was(
     assert data["counts"] == {"problems": 0, "exceptions": len(flagged)}
     assert _everything(settings) == before
 
+    # every import takes --dry-run: the questionnaire, the accounts, a new opportunity
+    questionnaire = tmp_path / "rfp.csv"
+    questionnaire.write_text("id,requirement,mandatory\nR1,Provide a 99.9% SLA,yes\n")
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("name,tier\nGlobex,major\n")
+    other = _opportunity(tmp_path, title="Another WAN")
+    for args in (
+        ("rfp", "import", "OPP-0001", str(questionnaire)),
+        ("account", "import", str(accounts)),
+        ("opportunity", "create", str(other)),
+    ):
+        checked = run_cli(*args, "--dry-run", "--json")
+        assert checked.code == 0, (args, checked.err)
+        assert json.loads(checked.out)["message"].endswith("(dry run: nothing changed)") or (
+            "nothing created" in json.loads(checked.out)["message"]
+        )
+        assert _everything(settings) == before, args
+
     real = run_cli("sites", "import", "OPP-0001", str(path), "--json")
     assert real.code == 0 and json.loads(real.out)["counts"]["exceptions"] == len(flagged)
     assert _everything(settings) != before
@@ -579,3 +597,28 @@ def test_a_site_edit_that_asks_too_much_opens_a_design_task_and_one_that_stops_c
     gone.write_text("site_id\nN1\n")
     assert run_cli("sites", "remove", "OPP-0001", str(gone)).code == 0
     assert _open_tasks_of(settings) == {}
+
+
+def test_every_import_writes_its_problems_file_and_json_when_refused(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    assert run_cli("opportunity", "create", str(_opportunity(tmp_path))).code == 0
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("name,tier\nGlobex,major\nInitech,platinum\nUmbrella,gold\n")
+    listed = tmp_path / "account-problems.csv"
+    refused = run_cli("account", "import", str(accounts), "--problems", str(listed))
+    assert refused.code == 2
+    with listed.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["row"], r["field"], r["kind"]) for r in rows] == [
+        ("3", "tier", "problem"),
+        ("4", "tier", "problem"),
+    ]
+    questionnaire = tmp_path / "rfp.csv"
+    questionnaire.write_text("id,requirement,mandatory\nR1,,yes\nR2,Fine,yes\n")
+    as_json = run_cli("rfp", "import", "OPP-0001", str(questionnaire), "--json")
+    assert as_json.code == 2
+    data = json.loads(as_json.out)
+    assert data["refused"] and data["counts"] == {"problems": 1, "exceptions": 0}
+    assert [(f["row"], f["field"], f["kind"]) for f in data["findings"]] == [(2, "text", "problem")]
+    assert {f["file"] for f in data["findings"]} == {str(questionnaire)}

@@ -96,11 +96,20 @@ JSON_HELP = "Print the result as JSON"
 def opportunity_create(
     file: Path = typer.Argument(..., help="Opportunity YAML"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file; create nothing"),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Write every finding to this CSV (file,row,field,value,...)"
+    ),
 ) -> None:
     """Create an opportunity from a YAML file and print its id."""
+    from orchestrator.cli.intake import run_import
     from orchestrator.core.commands import CreateOpportunity
 
-    run_command(CreateOpportunity(file=upload(file)), as_json, typed=file)
+    def human(result: dict[str, Any], _: str | None) -> None:
+        show_result(result, False)
+
+    sent = CreateOpportunity(file=upload(file), dry_run=dry_run)
+    run_import(get_context, sent, file, as_json=as_json, problems=problems, human=human)
 
 
 @sites_app.command("import")

@@ -16,7 +16,7 @@ def result_lines(data: dict[str, Any]) -> list[str]:
     command = str(data.get("command") or "")
     ref = data.get("opportunity")
     if command == "opportunity.create":
-        return [str(ref)]
+        return [str(ref)] if ref else [str(data.get("message") or "")]
     if command == "sites.import":
         message = data.get("message") or f"imported {data.get('count')} sites into {ref}"
         return [str(message), *finding_lines(data)]

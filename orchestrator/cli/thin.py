@@ -40,7 +40,9 @@ class Shape:
 
 
 SHAPES: dict[tuple[str, ...], Shape] = {
-    ("opportunity", "create"): Shape("opportunity.create", ("file",), files=("file",)),
+    ("opportunity", "create"): Shape(
+        "opportunity.create", ("file",), flags={"--dry-run": "dry_run"}, files=("file",)
+    ),
     ("sites", "import"): Shape(
         "sites.import",
         ("opportunity", "file"),

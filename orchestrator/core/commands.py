@@ -180,6 +180,7 @@ class CreateOpportunity(Command):
     cli: ClassVar[tuple[str, ...]] = ("opportunity", "create")
     positional: ClassVar[tuple[str, ...]] = ("file",)
     file: FileUpload
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
 
 
 class ImportSites(Command):

@@ -19,6 +19,13 @@ def _create(ctx: Context, command: c.CreateOpportunity, actor: str, runner: Flow
 
     with uploaded(command.file) as path:
         spec = parse_opportunity(path, ctx.clock().date())
+        if command.dry_run:
+            return c.Created(
+                command=command.name,
+                message=f"{command.file.filename} is a valid opportunity for "
+                f"{spec.account.name} (dry run: nothing created)",
+                state="",
+            )
         created = open_opportunity(ctx, spec, actor=actor)
     return c.Created(
         command=command.name,
