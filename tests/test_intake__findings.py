@@ -230,6 +230,15 @@ def test_the_freeze_waits_for_the_exceptions_and_the_proposed_access_flows_on(
         deal = load_deal(session, ctx, get_opportunity(session, opp.ref))
     line = next(line for line in deal.priced.lines if line.site_id == first)
     assert (line.access, line.bandwidth_mbps, line.list_monthly_eur) == ("fiber", 500, 690)
+    # the order sheet orders what we propose
+    from orchestrator.commercial.orders import order_lines
+
+    with Session(ctx.engine) as session:
+        ordered = order_lines(
+            session, get_opportunity(session, opp.ref), catalogue_for(ctx.settings.rules_dir)
+        )
+    sheet_line = next(o for o in ordered if o.site_id == first)
+    assert (sheet_line.access, sheet_line.bandwidth_mbps) == ("fiber", 500)
     # the proposal and the compliance matrix show the offered alternative
     from openpyxl import load_workbook
 
