@@ -631,3 +631,23 @@ def test_every_import_writes_its_problems_file_and_json_when_refused(
     assert data["refused"] and data["counts"] == {"problems": 1, "exceptions": 0}
     assert [(f["row"], f["field"], f["kind"]) for f in data["findings"]] == [(2, "text", "problem")]
     assert {f["file"] for f in data["findings"]} == {str(questionnaire)}
+
+
+def test_a_quote_valid_for_less_than_the_offer_waits_for_sales_support(
+    ctx: Context, tmp_path: Path
+) -> None:
+    opp = make_opportunity(ctx.engine, sites=3, countries=("DE",))  # submitted 2027-01-15
+    path = write_quotes(
+        tmp_path / "quotes.csv",
+        [
+            ("S-00001", "telekom", "firm", 200, 500, "EUR", "2027-01-10"),
+            ("S-00002", "telekom", "firm", 200, 500, "EUR", "2027-06-30"),
+            ("S-00003", "telekom", "firm", 200, 500, "EUR", "2027-01-15"),
+        ],
+    )
+    done = import_quotes(ctx, opp.ref, path, actor="sam@example.com")
+    assert [(f.site_id, f.field, f.rule, f.owner_role) for f in done.outliers] == [
+        ("S-00001", "valid_until", "price_list.quote_validity", "sales_support")
+    ]
+    assert "less than the offer (submitted 2027-01-15)" in done.outliers[0].message
+    assert [t.owner_role for t in _tasks(ctx.engine, "quote_outlier")] == ["sales_support"]

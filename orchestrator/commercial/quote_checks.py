@@ -10,7 +10,7 @@ quote is imported as an outlier that waits for `bid quotes accept|requote`) or a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from orchestrator.commercial.pricing import site_line
 from orchestrator.decisions.catalogue import Catalogue
@@ -22,6 +22,9 @@ from orchestrator.store.models import Opportunity, QuoteKind, Site
 OUTLIER_RULE = "price_list.quote_checks"
 OUTLIER_OWNER = "solution_consultant"
 """Whose call an outlier quote is: use it, re-design the site or ask again."""
+VALIDITY_RULE = "price_list.quote_validity"
+VALIDITY_OWNER = "sales_support"
+"""Who asks the carrier to hold its price for as long as the offer (or accepts the risk)."""
 
 
 def _too_high(
@@ -45,12 +48,14 @@ def check_quotes(
 ) -> list[Finding]:
     """Refuse the file (InputErrors) when a row quotes a site its provider is not routed to,
     or is a firm quote that has already expired; the outliers (a cost above
-    `refuse_above_list_ratio` times the site's list price), which refuse it too when their
-    rule's kind is `problem`. Expired budgetary quotes pass: they count for nothing and show
+    `refuse_above_list_ratio` times the site's list price, or a quote valid for less than the
+    offer: until the submission deadline plus `offer_valid_days`), which refuse it too when
+    their rule's kind is `problem`. Expired budgetary quotes pass: they count for nothing and show
     as expired."""
     providers = catalogue.providers
     ratio = catalogue.prices.refuse_above_list_ratio
     as_problem = catalogue.prices.outlier_kind == "problem"
+    offer_days = catalogue.prices.offer_valid_days
     errors: list[InputError] = []
     outliers: list[Finding] = []
     for quote in parsed:
@@ -76,6 +81,40 @@ def check_quotes(
                     field="valid_until",
                 )
             )
+            continue
+        needed = opportunity.submission_deadline + timedelta(days=offer_days)
+        if today <= quote.valid_until < needed:
+            message = (
+                f"the quote is valid until {quote.valid_until.isoformat()}, less than the offer "
+                f"(submitted {opportunity.submission_deadline.isoformat()}"
+                + (f", valid {offer_days} days" if offer_days else "")
+                + ")"
+            )
+            if catalogue.prices.validity_kind == "problem":
+                errors.append(
+                    Problem(
+                        message,
+                        file=file,
+                        row=quote.row,
+                        field="valid_until",
+                        value=quote.valid_until.isoformat(),
+                        rule=VALIDITY_RULE,
+                    )
+                )
+            else:
+                outliers.append(
+                    Finding(
+                        file=file,
+                        row=quote.row,
+                        field="valid_until",
+                        value=quote.valid_until.isoformat(),
+                        kind="exception",
+                        rule=VALIDITY_RULE,
+                        message=f"{message}: accept it or ask again (bid quotes accept|requote)",
+                        site_id=quote.site_id,
+                        owner_role=VALIDITY_OWNER,
+                    )
+                )
             continue
         price = site_line(opportunity, site, catalogue)
         for name, cost, listed in (

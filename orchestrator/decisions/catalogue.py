@@ -148,6 +148,10 @@ class PriceList:
     imported and waits for `bid quotes accept|requote` (quote_checks.kind)."""
     above_sold_kind: str = "exception"
     """What a site asking more than the top band sells is (site_checks.above_sold.kind)."""
+    offer_valid_days: int = 0
+    """How long after the submission deadline the offer holds: a quote valid for less is
+    flagged (quote_checks.offer_valid_days), as `validity_kind` says."""
+    validity_kind: str = "exception"
 
     def _bands(self, service: str, access: str) -> tuple[PriceBand, ...]:
         by_access = self.services.get(service, {})
@@ -391,6 +395,12 @@ def load_price_list(path: Path) -> PriceList:
         per_bid=per_bid,
         refuse_above_list_ratio=ratio,
         outlier_kind=finding_kind(checks.get("kind", "exception"), path, "quote_checks.kind"),
+        offer_valid_days=_int(
+            checks.get("offer_valid_days", 0), path, "quote_checks.offer_valid_days"
+        ),
+        validity_kind=finding_kind(
+            checks.get("validity_kind", "exception"), path, "quote_checks.validity_kind"
+        ),
         above_sold_kind=finding_kind(
             above_sold.get("kind", "exception"), path, "site_checks.above_sold.kind"
         ),
