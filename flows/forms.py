@@ -1,14 +1,16 @@
 """Flows that bid managers start from the Prefect UI, with typed parameters rendered as forms.
 
-- `new_bid_from_rfp`: an RFP arrived: the opportunity YAML and sites CSV (paths as the worker
-  sees them), or the main fields inline; then the bid is carried as far as it goes.
+- `new_bid_from_rfp`: an RFP arrived: the opportunity YAML and sites file (.csv or .xlsx;
+  paths as the worker sees them), or the main fields inline; then the bid is carried as far
+  as it goes. What the intake found (problems that refused the sites, exceptions imported as
+  design tasks) is the run's markdown artifact, as `bid sites import` lists it.
 - `advance_bid`: one step, or as far as the bid goes without a person.
 - `generate_documents`: (re)render a bid's documents without moving it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +24,9 @@ from flows.hooks import on_run_failed, tag_current_run
 from flows.steps import bid_lifecycle, run_step
 from orchestrator.bid.facts import SERVICE_ACTOR
 from orchestrator.bid.progress.services import StepResult
+from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.findings import Finding
 from orchestrator.store.models import Role, Service, Source, Tier
 
 REF_PATTERN = r"^(?:OPP-?)?\d+$"
@@ -88,7 +92,9 @@ class NewBidRequest(BaseModel):
     """A new bid from an RFP: files (as the worker sees them) or the fields inline."""
 
     opportunity_yaml: str | None = Field(default=None, description="Path of the opportunity YAML")
-    sites_csv: str | None = Field(default=None, description="Path of the sites CSV (optional)")
+    sites_csv: str | None = Field(
+        default=None, description="Path of the sites file, .csv or .xlsx (optional)"
+    )
     inline: InlineOpportunity | None = Field(default=None, description="Instead of the YAML")
     carry_on: bool = Field(default=True, description="Run the bid's automated steps right away")
 
@@ -142,8 +148,8 @@ def new_bid_from_rfp(request: NewBidRequest) -> str:
     The run acts as the service's identity (`bid-service`), never as a name typed in the
     form: the bid's trail says so, and it carries no admin's powers."""
     actor = SERVICE_ACTOR
-    from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
-    from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity, parse_sites
+    from orchestrator.bid.opportunity.onboarding import create_opportunity
+    from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity
 
     ctx = current()
     if request.opportunity_yaml is not None:
@@ -156,14 +162,77 @@ def new_bid_from_rfp(request: NewBidRequest) -> str:
     labels = bid_labels(ctx, ref)
     tag_current_run(labels.tags("intake"))
     if request.sites_csv:
-        from orchestrator.commercial.quotes import catalogue_for
-
-        limits = catalogue_for(ctx.settings.rules_dir).prices.max_mbps
-        import_sites(ctx, ref, parse_sites(Path(request.sites_csv), max_mbps=limits), actor)
+        found = intake_sites(ctx, ref, Path(request.sites_csv), actor)
+        if found:
+            create_markdown_artifact(
+                key=f"intake-{ref.lower()}",
+                markdown=findings_markdown(ref, found),
+                description=f"What the intake of {ref}'s sites found",
+            )
     if request.carry_on:
         with tags(*labels.tags("lifecycle")):
             bid_lifecycle(ref=ref, actor=actor)
     return ref
+
+
+FINDINGS_SHOWN = 100
+"""Findings the run's artifact lists; the rest are counted (`bid sites import --problems`)."""
+
+
+def intake_sites(ctx: Context, ref: str, path: Path, actor: str) -> list[Finding]:
+    """Import the sites file (.csv or .xlsx) as `bid sites import` does: a problem refuses it
+    (the run fails with every problem listed in its artifact first); exceptions are imported
+    as design tasks. Returns every finding."""
+    from orchestrator.bid.opportunity.onboarding import existing_site_ids, import_sites
+    from orchestrator.commercial.quotes import catalogue_for
+    from orchestrator.decisions.offer_rules import load_delivery
+    from orchestrator.intake.files import MAX_CSV_BYTES
+    from orchestrator.intake.findings import findings_of
+    from orchestrator.intake.opportunity import SITE_COLUMNS, read_sites
+    from orchestrator.intake.site_checks import SiteRules
+    from orchestrator.intake.workbooks import read_table
+
+    try:
+        read = read_sites(
+            path,
+            existing_ids=existing_site_ids(ctx, ref),
+            rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
+            delivery=load_delivery(ctx.settings.rules_dir),
+            table=read_table(path, required=SITE_COLUMNS, max_bytes=MAX_CSV_BYTES),
+        )
+    except InputError as error:
+        create_markdown_artifact(
+            key=f"intake-{ref.lower()}",
+            markdown=findings_markdown(ref, findings_of(error), refused=True),
+            description=f"Why the sites of {ref} were refused",
+        )
+        raise
+    import_sites(
+        ctx, ref, read.sites, actor=actor, warnings=read.warnings, exceptions=read.exceptions
+    )
+    return list(read.exceptions)
+
+
+def findings_markdown(ref: str, found: Sequence[Finding], *, refused: bool = False) -> str:
+    """The run's artifact: what the intake found, as `bid sites import` lists it."""
+    problems = sum(1 for f in found if f.kind == "problem")
+    exceptions = len(found) - problems
+    outcome = (
+        "refused: nothing imported" if refused else "imported; each exception is a design task"
+    )
+    lines = [
+        f"# Sites of {ref}: {problems} problem(s), {exceptions} exception(s) — {outcome}",
+        "",
+        "| file | row | field | value | kind | rule | message |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in found[:FINDINGS_SHOWN]:
+        cells = (f.file, "" if f.row is None else str(f.row), f.field or "", f.value, f.kind,
+                 f.rule, f.message)  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if len(found) > FINDINGS_SHOWN:
+        lines += ["", f"… and {len(found) - FINDINGS_SHOWN:,} more (bid sites import --problems)"]
+    return "\n".join(lines)
 
 
 @flow(name="advance-bid", flow_run_name=_run_name("advance"), **_OPTIONS)

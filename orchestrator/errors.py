@@ -71,6 +71,11 @@ class InputErrors(InputError):
     """
 
     MAX_LINES = 20
+    hint = ""
+    """Said after "... and N more": where the whole list is (an import's --problems)."""
+    also: tuple[object, ...] = ()
+    """What the refused file held besides its problems (an import's exceptions), reported
+    with them in --problems and --json."""
 
     def __init__(
         self, file: str, problems: list[InputError], *, outcome: str = "nothing imported"
@@ -90,7 +95,7 @@ class InputErrors(InputError):
         summary = f"{self.file}: {len(self.problems)} problems; {self.outcome}"
         shown = [str(problem) for problem in self.problems[: self.MAX_LINES]]
         if len(self.problems) > self.MAX_LINES:
-            shown.append(f"... and {len(self.problems) - self.MAX_LINES} more")
+            shown.append(f"... and {len(self.problems) - self.MAX_LINES} more{self.hint}")
         return [summary, *shown]
 
 

@@ -26,6 +26,7 @@ from orchestrator.core import commands as c
 from orchestrator.errors import InputError
 from orchestrator.handlers import (  # noqa: F401 - imported so that their handlers register
     accounts,
+    design,
     documents,
     edits,
     intake,

@@ -399,6 +399,70 @@ def quotes_import(ctx: Context, cli: Json, tmp_path: Path) -> None:
     assert (again["imported"], again["already_imported"] is not None) == (0, True)
 
 
+def _with_outlier(ctx: Context, cli: Json, tmp_path: Path) -> tuple[str, str]:
+    """A bid in production whose quote file had one outlier (100x the list); its site."""
+    from orchestrator.bid.producing.sourcing import send_quote_requests
+
+    ref = _in_production(ctx)
+    send_quote_requests(ctx, ref)
+    answer = quote_file(ctx, ref, tmp_path / "answer.csv")
+    rows = list(csv.DictReader(io.StringIO(answer.read_text())))
+    rows[0]["monthly_cost"] = "99999"
+    with answer.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    data = cli("quotes", "import", ref, str(answer), "--by", PEOPLE["sales_support"])
+    assert data["counts"] == {"problems": 0, "exceptions": 1}
+    (finding,) = data["findings"]
+    assert (finding["site_id"], finding["field"], finding["kind"]) == (
+        rows[0]["site_id"],
+        "monthly_cost",
+        "exception",
+    )
+    return ref, rows[0]["site_id"]
+
+
+def quotes_accept(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref, site = _with_outlier(ctx, cli, tmp_path)
+    by = PEOPLE["solution_consultant"]
+    data = cli("quotes", "accept", ref, "--site", site, "--reason", "the only carrier", "--by", by)
+    assert (data["opportunity"], data["site"], data["quotes"], data["still_open"]) == (
+        ref,
+        site,
+        1,
+        0,
+    )
+    assert _audit(ctx, ref)[-1] == "quote_accepted"
+
+
+def quotes_requote(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref, site = _with_outlier(ctx, cli, tmp_path)
+    data = cli("quotes", "requote", ref, "--site", site, "--by", PEOPLE["solution_consultant"])
+    assert (data["site"], data["quotes"], data["still_open"]) == (site, 1, 0)
+    assert _audit(ctx, ref)[-1] == "quote_requoted"
+
+
+def design_propose(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref = new_bid(ctx, site_count=0)
+    path = tmp_path / "sites.csv"
+    path.write_text(f"{SITE_HEADER}\nN0001,New store,Ring 1,50668,Köln,DE,200,copper\n")
+    imported = cli("sites", "import", ref, str(path))
+    assert imported["counts"] == {"problems": 0, "exceptions": 1}
+    data = cli(
+        "design", "propose", ref, "--site", "N0001", "--access", "fiber", "--reason", "fibre"
+    )
+    assert (data["sites"], data["resolved"], data["still_open"]) == (["N0001"], 1, 0)
+    with Session(ctx.engine) as session:
+        site = session.exec(select(Site).where(Site.site_id == "N0001")).one()
+        assert (site.access, site.asked_access, site.asked_bandwidth_mbps) == (
+            "fiber",
+            "copper",
+            200,
+        )
+    assert _audit(ctx, ref)[-1] == "design_proposed"
+
+
 def docs(ctx: Context, cli: Json, tmp_path: Path) -> None:
     ref = _in_production(ctx)
     data = cli("docs", ref, "--out", str(tmp_path / "docs"))
@@ -707,6 +771,9 @@ WRITE_COMMANDS: dict[str, Callable[[Context, Json, Path], None]] = {
     "withdraw": withdraw,
     "qrf": qrf,
     "quotes import": quotes_import,
+    "quotes accept": quotes_accept,
+    "quotes requote": quotes_requote,
+    "design propose": design_propose,
     "docs": docs,
     "macd": macd,
     "rfp import": rfp_import,

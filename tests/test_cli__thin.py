@@ -39,7 +39,7 @@ def test_each_shape_matches_its_command_model_and_the_full_cli(path: tuple[str, 
     arguments = tuple(p.name for p in params if p.param_type_name == "argument")
     options = {o for p in params if p.param_type_name == "option" for o in p.opts}
     assert arguments == shape.positional
-    assert options == set(named) | {"--json"}
+    assert options - thin.IN_PROCESS_OPTIONS == set(named) | {"--json"}
 
 
 def test_a_command_line_becomes_the_commands_fields(tmp_path: Path) -> None:
@@ -58,6 +58,10 @@ def test_a_command_line_becomes_the_commands_fields(tmp_path: Path) -> None:
     assert parsed.values["file"]["filename"] == "sites.csv"
     assert base64.b64decode(parsed.values["file"]["content_base64"]) == b"site_id\nS1\n"
     assert parsed.typed_files == {"sites.csv": str(sites)}
+    dry = thin.parse(["sites", "import", "7", str(sites), "--dry-run", "--sheet", "Sites"])
+    assert dry is not None and (dry.values["dry_run"], dry.values["sheet"]) == (True, "Sites")
+    # --problems writes the caller's file: the line runs in process
+    assert thin.parse(["sites", "import", "7", str(sites), "--problems", "p.csv"]) is None
 
 
 @pytest.mark.parametrize(

@@ -309,3 +309,45 @@ def test_importing_the_flows_runs_nothing(tmp_path: Path) -> None:
 def _no_dispatch_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("BID_FLOW_DISPATCH", raising=False)
     yield
+
+
+def test_the_new_bid_form_imports_an_xlsx_site_list_and_lists_its_findings(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, tmp_path: Path
+) -> None:
+    """Issue 25: the form shows what the intake found, as `bid sites import` does."""
+    import httpx
+
+    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+    from tests.test_intake__findings import _workbook, customer_sites
+
+    rows, flagged = customer_sites(30, every=10)
+    book = _workbook(tmp_path / "sites.xlsx", rows)
+    inline = InlineOpportunity.model_validate(
+        {
+            "account": account,
+            "tier": "major",
+            "title": "30 shops",
+            "submission_deadline": "2027-01-30",
+            "revenue_short_term": 200000,
+            "team": {"bid_manager": PEOPLE["bid_manager"]},
+            "budget_eur": 300000,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 3,
+            "sales_ready": True,
+        }
+    )
+    request = NewBidRequest(inline=inline, sites_csv=str(book), carry_on=False)
+    ref = runner.run(ctx, lambda: new_bid_from_rfp(request=request))
+    assert queries.status(ctx, ref).exceptions["open_count"] == len(flagged)
+    reply = httpx.post(
+        f"{api_url}/artifacts/latest/filter",
+        json={"artifacts": {"key": {"any_": [f"intake-{ref.lower()}"]}}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    (artifact,) = reply.json()
+    text = str(artifact["data"])
+    assert f"0 problem(s), {len(flagged)} exception(s)" in text
+    assert [f"| {book} | {row} | bandwidth_mbps |" in text for row in (13, 23, 33)] == [True] * 3
+    assert text.count("| exception | price_list.above_sold |") == len(flagged)

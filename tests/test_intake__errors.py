@@ -132,10 +132,6 @@ def test_missing_file_is_a_user_error(run_cli: RunCli, tmp_path: Path) -> None:
         ),
         (GOOD_SITES + "S3,X,Street 1,1000,Town,BE,100,pigeon\n", ["row 4", "field 'access'"]),
         (
-            GOOD_SITES + "S3,X,Street 1,1000,Town,BE,200,copper\n",
-            ["row 4", "field 'bandwidth_mbps'", "copper is sold up to 100 Mbps"],
-        ),
-        (
             GOOD_SITES + "S3,,Street 1,1000,Town,BE,100,fiber\n",
             ["row 4", "field 'name'", "is empty"],
         ),

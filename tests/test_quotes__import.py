@@ -180,17 +180,9 @@ BAD_ROWS = [
         ("S-00001", "telekom", "firm", 1, 1, "EUR", "2026-11-30"),
         "valid_until",
     ),
-    (
-        "100x the list price",
-        ("S-00001", "telekom", "firm", 42000, 1, "EUR", "2027-01-01"),
-        "monthly_cost",
-    ),
-    (
-        "one-off far above list",
-        ("S-00001", "telekom", "firm", 1, 9e6, "EUR", "2027-01-01"),
-        "one_off_cost",
-    ),
 ]
+"""A cost far above the list price is not here: it is an outlier, imported and waiting for
+a person (tests/test_intake__findings.py), unless rules/price_list.yaml makes it a problem."""
 
 
 @pytest.mark.parametrize(("case", "bad", "field"), BAD_ROWS, ids=[c[0] for c in BAD_ROWS])

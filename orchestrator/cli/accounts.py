@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from orchestrator.cli.intake import DryRunOption, ProblemsOption
 from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import InputError
@@ -207,15 +208,26 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         file: Annotated[Path, typer.Argument(help="Account CSV: name,tier[,parent,country,...]")],
         by: ByOption = None,
         as_json: JsonOption = False,
+        dry_run: DryRunOption = False,
+        problems: ProblemsOption = None,
     ) -> None:
         """Create and update accounts from a CSV file, all rows or none (management or an admin)."""
-        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.cli.commanding import command, upload
+        from orchestrator.cli.intake import run_import
         from orchestrator.core.commands import ImportAccounts
 
-        sent = command(ImportAccounts, file=upload(file), by=by)
-        data = run(get_context, sent, typed=file)
-        data["file"] = str(file)  # the file as the user named it
-        emit(data, as_json, _print_account_import)
+        sent = command(ImportAccounts, file=upload(file), dry_run=dry_run, by=by)
+        run_import(
+            get_context,
+            sent,
+            file,
+            as_json=as_json,
+            problems=problems,
+            human=lambda result, _: (
+                console.print(esc(result["message"])) if dry_run else _print_account_import(result)
+            ),
+            extra={"file": str(file)},  # the file as the user named it
+        )
 
     @account_app.command("competitor")
     def account_competitor(

@@ -96,22 +96,48 @@ JSON_HELP = "Print the result as JSON"
 def opportunity_create(
     file: Path = typer.Argument(..., help="Opportunity YAML"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file; create nothing"),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Write every finding to this CSV (file,row,field,value,...)"
+    ),
 ) -> None:
     """Create an opportunity from a YAML file and print its id."""
+    from orchestrator.cli.intake import run_import
     from orchestrator.core.commands import CreateOpportunity
 
-    run_command(CreateOpportunity(file=upload(file)), as_json, typed=file)
+    def human(result: dict[str, Any], _: str | None) -> None:
+        show_result(result, False)
+
+    sent = CreateOpportunity(file=upload(file), dry_run=dry_run)
+    run_import(get_context, sent, file, as_json=as_json, problems=problems, human=human)
 
 
 @sites_app.command("import")
 def sites_import(
-    opportunity: str, file: Path, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
+    opportunity: str,
+    file: Path,
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what it would do; change nothing"
+    ),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Write every finding to this CSV (file,row,field,value,...)"
+    ),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help="The .xlsx sheet (default: the first visible one)"
+    ),
 ) -> None:
-    """Import a sites CSV (refused whole if any row is wrong)."""
+    """Import a sites .csv or .xlsx: a malformed row refuses the file; a site asking more
+    than its access carries is imported as an exception (a design task)."""
+    from orchestrator.cli.intake import print_sites_import, run_import
     from orchestrator.core.commands import ImportSites
 
-    sent = command(ImportSites, opportunity=opportunity, file=upload(file))
-    run_command(sent, as_json, typed=file)
+    sent = command(
+        ImportSites, opportunity=opportunity, file=upload(file), dry_run=dry_run, sheet=sheet
+    )
+    run_import(
+        get_context, sent, file, as_json=as_json, problems=problems, human=print_sites_import
+    )
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -365,6 +391,7 @@ def _register_plugins() -> None:
     for module_name in (
         "orchestrator.cli.people",
         "orchestrator.cli.documents",
+        "orchestrator.cli.intake",
         "orchestrator.cli.production",
         "orchestrator.cli.edits",
         "orchestrator.cli.rfp",

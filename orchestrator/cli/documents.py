@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.cli.intake import DryRunOption, ProblemsOption
 from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
 
@@ -90,14 +91,31 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             typer.Option("--by", help="Who imports (default: you; others: admins, recorders)."),
         ] = None,
         as_json: JsonOption = False,
+        dry_run: DryRunOption = False,
+        problems: ProblemsOption = None,
     ) -> None:
-        """Import a provider quote file: all rows or none; firm quotes supersede budgetary."""
-        from orchestrator.cli.commanding import command, run, upload
+        """Import a provider quote file: a malformed row refuses it; a quote far from the list
+        price is imported as an outlier waiting for bid quotes accept|requote."""
+        from orchestrator.cli.commanding import command, upload
+        from orchestrator.cli.intake import run_import
         from orchestrator.core.commands import ImportQuotes
 
-        sent = command(ImportQuotes, opportunity=opportunity, file=upload(file), by=by)
-        result = run(get_context, sent, typed=file)
-        emit({**result, "file": str(file)}, as_json, _print_quote_import)
+        sent = command(
+            ImportQuotes, opportunity=opportunity, file=upload(file), by=by, dry_run=dry_run
+        )
+
+        def human(result: Result, problems_file: str | None) -> None:
+            _print_quote_import({**result, "problems_file": problems_file})
+
+        run_import(
+            get_context,
+            sent,
+            file,
+            as_json=as_json,
+            problems=problems,
+            human=human,
+            extra={"file": str(file)},
+        )
 
     @quotes_app.command("status")
     def quotes_status(
@@ -209,6 +227,8 @@ def _print_qrf(result: Result) -> None:
 
 
 def _print_quote_import(result: Result) -> None:
+    from orchestrator.cli.render import finding_lines
+
     ref = result["opportunity"]
     if result["already_imported"]:
         console.print(
@@ -217,6 +237,12 @@ def _print_quote_import(result: Result) -> None:
             f"{result['content_hash'][:12]}); nothing imported",
             highlight=False,
         )
+        return
+    if result.get("dry_run"):
+        console.print(f"{ref}: {esc(result['message'])}", highlight=False)
+    for line in finding_lines(result, result.get("problems_file")):
+        console.print(esc(line), highlight=False, soft_wrap=True)
+    if result.get("dry_run"):
         return
     console.print(
         f"{ref}: imported {result['imported']} quote(s) "

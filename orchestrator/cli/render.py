@@ -7,7 +7,7 @@ standard library only: the thin client imports this and nothing heavier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -16,9 +16,10 @@ def result_lines(data: dict[str, Any]) -> list[str]:
     command = str(data.get("command") or "")
     ref = data.get("opportunity")
     if command == "opportunity.create":
-        return [str(ref)]
+        return [str(ref)] if ref else [str(data.get("message") or "")]
     if command == "sites.import":
-        return [f"imported {data.get('count')} sites into {ref}"]
+        message = data.get("message") or f"imported {data.get('count')} sites into {ref}"
+        return [str(message), *finding_lines(data)]
     if command in ("advance", "strategy"):
         lines = [f"{ref}: {data.get('message')}"]
         if command == "advance" and data.get("waiting_for"):
@@ -32,6 +33,35 @@ def result_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"{ref}: {carried['waiting']}")
     elif carried.get("continued"):
         lines.append(f"continued: {carried['continued']}")
+    return lines
+
+
+FINDINGS_SHOWN = 20
+"""An import's findings printed on screen; the rest are counted (all: --problems FILE.csv)."""
+
+
+def finding_lines(data: Mapping[str, Any], problems_file: str | None = None) -> list[str]:
+    """An import's findings: the first `FINDINGS_SHOWN`, then how many more and where."""
+    findings = data.get("findings") or []
+    lines = []
+    for f in findings[:FINDINGS_SHOWN]:
+        where = [str(f.get("file") or "")]
+        if f.get("row") is not None:
+            where.append(f"row {f['row']}")
+        if f.get("field"):
+            where.append(f"field '{f['field']}'")
+        owner = f" ({f['owner_role']})" if f.get("owner_role") else ""
+        lines.append(f"{f['kind']}{owner}: {', '.join(where)}: {f['message']}")
+    rest = len(findings) - FINDINGS_SHOWN
+    if rest > 0:
+        listed = (
+            f"all {len(findings):,} in {problems_file}"
+            if problems_file
+            else "every one: --problems FILE.csv"
+        )
+        lines.append(f"… and {rest:,} more ({listed})")
+    elif problems_file and findings:
+        lines.append(f"all {len(findings):,} in {problems_file}")
     return lines
 
 
@@ -63,6 +93,17 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         mark = "done" if criterion["holds"] else "open"
         lines.append(f"{mark}: {criterion['text']}")
     lines += [f"blocked: {block}" for block in data.get("blocked_by") or []]
+    exceptions = data.get("exceptions") or {}
+    if exceptions.get("open_count"):
+        lines.append(
+            f"exceptions: {exceptions['open_count']:,} open, {exceptions['resolved']:,} of "
+            f"{exceptions['total']:,} resolved (the design freeze waits for them)"
+        )
+        for item in exceptions.get("open") or []:
+            lines.append(f"exception ({item['owner_role']}): {item['text']}")
+        more = exceptions["open_count"] - len(exceptions.get("open") or [])
+        if more > 0:
+            lines.append(f"exception: … and {more:,} more (bid status --json)")
     for area, state in (data.get("approvals") or {}).items():
         lines.append(f"approval {area}: {state}")
     for milestone in data.get("next_milestones") or []:

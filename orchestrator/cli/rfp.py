@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from orchestrator.cli.intake import DryRunOption, ProblemsOption
 from orchestrator.cli.output import Result, emit, esc, print_json, table
 from orchestrator.context import Context
 
@@ -80,9 +81,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = None,
         by: ByOption = None,
         as_json: JsonOption = False,
+        dry_run: DryRunOption = False,
+        problems: ProblemsOption = None,
     ) -> None:
         """Import the requirements of the customer's questionnaire (all rows or none)."""
-        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.cli.commanding import command, upload
+        from orchestrator.cli.intake import run_import
         from orchestrator.core.commands import ImportRfp
 
         sent = command(
@@ -91,9 +95,19 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             file=upload(file),
             sheet=sheet,
             columns=_columns(column),
+            dry_run=dry_run,
             by=by,
         )
-        emit(run(get_context, sent, typed=file), as_json, _print_import)
+        run_import(
+            get_context,
+            sent,
+            file,
+            as_json=as_json,
+            problems=problems,
+            human=lambda result, _: (
+                console.print(esc(result["message"])) if dry_run else _print_import(result)
+            ),
+        )
 
     @rfp_app.command("status")
     def rfp_status(
@@ -291,25 +305,42 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = False,
         by: ByOption = None,
         as_json: JsonOption = False,
+        dry_run: DryRunOption = False,
+        problems: ProblemsOption = None,
     ) -> None:
         """Add or update library answers (the same id updates); all entries or none."""
-        from orchestrator.cli.commanding import command, run, upload
+        from orchestrator.cli.commanding import command, upload
+        from orchestrator.cli.intake import run_import
         from orchestrator.core.commands import ImportLibrary
         from orchestrator.errors import InputError
 
         if (file is None) == (not starter):
             raise InputError("give a FILE or --starter", field="file")
-        sent = command(ImportLibrary, file=upload(file) if file else None, starter=starter, by=by)
-        answer = run(get_context, sent, typed=file)
-        if file is not None:
-            answer["file"] = str(file)  # the file as the user named it
-        emit(
-            answer,
-            as_json,
-            lambda r: console.print(
+        sent = command(
+            ImportLibrary,
+            file=upload(file) if file else None,
+            starter=starter,
+            dry_run=dry_run,
+            by=by,
+        )
+
+        def human(r: dict[str, Any], _: str | None) -> None:
+            if r.get("message", "").endswith("(dry run: nothing changed)"):
+                console.print(esc(r["message"]))
+                return
+            console.print(
                 f"answer library: {r['added']} added, {r['updated']} updated, "
                 f"{r['unchanged']} unchanged from {esc(Path(r['file']).name)}"
-            ),
+            )
+
+        run_import(
+            get_context,
+            sent,
+            file or Path("answer_library.yaml"),
+            as_json=as_json,
+            problems=problems,
+            human=human,
+            extra={"file": str(file)} if file is not None else None,  # as the user named it
         )
 
     @library_app.command("export")

@@ -40,8 +40,16 @@ class Shape:
 
 
 SHAPES: dict[tuple[str, ...], Shape] = {
-    ("opportunity", "create"): Shape("opportunity.create", ("file",), files=("file",)),
-    ("sites", "import"): Shape("sites.import", ("opportunity", "file"), files=("file",)),
+    ("opportunity", "create"): Shape(
+        "opportunity.create", ("file",), flags={"--dry-run": "dry_run"}, files=("file",)
+    ),
+    ("sites", "import"): Shape(
+        "sites.import",
+        ("opportunity", "file"),
+        {"--sheet": "sheet"},
+        {"--dry-run": "dry_run"},
+        files=("file",),
+    ),
     ("advance",): Shape("advance", ("opportunity",), {"--by": "by"}),
     ("decide",): Shape(
         "decide",
@@ -67,6 +75,10 @@ SHAPES: dict[tuple[str, ...], Shape] = {
     ("strategy",): Shape("strategy", ("opportunity", "text"), {"--by": "by"}),
 }
 """The pipeline's commands the thin client sends to the JSON API."""
+
+IN_PROCESS_OPTIONS = frozenset({"--problems"})
+"""Options of those commands the thin client does not parse, so that a line with one runs in
+this process: `--problems FILE.csv` writes the caller's own file from the findings."""
 
 QUERIES: dict[tuple[str, ...], tuple[str, ...]] = {("status",): ("opportunity",), ("list",): ()}
 

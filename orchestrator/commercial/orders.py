@@ -220,6 +220,9 @@ def check_site_fields(fields: dict[str, Any], rules: SiteRules, where: str = "")
     if verdict.problems:
         field_name, message = verdict.problems[0]
         raise InputError(f"{where}{message}", field=field_name)
+    if verdict.exceptions:  # a MACD orders what it names: no design task can answer it later
+        found = verdict.exceptions[0]
+        raise InputError(f"{where}{found.message}", field=found.field)
     return {**fields, **verdict.values}
 
 

@@ -40,6 +40,9 @@ class QrfLine:
     contact_name: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
+    customer_asked: str | None = None
+    """What the customer asked when we propose another access ("copper 200 Mbit/s"): the
+    carrier quotes `access` and `bandwidth_mbps`, and knows what the site has today."""
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class QrfLine:
             "access": self.access,
             "service": self.service,
             "requested": self.requested,
+            "customer_asked": self.customer_asked or "",
         }
 
 
@@ -120,6 +124,14 @@ class QrfPlan:
         ]
 
 
+def customer_asked(site: object) -> str | None:
+    """What the customer asked for a site we offer an alternative for, else None."""
+    access = getattr(site, "asked_access", None)
+    if access is None:
+        return None
+    return f"{access} {getattr(site, 'asked_bandwidth_mbps', None) or '?'} Mbit/s"
+
+
 def plan_qrfs(sites: Sequence[Site], quotes: dict[str, Quote], catalogue: Catalogue) -> QrfPlan:
     """Group sites per country and provider; BE/NL go in-house; unserved sites are listed."""
     groups: dict[tuple[str, str], list[QrfLine]] = {}
@@ -145,6 +157,7 @@ def plan_qrfs(sites: Sequence[Site], quotes: dict[str, Quote], catalogue: Catalo
             contact_name=getattr(site, "contact_name", None),
             contact_phone=getattr(site, "contact_phone", None),
             contact_email=getattr(site, "contact_email", None),
+            customer_asked=customer_asked(site),
         )
         if catalogue.providers.is_in_house(site.country):
             in_house.setdefault(site.country, []).append(line)

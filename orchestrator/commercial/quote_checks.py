@@ -1,18 +1,30 @@
 """Checks of a quote file against the bid: the provider routed to each site, firm quotes still
 valid, costs that are plausible against the list price. Run after the file's own format checks
 (`orchestrator.intake.quotes`); any problem refuses the whole file, one line per row.
+
+A cost more than `refuse_above_list_ratio` times the list price is the carrier's price, not
+necessarily a typo: rules/price_list.yaml's `quote_checks.kind` makes it an *exception* (the
+quote is imported as an outlier that waits for `bid quotes accept|requote`) or a *problem*.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from orchestrator.commercial.pricing import site_line
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.errors import InputError, InputErrors
+from orchestrator.intake.findings import Finding, Problem
 from orchestrator.intake.quotes import ParsedQuote
 from orchestrator.store.models import Opportunity, QuoteKind, Site
+
+OUTLIER_RULE = "price_list.quote_checks"
+OUTLIER_OWNER = "solution_consultant"
+"""Whose call an outlier quote is: use it, re-design the site or ask again."""
+VALIDITY_RULE = "price_list.quote_validity"
+VALIDITY_OWNER = "sales_support"
+"""Who asks the carrier to hold its price for as long as the offer (or accepts the risk)."""
 
 
 def _too_high(
@@ -33,14 +45,19 @@ def check_quotes(
     *,
     today: date,
     file: str,
-) -> None:
+) -> list[Finding]:
     """Refuse the file (InputErrors) when a row quotes a site its provider is not routed to,
-    is a firm quote that has already expired, or costs more than `refuse_above_list_ratio`
-    times the site's list price (a typo: 100x the list). Expired budgetary quotes pass: they
-    count for nothing and show as expired."""
+    or is a firm quote that has already expired; the outliers (a cost above
+    `refuse_above_list_ratio` times the site's list price, or a quote valid for less than the
+    offer: until the submission deadline plus `offer_valid_days`), which refuse it too when
+    their rule's kind is `problem`. Expired budgetary quotes pass: they count for nothing and show
+    as expired."""
     providers = catalogue.providers
     ratio = catalogue.prices.refuse_above_list_ratio
+    as_problem = catalogue.prices.outlier_kind == "problem"
+    offer_days = catalogue.prices.offer_valid_days
     errors: list[InputError] = []
+    outliers: list[Finding] = []
     for quote in parsed:
         site = sites[quote.site_id]
         routed = providers.routed_provider(site.country, site.access)
@@ -65,22 +82,78 @@ def check_quotes(
                 )
             )
             continue
+        needed = opportunity.submission_deadline + timedelta(days=offer_days)
+        if today <= quote.valid_until < needed:
+            message = (
+                f"the quote is valid until {quote.valid_until.isoformat()}, less than the offer "
+                f"(submitted {opportunity.submission_deadline.isoformat()}"
+                + (f", valid {offer_days} days" if offer_days else "")
+                + ")"
+            )
+            if catalogue.prices.validity_kind == "problem":
+                errors.append(
+                    Problem(
+                        message,
+                        file=file,
+                        row=quote.row,
+                        field="valid_until",
+                        value=quote.valid_until.isoformat(),
+                        rule=VALIDITY_RULE,
+                    )
+                )
+            else:
+                outliers.append(
+                    Finding(
+                        file=file,
+                        row=quote.row,
+                        field="valid_until",
+                        value=quote.valid_until.isoformat(),
+                        kind="exception",
+                        rule=VALIDITY_RULE,
+                        message=f"{message}: accept it or ask again (bid quotes accept|requote)",
+                        site_id=quote.site_id,
+                        owner_role=VALIDITY_OWNER,
+                    )
+                )
+            continue
         price = site_line(opportunity, site, catalogue)
         for name, cost, listed in (
             ("monthly_cost", quote.monthly_cost, price.list_monthly_eur),
             ("one_off_cost", quote.one_off_cost, price.list_one_off_eur),
         ):
             limit = _too_high(cost, quote.currency, listed, catalogue)
-            if limit is not None:
+            if limit is None:
+                continue
+            message = (
+                f"{cost:,.2f} {quote.currency} is more than {ratio:g}x the list price "
+                f"({limit:,.2f} EUR) of site {quote.site_id}"
+            )
+            if as_problem:
                 errors.append(
-                    InputError(
-                        f"{cost:,.2f} {quote.currency} is more than {ratio:g}x the list price "
-                        f"({limit:,.2f} EUR) of site {quote.site_id}: a typo?",
+                    Problem(
+                        f"{message}: a typo?",
                         file=file,
                         row=quote.row,
                         field=name,
+                        value=f"{cost:g}",
+                        rule=OUTLIER_RULE,
                     )
                 )
-                break
+            else:
+                outliers.append(
+                    Finding(
+                        file=file,
+                        row=quote.row,
+                        field=name,
+                        value=f"{cost:g}",
+                        kind="exception",
+                        rule=OUTLIER_RULE,
+                        message=f"{message}: accept it or ask again (bid quotes accept|requote)",
+                        site_id=quote.site_id,
+                        owner_role=OUTLIER_OWNER,
+                    )
+                )
+            break
     if errors:
         raise InputErrors(file, sorted(errors, key=lambda e: e.row or 0))
+    return outliers

@@ -9,6 +9,7 @@ which also decides what the new margin means for governance). Reading and checki
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -49,11 +50,15 @@ def apply_quotes(
     catalogue: Catalogue,
     today: date,
     now: datetime,
+    outliers: Mapping[int, str] | None = None,
 ) -> AppliedQuotes:
     """Insert the quotes and supersede what they replace; the margin before and after.
 
-    Expired quotes (valid_until < today) are imported and reported.
+    Expired quotes (valid_until < today) are imported and reported. `outliers` (by row: why)
+    are imported waiting for a person: the margin counts their sites as unquoted until one
+    is accepted.
     """
+    outliers = outliers or {}
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
     existing = session.exec(
@@ -62,7 +67,11 @@ def apply_quotes(
     live: dict[str, list[Quote]] = {}
     for quote in existing:
         live.setdefault(quote.site_id, []).append(quote)
-    counted = {site_id: max(held, key=quote_rank) for site_id, held in live.items()}
+    counted = {  # an outlier not yet accepted counts as no quote
+        site_id: max(counting, key=quote_rank)
+        for site_id, held in live.items()
+        if (counting := [q for q in held if q.outlier is None])
+    }
     before = compute_margin(opportunity, sites, counted, catalogue)
 
     gone: set[int] = set()  # ids of the stored quotes superseded by this file
@@ -98,6 +107,7 @@ def apply_quotes(
                 "imported_at": now,
                 "provider_reference": item.provider_reference,
                 "delivery_days": item.delivery_days,
+                "outlier": outliers.get(item.row),
             }
         )
     superseded = len(gone)
@@ -112,9 +122,14 @@ def apply_quotes(
     session.execute(insert(Quote), new_rows)
 
     quotes_now: dict[str, QuoteCost] = {
-        site_id: max(held, key=quote_rank) for site_id, held in live.items() if held
+        site_id: max(counting, key=quote_rank)
+        for site_id, held in live.items()
+        if (counting := [q for q in held if q.outlier is None])
     }
     quotes_now.update(fresh)
+    for fresh_quote in parsed:  # an outlier counts as missing until accepted
+        if fresh_quote.row in outliers and fresh.get(fresh_quote.site_id) is fresh_quote:
+            quotes_now.pop(fresh_quote.site_id, None)
     after = compute_margin(opportunity, sites, quotes_now, catalogue)
     session.flush()
     return AppliedQuotes(

@@ -126,6 +126,9 @@ class SiteFacts:
     service: str
     sla_class: str | None = None
     requested_install_date: date | None = None
+    asked_access: str | None = None
+    asked_bandwidth_mbps: int | None = None
+    """What the customer asked, when we offer another access (`bid design propose`)."""
 
 
 def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
@@ -143,6 +146,8 @@ def site_facts(session: Session, opportunity_id: int) -> list[SiteFacts]:
             col(Site.service),
             col(Site.sla_class),
             col(Site.requested_install_date),
+            col(Site.asked_access),
+            col(Site.asked_bandwidth_mbps),
         ).where(col(Site.opportunity_id) == opportunity_id, col(Site.ordered).is_(True))
     ).all()
     return sorted((SiteFacts(*row) for row in rows), key=lambda s: _natural_key(s.site_id))
@@ -165,7 +170,8 @@ class QuoteFacts:
 
 
 def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
-    """`current_quotes` as plain rows: per site, the quote that counts."""
+    """`current_quotes` as plain rows: per site, the quote that counts (an outlier waiting
+    for `bid quotes accept|requote` does not: the margin counts its site as unquoted)."""
     rows = session.execute(
         columns(
             col(Quote.id),
@@ -178,7 +184,9 @@ def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
             col(Quote.valid_until),
             col(Quote.delivery_days),
             col(Quote.provider_reference),
-        ).where(col(Quote.opportunity_id) == opportunity_id, col(Quote.superseded).is_(False))
+        )
+        .where(col(Quote.opportunity_id) == opportunity_id, col(Quote.superseded).is_(False))
+        .where(col(Quote.outlier).is_(None))  # an outlier counts once accepted
     ).all()
     best: dict[str, QuoteFacts] = {}
     for row in rows:
@@ -304,17 +312,21 @@ class QuoteStatusReport:
 def quote_status(
     session: Session, opportunity: Opportunity, catalogue: Catalogue, today: date
 ) -> QuoteStatusReport:
-    """Per ordered site: firm, budgetary, missing or expired; plus the bid margin."""
+    """Per ordered site: firm, budgetary, missing, expired or outlier (waiting for `bid quotes
+    accept|requote`, counted as missing by the margin); plus the bid margin."""
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
     quotes = current_quotes(session, opportunity_id)
-    margin = compute_margin(opportunity, sites, quotes, catalogue)
+    counted = {site_id: q for site_id, q in quotes.items() if q.outlier is None}
+    margin = compute_margin(opportunity, sites, counted, catalogue)
     by_site = {m.site_id: m for m in margin.sites}
     lines = []
     for site in sites:
         quote = quotes.get(site.site_id)
         if quote is None:
             status = "missing"
+        elif quote.outlier is not None:
+            status = "outlier"
         elif quote.valid_until < today:
             status = "expired"
         else:

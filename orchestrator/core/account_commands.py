@@ -37,6 +37,7 @@ class ImportAccounts(Command):
     cli: ClassVar[tuple[str, ...]] = ("account", "import")
     positional: ClassVar[tuple[str, ...]] = ("file",)
     file: FileUpload
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
     by: str | None = By
 
 

@@ -58,6 +58,16 @@ from orchestrator.core.edit_commands import (
     UpdateOpportunity,
     UpdateSites,
 )
+from orchestrator.core.intake_commands import (
+    INTAKE_COMMANDS,
+    AcceptQuote,
+    DesignProposed,
+    FindingOut,
+    ProposeDesign,
+    QuoteDecision,
+    RequoteSite,
+    finding_counts,
+)
 from orchestrator.core.people_commands import (
     PEOPLE_COMMANDS,
     AddPerson,
@@ -99,6 +109,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_UPLOAD_BYTES",
     "REF_PATTERN",
+    "AcceptQuote",
     "AcceptSuggestions",
     "AccountsImported",
     "AddPerson",
@@ -109,9 +120,11 @@ __all__ = [
     "Changed",
     "Command",
     "CompetitorRecorded",
+    "DesignProposed",
     "Document",
     "Edited",
     "FileUpload",
+    "FindingOut",
     "GrantRole",
     "ImportAccounts",
     "ImportLibrary",
@@ -125,6 +138,8 @@ __all__ = [
     "PersonResult",
     "PersonSet",
     "Produced",
+    "ProposeDesign",
+    "QuoteDecision",
     "QuoteRequestsSent",
     "RecordCompetitor",
     "RecordMacd",
@@ -132,6 +147,7 @@ __all__ = [
     "RemoveSites",
     "RenderDocuments",
     "RenewalsScanned",
+    "RequoteSite",
     "Result",
     "RevokeRole",
     "RfpAnswered",
@@ -153,6 +169,7 @@ __all__ = [
     "TokenIssued",
     "UpdateOpportunity",
     "UpdateSites",
+    "finding_counts",
 ]
 
 
@@ -163,6 +180,7 @@ class CreateOpportunity(Command):
     cli: ClassVar[tuple[str, ...]] = ("opportunity", "create")
     positional: ClassVar[tuple[str, ...]] = ("file",)
     file: FileUpload
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
 
 
 class ImportSites(Command):
@@ -173,6 +191,10 @@ class ImportSites(Command):
     positional: ClassVar[tuple[str, ...]] = ("opportunity", "file")
     opportunity: str = Ref
     file: FileUpload
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
+    sheet: str | None = Field(
+        default=None, max_length=100, description="The .xlsx sheet (default: the first visible)"
+    )
 
 
 class Advance(Command):
@@ -254,6 +276,7 @@ class ImportQuotes(Command):
     positional: ClassVar[tuple[str, ...]] = ("opportunity", "file")
     opportunity: str = Ref
     file: FileUpload
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
     by: str | None = By
 
 
@@ -321,6 +344,7 @@ _TYPED: tuple[type[Command], ...] = (
     *PEOPLE_COMMANDS,
     *ACCOUNT_COMMANDS,
     *DOCUMENT_COMMANDS,
+    *INTAKE_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -352,6 +376,10 @@ class SitesImported(Result):
 
     count: int
     warnings: list[str] = Field(default_factory=list)
+    dry_run: bool = False
+    findings: list[FindingOut] = Field(default_factory=list)
+    """Every exception taken (design tasks), one per site and rule."""
+    counts: dict[str, int] = Field(default_factory=dict)
 
 
 class QuotesImported(Result):
@@ -371,6 +399,10 @@ class QuotesImported(Result):
     answered_requests: list[Any] = Field(default_factory=list)
     open_criteria: list[Any] = Field(default_factory=list)
     change: dict[str, Any] | None = None
+    dry_run: bool = False
+    findings: list[FindingOut] = Field(default_factory=list)
+    """Every outlier taken (waiting for bid quotes accept|requote)."""
+    counts: dict[str, int] = Field(default_factory=dict)
 
 
 RESULTS: dict[str, type[Result]] = {
@@ -389,5 +421,6 @@ RESULTS: dict[str, type[Result]] = {
     **{command.name: result for command, result in PEOPLE_COMMANDS.items()},
     **{command.name: result for command, result in ACCOUNT_COMMANDS.items()},
     **{command.name: result for command, result in DOCUMENT_COMMANDS.items()},
+    **{command.name: result for command, result in INTAKE_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""

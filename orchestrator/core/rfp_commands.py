@@ -27,6 +27,7 @@ class ImportRfp(Command):
     file: FileUpload
     sheet: str | None = Field(default=None, max_length=200)
     columns: dict[str, str] = Field(default_factory=dict, max_length=20)
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
     by: str | None = By
 
 
@@ -74,6 +75,7 @@ class ImportLibrary(Command):
     positional: ClassVar[tuple[str, ...]] = ("file",)
     file: FileUpload | None = None
     starter: bool = False
+    dry_run: bool = Field(default=False, description="Report what would happen; change nothing")
     by: str | None = By
 
     @model_validator(mode="after")

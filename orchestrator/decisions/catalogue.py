@@ -141,8 +141,17 @@ class PriceList:
     services: dict[str, dict[str, tuple[PriceBand, ...]]]
     per_bid: dict[str, BidPrice] = field(default_factory=dict)
     refuse_above_list_ratio: float = DEFAULT_REFUSE_ABOVE_LIST_RATIO
-    """A supplier cost above this many times the site's list price is refused as a typo."""
+    """A supplier cost above this many times the site's list price is an outlier."""
     currency: str = "EUR"
+    outlier_kind: str = "exception"
+    """What a cost above the ratio is: a `problem` refuses the quote file, an `exception` is
+    imported and waits for `bid quotes accept|requote` (quote_checks.kind)."""
+    above_sold_kind: str = "exception"
+    """What a site asking more than the top band sells is (site_checks.above_sold.kind)."""
+    offer_valid_days: int = 0
+    """How long after the submission deadline the offer holds: a quote valid for less is
+    flagged (quote_checks.offer_valid_days), as `validity_kind` says."""
+    validity_kind: str = "exception"
 
     def _bands(self, service: str, access: str) -> tuple[PriceBand, ...]:
         by_access = self.services.get(service, {})
@@ -177,6 +186,8 @@ class Catalogue:
     """Overrides of the bundled postcode formats (`orchestrator.intake.addresses`)."""
     access_limits: dict[str, int] = field(default_factory=dict)
     """The most Mbit/s each access type plausibly carries to a site."""
+    access_limit_kind: str = "exception"
+    """What a site above its access type's limit is (rules/access_limits.yaml `kind`)."""
 
     def access_limit(self, access: str) -> int | None:
         return self.access_limits.get(access)
@@ -372,9 +383,35 @@ def load_price_list(path: Path) -> PriceList:
     )
     if ratio <= 1:
         raise RuleLoadError(f"{path}: quote_checks.refuse_above_list_ratio must be above 1")
+    site_checks = data.get("site_checks") or {}
+    if not isinstance(site_checks, dict):
+        raise RuleLoadError(f"{path}: 'site_checks' must be a mapping")
+    above_sold = site_checks.get("above_sold") or {}
+    if not isinstance(above_sold, dict):
+        raise RuleLoadError(f"{path}: 'site_checks.above_sold' must be a mapping")
     return PriceList(
-        contract_months=months, services=services, per_bid=per_bid, refuse_above_list_ratio=ratio
+        contract_months=months,
+        services=services,
+        per_bid=per_bid,
+        refuse_above_list_ratio=ratio,
+        outlier_kind=finding_kind(checks.get("kind", "exception"), path, "quote_checks.kind"),
+        offer_valid_days=_int(
+            checks.get("offer_valid_days", 0), path, "quote_checks.offer_valid_days"
+        ),
+        validity_kind=finding_kind(
+            checks.get("validity_kind", "exception"), path, "quote_checks.validity_kind"
+        ),
+        above_sold_kind=finding_kind(
+            above_sold.get("kind", "exception"), path, "site_checks.above_sold.kind"
+        ),
     )
+
+
+def finding_kind(value: object, path: Path, where: str) -> str:
+    """A rule's `kind`: `problem` (refuses the file) or `exception` (a person decides)."""
+    if value not in ("problem", "exception"):
+        raise RuleLoadError(f"{path}: {where} must be problem or exception, not {value!r}")
+    return str(value)
 
 
 def load_address_formats(path: Path) -> dict[str, AddressFormat]:
@@ -397,6 +434,11 @@ def load_address_formats(path: Path) -> dict[str, AddressFormat]:
             compiled, _str(spec.get("example"), path, f"countries.{country}.example")
         )
     return formats
+
+
+def load_access_limit_kind(path: Path) -> str:
+    """What a site above its access type's limit is: `kind` of rules/access_limits.yaml."""
+    return finding_kind(_load_yaml(path).get("kind", "exception"), path, "kind")
 
 
 def load_access_limits(path: Path) -> dict[str, int]:
@@ -426,6 +468,7 @@ def load_catalogue(rules_dir: Path) -> Catalogue:
         prices=load_price_list(rules_dir / "price_list.yaml"),
         address_formats=load_address_formats(rules_dir / "address_formats.yaml"),
         access_limits=load_access_limits(rules_dir / "access_limits.yaml"),
+        access_limit_kind=load_access_limit_kind(rules_dir / "access_limits.yaml"),
     )
 
 

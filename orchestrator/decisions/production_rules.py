@@ -42,6 +42,7 @@ MEASURES: dict[str, str] = {
     "governance_verdict": "1 unless the governance table refuses the priced deal outright",
     "service_strategy": "1 once the service strategy is chosen explicitly (bid service-strategy)",
     "rfp_mandatory_answered": "mandatory questionnaire requirements answered, of all mandatory",
+    "exceptions_resolved": "intake exceptions (design tasks, outlier quotes) resolved, of all",
 }
 """Every measure an exit criterion may name; the bid layer counts each (a test checks)."""
 

@@ -39,12 +39,14 @@ QRF_COLUMNS = ("qrf_reference", "reply_by", "contract_months")
 QRF_CSV_COLUMNS = (
     *SITE_COLUMNS,
     *OPTIONAL_SITE_COLUMNS,
+    "customer_asked",
     *QRF_COLUMNS,
     *QUOTE_COLUMNS[1:],
     *OPTIONAL_QUOTE_COLUMNS,
 )
-"""A QRF's CSV: the site as imported (with its SLA class, interface, resilience, install
-date and contact), the QRF's reference, reply-by date and contract term, then the quote
+"""A QRF's CSV: the site as designed (with its SLA class, interface, resilience, install
+date and contact; `customer_asked` when we propose another access than the customer asked),
+the QRF's reference, reply-by date and contract term, then the quote
 columns the carrier fills in, so the filled-in file imports again with `bid quotes import`."""
 UNSOURCED_COLUMNS = (*SITE_COLUMNS, *OPTIONAL_SITE_COLUMNS, "problem")
 SERVICE_LABELS = text.SERVICE_LABELS

@@ -92,6 +92,38 @@ def deal_from_rows(session: Session, opportunity: Opportunity, catalogue: Catalo
     )
 
 
+OFFERED_ALTERNATIVE = "offered alternative"
+"""How the proposal and the compliance matrix mark a site we offer another access for."""
+
+
+def alternative_rows(sites: Sequence[SiteFacts]) -> list[dict[str, Any]]:
+    """One compliance-matrix row per site where we offer another access than asked: what the
+    customer asked, and what we offer instead (`bid design propose`)."""
+    rows = []
+    for site in sites:
+        if not site.asked_access:
+            continue
+        asked = ACCESS_LABELS.get(site.asked_access, site.asked_access)
+        offered = ACCESS_LABELS.get(site.access, site.access)
+        rows.append(
+            {
+                "id": clean(f"SITE {site.site_id}"),
+                "section": "Sites",
+                "text": clean(
+                    f"Site {site.site_id} ({site.city}): {asked} at "
+                    f"{site.asked_bandwidth_mbps} Mbit/s"
+                ),
+                "mandatory": "",
+                "compliance": OFFERED_ALTERNATIVE.capitalize(),
+                "answer": clean(
+                    f"We offer {offered} at {site.bandwidth_mbps} Mbit/s: {asked} does not "
+                    f"carry {site.asked_bandwidth_mbps} Mbit/s at this site."
+                ),
+            }
+        )
+    return rows
+
+
 def compliance_rows(session: Session, opportunity_id: int) -> list[dict[str, Any]]:
     """The compliance matrix: every requirement with our compliance and answer."""
     rows = session.exec(
@@ -166,7 +198,8 @@ def proposal_context(
                 "city": clean(site.city),
                 "country": site.country,
                 "service": SERVICE_LABELS.get(site.service, site.service),
-                "access": ACCESS_LABELS.get(site.access, site.access),
+                "access": ACCESS_LABELS.get(site.access, site.access)
+                + (f" ({OFFERED_ALTERNATIVE})" if site.asked_access else ""),
                 "bandwidth_mbps": site.bandwidth_mbps,
                 "sla": sla.name.title(),
                 "monthly": money(fx.from_eur(line.monthly_eur)) if line.priced else ON_REQUEST,
@@ -214,7 +247,7 @@ def proposal_context(
                                                       "transition", "assumptions"))  # fmt: skip
     if any(rfp_rules.asks_for_service_levels(r["text"]) for r in requirements):
         present.add("service_levels")
-    if requirements:
+    if requirements or any(site.asked_access for site in sites):
         present.add("compliance")
 
     names = {p.id: p.name for p in catalogue.providers.providers}
@@ -350,7 +383,7 @@ def proposal_context(
                 for label in (*COMPLIANCE_LABELS.values(), "Open")
                 if compliance_counts[label]
             ),
-            "rows": requirements,
+            "rows": requirements + alternative_rows(sites),
         },
         "assumptions": assumptions,
     }

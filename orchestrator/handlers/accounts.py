@@ -26,6 +26,13 @@ def _import(ctx: Context, command: c.ImportAccounts, actor: str, runner: FlowRun
     name = command.file.filename
     with uploaded(command.file) as path:
         rows = parse_accounts(path, load_portfolio_rules(ctx.settings.rules_dir))
+        if command.dry_run:
+            return c.AccountsImported(
+                command=command.name,
+                message=f"{len(rows)} account row(s) read (dry run: nothing changed)",
+                file=name,
+                counts={"rows": len(rows), "created": 0, "updated": 0, "tier_changes": 0},
+            )
         done = import_accounts(ctx, rows, file=name, actor=actor)
     return c.AccountsImported(
         command=command.name,

@@ -41,6 +41,7 @@ def _updates(ctx: Context, ref: str, path: Path) -> SiteDelta:
         updates.file,
         updated=[(u.site, u.changed) for u in updates.updates],
         warnings=updates.warnings,
+        exceptions=updates.exceptions,
     )
 
 
@@ -58,7 +59,9 @@ def _additions(ctx: Context, ref: str, path: Path) -> SiteDelta:
     read = read_sites(
         path, existing_ids=current_sites(ctx, ref), rules=_rules(ctx), delivery=_delivery(ctx)
     )
-    return SiteDelta(str(path), added=read.sites, warnings=read.warnings)
+    return SiteDelta(
+        str(path), added=read.sites, warnings=read.warnings, exceptions=read.exceptions
+    )
 
 
 def edited(name: str, result: EditResult) -> dict[str, Any]:

@@ -12,9 +12,10 @@ through the bid's services; `orchestrator.pipeline.dispatch` drains the effects 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from orchestrator.bid.facts import StepResult
 from orchestrator.context import Context
 from orchestrator.core import commands as c
 from orchestrator.errors import InputError, InputErrors, NotFound
+from orchestrator.intake.findings import Finding, Problem
 from orchestrator.runtime.runner import FlowRunner
 from orchestrator.store.models import Person
 
@@ -80,12 +82,36 @@ def renamed(error: InputError, path: str, name: str) -> InputError:
     """`error` with the file `path` called `name` (the door shows the name its user knows)."""
     if isinstance(error, InputErrors):
         problems = [renamed(problem, path, name) for problem in error.problems]
-        return InputErrors(_rename(error.file, path, name) or name, problems, outcome=error.outcome)
+        again = InputErrors(
+            _rename(error.file, path, name) or name, problems, outcome=error.outcome
+        )
+        again.also = tuple(
+            replace(f, file=name) if isinstance(f, Finding) and f.file == path else f
+            for f in error.also
+        )
+        return again
     if type(error) in (InputError, NotFound) and error.file:
         return type(error)(
             error.detail, file=_rename(error.file, path, name), row=error.row, field=error.field
         )
+    if isinstance(error, Problem) and error.file:
+        return Problem(
+            error.detail,
+            file=_rename(error.file, path, name),
+            row=error.row,
+            field=error.field,
+            value=error.value,
+            rule=error.rule,
+        )
     return error
+
+
+def findings_out(found: Iterable[Finding], path: Path, name: str) -> list[c.FindingOut]:
+    """An import's findings for its result, naming the file as the caller called it."""
+    return [
+        c.FindingOut(**{**f.as_json(), "file": _rename(f.file, str(path), name) or name})
+        for f in found
+    ]
 
 
 def _rename(file: str | None, path: str, name: str) -> str | None:

@@ -19,6 +19,24 @@ def _import(ctx: Context, command: c.ImportRfp, actor: str, runner: FlowRunner) 
     rules = load_rfp_rules(ctx.settings.rules_dir)
     with uploaded(command.file) as path:
         parsed = parse_questionnaire(path, rules, sheet=command.sheet, columns=command.columns)
+        if command.dry_run:
+            return c.RfpImported(
+                command=command.name,
+                opportunity=command.opportunity,
+                message=f"{len(parsed.requirements)} requirement(s) read (dry run: nothing "
+                "changed)",
+                file=command.file.filename,
+                added=0,
+                updated=0,
+                removed=0,
+                kept_answers=0,
+                mandatory=sum(1 for r in parsed.requirements if r.mandatory),
+                section_headings=0,
+                already_imported=False,
+                sheet=parsed.sheet,
+                header_row=parsed.header_row,
+                requirements=len(parsed.requirements),
+            )
         done = import_questionnaire(ctx, command.opportunity, parsed, actor=actor)
     data = done.to_json()
     return c.RfpImported(
@@ -72,6 +90,16 @@ def _library(ctx: Context, command: c.ImportLibrary, actor: str, runner: FlowRun
     else:
         with uploaded(command.file) as path:
             entries, name = parse_library(path, today), command.file.filename
+    if command.dry_run:
+        return c.LibraryImported(
+            command=command.name,
+            message=f"{len(entries)} entries read (dry run: nothing changed)",
+            file=name,
+            entries=len(entries),
+            added=0,
+            updated=0,
+            unchanged=0,
+        )
     done = import_library(ctx, entries, by=actor)
     return c.LibraryImported(
         command=command.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -27,11 +27,14 @@ from pydantic import (
 
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.countries import COUNTRY_CODES
-from orchestrator.intake.files import csv_rows, load_yaml
+from orchestrator.intake.files import MAX_CSV_BYTES, load_yaml
+from orchestrator.intake.findings import FORMAT_RULE, Finding, Problem
 from orchestrator.intake.limits import date_within, sites_within
 from orchestrator.intake.people import EMAIL_PATTERN, MAX_EMAIL, MAX_NAME, SLACK_USER_ID_PATTERN
+from orchestrator.intake.sheets import Table, csv_table
 from orchestrator.intake.site_checks import (
     CONTACT_COLUMNS,
+    SiteException,
     SiteRules,
     check_site,
     unknown_format_warning,
@@ -285,6 +288,7 @@ class SiteRow:
     site: SiteSpec | None
     problems: list[InputError]
     unknown_postcode_format: bool = False
+    exceptions: tuple[SiteException, ...] = ()
 
 
 def site_row(
@@ -367,7 +371,7 @@ def site_row(
         contact_email=verdict.values["contact_email"],
         **delivery_values,
     )
-    return SiteRow(site, [], verdict.unknown_postcode_format)
+    return SiteRow(site, [], verdict.unknown_postcode_format, tuple(verdict.exceptions))
 
 
 _DELIVERY_TOKEN = re.compile(r"^[A-Za-z0-9 ()+./_-]{1,60}$")
@@ -412,24 +416,53 @@ def site_header(
 ) -> list[str]:
     """The header of a sites CSV: every `required` column there, no unknown one."""
     _, header = next(rows, (1, []))
-    header = [column.strip() for column in header]
+    return check_site_header([column.strip() for column in header], name, required, 1)
+
+
+def check_site_header(
+    header: list[str], name: str, required: Iterable[str], row: int = 1
+) -> list[str]:
+    """`header` when it names every `required` column and no unknown one."""
     missing = [column for column in required if column not in header]
     if missing:
-        raise InputError(f"missing column(s): {', '.join(missing)}", file=name, row=1)
-    unknown = [c for c in header if c not in SITE_COLUMNS and c not in OPTIONAL_SITE_COLUMNS]
+        raise InputError(f"missing column(s): {', '.join(missing)}", file=name, row=row)
+    unknown = [c for c in header if c and c not in SITE_COLUMNS and c not in OPTIONAL_SITE_COLUMNS]
     if unknown:
         raise InputError(
-            f"unknown column(s): {', '.join(unknown)}", file=name, row=1, field=unknown[0]
+            f"unknown column(s): {', '.join(unknown)}", file=name, row=row, field=unknown[0]
         )
     return header
 
 
 @dataclass(frozen=True)
 class SitesRead:
-    """A sites CSV read whole: its sites, and the warnings that did not refuse it."""
+    """A sites file read whole: its sites, the warnings that did not refuse it, and the
+    exceptions (plausible sites a person must decide on, imported with them)."""
 
     sites: list[SiteSpec]
     warnings: list[str]
+    exceptions: list[Finding] = field(default_factory=list)
+
+
+_RULE_FILES = {
+    "rules/access_limits.yaml": "access_limits",
+    "rules/price_list.yaml": "price_list.above_sold",
+    "rules/delivery.yaml": "delivery",
+}
+
+
+def _rule_of(message: str) -> str:
+    """The rule a problem's message names (a file under rules/), else the column checks'."""
+    return next((rule for file, rule in _RULE_FILES.items() if file in message), FORMAT_RULE)
+
+
+def _cells_by_column(header: list[str], cells: list[str]) -> dict[str, str]:
+    """A row's cells by column name; a column named twice (a merged header) reads its first."""
+    row: dict[str, str] = {}
+    for column, cell in zip(header, cells, strict=False):
+        if column and column not in row:
+            row[column] = cell
+    return row
 
 
 def read_sites(
@@ -440,41 +473,58 @@ def read_sites(
     max_mbps: Callable[[str, str], int | None] | None = None,
     rules: SiteRules | None = None,
     delivery: Any | None = None,
+    table: Table | None = None,
 ) -> SitesRead:
-    """Read and validate a sites CSV; refuse the whole file when any row is wrong.
+    """Read and validate a sites file — a CSV, or the `table` read from it already (an .xlsx
+    workbook's sheet: `intake.workbooks.read_table`); refuse the whole file when any row has
+    a problem, naming every bad row.
 
     `rules` (from the catalogue) give the postcode overrides, the access types' limits and
-    what the price list sells (`max_mbps(service, access)`: a site above it has no price, so
-    it is refused here rather than priced 0.00 later)."""
+    what the price list sells (`max_mbps(service, access)`); a site above them is an
+    exception (taken, listed in `exceptions`) or a problem, as the rule's `kind` says."""
     name = str(path)
     rules = rules or SiteRules(max_mbps=max_mbps)
-    rows = csv_rows(path)
-    header = site_header(rows, name, SITE_COLUMNS)
+    table = table or csv_table(path, max_bytes=MAX_CSV_BYTES)
+    header = check_site_header(table.header, name, SITE_COLUMNS, table.header_row)
     seen = {site_id: 0 for site_id in existing_ids}
     held = len(seen)
     sites: list[SiteSpec] = []
     problems: list[InputError] = []
+    exceptions: list[Finding] = []
     unknown_formats: dict[str, list[int]] = {}
-    for line, cells in rows:
+    for count, (line, cells) in enumerate(table.rows, start=1):
         if on_row is not None:
             on_row(line)
-        sites_within(held + line - 1, file=name, row=line)  # rows after the header, so far
-        if len(cells) > len(header):
-            problems.append(InputError("more values than columns", file=name, row=line))
+        sites_within(held + count, file=name, row=line)  # rows after the header, so far
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            problems.append(Problem("more values than columns", file=name, row=line))
             continue
-        read = site_row(dict(zip(header, cells, strict=False)), line, name, rules, delivery)
-        problems.extend(read.problems)
+        values = _cells_by_column(header, cells)
+        read = site_row(values, line, name, rules, delivery)
+        problems.extend(
+            Problem(
+                p.detail,
+                file=name,
+                row=p.row,
+                field=p.field,
+                value=(values.get(p.field or "") or "")[:200],
+                rule=_rule_of(p.detail),
+            )
+            for p in read.problems
+        )
         site = read.site
         if site is None:
             continue
         if site.site_id in seen:
             where = f"row {seen[site.site_id]}" if seen[site.site_id] else "already imported"
             problems.append(
-                InputError(
+                Problem(
                     f"duplicate site id '{site.site_id}' ({where})",
                     file=name,
                     row=line,
                     field="site_id",
+                    value=site.site_id,
+                    rule="duplicate_site_id",
                 )
             )
             continue
@@ -482,15 +532,31 @@ def read_sites(
             unknown_formats.setdefault(site.country, []).append(line)
         seen[site.site_id] = line
         sites.append(site)
+        exceptions.extend(
+            Finding(
+                file=name,
+                row=line,
+                field=found.field,
+                value=values.get(found.field, ""),
+                kind="exception",
+                rule=found.rule,
+                message=found.message,
+                site_id=site.site_id,
+                owner_role=found.owner_role,
+            )
+            for found in read.exceptions
+        )
     if problems:
-        raise InputErrors(name, problems)
+        refused = InputErrors(name, problems)
+        refused.also = tuple(exceptions)
+        raise refused
     if not sites:
-        raise InputError("no sites in the file", file=name, row=2)
+        raise InputError("no sites in the file", file=name, row=table.header_row + 1)
     warnings = [
         unknown_format_warning(country, lines, name)
         for country, lines in sorted(unknown_formats.items())
     ]
-    return SitesRead(sites, warnings)
+    return SitesRead(sites, warnings, exceptions)
 
 
 def parse_sites(

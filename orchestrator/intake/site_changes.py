@@ -16,6 +16,7 @@ from typing import Any
 
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows
+from orchestrator.intake.findings import Finding
 from orchestrator.intake.opportunity import SiteSpec, site_header, site_row
 from orchestrator.intake.site_checks import SiteRules, unknown_format_warning
 
@@ -52,6 +53,9 @@ class SiteUpdates:
     file: str
     updates: list[SiteUpdate]
     warnings: list[str] = field(default_factory=list)
+    exceptions: list[Finding] = field(default_factory=list)
+    """Sites that now ask more than their access carries or the price list sells: changed,
+    and each a design task (`bid.intake_tasks`)."""
 
 
 def _as_cells(site: SiteSpec) -> dict[str, str]:
@@ -81,6 +85,7 @@ def read_site_updates(
         )
     updates: list[SiteUpdate] = []
     problems: list[InputError] = []
+    exceptions: list[Finding] = []
     seen: dict[str, int] = {}
     unknown_formats: dict[str, list[int]] = {}
     for line, cells in rows:
@@ -117,6 +122,20 @@ def read_site_updates(
             unknown_formats.setdefault(read.site.country, []).append(line)
         if changed:
             updates.append(SiteUpdate(line, read.site, changed))
+            exceptions.extend(
+                Finding(
+                    file=name,
+                    row=line,
+                    field=found.field,
+                    value=merged.get(found.field, ""),
+                    kind="exception",
+                    rule=found.rule,
+                    message=found.message,
+                    site_id=read.site.site_id,
+                    owner_role=found.owner_role,
+                )
+                for found in read.exceptions
+            )
     if problems:
         raise InputErrors(name, problems, outcome="nothing changed")
     if not updates:
@@ -125,7 +144,7 @@ def read_site_updates(
         unknown_format_warning(country, lines, name)
         for country, lines in sorted(unknown_formats.items())
     ]
-    return SiteUpdates(name, updates, warnings)
+    return SiteUpdates(name, updates, warnings, exceptions)
 
 
 def read_site_removals(path: Path, existing: Mapping[str, SiteSpec]) -> list[str]:

@@ -431,6 +431,11 @@ class Site(SQLModel, table=True):
     """The handover interface; None: the default for the bandwidth (rules/delivery.yaml)."""
     resilience: str | None = None
     """single, dual_path, ... (rules/delivery.yaml); None: the default."""
+    # an offered alternative (bid design propose): `access` and `bandwidth_mbps` then hold
+    # what we propose — what is quoted, priced and ordered — and these what the customer asked
+    asked_access: str | None = None
+    asked_bandwidth_mbps: int | None = None
+    proposal_reason: str | None = None
 
 
 class Quote(SQLModel, table=True):
@@ -449,6 +454,9 @@ class Quote(SQLModel, table=True):
     """The carrier's own quote reference (ordering quotes it back)."""
     delivery_days: int | None = None
     """Working days from order to delivery, as the carrier quoted them."""
+    outlier: str | None = None
+    """Why the cost is an outlier (far from the list price) while no one has accepted it
+    (bid quotes accept|requote): until then the margin counts the site as unquoted."""
 
 
 class QuoteImport(SQLModel, table=True):

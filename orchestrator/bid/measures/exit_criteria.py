@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.measures.deal import Deal, governance_decision_for, load_deal
+from orchestrator.bid.measures.intake_tasks import exception_count, open_summary
 from orchestrator.context import Context
 from orchestrator.decisions.production_rules import ExitCriterion, load_exit_rules
 from orchestrator.ports import Decision
@@ -189,6 +190,12 @@ def _rfp_mandatory_answered(view: _View) -> Count:
     return Count(len(rows) - len(open_ids), len(rows), detail)
 
 
+def _exceptions_resolved(view: _View) -> Count:
+    """Intake exceptions resolved (bid design propose, bid quotes accept|requote), of all."""
+    count = exception_count(view.session, view.opportunity)
+    return Count(count.resolved, count.total, open_summary(count))
+
+
 MEASURES: dict[str, Callable[[_View], Count]] = {
     "sites_sourced": _sites_sourced,
     "qrfs_sent": _qrfs_sent,
@@ -201,6 +208,7 @@ MEASURES: dict[str, Callable[[_View], Count]] = {
     "governance_verdict": _governance_verdict,
     "service_strategy": _service_strategy,
     "rfp_mandatory_answered": _rfp_mandatory_answered,
+    "exceptions_resolved": _exceptions_resolved,
 }
 """How each measure named in rules/production_exit.yaml is counted."""
 

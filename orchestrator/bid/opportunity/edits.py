@@ -23,6 +23,11 @@ from sqlmodel import Session, col, select
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.measures import planning
 from orchestrator.bid.measures.deal import load_deal
+from orchestrator.bid.measures.intake_tasks import (
+    SITE_EXCEPTION,
+    close_exception_tasks,
+    open_exception_tasks,
+)
 from orchestrator.bid.opportunity.onboarding import site_row_of
 from orchestrator.bid.producing.changes import Change, ChangeOutcome, apply_change, check_allowed
 from orchestrator.bid.team.people import check_actor
@@ -32,6 +37,7 @@ from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import ChangeRefused, InputError
 from orchestrator.intake.files import MAX_CSV_BYTES
+from orchestrator.intake.findings import Finding
 from orchestrator.intake.limits import free_text
 from orchestrator.intake.opportunity import MAX_YEARS_AHEAD, SiteSpec
 from orchestrator.intake.site_changes import SITE_FIELDS
@@ -111,6 +117,8 @@ class SiteDelta:
     updated: list[tuple[SiteSpec, tuple[str, ...]]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    exceptions: list[Finding] = field(default_factory=list)
+    """Sites added or changed that a person must decide on (design tasks)."""
 
     @property
     def price_changing(self) -> bool:
@@ -183,6 +191,14 @@ def change_sites(ctx: Context, ref: str, delta: SiteDelta, *, actor: str) -> Edi
         before = _margin(session, ctx, opportunity) if kind == "sites" else None
         history = _write_delta(session, opportunity, delta)
         session.flush()
+        # a changed site's ask is judged again: what no longer asks too much is resolved
+        flagged = {f.site_id for f in delta.exceptions}
+        settled = {s.site_id for s, _ in delta.updated} - flagged
+        close_exception_tasks(session, ctx, opportunity, SITE_EXCEPTION, settled)
+        close_exception_tasks(
+            session, ctx, opportunity, SITE_EXCEPTION, set(delta.removed), cancel=True
+        )
+        opened = open_exception_tasks(session, ctx, opportunity, SITE_EXCEPTION, delta.exceptions)
         after = _margin(session, ctx, opportunity) if kind == "sites" else None
         digest = hashlib.sha256(json.dumps(history, sort_keys=True, default=str).encode())
         outcome = apply_change(
@@ -211,6 +227,7 @@ def change_sites(ctx: Context, ref: str, delta: SiteDelta, *, actor: str) -> Edi
                 "change": kind,
                 "sites": history,
                 "warnings": delta.warnings,
+                "exceptions": opened,
                 **outcome.to_json(),
             },
         )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from orchestrator.bid.customers.accounts import find_account, record_account_created
 from orchestrator.bid.facts import SERVICE_ACTOR, get_opportunity, get_person
+from orchestrator.bid.measures.intake_tasks import SITE_EXCEPTION, open_exception_tasks
 from orchestrator.bid.opportunity.offer import check_offer_fields
 from orchestrator.bid.producing.changes import Change, apply_change, check_allowed
 from orchestrator.bid.team.people import (
@@ -23,6 +26,7 @@ from orchestrator.commercial.orders import next_order_line
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.findings import Finding
 from orchestrator.intake.limits import sites_within
 from orchestrator.intake.opportunity import OpportunitySpec, PersonSpec, SiteSpec
 from orchestrator.lifecycle.table import State
@@ -248,28 +252,34 @@ def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") ->
         return Created(opportunity.ref, tuple(notes))
 
 
+def site_values(opportunity_id: int, site: SiteSpec, order_line: int) -> dict[str, Any]:
+    """The stored columns of a validated site, with its order-line id for life."""
+    return {
+        "opportunity_id": opportunity_id,
+        "site_id": site.site_id,
+        "name": site.name,
+        "street": site.street,
+        "postcode": site.postcode,
+        "city": site.city,
+        "country": site.country,
+        "bandwidth_mbps": site.bandwidth_mbps,
+        "access": site.access,
+        "service": site.service,
+        "ordered": True,
+        "order_line": order_line,
+        "contact_name": site.contact_name,
+        "contact_phone": site.contact_phone,
+        "contact_email": site.contact_email,
+        "requested_install_date": site.requested_install_date,
+        "sla_class": site.sla_class,
+        "interface": site.interface,
+        "resilience": site.resilience,
+    }
+
+
 def site_row_of(opportunity: Opportunity, site: SiteSpec, order_line: int) -> Site:
     """The stored site of a validated one, with its order-line id for life."""
-    return Site(
-        opportunity_id=opportunity.id or 0,
-        site_id=site.site_id,
-        name=site.name,
-        street=site.street,
-        postcode=site.postcode,
-        city=site.city,
-        country=site.country,
-        bandwidth_mbps=site.bandwidth_mbps,
-        access=site.access,
-        service=site.service,
-        order_line=order_line,
-        contact_name=site.contact_name,
-        contact_phone=site.contact_phone,
-        contact_email=site.contact_email,
-        requested_install_date=site.requested_install_date,
-        sla_class=site.sla_class,
-        interface=site.interface,
-        resilience=site.resilience,
-    )
+    return Site(**site_values(opportunity.id or 0, site, order_line))
 
 
 def import_sites(
@@ -278,11 +288,12 @@ def import_sites(
     sites: list[SiteSpec],
     actor: str = "cli",
     warnings: list[str] | tuple[str, ...] = (),
+    exceptions: Sequence[Finding] = (),
 ) -> int:
     """Add validated sites to a bid; all or nothing. rules/changes.yaml decides whether sites
     may still change in the bid's phase (until bid production; a frozen design reopens).
     The intake's warnings (a country whose postcode format nobody knows) are kept with the
-    import's audit event."""
+    import's audit event; its exceptions become design tasks (`bid.design`)."""
     with refusals_kept(ctx, ref, "sites_import", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, actor)
@@ -292,8 +303,14 @@ def import_sites(
         ).one()
         sites_within(int(held) + len(sites))
         line = next_order_line(session, opportunity.id or 0)
-        for number, site in enumerate(sites):
-            session.add(site_row_of(opportunity, site, line + number))
+        # one multi-row INSERT: thousands of sites per file, and no ORM object is needed
+        session.execute(
+            insert(Site),
+            [
+                site_values(opportunity.id or 0, site, line + number)
+                for number, site in enumerate(sites)
+            ],
+        )
         session.flush()
         digest = hashlib.sha256(",".join(s.site_id for s in sites).encode()).hexdigest()
         change = apply_change(
@@ -308,13 +325,19 @@ def import_sites(
             ),
             actor=actor,
         )
+        opened = open_exception_tasks(session, ctx, opportunity, SITE_EXCEPTION, exceptions)
         audit(
             session,
             ctx,
             opportunity,
             "sites_imported",
             actor=actor,
-            inputs={"count": len(sites), "change_rule": change.rule, "warnings": list(warnings)},
+            inputs={
+                "count": len(sites),
+                "change_rule": change.rule,
+                "warnings": list(warnings),
+                "exceptions": opened,
+            },
         )
         return len(sites)
 
@@ -325,3 +348,11 @@ def existing_site_ids(ctx: Context, ref: str) -> list[str]:
         return list(
             session.exec(select(Site.site_id).where(Site.opportunity_id == opportunity.id)).all()
         )
+
+
+def check_sites_allowed(ctx: Context, ref: str) -> None:
+    """Refuse (as `import_sites` would) when sites may not change in the bid's phase; reads
+    only, for a dry run."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        check_allowed(ctx, opportunity, "sites")

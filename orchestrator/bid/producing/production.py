@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
 from orchestrator.bid.measures.deal import load_deal
 from orchestrator.bid.measures.exit_criteria import DESIGN_MILESTONE, exit_check, latest_freeze
+from orchestrator.bid.measures.intake_tasks import exception_count, open_summary
 from orchestrator.bid.team.people import check_actor
 from orchestrator.bid.trail.recording import audit, complete_milestones, refusals_kept
 from orchestrator.bid.trail.versions import record_version
@@ -35,8 +36,9 @@ from orchestrator.store.models import (
 def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -> StepResult:
     """Freeze the solution design at its current content, as a new version.
 
-    Only in bid production, and only by someone who may (rules/production_exit.yaml:
-    design_freeze.roles, per tier). Freezing what is already frozen records nothing.
+    Only in bid production, only by someone who may (rules/production_exit.yaml:
+    design_freeze.roles, per tier), and only once no intake exception waits for a person
+    (`bid.intake_tasks`). Freezing what is already frozen records nothing.
     """
     with refusals_kept(ctx, ref, "freeze", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
@@ -53,6 +55,13 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
             raise DesignFreezeRefused(
                 f"{person.email} may not freeze the design of {opportunity.ref}; "
                 f"it needs one of: {', '.join(roles)}"
+            )
+        waiting = exception_count(session, opportunity)
+        if waiting.open:
+            raise DesignFreezeRefused(
+                f"{len(waiting.open):,} intake exception(s) of {opportunity.ref} wait for a "
+                f"person: {open_summary(waiting)} (bid design propose, bid quotes "
+                "accept|requote)"
             )
         deal = load_deal(session, ctx, opportunity)
         last = latest_freeze(session, opportunity)

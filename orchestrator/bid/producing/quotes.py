@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.measures.deal import load_deal
 from orchestrator.bid.measures.exit_criteria import exit_check
+from orchestrator.bid.measures.intake_tasks import QUOTE_OUTLIER, open_exception_tasks
 from orchestrator.bid.producing.changes import Change, ChangeOutcome, apply_change, check_allowed
 from orchestrator.bid.producing.sourcing import answer_requests
 from orchestrator.bid.team.people import check_actor
@@ -31,10 +32,11 @@ from orchestrator.commercial.quote_import import apply_quotes
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
 from orchestrator.errors import InputError
+from orchestrator.intake.findings import Finding, counts
 from orchestrator.intake.quotes import parse_quote_file
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Opportunity, QuoteImport, Site
+from orchestrator.store.models import Opportunity, QuoteImport, QuoteKind, Site
 
 BUDGETARY_MILESTONE = "budgetary_quotes_in"
 """Done when every site holds a valid quote."""
@@ -57,6 +59,9 @@ class ImportResult:
     already: str | None = None
     """When the same content was imported before: when and by whom (nothing was applied)."""
     open_criteria: tuple[str, ...] = field(default=())
+    outliers: tuple[Finding, ...] = ()
+    """Quotes far from the list price, imported waiting for bid quotes accept|requote."""
+    dry_run: bool = False
 
     @property
     def margin_floor_pct(self) -> float | None:
@@ -82,6 +87,9 @@ class ImportResult:
             "change": self.change.to_json() if self.change else None,
             "answered_requests": list(self.answered),
             "open_criteria": list(self.open_criteria),
+            "dry_run": self.dry_run,
+            "findings": [f.as_json() for f in self.outliers],
+            "counts": counts(self.outliers),
         }
 
 
@@ -115,8 +123,12 @@ def _already(ref: str, previous: QuoteImport, digest: str) -> ImportResult:
     )
 
 
-def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportResult:
-    """Import a provider quote file into the bid: every row or none, and once per content."""
+def import_quotes(
+    ctx: Context, ref: str, path: Path, *, actor: str, dry_run: bool = False
+) -> ImportResult:
+    """Import a provider quote file into the bid: every row or none, and once per content.
+    Outliers (far from the list price) are imported waiting for a person, each a task; with
+    `dry_run` the file is only checked and what it would do reported (nothing written)."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     digest = file_hash(path)
     with reading(ctx.engine) as session:
@@ -130,8 +142,22 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
             for s in session.exec(select(Site).where(Site.opportunity_id == opportunity.id)).all()
         }
         parsed = parse_quote_file(path, sites, catalogue, today=ctx.clock().date())
-        check_quotes(
+        outliers = check_quotes(
             parsed, sites, opportunity, catalogue, today=ctx.clock().date(), file=str(path)
+        )
+    if dry_run:
+        today = ctx.clock().date()
+        return ImportResult(
+            imported=len(parsed),
+            firm=sum(1 for q in parsed if q.kind == QuoteKind.FIRM),
+            budgetary=sum(1 for q in parsed if q.kind == QuoteKind.BUDGETARY),
+            superseded=0,
+            expired=tuple(q.site_id for q in parsed if q.valid_until < today),
+            margin_before=None,
+            margin_after=None,
+            content_hash=digest,
+            outliers=tuple(outliers),
+            dry_run=True,
         )
     now = ctx.clock()
     with refusals_kept(ctx, ref, "quotes_import", actor), transaction(ctx.engine) as session:
@@ -141,8 +167,15 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
         if previous is not None:  # another import of the same file won the race
             return _already(opportunity.ref, previous, digest)
         applied = apply_quotes(
-            session, opportunity, parsed, catalogue=catalogue, today=now.date(), now=now
+            session,
+            opportunity,
+            parsed,
+            catalogue=catalogue,
+            today=now.date(),
+            now=now,
+            outliers={f.row or 0: f.message for f in outliers},
         )
+        open_exception_tasks(session, ctx, opportunity, QUOTE_OUTLIER, outliers)
         session.add(
             QuoteImport(
                 opportunity_id=opportunity.id or 0,
@@ -198,6 +231,7 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
                 "margin_before_pct": applied.before.margin_pct,
                 "margin_after_pct": applied.after.margin_pct,
                 "change": change.to_json(),
+                "outliers": len(outliers),
             },
         )
         return ImportResult(
@@ -211,6 +245,7 @@ def import_quotes(ctx: Context, ref: str, path: Path, *, actor: str) -> ImportRe
             content_hash=digest,
             change=change,
             answered=tuple(answered),
+            outliers=tuple(outliers),
             open_criteria=tuple(c.text for c in check.open)
             if opportunity.state == State.BID_PRODUCTION
             else (),

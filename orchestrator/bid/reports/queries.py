@@ -21,6 +21,7 @@ from orchestrator.bid.facts import (
 from orchestrator.bid.measures.deal import load_deal
 from orchestrator.bid.measures.exit_criteria import exit_check
 from orchestrator.bid.measures.guard_facts import load_facts
+from orchestrator.bid.measures.intake_tasks import exception_count
 from orchestrator.bid.trail.recording import CRASH_TRIGGER, routing_for
 from orchestrator.bid.trail.versions import (
     VERSION_RECORDED,
@@ -91,9 +92,16 @@ class BidStatus:
     """The bid's latest version (number, why, when, submitted or not); None before the first."""
     submitted_version: dict[str, Any] | None = None
     """The version the customer holds (the last one submitted)."""
+    exceptions: dict[str, Any] = field(default_factory=dict)
+    """Intake exceptions: `open` (kind, owner role, text of each open one, the first
+    `EXCEPTIONS_SHOWN`), `open_count`, `resolved` and `total`."""
 
     def as_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[no-any-return]
+
+
+EXCEPTIONS_SHOWN = 20
+"""Open intake exceptions `bid status` lists; the rest are counted."""
 
 
 def _step_owner(session: Session, ctx: Context, opportunity: Opportunity, tier: str) -> str:
@@ -160,6 +168,7 @@ def status(ctx: Context, ref: str) -> BidStatus:
             .order_by(col(Document.id))
         ).all()
         open_effects = [_effect_row(e) for e in effects.open_effects(session, opportunity.id or 0)]
+        waiting = exception_count(session, opportunity)
         return BidStatus(
             ref=opportunity.ref,
             title=opportunity.title,
@@ -183,6 +192,15 @@ def status(ctx: Context, ref: str) -> BidStatus:
             failed_effects=[e for e in open_effects if e["status"] == EffectStatus.FAILED],
             version=version_json(latest_version(session, opportunity)),
             submitted_version=version_json(submitted_version(session, opportunity)),
+            exceptions={
+                "open": [
+                    {"kind": t.kind, "owner_role": t.owner_role, "text": t.text}
+                    for t in waiting.open[:EXCEPTIONS_SHOWN]
+                ],
+                "open_count": len(waiting.open),
+                "resolved": waiting.resolved,
+                "total": waiting.total,
+            },
         )
 
 

@@ -72,6 +72,12 @@ def snapshot_of(session: Session, opportunity: Opportunity, deal: Deal) -> dict[
                 "name": site.name,
                 **specs[site.site_id],
                 "requested_install_date": site.requested_install_date,
+                # an offered alternative: what the customer asked
+                **(
+                    {"asked": f"{site.asked_access} {site.asked_bandwidth_mbps}"}
+                    if site.asked_access
+                    else {}
+                ),
             }
             for site in deal.sites
         ],
