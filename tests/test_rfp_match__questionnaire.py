@@ -134,3 +134,23 @@ def test_synonyms_read_a_customers_word_as_the_librarys() -> None:
         "guaranteed availability and repair_time"
     )
     assert synonyms.canonical("the cut-over of each branch office") == "the cutover of each site"
+
+
+def test_the_library_index_is_cached_and_a_broken_cache_is_rebuilt(tmp_path: Path) -> None:
+    rules_dir = load_settings().rules_dir
+    settings = load_rfp_rules(rules_dir).library
+    synonyms = load_synonyms(rules_dir)
+    asked = [a.text for a in _questionnaire("questionnaire_wan_2027.yaml")]
+    plain = suggest(asked, _library(), settings, synonyms=synonyms)
+    built = suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("answer-index-*.npz")
+    assert suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path) == plain
+    assert built == plain
+    cached.write_bytes(b"not an index")
+    assert suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path) == plain
+    changed = [
+        replace(c, answer=c.answer + " Updated.") if c.answer_id == "IP-001" else c
+        for c in _library()
+    ]
+    suggest(asked[:1], changed, settings, synonyms=synonyms, cache_dir=tmp_path)
+    assert [p.name for p in tmp_path.glob("answer-index-*.npz")] != [cached.name]

@@ -17,9 +17,9 @@ from sqlalchemy import select as columns  # sqlmodel's select takes at most four
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.people import require_grant
-from orchestrator.commercial.answer_matching import Candidate
+from orchestrator.commercial.answer_matching import Candidate, index_library
 from orchestrator.context import Context
-from orchestrator.decisions.rfp_rules import load_rfp_rules
+from orchestrator.decisions.rfp_rules import load_rfp_rules, load_synonyms
 from orchestrator.intake.answer_library import LibraryEntry
 from orchestrator.lifecycle.table import WON_STATES
 from orchestrator.store.db import reading, transaction
@@ -138,7 +138,17 @@ def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> Lib
             row.updated_by, row.updated_at = editor, now
             session.add(row)
             updated += 1
-        return LibraryImport(added, updated, unchanged)
+    if added or updated:
+        with reading(ctx.engine) as session:
+            candidates = candidates_for(session, ctx)
+        rules_dir = ctx.settings.rules_dir
+        index_library(
+            candidates,
+            load_rfp_rules(rules_dir).library,
+            load_synonyms(rules_dir),
+            ctx.settings.cache_dir,
+        )
+    return LibraryImport(added, updated, unchanged)
 
 
 def library_rows(ctx: Context, *, tag: str | None = None) -> list[dict[str, Any]]:

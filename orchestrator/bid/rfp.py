@@ -406,7 +406,12 @@ def accept_suggestions(
         open_rows = [r for r in requirements_of(session, opportunity.id or 0) if not answered(r)]
         candidates = candidates_for(session, ctx)
         best = suggest(
-            [r.text for r in open_rows], candidates, rules.library, limit=1, synonyms=synonyms
+            [r.text for r in open_rows],
+            candidates,
+            rules.library,
+            limit=1,
+            synonyms=synonyms,
+            cache_dir=ctx.settings.cache_dir,
         )
         entries = {
             e.answer_id: e
@@ -653,7 +658,12 @@ def suggestions(
         ]
         candidates = candidates_for(session, ctx)
     found = suggest(
-        [r.text for r in rows], candidates, rules.library, limit=limit, synonyms=synonyms
+        [r.text for r in rows],
+        candidates,
+        rules.library,
+        limit=limit,
+        synonyms=synonyms,
+        cache_dir=ctx.settings.cache_dir,
     )
     texts = {c.answer_id: (c.answer, c.compliance) for c in candidates}
     return [

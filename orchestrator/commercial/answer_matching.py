@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator.commercial.rfp_match import AnswerIndex, Document
 from orchestrator.decisions.rfp_rules import LibrarySettings, Synonyms
@@ -47,12 +48,26 @@ def auto_acceptable(suggestion: Suggestion, threshold: float) -> bool:
     return suggestion.match >= threshold and not suggestion.review_due
 
 
+def index_library(
+    candidates: Sequence[Candidate], settings: LibrarySettings, synonyms: Synonyms, cache_dir: Path
+) -> None:
+    """Index the library into `cache_dir` now (after an import), so that the next
+    questionnaire's suggestions start from it."""
+    AnswerIndex(
+        [Document(c.answer_id, c.question, c.tags, c.answer) for c in candidates],
+        synonyms,
+        settings.match,
+        cache_dir=cache_dir,
+    )
+
+
 def suggest(
     requirements: Sequence[str],
     candidates: Sequence[Candidate],
     settings: LibrarySettings,
     limit: int | None = None,
     synonyms: Synonyms | None = None,
+    cache_dir: Path | None = None,
 ) -> list[list[Suggestion]]:
     """Per requirement (in order), the best library answers, best first."""
     if not requirements or not candidates:
@@ -62,6 +77,7 @@ def suggest(
         [Document(c.answer_id, c.question, c.tags, c.answer) for c in candidates],
         synonyms or Synonyms("", ()),
         settings.match,
+        cache_dir=cache_dir,
     )
     results: list[list[Suggestion]] = []
     for found in index.match(requirements, max(wanted, settings.suggestions) + 2):

@@ -22,7 +22,6 @@ takes a fraction of a second.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-WORD = re.compile(r"[a-z0-9][a-z0-9_]*(?:[./+][a-z0-9_]+)*")
 STOPWORDS = frozenset(
     [
         "a",
@@ -146,8 +144,7 @@ def _stemmer() -> Any:
 def words(text: str, synonyms: Synonyms) -> list[str]:
     """The stemmed words of `text` that matter, synonyms read as their group's one word."""
     stemmer = _stemmer()
-    found = WORD.findall(synonyms.canonical(text))
-    kept = [w for w in found if w not in STOPWORDS]
+    kept = [w for w in synonyms.words(text) if w not in STOPWORDS]
     return [w if "_" in w else stemmer.stemWord(w) for w in kept]
 
 
@@ -167,12 +164,15 @@ class Embedder:
 
         table = self.table
         out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
-        for row, encoding in enumerate(
-            self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        ):
-            ids = [i for i in encoding.ids if 0 <= i < table.shape[0]]
-            if ids:
-                out[row] = table[ids].astype(np.float32).mean(axis=0)
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        counts = np.array([len(i) for i in ids])
+        filled = np.flatnonzero(counts)
+        if filled.size:
+            flat = np.clip(np.concatenate([ids[i] for i in filled]), 0, table.shape[0] - 1)
+            starts = np.concatenate(([0], np.cumsum(counts[filled])[:-1]))
+            sums = np.add.reduceat(table[flat], starts, axis=0)
+            out[filled] = sums / counts[filled][:, None]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         unit: NDArray[np.float32] = out / norms
@@ -200,11 +200,12 @@ def embedder() -> Embedder | None:
     files = _wordllama_files()
     if files is None:
         return None
+    import numpy as np
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
     weights, tokenizer_file = files
-    table = load_file(str(weights))["embedding.weight"]
+    table = load_file(str(weights))["embedding.weight"].astype(np.float32)
     return Embedder(Tokenizer.from_file(str(tokenizer_file)), table)
 
 
@@ -223,12 +224,81 @@ class Match:
     """The fused relevance (0-1) the confidence was computed from."""
 
 
+@dataclass(frozen=True)
+class Lexicon:
+    """A BM25 index as `bm25s` builds it (its eager score per word and answer, in columns
+    per word), kept as plain arrays so that it can be cached."""
+
+    data: Any
+    indices: Any
+    indptr: Any
+    vocabulary: dict[str, int]
+
+    @classmethod
+    def of(cls, texts: list[list[str]]) -> Lexicon:
+        import bm25s
+
+        index = bm25s.BM25()
+        index.index([t or ["_"] for t in texts], show_progress=False)
+        scores = index.scores
+        return cls(scores["data"], scores["indices"], scores["indptr"], dict(index.vocab_dict))
+
+    def scores(self, queries: list[list[str]], documents: int) -> NDArray[np.float64]:
+        """BM25 of many queries against every answer: each word the queries use is expanded
+        once into a row over the answers, and each query sums its words' rows (rather than
+        one `get_scores` call per query)."""
+        import numpy as np
+
+        rows: dict[int, int] = {}
+        wanted: list[list[int]] = []
+        for query in queries:
+            ids = [self.vocabulary.get(word) for word in query]
+            wanted.append([rows.setdefault(t, len(rows)) for t in ids if t is not None])
+        out = np.zeros((len(queries), documents))
+        if not rows:
+            return out
+        dense = np.zeros((len(rows), documents), dtype=np.float32)
+        for token, row in rows.items():
+            start, end = self.indptr[token], self.indptr[token + 1]
+            dense[row, self.indices[start:end]] = self.data[start:end]
+        for number, picked in enumerate(wanted):
+            if picked:
+                out[number] = dense[picked].sum(axis=0)
+        return out
+
+
 def _sigmoid(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, value))))
 
 
+CACHE_FORMAT = 1
+"""Bumped when what the cache holds changes."""
+
+
+def _cache_key(documents: Sequence[Document], synonyms: Synonyms, embed: bool) -> str:
+    import hashlib
+    import json
+
+    files = _wordllama_files() if embed else None
+    model = [str(f.stat().st_size) for f in files] if files else []
+    content = json.dumps(
+        [
+            CACHE_FORMAT,
+            model,
+            [list(g) for g in synonyms.groups],
+            [[d.answer_id, d.question, list(d.tags), d.answer] for d in documents],
+        ]
+    )
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
 class AnswerIndex:
-    """The library answers, indexed once; `match` ranks them for many requirements."""
+    """The library answers, indexed once; `match` ranks them for many requirements.
+
+    With a `cache_dir`, what indexing the library computes (its words, BM25 arrays and
+    embeddings) is kept in one `.npz` file named by the hash of the library, the synonyms
+    and the model: the next questionnaire against the same library starts from it. A cache
+    that cannot be read or written is ignored (it is rebuilt)."""
 
     def __init__(
         self,
@@ -237,39 +307,93 @@ class AnswerIndex:
         settings: MatchSettings,
         *,
         use_embeddings: bool = True,
+        cache_dir: Path | None = None,
     ) -> None:
-        import bm25s
-
         self.documents = list(documents)
         self.synonyms = synonyms
         self.settings = settings
-        heads = [f"{d.question} {' '.join(d.tags)}" for d in self.documents]
-        self._heads = [" ".join(words(h, synonyms)) for h in heads]
-        self._head_index = bm25s.BM25()
-        self._head_index.index([h.split() or ["_"] for h in self._heads], show_progress=False)
-        self._body_index = bm25s.BM25()
-        self._body_index.index(
-            [words(d.answer, synonyms) or ["_"] for d in self.documents], show_progress=False
+        embed = use_embeddings and settings.embedding > 0
+        self._embedder = embedder() if embed else None
+        embed = self._embedder is not None
+        path = (
+            cache_dir / f"answer-index-{_cache_key(self.documents, synonyms, embed)}.npz"
+            if cache_dir is not None
+            else None
         )
-        self._embedder = embedder() if use_embeddings and settings.embedding > 0 else None
+        if path is None or not self._load(path, embed):
+            self._build()
+            if path is not None:
+                self._save(path)
+
+    def _build(self) -> None:
+        heads = [f"{d.question} {' '.join(d.tags)}" for d in self.documents]
+        head_words = [words(h, self.synonyms) for h in heads]
+        self._heads = [" ".join(w) for w in head_words]
+        self._head_index = Lexicon.of(head_words)
+        self._body_index = Lexicon.of([words(d.answer, self.synonyms) for d in self.documents])
         self._vectors = self._embedder.embed(heads) if self._embedder is not None else None
+
+    def _save(self, path: Path) -> None:
+        import json
+
+        import numpy as np
+
+        arrays: dict[str, Any] = {"heads": np.array(json.dumps(self._heads))}
+        for name, lexicon in (("head", self._head_index), ("body", self._body_index)):
+            arrays[f"{name}_data"] = lexicon.data
+            arrays[f"{name}_indices"] = lexicon.indices
+            arrays[f"{name}_indptr"] = lexicon.indptr
+            arrays[f"{name}_vocabulary"] = np.array(json.dumps(lexicon.vocabulary))
+        if self._vectors is not None:
+            arrays["vectors"] = self._vectors
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial.npz")
+            np.savez(partial, **arrays)
+            partial.replace(path)
+            for older in path.parent.glob("answer-index-*.npz"):
+                if older != path:
+                    older.unlink(missing_ok=True)
+        except OSError:
+            return  # a cache, not the record: the next call builds it again
+
+    def _load(self, path: Path, embed: bool) -> bool:
+        import json
+
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as held:
+                lexicons = [
+                    Lexicon(
+                        held[f"{name}_data"],
+                        held[f"{name}_indices"],
+                        held[f"{name}_indptr"],
+                        json.loads(str(held[f"{name}_vocabulary"])),
+                    )
+                    for name in ("head", "body")
+                ]
+                heads = json.loads(str(held["heads"]))
+                vectors = held["vectors"] if embed else None
+        except (OSError, KeyError, ValueError):
+            return False
+        if len(heads) != len(self.documents):
+            return False
+        self._heads, (self._head_index, self._body_index) = heads, lexicons
+        self._vectors = vectors
+        return True
 
     @property
     def uses_embeddings(self) -> bool:
         return self._embedder is not None
 
     def _bm25(self, queries: list[list[str]]) -> NDArray[np.float64]:
-        import numpy as np
-
+        """BM25 of every query against every answer, saturated to 0-1."""
         settings = self.settings
-        out = np.zeros((len(queries), len(self.documents)))
-        for row, query in enumerate(queries):
-            if not query:
-                continue
-            head = self._head_index.get_scores(query)
-            body = self._body_index.get_scores(query)
-            out[row] = head + settings.answer_weight * body
-        return out / (out + settings.bm25_half)
+        out = self._head_index.scores(queries, len(self.documents))
+        out += settings.answer_weight * self._body_index.scores(queries, len(self.documents))
+        saturated: NDArray[np.float64] = out / (out + settings.bm25_half)
+        return saturated
 
     def match(self, requirements: Sequence[str], limit: int) -> list[list[Match]]:
         """Per requirement (in order), the `limit` best answers, most confident first."""
@@ -287,13 +411,14 @@ class AnswerIndex:
             low, high = settings.embedding_floor, settings.embedding_ceiling
             fused = fused + settings.embedding * np.clip((similarity - low) / (high - low), 0, 1)
         shortlist = min(int(settings.shortlist), len(self.documents))
+        if shortlist < len(self.documents):
+            shortlists = np.argpartition(fused, -shortlist, axis=1)[:, -shortlist:]
+        else:
+            shortlists = np.tile(np.arange(len(self.documents)), (len(query_words), 1))
         results: list[list[Match]] = []
         for row, query in enumerate(query_words):
             scores = fused[row]
-            if shortlist < len(self.documents):
-                best = np.argpartition(scores, -shortlist)[-shortlist:]
-            else:
-                best = np.arange(len(self.documents))
+            best = shortlists[row]
             text = " ".join(query)
             relevance = {
                 int(position): float(scores[position])

@@ -71,41 +71,63 @@ class LibrarySettings:
     match: MatchSettings = MatchSettings()
 
 
+SPLIT = re.compile(r"[a-z0-9]+")
+"""The words of a text as the synonyms compare them: letters and digits, any other
+character a break ("cut-over" is "cut over", "ISO/IEC" is "iso iec")."""
+
+
 @dataclass(frozen=True)
 class Synonyms:
     """Groups of words that mean one thing (rules/synonyms.yaml): each phrase is read as its
-    group's first phrase, written as one word."""
+    group's first phrase, written as one word ("repair time" is `repair_time`)."""
 
     file: str
     groups: tuple[tuple[str, ...], ...]
 
-    @property
-    def _pattern(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
-        return _synonym_pattern(self.groups)
+    def words(self, text: str) -> list[str]:
+        """The words of `text` in lower case, every synonym replaced by its group's word (the
+        longest phrase first, left to right)."""
+        canon, sizes = _synonym_table(self.groups)
+        found = SPLIT.findall(text.lower())
+        if not canon:
+            return found
+        out: list[str] = []
+        index, total = 0, len(found)
+        while index < total:
+            for size in sizes.get(found[index], ()):
+                if index + size > total:
+                    continue
+                word = canon.get(" ".join(found[index : index + size]))
+                if word is not None:
+                    out.append(word)
+                    index += size
+                    break
+            else:
+                out.append(found[index])
+                index += 1
+        return out
 
     def canonical(self, text: str) -> str:
-        """`text` in lower case with every synonym replaced by its group's word."""
-        pattern, canon = self._pattern
-        lowered = text.lower()
-        if pattern is None:
-            return lowered
-        return pattern.sub(lambda found: canon[found.group(0)], lowered)
+        """`text` as the matcher reads it: its words, synonyms replaced, one space apart."""
+        return " ".join(self.words(text))
 
 
 @lru_cache(maxsize=16)
-def _synonym_pattern(
+def _synonym_table(
     groups: tuple[tuple[str, ...], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """Phrase (its words, one space apart) → the group's word; and per first word, the
+    lengths of the phrases starting with it, longest first."""
     canon: dict[str, str] = {}
     for group in groups:
-        word = re.sub(r"[^a-z0-9]+", "_", group[0]).strip("_")
+        word = "_".join(SPLIT.findall(group[0]))
         for phrase in group:
-            canon.setdefault(phrase, word)
-    if not canon:
-        return None, canon
-    phrases = sorted(canon, key=lambda p: (-len(p), p))
-    body = "|".join(re.escape(p) for p in phrases)
-    return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])"), canon
+            canon.setdefault(" ".join(SPLIT.findall(phrase)), word)
+    sizes: dict[str, set[int]] = {}
+    for phrase in canon:
+        parts = phrase.split()
+        sizes.setdefault(parts[0], set()).add(len(parts))
+    return canon, {first: tuple(sorted(n, reverse=True)) for first, n in sizes.items()}
 
 
 @dataclass(frozen=True)
@@ -212,8 +234,9 @@ SYNONYMS_FILE = "synonyms.yaml"
 
 def parse_synonyms(path: Path) -> Synonyms:
     """rules/synonyms.yaml: `groups`, each a list of phrases (the first names the group)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser where libyaml is
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except OSError as exc:
         raise RuleLoadError(f"{path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
