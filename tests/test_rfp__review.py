@@ -213,3 +213,10 @@ def test_the_cli_suggests_with_full_texts_and_accepts_at_the_calibrated_threshol
     assign = run_cli("rfp", "assign", ref, "R3", "--to", PEOPLE["operations"], "--json")
     assert assign.code == 0, assign.err
     assert json.loads(assign.out)["owner"] == PEOPLE["operations"]
+    table = run_cli("rfp", "suggest", ref)
+    assert table.code == 0, table.err  # R1 was sent back: suggested again, as sure as before
+    assert "IP-001" in table.out and "accept" in table.out and "SUP-004" not in table.out
+    listed = run_cli("rfp", "status", ref, "--all")
+    assert listed.code == 0, listed.err
+    flat = " ".join(listed.out.split())
+    assert "states: open" in flat and "compliance to review" in flat, flat

@@ -121,6 +121,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             + (f"; due {status.due} ({status.milestone})" if status.due else "")
         )
         console.print(
+            "   states: "
+            + ", ".join(f"{k} {v}" for k, v in status.states.items())
+            + f"; compliance to review {status.compliance_to_review}; mandatory not reviewed "
+            f"{len(status.mandatory_unreviewed)}"
+        )
+        console.print(
             table(
                 "Per section",
                 ("Section", "Owner", "Answered", "Mandatory open", "Compliance"),
@@ -148,15 +154,16 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             console.print(
                 table(
                     "Requirements",
-                    ("Id", "M", "Compliance", "Owner", "Requirement", "Answer"),
+                    ("Id", "M", "State", "Compliance", "Owner", "Requirement", "Answer"),
                     [
                         (
                             r["id"],
                             "M" if r["mandatory"] else "",
+                            r["state"],
                             r["compliance"] or "",
-                            r["owner_role"],
-                            _short(r["text"], 50),
-                            _short(r["answer"] or "", 50),
+                            r["owner"] or r["owner_role"],
+                            _short(r["text"], 40),
+                            _short(r["answer"] or r["draft"] or "", 40),
                         )
                         for r in status.requirements
                     ],
