@@ -220,3 +220,25 @@ def test_the_cli_suggests_with_full_texts_and_accepts_at_the_calibrated_threshol
     assert listed.code == 0, listed.err
     flat = " ".join(listed.out.split())
     assert "states: open" in flat and "compliance to review" in flat, flat
+
+
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    ctx: Context, tmp_path: Path, run_cli: RunCli
+) -> None:
+    ref = _bid_with_questionnaire(ctx, tmp_path)
+    run_cli("rfp", "review", ref, "R1", "--reject")  # the folder's first command makes its admin
+    before = dump(ctx.engine)
+    for args, says in (
+        (("rfp", "review", ref, "R1", "--reject"), "needs --reason"),
+        (("rfp", "review", ref, "R1", "--reason", "why"), "--reason goes with --reject"),
+        (("rfp", "review", ref, "R9"), "has no requirement 'R9'"),
+        (("rfp", "assign", ref, "R1", "--to", "nobody@example.com"), "no person with e-mail"),
+        (("rfp", "answer", ref, "R1", "--edit"), "--edit starts from a library answer"),
+        (("rfp", "answer", ref, "R1", "--library", "NOPE-1"), "no answer NOPE-1"),
+        (("rfp", "suggest", ref, "--accept", "101"), "less than or equal to 100"),
+    ):
+        refused = run_cli(*args)
+        assert refused.code == 2, (args, refused)
+        assert says in refused.err and "Traceback" not in refused.err, (args, refused.err)
+        assert len(refused.err.strip().splitlines()) <= 3, refused.err
+    assert dump(ctx.engine) == before
