@@ -146,8 +146,10 @@ def test_the_library_index_is_cached_and_a_broken_cache_is_rebuilt(tmp_path: Pat
     (cached,) = tmp_path.glob("answer-index-*.npz")
     assert suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path) == plain
     assert built == plain
-    cached.write_bytes(b"not an index")
-    assert suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path) == plain
+    whole = cached.read_bytes()
+    for broken in (b"not an index", whole[: len(whole) // 2]):
+        cached.write_bytes(broken)
+        assert suggest(asked, _library(), settings, synonyms=synonyms, cache_dir=tmp_path) == plain
     changed = [
         replace(c, answer=c.answer + " Updated.") if c.answer_id == "IP-001" else c
         for c in _library()

@@ -359,6 +359,7 @@ class AnswerIndex:
 
     def _load(self, path: Path, embed: bool) -> bool:
         import json
+        import zipfile
 
         import numpy as np
 
@@ -375,7 +376,7 @@ class AnswerIndex:
                 ]
                 heads = json.loads(str(held["heads"]))
                 vectors = held["vectors"] if embed else None
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             return False
         if len(heads) != len(self.documents):
             return False
