@@ -164,15 +164,19 @@ class Embedder:
 
         table = self.table
         out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
-        counts = np.array([len(i) for i in ids])
-        filled = np.flatnonzero(counts)
-        if filled.size:
+        for first in range(0, len(texts), CHUNK):
+            encodings = self.tokenizer.encode_batch(
+                list(texts[first : first + CHUNK]), add_special_tokens=False
+            )
+            ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+            counts = np.array([len(i) for i in ids])
+            filled = np.flatnonzero(counts)
+            if not filled.size:
+                continue
             flat = np.clip(np.concatenate([ids[i] for i in filled]), 0, table.shape[0] - 1)
             starts = np.concatenate(([0], np.cumsum(counts[filled])[:-1]))
-            sums = np.add.reduceat(table[flat], starts, axis=0)
-            out[filled] = sums / counts[filled][:, None]
+            sums = np.add.reduceat(table[flat].astype(np.float32), starts, axis=0)
+            out[first + filled] = sums / counts[filled][:, None]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         unit: NDArray[np.float32] = out / norms
@@ -200,12 +204,11 @@ def embedder() -> Embedder | None:
     files = _wordllama_files()
     if files is None:
         return None
-    import numpy as np
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
     weights, tokenizer_file = files
-    table = load_file(str(weights))["embedding.weight"].astype(np.float32)
+    table = load_file(str(weights))["embedding.weight"]  # float16: rows widened when used
     return Embedder(Tokenizer.from_file(str(tokenizer_file)), table)
 
 
@@ -270,6 +273,9 @@ class Lexicon:
 def _sigmoid(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, value))))
 
+
+CHUNK = 256
+"""Requirements matched at a time, and texts embedded at a time."""
 
 CACHE_FORMAT = 1
 """Bumped when what the cache holds changes."""
@@ -397,12 +403,19 @@ class AnswerIndex:
         return saturated
 
     def match(self, requirements: Sequence[str], limit: int) -> list[list[Match]]:
-        """Per requirement (in order), the `limit` best answers, most confident first."""
+        """Per requirement (in order), the `limit` best answers, most confident first
+        (`CHUNK` requirements at a time, so that memory stays small for any questionnaire)."""
+        if not requirements or not self.documents:
+            return [[] for _ in requirements]
+        results: list[list[Match]] = []
+        for start in range(0, len(requirements), CHUNK):
+            results += self._match(requirements[start : start + CHUNK], limit)
+        return results
+
+    def _match(self, requirements: Sequence[str], limit: int) -> list[list[Match]]:
         import numpy as np
         from rapidfuzz import fuzz
 
-        if not requirements or not self.documents:
-            return [[] for _ in requirements]
         settings = self.settings
         query_words = [words(text, self.synonyms) for text in requirements]
         lexical = self._bm25(query_words)
