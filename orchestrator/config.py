@@ -129,6 +129,11 @@ class Settings:
         return self.data_dir / "prefect"
 
     @property
+    def cache_dir(self) -> Path:
+        """Derived data kept between runs (the answer matcher's index of the library)."""
+        return self.data_dir / "cache"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -531,6 +531,31 @@ def rfp_suggest_accept(ctx: Context, cli: Json, tmp_path: Path) -> None:
     assert all(answers[req] for req in data["answered"])
 
 
+def rfp_assign(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref = new_bid(ctx)
+    cli("rfp", "import", ref, str(_questionnaire(tmp_path)))
+    data = cli("rfp", "assign", ref, "2", "--to", PEOPLE["operations"])
+    assert (data["opportunity"], data["requirement"], data["owner"]) == (
+        ref,
+        "2",
+        PEOPLE["operations"],
+    )
+    with Session(ctx.engine) as session:
+        row = session.exec(select(Requirement).where(Requirement.req_id == "2")).one()
+    assert row.owner == PEOPLE["operations"]
+
+
+def rfp_review(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref = new_bid(ctx)
+    cli("rfp", "import", ref, str(_questionnaire(tmp_path)))
+    cli("rfp", "answer", ref, "1", "--text", "99.9 % availability", "--by", PEOPLE["bid_manager"])
+    data = cli("rfp", "review", ref, "1", "--by", PEOPLE["solution_consultant"])
+    assert (data["requirement"], data["state"]) == ("1", "reviewed")
+    with Session(ctx.engine) as session:
+        row = session.exec(select(Requirement).where(Requirement.req_id == "1")).one()
+    assert row.reviewed_by == PEOPLE["solution_consultant"]
+
+
 def rfp_export(ctx: Context, cli: Json, tmp_path: Path) -> None:
     ref = new_bid(ctx)
     cli("rfp", "import", ref, str(_questionnaire(tmp_path)))
@@ -779,6 +804,8 @@ WRITE_COMMANDS: dict[str, Callable[[Context, Json, Path], None]] = {
     "rfp import": rfp_import,
     "rfp answer": rfp_answer,
     "rfp suggest --accept": rfp_suggest_accept,
+    "rfp assign": rfp_assign,
+    "rfp review": rfp_review,
     "rfp export": rfp_export,
     "rfp library import": library_import,
     "rfp library export": library_export,

@@ -24,6 +24,9 @@ def test_demo_answers_its_questionnaire_from_the_starter_library(
     status = rfp_status(ctx, ref)
     assert (status.total, status.answered, status.mandatory_open) == (6, 6, ())
     assert status.compliance == {"comply": 6, "partial": 0, "non_comply": 0, "n_a": 0}
+    # the mandatory answers reviewed (the freeze waits for it); the optional one to review
+    assert status.mandatory_unreviewed == () and status.compliance_to_review == 1
+    assert status.states == {"open": 0, "draft": 0, "answered": 1, "reviewed": 5}
     with (tmp_path / "questionnaire-answered.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["Req ID", "Section", "Requirement", "Mandatory", "Response", "Compliance"]
@@ -33,3 +36,4 @@ def test_demo_answers_its_questionnaire_from_the_starter_library(
     printed = out.getvalue()
     assert "6 requirements from questionnaire.csv" in printed
     assert "6 answered from it" in printed
+    assert "5 mandatory answers reviewed by" in " ".join(printed.split())

@@ -304,10 +304,12 @@ DEMO_QUESTIONNAIRE = (
 
 def answer_the_questionnaire(ctx: Context, ref: str, folder: Path, console: Console) -> None:
     """The customer's questionnaire imported, answered from the starter answer library (the
-    first pass `bid rfp suggest --accept` gives), and the answers written back into a copy of
-    the customer's file (`bid rfp export`)."""
+    first pass `bid rfp suggest --accept` gives, at the calibrated threshold), the mandatory
+    answers reviewed by the solution consultant (`bid rfp review`: the design freeze waits for
+    it), and the answers written back into a copy of the customer's file (`bid rfp export`)."""
     from orchestrator.bid.answers.library import import_library
     from orchestrator.bid.answers.rfp import accept_suggestions, export_rows, import_questionnaire
+    from orchestrator.bid.answers.rfp_review import review_requirement
     from orchestrator.decisions.rfp_rules import load_rfp_rules
     from orchestrator.documents.questionnaire import write_answers
     from orchestrator.intake.answer_library import parse_library
@@ -325,15 +327,22 @@ def answer_the_questionnaire(ctx: Context, ref: str, folder: Path, console: Cons
     )
     starter = parse_library(ctx.settings.rules_dir / "answer_library.yaml", ctx.clock().date())
     library = import_library(ctx, starter, by="demo")  # the shipped starter library
-    answered = accept_suggestions(ctx, ref, min_score=rules.library.min_score, by=bid_manager)
+    answered = accept_suggestions(ctx, ref, by=bid_manager)
+    reviewer = DEMO_TEAM["solution_consultant"]["email"]
+    mandatory = {row[0] for row in DEMO_QUESTIONNAIRE if row[3] == "M"}
+    reviewed = [
+        review_requirement(ctx, ref, req_id, by=reviewer).requirement
+        for req_id in answered.answered
+        if req_id in mandatory
+    ]
     answers = folder / "questionnaire-answered.csv"
     write_answers(export_rows(ctx, ref), rules, answers)
     console.print(
         f"   questionnaire: {imported.added} requirements from {esc(questionnaire.name)}; "
         f"{library.added + library.updated + library.unchanged} answers in the starter library "
         f"(bid rfp library import --starter); {len(answered.answered)} answered from it "
-        f"(bid rfp suggest {ref} --accept {rules.library.min_score:g}); "
-        f"answers in {esc(answers)} (bid rfp export)"
+        f"(bid rfp suggest {ref} --accept); {len(reviewed)} mandatory answers reviewed by "
+        f"{reviewer} (bid rfp review); answers in {esc(answers)} (bid rfp export)"
     )
 
 

@@ -2,8 +2,11 @@
 
     bid rfp import OPP FILE [--sheet NAME] [--column FIELD=HEADER]   requirements from .xlsx/.csv
     bid rfp status OPP [--json] [--all]                               coverage per section
-    bid rfp suggest OPP [--top N] [--accept SCORE] [--json]           library answers with scores
-    bid rfp answer OPP REQ --library ID | --text TEXT | --clear [--compliance C]
+    bid rfp suggest OPP [--top N] [--accept [SCORE]] [--json]         library answers with scores
+    bid rfp answer OPP REQ --library ID [--edit | --text TEXT] | --text TEXT | --clear
+                   [--compliance C]
+    bid rfp assign OPP REQ --to EMAIL                                 who answers it
+    bid rfp review OPP REQ [--by EMAIL] [--reject --reason TEXT] [--save-to-library]
     bid rfp export OPP --out FILE.xlsx                                the customer's file, answered
     bid rfp library import FILE | export FILE | list [--tag T] [--review-due]
 
@@ -132,6 +135,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             + (f"; due {status.due} ({status.milestone})" if status.due else "")
         )
         console.print(
+            "   states: "
+            + ", ".join(f"{k} {v}" for k, v in status.states.items())
+            + f"; compliance to review {status.compliance_to_review}; mandatory not reviewed "
+            f"{len(status.mandatory_unreviewed)}"
+        )
+        console.print(
             table(
                 "Per section",
                 ("Section", "Owner", "Answered", "Mandatory open", "Compliance"),
@@ -159,15 +168,16 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             console.print(
                 table(
                     "Requirements",
-                    ("Id", "M", "Compliance", "Owner", "Requirement", "Answer"),
+                    ("Id", "M", "State", "Compliance", "Owner", "Requirement", "Answer"),
                     [
                         (
                             r["id"],
                             "M" if r["mandatory"] else "",
+                            r["state"],
                             r["compliance"] or "",
-                            r["owner_role"],
-                            _short(r["text"], 50),
-                            _short(r["answer"] or "", 50),
+                            r["owner"] or r["owner_role"],
+                            _short(r["text"], 40),
+                            _short(r["answer"] or r["draft"] or "", 40),
                         )
                         for r in status.requirements
                     ],
@@ -177,60 +187,72 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @rfp_app.command("suggest")
     def rfp_suggest(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        score: Annotated[
+            float | None,
+            typer.Argument(
+                help="With --accept: the score from which to accept (default: the "
+                "calibrated threshold of rules/rfp.yaml)",
+                min=0,
+                max=100,
+                show_default=False,
+            ),
+        ] = None,
         top: Annotated[
             int | None, typer.Option("--top", min=1, max=20, help="Answers per requirement")
         ] = None,
         accept: Annotated[
-            float | None,
+            bool,
             typer.Option(
                 "--accept",
-                min=0,
-                max=200,
-                help="Record the best answer of every unanswered requirement scoring at least this",
+                help="Record the best answer of every unanswered requirement the matcher is "
+                "sure of (--accept SCORE: from that score); the others become drafts",
             ),
-        ] = None,
+        ] = False,
         by: ByOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Propose the best library answers per unanswered requirement, with their scores."""
+        """Propose the best library answers per unanswered requirement, with their
+        calibrated scores and full texts; --accept records the sure ones."""
         from orchestrator.bid.answers.rfp import suggestions
+        from orchestrator.errors import InputError
 
-        if accept is not None:
+        if score is not None and not accept:
+            raise InputError("a score goes with --accept (bid rfp suggest OPP --accept 70)")
+        if accept:
             from orchestrator.cli.commanding import command, run
             from orchestrator.core.commands import AcceptSuggestions
 
-            sent = command(AcceptSuggestions, opportunity=opportunity, min_score=accept, by=by)
+            sent = command(AcceptSuggestions, opportunity=opportunity, min_score=score, by=by)
             emit(run(get_context, sent), as_json, _print_answer)
             return
         found = suggestions(get_context(), opportunity, limit=top)
         if as_json:
-            print_json(
-                [
-                    {
-                        "requirement": r.req_id,
-                        "mandatory": r.mandatory,
-                        "text": r.text,
-                        "suggestions": [s.__dict__ for s in r.suggestions],
-                    }
-                    for r in found
-                ]
-            )
+            print_json([r.to_json() for r in found])
             return
         console.print(
             table(
                 "Suggestions from the answer library",
-                ("Requirement", "Text", "Answer", "Score", "Match", "Note"),
+                ("Requirement", "Text", "Answer", "Score", "Note", "Library answer"),
                 [
                     (
                         r.req_id,
-                        _short(r.text, 50),
-                        s.answer_id if s else "—",
-                        f"{s.score:.1f}" if s else "",
-                        f"{s.match:.1f}" if s else "",
-                        "review due" if s and s.review_due else "",
+                        _short(r.text, 40),
+                        s["answer_id"] if s else "—",
+                        f"{s['score']:.1f}" if s else "",
+                        ", ".join(
+                            n
+                            for n, on in (
+                                ("accept", s["auto_accept"]),
+                                ("review due", s["review_due"]),
+                            )
+                            if on
+                        )
+                        if s
+                        else "",
+                        _short(s["answer"], 60) if s else "",
                     )
                     for r in found
-                    for s in (r.suggestions or (None,))
+                    for s in (r.to_json()["suggestions"] or (None,))
                 ],
             )
         )
@@ -242,7 +264,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         library: Annotated[
             str | None, typer.Option("--library", help="A library answer id")
         ] = None,
-        text: Annotated[str | None, typer.Option("--text", help="Our own answer")] = None,
+        text: Annotated[
+            str | None,
+            typer.Option("--text", help="Our own answer (with --library: the edited answer)"),
+        ] = None,
+        edit: Annotated[
+            bool,
+            typer.Option("--edit", help="Edit the library answer in $EDITOR before recording it"),
+        ] = False,
         compliance: Annotated[
             str | None,
             typer.Option("--compliance", help="comply | partial | non_comply | n_a"),
@@ -251,10 +280,13 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         by: ByOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Record the answer to one requirement (from the library, or in our own words)."""
+        """Record the answer to one requirement: from the library (as it is, or edited with
+        --edit / --text), or in our own words."""
         from orchestrator.cli.commanding import command, run
         from orchestrator.core.commands import AnswerRequirement
 
+        if edit:
+            text = _edited(get_context, library, text)
         sent = command(
             AnswerRequirement,
             opportunity=opportunity,
@@ -263,6 +295,58 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             text=text,
             compliance=compliance,
             clear=clear,
+            by=by,
+        )
+        emit(run(get_context, sent), as_json, _print_answer)
+
+    @rfp_app.command("assign")
+    def rfp_assign(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        requirement: Annotated[str, typer.Argument(help="The requirement id, as in the file")],
+        to: Annotated[str, typer.Option("--to", help="The new owner's e-mail")],
+        by: ByOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Make someone on the bid's team the owner who answers one requirement."""
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import AssignRequirement
+
+        sent = command(
+            AssignRequirement, opportunity=opportunity, requirement=requirement, to=to, by=by
+        )
+        emit(run(get_context, sent), as_json, _print_answer)
+
+    @rfp_app.command("review")
+    def rfp_review(
+        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        requirement: Annotated[str, typer.Argument(help="The requirement id, as in the file")],
+        reject: Annotated[
+            bool, typer.Option("--reject", help="Send the answer back to its owner")
+        ] = False,
+        reason: Annotated[
+            str | None, typer.Option("--reason", help="With --reject: what must change")
+        ] = None,
+        save_to_library: Annotated[
+            bool,
+            typer.Option(
+                "--save-to-library", help="Keep the reviewed answer in the answer library"
+            ),
+        ] = False,
+        by: ByOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """The reviewer's verdict on one answer: reviewed (its compliance confirmed) or sent
+        back with a reason."""
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import ReviewRequirement
+
+        sent = command(
+            ReviewRequirement,
+            opportunity=opportunity,
+            requirement=requirement,
+            reject=reject,
+            reason=reason,
+            save_to_library=save_to_library,
             by=by,
         )
         emit(run(get_context, sent), as_json, _print_answer)
@@ -394,6 +478,31 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 ],
             )
         )
+
+
+def _edited(get_context: Callable[[], Context], library: str | None, text: str | None) -> str:
+    """The answer as the person left it in $EDITOR, starting from `text` or the library
+    answer; unchanged or emptied, nothing is recorded."""
+    import click
+
+    from orchestrator.bid.answers.library import library_rows
+    from orchestrator.errors import InputError
+
+    if library is None:
+        raise InputError("--edit starts from a library answer: give --library ID", field="edit")
+    start = text
+    if start is None:
+        found = [r for r in library_rows(get_context()) if r["id"] == library]
+        if not found:
+            raise InputError(
+                f"no answer {library} in the answer library (bid rfp library list)",
+                field="library",
+            )
+        start = str(found[0]["answer"])
+    edited = click.edit(start)
+    if edited is None or not edited.strip():
+        raise InputError("the answer was left unchanged or empty; nothing recorded", field="edit")
+    return edited.strip()
 
 
 def _print_import(result: Result) -> None:

@@ -1,23 +1,22 @@
-"""Proposing library answers for requirements: rapidfuzz scores, then the library's ranking.
+"""Proposing library answers for requirements: the matcher's calibrated confidence, then
+the library's ranking.
 
-Every requirement is compared with every library answer's question and tags in one
-`rapidfuzz.process.cdist` call over token-sorted text (rapidfuzz's token-sort ratio, on all
-cores); the best few per requirement are scored again with `fuzz.token_set_ratio`, which
-rewards a short library question found whole inside a long requirement. The match (0-100)
-then ranks with what the library knows: answers used in won bids rise (rules/rfp.yaml
-`won_boost` per win, at most `max_boost`), answers past their review date sink
-(`stale_penalty`). A match below `min_score` is not proposed.
+The match itself (BM25, fuzzy and word embeddings, fused and calibrated to 0-100) is
+`orchestrator.commercial.rfp_match`. Here it ranks with what the library knows: answers used
+in won bids rise (rules/rfp.yaml `won_boost` per win, at most `max_boost`), answers past
+their review date sink (`stale_penalty`) and are flagged. A match below `min_score` is not
+proposed. Only the match — never the boost — decides an automatic acceptance, and an answer
+due for review is never accepted automatically (`auto_acceptable`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from orchestrator.decisions.rfp_rules import LibrarySettings
-
-SHORTLIST = 12
-"""Library answers per requirement scored again with the token-set ratio."""
+from orchestrator.commercial.rfp_match import AnswerIndex, Document
+from orchestrator.decisions.rfp_rules import LibrarySettings, Synonyms
 
 
 @dataclass(frozen=True)
@@ -29,23 +28,37 @@ class Candidate:
     tags: tuple[str, ...]
     won_uses: int = 0
     review_due: bool = False
+    answer: str = ""
+    compliance: str = "comply"
 
 
 @dataclass(frozen=True)
 class Suggestion:
     answer_id: str
     score: float
-    """What ranks it: the match, plus the won-bid boost, minus the review penalty."""
+    """What ranks it: the match, plus the won-bid boost, minus the review penalty (0-100)."""
     match: float
-    """The rapidfuzz similarity of requirement and library question (0-100)."""
+    """The matcher's calibrated confidence that this is the answer (0-100)."""
     review_due: bool
 
 
-def _prepared(texts: Sequence[str]) -> tuple[list[str], list[str]]:
-    from rapidfuzz import utils
+def auto_acceptable(suggestion: Suggestion, threshold: float) -> bool:
+    """Whether a suggestion may be recorded without a person: confident enough on the match
+    alone, and not past its review date."""
+    return suggestion.match >= threshold and not suggestion.review_due
 
-    processed = [utils.default_process(text) for text in texts]
-    return processed, [" ".join(sorted(set(p.split()))) for p in processed]
+
+def index_library(
+    candidates: Sequence[Candidate], settings: LibrarySettings, synonyms: Synonyms, cache_dir: Path
+) -> None:
+    """Index the library into `cache_dir` now (after an import), so that the next
+    questionnaire's suggestions start from it."""
+    AnswerIndex(
+        [Document(c.answer_id, c.question, c.tags, c.answer) for c in candidates],
+        synonyms,
+        settings.match,
+        cache_dir=cache_dir,
+    )
 
 
 def suggest(
@@ -53,42 +66,37 @@ def suggest(
     candidates: Sequence[Candidate],
     settings: LibrarySettings,
     limit: int | None = None,
+    synonyms: Synonyms | None = None,
+    cache_dir: Path | None = None,
 ) -> list[list[Suggestion]]:
     """Per requirement (in order), the best library answers, best first."""
     if not requirements or not candidates:
         return [[] for _ in requirements]
-    import numpy as np
-    from rapidfuzz import fuzz, process
-
     wanted = limit or settings.suggestions
-    queries, query_keys = _prepared(requirements)
-    choices, choice_keys = _prepared([f"{c.question} {' '.join(c.tags)}" for c in candidates])
-    matrix = process.cdist(query_keys, choice_keys, scorer=fuzz.ratio, workers=-1)
-    shortlist = min(SHORTLIST, len(candidates))
+    index = AnswerIndex(
+        [Document(c.answer_id, c.question, c.tags, c.answer) for c in candidates],
+        synonyms or Synonyms("", ()),
+        settings.match,
+        cache_dir=cache_dir,
+    )
     results: list[list[Suggestion]] = []
-    for index, row in enumerate(matrix):
-        if shortlist < len(candidates):
-            best = np.argpartition(row, -shortlist)[-shortlist:]
-        else:
-            best = np.arange(len(candidates))
-        found = []
-        for position in best.tolist():
-            candidate = candidates[position]
-            match = max(
-                float(row[position]), fuzz.token_set_ratio(queries[index], choices[position])
-            )
-            if match < settings.min_score:
+    for found in index.match(requirements, max(wanted, settings.suggestions) + 2):
+        ranked = []
+        for match in found:
+            if match.confidence < settings.min_score:
                 continue
+            candidate = candidates[match.position]
             boost = min(settings.max_boost, settings.won_boost * candidate.won_uses)
             penalty = settings.stale_penalty if candidate.review_due else 0.0
-            found.append(
+            score = max(0.0, min(100.0, match.confidence + boost - penalty))
+            ranked.append(
                 Suggestion(
                     candidate.answer_id,
-                    round(match + boost - penalty, 1),
-                    round(match, 1),
+                    round(score, 1),
+                    match.confidence,
                     candidate.review_due,
                 )
             )
-        found.sort(key=lambda s: (-s.score, -s.match, s.answer_id))
-        results.append(found[:wanted])
+        ranked.sort(key=lambda s: (-s.score, -s.match, s.answer_id))
+        results.append(ranked[:wanted])
     return results

@@ -1,5 +1,6 @@
 """The typed commands of the customer's questionnaire and the answer library: import the
-questionnaire, answer a requirement, accept the library's suggestions, import library
+questionnaire, answer a requirement (from the library, edited, or in our words), accept the
+library's suggestions, assign a requirement to its owner, review an answer, import library
 answers.
 
 Pure like `orchestrator.core.commands`, which re-exports them and lists them in `COMMANDS`.
@@ -32,8 +33,8 @@ class ImportRfp(Command):
 
 
 class AnswerRequirement(Command):
-    """Record the answer to one requirement: a library answer, our own text, or none
-    (`clear`), with its compliance."""
+    """Record the answer to one requirement: a library answer, a library answer edited
+    (`library` and `text`), our own text, or none (`clear`), with its compliance."""
 
     name: ClassVar[str] = "rfp.answer"
     cli: ClassVar[tuple[str, ...]] = ("rfp", "answer")
@@ -48,22 +49,51 @@ class AnswerRequirement(Command):
 
 
 class AcceptSuggestions(Command):
-    """Answer every unanswered requirement with its best library answer scoring at least
-    `min_score` (a first pass people then review)."""
+    """Answer every unanswered requirement with its best library answer when the matcher is
+    sure enough: at the calibrated threshold of rules/rfp.yaml (no `min_score`), or at the
+    score a person picks; the others get their best answer as a draft for their owner. A
+    first pass people then review: the compliance stays "to review"."""
 
     name: ClassVar[str] = "rfp.suggest.accept"
     cli: ClassVar[tuple[str, ...]] = ("rfp", "suggest")
     positional: ClassVar[tuple[str, ...]] = ("opportunity",)
     opportunity: str = Ref
-    min_score: float = Field(ge=0, le=200)
+    min_score: float | None = Field(default=None, ge=0, le=100)
     by: str | None = By
 
     @field_validator("min_score")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
             raise ValueError("a finite number")
         return value
+
+
+class AssignRequirement(Command):
+    """Make a person (with a role on the bid) the owner who answers one requirement."""
+
+    name: ClassVar[str] = "rfp.assign"
+    cli: ClassVar[tuple[str, ...]] = ("rfp", "assign")
+    positional: ClassVar[tuple[str, ...]] = ("opportunity", "requirement")
+    opportunity: str = Ref
+    requirement: str = Field(min_length=1, max_length=200)
+    to: str = Field(min_length=3, max_length=320, description="The new owner's e-mail")
+    by: str | None = By
+
+
+class ReviewRequirement(Command):
+    """The reviewer's verdict on one answer: accepted (reviewed; its compliance confirmed;
+    with `save_to_library` kept in the answer library) or rejected with a reason."""
+
+    name: ClassVar[str] = "rfp.review"
+    cli: ClassVar[tuple[str, ...]] = ("rfp", "review")
+    positional: ClassVar[tuple[str, ...]] = ("opportunity", "requirement")
+    opportunity: str = Ref
+    requirement: str = Field(min_length=1, max_length=200)
+    reject: bool = False
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+    save_to_library: bool = False
+    by: str | None = By
 
 
 class ImportLibrary(Command):
@@ -105,9 +135,20 @@ class RfpImported(Result):
 
 
 class RfpAnswered(Result):
-    """The requirements answered (or cleared) by the command."""
+    """The requirements answered (or cleared) by the command, and those given a draft."""
 
     answered: list[str] = Field(default_factory=list)
+    drafts: list[str] = Field(default_factory=list)
+
+
+class RfpReviewed(Result):
+    """One requirement after its assignment or review: its state and owner, and the library
+    answer a reviewed answer was saved to."""
+
+    requirement: str
+    state: str
+    owner: str | None = None
+    library: str | None = None
 
 
 class LibraryImported(Result):
@@ -124,6 +165,8 @@ RFP_COMMANDS: dict[type[Command], type[Result]] = {
     ImportRfp: RfpImported,
     AnswerRequirement: RfpAnswered,
     AcceptSuggestions: RfpAnswered,
+    AssignRequirement: RfpReviewed,
+    ReviewRequirement: RfpReviewed,
     ImportLibrary: LibraryImported,
 }
 """The commands of this module and the result type of each."""

@@ -43,6 +43,8 @@ MEASURES: dict[str, str] = {
     "service_strategy": "1 once the service strategy is chosen explicitly (bid service-strategy)",
     "rfp_mandatory_answered": "mandatory questionnaire requirements answered, of all mandatory",
     "exceptions_resolved": "intake exceptions (design tasks, outlier quotes) resolved, of all",
+    "rfp_mandatory_reviewed": "mandatory questionnaire requirements whose answer a reviewer "
+    "accepted, of all mandatory",
 }
 """Every measure an exit criterion may name; the bid layer counts each (a test checks)."""
 
@@ -84,6 +86,8 @@ class ExitRules:
     sha256: str
     criteria: tuple[ExitCriterion, ...]
     freeze_roles: dict[str, tuple[str, ...]]
+    freeze_requires: tuple[str, ...] = ()
+    """Criteria (ids) that must hold before the design may be frozen."""
 
     def for_tier(self, tier: str) -> tuple[ExitCriterion, ...]:
         return tuple(c for c in self.criteria if c.applies_to(tier))
@@ -205,7 +209,13 @@ def parse_exit_rules(path: Path) -> ExitRules:
                 done_text=done.strip(),
             )
         )
-    return ExitRules(path.name, digest, tuple(criteria), freeze_roles)
+    requires = (data.get("design_freeze") or {}).get("requires") or []
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise RuleLoadError(f"{path}: design_freeze.requires must list criterion ids")
+    unknown_ids = sorted(set(requires) - {c.id for c in criteria})
+    if unknown_ids:
+        raise RuleLoadError(f"{path}: design_freeze.requires names unknown criteria {unknown_ids}")
+    return ExitRules(path.name, digest, tuple(criteria), freeze_roles, tuple(requires))
 
 
 # --- the change table ----------------------------------------------------------------------

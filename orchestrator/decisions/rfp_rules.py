@@ -36,6 +36,29 @@ class OwnerRule:
 
 
 @dataclass(frozen=True)
+class MatchSettings:
+    """How the matcher fuses its views and calibrates (rules/rfp.yaml `library.match`)."""
+
+    bm25: float = 0.45
+    embedding: float = 0.35
+    fuzzy: float = 0.20
+    answer_weight: float = 0.3
+    """BM25 over the answer text counts this much of BM25 over question and tags."""
+    bm25_half: float = 4.0
+    """The BM25 score that counts as half a lexical match (score / (score + bm25_half))."""
+    embedding_floor: float = 0.2
+    embedding_ceiling: float = 0.8
+    """Cosine similarities mapped onto 0-1 between these two."""
+    shortlist: float = 20
+    """Answers per requirement scored in full (a whole number)."""
+    slope: float = 12.0
+    midpoint: float = 0.6
+    lead: float = 10.0
+    """The confidence: 100 x sigmoid(slope x (relevance - midpoint) + lead x lead over the
+    next answer)."""
+
+
+@dataclass(frozen=True)
 class LibrarySettings:
     review_months: int
     suggestions: int
@@ -43,6 +66,68 @@ class LibrarySettings:
     won_boost: float
     max_boost: float
     stale_penalty: float
+    auto_accept: float = 80.0
+    """The calibrated confidence from which `bid rfp suggest --accept` answers on its own."""
+    match: MatchSettings = MatchSettings()
+
+
+SPLIT = re.compile(r"[a-z0-9]+")
+"""The words of a text as the synonyms compare them: letters and digits, any other
+character a break ("cut-over" is "cut over", "ISO/IEC" is "iso iec")."""
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Groups of words that mean one thing (rules/synonyms.yaml): each phrase is read as its
+    group's first phrase, written as one word ("repair time" is `repair_time`)."""
+
+    file: str
+    groups: tuple[tuple[str, ...], ...]
+
+    def words(self, text: str) -> list[str]:
+        """The words of `text` in lower case, every synonym replaced by its group's word (the
+        longest phrase first, left to right)."""
+        canon, sizes = _synonym_table(self.groups)
+        found = SPLIT.findall(text.lower())
+        if not canon:
+            return found
+        out: list[str] = []
+        index, total = 0, len(found)
+        while index < total:
+            for size in sizes.get(found[index], ()):
+                if index + size > total:
+                    continue
+                word = canon.get(" ".join(found[index : index + size]))
+                if word is not None:
+                    out.append(word)
+                    index += size
+                    break
+            else:
+                out.append(found[index])
+                index += 1
+        return out
+
+    def canonical(self, text: str) -> str:
+        """`text` as the matcher reads it: its words, synonyms replaced, one space apart."""
+        return " ".join(self.words(text))
+
+
+@lru_cache(maxsize=16)
+def _synonym_table(
+    groups: tuple[tuple[str, ...], ...],
+) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """Phrase (its words, one space apart) → the group's word; and per first word, the
+    lengths of the phrases starting with it, longest first."""
+    canon: dict[str, str] = {}
+    for group in groups:
+        word = "_".join(SPLIT.findall(group[0]))
+        for phrase in group:
+            canon.setdefault(" ".join(SPLIT.findall(phrase)), word)
+    sizes: dict[str, set[int]] = {}
+    for phrase in canon:
+        parts = phrase.split()
+        sizes.setdefault(parts[0], set()).add(len(parts))
+    return canon, {first: tuple(sorted(n, reverse=True)) for first, n in sizes.items()}
 
 
 @dataclass(frozen=True)
@@ -128,6 +213,69 @@ def _regex(value: object, path: Path, where: str) -> re.Pattern[str]:
         raise _fail(path, where, f"is not a valid regular expression ({exc})") from None
 
 
+def _match_settings(data: object, path: Path) -> MatchSettings:
+    if not isinstance(data, dict):
+        raise _fail(path, "library.match", "must be a mapping")
+    defaults = MatchSettings()
+    unknown = sorted(set(data) - set(defaults.__dataclass_fields__))
+    if unknown:
+        raise _fail(path, "library.match", f"unknown key(s) {unknown}")
+    values = {
+        key: _number(data, key, getattr(defaults, key), path, "library.match")
+        for key in defaults.__dataclass_fields__
+    }
+    if values["embedding_ceiling"] <= values["embedding_floor"]:
+        raise _fail(path, "library.match", "embedding_ceiling must be above embedding_floor")
+    return MatchSettings(**{**values, "shortlist": max(1.0, float(int(values["shortlist"])))})
+
+
+SYNONYMS_FILE = "synonyms.yaml"
+
+
+def parse_synonyms(path: Path) -> Synonyms:
+    """rules/synonyms.yaml: `groups`, each a list of phrases (the first names the group)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser where libyaml is
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except OSError as exc:
+        raise RuleLoadError(f"{path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise RuleLoadError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list):
+        raise RuleLoadError(f"{path}: expected a list under 'groups:'")
+    seen: dict[str, int] = {}
+    parsed = []
+    for index, group in enumerate(groups, start=1):
+        where = f"groups row {index}"
+        if not isinstance(group, list) or len(group) < 2:
+            raise _fail(path, where, "must list at least two phrases")
+        phrases = tuple(" ".join(str(p).lower().split()) for p in group)
+        for phrase in phrases:
+            if not phrase or not re.search(r"[a-z0-9]", phrase):
+                raise _fail(path, where, f"'{phrase}' holds no letter or digit")
+            if phrase in seen and seen[phrase] != index:
+                raise _fail(path, where, f"'{phrase}' is already in groups row {seen[phrase]}")
+            seen[phrase] = index
+        parsed.append(phrases)
+    return Synonyms(str(path), tuple(parsed))
+
+
+@lru_cache(maxsize=8)
+def _cached_synonyms(path: Path, mtime: float) -> Synonyms:
+    return parse_synonyms(path)
+
+
+def load_synonyms(rules_dir: Path) -> Synonyms:
+    """rules/synonyms.yaml, read again when it changes; no file, no synonyms."""
+    path = (rules_dir / SYNONYMS_FILE).resolve()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return Synonyms(str(path), ())
+    return _cached_synonyms(path, mtime)
+
+
 def parse_rfp_rules(path: Path) -> RfpRules:
     try:
         text = path.read_text(encoding="utf-8")
@@ -192,6 +340,8 @@ def parse_rfp_rules(path: Path) -> RfpRules:
         won_boost=_number(library, "won_boost", 4, path, "library"),
         max_boost=_number(library, "max_boost", 12, path, "library"),
         stale_penalty=_number(library, "stale_penalty", 5, path, "library"),
+        auto_accept=_number(library, "auto_accept", 80, path, "library"),
+        match=_match_settings(library.get("match") or {}, path),
     )
     return RfpRules(
         file=str(path),

@@ -34,7 +34,7 @@ def write_library(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([*LIBRARY_COLUMNS, *COUNT_COLUMNS])
         for row in rows:
-            values = {**row, "tags": ";".join(row["tags"])}
+            values = {**row, "tags": ";".join(row["tags"]), "owner_role": row["owner_role"] or ""}
             writer.writerow(
                 [spreadsheet_cell(values[key]) for key in (*LIBRARY_COLUMNS, *COUNT_COLUMNS)]
             )

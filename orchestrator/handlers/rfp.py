@@ -1,6 +1,7 @@
 """Handlers of the customer's questionnaire and the answer library: import it (the file as
-contents), answer requirements one by one or from the library's suggestions, and import
-library answers (a library editor's or an admin's, checked by the service)."""
+contents), answer requirements one by one or from the library's suggestions, assign them,
+review the answers, and import library answers (a library editor's or an admin's, checked by
+the service)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,16 @@ def _import(ctx: Context, command: c.ImportRfp, actor: str, runner: FlowRunner) 
     )
 
 
-def _answered(name: str, ref: str, answered: tuple[str, ...], message: str) -> c.Result:
-    return c.RfpAnswered(command=name, opportunity=ref, answered=list(answered), message=message)
+def _answered(
+    name: str, ref: str, answered: tuple[str, ...], message: str, drafts: tuple[str, ...] = ()
+) -> c.Result:
+    return c.RfpAnswered(
+        command=name,
+        opportunity=ref,
+        answered=list(answered),
+        drafts=list(drafts),
+        message=message,
+    )
 
 
 @handles(c.AnswerRequirement)
@@ -75,7 +84,48 @@ def _accept(ctx: Context, command: c.AcceptSuggestions, actor: str, runner: Flow
     from orchestrator.bid.answers.rfp import accept_suggestions
 
     done = accept_suggestions(ctx, command.opportunity, min_score=command.min_score, by=actor)
-    return _answered(command.name, done.ref, done.answered, done.message)
+    return _answered(command.name, done.ref, done.answered, done.message, done.drafts)
+
+
+@handles(c.AssignRequirement)
+def _assign(ctx: Context, command: c.AssignRequirement, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.answers.rfp_review import assign_requirement
+
+    done = assign_requirement(
+        ctx, command.opportunity, command.requirement, to=command.to, by=actor
+    )
+    return c.RfpReviewed(
+        command=command.name,
+        opportunity=done.ref,
+        message=done.message,
+        requirement=done.requirement,
+        state=done.state.value,
+        owner=done.owner,
+    )
+
+
+@handles(c.ReviewRequirement)
+def _review(ctx: Context, command: c.ReviewRequirement, actor: str, runner: FlowRunner) -> c.Result:
+    from orchestrator.bid.answers.rfp_review import review_requirement
+
+    done = review_requirement(
+        ctx,
+        command.opportunity,
+        command.requirement,
+        by=actor,
+        reject=command.reject,
+        reason=command.reason,
+        save_to_library=command.save_to_library,
+    )
+    return c.RfpReviewed(
+        command=command.name,
+        opportunity=done.ref,
+        message=done.message,
+        requirement=done.requirement,
+        state=done.state.value,
+        owner=done.owner,
+        library=done.library,
+    )
 
 
 @handles(c.ImportLibrary)

@@ -9,6 +9,7 @@ YAML::
         compliance: comply               # comply | partial | non_comply | n_a (default comply)
         tags: [security, certification]
         owner: sofie.claes@example.com
+        owner_role: solution_consultant  # optional: the role that keeps it true
         last_reviewed: 2026-09-01
         review_months: 12                # optional (rules/rfp.yaml library.review_months)
 
@@ -28,7 +29,7 @@ from orchestrator.config import LIMITS
 from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.files import csv_rows, load_yaml
 from orchestrator.intake.people import EMAIL_PATTERN
-from orchestrator.store.models import Compliance
+from orchestrator.store.models import Compliance, Role
 from orchestrator.text import has_control_characters
 
 LIBRARY_COLUMNS = (
@@ -38,6 +39,7 @@ LIBRARY_COLUMNS = (
     "compliance",
     "tags",
     "owner",
+    "owner_role",
     "last_reviewed",
     "review_months",
 )
@@ -57,6 +59,7 @@ class LibraryEntry:
     owner: str
     last_reviewed: date
     review_months: int | None
+    owner_role: str | None = None
 
 
 def _entry(raw: dict[str, Any], file: str, row: int | None, today: date) -> LibraryEntry:
@@ -80,6 +83,13 @@ def _entry(raw: dict[str, Any], file: str, row: int | None, today: date) -> Libr
     owner = text("owner", 254).lower()
     if not re.match(EMAIL_PATTERN, owner):
         raise bad("owner", f"'{owner}' is not an e-mail address")
+    raw_role = raw.get("owner_role")
+    owner_role = None if raw_role in (None, "") else str(raw_role).strip().lower()
+    if owner_role is not None and owner_role not in {r.value for r in Role}:
+        raise bad(
+            "owner_role",
+            f"'{owner_role}' is not one of {', '.join(sorted(r.value for r in Role))}",
+        )
     raw_compliance = str(raw.get("compliance") or "comply").strip().lower()
     try:
         compliance = Compliance(raw_compliance)
@@ -124,6 +134,7 @@ def _entry(raw: dict[str, Any], file: str, row: int | None, today: date) -> Libr
         owner=owner,
         last_reviewed=reviewed,
         review_months=months,
+        owner_role=owner_role,
     )
 
 

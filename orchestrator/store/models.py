@@ -60,6 +60,17 @@ class Compliance(StrEnum):
     NOT_APPLICABLE = "n_a"
 
 
+class RequirementState(StrEnum):
+    """Where the answer to one requirement stands: nothing yet, a draft for its owner (a
+    library suggestion below the automatic threshold, or a rejected answer), an answer, or
+    an answer a reviewer accepted."""
+
+    OPEN = "open"
+    DRAFT = "draft"
+    ANSWERED = "answered"
+    REVIEWED = "reviewed"
+
+
 class Tier(StrEnum):
     """The customer portfolio's tiers, from strategic accounts down (bid-process.md)."""
 
@@ -551,6 +562,23 @@ class Requirement(SQLModel, table=True):
     """The answer library entry used (its id), when the answer came from the library."""
     answered_by: str | None = None
     answered_at: datetime | None = None
+    state: RequirementState = Field(
+        default=RequirementState.OPEN,
+        sa_column=Column(EnumText(RequirementState), nullable=False, server_default="open"),
+    )
+    owner: str | None = None
+    """The person who answers it (e-mail): the bid's team member holding the section's role
+    when imported, or whoever `bid rfp assign` named."""
+    draft: str | None = Field(default=None, sa_column=Column(Text))
+    """The draft answer its owner starts from (not yet the answer)."""
+    draft_library: str | None = None
+    draft_score: float | None = None
+    compliance_confirmed: bool = True
+    """False while the compliance is the library's, recorded without a person ("to review")."""
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_note: str | None = Field(default=None, sa_column=Column(Text))
+    """Why the reviewer sent the answer back (the last rejection)."""
 
 
 class LibraryAnswer(SQLModel, table=True):
@@ -566,6 +594,8 @@ class LibraryAnswer(SQLModel, table=True):
     )
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     owner: str
+    owner_role: str | None = None
+    """The role that keeps this answer true (solution_consultant, legal, ...)."""
     last_reviewed: date
     review_months: int = 12
     updated_by: str

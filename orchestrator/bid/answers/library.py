@@ -17,13 +17,19 @@ from sqlalchemy import select as columns  # sqlmodel's select takes at most four
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.team.people import require_grant
-from orchestrator.commercial.answer_matching import Candidate
+from orchestrator.commercial.answer_matching import Candidate, index_library
 from orchestrator.context import Context
-from orchestrator.decisions.rfp_rules import load_rfp_rules
+from orchestrator.decisions.rfp_rules import load_rfp_rules, load_synonyms
 from orchestrator.intake.answer_library import LibraryEntry
 from orchestrator.lifecycle.table import WON_STATES
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Grant, LibraryAnswer, Opportunity, Requirement
+from orchestrator.store.models import (
+    Compliance,
+    Grant,
+    LibraryAnswer,
+    Opportunity,
+    Requirement,
+)
 
 
 def review_due(last_reviewed: date, months: int, today: date) -> bool:
@@ -67,17 +73,21 @@ def candidates_for(session: Session, ctx: Context) -> list[Candidate]:
             col(LibraryAnswer.tags),
             col(LibraryAnswer.last_reviewed),
             col(LibraryAnswer.review_months),
+            col(LibraryAnswer.answer),
+            col(LibraryAnswer.compliance),
         ).order_by(col(LibraryAnswer.answer_id))
     ).all()
     candidates = []
-    for answer_id, question, tags, reviewed, review_months in rows:
+    for answer_id, question, tags, reviewed, review_months, answer, compliance in rows:
         candidates.append(
             Candidate(
                 answer_id,
                 question,
-                tuple(tags or ()),
+                tuple(str(t) for t in tags or ()),
                 won.get(answer_id, 0),
                 review_due(reviewed, review_months or months, today),
+                answer,
+                compliance.value if isinstance(compliance, Compliance) else str(compliance),
             )
         )
     return candidates
@@ -108,6 +118,7 @@ def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> Lib
                 "compliance": entry.compliance,
                 "tags": list(entry.tags),
                 "owner": entry.owner,
+                "owner_role": entry.owner_role,
                 "last_reviewed": entry.last_reviewed,
                 "review_months": entry.review_months or default_months,
             }
@@ -127,7 +138,17 @@ def import_library(ctx: Context, entries: list[LibraryEntry], *, by: str) -> Lib
             row.updated_by, row.updated_at = editor, now
             session.add(row)
             updated += 1
-        return LibraryImport(added, updated, unchanged)
+    if added or updated:
+        with reading(ctx.engine) as session:
+            candidates = candidates_for(session, ctx)
+        rules_dir = ctx.settings.rules_dir
+        index_library(
+            candidates,
+            load_rfp_rules(rules_dir).library,
+            load_synonyms(rules_dir),
+            ctx.settings.cache_dir,
+        )
+    return LibraryImport(added, updated, unchanged)
 
 
 def library_rows(ctx: Context, *, tag: str | None = None) -> list[dict[str, Any]]:
@@ -145,6 +166,7 @@ def library_rows(ctx: Context, *, tag: str | None = None) -> list[dict[str, Any]
             "compliance": e.compliance.value,
             "tags": list(e.tags),
             "owner": e.owner,
+            "owner_role": e.owner_role,
             "last_reviewed": e.last_reviewed.isoformat(),
             "review_months": e.review_months,
             "used": used.get(e.answer_id, 0),

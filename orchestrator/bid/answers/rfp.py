@@ -1,11 +1,16 @@
 """The customer's questionnaire on a bid: imported, answered (from the library or in our own
 words), its coverage, and the suggestions the answer library makes.
 
-Each requirement gets an owner (its section → a role, rules/rfp.yaml), the milestone its
-answer is due by (planned when the questionnaire is imported), a compliance status and an
-answer. Unanswered mandatory requirements hold bid production (rules/production_exit.yaml,
-measure `rfp_mandatory_answered`). The questionnaire is answered until the governance review
-starts: after that an answer would change the proposal the approvers read.
+Each requirement gets an owner (its section → a role, rules/rfp.yaml, → the bid's team member
+holding it; `bid rfp assign` changes it), the milestone its answer is due by (planned when
+the questionnaire is imported), a state (open → draft → answered → reviewed, see
+`RequirementState`), a compliance status and an answer. The library's suggestions above the
+calibrated threshold (rules/rfp.yaml `library.auto_accept`) are recorded as answers whose
+compliance stays "to review" until a person confirms it; below it they are drafts for the
+owner. Unanswered mandatory requirements hold bid production, and unreviewed ones the design
+freeze (rules/production_exit.yaml, `rfp_mandatory_answered` and `rfp_mandatory_reviewed`;
+the review itself is `bid/answers/rfp_review.py`). The questionnaire is answered until the
+governance review starts: after that an answer would change the proposal the approvers read.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.answers.library import candidates_for
-from orchestrator.bid.facts import get_opportunity
+from orchestrator.bid.facts import get_opportunity, team
 from orchestrator.bid.team.people import check_actor
 from orchestrator.bid.trail.recording import audit, plan_milestones, refusals_kept
-from orchestrator.commercial.answer_matching import Suggestion, suggest
+from orchestrator.commercial.answer_matching import Suggestion, auto_acceptable, suggest
 from orchestrator.context import Context
-from orchestrator.decisions.rfp_rules import RfpRules, load_rfp_rules
+from orchestrator.decisions.rfp_rules import RfpRules, load_rfp_rules, load_synonyms
 from orchestrator.errors import InputError, NotFound, TransitionRefused
 from orchestrator.intake.questionnaire_rows import ExportRows, ParsedQuestionnaire
 from orchestrator.lifecycle.table import State
@@ -36,6 +41,7 @@ from orchestrator.store.models import (
     Opportunity,
     Questionnaire,
     Requirement,
+    RequirementState,
 )
 
 RFP_STAGE = "rfp_import"
@@ -53,8 +59,30 @@ def _check_answering(opportunity: Opportunity, what: str) -> None:
         )
 
 
+ANSWERED_STATES = frozenset({RequirementState.ANSWERED, RequirementState.REVIEWED})
+
+
 def answered(requirement: Requirement) -> bool:
-    return bool(requirement.answer) and requirement.compliance is not None
+    return (
+        requirement.state in ANSWERED_STATES
+        and bool(requirement.answer)
+        and requirement.compliance is not None
+    )
+
+
+def owners_by_role(session: Session, opportunity_id: int) -> dict[str, str]:
+    """The first team member (e-mail) holding each role on the bid."""
+    owners: dict[str, str] = {}
+    for role, person in team(session, opportunity_id):
+        owners.setdefault(role, person.email)
+    return owners
+
+
+def compliance_label(requirement: Requirement) -> str | None:
+    """The compliance as people read it: "to_review" while no person confirmed it."""
+    if requirement.compliance is None:
+        return None
+    return requirement.compliance.value if requirement.compliance_confirmed else "to_review"
 
 
 def requirements_of(session: Session, opportunity_id: int) -> list[Requirement]:
@@ -151,6 +179,7 @@ def import_questionnaire(
         session.add(held)
         session.flush()
         existing = {r.req_id: r for r in requirements_of(session, opportunity_id)}
+        owners = owners_by_role(session, opportunity_id)
         added = updated = kept = 0
         now = ctx.clock()
         for position, item in enumerate(parsed.requirements, start=1):
@@ -175,9 +204,11 @@ def import_questionnaire(
             row.questionnaire_id, row.row, row.position = held.id or 0, item.row, position
             row.section, row.text, row.mandatory = item.section, item.text, item.mandatory
             row.owner_role = rules.owner_for(item.section, item.text)
+            row.owner = row.owner or owners.get(row.owner_role) or owners.get("bid_manager")
             if item.answer and not row.answer:  # answers the customer's file already holds
                 row.answer, row.compliance = item.answer, item.compliance or Compliance.COMPLY
                 row.answered_by, row.answered_at = actor, now
+                row.state, row.compliance_confirmed = RequirementState.ANSWERED, True
             session.add(row)
         for gone in existing.values():
             session.delete(gone)
@@ -232,6 +263,8 @@ class AnswerResult:
     answered: tuple[str, ...]
     """Requirement ids answered (or cleared) by this call."""
     message: str
+    drafts: tuple[str, ...] = ()
+    """Requirement ids given a draft from the library (below the automatic threshold)."""
 
 
 def _compliance(value: str | None) -> Compliance | None:
@@ -265,10 +298,14 @@ def answer_requirement(
     clear: bool = False,
 ) -> AnswerResult:
     """Record the answer to one requirement: a library answer (its compliance unless given),
-    our own text (compliance given, else comply), or none (`clear`)."""
+    a library answer edited (`library` and `text`: the text is ours, the library id says
+    where it started), our own text (compliance given, else comply), or none (`clear`).
+    A person answering confirms the compliance; a changed answer needs its review again."""
     rules = load_rfp_rules(ctx.settings.rules_dir)
-    if sum((library is not None, text is not None, clear)) != 1:
-        raise InputError("give exactly one of --library ID, --text TEXT or --clear", field="answer")
+    if clear and (library is not None or text is not None):
+        raise InputError("--clear takes neither --library nor --text", field="answer")
+    if not clear and library is None and text is None:
+        raise InputError("give --library ID, --text TEXT (or both) or --clear", field="answer")
     if text is not None:
         text = text.strip()
         if not text:
@@ -291,11 +328,25 @@ def answer_requirement(
         if clear:
             requirement.answer = requirement.compliance = requirement.library_answer = None
             requirement.answered_by = requirement.answered_at = None
+            requirement.state = RequirementState.OPEN
+            requirement.reviewed_by = requirement.reviewed_at = None
             message = f"answer to {req_id} cleared"
         elif library is not None:
             entry = _library_answer(session, library)
-            _set(requirement, entry.answer, status or entry.compliance, entry.answer_id, by, now)
-            message = f"{req_id} answered with library answer {entry.answer_id}"
+            edited = text is not None and text != entry.answer
+            _set(
+                requirement,
+                text if text is not None else entry.answer,
+                status or entry.compliance,
+                entry.answer_id,
+                by,
+                now,
+            )
+            message = (
+                f"{req_id} answered from library answer {entry.answer_id}, edited"
+                if edited
+                else f"{req_id} answered with library answer {entry.answer_id}"
+            )
         else:
             _set(requirement, text or "", status or Compliance.COMPLY, None, by, now)
             message = f"{req_id} answered"
@@ -312,6 +363,7 @@ def answer_requirement(
                 "requirement": req_id,
                 "library": requirement.library_answer,
                 "compliance": requirement.compliance,
+                "edited": library is not None and text is not None,
                 "cleared": clear,
             },
         )
@@ -325,22 +377,42 @@ def _set(
     library: str | None,
     by: str,
     now: datetime,
+    *,
+    confirmed: bool = True,
 ) -> None:
     requirement.answer, requirement.compliance = text, status
     requirement.library_answer, requirement.answered_by, requirement.answered_at = library, by, now
+    requirement.state, requirement.compliance_confirmed = RequirementState.ANSWERED, confirmed
+    requirement.draft = requirement.draft_library = requirement.draft_score = None
+    requirement.reviewed_by = requirement.reviewed_at = None
 
 
-def accept_suggestions(ctx: Context, ref: str, *, min_score: float, by: str) -> AnswerResult:
-    """Answer every unanswered requirement with its best library answer scoring at least
-    `min_score` (a first pass people then review), in one transaction."""
+def accept_suggestions(
+    ctx: Context, ref: str, *, min_score: float | None = None, by: str
+) -> AnswerResult:
+    """A first pass over every unanswered requirement, in one transaction: its best library
+    answer is recorded when the matcher is sure enough — the calibrated threshold of
+    rules/rfp.yaml (`library.auto_accept`, on the match alone) or, with `min_score`, the
+    score a person picked — and never when the answer is past its review date. Its
+    compliance is the library's, "to review" until a person confirms it. Below the threshold
+    the best answer becomes a draft for the requirement's owner."""
     rules = load_rfp_rules(ctx.settings.rules_dir)
+    synonyms = load_synonyms(ctx.settings.rules_dir)
+    threshold = rules.library.auto_accept if min_score is None else min_score
     with refusals_kept(ctx, ref, "rfp_answer", by), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
         check_actor(session, opportunity, by)
         _check_answering(opportunity, "answered")
         open_rows = [r for r in requirements_of(session, opportunity.id or 0) if not answered(r)]
         candidates = candidates_for(session, ctx)
-        best = suggest([r.text for r in open_rows], candidates, rules.library, limit=1)
+        best = suggest(
+            [r.text for r in open_rows],
+            candidates,
+            rules.library,
+            limit=1,
+            synonyms=synonyms,
+            cache_dir=ctx.settings.cache_dir,
+        )
         entries = {
             e.answer_id: e
             for e in session.exec(
@@ -351,30 +423,61 @@ def accept_suggestions(ctx: Context, ref: str, *, min_score: float, by: str) -> 
         }
         now = ctx.clock()
         done: list[str] = []
+        drafts: list[str] = []
         for requirement, found in zip(open_rows, best, strict=True):
-            if not found or found[0].score < min_score:
+            if not found:
                 continue
-            entry = entries[found[0].answer_id]
-            _set(requirement, entry.answer, entry.compliance, entry.answer_id, by, now)
+            top = found[0]
+            entry = entries[top.answer_id]
+            sure = (
+                auto_acceptable(top, threshold)
+                if min_score is None
+                else top.score >= min_score and not top.review_due
+            )
+            if sure:
+                _set(
+                    requirement,
+                    entry.answer,
+                    entry.compliance,
+                    entry.answer_id,
+                    by,
+                    now,
+                    confirmed=False,
+                )
+                done.append(requirement.req_id)
+            elif requirement.state == RequirementState.OPEN:
+                requirement.draft, requirement.draft_library = entry.answer, entry.answer_id
+                requirement.draft_score = top.match
+                requirement.state = RequirementState.DRAFT
+                drafts.append(requirement.req_id)
+            else:
+                continue
             session.add(requirement)
-            done.append(requirement.req_id)
         session.flush()
         _sync_answers_milestone(session, ctx, opportunity, rules)
-        if done:
+        if done or drafts:
             audit(
                 session,
                 ctx,
                 opportunity,
                 "rfp_answered",
                 actor=by,
-                inputs={"accepted_suggestions": len(done), "min_score": min_score},
+                inputs={
+                    "accepted_suggestions": len(done),
+                    "drafts": len(drafts),
+                    "min_score": threshold,
+                    "calibrated": min_score is None,
+                },
             )
         left = len(open_rows) - len(done)
+        how = "calibrated threshold" if min_score is None else "score"
         return AnswerResult(
             opportunity.ref,
             tuple(done),
-            f"{len(done)} requirement(s) answered from the library (score >= {min_score:g}); "
+            f"{len(done)} requirement(s) answered from the library ({how} >= {threshold:g}; "
+            f"compliance to review); {len(drafts)} draft(s) for their owners; "
             f"{left} left to answer",
+            tuple(drafts),
         )
 
 
@@ -406,6 +509,10 @@ class RfpStatus:
     """When the answers are due (the milestone), as "YYYY-MM-DD HH:MM UTC"."""
     milestone: str | None
     requirements: tuple[dict[str, Any], ...] = field(default=())
+    states: dict[str, int] = field(default_factory=dict)
+    """Requirements per state (open, draft, answered, reviewed)."""
+    mandatory_unreviewed: tuple[str, ...] = ()
+    compliance_to_review: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -413,8 +520,11 @@ class RfpStatus:
             "questionnaire": self.file_name,
             "total": self.total,
             "answered": self.answered,
+            "states": self.states,
             "mandatory": self.mandatory,
             "mandatory_open": list(self.mandatory_open),
+            "mandatory_unreviewed": list(self.mandatory_unreviewed),
+            "compliance_to_review": self.compliance_to_review,
             "compliance": self.compliance,
             "due_milestone": self.milestone,
             "due": self.due,
@@ -465,22 +575,40 @@ def rfp_status(ctx: Context, ref: str) -> RfpStatus:
         sections=sections,
         due=milestone.due_at.strftime("%Y-%m-%d %H:%M UTC") if milestone else None,
         milestone=milestone_name,
-        requirements=tuple(
-            {
-                "id": r.req_id,
-                "row": r.row,
-                "section": r.section,
-                "text": r.text,
-                "mandatory": r.mandatory,
-                "owner_role": r.owner_role,
-                "compliance": r.compliance.value if r.compliance else None,
-                "answer": r.answer,
-                "library_answer": r.library_answer,
-                "answered_by": r.answered_by,
-            }
-            for r in rows
+        requirements=tuple(requirement_json(r) for r in rows),
+        states={s.value: sum(1 for r in rows if r.state == s) for s in RequirementState},
+        mandatory_unreviewed=tuple(
+            r.req_id for r in rows if r.mandatory and r.state != RequirementState.REVIEWED
+        ),
+        compliance_to_review=sum(
+            1 for r in rows if r.compliance is not None and not r.compliance_confirmed
         ),
     )
+
+
+def requirement_json(r: Requirement) -> dict[str, Any]:
+    """One requirement as the doors show it: its answer, state, owner and review."""
+    return {
+        "id": r.req_id,
+        "row": r.row,
+        "section": r.section,
+        "text": r.text,
+        "mandatory": r.mandatory,
+        "owner_role": r.owner_role,
+        "owner": r.owner,
+        "state": r.state.value,
+        "compliance": compliance_label(r),
+        "compliance_confirmed": r.compliance_confirmed if r.compliance else None,
+        "answer": r.answer,
+        "library_answer": r.library_answer,
+        "answered_by": r.answered_by,
+        "draft": r.draft,
+        "draft_library": r.draft_library,
+        "draft_score": r.draft_score,
+        "reviewed_by": r.reviewed_by,
+        "reviewed_at": r.reviewed_at.isoformat() if r.reviewed_at else None,
+        "review_note": r.review_note,
+    }
 
 
 @dataclass(frozen=True)
@@ -489,13 +617,38 @@ class RequirementSuggestions:
     text: str
     mandatory: bool
     suggestions: tuple[Suggestion, ...]
+    answers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Per suggested library id: its full answer text and compliance."""
+    auto_accept: float = 0.0
+    """The calibrated threshold from which the best suggestion is accepted automatically."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requirement": self.req_id,
+            "mandatory": self.mandatory,
+            "text": self.text,
+            "suggestions": [
+                {
+                    "answer_id": s.answer_id,
+                    "score": s.score,
+                    "match": s.match,
+                    "review_due": s.review_due,
+                    "auto_accept": index == 0 and auto_acceptable(s, self.auto_accept),
+                    "compliance": self.answers[s.answer_id][1],
+                    "answer": self.answers[s.answer_id][0],
+                }
+                for index, s in enumerate(self.suggestions)
+            ],
+        }
 
 
 def suggestions(
     ctx: Context, ref: str, *, limit: int | None = None, include_answered: bool = False
 ) -> list[RequirementSuggestions]:
-    """The library's best answers per (unanswered) requirement, with their scores."""
+    """The library's best answers per (unanswered) requirement, with their calibrated scores
+    and full texts."""
     rules = load_rfp_rules(ctx.settings.rules_dir)
+    synonyms = load_synonyms(ctx.settings.rules_dir)
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         rows = [
@@ -504,9 +657,24 @@ def suggestions(
             if include_answered or not answered(r)
         ]
         candidates = candidates_for(session, ctx)
-    found = suggest([r.text for r in rows], candidates, rules.library, limit=limit)
+    found = suggest(
+        [r.text for r in rows],
+        candidates,
+        rules.library,
+        limit=limit,
+        synonyms=synonyms,
+        cache_dir=ctx.settings.cache_dir,
+    )
+    texts = {c.answer_id: (c.answer, c.compliance) for c in candidates}
     return [
-        RequirementSuggestions(r.req_id, r.text, r.mandatory, tuple(s))
+        RequirementSuggestions(
+            r.req_id,
+            r.text,
+            r.mandatory,
+            tuple(s),
+            {x.answer_id: texts[x.answer_id] for x in s},
+            rules.library.auto_accept,
+        )
         for r, s in zip(rows, found, strict=True)
     ]
 

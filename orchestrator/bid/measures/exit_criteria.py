@@ -25,6 +25,7 @@ from orchestrator.store.models import (
     DesignFreeze,
     Opportunity,
     Requirement,
+    RequirementState,
 )
 
 DESIGN_MILESTONE = "design_freeze"
@@ -196,6 +197,21 @@ def _exceptions_resolved(view: _View) -> Count:
     return Count(count.resolved, count.total, open_summary(count))
 
 
+def _rfp_mandatory_reviewed(view: _View) -> Count:
+    """Mandatory requirements whose answer a reviewer accepted, of all mandatory."""
+    rows = view.session.exec(
+        select(Requirement.req_id, Requirement.state)
+        .where(Requirement.opportunity_id == view.opportunity.id)
+        .where(Requirement.mandatory == True)  # noqa: E712
+        .order_by(col(Requirement.position))
+    ).all()
+    open_ids = [req_id for req_id, state in rows if state != RequirementState.REVIEWED]
+    detail = ", ".join(open_ids[:5]) + (
+        f" and {len(open_ids) - 5} more" if len(open_ids) > 5 else ""
+    )
+    return Count(len(rows) - len(open_ids), len(rows), detail)
+
+
 MEASURES: dict[str, Callable[[_View], Count]] = {
     "sites_sourced": _sites_sourced,
     "qrfs_sent": _qrfs_sent,
@@ -209,6 +225,7 @@ MEASURES: dict[str, Callable[[_View], Count]] = {
     "service_strategy": _service_strategy,
     "rfp_mandatory_answered": _rfp_mandatory_answered,
     "exceptions_resolved": _exceptions_resolved,
+    "rfp_mandatory_reviewed": _rfp_mandatory_reviewed,
 }
 """How each measure named in rules/production_exit.yaml is counted."""
 

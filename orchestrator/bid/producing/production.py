@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
-from orchestrator.bid.measures.deal import load_deal
+from orchestrator.bid.measures.deal import Deal, load_deal
 from orchestrator.bid.measures.exit_criteria import DESIGN_MILESTONE, exit_check, latest_freeze
 from orchestrator.bid.measures.intake_tasks import exception_count, open_summary
 from orchestrator.bid.team.people import check_actor
@@ -64,6 +64,7 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
                 "accept|requote)"
             )
         deal = load_deal(session, ctx, opportunity)
+        _check_freeze_requires(session, ctx, opportunity, deal)
         last = latest_freeze(session, opportunity)
         if opportunity.design_frozen and last is not None and last.fingerprint == deal.fingerprint:
             return StepResult(
@@ -108,6 +109,23 @@ def freeze_design(ctx: Context, ref: str, *, by: str, note: str | None = None) -
             state,
             f"design version {version} frozen by {person.email} "
             f"(bid version {bid_version.number}){still}",
+        )
+
+
+def _check_freeze_requires(
+    session: Session, ctx: Context, opportunity: Opportunity, deal: Deal
+) -> None:
+    """Refuse the freeze while a criterion rules/production_exit.yaml `design_freeze.requires`
+    names is open (the mandatory requirements' answers reviewed, by default)."""
+    required = load_exit_rules(ctx.settings.rules_dir).freeze_requires
+    if not required:
+        return
+    check = exit_check(session, ctx, opportunity, deal)
+    still = [c for c in check.open if c.id in required]
+    if still:
+        raise DesignFreezeRefused(
+            f"{opportunity.ref}: the design cannot be frozen yet: "
+            + "; ".join(c.text for c in still)
         )
 
 
