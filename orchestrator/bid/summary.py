@@ -2,7 +2,8 @@
 quote coverage, discount, deviations, risks, the documents, and the version it binds to.
 
 The same summary goes into every approval request (the Slack message is built from it at
-delivery) and is shown by `bid approval show`.
+delivery) and is shown by `bid approval show`; `areas` holds what each approver decides on
+(`bid.approval_summary`), shown to each by area.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from orchestrator.bid.approval_summary import (
+    ApprovalFacts,
+    CustomerTerm,
+    Redesign,
+    area_views,
+)
 from orchestrator.bid.deal import Deal
 from orchestrator.bid.facts import account_of
 from orchestrator.context import Context
-from orchestrator.store.models import Document, Opportunity
+from orchestrator.store.models import Document, Opportunity, Requirement, Site
 
 SUMMARY_DOCUMENTS = ("proposal", "control_plan", "submission_letter")
 
@@ -104,6 +111,64 @@ def documents_of(session: Session, opportunity: Opportunity) -> list[dict[str, s
     ]
 
 
+def redesigns_of(session: Session, opportunity: Opportunity) -> tuple[Redesign, ...]:
+    """The ordered sites built otherwise than the customer asked (`Site.asked`)."""
+    rows = session.exec(
+        select(Site).where(Site.opportunity_id == opportunity.id, Site.ordered == True)  # noqa: E712
+    ).all()
+    return tuple(
+        Redesign(
+            site_id=site.site_id,
+            country=site.country,
+            asked=dict(site.asked),
+            designed={name: getattr(site, name) for name in site.asked},
+            reason=site.redesign_reason,
+        )
+        for site in sorted(rows, key=lambda s: s.site_id)
+        if site.asked
+    )
+
+
+def customer_terms_of(session: Session, opportunity: Opportunity) -> tuple[CustomerTerm, ...]:
+    """The questionnaire's requirements legal owns (rules/rfp.yaml routes them), answered or not."""
+    rows = session.exec(
+        select(Requirement)
+        .where(Requirement.opportunity_id == opportunity.id, Requirement.owner_role == "legal")
+        .order_by(col(Requirement.position))
+    ).all()
+    return tuple(
+        CustomerTerm(
+            req_id=row.req_id,
+            text=row.text,
+            mandatory=row.mandatory,
+            compliance=row.compliance.value if row.compliance else None,
+            answered=bool(row.answer and row.answer.strip()),
+        )
+        for row in rows
+    )
+
+
+def approval_facts(session: Session, ctx: Context, opportunity: Opportunity) -> ApprovalFacts:
+    """What the per-area views read beside the deal: the budget, the offer's validity, the
+    redesigned sites, the customer's terms, the lead times of rules/delivery.yaml."""
+    from datetime import timedelta
+
+    from orchestrator.decisions.offer_rules import load_delivery, load_proposal_rules
+
+    rules_dir = ctx.settings.rules_dir
+    days = load_proposal_rules(rules_dir).offer_validity_days
+    budget = (opportunity.bants or {}).get("budget_eur")
+    return ApprovalFacts(
+        budget_eur=float(budget) if isinstance(budget, int | float) else None,
+        offer_valid_until=opportunity.submission_deadline + timedelta(days=days),
+        offer_validity_days=days,
+        redesigns=redesigns_of(session, opportunity),
+        customer_terms=customer_terms_of(session, opportunity),
+        delivery=load_delivery(rules_dir),
+        today=ctx.clock().date(),
+    )
+
+
 def build_summary(
     session: Session,
     ctx: Context,
@@ -146,6 +211,7 @@ def build_summary(
         "required": list(outputs.get("required", [])),
         "reasons": dict(outputs.get("reasons", {})),
         "verdict": outputs.get("verdict", "review"),
+        "areas": area_views(deal, approval_facts(session, ctx, opportunity)),
     }
     summary["headline"] = headline(summary)
     return summary

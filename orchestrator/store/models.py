@@ -429,6 +429,12 @@ class Site(SQLModel, table=True):
     """The handover interface; None: the default for the bandwidth (rules/delivery.yaml)."""
     resilience: str | None = None
     """single, dual_path, ... (rules/delivery.yaml); None: the default."""
+    asked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """What the customer asked of the design fields we changed since (access, bandwidth_mbps,
+    service, sla_class, interface, resilience): empty when the site is built as asked. Kept
+    from the first change, so the technical approver sees the design against the ask."""
+    redesign_reason: str | None = None
+    """Why the site differs from what the customer asked (`bid sites update --reason`)."""
 
 
 class Quote(SQLModel, table=True):
