@@ -262,3 +262,27 @@ def test_the_control_plan_carries_the_approval_pack(
     assert f"technical | Redesigned (2) | {REASON}: S0001, S0002" in text
     assert "financial | Loss-making lines | 2 lose" in text
     assert "legal | Deviations | liability capped at 12 months of fees" in text
+
+
+def test_the_api_serves_each_approvers_view(ctx: Context, run_cli: RunCli, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from orchestrator.api.app import make_app
+    from orchestrator.bid import people
+    from orchestrator.runtime.runner import InlineRunner
+    from tests.support.slack_api import admin_of
+
+    ref = _governance(ctx, run_cli, tmp_path)
+    admin = admin_of(ctx)
+    headers = {
+        "Authorization": f"Bearer {people.issue_token(ctx, PEOPLE['bid_manager'], by=admin)}"
+    }
+    with TestClient(make_app(lambda: ctx, runner=InlineRunner())) as api:
+        finance = api.get(f"/api/v1/bids/{ref}/approval?area=financial", headers=headers)
+        assert finance.status_code == 200, finance.text
+        assert finance.json()["financial"]["budget"]["above"] is True
+        whole = api.get(f"/api/v1/bids/{ref}/approval", headers=headers).json()
+        assert set(whole["areas"]) == {"technical", "financial", "legal", "management"}
+        wrong = api.get(f"/api/v1/bids/{ref}/approval?area=sales", headers=headers)
+        assert wrong.status_code == 400 and "unknown area 'sales'" in wrong.json()["error"]
+        assert api.get(f"/api/v1/bids/{ref}/approval").status_code == 401
