@@ -286,3 +286,28 @@ def test_the_api_serves_each_approvers_view(ctx: Context, run_cli: RunCli, tmp_p
         wrong = api.get(f"/api/v1/bids/{ref}/approval?area=sales", headers=headers)
         assert wrong.status_code == 400 and "unknown area 'sales'" in wrong.json()["error"]
         assert api.get(f"/api/v1/bids/{ref}/approval").status_code == 401
+
+
+def test_a_site_changed_back_to_the_ask_is_built_as_asked(ctx: Context) -> None:
+    from orchestrator.store.models import Site
+
+    ref = new_bid(ctx)
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, ref)
+
+    def change(bandwidth: int, reason: str | None) -> Site:
+        site = replace(current_sites(ctx, ref)["S0004"], bandwidth_mbps=bandwidth)
+        delta = SiteDelta("x.csv", updated=[(site, ("bandwidth_mbps",))], reason=reason)
+        change_sites(ctx, ref, delta, actor=SOLUTION)
+        with Session(ctx.engine) as session:
+            row = session.exec(select(Site).where(Site.site_id == "S0004")).one()
+            session.expunge(row)
+            return row
+
+    first = change(500, "more video")
+    assert (first.asked, first.redesign_reason) == ({"bandwidth_mbps": 100}, "more video")
+    second = change(1000, None)  # the ask stays the customer's first, the reason stays
+    assert (second.asked, second.redesign_reason) == ({"bandwidth_mbps": 100}, "more video")
+    back = change(100, None)
+    assert (back.asked, back.redesign_reason) == ({}, None)

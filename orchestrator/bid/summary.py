@@ -112,21 +112,35 @@ def documents_of(session: Session, opportunity: Opportunity) -> list[dict[str, s
 
 
 def redesigns_of(session: Session, opportunity: Opportunity) -> tuple[Redesign, ...]:
-    """The ordered sites built otherwise than the customer asked (`Site.asked`)."""
-    rows = session.exec(
-        select(Site).where(Site.opportunity_id == opportunity.id, Site.ordered == True)  # noqa: E712
+    """The ordered sites built otherwise than the customer asked (`Site.asked`), read as
+    plain columns (a big bid has thousands of sites, most built as asked)."""
+    from sqlalchemy import select as columns
+
+    fields = ("access", "bandwidth_mbps", "service", "sla_class", "interface", "resilience")
+    rows = session.execute(
+        columns(
+            col(Site.site_id),
+            col(Site.country),
+            col(Site.asked),
+            col(Site.redesign_reason),
+            *(getattr(Site, name) for name in fields),
+        ).where(col(Site.opportunity_id) == opportunity.id, col(Site.ordered).is_(True))
     ).all()
-    return tuple(
-        Redesign(
-            site_id=site.site_id,
-            country=site.country,
-            asked=dict(site.asked),
-            designed={name: getattr(site, name) for name in site.asked},
-            reason=site.redesign_reason,
+    redesigns = []
+    for site_id, country, asked, reason, *values in rows:
+        if not asked:
+            continue
+        designed = dict(zip(fields, values, strict=True))
+        redesigns.append(
+            Redesign(
+                site_id=site_id,
+                country=country,
+                asked=dict(asked),
+                designed={name: designed.get(name) for name in asked},
+                reason=reason,
+            )
         )
-        for site in sorted(rows, key=lambda s: s.site_id)
-        if site.asked
-    )
+    return tuple(sorted(redesigns, key=lambda r: r.site_id))
 
 
 def customer_terms_of(session: Session, opportunity: Opportunity) -> tuple[CustomerTerm, ...]:
