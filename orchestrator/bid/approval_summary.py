@@ -153,7 +153,11 @@ def technical_view(deal: Deal, facts: ApprovalFacts) -> dict[str, Any]:
         flags.append(f"firm quotes for {coverage.firm:,} of {coverage.sites:,} sites")
     return {
         "sites": len(sites),
-        "redesigned": {"sites": len(facts.redesigns), "groups": redesigned},
+        "redesigned": {
+            "sites": len(facts.redesigns),
+            "reasons": len(redesigned),
+            "groups": redesigned[: SHOWN * 2],
+        },
         "coverage": {
             "countries": [
                 {"country": c, "sites": n, "firm": firm_by_country.get(c, 0)}

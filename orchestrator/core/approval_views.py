@@ -69,6 +69,9 @@ def section_lines(name: str, view: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{group['why']}: {_sites(group['site_ids'], group['sites'])}",
                 )
             )
+        hidden = int(redesigned.get("reasons", len(groups))) - len(groups)
+        if hidden > 0:
+            lines.append(("Redesigned", f"and {hidden:,} more reason(s)"))
         coverage = view.get("coverage") or {}
         countries = coverage.get("countries") or []
         lines.append(
