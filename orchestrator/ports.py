@@ -63,6 +63,9 @@ class DealVersion:
     submitted: bool = False
     submitted_on: date | None = None
     """The day it went to the customer (the date its submission letter carries)."""
+    approvals: dict[str, Any] | None = None
+    """What each approver decides on, per area (`bid.approval_summary.area_views`): the Bid
+    Control Plan prints it as the approval pack."""
 
     @property
     def folder(self) -> str:

@@ -462,6 +462,18 @@ def build_control_plan() -> DocumentObject:
         [4.4, 3.6, 2.3, 2.4, 3.2, 1.5],
     )
     _endif(doc)
+    _if(doc, "approval_pack.rows")
+    doc.add_heading("Approval pack: what each approver decides on", level=1)
+    _bullets(doc, "approval_pack.flags", "f")
+    _loop_table(
+        doc,
+        ["Area", "Item", "Detail"],
+        "approval_pack.rows",
+        ["{{ p.area }}", "{{ p.item }}", "{{ p.detail }}"],
+        "p",
+        [2.4, 3.6, 11.8],
+    )
+    _endif(doc)
     doc.add_heading("Team", level=1)
     _loop_table(
         doc,

@@ -209,6 +209,9 @@ def test_the_freeze_waits_for_the_exceptions_and_the_proposed_access_flows_on(
         assert (site.access, site.bandwidth_mbps) == ("fiber", 500)
         assert (site.asked_access, site.asked_bandwidth_mbps) == asked[first]
         assert site.proposal_reason == "fibre at 500 for the branch"
+        # the technical approver's "design against the ask" reads the same proposal
+        assert site.asked["access"] == asked[first][0]
+        assert site.redesign_reason == "fibre at 500 for the branch"
         # the QRF asks the carrier for what we propose, and says what the customer asked
         plan = plan_qrfs(
             ordered_sites(session, opp.id or 0), {}, catalogue_for(ctx.settings.rules_dir)

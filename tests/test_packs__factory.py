@@ -299,11 +299,13 @@ def test_the_monthly_review_in_money_matches_the_factory(built: Built) -> None:
             c for c in spec.contracts if _country(spec.account(c.account).country) == country
         ]
         in_month = [b for b in bids if nov <= b.moved_at.replace(tzinfo=None) < NOW]
-        booked = 0.0
+        booked = one_off = 0.0
         for c in contracts:
             first = date(c.start.year, c.start.month, 1)
             if first <= date(2026, 11, 1) < first + relativedelta(months=c.term):
-                booked += c.monthly_eur + (c.one_off_eur if first == date(2026, 11, 1) else 0)
+                booked += c.monthly_eur  # recurring: one-off charges are not recurring revenue
+            if first == date(2026, 11, 1):
+                one_off += c.one_off_eur
         expected = {
             "new_bids": sum(1 for b in bids if nov <= b.received_at.replace(tzinfo=None) < NOW),
             "won": sum(1 for b in in_month if b.state == S.CONTRACT_PREPARATION),
@@ -317,6 +319,7 @@ def test_the_monthly_review_in_money_matches_the_factory(built: Built) -> None:
                 if date(2026, 11, 1) <= c.start < date(2026, 12, 1)
             ),
             "recurring_revenue_eur": booked,
+            "one_off_revenue_eur": one_off,
         }
         for key, value in expected.items():
             assert float(row[key]) == pytest.approx(value), (country, key)

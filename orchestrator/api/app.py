@@ -4,6 +4,7 @@
     GET  /api/v1/bids[?state=S]    the bids
     GET  /api/v1/bids/{ref}        one bid's status (state, owner, blocks, approvals, version)
     GET  /api/v1/bids/{ref}/history, /explain
+    GET  /api/v1/bids/{ref}/approval[?area=A]   what the approvers (of one area) decide on
     GET  /api/v1/whoami            the person the token belongs to
     GET  /api/v1/openapi.json      this API, described (OpenAPI 3)
 
@@ -214,6 +215,21 @@ def make_app(
         from orchestrator.bid.reports.queries import explain as bid_explain
 
         return bid_explain(context(), ref)
+
+    @app.get(PREFIX + "/bids/{ref}/approval", tags=["bids"])
+    def approval(
+        ref: str, area: str | None = None, person: Person = Depends(caller)
+    ) -> dict[str, Any]:
+        """What the approvers see (`bid approval show`); with `area`, what that approver
+        decides on (technical, financial, legal or management)."""
+        from orchestrator.bid.reports.queries import approval_view
+        from orchestrator.core.approval_views import AREAS, for_area
+        from orchestrator.errors import InputError
+
+        if area is not None and area not in AREAS:
+            raise InputError(f"unknown area '{area}'; areas are {', '.join(AREAS)}", field="area")
+        summary = approval_view(context(), ref)
+        return summary if area is None else for_area(summary, area)
 
     def run(command: c.Command, person: Person) -> c.Result:
         from orchestrator.pipeline import dispatch

@@ -93,24 +93,39 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     }
     sites_app, opportunity_app = groups["sites"], groups["opportunity"]
 
-    def _sites(kind: type[Any], ref: str, file: Path, by: str | None, as_json: bool) -> None:
+    def _sites(
+        kind: type[Any],
+        ref: str,
+        file: Path,
+        by: str | None,
+        as_json: bool,
+        **extra: Any,
+    ) -> None:
         from orchestrator.cli.commanding import command, run, upload
 
-        sent = command(kind, opportunity=ref, file=upload(file), by=by)
+        sent = command(kind, opportunity=ref, file=upload(file), by=by, **extra)
         answer = run(get_context, sent, typed=file)
         answer["file"] = str(file)  # the file as the user named it
         emit(answer, as_json, print_change)
 
     @sites_app.command("update")
     def sites_update(
-        opportunity: OppArg, file: FileArg, by: ByOption = None, as_json: JsonOption = False
+        opportunity: OppArg,
+        file: FileArg,
+        by: ByOption = None,
+        reason: Annotated[
+            str | None,
+            typer.Option("--reason", help="Why the design differs from what the customer asked"),
+        ] = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Change sites by site id: each row a site id and the corrected columns (an empty
         cell keeps the value). Checked like an import; what it does in the bid's phase comes
-        from rules/changes.yaml."""
+        from rules/changes.yaml. A changed access, bandwidth, service or service level keeps
+        what the customer asked beside it, with --reason."""
         from orchestrator.core.commands import UpdateSites
 
-        _sites(UpdateSites, opportunity, file, by, as_json)
+        _sites(UpdateSites, opportunity, file, by, as_json, reason=reason)
 
     @sites_app.command("remove")
     def sites_remove(

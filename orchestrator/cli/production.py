@@ -72,6 +72,26 @@ def print_summary(summary: Result, out: Console = console) -> None:
         out.print(f"approval {approval['area']}: {approval['status']}{by}{why}")
 
 
+def print_area(view: Result, out: Console = console) -> None:
+    """One approver's view: the bid, what stands out, then the area's lines."""
+    from orchestrator.core.approval_views import section_lines, sections_of
+
+    out.print(
+        f"[bold]{view['opportunity']}[/] {escape(view['title'])} — {escape(view['account'])}, "
+        f"{view['state']}: the {view['area']} approval, version {view['version'] or '—'}, "
+        f"round {view['round']}"
+    )
+    for flag in view["flags"]:
+        out.print(f"[red]![/] {escape(flag)}")
+    for name in sections_of(view["area"]):
+        out.print(f"[bold]{name}[/]")
+        for label, text in section_lines(name, view[name]):
+            out.print(f"  {escape(label)}: {escape(text)}")
+    for approval in view["approvals"]:
+        by = f" by {approval['by']}" if approval["by"] else ""
+        out.print(f"approval {approval['area']}: {approval['status']}{by}")
+
+
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add `freeze`, `terms`, `pricing` and `approval show` to the `bid` command."""
     approval_app = typer.Typer(help="What the approvers see.", no_args_is_help=True)
@@ -164,11 +184,25 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     @approval_app.command("show")
     def approval_show(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        area: Annotated[
+            str | None,
+            typer.Option(
+                "--area",
+                help="What one approver decides on: technical, financial, legal or management",
+            ),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Value, margin against the floor, coverage, discount, deviations, risks, documents
-        and the version the approvals bind to."""
+        and the version the approvals bind to; with --area, what that approver decides on."""
         from orchestrator.bid.reports.queries import approval_view
+        from orchestrator.core.approval_views import AREAS, for_area
+        from orchestrator.errors import InputError
 
+        if area is not None and area not in AREAS:
+            raise InputError(f"unknown area '{area}'; areas are {', '.join(AREAS)}", field="area")
         summary = approval_view(get_context(), opportunity)
-        emit(summary, as_json, print_summary)
+        if area is None:
+            emit(summary, as_json, print_summary)
+        else:
+            emit(for_area(summary, area), as_json, print_area)

@@ -33,6 +33,9 @@ class UpdateSites(_SitesFile):
 
     name: ClassVar[str] = "sites.update"
     cli: ClassVar[tuple[str, ...]] = ("sites", "update")
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+    """Why the design differs from what the customer asked (the technical approver reads the
+    redesigned sites grouped by it)."""
 
 
 class AddSites(_SitesFile):

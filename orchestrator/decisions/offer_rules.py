@@ -106,6 +106,8 @@ class ProposalRules:
     titles: dict[str, str]
     blocks: dict[str, dict[str, Any]]
     """The words of the strategy sections (service_levels, quality_of_service, cost_breakdown)."""
+    offer_validity_days: int = 90
+    """Days the customer may accept our offer after its submission (`offer_validity_days`)."""
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -252,7 +254,10 @@ def parse_proposal(path: Path) -> ProposalRules:
                 if isinstance(r, dict)
             ],
         }
-    return ProposalRules(strategies, {str(k): str(v) for k, v in titles.items()}, blocks)
+    validity = data.get("offer_validity_days", 90)
+    if isinstance(validity, bool) or not isinstance(validity, int) or not 1 <= validity <= 730:
+        raise RuleLoadError(f"{path}: offer_validity_days must be a whole number from 1 to 730")
+    return ProposalRules(strategies, {str(k): str(v) for k, v in titles.items()}, blocks, validity)
 
 
 def _stamp(path: Path) -> float:

@@ -364,3 +364,19 @@ def minute(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return moment.strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
+
+
+def approval_pack(views: dict[str, Any] | None) -> dict[str, Any]:
+    """The approval pack of the Bid Control Plan: what each approver decides on (the version's
+    per-area views), in the words `bid approval show --area management` prints."""
+    from orchestrator.core.approval_views import section_lines, sections_of
+
+    if not views:
+        return {"flags": [], "rows": []}
+    rows = [
+        {"area": name, "item": clean(label), "detail": clean(text)}
+        for name in sections_of("management")
+        for label, text in section_lines(name, views.get(name) or {})
+    ]
+    flags = (views.get("management") or {}).get("flags") or []
+    return {"flags": [clean(flag) for flag in flags], "rows": rows}

@@ -44,6 +44,7 @@ from orchestrator.documents.context import (
     QRF_CSV_COLUMNS,
     UNSOURCED_COLUMNS,
     answer_rows,
+    approval_pack,
     clean,
     control_plan_context,
     qrf_context,
@@ -379,9 +380,14 @@ class DocxDocuments:
         return written
 
     def control_plan(
-        self, session: Session, opportunity: Opportunity, out_dir: Path
+        self,
+        session: Session,
+        opportunity: Opportunity,
+        out_dir: Path,
+        version: DealVersion | None = None,
     ) -> RenderedDocument:
         context = control_plan_context(session, opportunity, self.catalogue, self.rules_dir)
+        context["approval_pack"] = approval_pack(version.approvals if version else None)
         path = out_dir / f"control-plan-{opportunity.ref}.docx"
         return self.render_docx(
             "control_plan.docx", context, path, kind="control_plan", name="control_plan"
@@ -401,7 +407,7 @@ class DocxDocuments:
         written, plan, problems = self.qrfs(session, opportunity, out_dir)
         proposal = self.proposal(session, opportunity, out_dir, version)
         written += proposal
-        written.append(self.control_plan(session, opportunity, out_dir))
+        written.append(self.control_plan(session, opportunity, out_dir, version))
         return ProducedDocuments(
             documents=written,
             proposal_hash=proposal[0].content_hash,
@@ -419,7 +425,7 @@ class DocxDocuments:
         """The documents that follow the bid: the Bid Control Plan always; the proposal (and
         its compliance matrix) from bid production on, while the bid may still be won; the
         order sheet after a win. QRFs and the submission letter are what was sent: not here."""
-        written = [self.control_plan(session, opportunity, out_dir)]
+        written = [self.control_plan(session, opportunity, out_dir, version)]
         state = opportunity.state
         proposal_hash = None
         if state in PROPOSAL_STATES and ordered_sites(session, opportunity.id or 0):

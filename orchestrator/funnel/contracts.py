@@ -57,6 +57,18 @@ class ContractFacts:
         months[first.label] = months.get(first.label, 0.0) + self.one_off_eur
         return months
 
+    def recurring_in(self, label: str) -> float:
+        """The monthly recurring revenue this contract books in the month `label` (EUR):
+        its monthly fee in every month of its term, never its one-off charges."""
+        first = month_of(self.start_date)
+        months = {add_months(first, i).label for i in range(self.term_months)}
+        return self.monthly_recurring_eur if label in months else 0.0
+
+    def one_off_in(self, label: str) -> float:
+        """The one-off charges this contract books in the month `label` (EUR): all of them
+        in the month it starts."""
+        return self.one_off_eur if month_of(self.start_date).label == label else 0.0
+
 
 def load_contracts(session: Session) -> list[ContractFacts]:
     rows = session.exec(

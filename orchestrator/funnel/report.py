@@ -199,6 +199,7 @@ def _tables(review: MonthlyReview) -> dict[str, tuple[list[str], list[list[Any]]
                 "order_intake_target_eur",
                 "recurring_revenue_eur",
                 "recurring_revenue_target_eur",
+                "one_off_revenue_eur",
             ],
             [
                 [
@@ -211,6 +212,7 @@ def _tables(review: MonthlyReview) -> dict[str, tuple[list[str], list[list[Any]]
                     c.order_intake_target_eur,
                     c.recurring_revenue_eur,
                     c.recurring_revenue_target_eur,
+                    c.one_off_revenue_eur,
                 ]
                 for c in review.money.countries
             ],

@@ -5,8 +5,9 @@ Definitions (the tests recompute each from the factory's parameters):
 - **country** of a bid or contract: its account's `country`; BE and NL by name, every other
   (or unknown) country as "other";
 - **order intake** of a month: the whole value (monthly × term + one-off, EUR) of the
-  contracts that started in it; **recurring revenue**: what every contract books in the
-  month (its monthly recurring revenue, plus its one-off in its first month);
+  contracts that started in it; **recurring revenue**: the monthly recurring revenue every
+  contract books in the month; **one-off revenue**: the one-off charges of the contracts
+  that started in it (kept apart: one-off charges are not recurring revenue);
 - **pipeline** at a moment: the bids open then (not closed, not yet won), with their
   estimated revenue in EUR; the change is this month's end against last month's end;
 - **slipped deal**: a bid still open (not yet won) at the month's end whose expected
@@ -50,6 +51,7 @@ class CountryMonth:
     order_intake_target_eur: float | None
     recurring_revenue_eur: float
     recurring_revenue_target_eur: float | None
+    one_off_revenue_eur: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def money_review(
         outcomes = [_closed_in(t, month, as_of) for t in mine]
         theirs = [c for c in contracts if country_of(c.country) == country]
         intake = sum(c.value_eur for c in theirs if month.start <= c.start_date < month.end)
-        recurring = sum(c.booked_by_month().get(month.label, 0.0) for c in theirs)
+        recurring = sum(c.recurring_in(month.label) for c in theirs)
+        one_off = sum(c.one_off_in(month.label) for c in theirs)
         rows.append(
             CountryMonth(
                 country=country,
@@ -139,6 +142,7 @@ def money_review(
                 order_intake_target_eur=targets.get("order_intake_eur", {}).get(country),
                 recurring_revenue_eur=round(recurring, 2),
                 recurring_revenue_target_eur=targets.get("recurring_revenue_eur", {}).get(country),
+                one_off_revenue_eur=round(one_off, 2),
             )
         )
     slipped = []

@@ -92,6 +92,7 @@ def _sites(
             read_in,
             file=name,
             warnings=[w.replace(str(path), name) for w in read_in.warnings],
+            reason=getattr(command, "reason", None),
         )
         result = change_sites(ctx, command.opportunity, delta, actor=actor)
         fields = edited(command.name, result)

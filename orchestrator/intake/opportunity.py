@@ -72,6 +72,26 @@ class _Strict(BaseModel):
 class AccountSpec(_Strict):
     name: str = Field(min_length=1)
     tier: Tier
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """Where the account is served from (ISO 3166 alpha-2): the monthly review's BE/NL split."""
+    customer_profile: str | None = Field(default=None, min_length=1)
+    purchasing_process: str | None = Field(default=None, min_length=1)
+    external_influences: str | None = Field(default=None, min_length=1)
+    """The buying-model segment; the values rules/portfolio.yaml allows (checked at creation)."""
+
+    @field_validator("country", mode="after")
+    @classmethod
+    def _country_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in COUNTRY_CODES:
+            raise ValueError(f"'{value}' is not an ISO 3166 alpha-2 country code")
+        return value.upper()
+
+    def profile(self) -> dict[str, str]:
+        """The country and segment the file gives (what a new account takes)."""
+        names = ("country", "customer_profile", "purchasing_process", "external_influences")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 class RevenueSpec(_Strict):

@@ -172,9 +172,40 @@ def _pct(value: Any) -> str:
     return "—" if value is None else f"{float(value):.2f}%"
 
 
-def summary_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
+_AREA_TITLES = {"technical": "Technical", "financial": "Financial", "legal": "Legal"}
+_MAX_AREA_BLOCKS = 12
+"""Sections one area may fill (management's three views stay well under Slack's 50 blocks)."""
+
+
+def area_blocks(summary: dict[str, Any], area: str) -> list[dict[str, Any]]:
+    """What the approver of `area` decides on (`bid.approval_summary`): the flags that must
+    stand out, then the area's lines (management: all three views), in sections of at most
+    3,000 characters."""
+    from orchestrator.core.approval_views import AREAS, for_area, section_lines, sections_of
+
+    if area not in AREAS or not isinstance(summary.get("areas"), dict):
+        return []
+    view = for_area(summary, area)
+    blocks: list[dict[str, Any]] = []
+    if view["flags"]:
+        text = "\n".join(f":warning: *{slack_escape(flag)}*" for flag in view["flags"])
+        blocks.append({"type": "section", "text": _mrkdwn(text)})
+    for name in sections_of(area):
+        chunk = f"*{_AREA_TITLES[name]}*"
+        for label, line in section_lines(name, view[name]):
+            row = f"\n• *{slack_escape(label)}*: {slack_escape(line)}"
+            if len(chunk) + len(row) > _TEXT_LIMIT:
+                blocks.append({"type": "section", "text": _mrkdwn(chunk)})
+                chunk = f"*{_AREA_TITLES[name]}* (continued)"
+            chunk += _clip(row, _TEXT_LIMIT - len(chunk))
+        blocks.append({"type": "section", "text": _mrkdwn(chunk)})
+    return blocks[:_MAX_AREA_BLOCKS]
+
+
+def summary_blocks(summary: dict[str, Any], area: str | None = None) -> list[dict[str, Any]]:
     """What the approver decides on: value, margin vs floor, coverage, discount, deviations,
-    risks, the documents and the version the approval binds to (from the request's summary)."""
+    risks, the documents and the version the approval binds to (from the request's summary),
+    then what the approver of `area` in particular reads (`area_blocks`)."""
     currency, value = str(summary.get("currency", "")), summary.get("value") or {}
     margin, coverage = summary.get("margin") or {}, summary.get("coverage") or {}
     floor = margin.get("floor_pct")
@@ -204,6 +235,8 @@ def summary_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "fields": [_mrkdwn(f"*{name}*\n{text}", _FIELD_LIMIT) for name, text in fields],
         }
     ]
+    if area is not None:
+        blocks.extend(area_blocks(summary, area))
     risks = [slack_escape(r) for r in summary.get("risks") or []]
     if risks:
         text = "*Risks*\n" + "\n".join(f"• {risk}" for risk in risks)
@@ -240,7 +273,7 @@ def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> lis
         ref = str(marker.get("opportunity") or (facts.ref if facts else ""))
         if kind == "approval" and marker.get("area"):
             if isinstance(marker.get("summary"), dict):
-                blocks.extend(summary_blocks(marker["summary"]))
+                blocks.extend(summary_blocks(marker["summary"], str(marker["area"])))
             request = marker.get("request")
             blocks.append(
                 approval_actions(

@@ -447,6 +447,12 @@ class Site(SQLModel, table=True):
     asked_access: str | None = None
     asked_bandwidth_mbps: int | None = None
     proposal_reason: str | None = None
+    asked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """What the customer asked of the design fields we changed since (access, bandwidth_mbps,
+    service, sla_class, interface, resilience): empty when the site is built as asked. Kept
+    from the first change, so the technical approver sees the design against the ask."""
+    redesign_reason: str | None = None
+    """Why the site differs from what the customer asked (`bid sites update --reason`)."""
 
 
 class Quote(SQLModel, table=True):

@@ -2,7 +2,8 @@
 quote coverage, discount, deviations, risks, the documents, and the version it binds to.
 
 The same summary goes into every approval request (the Slack message is built from it at
-delivery) and is shown by `bid approval show`.
+delivery) and is shown by `bid approval show`; `areas` holds what each approver decides on
+(`bid.approval_summary`), shown to each by area.
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.facts import account_of
+from orchestrator.bid.measures.approval_summary import (
+    ApprovalFacts,
+    CustomerTerm,
+    Redesign,
+    area_views,
+)
 from orchestrator.bid.measures.deal import Deal
 from orchestrator.context import Context
-from orchestrator.store.models import Document, Opportunity
+from orchestrator.store.models import Document, Opportunity, Requirement, Site
 
 SUMMARY_DOCUMENTS = ("proposal", "control_plan", "submission_letter")
 
@@ -104,6 +111,78 @@ def documents_of(session: Session, opportunity: Opportunity) -> list[dict[str, s
     ]
 
 
+def redesigns_of(session: Session, opportunity: Opportunity) -> tuple[Redesign, ...]:
+    """The ordered sites built otherwise than the customer asked (`Site.asked`), read as
+    plain columns (a big bid has thousands of sites, most built as asked)."""
+    from sqlalchemy import select as columns
+
+    fields = ("access", "bandwidth_mbps", "service", "sla_class", "interface", "resilience")
+    rows = session.execute(
+        columns(
+            col(Site.site_id),
+            col(Site.country),
+            col(Site.asked),
+            col(Site.redesign_reason),
+            *(getattr(Site, name) for name in fields),
+        ).where(col(Site.opportunity_id) == opportunity.id, col(Site.ordered).is_(True))
+    ).all()
+    redesigns = []
+    for site_id, country, asked, reason, *values in rows:
+        if not asked:
+            continue
+        designed = dict(zip(fields, values, strict=True))
+        redesigns.append(
+            Redesign(
+                site_id=site_id,
+                country=country,
+                asked=dict(asked),
+                designed={name: designed.get(name) for name in asked},
+                reason=reason,
+            )
+        )
+    return tuple(sorted(redesigns, key=lambda r: r.site_id))
+
+
+def customer_terms_of(session: Session, opportunity: Opportunity) -> tuple[CustomerTerm, ...]:
+    """The questionnaire's requirements legal owns (rules/rfp.yaml routes them), answered or not."""
+    rows = session.exec(
+        select(Requirement)
+        .where(Requirement.opportunity_id == opportunity.id, Requirement.owner_role == "legal")
+        .order_by(col(Requirement.position))
+    ).all()
+    return tuple(
+        CustomerTerm(
+            req_id=row.req_id,
+            text=row.text,
+            mandatory=row.mandatory,
+            compliance=row.compliance.value if row.compliance else None,
+            answered=bool(row.answer and row.answer.strip()),
+        )
+        for row in rows
+    )
+
+
+def approval_facts(session: Session, ctx: Context, opportunity: Opportunity) -> ApprovalFacts:
+    """What the per-area views read beside the deal: the budget, the offer's validity, the
+    redesigned sites, the customer's terms, the lead times of rules/delivery.yaml."""
+    from datetime import timedelta
+
+    from orchestrator.decisions.offer_rules import load_delivery, load_proposal_rules
+
+    rules_dir = ctx.settings.rules_dir
+    days = load_proposal_rules(rules_dir).offer_validity_days
+    budget = (opportunity.bants or {}).get("budget_eur")
+    return ApprovalFacts(
+        budget_eur=float(budget) if isinstance(budget, int | float) else None,
+        offer_valid_until=opportunity.submission_deadline + timedelta(days=days),
+        offer_validity_days=days,
+        redesigns=redesigns_of(session, opportunity),
+        customer_terms=customer_terms_of(session, opportunity),
+        delivery=load_delivery(rules_dir),
+        today=ctx.clock().date(),
+    )
+
+
 def build_summary(
     session: Session,
     ctx: Context,
@@ -146,6 +225,7 @@ def build_summary(
         "required": list(outputs.get("required", [])),
         "reasons": dict(outputs.get("reasons", {})),
         "verdict": outputs.get("verdict", "review"),
+        "areas": area_views(deal, approval_facts(session, ctx, opportunity)),
     }
     summary["headline"] = headline(summary)
     return summary

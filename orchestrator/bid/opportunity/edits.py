@@ -119,6 +119,8 @@ class SiteDelta:
     warnings: list[str] = field(default_factory=list)
     exceptions: list[Finding] = field(default_factory=list)
     """Sites added or changed that a person must decide on (design tasks)."""
+    reason: str | None = None
+    """Why changed sites differ from what the customer asked (kept on each redesigned site)."""
 
     @property
     def price_changing(self) -> bool:
@@ -277,11 +279,13 @@ def _write_delta(
             site.ordered = True
         session.add(site)
         history.append({"site_id": spec.site_id, "added": _fields(site)})
+    reason = free_text(delta.reason, "reason") if delta.reason and delta.reason.strip() else None
     for spec, changed in delta.updated:
         site = _ordered(session, opportunity, spec.site_id, delta.file)
         was = {name: _plain(getattr(site, name)) for name in changed}
         for name in changed:
             setattr(site, name, getattr(spec, name))
+        _keep_the_ask(site, was, reason)
         session.add(site)
         history.append(
             {
@@ -296,6 +300,25 @@ def _write_delta(
         session.add(site)
         history.append({"site_id": site_id, "removed": True})
     return history
+
+
+DESIGN_FIELDS = ("access", "bandwidth_mbps", "service", "sla_class", "interface", "resilience")
+"""The fields that make a site's design (what the customer asked, what we build)."""
+
+
+def _keep_the_ask(site: Site, was: dict[str, Any], reason: str | None) -> None:
+    """Keep the customer's value of each design field the first time we change it; a field
+    changed back to the ask is built as asked again. The reason stays with the redesign."""
+    asked = dict(site.asked or {})
+    for name, value in was.items():
+        if name in DESIGN_FIELDS and name not in asked:
+            asked[name] = value
+    asked = {k: v for k, v in asked.items() if _plain(getattr(site, k)) != v}
+    site.asked = asked
+    if not asked:
+        site.redesign_reason = None
+    elif reason is not None:
+        site.redesign_reason = reason
 
 
 def _ordered(session: Session, opportunity: Opportunity, site_id: str, file: str) -> Site:

@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from orchestrator.bid.customers.accounts import find_account, record_account_created
+from orchestrator.bid.customers.accounts import (
+    find_account,
+    record_account_created,
+    record_account_event,
+)
 from orchestrator.bid.facts import SERVICE_ACTOR, get_opportunity, get_person
 from orchestrator.bid.measures.intake_tasks import SITE_EXCEPTION, open_exception_tasks
 from orchestrator.bid.opportunity.offer import check_offer_fields
@@ -145,6 +149,91 @@ def _check_reference(session: Session, spec: OpportunitySpec) -> None:
         )
 
 
+def _checked_profile(ctx: Context, spec: OpportunitySpec) -> dict[str, str]:
+    """The account's country and segment from the file, the segment values checked against
+    rules/portfolio.yaml (a wrong one names the file, line and field)."""
+    from orchestrator.decisions.portfolio_rules import SEGMENT_FIELDS, load_portfolio_rules
+
+    profile = spec.account.profile()
+    if any(name in profile for name in SEGMENT_FIELDS):
+        allowed = load_portfolio_rules(ctx.settings.rules_dir).segments
+        for name in SEGMENT_FIELDS:
+            if name in profile and profile[name] not in allowed[name]:
+                raise InputError(
+                    f"unknown value '{profile[name]}'; rules/portfolio.yaml allows "
+                    f"{', '.join(allowed[name])}",
+                    **spec.where("account", name),
+                )
+    return profile
+
+
+def _complete_profile(
+    session: Session,
+    ctx: Context,
+    account: Account,
+    profile: dict[str, str],
+    actor: str,
+    title: str,
+) -> list[str]:
+    """An existing account takes the country and segment the file gives where it has none
+    (on its trail); one it has already is kept, and the door says so."""
+    filled: dict[str, str] = {}
+    notes: list[str] = []
+    for name, value in profile.items():
+        held = getattr(account, name)
+        if held is None:
+            setattr(account, name, value)
+            filled[name] = value
+        elif held != value:
+            notes.append(
+                f"{account.name} keeps its {name} {held} (the file says {value}); "
+                "bid account import changes it"
+            )
+    if filled:
+        session.add(account)
+        record_account_event(
+            session,
+            ctx,
+            account,
+            "updated",
+            actor=actor,
+            details={"from": f"opportunity {title}", **filled},
+        )
+    return notes
+
+
+def country_from_sites(
+    session: Session, ctx: Context, opportunity: Opportunity, actor: str
+) -> str | None:
+    """An account that has no country takes the country of most of its bid's sites (ties:
+    the first in alphabetical order), on its trail: the monthly review splits by it."""
+    account = session.get(Account, opportunity.account_id)
+    if account is None or account.country is not None:
+        return None
+    counts = session.exec(
+        select(Site.country, func.count())
+        .where(Site.opportunity_id == opportunity.id, Site.ordered == True)  # noqa: E712
+        .group_by(Site.country)
+    ).all()
+    if not counts:
+        return None
+    country = sorted(counts, key=lambda row: (-int(row[1]), row[0]))[0][0]
+    account.country = country
+    session.add(account)
+    record_account_event(
+        session,
+        ctx,
+        account,
+        "updated",
+        actor=actor,
+        details={
+            "from": f"the sites of {opportunity.ref} (most are in {country})",
+            "country": country,
+        },
+    )
+    return str(country)
+
+
 def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") -> Created:
     """`create_opportunity`, with the notes the door shows (an existing account's tier is
     never changed by a new bid: `bid account set-tier` changes it)."""
@@ -160,12 +249,26 @@ def open_opportunity(ctx: Context, spec: OpportunitySpec, actor: str = "cli") ->
         _check_reference(session, spec)
         account = find_account(session, spec.account.name)
         notes: list[str] = []
+        profile = _checked_profile(ctx, spec)
         if account is None:  # a new account takes the file's tier, on the account's trail
             account = Account(name=spec.account.name, tier=spec.account.tier.value)
+            for name, value in profile.items():
+                setattr(account, name, value)
             session.add(account)
             session.flush()
             record_account_created(session, ctx, account, actor, f"opportunity {spec.title}")
-        elif account.tier != spec.account.tier.value:
+            if profile:
+                record_account_event(
+                    session,
+                    ctx,
+                    account,
+                    "imported",
+                    actor=actor,
+                    details={"from": f"opportunity {spec.title}", **profile},
+                )
+        else:
+            notes += _complete_profile(session, ctx, account, profile, actor, spec.title)
+        if account.tier != spec.account.tier.value:
             # an existing account keeps its tier: bid account set-tier changes it, audited
             notes.append(
                 f"{account.name} stays a {account.tier} account (the file says "
@@ -312,6 +415,7 @@ def import_sites(
             ],
         )
         session.flush()
+        country_from_sites(session, ctx, opportunity, actor)
         digest = hashlib.sha256(",".join(s.site_id for s in sites).encode()).hexdigest()
         change = apply_change(
             session,

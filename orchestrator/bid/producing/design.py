@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -113,9 +114,14 @@ def propose_design(
             site = sites[proposal.site_id]
             if site.asked_access is None:  # keep the first ask: a second proposal replaces ours
                 site.asked_access, site.asked_bandwidth_mbps = site.access, site.bandwidth_mbps
+            was = {"access": _plain(site.access), "bandwidth_mbps": site.bandwidth_mbps}
             site.access = proposal.access
             site.bandwidth_mbps = proposal.bandwidth_mbps or site.bandwidth_mbps
             site.proposal_reason = proposal.reason
+            # the technical approver's view of the design against the ask reads `asked`
+            asked = {**was, **(site.asked or {})}
+            site.asked = {k: v for k, v in asked.items() if _plain(getattr(site, k)) != v}
+            site.redesign_reason = proposal.reason if site.asked else None
             session.add(site)
         session.flush()
         resolved = close_exception_tasks(session, ctx, opportunity, SITE_EXCEPTION, wanted)
@@ -244,3 +250,8 @@ def decide_outlier(
         )
         left = exception_count(session, opportunity)
         return QuoteDecided(site_id, len(quotes), len(left.open))
+
+
+def _plain(value: Any) -> Any:
+    """An enum's value, anything else as it is (what `Site.asked` keeps)."""
+    return getattr(value, "value", value)

@@ -169,9 +169,13 @@ def version_view(
     """The version documents render from now: the latest recorded one when the deal is still
     its content, else the next number (a draft, dated today) with the deal as it stands.
     The deal is priced here once and handed to the renderer."""
+    from orchestrator.bid.measures.approval_summary import area_views
+    from orchestrator.bid.measures.summary import approval_facts
+
     deal = deal or load_deal(session, ctx, opportunity)
     _, digest = _canonical(snapshot_of(session, opportunity, deal))
     latest = latest_version(session, opportunity)
+    approvals = area_views(deal, approval_facts(session, ctx, opportunity))
     if latest is not None and latest.content_hash == digest:
         return DealVersion(
             latest.number,
@@ -180,9 +184,10 @@ def version_view(
             recorded=True,
             submitted=latest.submitted_at is not None,
             submitted_on=latest.submitted_at.date() if latest.submitted_at else None,
+            approvals=approvals,
         )
     number = (latest.number if latest is not None else 0) + 1
-    return DealVersion(number, ctx.clock().date(), deal, recorded=False)
+    return DealVersion(number, ctx.clock().date(), deal, recorded=False, approvals=approvals)
 
 
 def record_version(
