@@ -30,6 +30,7 @@ from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.production import freeze_design
 from orchestrator.bid.quotes import import_quotes
 from orchestrator.bid.sourcing import send_quote_requests
+from orchestrator.bid.submission import submit_offer
 from orchestrator.bid.terms import set_pricing
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -220,6 +221,13 @@ def _step(run: Run, step: Any) -> None:
         "pricing": lambda: set_pricing(run.ctx, run.ref, args["changes"], by=args["by"]),
         "clock": lambda: run.clock_step(args),
         "watch": lambda: run.watch_step(args),
+        "submit": lambda: submit_offer(
+            run.ctx,
+            run.ref,
+            by=args.get("by", "bm@example.com"),
+            channel=args.get("channel", "portal"),
+            reference=args.get("reference", "portal receipt"),
+        ),
     }
     call = calls.get(action) or (lambda: getattr(run, action)(args))
     if refused:

@@ -24,7 +24,7 @@ from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
 from orchestrator.bid.tasks import ORDER_MANAGER, order_sheet_tasks
-from orchestrator.bid.versions import record_version, submit_version
+from orchestrator.bid.versions import record_version
 from orchestrator.context import Context
 from orchestrator.lifecycle.guards import bants_complete, changes_approved
 from orchestrator.lifecycle.table import WAITING_FOR, State
@@ -155,11 +155,14 @@ def _governance_review(
 
 def _submission(
     session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
-) -> MoveOn:
-    """The package goes to the customer: its version is marked submitted, its files kept."""
-    version = submit_version(session, ctx, opportunity, produced, actor="rules")
-    complete_milestones(session, ctx, opportunity, ["submission"])
-    return MoveOn({"version": version.number})
+) -> StepResult:
+    """The package is rendered and waits for a person to send it: `bid submit` records how,
+    when and by whom it went out (`bid.submission`) and marks its version submitted."""
+    return _waiting(
+        opportunity,
+        f"the submission package is ready ({len(produced.documents)} file(s)): "
+        f"send it and record it with bid submit {opportunity.ref}",
+    )
 
 
 def _customer_decision(

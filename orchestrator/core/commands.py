@@ -82,6 +82,14 @@ from orchestrator.core.rfp_commands import (
     RfpAnswered,
     RfpImported,
 )
+from orchestrator.core.submission_commands import (
+    SUBMISSION_COMMANDS,
+    HoldBid,
+    HoldChanged,
+    ResumeBid,
+    SubmitOffer,
+    Submitted,
+)
 from orchestrator.core.wire import (
     MAX_TEXT,
     MAX_UPLOAD_BYTES,
@@ -113,6 +121,8 @@ __all__ = [
     "Edited",
     "FileUpload",
     "GrantRole",
+    "HoldBid",
+    "HoldChanged",
     "ImportAccounts",
     "ImportLibrary",
     "ImportRfp",
@@ -133,6 +143,7 @@ __all__ = [
     "RenderDocuments",
     "RenewalsScanned",
     "Result",
+    "ResumeBid",
     "RevokeRole",
     "RfpAnswered",
     "RfpImported",
@@ -148,6 +159,8 @@ __all__ = [
     "SetTier",
     "SitesChanged",
     "StrategySet",
+    "SubmitOffer",
+    "Submitted",
     "TermsSet",
     "TierChanged",
     "TokenIssued",
@@ -321,6 +334,7 @@ _TYPED: tuple[type[Command], ...] = (
     *PEOPLE_COMMANDS,
     *ACCOUNT_COMMANDS,
     *DOCUMENT_COMMANDS,
+    *SUBMISSION_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -389,5 +403,6 @@ RESULTS: dict[str, type[Result]] = {
     **{command.name: result for command, result in PEOPLE_COMMANDS.items()},
     **{command.name: result for command, result in ACCOUNT_COMMANDS.items()},
     **{command.name: result for command, result in DOCUMENT_COMMANDS.items()},
+    **{command.name: result for command, result in SUBMISSION_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""
