@@ -20,7 +20,6 @@ from orchestrator.bid.edits import reopen_milestones, replan
 from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_person, holds_role
 from orchestrator.bid.onboarding import LEAD_ROLE_BY_TIER
 from orchestrator.bid.people import check_actor, is_admin, is_system_actor
-from orchestrator.bid.sourcing import cancel_requests
 from orchestrator.bid.recording import (
     carry_on,
     check_category,
@@ -28,6 +27,7 @@ from orchestrator.bid.recording import (
     put_account_to_sleep,
     refusals_kept,
 )
+from orchestrator.bid.sourcing import cancel_requests
 from orchestrator.context import Context
 from orchestrator.errors import InputError, NotPermitted
 from orchestrator.intake.limits import free_text, optional_free_text

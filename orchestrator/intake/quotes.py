@@ -41,8 +41,9 @@ QUOTED_SPEC_COLUMNS = (
     "country",
     "sla_class",
 )
-"""The site spec a QRF asked for (a postcode correction keeps a quote: not checked), as its CSV carries it back: when a returned row keeps
-them, they must still be the site's spec (`commercial.quote_checks`)."""
+"""The site spec a QRF asked for, as its CSV carries it back: when a returned row keeps
+them, they must still be the site's spec (`commercial.quote_checks`). A postcode correction
+keeps a quote: it is not checked."""
 QUOTE_KINDS = tuple(kind.value for kind in QuoteKind)
 MAX_DELIVERY_DAYS = 1000
 
