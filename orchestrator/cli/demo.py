@@ -18,6 +18,7 @@ from orchestrator.bid import services
 from orchestrator.bid.offer import set_order_details
 from orchestrator.bid.onboarding import create_opportunity, import_sites
 from orchestrator.bid.queries import approval_view
+from orchestrator.bid.submission import submit_offer
 from orchestrator.cli.output import esc
 from orchestrator.cli.production import print_summary
 from orchestrator.context import Context
@@ -231,6 +232,14 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         )
         console.print(f"   {esc(granted.message)}")
     carry("submission")
+    sent = submit_offer(
+        ctx,
+        ref,
+        by=bid_manager,
+        channel="portal",
+        reference=f"NLG e-procurement receipt {ref}",
+    )
+    console.print(f"   bid submit: {esc(sent.message)}")
     services.record_result(
         ctx, ref, won=True, reason="best QoS guarantees and transition plan", by=bid_manager
     )
