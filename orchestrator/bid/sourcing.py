@@ -206,12 +206,12 @@ def record_requests(
     a changed request supersedes the earlier one and moves its reply-by)."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     today = ctx.clock().date()
-    existing = session.exec(
-        select(QuoteRequest)
-        .where(QuoteRequest.opportunity_id == opportunity.id)
-        .where(col(QuoteRequest.cancelled_at).is_(None))
+    rows = session.exec(
+        select(QuoteRequest).where(QuoteRequest.opportunity_id == opportunity.id)
     ).all()
+    existing = [r for r in rows if r.cancelled_at is None]
     held = {(r.name, r.content_hash): r for r in existing}
+    cancelled = {(r.name, r.content_hash): r for r in rows if r.cancelled_at is not None}
     lines: list[RequestLine] = []
     recorded = 0
     for name, country, provider, group, reply_by, fallback, amendment in _groups(
@@ -241,21 +241,28 @@ def record_requests(
             if row.name == name and not row.superseded:
                 row.superseded = True
                 session.add(row)
-        session.add(
-            QuoteRequest(
-                opportunity_id=opportunity.id or 0,
-                name=name,
-                country=country,
-                provider=provider,
-                budgetary_site_ids=budgetary,
-                firm_site_ids=firm,
-                reply_by=reply_by,
-                content_hash=digest,
-                recorded_at=ctx.clock(),
-                amends=amends,
-                withdrawn_site_ids=list(withdrawn),
+        revived = cancelled.get((name, digest))
+        if revived is not None:  # the same request sent again after a hold: it stands again
+            revived.cancelled_at = revived.cancel_reason = None
+            revived.superseded, revived.answered_at = False, None
+            revived.reply_by, revived.recorded_at = reply_by, ctx.clock()
+            session.add(revived)
+        else:
+            session.add(
+                QuoteRequest(
+                    opportunity_id=opportunity.id or 0,
+                    name=name,
+                    country=country,
+                    provider=provider,
+                    budgetary_site_ids=budgetary,
+                    firm_site_ids=firm,
+                    reply_by=reply_by,
+                    content_hash=digest,
+                    recorded_at=ctx.clock(),
+                    amends=amends,
+                    withdrawn_site_ids=list(withdrawn),
+                )
             )
-        )
         _plan_reply(session, ctx, opportunity, name, reply_by)
         recorded += 1
         lines.append(
