@@ -19,7 +19,7 @@ from orchestrator.errors import DecisionRefused
 from orchestrator.lifecycle.guards import BidFacts, bid_team_assigned
 from orchestrator.lifecycle.table import State
 from orchestrator.store.models import Contract, DecisionRecord
-from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, transitions
+from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, submit, transitions
 
 BUDGET = {"middle_market": 60_000, "direct": 25_000}
 LEAD = {"middle_market": "account_manager", "direct": "sales_support"}
@@ -71,6 +71,7 @@ def test_a_bid_of_the_new_tier_goes_through_all_eight_steps(ctx: Context, tier: 
     assert _state(ctx, ref) == State.GOVERNANCE_REVIEW
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref, by=PEOPLE["account_manager"])
     assert _state(ctx, ref) == State.CUSTOMER_DECISION
     services.record_result(ctx, ref, won=True, reason="best price", by=PEOPLE["account_manager"])
     services.run_to_wait(ctx, ref)

@@ -63,6 +63,9 @@ def produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
     return ctx.store.publish(canonical, produced)
 
 
+_produce = produce  # the earlier name, kept for callers of it
+
+
 def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
     """Do the current step's automated work and move on when its guards allow.
 

@@ -154,14 +154,15 @@ def _governance_review(
 
 
 def _submission(
-    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
+    session: Session, ctx: Context, opportunity: Opportunity, _: ProducedDocuments
 ) -> StepResult:
-    """The package is rendered and waits for a person to send it: `bid submit` records how,
-    when and by whom it went out (`bid.submission`) and marks its version submitted."""
+    """Every approval is given: the offer waits for a person to send it. `bid submit`
+    renders the submission package, records how, when and by whom it went out
+    (`bid.submission`) and marks its version submitted."""
     return _waiting(
         opportunity,
-        f"the submission package is ready ({len(produced.documents)} file(s)): "
-        f"send it and record it with bid submit {opportunity.ref}",
+        f"approved: the offer waits to go out (bid submit {opportunity.ref} --by EMAIL "
+        "--channel portal|email|hand --reference TEXT)",
     )
 
 
@@ -198,7 +199,7 @@ STEP_WORK: dict[State, Step] = {
     State.KICK_OFF: Step(_kick_off),
     State.BID_PRODUCTION: Step(_bid_production, Render.BID, _production_ready),
     State.GOVERNANCE_REVIEW: Step(_governance_review),
-    State.SUBMISSION: Step(_submission, Render.SUBMISSION),
+    State.SUBMISSION: Step(_submission),
     State.CUSTOMER_DECISION: Step(_customer_decision),
     State.CONTRACT_PREPARATION: Step(_contract_preparation, Render.ORDER),
 }
