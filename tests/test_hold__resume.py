@@ -14,7 +14,7 @@ import json
 
 from sqlmodel import Session, select
 
-from orchestrator.bid import services
+from orchestrator.bid import queries, services
 from orchestrator.bid.deadlines import board
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.quotes import import_quotes
@@ -112,6 +112,8 @@ def test_a_held_bid_keeps_everything_and_resumes_where_it_was(
     assert len(_cancellations(ctx)) == len(cancelled)
     step = services.advance(ctx, ref)
     assert not step.moved and "on hold" in step.message
+    shown = queries.status(ctx, ref)
+    assert shown.next_actions == [f"bid resume {ref}"] and "on hold" in shown.blocked_by[0]
     assert not any(row.ref == ref for row in board(ctx))
     status = run_cli("qrf", "status", ref, "--json")
     assert status.code == 0, status

@@ -85,7 +85,10 @@ def test_a_bid_of_the_new_tier_goes_through_all_eight_steps(ctx: Context, tier: 
     assert contract.monthly_recurring_eur == deal.priced.monthly_eur > 0
     assert contract.monthly_recurring == deal.priced.fx.from_eur(deal.priced.monthly_eur)
     assert contract.term_months == opportunity.contract_months == 36
-    assert contract.start_date == ctx.clock().date()
+    # the agreed contract start (bid order details --contract-start), not the day of signing
+    assert (
+        contract.start_date == opportunity.contract_start == ctx.clock().date() + timedelta(days=90)
+    )
     assert contract.end_date == contract.start_date.replace(year=contract.start_date.year + 3) - (
         timedelta(days=1)
     )
