@@ -482,7 +482,9 @@ def plan_milestones(
                 )
             )
             added += 1
-        elif milestone.status == MilestoneStatus.DONE and stage == "governance_request":
+        elif (milestone.status == MilestoneStatus.DONE and stage == "governance_request") or (
+            stage == "submission"  # each offer sent starts the customer's clock again
+        ):
             milestone.due_at, milestone.completed_at = item.due_at, None
             milestone.status = MilestoneStatus.OPEN
             session.add(milestone)
