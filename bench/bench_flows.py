@@ -60,6 +60,7 @@ def _context(settings: Settings) -> Context:
 def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> None:
     """A whole life: automated steps by `step`, the people's answers scripted in between."""
     from orchestrator.bid.progress import services
+    from orchestrator.bid.progress.submission import submit_offer
     from orchestrator.store.db import transaction
     from tests.factories import APPROVERS, PEOPLE, produce
 
@@ -80,6 +81,7 @@ def _carry(ctx: Context, ref: str, step: Callable[[Context, str], object]) -> No
     for area in areas:
         services.approve(ctx, ref, area=area, by=APPROVERS[area])
     until_waiting()
+    submit_offer(ctx, ref, by=PEOPLE["bid_manager"], channel="portal", reference="bench")
     services.record_result(ctx, ref, won=True, reason="bench", by=PEOPLE["bid_manager"])
     until_waiting()
 

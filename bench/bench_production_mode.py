@@ -102,6 +102,8 @@ def main() -> int:
             person("QRFs, quotes, freeze", lambda: run.produce(refs))
             workers("proposal and governance", lambda: run.carry_on(refs), State.GOVERNANCE_REVIEW)
             person("approvals in Slack", lambda: run.approve_in_slack(refs))
+            workers("approved", lambda: None, State.SUBMISSION)
+            person("offer sent (bid submit)", lambda: run.submit(refs))
             workers("submission", lambda: None, State.CUSTOMER_DECISION)
             person("verdict recorded", lambda: run.win(refs))
             workers("order sheet and contract", lambda: run.carry_on(refs), State.CONTRACTED)

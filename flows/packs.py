@@ -18,7 +18,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows.context import current
-from orchestrator.bid.closing.contracts import scan_renewals
+from orchestrator.bid.contracting.contracts import scan_renewals
 from orchestrator.bid.reports.packs import post_pack_summary
 from orchestrator.funnel.pack_pages import (
     qualification_markdown,

@@ -95,7 +95,8 @@ def governance_request(ref: str, actor: str = "prefect") -> StepResult:
 
 @flow(name="submission-package", flow_run_name="{ref} · submission", **_FLOW_OPTIONS)
 def submission_package(ref: str, actor: str = "prefect") -> StepResult:
-    """The approved proposal and annexes assembled for the customer; then submitted."""
+    """Nothing to automate: the approved offer waits for a person to send it (`bid submit`
+    renders the package and records how, when and by whom it went out)."""
     return _run_step("submission", ref, actor)
 
 

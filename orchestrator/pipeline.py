@@ -35,6 +35,7 @@ from orchestrator.handlers import (  # noqa: F401 - imported so that their handl
     people,
     production,
     rfp,
+    submission,
 )
 from orchestrator.handlers.registry import CALLER, HANDLERS, handled, renamed, uploaded
 from orchestrator.runtime.runner import FlowRunner, get_runner

@@ -135,6 +135,19 @@ def build_qrf() -> DocumentObject:
         landscape=True,
     )
     doc.add_paragraph("QRF reference: {{ qrf_reference }} (quote it in your reply)")
+    _if(doc, "amendment")
+    doc.add_paragraph(
+        "AMENDMENT {{ amendment.number }} to {{ amendment.amends }}: this QRF asks only for "
+        "the sites that changed or are new since our earlier request (each marked in the "
+        "Quote column); every other line of the earlier request stands."
+    )
+    _if(doc, "amendment.withdrawn")
+    doc.add_paragraph(
+        "Withdrawn lines of the earlier request (do not quote them any more): "
+        "{{ amendment.withdrawn|join(', ') }}"
+    )
+    _endif(doc)
+    _endif(doc)
     doc.add_paragraph(
         "To: {{ provider.name }}, attn. {{ provider.contact_name }} <{{ provider.contact_email }}>"
     )

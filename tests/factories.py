@@ -232,6 +232,13 @@ def order_details(ctx: Context, ref: str) -> None:
     )
 
 
+def submit(ctx: Context, ref: str, by: str = PEOPLE["bid_manager"]) -> None:
+    """The offer goes out after the last approval, as a person records it (bid submit)."""
+    from orchestrator.bid.progress.submission import submit_offer
+
+    submit_offer(ctx, ref, by=by, channel="portal", reference=f"portal receipt {ref}")
+
+
 def carry_to_governance(ctx: Context, ref: str, decider: str = PEOPLE["bid_manager"]) -> None:
     """From intake to governance review: go/no-go, production's work, approvals requested."""
     from orchestrator.bid.progress import services

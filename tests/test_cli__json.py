@@ -48,6 +48,7 @@ from tests.factories import (
     new_bid,
     opportunity_yaml,
     quote_file,
+    submit,
 )
 
 LEAD_ADDS: set[str] = set()
@@ -119,6 +120,16 @@ def _at_customer_decision(ctx: Context) -> str:
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
     drain(ctx, notify=False)  # the effects of the set-up's answers, as their doors would
+    submit(ctx, ref)
+    return ref
+
+
+def _approved(ctx: Context) -> str:
+    ref = new_bid(ctx)
+    carry_to_governance(ctx, ref)
+    grant_all(ctx, ref)
+    services.run_to_wait(ctx, ref)
+    drain(ctx, notify=False)
     return ref
 
 
@@ -624,6 +635,38 @@ def notify(ctx: Context, cli: Json, tmp_path: Path) -> None:
     assert (data["mode"], data["pending"], data["sent"]) == ("outbox", pending, 0)
 
 
+def submit_offer(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref = _approved(ctx)
+    data = cli(
+        "submit", ref, "--by", PEOPLE["bid_manager"], "--channel", "portal", "--reference", "R-42"
+    )
+    assert (data["from_state"], data["state"], data["moved"]) == (
+        "submission",
+        "customer_decision",
+        True,
+    )
+    assert (data["channel"], data["reference"], data["by"]) == (
+        "portal",
+        "R-42",
+        PEOPLE["bid_manager"],
+    )
+    assert _state(ctx, ref) == "customer_decision"
+
+
+def hold(ctx: Context, cli: Json, tmp_path: Path) -> None:
+    ref = _in_production(ctx)
+    data = cli("hold", ref, "--reason", "budget frozen", "--until", "2027-06-30")
+    assert (data["opportunity"], data["state"], data["on_hold"], data["until"]) == (
+        ref,
+        "bid_production",
+        True,
+        "2027-06-30",
+    )
+    resumed = cli("resume", ref)
+    assert "resumed in bid_production" in resumed[ref]
+    assert _state(ctx, ref) == "bid_production"
+
+
 def resume(ctx: Context, cli: Json, tmp_path: Path) -> None:
     ref = new_bid(ctx)
     data = cli("resume", ref)
@@ -794,6 +837,8 @@ WRITE_COMMANDS: dict[str, Callable[[Context, Json, Path], None]] = {
     "result --won": result_won,
     "result --lost": result_lost,
     "withdraw": withdraw,
+    "submit": submit_offer,
+    "hold": hold,
     "qrf": qrf,
     "quotes import": quotes_import,
     "quotes accept": quotes_accept,

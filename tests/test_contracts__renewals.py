@@ -11,7 +11,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.closing.contracts import scan_renewals
+from orchestrator.bid.contracting.contracts import scan_renewals
 from orchestrator.bid.customers.accounts import record_competitor
 from orchestrator.bid.progress.services import record_result
 from orchestrator.context import Context

@@ -45,6 +45,8 @@ def _through_every_step(run: ProductionRun, refs: list[str], resume: bool = Fals
     run.carry_on(refs, tolerate=resume)
     run.wait_for(refs, State.GOVERNANCE_REVIEW, 300, during)
     run.approve_in_slack(refs)
+    run.wait_for(refs, State.SUBMISSION, 300, during)
+    run.submit(refs)
     run.wait_for(refs, State.CUSTOMER_DECISION, 300, during)
     run.win(refs)
     run.carry_on(refs, tolerate=resume)

@@ -190,7 +190,7 @@ def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
     from orchestrator.bid.opportunity.onboarding import import_sites
     from orchestrator.bid.progress import services
     from orchestrator.intake.opportunity import SiteSpec
-    from tests.factories import carry_to_governance, grant_all, new_bid
+    from tests.factories import carry_to_governance, grant_all, new_bid, submit
 
     ref = new_bid(ctx, site_count=0)
     sites = [
@@ -223,6 +223,7 @@ def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref)
     with Session(ctx.engine) as session:  # as an import before the postcode checks left it
         site = session.exec(select(Site).where(Site.site_id == "H1")).one()
         site.postcode = "2819"

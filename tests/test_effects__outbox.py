@@ -134,7 +134,7 @@ def test_only_the_last_approval_of_the_round_carries_the_bid_on(ctx: Context) ->
     (carry,) = approval_carries()
     assert carry.payload["cause"] == f"approval:{areas[-1]}"
     drain(ctx, notify=False)
-    assert _state(ctx, ref) == "customer_decision"
+    assert _state(ctx, ref) == "submission"  # carried on to the offer waiting for bid submit
 
 
 # --- a failed effect never undoes the move ---------------------------------------------------

@@ -27,7 +27,7 @@ from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_runner import PrefectRunner
 from orchestrator.store.models import AuditEvent, Document, OutboxMessage
 from tests.conftest import FixedClock, RecordingDocuments, RunCli
-from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, transitions
+from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, submit, transitions
 from tests.support.prefect_server import REPO, flow_runs, free_port
 
 pytestmark = pytest.mark.slow
@@ -91,6 +91,7 @@ def test_a_bid_is_carried_to_contract_one_event_per_transition(
     assert "governance" in runner.continue_bid(ctx, ref, PEOPLE["solution_consultant"])
     grant_all(ctx, ref)
     runner.continue_bid(ctx, ref, "test")
+    submit(ctx, ref)
     services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
     runner.continue_bid(ctx, ref, "test")
     assert transitions(ctx) == WON_TRAIL

@@ -164,7 +164,7 @@ def test_team_roles_an_admin_assigned_carry_the_power_and_duties_keep_areas_apar
     services.approve(ctx, ref, area="legal", by=PEOPLE["legal"])
     assert _approvals(ctx) == {"technical": "granted", "financial": "granted", "legal": "granted"}
     services.run_to_wait(ctx, ref)
-    assert _state(ctx, ref) == "customer_decision"
+    assert _state(ctx, ref) == "submission"  # approved: the offer waits for bid submit
 
 
 def test_the_freezer_is_not_the_technical_approver(ctx: Context, tmp_path: Path) -> None:

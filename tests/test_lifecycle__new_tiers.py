@@ -19,7 +19,7 @@ from orchestrator.errors import DecisionRefused
 from orchestrator.lifecycle.guards import BidFacts, bid_team_assigned
 from orchestrator.lifecycle.table import State
 from orchestrator.store.models import Contract, DecisionRecord
-from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, transitions
+from tests.factories import PEOPLE, WON_TRAIL, grant_all, new_bid, produce, submit, transitions
 
 BUDGET = {"middle_market": 60_000, "direct": 25_000}
 LEAD = {"middle_market": "account_manager", "direct": "sales_support"}
@@ -71,6 +71,7 @@ def test_a_bid_of_the_new_tier_goes_through_all_eight_steps(ctx: Context, tier: 
     assert _state(ctx, ref) == State.GOVERNANCE_REVIEW
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref, by=PEOPLE["account_manager"])
     assert _state(ctx, ref) == State.CUSTOMER_DECISION
     services.record_result(ctx, ref, won=True, reason="best price", by=PEOPLE["account_manager"])
     services.run_to_wait(ctx, ref)
@@ -84,7 +85,10 @@ def test_a_bid_of_the_new_tier_goes_through_all_eight_steps(ctx: Context, tier: 
     assert contract.monthly_recurring_eur == deal.priced.monthly_eur > 0
     assert contract.monthly_recurring == deal.priced.fx.from_eur(deal.priced.monthly_eur)
     assert contract.term_months == opportunity.contract_months == 36
-    assert contract.start_date == ctx.clock().date()
+    # the agreed contract start (bid order details --contract-start), not the day of signing
+    assert (
+        contract.start_date == opportunity.contract_start == ctx.clock().date() + timedelta(days=90)
+    )
     assert contract.end_date == contract.start_date.replace(year=contract.start_date.year + 3) - (
         timedelta(days=1)
     )

@@ -78,6 +78,6 @@ def test_every_open_state_has_its_step_work_and_every_automatic_move_a_state() -
     from orchestrator.lifecycle.table import OPEN_STATES, automatic_transition
 
     assert set(STEP_WORK) == set(OPEN_STATES)
-    waiting = {State.QUALIFICATION, State.CUSTOMER_DECISION}
+    waiting = {State.QUALIFICATION, State.SUBMISSION, State.CUSTOMER_DECISION}
     for state in OPEN_STATES:
         assert (automatic_transition(state) is None) == (state in waiting), state

@@ -17,7 +17,7 @@ from orchestrator.context import Context
 from orchestrator.errors import InputError, NotPermitted
 from orchestrator.intake.opportunity import SiteSpec
 from orchestrator.store.models import AuditEvent, ChangeOrder, Person, Site
-from tests.factories import PEOPLE, carry_to_governance, grant_all, new_bid
+from tests.factories import PEOPLE, carry_to_governance, grant_all, new_bid, submit
 
 ORDERER = PEOPLE["sales_support"]
 SITES = [
@@ -33,6 +33,7 @@ def _contracted(ctx: Context) -> str:
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref)
     outcomes.record_result(ctx, ref, won=True, reason="best plan", by=PEOPLE["bid_manager"])
     services.run_to_wait(ctx, ref)
     with Session(ctx.engine) as session:

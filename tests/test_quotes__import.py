@@ -110,7 +110,7 @@ def test_budgetary_then_firm_supersedes(
         row = session.get(Opportunity, opp.id)
         assert row is not None
         report = quote_status(session, row, catalogue, TODAY)
-    assert report.counts == {"firm": 5, "budgetary": 27, "missing": 0, "expired": 0}
+    assert report.counts == {"firm": 5, "budgetary": 27, "missing": 0, "expired": 0, "stale": 0}
     assert report.to_json()["margin_pct"] == report.margin.margin_pct
 
 

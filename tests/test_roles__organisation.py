@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from orchestrator.bid.answers.library import import_library
 from orchestrator.bid.closing import outcomes
-from orchestrator.bid.closing.contracts import scan_renewals
+from orchestrator.bid.contracting.contracts import scan_renewals
 from orchestrator.bid.progress import deadlines
 from orchestrator.bid.team import people
 from orchestrator.context import Context

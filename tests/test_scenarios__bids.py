@@ -3,7 +3,8 @@
 A scenario gives the opportunity (YAML), its sites (CSV) and its steps, in the words of the
 process: `run` (advance until the bid waits), `decide`, `strategy`, `qrf` (write and record
 the quote requests), `quotes` (a provider's answer, as CSV rows or generated at a share of
-the list price), `freeze`, `terms`, `approve`, `approve_all`, `result`, and `expect` (what
+the list price), `freeze`, `terms`, `approve`, `approve_all`, `submit` (the offer sent, as
+`bid submit` records it after the last approval), `result`, and `expect` (what
 must hold at that point: the state, what bid production waits for, the approvals, the
 messages queued, the approval summary). Then the expected trail of states, the decision
 records and the refusals. `rules: {no_fallback: true}` runs it on a provider catalogue
@@ -30,6 +31,7 @@ from orchestrator.bid.producing.quotes import import_quotes
 from orchestrator.bid.producing.sourcing import send_quote_requests
 from orchestrator.bid.producing.terms import set_deviations
 from orchestrator.bid.progress import services
+from orchestrator.bid.progress.submission import submit_offer
 from orchestrator.bid.reports import queries
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -155,12 +157,21 @@ def _step(scenario: Scenario, step: Any) -> None:
     if step == "qrf":
         scenario.qrf({})
         return
+    if step == "submit":  # the offer goes out: a person records it (bid submit)
+        step = {"submit": {}}
     ((action, args),) = step.items()
     args = dict(args)
-    own: dict[str, Callable[[dict[str, Any]], None]] = {
+    own: dict[str, Callable[[dict[str, Any]], object]] = {
         "quotes": scenario.quotes,
         "qrf": scenario.qrf,
         "expect": scenario.expect,
+        "submit": lambda kw: submit_offer(
+            ctx,
+            ref,
+            by=kw.get("by", "bm@example.com"),
+            channel=kw.get("channel", "portal"),
+            reference=kw.get("reference", "portal receipt"),
+        ),
     }
     if action in own:
         own[action](args)

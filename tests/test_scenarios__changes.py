@@ -37,6 +37,7 @@ from orchestrator.bid.producing.sourcing import send_quote_requests
 from orchestrator.bid.producing.terms import set_pricing
 from orchestrator.bid.progress import services
 from orchestrator.bid.progress.deadlines import watch
+from orchestrator.bid.progress.submission import submit_offer
 from orchestrator.bid.reports import queries
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
@@ -227,6 +228,13 @@ def _step(run: Run, step: Any) -> None:
         "pricing": lambda: set_pricing(run.ctx, run.ref, args["changes"], by=args["by"]),
         "clock": lambda: run.clock_step(args),
         "watch": lambda: run.watch_step(args),
+        "submit": lambda: submit_offer(
+            run.ctx,
+            run.ref,
+            by=args.get("by", "bm@example.com"),
+            channel=args.get("channel", "portal"),
+            reference=args.get("reference", "portal receipt"),
+        ),
     }
     call = calls.get(action) or (lambda: getattr(run, action)(args))
     if refused:

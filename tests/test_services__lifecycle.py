@@ -24,7 +24,15 @@ from orchestrator.store.models import (
 )
 from tests import factories
 from tests.conftest import FixedClock, RecordingDocuments
-from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, grant_all, new_bid, transitions
+from tests.factories import (
+    APPROVERS,
+    PEOPLE,
+    WON_TRAIL,
+    grant_all,
+    new_bid,
+    submit,
+    transitions,
+)
 
 
 def _state(ctx: Context, ref: str) -> str:
@@ -45,6 +53,8 @@ def test_full_lifecycle_with_one_audit_event_per_transition(
     ref = carry_to_governance(ctx)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    assert _state(ctx, ref) == "submission"  # waits for a person to send the offer
+    submit(ctx, ref)
     assert _state(ctx, ref) == "customer_decision"
     services.record_result(ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"])
     services.run_to_wait(ctx, ref)
@@ -233,6 +243,7 @@ def test_lost_bid_needs_a_category_and_puts_the_account_to_sleep(
     ref = carry_to_governance(ctx)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref)
     from orchestrator.errors import InputError
 
     with pytest.raises(InputError, match="reason category"):

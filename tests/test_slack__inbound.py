@@ -178,8 +178,8 @@ def test_an_approval_click_is_acked_then_recorded_and_the_bid_continues(
         app.settle()
         assert _approval(slack_ctx, area).status == "granted"
         assert f"{area} granted by {email}" in _ephemerals(slack_api, slack_user(email))[-1]
-    # the last grant let the runner carry the bid through submission to the customer
-    assert _state(slack_ctx, ref) == "customer_decision"
+    # the last grant let the runner carry the bid to submission, where it waits for bid submit
+    assert _state(slack_ctx, ref) == "submission"
     grants = _events(slack_ctx, "approval_granted")
     assert sorted(e.inputs["area"] for e in grants) == sorted(areas)
     assert {e.actor for e in grants} == set(areas.values())

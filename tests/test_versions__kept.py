@@ -33,7 +33,7 @@ from orchestrator.context import Context
 from orchestrator.intake.opportunity import OpportunitySpec, read_sites
 from orchestrator.intake.site_checks import SiteRules
 from orchestrator.store.models import Approval, BidVersion, Document
-from tests.factories import grant_all, quote_file
+from tests.factories import grant_all, quote_file, submit
 
 SPEC = {
     "account": {"name": "Nordsee Retail", "tier": "top"},
@@ -93,6 +93,7 @@ def _submitted_bid(ctx: Context, tmp_path: Path) -> str:
     services.run_to_wait(ctx, ref, actor="scenario")
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref, actor="scenario")
+    submit(ctx, ref)
     return ref
 
 
@@ -127,6 +128,7 @@ def test_submitted_versions_are_kept_through_bafo_win_and_macd(
     services.run_to_wait(ctx, ref, actor="scenario")
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref, actor="scenario")
+    submit(ctx, ref)
     assert queries.status(ctx, ref).state == "customer_decision"
     assert _files(out / "v1") == first  # what the customer got first, byte for byte
     second = _files(out / "v2")
@@ -314,6 +316,7 @@ def test_approvals_asked_again_after_a_change_are_for_the_changed_version(
     )
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref, actor="scenario")
+    submit(ctx, ref)
     status = queries.status(ctx, ref)
     assert status.submitted_version is not None and status.submitted_version["number"] == 2
     out = ctx.output_dir_for(ref)

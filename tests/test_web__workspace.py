@@ -494,7 +494,7 @@ def test_bid_people_link_prints_a_link_that_signs_in_once(
 
 
 def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Context) -> None:
-    from tests.factories import grant_all
+    from tests.factories import grant_all, submit
 
     ref = new_bid(ctx)
     carry_to_governance(ctx, ref)
@@ -502,6 +502,7 @@ def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Co
     from orchestrator.bid.progress import services
 
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref)
     assert _state(ctx) == "customer_decision"
     token = sign_in(web, ctx, PEOPLE["bid_manager"])
     assert "Record the verdict" in web.get(f"/bids/{ref}").text

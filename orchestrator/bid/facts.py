@@ -11,6 +11,7 @@ from orchestrator.context import Context
 from orchestrator.decisions.authority import ApprovalRequest, Decider, DutyFacts
 from orchestrator.errors import (
     NotFound,
+    TransitionRefused,
 )
 from orchestrator.lifecycle.table import State
 from orchestrator.store.models import (
@@ -56,6 +57,21 @@ class StepResult:
     @property
     def moved(self) -> bool:
         return self.from_state != self.to_state
+
+
+def held_message(opportunity: Opportunity) -> str:
+    """Why a bid on hold does not move, and how it moves again."""
+    until = f" until {opportunity.hold_until.isoformat()}" if opportunity.hold_until else ""
+    return (
+        f"{opportunity.ref} is on hold{until} ({opportunity.hold_reason or 'no reason given'}): "
+        f"bid resume {opportunity.ref} puts it back in {opportunity.state.value}"
+    )
+
+
+def refuse_when_held(opportunity: Opportunity) -> None:
+    """A bid on hold keeps its state and moves nowhere (a withdrawal aside)."""
+    if opportunity.held_at is not None:
+        raise TransitionRefused(held_message(opportunity))
 
 
 # --- lookups ---------------------------------------------------------------------------------

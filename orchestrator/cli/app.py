@@ -396,6 +396,7 @@ def _register_plugins() -> None:
         "orchestrator.cli.edits",
         "orchestrator.cli.rfp",
         "orchestrator.cli.offer",
+        "orchestrator.cli.submission",
         "orchestrator.cli.funnel",
         "orchestrator.cli.slack",
         "orchestrator.cli.flows",

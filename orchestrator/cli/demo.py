@@ -17,6 +17,7 @@ from rich.console import Console
 from orchestrator.bid.opportunity.offer import set_order_details
 from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
 from orchestrator.bid.progress import services
+from orchestrator.bid.progress.submission import submit_offer
 from orchestrator.bid.reports.queries import approval_view
 from orchestrator.cli.output import esc
 from orchestrator.cli.production import print_summary
@@ -231,6 +232,14 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
         )
         console.print(f"   {esc(granted.message)}")
     carry("submission")
+    sent = submit_offer(
+        ctx,
+        ref,
+        by=bid_manager,
+        channel="portal",
+        reference=f"NLG e-procurement receipt {ref}",
+    )
+    console.print(f"   bid submit: {esc(sent.message)}")
     services.record_result(
         ctx, ref, won=True, reason="best QoS guarantees and transition plan", by=bid_manager
     )

@@ -50,7 +50,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
     @app.command("qrf")
     def qrf(
-        opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
+        opportunity: Annotated[
+            str, typer.Argument(help="OPP-0007 or 7; or `status` then the bid (bid qrf status OPP)")
+        ],
+        status_of: Annotated[
+            str | None, typer.Argument(help="With `status`: the bid whose requests to list")
+        ] = None,
         out: OutOption = None,
         as_json: JsonOption = False,
         by: Annotated[
@@ -60,10 +65,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     ) -> None:
         """Write and record one QRF (.docx + .csv) per country and provider, with its reply-by
         date; BE/NL get internal tasks; unsourced sites go to unsourced.csv (exit 2 when no
-        fallback partner is configured)."""
+        fallback partner is configured). After a change of sites, an amendment with only the
+        changed and new sites. `bid qrf status OPP` lists the requests recorded: open,
+        answered, superseded or cancelled (when and why)."""
         from orchestrator.cli.commanding import command, copy_out, run
         from orchestrator.core.commands import SendQuoteRequests
-        from orchestrator.errors import UnsourcedSites
+        from orchestrator.errors import InputError, UnsourcedSites
+
+        if opportunity == "status" or status_of is not None:
+            if opportunity != "status" or status_of is None:
+                raise InputError("use bid qrf OPP, or bid qrf status OPP", field="opportunity")
+            _qrf_status(status_of, as_json)
+            return
 
         result = run(get_context, command(SendQuoteRequests, opportunity=opportunity, by=by))
         if out is not None:
@@ -117,12 +130,45 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             extra={"file": str(file)},
         )
 
+    def _qrf_status(opportunity: str, as_json: bool) -> None:
+        from orchestrator.bid.producing.sourcing import request_status
+
+        rows = request_status(get_context(), opportunity)
+        if as_json:
+            print_json({"opportunity": _ref(opportunity), "requests": [r.to_json() for r in rows]})
+            return
+        console.print(
+            table(
+                f"Quote requests of {_ref(opportunity)}",
+                ("Request", "Provider", "Sites", "Reply by", "Status", "Note"),
+                [
+                    (
+                        r.name,
+                        r.provider,
+                        str(r.sites),
+                        r.reply_by.isoformat(),
+                        r.status,
+                        (
+                            f"{r.cancelled_at:%Y-%m-%d %H:%M}: {r.cancel_reason}"
+                            if r.cancelled_at
+                            else (
+                                f"amends {r.amends}; withdraws {', '.join(r.withdrawn)}"
+                                if r.amends
+                                else ""
+                            )
+                        ),
+                    )
+                    for r in rows
+                ],
+            )
+        )
+
     @quotes_app.command("status")
     def quotes_status(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         as_json: JsonOption = False,
     ) -> None:
-        """Per site: firm, budgetary, missing or expired; and the bid margin."""
+        """Per site: firm, budgetary, missing, expired or stale (re-quote); and the margin."""
         from orchestrator.bid.reports.queries import quote_report
 
         report = quote_report(get_context(), opportunity)
@@ -137,7 +183,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                     (
                         site.site_id,
                         site.country,
-                        site.status,
+                        site.label,
                         site.provider,
                         site.valid_until.isoformat() if site.valid_until else "",
                         _pct(site.margin_pct),

@@ -242,6 +242,23 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         }
         emit(served, as_json, lambda _: None)
 
+    def _release_holds(ctx: Context, refs: list[str], by: str | None) -> dict[str, str]:
+        """The bids named that are on hold, taken off hold (the `resume` command)."""
+        from orchestrator.bid.facts import get_opportunity
+        from orchestrator.cli.commanding import command, run
+        from orchestrator.core.commands import ResumeBid
+        from orchestrator.store.db import reading
+
+        released: dict[str, str] = {}
+        for ref in refs:
+            with reading(ctx.engine) as session:
+                opportunity = get_opportunity(session, ref)
+                held, canonical = opportunity.held_at is not None, opportunity.ref
+            if held:
+                result = run(lambda: ctx, command(ResumeBid, opportunity=canonical, by=by))
+                released[canonical] = str(result["message"])
+        return released
+
     @app.command("resume")
     def resume(
         opportunities: list[str] | None = typer.Argument(
@@ -251,10 +268,14 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             60, "--older-than", help="Stalled: automated work due and no move for this many s"
         ),
         as_json: bool = typer.Option(False, "--json"),
+        by: str | None = typer.Option(
+            None, "--by", help="Who resumes a bid on hold (default: you; others: admins)"
+        ),
     ) -> None:
-        """Carry on bids whose answer was recorded but whose next steps were lost (a worker
-        killed, Prefect down for a while): their failed or waiting effects run now, and each
-        bid named is handed to the workers (or carried on here)."""
+        """Take a bid named off hold (bid hold) in the state it was in, and carry on bids
+        whose answer was recorded but whose next steps were lost (a worker killed, Prefect
+        down for a while): their failed or waiting effects run now, and each bid named is
+        handed to the workers (or carried on here)."""
         from datetime import timedelta
 
         from orchestrator.bid.progress.resume import stalled
@@ -263,9 +284,12 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
 
         ctx = get_context()
         refs = list(opportunities or [])
+        released = _release_holds(ctx, refs, by)
         if not refs:
             refs = stalled(ctx, timedelta(seconds=max(older_than, 0)))
         done = resume_effects(ctx, get_runner(ctx), refs or None)
+        for ref, message in released.items():
+            done[ref] = f"{message}; {done[ref]}" if ref in done else message
         if as_json:
             sys.stdout.write(json.dumps(done, indent=2) + "\n")
         elif not done:

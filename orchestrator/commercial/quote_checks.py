@@ -1,6 +1,8 @@
 """Checks of a quote file against the bid: the provider routed to each site, firm quotes still
-valid, costs that are plausible against the list price. Run after the file's own format checks
-(`orchestrator.intake.quotes`); any problem refuses the whole file, one line per row.
+valid, costs that are plausible against the list price, and the site spec a returned QRF row
+quotes still being the site's (a quote for a spec that no longer exists is refused). Run
+after the file's own format checks (`orchestrator.intake.quotes`); any problem refuses the
+whole file, one line per row.
 
 A cost more than `refuse_above_list_ratio` times the list price is the carrier's price, not
 necessarily a typo: rules/price_list.yaml's `quote_checks.kind` makes it an *exception* (the
@@ -9,7 +11,7 @@ quote is imported as an outlier that waits for `bid quotes accept|requote`) or a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 
 from orchestrator.commercial.pricing import site_line
@@ -37,6 +39,29 @@ def _too_high(
     return list_price if catalogue.fx.to_eur(cost, currency) > limit * list_price else None
 
 
+def _spec_value(site: Site, name: str, sla_class: Callable[[Site], str] | None) -> str:
+    if name == "sla_class" and sla_class is not None:
+        return sla_class(site)  # the QRF shows the class the site gets (its default included)
+    value = getattr(site, name)
+    return "" if value is None else str(value)
+
+
+def spec_mismatch(
+    quote: ParsedQuote, site: Site, sla_class: Callable[[Site], str] | None = None
+) -> tuple[str, str, str] | None:
+    """(field, quoted value, the site's value now) of the first spec column a returned row
+    quotes differently from the site's current spec; None when it quotes the spec as is."""
+    for name, quoted in quote.spec:
+        now = _spec_value(site, name, sla_class)
+        if name == "bandwidth_mbps":
+            same = quoted.isdigit() and int(quoted) == site.bandwidth_mbps
+        else:
+            same = quoted.casefold() == now.strip().casefold()
+        if not same:
+            return name, quoted, now
+    return None
+
+
 def check_quotes(
     parsed: list[ParsedQuote],
     sites: Mapping[str, Site],
@@ -45,13 +70,15 @@ def check_quotes(
     *,
     today: date,
     file: str,
+    sla_class: Callable[[Site], str] | None = None,
 ) -> list[Finding]:
     """Refuse the file (InputErrors) when a row quotes a site its provider is not routed to,
-    or is a firm quote that has already expired; the outliers (a cost above
+    is a firm quote that has already expired, or quotes a site spec (the columns a QRF's CSV
+    carries back) the site no longer has; return the outliers (a cost above
     `refuse_above_list_ratio` times the site's list price, or a quote valid for less than the
     offer: until the submission deadline plus `offer_valid_days`), which refuse it too when
-    their rule's kind is `problem`. Expired budgetary quotes pass: they count for nothing and show
-    as expired."""
+    their rule's kind is `problem`. Expired budgetary quotes pass: they count for nothing and
+    show as expired."""
     providers = catalogue.providers
     ratio = catalogue.prices.refuse_above_list_ratio
     as_problem = catalogue.prices.outlier_kind == "problem"
@@ -60,6 +87,19 @@ def check_quotes(
     outliers: list[Finding] = []
     for quote in parsed:
         site = sites[quote.site_id]
+        mismatch = spec_mismatch(quote, site, sla_class)
+        if mismatch is not None:
+            name, quoted, now = mismatch
+            errors.append(
+                InputError(
+                    f"quotes site {quote.site_id} with {name} '{quoted}', a spec it no longer "
+                    f"has (now '{now or '-'}'): re-quote it (bid qrf)",
+                    file=file,
+                    row=quote.row,
+                    field=name,
+                )
+            )
+            continue
         routed = providers.routed_provider(site.country, site.access)
         if quote.provider != routed:
             errors.append(

@@ -2,9 +2,11 @@
 
 A firm quote supersedes every earlier quote of its site; a budgetary quote supersedes
 earlier budgetary ones (and is itself superseded at once if the site has a firm quote).
+Each quote records the site spec it priced; a stale quote (of an earlier spec) is superseded
+by any new quote of its site and never blocks one.
 This runs inside the caller's transaction (the `orchestrator.bid.producing.quotes` service,
-which also decides what the new margin means for governance). Reading and checking the file lives in
-`orchestrator.intake.quotes`.
+which also decides what the new margin means for governance). Reading and checking the file
+lives in `orchestrator.intake.quotes`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from orchestrator.commercial.quotes import (
     compute_margin,
     ordered_sites,
     quote_rank,
+    site_specs,
+    spec_changes,
 )
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.intake.quotes import ParsedQuote
@@ -61,11 +65,18 @@ def apply_quotes(
     outliers = outliers or {}
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
+    specs = site_specs(session, opportunity_id)
     existing = session.exec(
         select(Quote).where(Quote.opportunity_id == opportunity_id, Quote.superseded == False)  # noqa: E712
     ).all()
     live: dict[str, list[Quote]] = {}
+    gone: set[int] = set()  # ids of the stored quotes superseded by this file
+    arriving = {q.site_id for q in parsed}
     for quote in existing:
+        if quote.site_id in specs and spec_changes(quote.spec, specs[quote.site_id]):
+            if quote.site_id in arriving:  # a quote for the new spec replaces a stale one
+                gone.add(quote.id or 0)
+            continue  # stale: counts for nothing, blocks nothing
         live.setdefault(quote.site_id, []).append(quote)
     counted = {  # an outlier not yet accepted counts as no quote
         site_id: max(counting, key=quote_rank)
@@ -74,7 +85,6 @@ def apply_quotes(
     }
     before = compute_margin(opportunity, sites, counted, catalogue)
 
-    gone: set[int] = set()  # ids of the stored quotes superseded by this file
     firm_sites = {q.site_id for q in parsed if q.kind == QuoteKind.FIRM}
     new_rows: list[dict[str, Any]] = []
     fresh: dict[str, QuoteCost] = {}
@@ -108,6 +118,7 @@ def apply_quotes(
                 "provider_reference": item.provider_reference,
                 "delivery_days": item.delivery_days,
                 "outlier": outliers.get(item.row),
+                "spec": specs.get(item.site_id),
             }
         )
     superseded = len(gone)

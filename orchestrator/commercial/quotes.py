@@ -2,8 +2,11 @@
 
 Standard products have list prices; a special design needs quotes from providers, first
 budgetary, then firm. This module tells per site which quote counts and whether it is
-firm, budgetary, missing or expired, and computes the margin of the customer price over
-the supplier cost in EUR. Planning the quote requests lives in
+firm, budgetary, missing, expired or stale, and computes the margin of the customer price
+over the supplier cost in EUR. A quote belongs to the site specification it priced
+(`Quote.spec`): once the site's spec changes, the quote is stale — it no longer counts (the
+margin, the coverage and the exit criteria see the site as unquoted) until a quote for the
+new spec comes in. Planning the quote requests lives in
 `orchestrator.commercial.qrf`, reading the providers' answers in
 `orchestrator.commercial.quote_import`.
 """
@@ -86,17 +89,97 @@ def _natural_key(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
-def current_quotes(session: Session, opportunity_id: int) -> dict[str, Quote]:
-    """Per site, the quote that counts: the newest firm one, else the newest budgetary one."""
-    rows = session.exec(
-        select(Quote).where(Quote.opportunity_id == opportunity_id, Quote.superseded == False)  # noqa: E712
+SPEC_FIELDS = (
+    "access",
+    "bandwidth_mbps",
+    "service",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "sla_class",
+)
+"""The specification of a site a quote answers (recorded with the quote and the version)."""
+PRICED_FIELDS = tuple(name for name in SPEC_FIELDS if name != "postcode")
+"""What a carrier prices: a change of any of these makes the quote stale. A postcode alone
+is corrected, not moved (a typo of the same street and city, fixed on the order sheet), and
+keeps the quote."""
+
+
+def site_spec(site: Any) -> dict[str, Any]:
+    """The specification of a site (a `Site` or `SiteFacts`) a quote prices."""
+    return {name: getattr(site, name) for name in SPEC_FIELDS}
+
+
+def spec_changes(priced: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
+    """The priced fields of `current` that differ from the spec a quote priced (none when
+    the quote predates recorded specs)."""
+    if priced is None:
+        return []
+    return [name for name in PRICED_FIELDS if priced.get(name) != current.get(name)]
+
+
+def site_specs(session: Session, opportunity_id: int) -> dict[str, dict[str, Any]]:
+    """Every site's current spec (ordered or not), by site id, in one query."""
+    rows = session.execute(
+        columns(col(Site.site_id), *(getattr(Site, name) for name in SPEC_FIELDS)).where(
+            col(Site.opportunity_id) == opportunity_id
+        )
     ).all()
+    return {row[0]: dict(zip(SPEC_FIELDS, row[1:], strict=True)) for row in rows}
+
+
+def _stale(quote: Quote, specs: Mapping[str, Mapping[str, Any]]) -> bool:
+    current = specs.get(quote.site_id)
+    return current is not None and bool(spec_changes(quote.spec, current))
+
+
+def _live_quotes(session: Session, opportunity_id: int) -> list[Quote]:
+    return list(
+        session.exec(
+            select(Quote).where(
+                Quote.opportunity_id == opportunity_id,
+                Quote.superseded == False,  # noqa: E712
+            )
+        ).all()
+    )
+
+
+def _best(rows: Sequence[Quote]) -> dict[str, Quote]:
     best: dict[str, Quote] = {}
     for quote in rows:
         held = best.get(quote.site_id)
         if held is None or quote_rank(quote) > quote_rank(held):
             best[quote.site_id] = quote
     return best
+
+
+def current_quotes(session: Session, opportunity_id: int) -> dict[str, Quote]:
+    """Per site, the quote that counts: the newest firm one, else the newest budgetary one,
+    of those that priced the site's current spec (a stale quote counts for nothing)."""
+    specs = site_specs(session, opportunity_id)
+    return _best([q for q in _live_quotes(session, opportunity_id) if not _stale(q, specs)])
+
+
+@dataclass(frozen=True, slots=True)
+class StaleQuote:
+    """A site whose quote priced a spec it no longer has: re-quote it."""
+
+    quote: Quote
+    changed: tuple[str, ...]
+    """The spec fields that changed since the quote."""
+
+
+def stale_quotes(session: Session, opportunity_id: int) -> dict[str, StaleQuote]:
+    """Per site without a quote for its current spec, the best quote of an earlier spec."""
+    specs = site_specs(session, opportunity_id)
+    live = _live_quotes(session, opportunity_id)
+    fresh = {q.site_id for q in live if not _stale(q, specs)}
+    stale = _best([q for q in live if q.site_id not in fresh and _stale(q, specs)])
+    return {
+        site_id: StaleQuote(quote, tuple(spec_changes(quote.spec, specs[site_id])))
+        for site_id, quote in stale.items()
+    }
 
 
 class Ranked(Protocol):
@@ -171,7 +254,15 @@ class QuoteFacts:
 
 def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
     """`current_quotes` as plain rows: per site, the quote that counts (an outlier waiting
-    for `bid quotes accept|requote` does not: the margin counts its site as unquoted)."""
+    for `bid quotes accept|requote` does not: the margin counts its site as unquoted; stale
+    ones, of an earlier spec, do not either)."""
+    return quote_facts_with_stale(session, opportunity_id)[0]
+
+
+def quote_facts_with_stale(
+    session: Session, opportunity_id: int
+) -> tuple[dict[str, QuoteFacts], frozenset[str]]:
+    """`quote_facts`, and the sites whose only quotes priced an earlier spec (stale)."""
     rows = session.execute(
         columns(
             col(Quote.id),
@@ -184,17 +275,24 @@ def quote_facts(session: Session, opportunity_id: int) -> dict[str, QuoteFacts]:
             col(Quote.valid_until),
             col(Quote.delivery_days),
             col(Quote.provider_reference),
+            col(Quote.spec),
         )
         .where(col(Quote.opportunity_id) == opportunity_id, col(Quote.superseded).is_(False))
         .where(col(Quote.outlier).is_(None))  # an outlier counts once accepted
     ).all()
+    specs = site_specs(session, opportunity_id)
     best: dict[str, QuoteFacts] = {}
+    stale: set[str] = set()
     for row in rows:
-        quote = QuoteFacts(*row)
+        quote = QuoteFacts(*row[:-1])
+        current = specs.get(quote.site_id)
+        if current is not None and spec_changes(row[-1], current):
+            stale.add(quote.site_id)  # priced a spec the site no longer has
+            continue
         held = best.get(quote.site_id)
         if held is None or quote_rank(quote) > quote_rank(held):
             best[quote.site_id] = quote
-    return best
+    return best, frozenset(stale - set(best))
 
 
 # --- margin --------------------------------------------------------------------------------
@@ -269,10 +367,19 @@ def compute_margin(
 class SiteQuoteStatus:
     site_id: str
     country: str
-    status: str  # "firm" | "budgetary" | "missing" | "expired"
+    status: str  # "firm" | "budgetary" | "missing" | "expired" | "stale"
     provider: str | None
     valid_until: date | None
     margin_pct: float | None
+    changed: tuple[str, ...] = ()
+    """For a stale quote: the spec fields changed since it priced the site."""
+
+    @property
+    def label(self) -> str:
+        """The status as people read it ("stale — re-quote" names what changed)."""
+        if self.status == "stale":
+            return f"stale — re-quote ({', '.join(self.changed)})"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -283,7 +390,7 @@ class QuoteStatusReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {"firm": 0, "budgetary": 0, "missing": 0, "expired": 0}
+        counts = {"firm": 0, "budgetary": 0, "missing": 0, "expired": 0, "stale": 0}
         for site in self.sites:
             counts[site.status] += 1
         return counts
@@ -300,6 +407,8 @@ class QuoteStatusReport:
                     "site_id": s.site_id,
                     "country": s.country,
                     "status": s.status,
+                    "label": s.label,
+                    "changed": list(s.changed),
                     "provider": s.provider,
                     "valid_until": s.valid_until.isoformat() if s.valid_until else None,
                     "margin_pct": s.margin_pct,
@@ -312,17 +421,33 @@ class QuoteStatusReport:
 def quote_status(
     session: Session, opportunity: Opportunity, catalogue: Catalogue, today: date
 ) -> QuoteStatusReport:
-    """Per ordered site: firm, budgetary, missing, expired or outlier (waiting for `bid quotes
-    accept|requote`, counted as missing by the margin); plus the bid margin."""
+    """Per ordered site: firm, budgetary, missing, expired, stale (its spec changed since
+    the quote) or outlier (waiting for `bid quotes accept|requote`); stale and outlier quotes
+    count as missing in the margin. Plus the bid margin."""
     opportunity_id = opportunity.id or 0
     sites = ordered_sites(session, opportunity_id)
     quotes = current_quotes(session, opportunity_id)
+    stale = stale_quotes(session, opportunity_id)
     counted = {site_id: q for site_id, q in quotes.items() if q.outlier is None}
     margin = compute_margin(opportunity, sites, counted, catalogue)
     by_site = {m.site_id: m for m in margin.sites}
     lines = []
     for site in sites:
         quote = quotes.get(site.site_id)
+        old = stale.get(site.site_id)
+        if quote is None and old is not None:
+            lines.append(
+                SiteQuoteStatus(
+                    site_id=site.site_id,
+                    country=site.country,
+                    status="stale",
+                    provider=old.quote.provider,
+                    valid_until=old.quote.valid_until,
+                    margin_pct=None,
+                    changed=old.changed,
+                )
+            )
+            continue
         if quote is None:
             status = "missing"
         elif quote.outlier is not None:

@@ -95,6 +95,14 @@ from orchestrator.core.rfp_commands import (
     RfpImported,
     RfpReviewed,
 )
+from orchestrator.core.submission_commands import (
+    SUBMISSION_COMMANDS,
+    HoldBid,
+    HoldChanged,
+    ResumeBid,
+    SubmitOffer,
+    Submitted,
+)
 from orchestrator.core.wire import (
     MAX_TEXT,
     MAX_UPLOAD_BYTES,
@@ -130,6 +138,8 @@ __all__ = [
     "FileUpload",
     "FindingOut",
     "GrantRole",
+    "HoldBid",
+    "HoldChanged",
     "ImportAccounts",
     "ImportLibrary",
     "ImportRfp",
@@ -153,6 +163,7 @@ __all__ = [
     "RenewalsScanned",
     "RequoteSite",
     "Result",
+    "ResumeBid",
     "ReviewRequirement",
     "RevokeRole",
     "RfpAnswered",
@@ -170,6 +181,8 @@ __all__ = [
     "SetTier",
     "SitesChanged",
     "StrategySet",
+    "SubmitOffer",
+    "Submitted",
     "TermsSet",
     "TierChanged",
     "TokenIssued",
@@ -351,6 +364,7 @@ _TYPED: tuple[type[Command], ...] = (
     *ACCOUNT_COMMANDS,
     *DOCUMENT_COMMANDS,
     *INTAKE_COMMANDS,
+    *SUBMISSION_COMMANDS,
 )
 COMMANDS: dict[str, type[Command]] = {command.name: command for command in _TYPED}
 """Every command the pipeline handles, by name."""
@@ -428,5 +442,6 @@ RESULTS: dict[str, type[Result]] = {
     **{command.name: result for command, result in ACCOUNT_COMMANDS.items()},
     **{command.name: result for command, result in DOCUMENT_COMMANDS.items()},
     **{command.name: result for command, result in INTAKE_COMMANDS.items()},
+    **{command.name: result for command, result in SUBMISSION_COMMANDS.items()},
 }
 """The result type of each command (the API's response models)."""

@@ -35,6 +35,7 @@ MEASURES: dict[str, str] = {
     "qrfs_sent": "sourced sites asked for in a recorded QRF or internal task (or already quoted)",
     "quoted_sites": "sites with a valid (unexpired) quote, budgetary or firm, of all sites",
     "firm_quotes": "outbound sites (not in-house) with a valid firm quote, of outbound sites",
+    "stale_quotes": "sites whose quote priced a spec the site no longer has, of all sites",
     "budgetary_quotes": "sites whose valid quote is only budgetary, of the quoted sites",
     "priced_lines": "lines with a price (list or override), of every site and per-bid line",
     "design_frozen": "1 when the solution design is frozen at its current content",

@@ -20,7 +20,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from orchestrator.commercial.calendar import add_working_days
-from orchestrator.commercial.qrf import QrfLine, qrf_reference, reply_by_date, request_hash
+from orchestrator.commercial.qrf import (
+    Amendment,
+    QrfLine,
+    qrf_reference,
+    reply_by_date,
+    request_hash,
+)
 from orchestrator.commercial.qrf import split_requested as split
 from orchestrator.decisions.catalogue import Catalogue
 from orchestrator.decisions.offer_rules import Delivery, load_delivery
@@ -149,6 +155,7 @@ def _site_lines(
                 "contact": contact or "to be confirmed",
                 "earliest": earliest.isoformat(),
                 "check": check,
+                "requested": f"{line.requested} — {line.change}" if line.change else line.requested,
             }
         )
     return rows, problems
@@ -165,8 +172,10 @@ def qrf_context(
     today: date,
     lead_time_days: int,
     rules_dir: Path,
+    amendment: Amendment | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """One QRF (to a provider, or an internal quote task) and the problems it shows."""
+    """One QRF (to a provider, or an internal quote task) and the problems it shows; an
+    amendment says so, marks each line (changed or new) and lists the lines it withdraws."""
     delivery = load_delivery(rules_dir)
     version = qrf_version(session, opportunity, name, lines, today, lead_time_days, country)
     rows, problems = _site_lines(lines, version.reply_by, delivery, name)
@@ -194,6 +203,15 @@ def qrf_context(
         "firm_count": firm,
         "lines": rows,
         "warnings": [clean(p) for p in problems],
+        "amendment": (
+            {
+                "number": amendment.number,
+                "amends": amendment.amends,
+                "withdrawn": list(amendment.withdrawn),
+            }
+            if amendment is not None
+            else None
+        ),
     }, problems
 
 

@@ -36,8 +36,8 @@ from docxtpl import DocxTemplate
 from lxml import etree  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
-from orchestrator.commercial.qrf import QrfPlan, plan_qrfs
-from orchestrator.commercial.quotes import catalogue_for, current_quotes, ordered_sites
+from orchestrator.commercial.qrf import QrfPlan, plan_for
+from orchestrator.commercial.quotes import catalogue_for, ordered_sites
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.documents.compliance import write_compliance_xlsx
 from orchestrator.documents.context import (
@@ -189,12 +189,7 @@ class DocxDocuments:
     ) -> tuple[list[RenderedDocument], QrfPlan, list[str]]:
         """One QRF (.docx + .csv) per country and provider; internal tasks for BE/NL; and the
         problems they show (install dates a carrier cannot meet, late reply-by dates)."""
-        opportunity_id = opportunity.id or 0
-        plan = plan_qrfs(
-            ordered_sites(session, opportunity_id),
-            current_quotes(session, opportunity_id),
-            self.catalogue,
-        )
+        plan = plan_for(session, opportunity.id or 0, self.catalogue)
         today = self.clock().date()
         qrf_dir = out_dir / "qrf"
         written: list[RenderedDocument] = []
@@ -218,6 +213,7 @@ class DocxDocuments:
                 today=today,
                 lead_time_days=provider.lead_time_days,
                 rules_dir=self.rules_dir,
+                amendment=group.amendment,
             )
             problems += found
             written.append(

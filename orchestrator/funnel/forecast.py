@@ -11,7 +11,9 @@ The study asks for forecasts that are structured, shared and *checked against re
 - **When revenue lands**: from the bid's decision month, each revenue horizon is spread
   evenly over the months of `forecast.revenue_schedule` (by default short-term revenue lands
   in the decision month, medium-term over the next 12 months, long-term over the 24 after).
-  The decision month is the month the customer said yes for a won bid, else the bid's
+  The decision month is the month of the agreed contract start for a won bid that has one
+  (`bid order details --contract-start`), the month the customer said yes for another won
+  bid, else the bid's
   `decision_date` — moved to the current month when it has passed (the verdict is overdue).
   Open bids without a decision date are counted apart as *undated*.
 - **Signed deals**: a contracted bid with a contract (`Contract`, made when it was signed)
@@ -85,6 +87,8 @@ def win_probabilities(
 
 def decision_month(trail: BidTrail, current: Period) -> Period | None:
     """The month revenue is counted from (see the module docstring); None when undated."""
+    if trail.contract_start is not None and trail.state in _DECIDED:
+        return month_of(trail.contract_start)
     for state in _DECIDED:
         if (moment := trail.entered(state)) is not None:
             return month_of(moment.date())

@@ -26,7 +26,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,8 @@ class BidTrail:
     country: str | None = None
     """The account's country (the monthly review's BE/NL split)."""
     source: str = "rfp"
+    contract_start: date | None = None
+    """The agreed start of the contract (`bid order details --contract-start`), if any."""
 
     @property
     def total_revenue(self) -> float:
@@ -218,6 +220,7 @@ def load_trails(session: Session) -> list[BidTrail]:
                 fx_rate=opp.fx_rate,
                 country=account.country,
                 source=opp.source,
+                contract_start=opp.contract_start,
             )
         )
     return trails

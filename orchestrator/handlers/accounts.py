@@ -68,7 +68,7 @@ def _competitor(
 
 @handles(c.ScanRenewals)
 def _renewals(ctx: Context, command: c.ScanRenewals, actor: str, runner: FlowRunner) -> c.Result:
-    from orchestrator.bid.closing.contracts import scan_renewals
+    from orchestrator.bid.contracting.contracts import scan_renewals
 
     done = scan_renewals(ctx, actor=actor)
     return c.RenewalsScanned(

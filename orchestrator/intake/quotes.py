@@ -32,6 +32,18 @@ QUOTE_COLUMNS = (
 )
 OPTIONAL_QUOTE_COLUMNS = ("provider_reference", "delivery_days")
 """The carrier's own quote reference, and its delivery lead time in working days."""
+QUOTED_SPEC_COLUMNS = (
+    "access",
+    "bandwidth_mbps",
+    "service",
+    "street",
+    "city",
+    "country",
+    "sla_class",
+)
+"""The site spec a QRF asked for, as its CSV carries it back: when a returned row keeps
+them, they must still be the site's spec (`commercial.quote_checks`). A postcode correction
+keeps a quote: it is not checked."""
 QUOTE_KINDS = tuple(kind.value for kind in QuoteKind)
 MAX_DELIVERY_DAYS = 1000
 
@@ -48,6 +60,8 @@ class ParsedQuote:
     valid_until: date
     provider_reference: str | None = None
     delivery_days: int | None = None
+    spec: tuple[tuple[str, str], ...] = ()
+    """The spec columns the row carries (name, value as written), as the QRF asked."""
 
 
 MAX_COST = 1e9
@@ -191,6 +205,11 @@ def _parse_row(
                 field="delivery_days",
             )
         days = int(raw_days)
+    spec = tuple(
+        (name, value.strip())
+        for name in QUOTED_SPEC_COLUMNS
+        if isinstance(value := raw.get(name), str) and value.strip()
+    )
     return ParsedQuote(
-        row, site_id, provider, kind, monthly, one_off, currency, valid_until, reference, days
+        row, site_id, provider, kind, monthly, one_off, currency, valid_until, reference, days, spec
     )

@@ -28,6 +28,29 @@ review, submission, customer decision, contract preparation. Qualification ends 
 again). A governance rejection returns the bid to bid production. Any open bid can be
 withdrawn.
 
+Submission is a step people take: the last approval leaves the bid in `submission` until
+someone records that the offer went out, how, when and by whom:
+
+    bid submit OPP-0001 --by bm@example.com --channel portal --reference "receipt 7781"
+
+Before the last approval `bid submit` is refused (one line naming the approvals missing,
+exit 2); a `--channel` other than portal, email or hand is refused listing the choices. The
+version sent is marked submitted and the customer-decision clock (the `customer_decision`
+milestone of rules/milestones.yaml) starts when it went out (`--at 2026-12-07T10:30`, by
+default now).
+
+On hold, not gone: a bid the customer postpones keeps its state and everything in it.
+
+    bid hold OPP-0001 --reason "customer froze its budget" --until 2027-03-01
+    bid resume OPP-0001
+
+A held bid does not move (`bid advance` waits; only a withdrawal ends it), its milestones
+leave the deadline watch, and its open QRFs are cancelled with one message to each carrier's
+contact (`bid qrf status OPP-0001` lists them as cancelled, when and why). `bid resume` puts
+it back in the state it was in, its open milestones later by the time it was held; the next
+`bid qrf` sends the requests again. `bid withdraw` stays for bids that end (it cancels the
+open QRFs too).
+
 ```mermaid
 {mermaid_diagram().strip()}
 ```

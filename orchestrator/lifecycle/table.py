@@ -84,9 +84,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         ("approvals_complete",),
         True,
     ),
-    Transition(
-        "submit", State.SUBMISSION, State.CUSTOMER_DECISION, ("submission_package_ready",), True
-    ),
+    Transition("submit", State.SUBMISSION, State.CUSTOMER_DECISION, ("submission_package_ready",)),
     Transition(
         "shortlist", State.CUSTOMER_DECISION, State.CUSTOMER_DECISION, ("not_yet_shortlisted",)
     ),
@@ -127,6 +125,10 @@ WAITING_FOR: dict[State, str] = {
     State.QUALIFICATION: "a go/no-go decision (bid decide)",
     State.BID_PRODUCTION: "bid production's work: QRFs, quotes, prices, design freeze (bid status)",
     State.GOVERNANCE_REVIEW: "the governance approvals (bid approve)",
+    State.SUBMISSION: (
+        "the offer to go out: bid submit OPP --by EMAIL --channel portal|email|hand "
+        "--reference TEXT"
+    ),
     State.CUSTOMER_DECISION: "the customer's verdict (bid result)",
     State.CONTRACT_PREPARATION: (
         "the order sheet's fixes (bid tasks; bid sites update) and the approval of price "

@@ -245,7 +245,7 @@ class PortfolioSuggestion(SQLModel, table=True):
 
 class Contract(SQLModel, table=True):
     """What a won bid became when it was signed: services, sites, the priced monthly
-    recurring revenue, start, end and term. Built in `orchestrator/bid/closing/contracts.py`
+    recurring revenue, start, end and term. Built in `orchestrator/bid/contracting/contracts.py`
     only."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -388,6 +388,18 @@ class Opportunity(SQLModel, table=True):
     billing_entity: str | None = None
     purchase_order: str | None = None
     contract_start: date | None = None
+    submitted_at: datetime | None = None
+    """When the offer went out to the customer (`bid submit --at`): the decision clock's start."""
+    submitted_by: str | None = None
+    """Who sent the offer (`bid submit --by`)."""
+    submission_channel: str | None = None
+    """How it went out: portal, email or hand."""
+    submission_reference: str | None = None
+    """The customer's portal receipt, the e-mail's subject, the courier's slip."""
+    held_at: datetime | None = None
+    """Set while the bid is on hold (`bid hold`): it keeps its state and moves nowhere."""
+    hold_reason: str | None = None
+    hold_until: date | None = None
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -467,6 +479,10 @@ class Quote(SQLModel, table=True):
     valid_until: date
     superseded: bool = False
     imported_at: datetime = Field(default_factory=utcnow)
+    spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The site specification the quote priced (access, bandwidth, service, address, SLA
+    class); a site whose spec changed since holds a stale quote. None: recorded before
+    quotes kept their spec (taken as the site's current one)."""
     provider_reference: str | None = None
     """The carrier's own quote reference (ordering quotes it back)."""
     delivery_days: int | None = None
@@ -508,6 +524,16 @@ class QuoteRequest(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow)
     superseded: bool = False
     answered_at: datetime | None = None
+    amends: str | None = None
+    """The request this one amends (its name): an amendment asks only for the changed and
+    new sites of that request."""
+    withdrawn_site_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    """Lines of earlier requests this one withdraws (the site's spec changed or it left)."""
+    cancelled_at: datetime | None = None
+    """When the request was cancelled (the bid went on hold or was withdrawn), and why."""
+    cancel_reason: str | None = None
 
 
 class DesignFreeze(SQLModel, table=True):

@@ -359,6 +359,19 @@ class ProductionRun:
                 ).all()
             )
 
+    def submit(self, refs: list[str]) -> None:
+        """The bid manager sends each approved offer and records it (bid submit)."""
+        from orchestrator.bid.progress.submission import submit_offer
+
+        for ref in refs:
+            submit_offer(
+                self.ctx,
+                ref,
+                by=PEOPLE["bid_manager"],
+                channel="portal",
+                reference=f"portal receipt {ref}",
+            )
+
     def win(self, refs: list[str]) -> None:
         """The customer accepts: the bid manager records it (the workers carry it on)."""
         from orchestrator.bid.progress import services

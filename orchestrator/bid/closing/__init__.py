@@ -1,3 +1,3 @@
-"""After submission: the customer's decision, the contract, the orders (MACDs) and the tasks a won
+"""After submission: the customer's decision, the orders (MACDs) and the tasks a won
 bid needs.
 """

@@ -19,6 +19,7 @@ from orchestrator.bid.facts import StepResult, account_of, get_opportunity, get_
 from orchestrator.bid.measures.deal import load_deal
 from orchestrator.bid.opportunity.edits import reopen_milestones, replan
 from orchestrator.bid.opportunity.onboarding import LEAD_ROLE_BY_TIER
+from orchestrator.bid.producing.sourcing import cancel_requests
 from orchestrator.bid.team.people import check_actor, is_admin, is_system_actor
 from orchestrator.bid.trail.recording import (
     carry_on,
@@ -257,7 +258,8 @@ def withdraw(
     wake_up: date | None = None,
 ) -> StepResult:
     """Withdraw a bid from any open step; it closes what it opened (approvals still requested
-    are cancelled and their approvers told, milestones and tasks closed). A customer who
+    are cancelled and their approvers told, milestones and tasks closed, open quote requests
+    cancelled with a message to each carrier). A customer who
     postponed (`postponed`) makes a sleeping account that wakes on `wake_up`."""
     reason = free_text(reason, "reason", required=False, newlines=True)
     if wake_up is not None:
@@ -283,7 +285,12 @@ def withdraw(
             reason=reason,
             inputs={"category": category, "wake_up": wake_up.isoformat() if wake_up else None},
         )
+        cancelled = cancel_requests(
+            session, ctx, opportunity, f"the bid is withdrawn: {reason or category}"
+        )
         message = "withdrawn"
+        if cancelled:
+            message += f"; {len(cancelled)} quote request(s) cancelled, each carrier told"
         if wake_up is not None:
             put_to_sleep(
                 session,

@@ -26,7 +26,7 @@ from orchestrator.commercial.quotes import (
     SiteFacts,
     SiteMargin,
     catalogue_for,
-    quote_facts,
+    quote_facts_with_stale,
     site_facts,
 )
 from orchestrator.context import Context
@@ -56,6 +56,8 @@ class Coverage:
     missing: int
     requested: int
     """Sourced sites asked for in a recorded quote request, or already quoted."""
+    stale: int = 0
+    """Sites whose quote priced an earlier spec (counted as missing): re-quote them."""
 
     @property
     def sourced(self) -> int:
@@ -81,6 +83,7 @@ class Coverage:
             "expired": self.expired,
             "missing": self.missing,
             "requested": self.requested,
+            "stale": self.stale,
         }
 
 
@@ -129,6 +132,7 @@ def coverage_of(
     requested: set[str],
     catalogue: Catalogue,
     today: date,
+    stale: frozenset[str] = frozenset(),
 ) -> Coverage:
     providers = catalogue.providers
     fallback = providers.fallback
@@ -173,6 +177,7 @@ def coverage_of(
         expired=expired,
         missing=missing,
         requested=asked,
+        stale=sum(1 for site in sites if site.site_id in stale),
     )
 
 
@@ -249,7 +254,7 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
     catalogue = catalogue_for(ctx.settings.rules_dir)
     opportunity_id = opportunity.id or 0
     sites = site_facts(session, opportunity_id)
-    quotes = quote_facts(session, opportunity_id)
+    quotes, stale = quote_facts_with_stale(session, opportunity_id)
     requested = requested_site_ids(session, opportunity_id)
     tier = account_of(session, opportunity).tier
     today = ctx.clock().date()
@@ -268,6 +273,7 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
         tuple(sites),
         tuple(sorted(quotes.items())),
         frozenset(requested),
+        stale,
     )
     with _PRICED_LOCK:
         held = _PRICED.get(key)
@@ -275,7 +281,7 @@ def load_deal(session: Session, ctx: Context, opportunity: Opportunity) -> Deal:
             _PRICED.move_to_end(key)
             return held[1]
     priced = price_bid(opportunity, sites, catalogue)
-    coverage = coverage_of(sites, quotes, requested, catalogue, today)
+    coverage = coverage_of(sites, quotes, requested, catalogue, today, stale)
     deal = Deal(
         ref=opportunity.ref,
         tier=tier,

@@ -125,6 +125,12 @@ def _quoted_sites(view: _View) -> Count:
     return Count(coverage.quoted, coverage.sites, detail)
 
 
+def _stale_quotes(view: _View) -> Count:
+    """Sites whose quote priced an earlier spec, of all sites (must stay at none)."""
+    coverage = view.deal.coverage
+    return Count(coverage.stale, coverage.sites)
+
+
 def _firm_quotes(view: _View) -> Count:
     coverage = view.deal.coverage
     return Count(coverage.outbound_firm, coverage.outbound)
@@ -217,6 +223,7 @@ MEASURES: dict[str, Callable[[_View], Count]] = {
     "qrfs_sent": _qrfs_sent,
     "quoted_sites": _quoted_sites,
     "firm_quotes": _firm_quotes,
+    "stale_quotes": _stale_quotes,
     "budgetary_quotes": _budgetary_quotes,
     "priced_lines": _priced_lines,
     "design_frozen": _design_frozen,

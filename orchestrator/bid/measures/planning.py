@@ -39,8 +39,15 @@ from orchestrator.store.models import (
 if TYPE_CHECKING:
     from orchestrator.context import Context
 
-PLANNED_AT = ("intake", "kick_off", "governance_request", "quote_request", "rfp_import")
-ANCHORS = ("rfp_received", "governance_requested", "reply_by")
+PLANNED_AT = (
+    "intake",
+    "kick_off",
+    "governance_request",
+    "quote_request",
+    "rfp_import",
+    "submission",
+)
+ANCHORS = ("rfp_received", "governance_requested", "reply_by", "submitted")
 END_OF_DAY = time(17, 0)
 
 
@@ -237,6 +244,11 @@ def _submitted(facts: _Facts, _: str) -> bool:
     return facts.opportunity.state not in BEFORE_SUBMITTED
 
 
+def _customer_decided(facts: _Facts, _: str) -> bool:
+    """customer_decision: the customer gave a verdict (or asked a best-and-final offer)."""
+    return facts.opportunity.state != State.CUSTOMER_DECISION
+
+
 def _approval_granted(facts: _Facts, name: str) -> bool:
     """governance_signoff_<area>: the area's approval of the current round is granted."""
     if facts.opportunity.state not in IN_PRODUCTION | {State.GOVERNANCE_REVIEW}:
@@ -287,6 +299,7 @@ DONE_WHEN: dict[str, Callable[[_Facts, str], bool]] = {
     "design_frozen": _design_frozen,
     "approved": _approved,
     "submitted": _submitted,
+    "customer_decided": _customer_decided,
     "approval_granted": _approval_granted,
     "rfp_answered": _rfp_answered,
     "quote_answered": _quote_answered,

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlmodel import Session
+
+from orchestrator.bid.contracting.contracts import end_of_term, move_contract_start
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.team.people import check_actor
 from orchestrator.bid.trail.recording import audit, refusals_kept
+from orchestrator.bid.trail.versions import first_submitted_on
 from orchestrator.context import Context
 from orchestrator.decisions.offer_rules import load_proposal_rules
 from orchestrator.errors import InputError, TransitionRefused
 from orchestrator.intake.opportunity import MAX_TEXT, OpportunitySpec
 from orchestrator.lifecycle.table import State
 from orchestrator.store.db import transaction
+from orchestrator.store.models import Opportunity
 from orchestrator.text import has_control_characters
 
 MAX_WIN_THEMES = 10
@@ -114,6 +119,20 @@ def _entity(value: str | None, name: str) -> str | None:
     return text
 
 
+def _check_contract_start(session: Session, opportunity: Opportunity, start: date) -> None:
+    """A contract cannot start before the bid was received, nor before the offer went out."""
+    if start < opportunity.received_at.date():
+        raise InputError(
+            f"{start.isoformat()} is before the bid was received", field="contract-start"
+        )
+    submitted = first_submitted_on(session, opportunity)
+    if submitted is not None and start < submitted:
+        raise InputError(
+            f"{start.isoformat()} is before the offer was submitted ({submitted.isoformat()})",
+            field="contract-start",
+        )
+
+
 def set_order_details(
     ctx: Context,
     ref: str,
@@ -124,7 +143,9 @@ def set_order_details(
     purchase_order: str | None = None,
     contract_start: date | None = None,
 ) -> StepResult:
-    """Record what provisioning needs from the customer (only the fields given change)."""
+    """Record what provisioning needs from the customer (only the fields given change).
+    The contract start is the agreed start of the contract: a signed bid's contract moves
+    with it (its end, revenue months, order intake and renewal follow)."""
     changes = {
         "legal_entity": _entity(legal_entity, "legal-entity"),
         "billing_entity": _entity(billing_entity, "billing-entity"),
@@ -142,14 +163,13 @@ def set_order_details(
         state = opportunity.state
         if state in CLOSED_WITHOUT_ORDER:
             raise TransitionRefused(f"{opportunity.ref} is {state.value}: nothing will be ordered")
-        if contract_start is not None and contract_start < opportunity.received_at.date():
-            raise InputError(
-                f"{contract_start.isoformat()} is before the bid was received",
-                field="contract-start",
-            )
+        if contract_start is not None:
+            _check_contract_start(session, opportunity, contract_start)
         for key, value in changes.items():
             setattr(opportunity, key, value)
         session.add(opportunity)
+        if contract_start is not None and move_contract_start(session, opportunity, contract_start):
+            changes["contract_end"] = end_of_term(contract_start, opportunity.contract_months)
         audit(
             session,
             ctx,

@@ -31,6 +31,7 @@ from orchestrator.commercial.quote_checks import check_quotes
 from orchestrator.commercial.quote_import import apply_quotes
 from orchestrator.commercial.quotes import catalogue_for
 from orchestrator.context import Context
+from orchestrator.decisions.offer_rules import load_delivery
 from orchestrator.errors import InputError
 from orchestrator.intake.findings import Finding, counts
 from orchestrator.intake.quotes import parse_quote_file
@@ -142,8 +143,15 @@ def import_quotes(
             for s in session.exec(select(Site).where(Site.opportunity_id == opportunity.id)).all()
         }
         parsed = parse_quote_file(path, sites, catalogue, today=ctx.clock().date())
+        delivery = load_delivery(ctx.settings.rules_dir)
         outliers = check_quotes(
-            parsed, sites, opportunity, catalogue, today=ctx.clock().date(), file=str(path)
+            parsed,
+            sites,
+            opportunity,
+            catalogue,
+            today=ctx.clock().date(),
+            file=str(path),
+            sla_class=lambda site: delivery.sla_class_for(site.access, site.sla_class).name,
         )
     if dry_run:
         today = ctx.clock().date()

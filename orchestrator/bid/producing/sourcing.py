@@ -4,7 +4,9 @@
 country) and records each as a `QuoteRequest` with its reply-by date; the reply-by date is a
 Bid Control Plan milestone the deadline watch chases, done once every site of the request
 holds the quote asked for. Sites nobody quotes (no provider, no fallback partner) are listed.
-Sending the files to the carriers stays a person's job.
+Sending the files to the carriers stays a person's job. A bid put on hold or withdrawn
+cancels its open requests (`cancel_requests`): each carrier's contact gets one message
+through the outbox, and `bid qrf status` lists them as cancelled, with when and why.
 """
 
 from __future__ import annotations
@@ -22,23 +24,20 @@ from orchestrator.bid.measures import planning
 from orchestrator.bid.team.people import check_actor
 from orchestrator.bid.trail.recording import audit, record_documents, refusals_kept, routing_for
 from orchestrator.commercial.qrf import (
+    Amendment,
     QrfLine,
     QrfPlan,
-    plan_qrfs,
+    plan_for,
     reply_by_date,
     request_hash,
     split_requested,
 )
-from orchestrator.commercial.quotes import (
-    QuoteFacts,
-    catalogue_for,
-    current_quotes,
-    ordered_sites,
-)
+from orchestrator.commercial.quotes import QuoteFacts, catalogue_for
 from orchestrator.context import Context
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import ProducedDocuments
+from orchestrator.store import outbox
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import (
     Milestone,
@@ -62,6 +61,9 @@ class RequestLine:
     firm: int
     reply_by: date
     fallback: bool = False
+    amends: str | None = None
+    """For an amendment: the request it amends (only the changed and new sites are asked)."""
+    withdrawn: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,8 @@ class RequestLine:
             "budgetary": self.sites - self.firm,
             "reply_by": self.reply_by.isoformat(),
             "fallback": self.fallback,
+            "amends": self.amends,
+            "withdrawn": list(self.withdrawn),
         }
 
 
@@ -123,8 +127,8 @@ class QrfResult:
 
 def _groups(
     plan: QrfPlan, catalogue: Catalogue, today: date
-) -> list[tuple[str, str, str, tuple[QrfLine, ...], date, bool]]:
-    """(name, country, provider, lines, reply-by, fallback) of every request in the plan."""
+) -> list[tuple[str, str, str, tuple[QrfLine, ...], date, bool, Amendment | None]]:
+    """(name, country, provider, lines, reply-by, fallback, amendment) of every request."""
     groups = [
         (
             g.name,
@@ -133,6 +137,7 @@ def _groups(
             g.lines,
             reply_by_date(today, g.provider.lead_time_days, g.country),
             g.provider.fallback,
+            g.amendment,
         )
         for g in plan.groups
     ]
@@ -145,6 +150,7 @@ def _groups(
             t.lines,
             reply_by_date(today, lead, t.country),
             False,
+            None,
         )
         for t in plan.in_house
     ]
@@ -200,42 +206,77 @@ def record_requests(
     a changed request supersedes the earlier one and moves its reply-by)."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     today = ctx.clock().date()
-    existing = session.exec(
+    rows = session.exec(
         select(QuoteRequest).where(QuoteRequest.opportunity_id == opportunity.id)
     ).all()
+    existing = [r for r in rows if r.cancelled_at is None]
     held = {(r.name, r.content_hash): r for r in existing}
+    cancelled = {(r.name, r.content_hash): r for r in rows if r.cancelled_at is not None}
     lines: list[RequestLine] = []
     recorded = 0
-    for name, country, provider, group, reply_by, fallback in _groups(plan, catalogue, today):
+    for name, country, provider, group, reply_by, fallback, amendment in _groups(
+        plan, catalogue, today
+    ):
         budgetary, firm = split_requested(group)
         digest = request_hash(budgetary, firm)
         same = held.get((name, digest))
+        amends = amendment.amends if amendment else None
+        withdrawn = amendment.withdrawn if amendment else ()
         if same is not None:
             lines.append(
-                RequestLine(name, country, provider, len(group), len(firm), same.reply_by, fallback)
+                RequestLine(
+                    name,
+                    country,
+                    provider,
+                    len(group),
+                    len(firm),
+                    same.reply_by,
+                    fallback,
+                    amends,
+                    withdrawn,
+                )
             )
             continue
         for row in existing:
             if row.name == name and not row.superseded:
                 row.superseded = True
                 session.add(row)
-        session.add(
-            QuoteRequest(
-                opportunity_id=opportunity.id or 0,
-                name=name,
-                country=country,
-                provider=provider,
-                budgetary_site_ids=budgetary,
-                firm_site_ids=firm,
-                reply_by=reply_by,
-                content_hash=digest,
-                recorded_at=ctx.clock(),
+        revived = cancelled.get((name, digest))
+        if revived is not None:  # the same request sent again after a hold: it stands again
+            revived.cancelled_at = revived.cancel_reason = None
+            revived.superseded, revived.answered_at = False, None
+            revived.reply_by, revived.recorded_at = reply_by, ctx.clock()
+            session.add(revived)
+        else:
+            session.add(
+                QuoteRequest(
+                    opportunity_id=opportunity.id or 0,
+                    name=name,
+                    country=country,
+                    provider=provider,
+                    budgetary_site_ids=budgetary,
+                    firm_site_ids=firm,
+                    reply_by=reply_by,
+                    content_hash=digest,
+                    recorded_at=ctx.clock(),
+                    amends=amends,
+                    withdrawn_site_ids=list(withdrawn),
+                )
             )
-        )
         _plan_reply(session, ctx, opportunity, name, reply_by)
         recorded += 1
         lines.append(
-            RequestLine(name, country, provider, len(group), len(firm), reply_by, fallback)
+            RequestLine(
+                name,
+                country,
+                provider,
+                len(group),
+                len(firm),
+                reply_by,
+                fallback,
+                amends,
+                withdrawn,
+            )
         )
     if recorded:
         audit(
@@ -260,12 +301,7 @@ def send_quote_requests(
         canonical = opportunity.ref
         folder = out_dir or ctx.output_dir_for(canonical)
         produced = ctx.documents.quote_requests(session, opportunity, folder)
-        opportunity_id = opportunity.id or 0
-        plan = plan_qrfs(
-            ordered_sites(session, opportunity_id),
-            current_quotes(session, opportunity_id),
-            catalogue,
-        )
+        plan = plan_for(session, opportunity.id or 0, catalogue)
     if out_dir is None:  # the bid's own folder is published (an object store, when set)
         produced = ctx.store.publish(canonical, produced)
     with refusals_kept(ctx, ref, "qrf", actor), transaction(ctx.engine) as session:
@@ -321,3 +357,152 @@ def answer_requests(
             milestone.status, milestone.completed_at = MilestoneStatus.DONE, ctx.clock()
             session.add(milestone)
     return answered
+
+
+QRF_CANCELLED = "qrf_cancelled"
+
+
+def cancel_requests(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    reason: str,
+    *,
+    held_until: date | None = None,
+    held: bool = False,
+) -> list[str]:
+    """Cancel the bid's open quote requests (not superseded, answered or cancelled) in the
+    caller's transaction, and queue one message per request to the carrier's contact (the
+    in-house team for an internal task), keyed by the request: a rerun sends nothing twice.
+    Returns the names cancelled."""
+    catalogue = catalogue_for(ctx.settings.rules_dir)
+    account = account_of(session, opportunity)
+    rows = session.exec(
+        select(QuoteRequest)
+        .where(QuoteRequest.opportunity_id == opportunity.id)
+        .where(QuoteRequest.superseded == False)  # noqa: E712
+        .where(col(QuoteRequest.answered_at).is_(None))
+        .where(col(QuoteRequest.cancelled_at).is_(None))
+        .order_by(col(QuoteRequest.id))
+    ).all()
+    now = ctx.clock()
+    cancelled: list[str] = []
+    for request in rows:
+        request.cancelled_at, request.cancel_reason = now, reason
+        session.add(request)
+        provider = catalogue.providers.by_id(request.provider)
+        if provider is not None:
+            name, email = provider.name, provider.contact_email
+        else:
+            name, email = catalogue.providers.in_house.team, catalogue.providers.in_house.email
+        text = ctx.messages.render(
+            QRF_CANCELLED,
+            provider=name,
+            request=request.name,
+            customer=account.name,
+            ref=opportunity.ref,
+            sites=len(request.budgetary_site_ids) + len(request.firm_site_ids),
+            country=request.country,
+            reason=reason,
+            held=held,
+            until=held_until.isoformat() if held_until else None,
+        )
+        outbox.enqueue(
+            session,
+            key=f"{QRF_CANCELLED}:{request.id}",
+            event=QRF_CANCELLED,
+            text=text,
+            opportunity_id=opportunity.id,
+            recipient_email=email,
+        )
+        cancelled.append(request.name)
+    names = reply_milestones(ctx, cancelled)
+    if names:
+        for milestone in session.exec(
+            select(Milestone).where(
+                Milestone.opportunity_id == opportunity.id, col(Milestone.name).in_(names)
+            )
+        ).all():
+            milestone.status = MilestoneStatus.CLOSED
+            session.add(milestone)
+    if cancelled:
+        audit(
+            session,
+            ctx,
+            opportunity,
+            "quote_requests_cancelled",
+            actor="rules",
+            reason=reason,
+            inputs={"requests": cancelled},
+        )
+    return cancelled
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """One recorded quote request as `bid qrf status` shows it."""
+
+    name: str
+    country: str
+    provider: str
+    sites: int
+    reply_by: date
+    status: str
+    """open, answered, superseded or cancelled."""
+    recorded_at: datetime
+    amends: str | None = None
+    withdrawn: tuple[str, ...] = ()
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "country": self.country,
+            "provider": self.provider,
+            "sites": self.sites,
+            "reply_by": self.reply_by.isoformat(),
+            "status": self.status,
+            "recorded_at": self.recorded_at.isoformat(),
+            "amends": self.amends,
+            "withdrawn": list(self.withdrawn),
+            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
+            "cancel_reason": self.cancel_reason,
+        }
+
+
+def request_status(ctx: Context, ref: str) -> list[RequestStatus]:
+    """Every quote request recorded for the bid, oldest first, with its status (read-only)."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        rows = session.exec(
+            select(QuoteRequest)
+            .where(QuoteRequest.opportunity_id == opportunity.id)
+            .order_by(col(QuoteRequest.id))
+        ).all()
+        result = []
+        for row in rows:
+            if row.cancelled_at is not None:
+                status = "cancelled"
+            elif row.superseded:
+                status = "superseded"
+            elif row.answered_at is not None:
+                status = "answered"
+            else:
+                status = "open"
+            result.append(
+                RequestStatus(
+                    name=row.name,
+                    country=row.country,
+                    provider=row.provider,
+                    sites=len(row.budgetary_site_ids) + len(row.firm_site_ids),
+                    reply_by=row.reply_by,
+                    status=status,
+                    recorded_at=row.recorded_at,
+                    amends=row.amends,
+                    withdrawn=tuple(row.withdrawn_site_ids),
+                    cancelled_at=row.cancelled_at,
+                    cancel_reason=row.cancel_reason,
+                )
+            )
+        return result

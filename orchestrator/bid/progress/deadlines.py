@@ -167,6 +167,7 @@ def _rows(
         statement = statement.where(Opportunity.id == opportunity_id)
     else:
         statement = statement.where(col(Opportunity.state).not_in([s.value for s in ENDS]))
+        statement = statement.where(col(Opportunity.held_at).is_(None))  # on hold: paused
     if not include_done:
         statement = statement.where(Milestone.status != MilestoneStatus.DONE)
     rows = []

@@ -21,6 +21,7 @@ from orchestrator.bid.facts import (
     current_approvals,
     get_opportunity,
     get_person,
+    held_message,
     holds_role,
     latest_decision,
     parse_ref,
@@ -49,7 +50,7 @@ from orchestrator.ports import ProducedDocuments
 from orchestrator.store.db import reading, transaction
 
 
-def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
+def produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
     """Render in a read-only session, outside any write transaction (idempotent files),
     from the bid's version: its deal priced once for all the documents of the step."""
     with reading(ctx.engine) as session:
@@ -60,6 +61,9 @@ def _produce(ctx: Context, ref: str, render: Render) -> ProducedDocuments:
         version = rendering_version(session, ctx, opportunity) if versioned else None
         produced = SETS[render.value](ctx.documents, session, opportunity, out_dir, version)
     return ctx.store.publish(canonical, produced)
+
+
+_produce = produce  # the earlier name, kept for callers of it
 
 
 def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
@@ -74,11 +78,13 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
         check_actor(session, opportunity, actor)
         if state in ENDS:
             return StepResult(ref, state, state, f"the bid is closed ({state.value})")
+        if opportunity.held_at is not None:  # on hold: it waits for `bid resume`
+            return StepResult(ref, state, state, held_message(opportunity), "bid resume")
         step = STEP_WORK[state]
         waiting = step.ready(session, ctx, opportunity) if step.ready else None
         if waiting is not None:
             return waiting
-    produced = _produce(ctx, ref, step.renders) if step.renders else ProducedDocuments()
+    produced = produce(ctx, ref, step.renders) if step.renders else ProducedDocuments()
 
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)

@@ -17,14 +17,14 @@ from typing import Any
 from sqlmodel import Session
 
 from orchestrator.bid.approvals.governance import request_governance
-from orchestrator.bid.closing.contracts import record_contract
 from orchestrator.bid.closing.tasks import ORDER_MANAGER, order_sheet_tasks
+from orchestrator.bid.contracting.contracts import record_contract
 from orchestrator.bid.facts import StepResult
 from orchestrator.bid.measures.exit_criteria import ExitCheck, exit_check
 from orchestrator.bid.measures.guard_facts import load_facts
 from orchestrator.bid.opportunity.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.trail.recording import complete_milestones, plan_milestones, record_decision
-from orchestrator.bid.trail.versions import record_version, submit_version
+from orchestrator.bid.trail.versions import record_version
 from orchestrator.context import Context
 from orchestrator.lifecycle.guards import bants_complete, changes_approved
 from orchestrator.lifecycle.table import WAITING_FOR, State
@@ -154,12 +154,16 @@ def _governance_review(
 
 
 def _submission(
-    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
-) -> MoveOn:
-    """The package goes to the customer: its version is marked submitted, its files kept."""
-    version = submit_version(session, ctx, opportunity, produced, actor="rules")
-    complete_milestones(session, ctx, opportunity, ["submission"])
-    return MoveOn({"version": version.number})
+    session: Session, ctx: Context, opportunity: Opportunity, _: ProducedDocuments
+) -> StepResult:
+    """Every approval is given: the offer waits for a person to send it. `bid submit`
+    renders the submission package, records how, when and by whom it went out
+    (`bid.submission`) and marks its version submitted."""
+    return _waiting(
+        opportunity,
+        f"approved: the offer waits to go out (bid submit {opportunity.ref} --by EMAIL "
+        "--channel portal|email|hand --reference TEXT)",
+    )
 
 
 def _customer_decision(
@@ -195,7 +199,7 @@ STEP_WORK: dict[State, Step] = {
     State.KICK_OFF: Step(_kick_off),
     State.BID_PRODUCTION: Step(_bid_production, Render.BID, _production_ready),
     State.GOVERNANCE_REVIEW: Step(_governance_review),
-    State.SUBMISSION: Step(_submission, Render.SUBMISSION),
+    State.SUBMISSION: Step(_submission),
     State.CUSTOMER_DECISION: Step(_customer_decision),
     State.CONTRACT_PREPARATION: Step(_contract_preparation, Render.ORDER),
 }

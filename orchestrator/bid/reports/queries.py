@@ -15,6 +15,7 @@ from orchestrator.bid.facts import (
     account_of,
     current_approvals,
     get_opportunity,
+    held_message,
     latest_decision,
     team,
 )
@@ -124,6 +125,9 @@ def status(ctx: Context, ref: str) -> BidStatus:
         exit_criteria: list[dict[str, Any]] = []
         if state in ENDS:
             next_actions.append(f"none: the bid is closed ({state.value})")
+        elif opportunity.held_at is not None:  # on hold: nothing moves until it resumes
+            blocked.append(held_message(opportunity))
+            next_actions.append(f"bid resume {opportunity.ref}")
         else:
             transition = automatic_transition(state)
             if state in WAITING_FOR:

@@ -20,6 +20,7 @@ from orchestrator.bid.facts import (
     ORGANISATION_ROLES,
     account_of,
     get_opportunity,
+    refuse_when_held,
     team,
 )
 from orchestrator.bid.measures import planning
@@ -113,6 +114,8 @@ def carry_on(
     is written where the bid has no automated work to do (closed, or waiting for people)."""
     if opportunity.state in ENDS or automatic_transition(opportunity.state) is None:
         return
+    if opportunity.held_at is not None:  # on hold: `bid resume` carries it on
+        return
     effects.enqueue(
         session,
         key=carry_key(opportunity.id or 0, opportunity.version, cause),
@@ -138,7 +141,10 @@ def move_bid(
     order_sheet_problems: tuple[str, ...] = (),
     production_open: tuple[str, ...] | None = None,
 ) -> AuditEvent:
-    """Fire `trigger`; on success add the audit event and queue the notifications."""
+    """Fire `trigger`; on success add the audit event and queue the notifications. A bid on
+    hold moves nowhere but out (a withdrawal)."""
+    if trigger != "withdraw":
+        refuse_when_held(opportunity)
     facts = load_facts(session, ctx, opportunity, reason, order_sheet_problems, production_open)
     source, dest = fire(opportunity, trigger, facts)
     now = ctx.clock()
@@ -476,7 +482,9 @@ def plan_milestones(
                 )
             )
             added += 1
-        elif milestone.status == MilestoneStatus.DONE and stage == "governance_request":
+        elif (milestone.status == MilestoneStatus.DONE and stage == "governance_request") or (
+            stage == "submission"  # each offer sent starts the customer's clock again
+        ):
             milestone.due_at, milestone.completed_at = item.due_at, None
             milestone.status = MilestoneStatus.OPEN
             session.add(milestone)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.measures.deal import Deal, load_deal
 from orchestrator.bid.trail.recording import audit
+from orchestrator.commercial.quotes import site_spec
 from orchestrator.context import Context
 from orchestrator.lifecycle.table import State
 from orchestrator.ports import DealVersion, ProducedDocuments
@@ -42,19 +44,7 @@ VERSION_SUBMITTED = "version_submitted"
 
 def snapshot_of(session: Session, opportunity: Opportunity, deal: Deal) -> dict[str, Any]:
     """The version's content as plain JSON values (no ids, no dates of today)."""
-    specs = {
-        site.site_id: {
-            "access": site.access,
-            "bandwidth_mbps": site.bandwidth_mbps,
-            "service": site.service,
-            "street": site.street,
-            "postcode": site.postcode,
-            "city": site.city,
-            "country": site.country,
-            "sla_class": site.sla_class,
-        }
-        for site in deal.sites
-    }
+    specs = {site.site_id: site_spec(site) for site in deal.sites}
     answers = session.exec(
         select(Requirement.req_id, Requirement.compliance, Requirement.answer)
         .where(Requirement.opportunity_id == opportunity.id)
@@ -152,6 +142,17 @@ def submitted_version(session: Session, opportunity: Opportunity) -> BidVersion 
         .where(col(BidVersion.submitted_at).is_not(None))
         .order_by(col(BidVersion.number).desc())
     ).first()
+
+
+def first_submitted_on(session: Session, opportunity: Opportunity) -> date | None:
+    """The day the offer first went to the customer (None before the submission)."""
+    first = session.exec(
+        select(BidVersion)
+        .where(BidVersion.opportunity_id == opportunity.id)
+        .where(col(BidVersion.submitted_at).is_not(None))
+        .order_by(col(BidVersion.number))
+    ).first()
+    return first.submitted_at.date() if first is not None and first.submitted_at else None
 
 
 def rendering_version(
@@ -278,9 +279,10 @@ def submit_version(
     produced: ProducedDocuments,
     *,
     actor: str,
+    at: datetime | None = None,
 ) -> BidVersion:
-    """The version whose files `produced` holds went to the customer: recorded if new,
-    marked submitted (once), its files attached to it."""
+    """The version whose files `produced` holds went to the customer (at `at`, default now):
+    recorded if new, marked submitted (once), its files attached to it."""
     version = record_version(
         session,
         ctx,
@@ -290,7 +292,7 @@ def submit_version(
         proposal_hash=produced.proposal_hash,
     )
     if version.submitted_at is None:
-        version.submitted_at = ctx.clock()
+        version.submitted_at = at or ctx.clock()
         session.add(version)
         audit(
             session,

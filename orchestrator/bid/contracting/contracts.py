@@ -4,7 +4,10 @@ its renewal opportunity.
 - **Contract** (`record_contract`, on entering `contracted`, in the signing transaction):
   the services and ordered sites, the monthly recurring and one-off charges of the priced
   deal (`deal.py`) in the bid's currency and in EUR at the bid's recorded rate, the start
-  (the signing day), the term (`Opportunity.contract_months`) and the last day of the term.
+  (the agreed contract start of `bid order details --contract-start`, else the signing
+  day), the term (`Opportunity.contract_months`) and the last day of the term. A contract
+  start agreed after signing moves the contract's dates (`move_contract_start`): its
+  revenue months, the order intake and the renewal date follow it.
   A renewal bid's contract names the contract it renews.
 - **Renewal scan** (`scan_renewals`, daily as a flow, or `bid renewals scan`): every contract
   whose end falls within `renewals.horizon_days` (rules/portfolio.yaml) and that has no
@@ -77,7 +80,7 @@ def record_contract(
         return existing
     deal = load_deal(session, ctx, opportunity)
     priced, fx = deal.priced, deal.priced.fx
-    start = ctx.clock().date()
+    start = opportunity.contract_start or ctx.clock().date()
     renewed = session.exec(
         select(Contract).where(Contract.renewal_opportunity_id == opportunity.id)
     ).first()
@@ -272,6 +275,18 @@ def scan_renewals(ctx: Context, actor: str = "rules") -> RenewalScan:
             result.opened.append(_open_renewal(session, ctx, contract, rules, actor))
         result.woken.extend(wake_due_accounts(session, ctx))
     return result
+
+
+def move_contract_start(session: Session, opportunity: Opportunity, start: date) -> bool:
+    """A signed bid's contract starts on the agreed day: its start and end move (in the
+    caller's transaction). False when the bid has no contract yet (signing will use it)."""
+    contract = contract_of(session, opportunity.id or 0)
+    if contract is None:
+        return False
+    contract.start_date = start
+    contract.end_date = end_of_term(start, contract.term_months)
+    session.add(contract)
+    return True
 
 
 def contract_of(session: Session, opportunity_id: int) -> Contract | None:

@@ -1,0 +1,3 @@
+"""Contracts and renewals: a signed bid becomes a contract, whose dates the agreed start sets; a
+contract nearing its end opens its renewal.
+"""
