@@ -41,6 +41,7 @@ from orchestrator.store.models import (
     Account,
     Approval,
     AuditEvent,
+    Contract,
     DecisionRecord,
     Milestone,
     OutboxMessage,
@@ -195,6 +196,8 @@ class Run:
                 assert opportunity.submission_deadline == _day(args["deadline"])
             if "offer_round" in args:
                 assert opportunity.offer_round == args["offer_round"]
+            if "order_sheet_is_contract" in args:
+                _order_sheet_is_contract(ctx, session, opportunity, args["order_sheet_is_contract"])
             if "sleeping_until" in args:
                 account = session.exec(select(Account)).one()
                 assert account.sleeping_until == _day(args["sleeping_until"])
@@ -202,6 +205,40 @@ class Run:
                 (sleeping,) = sleeping_accounts(session, ctx.clock().date())
                 assert sleeping.due == args["sleeping_due"]
                 assert sleeping.last_result == "withdrawn"
+
+
+def _money(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _order_sheet_is_contract(
+    ctx: Context, session: Session, opportunity: Any, wanted: dict[str, Any]
+) -> None:
+    """The rendered order sheet (.xlsx and .docx, read back) sums to the contract: every
+    priced line is on it, per site and per bid."""
+    import openpyxl
+    from docx import Document as open_docx
+
+    contract = session.exec(select(Contract).where(Contract.opportunity_id == opportunity.id)).one()
+    folder = ctx.output_dir_for(opportunity.ref)
+    workbook = openpyxl.load_workbook(folder / f"order-sheet-{opportunity.ref}.xlsx")
+    rows = list(workbook["Order lines"].iter_rows(min_row=2, values_only=True))
+    header, lines = list(rows[0]), rows[1:]
+    monthly = header.index(f"Monthly ({contract.currency})")
+    one_off = header.index(f"One-off ({contract.currency})")
+    assert len(lines) == wanted["lines"]
+    assert [r[2] for r in lines if r[0] is None] == wanted["per_bid"]
+    assert round(sum(r[monthly] for r in lines), 2) == contract.monthly_recurring
+    assert round(sum(r[one_off] for r in lines), 2) == contract.one_off
+    totals = {r[0]: r[1] for r in workbook["Totals"].iter_rows(values_only=True)}
+    assert totals[f"Monthly recurring ({contract.currency})"] == contract.monthly_recurring
+    assert totals[f"One-off ({contract.currency})"] == contract.one_off
+    text = "\n".join(
+        p.text for p in open_docx(str(folder / f"order-sheet-{opportunity.ref}.docx")).paragraphs
+    )
+    said = text.split("Totals (")[1].split("\n")[0]
+    assert _money(said.split("monthly recurring ")[1].split(" ")[0]) == contract.monthly_recurring
+    assert _money(said.split("one-off ")[1].split(" ")[0]) == contract.one_off
 
 
 def _step(run: Run, step: Any) -> None:

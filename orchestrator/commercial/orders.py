@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from orchestrator.commercial.pricing import bid_fx, site_line
+from orchestrator.commercial.pricing import bid_fx, bid_lines, price_bid, site_line
 from orchestrator.commercial.quotes import current_quotes, ordered_sites
 from orchestrator.decisions.catalogue import (
     ACCESS_TYPES,
@@ -136,6 +136,61 @@ def order_lines(
             )
         )
     return lines
+
+
+def per_bid_order_lines(
+    session: Session, opportunity: Opportunity, catalogue: Catalogue
+) -> list[OrderLine]:
+    """The lines sold once for the bid (a platform such as video conferencing, hosting in
+    our data centres): priced like the contract prices them, ordered from in-house. Without
+    them the order sheet would sum to less than the contract (they carry no site)."""
+    fx = bid_fx(opportunity, catalogue)
+    lines = []
+    for price in bid_lines(opportunity, ordered_sites(session, opportunity.id or 0), catalogue):
+        lines.append(
+            OrderLine(
+                line=0,
+                site_id="",
+                name=f"{price.service} (per bid)",
+                street="",
+                postcode="",
+                city="",
+                country="",
+                service=price.service,
+                access="",
+                bandwidth_mbps=0,
+                provider=IN_HOUSE_PROVIDER,
+                monthly=fx.from_eur(price.monthly_eur),
+                one_off=fx.from_eur(price.one_off_eur),
+                problems=()
+                if price.priced
+                else ("no price (the price list has no per-bid price for it)",),
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    """What the order sheet sums to, in the bid's currency: the contract's own figures."""
+
+    currency: str
+    monthly: float
+    one_off: float
+    contract_value: float
+
+
+def order_totals(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> OrderTotals:
+    """The totals of every priced line (sites and per-bid lines), converted as the contract
+    converts them (the EUR total at the bid's recorded rate), so the two never drift apart."""
+    priced = price_bid(opportunity, ordered_sites(session, opportunity.id or 0), catalogue)
+    fx = priced.fx
+    return OrderTotals(
+        fx.currency,
+        fx.from_eur(priced.monthly_eur),
+        fx.from_eur(priced.one_off_eur),
+        fx.from_eur(priced.contract_value_eur),
+    )
 
 
 def _provider_of(site: Site, quote: Quote | None, catalogue: Catalogue) -> str:

@@ -20,7 +20,14 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
-from orchestrator.commercial.orders import change_history, order_lines, summarise_change
+from orchestrator.commercial.orders import (
+    OrderLine,
+    change_history,
+    order_lines,
+    order_totals,
+    per_bid_order_lines,
+    summarise_change,
+)
 from orchestrator.commercial.quotes import current_quotes
 from orchestrator.commercial.transition import SiteDelivery, delivery_date, expected_order_date
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
@@ -158,6 +165,10 @@ def order_sheet_context(
             }
         )
         problems += [f"line {line.line}, site {line.site_id}: {t}" for t in trouble]
+    for line in per_bid_order_lines(session, opportunity, catalogue):
+        rows.append(_per_bid_row(line))
+        problems += [f"{line.name}: {t}" for t in line.problems]
+    totals = order_totals(session, opportunity, catalogue)
     changes = change_history(session, opportunity.id or 0)
     change_rows = [
         {
@@ -184,6 +195,16 @@ def order_sheet_context(
             "contract_months": opportunity.contract_months,
         },
         "line_count": len(rows),
+        "totals": {
+            "monthly": money(totals.monthly),
+            "one_off": money(totals.one_off),
+            "contract_value": money(totals.contract_value),
+        },
+        "total_values": {
+            "monthly": totals.monthly,
+            "one_off": totals.one_off,
+            "contract_value": totals.contract_value,
+        },
         "problem_count": len(problems),
         "change_count": len(change_rows),
         "lines": [_shown(row) for row in rows],
@@ -192,6 +213,26 @@ def order_sheet_context(
         "changes": change_rows,
     }
     return context, problems
+
+
+def _per_bid_row(line: OrderLine) -> dict[str, Any]:
+    """A line sold once for the bid: no site, no carrier, no address; its price as sold."""
+    priced = not line.problems
+    return {
+        **{key: "" for key, _, _ in ORDER_COLUMNS},
+        "line": None,
+        "name": clean(line.name),
+        "service": line.service,
+        "bandwidth_mbps": None,
+        "provider": line.provider,
+        "buy_monthly": None,
+        "buy_one_off": None,
+        "monthly": line.monthly if priced else None,
+        "one_off": line.one_off if priced else None,
+        "requested_install_date": None,
+        "delivery_date": None,
+        "check": "OK" if priced else "; ".join(line.problems),
+    }
 
 
 def _sites_query(opportunity_id: int) -> Any:
@@ -208,6 +249,9 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     for key in ("requested_install_date", "delivery_date"):
         shown[key] = row[key].isoformat() if row[key] else "—"
     shown["contact"] = ", ".join(row[f] for f in CONTACT_FIELDS if row[f]) or "—"
+    if row["line"] is None:  # a per-bid line: no line id, no bandwidth
+        shown["line"] = "—"
+        shown["bandwidth_mbps"] = "—"
     return shown
 
 
@@ -258,6 +302,15 @@ def write_order_xlsx(context: dict[str, Any], digest: str, path: Path) -> None:
         value = context["customer"] if key is None else context["order"][key]
         kind = "int" if key == "contract_months" else "text"
         order.append([_cell(order, label, "text"), _cell(order, value, kind)])
+    totals = workbook.create_sheet("Totals")
+    for label, key in (
+        (f"Monthly recurring ({currency})", "monthly"),
+        (f"One-off ({currency})", "one_off"),
+        (f"Contract value ({currency})", "contract_value"),
+    ):
+        totals.append(
+            [_cell(totals, label, "text"), _cell(totals, context["total_values"][key], "money")]
+        )
     history = workbook.create_sheet("Changes")
     history.append(
         [_cell(history, h, "text") for h in ("#", "At", "Site", "Kind", "By", "Changes")]
