@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from orchestrator.bid.deal import Deal
+from orchestrator.bid.deal import Deal, loss_making_lines
 from orchestrator.bid.facts import account_of
 from orchestrator.context import Context
 from orchestrator.store.models import Document, Opportunity
 
 SUMMARY_DOCUMENTS = ("proposal", "control_plan", "submission_letter")
+LOSS_LINES_SHOWN = 10
+"""How many loss-making lines the approval summary lists (the total covers them all)."""
 
 
 def _pct(value: float | None) -> str:
@@ -66,6 +68,17 @@ def risks_of(deal: Deal, outputs: dict[str, Any]) -> list[str]:
     if deal.priced.unpriced:
         risks.append(f"{len(deal.priced.unpriced):,} lines have no price")
     return risks
+
+
+def loss_summary(deal: Deal) -> dict[str, Any]:
+    """The loss-making lines in short: how many, their total loss over the contract (EUR),
+    and the largest ones with their loss, where `bid pricing --site` would help."""
+    lines = loss_making_lines(deal)
+    return {
+        "count": len(lines),
+        "total_loss_eur": round(sum(line.loss for line in lines), 2),
+        "lines": [line.to_json() for line in lines[:LOSS_LINES_SHOWN]],
+    }
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -142,6 +155,7 @@ def build_summary(
         "discount_pct": priced.discount_pct,
         "deviations": list(deal.deviations),
         "risks": risks_of(deal, outputs),
+        "loss_making": loss_summary(deal),
         "documents": documents_of(session, opportunity),
         "required": list(outputs.get("required", [])),
         "reasons": dict(outputs.get("reasons", {})),
