@@ -100,6 +100,14 @@ class Run:
         )
         delta = SiteDelta(updates.file, updated=[(u.site, u.changed) for u in updates.updates])
         change_sites(self.ctx, self.ref, delta, actor=args["by"])
+        self.settle()
+
+    def settle(self) -> None:
+        """The renders the change committed run, as every door runs them after a command
+        (`pipeline.dispatch`): the order sheet and its tasks follow the fix at once."""
+        from orchestrator.dispatch import RENDERS_ONLY, drain
+
+        drain(self.ctx, kinds=RENDERS_ONLY, ref=self.ref)
 
     def sites_add(self, args: dict[str, Any]) -> None:
         read = read_sites(

@@ -23,7 +23,12 @@ from orchestrator.bid.governance import (
     request_approval,
 )
 from orchestrator.bid.production import thaw_design
-from orchestrator.bid.recording import move_bid, recipients, record_decision
+from orchestrator.bid.recording import (
+    move_bid,
+    recipients,
+    record_decision,
+    render_after_change,
+)
 from orchestrator.bid.summary import build_summary
 from orchestrator.context import Context
 from orchestrator.decisions.production_rules import ChangeRule, load_change_table
@@ -188,6 +193,7 @@ def apply_change(
     rule = table.first(change.kind, phase, _conditions(change, floor))
     if rule.action == "refuse":
         raise ChangeRefused(f"{opportunity.ref} is in {opportunity.state.value}: {rule.reason}")
+    render_after_change(session, ctx, opportunity, cause=change.key, actor=actor)
     thawed = rule.thaws_design and thaw_design(
         session, ctx, opportunity, actor=actor, reason=change.what
     )

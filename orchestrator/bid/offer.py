@@ -13,7 +13,7 @@ from datetime import date
 
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.people import check_actor
-from orchestrator.bid.recording import audit, refusals_kept
+from orchestrator.bid.recording import audit, refusals_kept, render_after_change
 from orchestrator.context import Context
 from orchestrator.decisions.offer_rules import load_proposal_rules
 from orchestrator.errors import InputError, TransitionRefused
@@ -158,6 +158,8 @@ def set_order_details(
             actor=by,
             inputs={k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()},
         )
+        cause = "order:" + ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        render_after_change(session, ctx, opportunity, cause=cause, actor=by)
         return StepResult(
             opportunity.ref, state, state, "order details recorded: " + ", ".join(sorted(changes))
         )

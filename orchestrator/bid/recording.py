@@ -25,10 +25,16 @@ from orchestrator.bid.facts import (
 )
 from orchestrator.bid.guard_facts import load_facts
 from orchestrator.context import Context
-from orchestrator.core.effects import EffectKind, carry_key, render_key
+from orchestrator.core.effects import EffectKind, carry_key, change_render_key, render_key
 from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
-from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.lifecycle.table import (
+    ENDS,
+    WAITING_FOR,
+    WON_STATES,
+    State,
+    automatic_transition,
+)
 from orchestrator.metrics import transition_recorded
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store import effects, outbox
@@ -101,6 +107,26 @@ def render_after(session: Session, ctx: Context, opportunity: Opportunity) -> No
         kind=EffectKind.RENDER,
         opportunity_id=opportunity.id,
         payload={"ref": opportunity.ref},
+        now=ctx.clock(),
+    )
+
+
+def render_after_change(
+    session: Session, ctx: Context, opportunity: Opportunity, *, cause: str, actor: str
+) -> None:
+    """A change that does not move the bid but changes what its documents say (a fix to
+    the order sheet, a MACD applied): the documents that follow the bid — the order sheet
+    and its tasks, the control plan — are rendered again once it is committed, through a
+    `render` effect, so nobody needs `bid docs` for it. Written after a win only (before,
+    the next step renders them)."""
+    if opportunity.state not in WON_STATES:
+        return
+    effects.enqueue(
+        session,
+        key=change_render_key(opportunity.id or 0, opportunity.version, cause),
+        kind=EffectKind.RENDER,
+        opportunity_id=opportunity.id,
+        payload={"ref": opportunity.ref, "actor": actor, "cause": cause},
         now=ctx.clock(),
     )
 

@@ -24,7 +24,8 @@ from orchestrator.bid.versions import (
     submitted_version,
 )
 from orchestrator.context import Context
-from orchestrator.lifecycle.table import WON_STATES
+from orchestrator.bid.tasks import has_order_tasks, order_sheet_tasks
+from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import DealVersion, DocumentPort, ProducedDocuments
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Opportunity
@@ -42,6 +43,7 @@ def _render(
     *,
     pdf: bool = False,
     versioned: bool = True,
+    tasks: bool = False,
 ) -> ProducedDocuments:
     """Render in a read-only session from the bid's version (its deal priced once), then
     record the documents in one short transaction. A change made after the bid was
@@ -75,7 +77,24 @@ def _render(
             )
         if version is not None and recorded is not None and recorded.number == version.number:
             attach_documents(session, opportunity, recorded, produced)
+        if tasks:
+            recheck_order_tasks(session, ctx, opportunity, produced)
     return produced
+
+
+def recheck_order_tasks(
+    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
+) -> None:
+    """The order sheet was rendered again (after a fix): its open tasks follow at once — a
+    kind of problem fixed everywhere closes its task — without waiting for `bid advance`.
+    Only once the won bid's step has opened its tasks (it asks the order manager first)."""
+    if opportunity.state != State.CONTRACT_PREPARATION:
+        return
+    if not any(d.kind == "order_sheet" for d in produced.documents):
+        return
+    if not has_order_tasks(session, opportunity):
+        return
+    order_sheet_tasks(session, ctx, opportunity, list(produced.problems), "rules")
 
 
 def _bid_documents_and_order_sheet(
@@ -129,12 +148,12 @@ def refresh_documents(ctx: Context, ref: str) -> ProducedDocuments:
     Plan, the proposal, the order sheet after a win (`DocumentPort.current_documents`).
     Every move writes a `render` effect (bid/recording.py); the dispatcher runs this for it
     once the move is committed, and retries it when it fails (`orchestrator.dispatch`)."""
-    return _render(ctx, ref, None, SETS["current_documents"])
+    return _render(ctx, ref, None, SETS["current_documents"], tasks=True)
 
 
 def render_order_sheet(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
     """The clean order sheet (.docx and .xlsx) of a won bid."""
-    return _render(ctx, ref, out_dir, SETS["order_sheet"], versioned=False)
+    return _render(ctx, ref, out_dir, SETS["order_sheet"], versioned=False, tasks=True)
 
 
 def render_set(ctx: Context, ref: str, name: str) -> ProducedDocuments:

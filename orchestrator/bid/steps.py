@@ -23,7 +23,7 @@ from orchestrator.bid.governance import request_governance
 from orchestrator.bid.guard_facts import load_facts
 from orchestrator.bid.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.recording import complete_milestones, plan_milestones, record_decision
-from orchestrator.bid.tasks import ORDER_MANAGER, order_sheet_tasks
+from orchestrator.bid.tasks import ORDER_MANAGER, headline, order_sheet_tasks
 from orchestrator.bid.versions import record_version, submit_version
 from orchestrator.context import Context
 from orchestrator.lifecycle.guards import bants_complete, changes_approved
@@ -176,7 +176,7 @@ def _contract_preparation(
     after the win until finance approves it. Then the contract is signed."""
     tasks = order_sheet_tasks(session, ctx, opportunity, list(produced.problems), "rules")
     if tasks:
-        shown = "; ".join(task.text for task in tasks[:3])
+        shown = "; ".join(headline(task.text) for task in tasks[:3])
         more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
         return _waiting(
             opportunity,

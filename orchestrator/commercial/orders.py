@@ -43,6 +43,14 @@ from orchestrator.store.models import (
 from orchestrator.text import has_control_characters
 
 ADDRESS_FIELDS = ("street", "postcode", "city", "country")
+ADDRESS_ISSUES = {
+    "street": "with a missing or too short street",
+    "city": "without a city",
+    "country": "with a country that is not an ISO code",
+    "postcode": "with a postcode not valid in their country",
+}
+"""The order manager's task for each address field that blocks ordering, per kind."""
+UNPRICED = "without a price (the price list has no band for it)"
 CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service", *CONTACT_COLUMNS)
 PRICE_FIELDS = frozenset({"bandwidth_mbps", "access", "service", "country"})
 """A change to one of these changes what the customer pays or what the line costs us."""
@@ -89,6 +97,8 @@ class OrderLine:
     monthly: float
     one_off: float
     problems: tuple[str, ...]
+    issues: tuple[tuple[str, str], ...] = ()
+    """The problems by kind, as the order manager's tasks group them: (kind, detail)."""
 
     @property
     def check(self) -> str:
@@ -107,6 +117,9 @@ def order_lines(
     for site in ordered_sites(session, opportunity_id):
         price = site_line(opportunity, site, catalogue)
         unpriced = () if price.priced else ("no price (the price list has no band for it)",)
+        address = address_problems(
+            site.street, site.postcode, site.city, site.country, catalogue.address_formats
+        )
         lines.append(
             OrderLine(
                 line=site.order_line,
@@ -122,17 +135,9 @@ def order_lines(
                 provider=_provider_of(site, quotes.get(site.site_id), catalogue),
                 monthly=fx.from_eur(price.monthly_eur),
                 one_off=fx.from_eur(price.one_off_eur),
-                problems=unpriced
-                + tuple(
-                    message
-                    for _, message in address_problems(
-                        site.street,
-                        site.postcode,
-                        site.city,
-                        site.country,
-                        catalogue.address_formats,
-                    )
-                ),
+                problems=unpriced + tuple(message for _, message in address),
+                issues=((UNPRICED, ""),) * len(unpriced)
+                + tuple((ADDRESS_ISSUES[name], message) for name, message in address),
             )
         )
     return lines

@@ -102,25 +102,43 @@ def order_sheet_context(
                 f"no {label} recorded (bid order details {opportunity.ref} {option} ...)"
             )
     rows = []
+    grouped: dict[str, list[tuple[str, str]]] = {}
     for line in lines:
         site = sites[line.site_id]
         quote = quotes.get(line.site_id)
         trouble = list(line.problems)
+        issues = list(line.issues)
         if line.monthly == 0 and line.one_off == 0 and not line.problems:
             trouble.append("price is 0.00: confirm the line is free before ordering")
+            issues.append(("priced at 0.00 (confirm they are free before ordering)", ""))
         if quote is None:
             trouble.append("no provider quote: buy price and delivery unknown")
+            issues.append(("without a provider quote (buy price and delivery unknown)", ""))
         else:
             if quote.valid_until < order_date:
                 trouble.append(
                     f"provider quote valid until {quote.valid_until.isoformat()}, before the "
                     f"order on {order_date.isoformat()}: ask the carrier to confirm it"
                 )
+                issues.append(
+                    (
+                        f"whose provider quote ends before the order on {order_date.isoformat()}"
+                        " (ask the carrier to confirm it)",
+                        f"valid until {quote.valid_until.isoformat()}",
+                    )
+                )
             if quote.provider != IN_HOUSE_PROVIDER and not quote.provider_reference:
                 trouble.append("no provider quote reference")
+                issues.append(("without a provider quote reference", ""))
         contact = {f: getattr(site, f, None) for f in CONTACT_FIELDS}
         if checks_contacts and not (contact["contact_name"] and contact["contact_phone"]):
             trouble.append("no site contact (name and phone)")
+            if not contact["contact_name"]:
+                issues.append(("without a contact name", ""))
+            if not contact["contact_phone"]:
+                issues.append(("without a contact phone", ""))
+        for kind, detail in issues:
+            grouped.setdefault(kind, []).append((line.site_id, detail))
         resilience = delivery.resilience_for(site.resilience)
         delivered = delivery_date(
             order_date,
@@ -164,7 +182,7 @@ def order_sheet_context(
                 "check": "OK" if not trouble else "; ".join(trouble),
             }
         )
-        problems += [f"line {line.line}, site {line.site_id}: {t}" for t in trouble]
+    problems += [grouped_problem(kind, found) for kind, found in grouped.items()]
     for line in per_bid_order_lines(session, opportunity, catalogue):
         rows.append(_per_bid_row(line))
         problems += [f"{line.name}: {t}" for t in line.problems]
@@ -213,6 +231,17 @@ def order_sheet_context(
         "changes": change_rows,
     }
     return context, problems
+
+
+def grouped_problem(kind: str, found: list[tuple[str, str]]) -> str:
+    """One problem for every site with it, its sites listed ("1,612 sites without a contact
+    phone: S0001, S0002, ..."): the order manager fixes a kind of problem, not a cell."""
+    count = f"{len(found):,} site{'s' if len(found) != 1 else ''}"
+    if any(detail for _, detail in found):
+        listed = "; ".join(f"{site} {detail}".strip() for site, detail in found)
+    else:
+        listed = ", ".join(site for site, _ in found)
+    return f"{count} {kind}: {listed}"
 
 
 def _per_bid_row(line: OrderLine) -> dict[str, Any]:
