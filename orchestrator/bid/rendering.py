@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.recording import record_documents
+from orchestrator.bid.tasks import has_order_tasks, order_sheet_tasks
 from orchestrator.bid.versions import (
     attach_documents,
     latest_version,
@@ -24,7 +25,6 @@ from orchestrator.bid.versions import (
     submitted_version,
 )
 from orchestrator.context import Context
-from orchestrator.bid.tasks import has_order_tasks, order_sheet_tasks
 from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import DealVersion, DocumentPort, ProducedDocuments
 from orchestrator.store.db import reading, transaction
