@@ -102,12 +102,30 @@ class Run:
         change_sites(self.ctx, self.ref, delta, actor=args["by"])
         self.settle()
 
-    def settle(self) -> None:
-        """The renders the change committed run, as every door runs them after a command
-        (`pipeline.dispatch`): the order sheet and its tasks follow the fix at once."""
-        from orchestrator.dispatch import RENDERS_ONLY, drain
+    def settle(self, args: dict[str, Any] | None = None) -> None:
+        """The effects the last command committed run, as every door runs them after a
+        command (`pipeline.dispatch`): the renders (the order sheet and its tasks follow a
+        fix at once), and with `carry` the bid carried on by the person's answer."""
+        from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain
 
-        drain(self.ctx, kinds=RENDERS_ONLY, ref=self.ref)
+        if (args or {}).get("carry"):
+            drain(self.ctx, InlineCarrier(), ref=self.ref)
+        else:
+            drain(self.ctx, kinds=RENDERS_ONLY, ref=self.ref)
+
+    def macd(self, args: dict[str, Any]) -> None:
+        from orchestrator.bid.orders import record_macd
+
+        record_macd(
+            self.ctx,
+            self.ref,
+            site_id=args["site"],
+            kind=args["kind"],
+            changes=dict(args.get("changes", {})),
+            actor=args["by"],
+            cost=args.get("cost"),
+        )
+        self.settle()
 
     def sites_add(self, args: dict[str, Any]) -> None:
         read = read_sites(
@@ -206,6 +224,19 @@ class Run:
                 assert opportunity.offer_round == args["offer_round"]
             if "order_sheet_is_contract" in args:
                 _order_sheet_is_contract(ctx, session, opportunity, args["order_sheet_is_contract"])
+            if "contract_monthly" in args:
+                contract = session.exec(
+                    select(Contract).where(Contract.opportunity_id == opportunity.id)
+                ).one()
+                assert contract.monthly_recurring == args["contract_monthly"]
+            if "trail_actors" in args:
+                shown = {
+                    row["trigger"]: row["actor"]
+                    for row in queries.history(ctx, self.ref)
+                    if row["kind"] == "event"
+                }
+                for trigger, actor in args["trail_actors"].items():
+                    assert shown[trigger] == actor, (trigger, shown[trigger])
             if "sleeping_until" in args:
                 account = session.exec(select(Account)).one()
                 assert account.sleeping_until == _day(args["sleeping_until"])
@@ -235,6 +266,15 @@ def _order_sheet_is_contract(
     monthly = header.index(f"Monthly ({contract.currency})")
     one_off = header.index(f"One-off ({contract.currency})")
     assert len(lines) == wanted["lines"]
+    by_site = {r[1]: r for r in lines if r[1]}
+    for site, mbps in wanted.get("mbps", {}).items():
+        assert by_site[site][header.index("Mbps")] == mbps, site
+    for site, cost in wanted.get("buy_monthly", {}).items():
+        assert by_site[site][header.index("Buy monthly")] == cost, site
+    changes = [str(r[5]) for r in workbook["Changes"].iter_rows(min_row=2, values_only=True)]
+    assert not any("waits for the financial approval" in c for c in changes) or wanted.get(
+        "held"
+    ), changes
     assert [r[2] for r in lines if r[0] is None] == wanted["per_bid"]
     assert round(sum(r[monthly] for r in lines), 2) == contract.monthly_recurring
     assert round(sum(r[one_off] for r in lines), 2) == contract.one_off

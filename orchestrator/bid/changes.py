@@ -28,6 +28,7 @@ from orchestrator.bid.recording import (
     recipients,
     record_decision,
     render_after_change,
+    system_acting,
 )
 from orchestrator.bid.summary import build_summary
 from orchestrator.context import Context
@@ -66,6 +67,10 @@ class Change:
     lines_changed: int = 0
     margin_before: float | None = None
     margin_after: float | None = None
+    delta: dict[str, Any] | None = None
+    """What the change itself does in money (a MACD: before → after, monthly and one-off,
+    the margin of the change): what its approval request shows, not the whole deal."""
+    headline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,14 +221,15 @@ def apply_change(
                 approval.status = ApprovalStatus.INVALIDATED
                 session.add(approval)
         refusal = decision.outputs.get("refusal") if decision is not None else ""
+        system, on_change = system_acting(actor, "change")
         move_bid(
             session,
             ctx,
             opportunity,
             "reject_governance",
-            actor=actor,
+            actor=system,
             reason=f"{change.what}: {refusal or 'governance refuses the deal'}",
-            inputs={"change_rule": rule.id, "margin_after_pct": change.margin_after},
+            inputs={"change_rule": rule.id, "margin_after_pct": change.margin_after, **on_change},
         )
         told = _tell(
             session,
@@ -257,6 +263,8 @@ def _hold(
     deal = load_deal(session, ctx, opportunity)
     decision = governance_decision_for(ctx, deal)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+    if change.delta is not None:  # the approver decides the change, not the whole deal again
+        summary = {**summary, "change": change.delta, "headline": change.headline or change.what}
     held: list[int] = []
     for area in rule.approvals:
         roles = list(decision.outputs["approver_roles"].get(area, [area]))

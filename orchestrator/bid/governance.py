@@ -30,6 +30,7 @@ from orchestrator.bid.recording import (
     plan_milestones,
     recipients,
     record_decision,
+    system_acting,
 )
 from orchestrator.bid.summary import build_summary
 from orchestrator.bid.versions import record_version
@@ -172,14 +173,15 @@ def invalidate_approvals(
     roles = {a.area: list(a.deciding_roles) for a in granted}
     for area in sorted(roles):
         request_approval(session, ctx, opportunity, area, roles[area], summary=summary, why=reason)
+    system, on_change = system_acting(actor, "change")  # the approvers did nothing
     audit(
         session,
         ctx,
         opportunity,
         APPROVAL_INVALIDATED,
-        actor=actor,
+        actor=system,
         reason=reason,
-        inputs={"invalidated_approval_ids": ids, **inputs},
+        inputs={"invalidated_approval_ids": ids, **inputs, **on_change},
     )
     return ids
 

@@ -21,7 +21,7 @@ from orchestrator.bid.facts import (
     team,
 )
 from orchestrator.bid.guard_facts import load_facts
-from orchestrator.bid.recording import CRASH_TRIGGER, routing_for
+from orchestrator.bid.recording import CRASH_TRIGGER, acted_by, routing_for
 from orchestrator.bid.versions import (
     VERSION_RECORDED,
     latest_version,
@@ -256,7 +256,7 @@ def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
                 "actor": (
                     f"{e.actor} (recorded by {e.inputs['recorded_by']})"
                     if e.inputs.get("recorded_by")
-                    else e.actor
+                    else acted_by(e.actor, e.inputs)
                 ),
                 "trigger": e.trigger,
                 "from_state": e.from_state,

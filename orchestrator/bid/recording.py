@@ -80,6 +80,52 @@ def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
     return dict(inputs or {})
 
 
+# --- who acted: a person, or the system on a person's answer ---------------------------------
+
+SYSTEM = "system"
+"""The actor of a step the process takes by itself (never a person's e-mail)."""
+ANSWERS = {
+    "approval_granted": "approval",
+    "approval_rejected": "rejection",
+    "decide_bid": "go/no-go decision",
+    "decide_no_bid": "go/no-go decision",
+    "win": "result",
+    "lose": "result",
+    "request_bafo": "best-and-final request",
+    "order_details_set": "order details",
+    "sites_changed": "site change",
+    "macd": "MACD",
+}
+"""How the trail names the answer that set the system going, by the answer's trigger."""
+
+
+def system_acting(person: str, answer: str) -> tuple[str, dict[str, Any]]:
+    """The actor and inputs of a step the system takes because of `person`'s `answer`: the
+    trail says "by the system, on <person>'s <answer>" and never that the person did it. An
+    actor that is already the system (no e-mail) stays as it is."""
+    if "@" not in person:
+        return person, {}
+    return SYSTEM, {"on_answer_of": person, "answer": answer}
+
+
+def answer_of(session: Session, opportunity: Opportunity, person: str) -> str:
+    """What `person` last answered on the bid (its trigger in words), for the trail."""
+    last = session.exec(
+        select(AuditEvent.trigger)
+        .where(AuditEvent.opportunity_id == opportunity.id, AuditEvent.actor == person)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return ANSWERS.get(str(last), "request") if last is not None else "request"
+
+
+def acted_by(actor: str, inputs: dict[str, Any]) -> str:
+    """The actor as the trail shows it: a person, or "the system, on X's approval"."""
+    person = inputs.get("on_answer_of")
+    if person:
+        return f"the system, on {person}'s {inputs.get('answer') or 'answer'}"
+    return actor
+
+
 # --- after a change: milestones kept true, documents rendered again, the bid carried on ------
 
 
