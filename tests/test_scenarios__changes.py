@@ -12,6 +12,7 @@ directly, as an older version left them). Dates are written `+Nd`, days from the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -224,6 +225,15 @@ class Run:
                 assert opportunity.offer_round == args["offer_round"]
             if "order_sheet_is_contract" in args:
                 _order_sheet_is_contract(ctx, session, opportunity, args["order_sheet_is_contract"])
+            if "held_changes" in args:
+                view = queries.approval_view(ctx, self.ref)
+                assert [h["site_id"] for h in view["held_changes"]] == args["held_changes"]
+            if "approval_blocks_say" in args:
+                from orchestrator.slack.blocks import summary_blocks
+
+                asked = [m for m in messages if m.event == "approval_requested"][-1]
+                shown = json.dumps(summary_blocks(asked.blocks[0]["summary"]), ensure_ascii=False)
+                assert args["approval_blocks_say"] in shown, shown[:400]
             if "contract_monthly" in args:
                 contract = session.exec(
                     select(Contract).where(Contract.opportunity_id == opportunity.id)

@@ -39,6 +39,8 @@ from orchestrator.store.models import (
     Account,
     AuditEvent,
     BidVersion,
+    ChangeOrder,
+    ChangeOrderStatus,
     DecisionRecord,
     Document,
     Effect,
@@ -406,6 +408,18 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
                 "decided_at": a.decided_at.isoformat() if a.decided_at else None,
             }
             for a in current_approvals(session, opportunity)
+        ]
+        summary["held_changes"] = [  # MACDs waiting for finance: the change each is
+            {"change_order": order.id, **order.changes["delta"]}
+            for order in session.exec(
+                select(ChangeOrder)
+                .where(
+                    ChangeOrder.opportunity_id == opportunity.id,
+                    ChangeOrder.status == ChangeOrderStatus.AWAITING_APPROVAL,
+                )
+                .order_by(col(ChangeOrder.id))
+            ).all()
+            if order.changes.get("delta")
         ]
         record = latest_decision(session, opportunity.id or 0, "governance")
         summary["requested_with"] = (

@@ -59,6 +59,10 @@ def print_summary(summary: Result, out: Console = console) -> None:
     out.print("deviations: " + ("; ".join(escape(d) for d in deviations) or "none"))
     for risk in summary["risks"]:
         out.print(f"[yellow]risk[/]: {escape(risk)}")
+    for held in summary.get("held_changes") or []:
+        from orchestrator.commercial.orders import delta_headline
+
+        out.print(f"waits for finance: {escape(delta_headline(held))}")
     losing = summary.get("loss_making") or {}
     if losing.get("count"):
         out.print(
