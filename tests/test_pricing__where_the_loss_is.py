@@ -69,6 +69,9 @@ def test_loss_making_lines_are_listed_then_fixed_one_by_one(
     }
     text = run_cli("approval", "show", ref).out
     assert "loss-making lines: 6, losing 28,836.00 EUR over the contract" in text
+    assert "6 sites cost more than they sell for, losing 28,836.00 EUR over the contract: " in (
+        " ".join(shown["risks"])
+    )  # the risk every approver reads (in Slack too)
 
     one = run_cli(
         "pricing",

@@ -54,10 +54,16 @@ def risks_of(deal: Deal, outputs: dict[str, Any]) -> list[str]:
         )
     if coverage.expired:
         risks.append(f"{coverage.expired:,} quotes have expired (valid_until passed)")
-    losing = [s.site_id for s in deal.margin.sites if s.margin_pct is not None and s.margin_pct < 0]
+    losing = loss_making_lines(deal)
     if losing:
-        shown = ", ".join(losing[:5]) + (f" and {len(losing) - 5} more" if len(losing) > 5 else "")
-        risks.append(f"{len(losing):,} sites cost more than they sell for: {shown}")
+        total = sum(line.loss for line in losing)
+        shown = ", ".join(f"{line.site_id} ({line.loss:,.2f})" for line in losing[:5]) + (
+            f" and {len(losing) - 5} more" if len(losing) > 5 else ""
+        )
+        risks.append(
+            f"{len(losing):,} sites cost more than they sell for, losing {total:,.2f} EUR over "
+            f"the contract: {shown} (bid pricing --site S --monthly X --reason ...)"
+        )
     if coverage.fallback_sites:
         risks.append(
             f"{coverage.fallback_sites:,} sites are quoted by the fallback partner "
