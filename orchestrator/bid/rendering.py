@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.recording import record_documents
+from orchestrator.bid.recording import record_documents, system_acting
 from orchestrator.bid.tasks import has_order_tasks, order_sheet_tasks
 from orchestrator.bid.versions import (
     attach_documents,
@@ -44,6 +44,7 @@ def _render(
     pdf: bool = False,
     versioned: bool = True,
     tasks: bool = False,
+    actor: str = "rules",
 ) -> ProducedDocuments:
     """Render in a read-only session from the bid's version (its deal priced once), then
     record the documents in one short transaction. A change made after the bid was
@@ -78,12 +79,16 @@ def _render(
         if version is not None and recorded is not None and recorded.number == version.number:
             attach_documents(session, opportunity, recorded, produced)
         if tasks:
-            recheck_order_tasks(session, ctx, opportunity, produced)
+            recheck_order_tasks(session, ctx, opportunity, produced, actor)
     return produced
 
 
 def recheck_order_tasks(
-    session: Session, ctx: Context, opportunity: Opportunity, produced: ProducedDocuments
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    produced: ProducedDocuments,
+    actor: str = "rules",
 ) -> None:
     """The order sheet was rendered again (after a fix): its open tasks follow at once — a
     kind of problem fixed everywhere closes its task — without waiting for `bid advance`.
@@ -94,7 +99,8 @@ def recheck_order_tasks(
         return
     if not has_order_tasks(session, opportunity):
         return
-    order_sheet_tasks(session, ctx, opportunity, list(produced.problems), "rules")
+    system, _ = system_acting(actor, "fix")
+    order_sheet_tasks(session, ctx, opportunity, list(produced.problems), system, on_fix_of=actor)
 
 
 def _bid_documents_and_order_sheet(
@@ -143,12 +149,12 @@ def render_documents(
     return _render(ctx, ref, out_dir, _bid_documents_and_order_sheet, pdf=pdf)
 
 
-def refresh_documents(ctx: Context, ref: str) -> ProducedDocuments:
+def refresh_documents(ctx: Context, ref: str, actor: str = "rules") -> ProducedDocuments:
     """The documents that follow the bid, rendered again after it moved: the Bid Control
     Plan, the proposal, the order sheet after a win (`DocumentPort.current_documents`).
     Every move writes a `render` effect (bid/recording.py); the dispatcher runs this for it
     once the move is committed, and retries it when it fails (`orchestrator.dispatch`)."""
-    return _render(ctx, ref, None, SETS["current_documents"], tasks=True)
+    return _render(ctx, ref, None, SETS["current_documents"], tasks=True, actor=actor)
 
 
 def render_order_sheet(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:

@@ -67,7 +67,13 @@ def has_order_tasks(session: Session, opportunity: Opportunity) -> bool:
 
 
 def order_sheet_tasks(
-    session: Session, ctx: Context, opportunity: Opportunity, problems: list[str], actor: str
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    problems: list[str],
+    actor: str,
+    *,
+    on_fix_of: str | None = None,
 ) -> list[Task]:
     """Make the order sheet's problems the open tasks: a new problem opens a task (the order
     manager is told once), a problem gone closes its task. Returns the open tasks."""
@@ -118,7 +124,16 @@ def order_sheet_tasks(
             actor=actor,
             reason=f"{len(new)} order-sheet problem(s) to fix, {len(fixed)} fixed, "
             f"{len(narrowed)} changed",
-            inputs={"opened": [t.text for t in new], "fixed": fixed, "changed": narrowed},
+            inputs={
+                "opened": [t.text for t in new],
+                "fixed": fixed,
+                "changed": narrowed,
+                **(
+                    {"on_answer_of": on_fix_of, "answer": "fix"}
+                    if on_fix_of and "@" in on_fix_of
+                    else {}
+                ),
+            },
         )
     if new:
         _tell_order_manager(session, ctx, opportunity, new)
