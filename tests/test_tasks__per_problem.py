@@ -80,7 +80,7 @@ def test_one_task_per_kind_of_problem_closed_as_the_fix_lands(
     narrowed = [r for r in rows if r["trigger"] == "order_tasks"][-1]
     # the system re-checked the tasks, on the fixer's fix (nobody ran bid advance)
     assert narrowed["actor"].startswith("the system, on ") and narrowed["actor"].endswith("'s fix")
-    assert "0 order-sheet problem(s) to fix, 0 fixed, 2 changed" == narrowed["reason"]
+    assert narrowed["reason"] == "0 order-sheet problem(s) to fix, 0 fixed, 2 changed"
 
     last = tmp_path / "last.csv"
     last.write_text("site_id,contact_name,contact_phone\nS0040,Lead 40,+49301230040\n")
