@@ -100,7 +100,7 @@ def _worker_name() -> str:
 def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
     ref = str(effect.payload.get("ref", ""))
     if effect.kind == EffectKind.RENDER:
-        produced = refresh_documents(ctx, ref)
+        produced = refresh_documents(ctx, ref, str(effect.payload.get("actor") or "rules"))
         return f"{len(produced.documents)} document(s) rendered"
     if effect.kind == EffectKind.CARRY:
         try:

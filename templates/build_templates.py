@@ -514,6 +514,10 @@ def build_order_sheet() -> DocumentObject:
         "{{ line_count }} order line(s), {{ problem_count }} problem(s) blocking order "
         "management, {{ change_count }} change order(s)."
     )
+    doc.add_paragraph(
+        "Totals ({{ currency }}): monthly recurring {{ totals.monthly }} · one-off "
+        "{{ totals.one_off }} · contract value {{ totals.contract_value }}"
+    )
     doc.add_heading("Sites and services", level=1)
     _loop_table(
         doc,

@@ -331,6 +331,29 @@ def test_terms_and_pricing_through_the_api(api: TestClient, ctx: Context) -> Non
     assert reply.status_code == 422 and "--standard" in reply.json()["error"]
     assert _events(ctx) == before
 
+    # a price where the loss is: one site, with the reason kept beside it
+    reply = api.post(
+        "/api/v1/commands/pricing",
+        json={"opportunity": ref, "site": "S0001", "monthly": 480, "reason": "dear carrier"},
+        headers=bm,
+    )
+    assert reply.status_code == 200, reply.text
+    assert _bid(ctx, ref).pricing["line_price"] == {
+        "site=S0001": {"monthly": 480.0, "by": PEOPLE["bid_manager"], "reason": "dear carrier"}
+    }
+    before = _events(ctx)
+    for pricing, said in (
+        ({"opportunity": ref, "site": "S0001", "monthly": 500}, "--reason"),
+        ({"opportunity": ref, "site": "S9999", "monthly": 500, "reason": "r"}, "no ordered site"),
+        ({"opportunity": ref, "site": "S0001", "monthly": -1, "reason": "r"}, "from 0 to"),
+        ({"opportunity": ref, "band": "fiber:7", "monthly": 500, "reason": "r"}, "price band"),
+    ):
+        reply = api.post("/api/v1/commands/pricing", json=pricing, headers=bm)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert said in error and "\n" not in error, error
+    assert _events(ctx) == before
+
 
 def test_service_strategy_and_order_details_through_the_api(api: TestClient, ctx: Context) -> None:
     ref = _in_production(ctx)

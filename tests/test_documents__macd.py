@@ -178,6 +178,10 @@ def test_macd_cycle_updates_sites_and_keeps_history(ctx: Context, tmp_path: Path
         (["--kind", "change", "--access", "pigeon"], "access"),
         (["--kind", "teleport"], "kind"),
         (["--kind", "add", "--name", "x"], "site"),
+        (["--kind", "change", "--bandwidth", "500", "--monthly-cost", "-5"], "monthly_cost"),
+        (["--kind", "change", "--bandwidth", "500", "--monthly-cost", "nan"], "monthly_cost"),
+        (["--kind", "change", "--bandwidth", "500", "--one-off-cost", "5"], "monthly_cost"),
+        (["--kind", "delete", "--monthly-cost", "5"], "monthly_cost"),
     ],
 )
 def test_macd_refuses_bad_changes(ctx: Context, args: list[str], field: str) -> None:

@@ -237,7 +237,7 @@ def test_a_won_bid_with_a_wrong_postcode_moves_on_through_the_cli(
     assert "signing waits for 1 order-sheet fix(es)" in won.out
     (task,) = json.loads(run_cli("tasks", ref, "--json").out)
     assert task["owner_role"] == "sales_support"
-    assert "H1: postcode '2819' is not a valid DE postcode" in task["text"]
+    assert "1 site with a postcode not valid in their country: H1 postcode '2819'" in task["text"]
 
     fix = tmp_path / "fix.csv"
     fix.write_text("site_id,postcode\nH1,20095\n")

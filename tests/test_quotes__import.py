@@ -288,7 +288,8 @@ def test_under_review_a_firm_quote_below_floor_asks_finance_again(
         event = session.exec(
             select(AuditEvent).where(AuditEvent.trigger == "approval_invalidated")
         ).one()
-    assert event.actor == "sam@example.com"
+    # the system invalidated it, on the importer's change: not the approver, who did nothing
+    assert (event.actor, event.inputs["on_answer_of"]) == ("system", "sam@example.com")
     assert f"{result.margin_before:.2f}%" in (event.reason or "")
     assert f"{result.margin_after:.2f}%" in (event.reason or "")
     (asked,) = _messages(engine, "approval_requested")

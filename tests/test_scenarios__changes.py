@@ -12,6 +12,7 @@ directly, as an older version left them). Dates are written `+Nd`, days from the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ from orchestrator.store.models import (
     Account,
     Approval,
     AuditEvent,
+    Contract,
     DecisionRecord,
     Milestone,
     OutboxMessage,
@@ -107,6 +109,32 @@ class Run:
         )
         delta = SiteDelta(updates.file, updated=[(u.site, u.changed) for u in updates.updates])
         change_sites(self.ctx, self.ref, delta, actor=args["by"])
+        self.settle()
+
+    def settle(self, args: dict[str, Any] | None = None) -> None:
+        """The effects the last command committed run, as every door runs them after a
+        command (`pipeline.dispatch`): the renders (the order sheet and its tasks follow a
+        fix at once), and with `carry` the bid carried on by the person's answer."""
+        from orchestrator.dispatch import RENDERS_ONLY, InlineCarrier, drain
+
+        if (args or {}).get("carry"):
+            drain(self.ctx, InlineCarrier(), ref=self.ref)
+        else:
+            drain(self.ctx, kinds=RENDERS_ONLY, ref=self.ref)
+
+    def macd(self, args: dict[str, Any]) -> None:
+        from orchestrator.bid.closing.orders import record_macd
+
+        record_macd(
+            self.ctx,
+            self.ref,
+            site_id=args["site"],
+            kind=args["kind"],
+            changes=dict(args.get("changes", {})),
+            actor=args["by"],
+            cost=args.get("cost"),
+        )
+        self.settle()
 
     def sites_add(self, args: dict[str, Any]) -> None:
         read = read_sites(
@@ -203,6 +231,30 @@ class Run:
                 assert opportunity.submission_deadline == _day(args["deadline"])
             if "offer_round" in args:
                 assert opportunity.offer_round == args["offer_round"]
+            if "order_sheet_is_contract" in args:
+                _order_sheet_is_contract(ctx, session, opportunity, args["order_sheet_is_contract"])
+            if "held_changes" in args:
+                view = queries.approval_view(ctx, self.ref)
+                assert [h["site_id"] for h in view["held_changes"]] == args["held_changes"]
+            if "approval_blocks_say" in args:
+                from orchestrator.slack.blocks import summary_blocks
+
+                asked = [m for m in messages if m.event == "approval_requested"][-1]
+                shown = json.dumps(summary_blocks(asked.blocks[0]["summary"]), ensure_ascii=False)
+                assert args["approval_blocks_say"] in shown, shown[:400]
+            if "contract_monthly" in args:
+                contract = session.exec(
+                    select(Contract).where(Contract.opportunity_id == opportunity.id)
+                ).one()
+                assert contract.monthly_recurring == args["contract_monthly"]
+            if "trail_actors" in args:
+                actors = {
+                    row["trigger"]: row["actor"]
+                    for row in queries.history(ctx, self.ref)
+                    if row["kind"] == "event"
+                }
+                for trigger, actor in args["trail_actors"].items():
+                    assert actors[trigger] == actor, (trigger, actors[trigger])
             if "sleeping_until" in args:
                 account = session.exec(select(Account)).one()
                 assert account.sleeping_until == _day(args["sleeping_until"])
@@ -210,6 +262,49 @@ class Run:
                 (sleeping,) = sleeping_accounts(session, ctx.clock().date())
                 assert sleeping.due == args["sleeping_due"]
                 assert sleeping.last_result == "withdrawn"
+
+
+def _money(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _order_sheet_is_contract(
+    ctx: Context, session: Session, opportunity: Any, wanted: dict[str, Any]
+) -> None:
+    """The rendered order sheet (.xlsx and .docx, read back) sums to the contract: every
+    priced line is on it, per site and per bid."""
+    import openpyxl
+    from docx import Document as open_docx
+
+    contract = session.exec(select(Contract).where(Contract.opportunity_id == opportunity.id)).one()
+    folder = ctx.output_dir_for(opportunity.ref)
+    workbook = openpyxl.load_workbook(folder / f"order-sheet-{opportunity.ref}.xlsx")
+    rows = list(workbook["Order lines"].iter_rows(min_row=2, values_only=True))
+    header, lines = list(rows[0]), rows[1:]
+    monthly = header.index(f"Monthly ({contract.currency})")
+    one_off = header.index(f"One-off ({contract.currency})")
+    assert len(lines) == wanted["lines"]
+    by_site = {r[1]: r for r in lines if r[1]}
+    for site, mbps in wanted.get("mbps", {}).items():
+        assert by_site[site][header.index("Mbps")] == mbps, site
+    for site, cost in wanted.get("buy_monthly", {}).items():
+        assert by_site[site][header.index("Buy monthly")] == cost, site
+    changes = [str(r[5]) for r in workbook["Changes"].iter_rows(min_row=2, values_only=True)]
+    assert not any("waits for the financial approval" in c for c in changes) or wanted.get(
+        "held"
+    ), changes
+    assert [r[2] for r in lines if r[0] is None] == wanted["per_bid"]
+    assert round(sum(r[monthly] for r in lines), 2) == contract.monthly_recurring
+    assert round(sum(r[one_off] for r in lines), 2) == contract.one_off
+    totals = {r[0]: r[1] for r in workbook["Totals"].iter_rows(values_only=True)}
+    assert totals[f"Monthly recurring ({contract.currency})"] == contract.monthly_recurring
+    assert totals[f"One-off ({contract.currency})"] == contract.one_off
+    text = "\n".join(
+        p.text for p in open_docx(str(folder / f"order-sheet-{opportunity.ref}.docx")).paragraphs
+    )
+    said = text.split("Totals (")[1].split("\n")[0]
+    assert _money(said.split("monthly recurring ")[1].split(" ")[0]) == contract.monthly_recurring
+    assert _money(said.split("one-off ")[1].split(" ")[0]) == contract.one_off
 
 
 def _step(run: Run, step: Any) -> None:

@@ -235,6 +235,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         access: Annotated[str | None, typer.Option("--access")] = None,
         name: Annotated[str | None, typer.Option("--name")] = None,
         service: Annotated[str | None, typer.Option("--service")] = None,
+        monthly_cost: Annotated[
+            float | None,
+            typer.Option("--monthly-cost", help="The carrier's new monthly cost (a new quote)"),
+        ] = None,
+        one_off_cost: Annotated[
+            float | None,
+            typer.Option("--one-off-cost", help="The carrier's new one-off cost (a new quote)"),
+        ] = None,
+        provider_reference: Annotated[
+            str | None,
+            typer.Option("--provider-reference", help="The carrier's reference of that quote"),
+        ] = None,
         out: OutOption = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -255,6 +267,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             access=access,
             name=name,
             service=service,
+            monthly_cost=monthly_cost,
+            one_off_cost=one_off_cost,
+            provider_reference=provider_reference,
             by=by,
         )
         result = run(get_context, sent)

@@ -319,7 +319,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     ) -> None:
         """What the bid waits for people to fix (the order sheet's problems after a win)."""
-        from orchestrator.bid.closing.tasks import open_task_rows
+        from orchestrator.bid.trail.tasks import open_task_rows
 
         rows = open_task_rows(get_context(), opportunity)
         if as_json:

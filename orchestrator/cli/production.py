@@ -59,6 +59,22 @@ def print_summary(summary: Result, out: Console = console) -> None:
     out.print("deviations: " + ("; ".join(escape(d) for d in deviations) or "none"))
     for risk in summary["risks"]:
         out.print(f"[yellow]risk[/]: {escape(risk)}")
+    for held in summary.get("held_changes") or []:
+        from orchestrator.commercial.orders import delta_headline
+
+        out.print(f"waits for finance: {escape(delta_headline(held))}")
+    losing = summary.get("loss_making") or {}
+    if losing.get("count"):
+        out.print(
+            f"loss-making lines: {losing['count']:,}, losing {losing['total_loss_eur']:,.2f} EUR "
+            "over the contract"
+        )
+        for line in losing["lines"]:
+            out.print(
+                f"  {escape(line['site_id'])} ({line['country']}): {line['monthly_price']:,.2f} "
+                f"a month against a cost of {line['monthly_cost']:,.2f}, loss "
+                f"{line['loss']:,.2f} EUR"
+            )
     for area in summary["required"]:
         reasons = " ".join(summary["reasons"].get(area, []))
         out.print(f"needs {area}: {reasons}")
@@ -150,20 +166,71 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         ] = None,
         monthly: Annotated[
             list[str] | None,
-            typer.Option("--monthly", help="ACCESS_OR_SERVICE=PRICE per month (repeatable)"),
+            typer.Option(
+                "--monthly",
+                help="ACCESS_OR_SERVICE=PRICE per month (repeatable); with --site, --country "
+                "or --band: the monthly price of those lines",
+            ),
         ] = None,
         one_off: Annotated[
             list[str] | None,
-            typer.Option("--one-off", help="ACCESS_OR_SERVICE=PRICE once (repeatable)"),
+            typer.Option(
+                "--one-off",
+                help="ACCESS_OR_SERVICE=PRICE once (repeatable); with --site, --country or "
+                "--band: the one-off price of those lines",
+            ),
+        ] = None,
+        site: Annotated[
+            str | None, typer.Option("--site", help="Price this one site (a loss-making line)")
+        ] = None,
+        country: Annotated[
+            str | None, typer.Option("--country", help="Price every site of a country (BE)")
+        ] = None,
+        band: Annotated[
+            str | None,
+            typer.Option(
+                "--band",
+                help="Price every site of a price band, ACCESS:UP_TO_MBPS (fiber:100); with "
+                "--country, that country's sites of the band",
+            ),
+        ] = None,
+        reason: Annotated[
+            str | None,
+            typer.Option("--reason", help="Why (required with --site, --country or --band)"),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Change the bid's prices in bid production (a discount, prices that override the
-        list); the design reopens."""
+        list per access type, or a price where the loss is: a site, a country, a band, with
+        a reason); the design reopens."""
         from orchestrator.cli.commanding import command, run
         from orchestrator.core.commands import SetPricing
         from orchestrator.errors import InputError
 
+        if site is not None or country is not None or band is not None:
+            single: dict[str, float] = {}
+            for key, values in (("monthly", monthly), ("one_off", one_off)):
+                if not values:
+                    continue
+                if len(values) > 1:
+                    raise InputError("give one price for the site, country or band", field=key)
+                try:
+                    single[key] = float(values[0])
+                except ValueError:
+                    raise InputError(f"'{values[0]}' is not a price", field=key) from None
+            sent = command(
+                SetPricing,
+                opportunity=opportunity,
+                discount=discount,
+                site=site,
+                country=country,
+                band=band,
+                reason=reason,
+                by=by,
+                **single,
+            )
+            emit(run(get_context, sent), as_json, print_step)
+            return
         prices: dict[str, dict[str, float]] = {}
         for key, values in (("monthly_price", monthly), ("one_off_price", one_off)):
             pairs: dict[str, float] = {}
@@ -178,7 +245,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             prices[key] = pairs
         if discount is None and not any(prices.values()):
             raise InputError("give --discount, --monthly or --one-off", field="pricing")
-        sent = command(SetPricing, opportunity=opportunity, discount=discount, by=by, **prices)
+        sent = command(
+            SetPricing, opportunity=opportunity, discount=discount, by=by, reason=reason, **prices
+        )
         emit(run(get_context, sent), as_json, print_step)
 
     @approval_app.command("show")

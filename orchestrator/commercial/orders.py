@@ -9,16 +9,18 @@ taken with a warning at import. Order lines keep their id (`Site.order_line`) fo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from orchestrator.commercial.pricing import bid_fx, site_line
+from orchestrator.commercial.pricing import bid_fx, bid_lines, price_bid, site_line
 from orchestrator.commercial.quotes import current_quotes, ordered_sites
+from orchestrator.config import LIMITS
 from orchestrator.decisions.catalogue import (
     ACCESS_TYPES,
     IN_HOUSE_PROVIDER,
@@ -37,12 +39,21 @@ from orchestrator.store.models import (
     ChangeOrderStatus,
     Opportunity,
     Quote,
+    QuoteKind,
     Site,
     utcnow,
 )
 from orchestrator.text import has_control_characters
 
 ADDRESS_FIELDS = ("street", "postcode", "city", "country")
+ADDRESS_ISSUES = {
+    "street": "with a missing or too short street",
+    "city": "without a city",
+    "country": "with a country that is not an ISO code",
+    "postcode": "with a postcode not valid in their country",
+}
+"""The order manager's task for each address field that blocks ordering, per kind."""
+UNPRICED = "without a price (the price list has no band for it)"
 CHANGE_FIELDS = ("name", "bandwidth_mbps", "access", "service", *CONTACT_COLUMNS)
 PRICE_FIELDS = frozenset({"bandwidth_mbps", "access", "service", "country"})
 """A change to one of these changes what the customer pays or what the line costs us."""
@@ -89,6 +100,8 @@ class OrderLine:
     monthly: float
     one_off: float
     problems: tuple[str, ...]
+    issues: tuple[tuple[str, str], ...] = ()
+    """The problems by kind, as the order manager's tasks group them: (kind, detail)."""
 
     @property
     def check(self) -> str:
@@ -107,6 +120,9 @@ def order_lines(
     for site in ordered_sites(session, opportunity_id):
         price = site_line(opportunity, site, catalogue)
         unpriced = () if price.priced else ("no price (the price list has no band for it)",)
+        address = address_problems(
+            site.street, site.postcode, site.city, site.country, catalogue.address_formats
+        )
         lines.append(
             OrderLine(
                 line=site.order_line,
@@ -122,20 +138,67 @@ def order_lines(
                 provider=_provider_of(site, quotes.get(site.site_id), catalogue),
                 monthly=fx.from_eur(price.monthly_eur),
                 one_off=fx.from_eur(price.one_off_eur),
-                problems=unpriced
-                + tuple(
-                    message
-                    for _, message in address_problems(
-                        site.street,
-                        site.postcode,
-                        site.city,
-                        site.country,
-                        catalogue.address_formats,
-                    )
-                ),
+                problems=unpriced + tuple(message for _, message in address),
+                issues=((UNPRICED, ""),) * len(unpriced)
+                + tuple((ADDRESS_ISSUES[name], message) for name, message in address),
             )
         )
     return lines
+
+
+def per_bid_order_lines(
+    session: Session, opportunity: Opportunity, catalogue: Catalogue
+) -> list[OrderLine]:
+    """The lines sold once for the bid (a platform such as video conferencing, hosting in
+    our data centres): priced like the contract prices them, ordered from in-house. Without
+    them the order sheet would sum to less than the contract (they carry no site)."""
+    fx = bid_fx(opportunity, catalogue)
+    lines = []
+    for price in bid_lines(opportunity, ordered_sites(session, opportunity.id or 0), catalogue):
+        lines.append(
+            OrderLine(
+                line=0,
+                site_id="",
+                name=f"{price.service} (per bid)",
+                street="",
+                postcode="",
+                city="",
+                country="",
+                service=price.service,
+                access="",
+                bandwidth_mbps=0,
+                provider=IN_HOUSE_PROVIDER,
+                monthly=fx.from_eur(price.monthly_eur),
+                one_off=fx.from_eur(price.one_off_eur),
+                problems=()
+                if price.priced
+                else ("no price (the price list has no per-bid price for it)",),
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    """What the order sheet sums to, in the bid's currency: the contract's own figures."""
+
+    currency: str
+    monthly: float
+    one_off: float
+    contract_value: float
+
+
+def order_totals(session: Session, opportunity: Opportunity, catalogue: Catalogue) -> OrderTotals:
+    """The totals of every priced line (sites and per-bid lines), converted as the contract
+    converts them (the EUR total at the bid's recorded rate), so the two never drift apart."""
+    priced = price_bid(opportunity, ordered_sites(session, opportunity.id or 0), catalogue)
+    fx = priced.fx
+    return OrderTotals(
+        fx.currency,
+        fx.from_eur(priced.monthly_eur),
+        fx.from_eur(priced.one_off_eur),
+        fx.from_eur(priced.contract_value_eur),
+    )
 
 
 def _provider_of(site: Site, quote: Quote | None, catalogue: Catalogue) -> str:
@@ -315,6 +378,198 @@ def plan_macd(
             f"this {macd} changes nothing on site {site_id}; nothing recorded", field="kind"
         )
     return plan
+
+
+def check_macd_cost(
+    cost: dict[str, Any] | None, plan: MacdPlan, current: Quote | None, catalogue: Catalogue
+) -> dict[str, Any] | None:
+    """The carrier's new cost a MACD carries (`--monthly-cost`, `--one-off-cost`), checked:
+    a new quote for the site as it will be, from its routed provider, in the currency of its
+    quote today (EUR for a new site). None when none is given; InputError naming the field."""
+    given = {k: v for k, v in (cost or {}).items() if v is not None}
+    if not given:
+        return None
+    if plan.kind is MacdKind.DELETE:
+        raise InputError("a delete has no new cost", field="monthly_cost")
+    if "monthly" not in given:
+        raise InputError(
+            "a new cost needs --monthly-cost (and --one-off-cost)", field="monthly_cost"
+        )
+    checked: dict[str, Any] = {}
+    for name in ("monthly", "one_off"):
+        value = given.get(name, 0.0)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 <= value <= LIMITS.amount
+        ):
+            raise InputError(
+                f"must be a finite number from 0 to {LIMITS.amount:,.0f}", field=f"{name}_cost"
+            )
+        checked[name] = float(value)
+    reference = given.get("reference")
+    if reference is not None and (
+        has_control_characters(str(reference)) or len(str(reference)) > MAX_TEXT
+    ):
+        raise InputError("must be plain text", field="provider_reference")
+    after = plan.after
+    provider = catalogue.providers.routed_provider(str(after["country"]), str(after["access"]))
+    checked["provider"] = provider or (current.provider if current is not None else "none")
+    checked["currency"] = current.currency if current is not None else "EUR"
+    checked["reference"] = str(reference) if reference is not None else None
+    return checked
+
+
+def quote_macd_cost(
+    session: Session, opportunity: Opportunity, site_id: str, cost: dict[str, Any], until: date
+) -> Quote:
+    """The MACD's new cost as the site's quote: the quotes for its old design superseded,
+    a firm quote for the new one (valid until `until`, the contract's end)."""
+    for old in session.exec(
+        select(Quote).where(
+            Quote.opportunity_id == opportunity.id,
+            Quote.site_id == site_id,
+            Quote.superseded == False,  # noqa: E712
+        )
+    ).all():
+        old.superseded = True
+        session.add(old)
+    quote = Quote(
+        opportunity_id=opportunity.id or 0,
+        site_id=site_id,
+        provider=str(cost["provider"]),
+        kind=QuoteKind.FIRM,
+        monthly_cost=float(cost["monthly"]),
+        one_off_cost=float(cost["one_off"]),
+        currency=str(cost["currency"]),
+        valid_until=until,
+        provider_reference=cost.get("reference"),
+    )
+    session.add(quote)
+    return quote
+
+
+@dataclass(frozen=True)
+class _Spec:
+    site_id: str
+    country: str
+    access: str
+    bandwidth_mbps: int
+    service: str
+
+
+def macd_delta(
+    opportunity: Opportunity,
+    plan: MacdPlan,
+    current: Quote | None,
+    cost: dict[str, Any] | None,
+    catalogue: Catalogue,
+) -> dict[str, Any]:
+    """What a MACD changes in money, in the bid's currency: the site's price before → after
+    (monthly and one-off), its cost before → after (the new quote; unknown when the design
+    changed and no new cost was given), and the margin of the change over the rest of the
+    term. This, not the whole deal, is what finance approves."""
+    fx = bid_fx(opportunity, catalogue)
+    months = opportunity.contract_months
+
+    def price(fields: dict[str, Any] | None) -> tuple[float, float]:
+        if not fields or not fields.get("ordered", True):
+            return 0.0, 0.0
+        line = site_line(
+            opportunity,
+            _Spec(
+                plan.site_id,
+                str(fields["country"]),
+                str(fields["access"]),
+                int(fields["bandwidth_mbps"]),
+                str(fields["service"]),
+            ),
+            catalogue,
+        )
+        return fx.from_eur(line.monthly_eur), fx.from_eur(line.one_off_eur)
+
+    def in_bid(amount: float, currency: str) -> float:
+        return fx.from_eur(catalogue.fx.to_eur(amount, currency))
+
+    before_m, before_o = price(plan.before)
+    after_m, after_o = price(plan.after)
+    cost_before: tuple[float, float] | None = (
+        (
+            in_bid(current.monthly_cost, current.currency),
+            in_bid(current.one_off_cost, current.currency),
+        )
+        if current is not None and plan.before is not None
+        else (0.0, 0.0)
+        if plan.before is None
+        else None
+    )
+    cost_after: tuple[float, float] | None
+    if plan.kind is MacdKind.DELETE:
+        cost_after = (0.0, 0.0)
+    elif cost is not None:
+        cost_after = (
+            in_bid(float(cost["monthly"]), str(cost["currency"])),
+            in_bid(float(cost["one_off"]), str(cost["currency"])),
+        )
+    elif plan.price_changing:
+        cost_after = None  # the design changed: the old quote priced another line
+    else:
+        cost_after = cost_before
+    revenue = round((after_m - before_m) * months + (after_o - before_o), 2)
+    spent = (
+        round((cost_after[0] - cost_before[0]) * months + (cost_after[1] - cost_before[1]), 2)
+        if cost_after is not None and cost_before is not None
+        else None
+    )
+    margin = (
+        round((revenue - spent) / revenue * 100, 2) if spent is not None and revenue > 0 else None
+    )
+    return {
+        "site_id": plan.site_id,
+        "kind": plan.kind.value,
+        "changed": plan.changed,
+        "currency": fx.currency,
+        "monthly": {"before": before_m, "after": after_m, "delta": round(after_m - before_m, 2)},
+        "one_off": {"before": before_o, "after": after_o, "delta": round(after_o - before_o, 2)},
+        "cost_monthly": {
+            "before": cost_before[0] if cost_before else None,
+            "after": cost_after[0] if cost_after else None,
+        },
+        "cost_one_off": {
+            "before": cost_before[1] if cost_before else None,
+            "after": cost_after[1] if cost_after else None,
+        },
+        "new_quote": cost is not None,
+        "revenue_delta": revenue,
+        "cost_delta": spent,
+        "margin_pct": margin,
+        "contract_months": months,
+    }
+
+
+def delta_headline(delta: dict[str, Any]) -> str:
+    """The change in one line, as the financial approval request shows it."""
+    currency = delta["currency"]
+
+    def amount(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:,.2f}"
+
+    monthly, one_off = delta["monthly"], delta["one_off"]
+    cost = delta["cost_monthly"]
+    parts = [
+        f"MACD {delta['kind']} of site {delta['site_id']}"
+        + (f" ({', '.join(delta['changed'])})" if delta["changed"] else ""),
+        f"monthly {amount(monthly['before'])} → {amount(monthly['after'])} {currency} "
+        f"({monthly['delta']:+,.2f})",
+        f"one-off {amount(one_off['before'])} → {amount(one_off['after'])} {currency} "
+        f"({one_off['delta']:+,.2f})",
+        f"monthly cost {amount(cost['before'])} → {amount(cost['after'])}"
+        + ("" if cost["after"] is not None else " (a new carrier quote is needed)"),
+        "margin of the change "
+        + ("unknown" if delta["margin_pct"] is None else f"{delta['margin_pct']:.2f}%"),
+    ]
+    return "; ".join(parts)
 
 
 def find_site(session: Session, opportunity: Opportunity, site_id: str) -> Site | None:

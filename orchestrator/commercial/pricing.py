@@ -10,11 +10,11 @@ shows it as 0.00.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Protocol
 
-from orchestrator.decisions.catalogue import Catalogue, customer_price
+from orchestrator.decisions.catalogue import Catalogue, customer_price, line_price_for
 from orchestrator.errors import InputError
 from orchestrator.store.models import Opportunity
 
@@ -128,10 +128,32 @@ def bid_fx(opportunity: Opportunity, catalogue: Catalogue) -> FxRate:
     return FxRate(currency, rate, catalogue.fx.as_of)
 
 
+def band_of(site: PricedSite, catalogue: Catalogue) -> str | None:
+    """The site's price band as a line price names it (`fiber:100`), None when unpriced."""
+    band = catalogue.prices.band_for(site.service, site.access, site.bandwidth_mbps)
+    return f"{site.access}:{band.up_to_mbps}" if band is not None else None
+
+
 def site_line(opportunity: Opportunity, site: PricedSite, catalogue: Catalogue) -> PriceLine:
+    """A site's line. A price set for the site, its country or its band (`bid pricing
+    --site/--country/--band`) is what the customer pays: no discount on top of it."""
+    pricing = opportunity.pricing or {}
     price = customer_price(
-        catalogue.prices, opportunity.pricing or {}, site.service, site.access, site.bandwidth_mbps
+        catalogue.prices, pricing, site.service, site.access, site.bandwidth_mbps
     )
+    if pricing.get("line_price"):
+        monthly, one_off = line_price_for(
+            pricing, site.site_id, site.country, band_of(site, catalogue)
+        )
+        if price.source != "none" and (monthly is not None or one_off is not None):
+            price = replace(
+                price,
+                monthly=price.monthly if monthly is None else monthly,
+                one_off=price.one_off if one_off is None else one_off,
+                source="override",
+            )
+        elif monthly is not None and one_off is not None:  # an unpriced line priced here
+            price = replace(price, monthly=monthly, one_off=one_off, source="override")
     return PriceLine(
         kind="site",
         service=site.service,

@@ -56,6 +56,15 @@ class RecordMacd(Command):
     access: str | None = Field(default=None, max_length=64)
     site_name: str | None = Field(default=None, max_length=300, alias="name")
     service: str | None = Field(default=None, max_length=64)
+    monthly_cost: float | None = Field(
+        default=None, description="The carrier's new monthly cost for the site (a new quote)"
+    )
+    one_off_cost: float | None = Field(
+        default=None, description="The carrier's new one-off cost for the site (a new quote)"
+    )
+    provider_reference: str | None = Field(
+        default=None, max_length=120, description="The carrier's reference for the new quote"
+    )
     by: str | None = By
 
 

@@ -96,8 +96,12 @@ class SetTerms(Command):
 
 class SetPricing(Command):
     """Change the bid's prices in bid production: a discount in percent, prices per access
-    type or service that override the list; the design reopens. The service checks each
-    value (finite, in range) and names the field it refuses (`pricing.monthly_price.fiber`)."""
+    type or service that override the list; or, where the loss is, a price for one `site`,
+    every site of a `country`, every site of a price `band` (`fiber:100`: fiber sites in the
+    band ending at 100 Mbps), or a country's band, with `monthly` and/or `one_off` and a
+    `reason` (required: who and why are recorded with the price). The design reopens. The
+    service checks each value (finite, in range, a site or country of the bid, a band of the
+    price list) and names the field it refuses (`pricing.monthly_price.fiber`, `site`)."""
 
     name: ClassVar[str] = "pricing"
     cli: ClassVar[tuple[str, ...]] = ("pricing",)
@@ -106,13 +110,33 @@ class SetPricing(Command):
     discount: float | None = None
     monthly_price: dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
     one_off_price: dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
+    site: str | None = Field(default=None, max_length=MAX_TEXT)
+    country: str | None = Field(default=None, max_length=2)
+    band: str | None = Field(default=None, max_length=40)
+    monthly: float | None = None
+    one_off: float | None = None
+    reason: str | None = Short
     by: str | None = By
 
     @model_validator(mode="after")
     def _some(self) -> SetPricing:
-        if self.discount is None and not self.monthly_price and not self.one_off_price:
+        scoped = self.site is not None or self.country is not None or self.band is not None
+        if scoped and self.monthly is None and self.one_off is None:
+            raise ValueError("give --monthly and/or --one-off for the site, country or band")
+        if not scoped and (self.monthly is not None or self.one_off is not None):
+            raise ValueError("a single --monthly/--one-off price needs --site, --country or --band")
+        if (
+            self.discount is None
+            and not self.monthly_price
+            and not self.one_off_price
+            and not scoped
+        ):
             raise ValueError("give --discount, --monthly or --one-off")
         return self
+
+    @property
+    def scoped(self) -> bool:
+        return self.site is not None or self.country is not None or self.band is not None
 
     def changes(self) -> dict[str, Any]:
         """The changes as `bid.terms.set_pricing` takes them (and the result shows them)."""
@@ -123,6 +147,13 @@ class SetPricing(Command):
             given["monthly_price"] = dict(self.monthly_price)
         if self.one_off_price:
             given["one_off_price"] = dict(self.one_off_price)
+        if self.scoped:
+            scope = {"site": self.site, "country": self.country, "band": self.band}
+            prices = {"monthly": self.monthly, "one_off": self.one_off}
+            given["line_price"] = {
+                "scope": {k: v for k, v in scope.items() if v is not None},
+                **{k: v for k, v in prices.items() if v is not None},
+            }
         return given
 
 

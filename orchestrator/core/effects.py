@@ -44,6 +44,12 @@ def render_key(opportunity_id: int, version: int) -> str:
     return f"render:{opportunity_id}:{version}"
 
 
+def change_render_key(opportunity_id: int, version: int, cause: str) -> str:
+    """One render per change (`cause`, a content hash) of a won bid that does not move it:
+    a fix, a MACD applied; the same change committed again queues none."""
+    return f"render:{opportunity_id}:{version}:{cause}"
+
+
 def carry_key(opportunity_id: int, version: int, cause: str) -> str:
     """One carry per answer (`cause`) on a version of the bid."""
     return f"carry:{opportunity_id}:{version}:{cause}"

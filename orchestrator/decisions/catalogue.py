@@ -157,6 +157,10 @@ class PriceList:
         by_access = self.services.get(service, {})
         return by_access.get(access) or by_access.get("any") or ()
 
+    def bands(self, service: str, access: str) -> tuple[PriceBand, ...]:
+        """The bands a service sells on an access type (its own, or its `any` bands)."""
+        return self._bands(service, access)
+
     def band_for(self, service: str, access: str, bandwidth_mbps: int) -> PriceBand | None:
         for band in self._bands(service, access):
             if bandwidth_mbps <= band.up_to_mbps:
@@ -474,7 +478,114 @@ def load_catalogue(rules_dir: Path) -> Catalogue:
 
 # --- per-opportunity price overrides -------------------------------------------------------
 
-PRICING_KEYS = ("contract_months", "monthly_price", "one_off_price", "discount_pct")
+PRICING_KEYS = (
+    "contract_months",
+    "monthly_price",
+    "one_off_price",
+    "discount_pct",
+    "line_price",
+)
+SCOPE_PARTS = ("site", "country", "band")
+"""What a line price is set for: one site, every site of a country, every site of a price
+band (`fiber:100`: fiber sites in the band that ends at 100 Mbps), or a country's band."""
+_BAND = re.compile(r"^([a-z0-9_]+):([1-9][0-9]{0,5})$")
+
+
+def scope_key(site: str | None = None, country: str | None = None, band: str | None = None) -> str:
+    """The key a line price is stored under: `site=S1`, `country=BE`, `band=fiber:100`, or
+    `country=BE;band=fiber:100` (a site price stands alone)."""
+    if site is not None:
+        return f"site={site}"
+    parts = [f"country={country}"] if country is not None else []
+    parts += [f"band={band}"] if band is not None else []
+    return ";".join(parts)
+
+
+def parse_scope(key: str) -> dict[str, str]:
+    """`country=BE;band=fiber:100` → {"country": "BE", "band": "fiber:100"}; ValueError when
+    the key is not a scope."""
+    parts: dict[str, str] = {}
+    for part in key.split(";"):
+        name, sep, value = part.partition("=")
+        if not sep or name not in SCOPE_PARTS or name in parts or not value:
+            raise ValueError(key)
+        parts[name] = value
+    if not parts or ("site" in parts and len(parts) > 1):
+        raise ValueError(key)
+    band = parts.get("band")
+    if band is not None:
+        found = _BAND.match(band)
+        if found is None or found.group(1) not in ACCESS_TYPES:
+            raise ValueError(key)
+    return parts
+
+
+def _check_line_prices(data: object, file: str) -> dict[str, dict[str, Any]]:
+    """`line_price`: per scope, the monthly and/or one-off price and who set it, and why."""
+    if not isinstance(data, dict):
+        raise InputError("must map scopes to prices", file=file, field="pricing.line_price")
+    result: dict[str, dict[str, Any]] = {}
+    for key, entry in data.items():
+        where = f"pricing.line_price.{key}"
+        try:
+            parse_scope(str(key))
+        except ValueError:
+            raise InputError(
+                "is not a scope (site=S1, country=BE, band=fiber:100, country=BE;band=fiber:100)",
+                file=file,
+                field=where,
+            ) from None
+        if not isinstance(entry, dict) or not ({"monthly", "one_off"} & set(entry)):
+            raise InputError("must give monthly and/or one_off", file=file, field=where)
+        unknown = sorted(set(entry) - {"monthly", "one_off", "by", "reason"})
+        if unknown:
+            raise InputError(f"unknown key(s) {unknown}", file=file, field=where)
+        checked: dict[str, Any] = {}
+        for name in ("monthly", "one_off"):
+            if name not in entry:
+                continue
+            price = entry[name]
+            if (
+                isinstance(price, bool)
+                or not isinstance(price, int | float)
+                or not math.isfinite(price)
+                or not 0 <= price <= LIMITS.amount
+            ):
+                raise InputError(
+                    f"must be a finite number from 0 to {LIMITS.amount:,.0f}",
+                    file=file,
+                    field=f"{where}.{name}",
+                )
+            checked[name] = float(price)
+        for name in ("by", "reason"):
+            if name in entry:
+                checked[name] = str(entry[name])
+        result[str(key)] = checked
+    return result
+
+
+def line_price_for(
+    pricing: dict[str, Any], site_id: str, country: str, band: str | None
+) -> tuple[float | None, float | None]:
+    """The monthly and one-off price set for this line, most specific scope first: the site,
+    its country's band, its band, its country (None where no scope sets it)."""
+    prices: dict[str, dict[str, Any]] = pricing.get("line_price") or {}
+    if not prices:
+        return None, None
+    keys = [scope_key(site=site_id)]
+    if band is not None:
+        keys += [scope_key(country=country, band=band), scope_key(band=band)]
+    keys.append(scope_key(country=country))
+    monthly = one_off = None
+    for key in keys:
+        entry = prices.get(key)
+        if entry is None:
+            continue
+        if monthly is None and "monthly" in entry:
+            monthly = float(entry["monthly"])
+        if one_off is None and "one_off" in entry:
+            one_off = float(entry["one_off"])
+    return monthly, one_off
 
 
 def validate_pricing(data: object, file: str) -> dict[str, Any]:
@@ -486,6 +597,9 @@ def validate_pricing(data: object, file: str) -> dict[str, Any]:
         monthly_price: {fiber: 600, 4g: 150}   # EUR per site per month, by access type
         one_off_price: {fiber: 1000}           # EUR per site, by access type
         discount_pct: 5                     # off the whole price, 0..100
+        line_price:                         # a price where the loss is, with who and why
+          site=S1: {monthly: 310, by: ..., reason: ...}
+          country=BE;band=fiber:100: {monthly: 400, one_off: 0, by: ..., reason: ...}
 
     Access keys may also be a service name (hosting, video_conferencing), which then wins
     over the access type for sites of that service. Raises `InputError` naming the field.
@@ -551,6 +665,8 @@ def validate_pricing(data: object, file: str) -> dict[str, Any]:
                 field="pricing.discount_pct",
             )
         result["discount_pct"] = float(discount)
+    if "line_price" in data:
+        result["line_price"] = _check_line_prices(data["line_price"], file)
     return result
 
 

@@ -222,12 +222,17 @@ def parse_exit_rules(path: Path) -> ExitRules:
 # --- the change table ----------------------------------------------------------------------
 
 CHANGE_KINDS = ("quotes", "prices", "sites", "site_details", "terms", "dates")
-PHASES = ("production", "review", "submitted", "won", "contracted", "closed")
+PHASES = ("production", "review", "submitted", "won", "contracted", "closed", "offer_round")
 CONDITIONS = ("always", "margin_down", "below_floor", "negative_margin")
 ACTIONS = ("record", "notify", "reapprove", "rework", "hold", "refuse")
-ACTION_PHASES = {"reapprove": ("review", "won"), "rework": ("review",), "hold": ("contracted",)}
+ACTION_PHASES = {
+    "reapprove": ("review", "won", "offer_round"),
+    "rework": ("review",),
+    "hold": ("contracted",),
+}
 """Where an action can work: approvals are asked where someone can still give them (under
-review; after a win, before signing; a held MACD on a contracted bid)."""
+review; after a win, before signing; a new offer round's governance review; a held MACD on
+a contracted bid)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
-from orchestrator.commercial.orders import change_history, order_lines, summarise_change
+from orchestrator.commercial.orders import (
+    OrderLine,
+    change_history,
+    order_lines,
+    order_totals,
+    per_bid_order_lines,
+    summarise_change,
+)
 from orchestrator.commercial.quotes import current_quotes
 from orchestrator.commercial.transition import SiteDelivery, delivery_date, expected_order_date
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
@@ -95,25 +102,43 @@ def order_sheet_context(
                 f"no {label} recorded (bid order details {opportunity.ref} {option} ...)"
             )
     rows = []
+    grouped: dict[str, list[tuple[str, str]]] = {}
     for line in lines:
         site = sites[line.site_id]
         quote = quotes.get(line.site_id)
         trouble = list(line.problems)
+        issues = list(line.issues)
         if line.monthly == 0 and line.one_off == 0 and not line.problems:
             trouble.append("price is 0.00: confirm the line is free before ordering")
+            issues.append(("priced at 0.00 (confirm they are free before ordering)", ""))
         if quote is None:
             trouble.append("no provider quote: buy price and delivery unknown")
+            issues.append(("without a provider quote (buy price and delivery unknown)", ""))
         else:
             if quote.valid_until < order_date:
                 trouble.append(
                     f"provider quote valid until {quote.valid_until.isoformat()}, before the "
                     f"order on {order_date.isoformat()}: ask the carrier to confirm it"
                 )
+                issues.append(
+                    (
+                        f"whose provider quote ends before the order on {order_date.isoformat()}"
+                        " (ask the carrier to confirm it)",
+                        f"valid until {quote.valid_until.isoformat()}",
+                    )
+                )
             if quote.provider != IN_HOUSE_PROVIDER and not quote.provider_reference:
                 trouble.append("no provider quote reference")
+                issues.append(("without a provider quote reference", ""))
         contact = {f: getattr(site, f, None) for f in CONTACT_FIELDS}
         if checks_contacts and not (contact["contact_name"] and contact["contact_phone"]):
             trouble.append("no site contact (name and phone)")
+            if not contact["contact_name"]:
+                issues.append(("without a contact name", ""))
+            if not contact["contact_phone"]:
+                issues.append(("without a contact phone", ""))
+        for kind, detail in issues:
+            grouped.setdefault(kind, []).append((line.site_id, detail))
         resilience = delivery.resilience_for(site.resilience)
         delivered = delivery_date(
             order_date,
@@ -157,7 +182,11 @@ def order_sheet_context(
                 "check": "OK" if not trouble else "; ".join(trouble),
             }
         )
-        problems += [f"line {line.line}, site {line.site_id}: {t}" for t in trouble]
+    problems += [grouped_problem(kind, found) for kind, found in grouped.items()]
+    for line in per_bid_order_lines(session, opportunity, catalogue):
+        rows.append(_per_bid_row(line))
+        problems += [f"{line.name}: {t}" for t in line.problems]
+    totals = order_totals(session, opportunity, catalogue)
     changes = change_history(session, opportunity.id or 0)
     change_rows = [
         {
@@ -184,6 +213,16 @@ def order_sheet_context(
             "contract_months": opportunity.contract_months,
         },
         "line_count": len(rows),
+        "totals": {
+            "monthly": money(totals.monthly),
+            "one_off": money(totals.one_off),
+            "contract_value": money(totals.contract_value),
+        },
+        "total_values": {
+            "monthly": totals.monthly,
+            "one_off": totals.one_off,
+            "contract_value": totals.contract_value,
+        },
         "problem_count": len(problems),
         "change_count": len(change_rows),
         "lines": [_shown(row) for row in rows],
@@ -192,6 +231,37 @@ def order_sheet_context(
         "changes": change_rows,
     }
     return context, problems
+
+
+def grouped_problem(kind: str, found: list[tuple[str, str]]) -> str:
+    """One problem for every site with it, its sites listed ("1,612 sites without a contact
+    phone: S0001, S0002, ..."): the order manager fixes a kind of problem, not a cell."""
+    count = f"{len(found):,} site{'s' if len(found) != 1 else ''}"
+    if any(detail for _, detail in found):
+        listed = "; ".join(f"{site} {detail}".strip() for site, detail in found)
+    else:
+        listed = ", ".join(site for site, _ in found)
+    return f"{count} {kind}: {listed}"
+
+
+def _per_bid_row(line: OrderLine) -> dict[str, Any]:
+    """A line sold once for the bid: no site, no carrier, no address; its price as sold."""
+    priced = not line.problems
+    return {
+        **{key: "" for key, _, _ in ORDER_COLUMNS},
+        "line": None,
+        "name": clean(line.name),
+        "service": line.service,
+        "bandwidth_mbps": None,
+        "provider": line.provider,
+        "buy_monthly": None,
+        "buy_one_off": None,
+        "monthly": line.monthly if priced else None,
+        "one_off": line.one_off if priced else None,
+        "requested_install_date": None,
+        "delivery_date": None,
+        "check": "OK" if priced else "; ".join(line.problems),
+    }
 
 
 def _sites_query(opportunity_id: int) -> Any:
@@ -208,6 +278,9 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     for key in ("requested_install_date", "delivery_date"):
         shown[key] = row[key].isoformat() if row[key] else "—"
     shown["contact"] = ", ".join(row[f] for f in CONTACT_FIELDS if row[f]) or "—"
+    if row["line"] is None:  # a per-bid line: no line id, no bandwidth
+        shown["line"] = "—"
+        shown["bandwidth_mbps"] = "—"
     return shown
 
 
@@ -258,6 +331,15 @@ def write_order_xlsx(context: dict[str, Any], digest: str, path: Path) -> None:
         value = context["customer"] if key is None else context["order"][key]
         kind = "int" if key == "contract_months" else "text"
         order.append([_cell(order, label, "text"), _cell(order, value, kind)])
+    totals = workbook.create_sheet("Totals")
+    for label, key in (
+        (f"Monthly recurring ({currency})", "monthly"),
+        (f"One-off ({currency})", "one_off"),
+        (f"Contract value ({currency})", "contract_value"),
+    ):
+        totals.append(
+            [_cell(totals, label, "text"), _cell(totals, context["total_values"][key], "money")]
+        )
     history = workbook.create_sheet("Changes")
     history.append(
         [_cell(history, h, "text") for h in ("#", "At", "Site", "Kind", "By", "Changes")]

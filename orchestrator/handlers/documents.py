@@ -72,6 +72,11 @@ def _macd(ctx: Context, command: c.RecordMacd, actor: str, runner: FlowRunner) -
         kind=command.kind,
         changes=changes,
         actor=actor,
+        cost={
+            "monthly": command.monthly_cost,
+            "one_off": command.one_off_cost,
+            "reference": command.provider_reference,
+        },
     )
     order = done.order
     return c.MacdRecorded(

@@ -36,5 +36,5 @@ def _pricing(ctx: Context, command: c.SetPricing, actor: str, runner: FlowRunner
     from orchestrator.bid.producing.terms import set_pricing
 
     changes = command.changes()
-    step = set_pricing(ctx, command.opportunity, changes, by=actor)
+    step = set_pricing(ctx, command.opportunity, changes, by=actor, reason=command.reason)
     return c.Changed(**moved(command.name, step).model_dump(), changes=changes)

@@ -237,6 +237,9 @@ def summary_blocks(summary: dict[str, Any], area: str | None = None) -> list[dic
     ]
     if area is not None:
         blocks.extend(area_blocks(summary, area))
+    if isinstance(summary.get("change"), dict):  # a MACD: the change is what is decided
+        text = "*The change*\n" + slack_escape(str(summary.get("headline") or ""))
+        blocks.insert(0, {"type": "section", "text": _mrkdwn(text)})
     risks = [slack_escape(r) for r in summary.get("risks") or []]
     if risks:
         text = "*Risks*\n" + "\n".join(f"• {risk}" for risk in risks)

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from orchestrator.bid.approvals.held_orders import settle_held_orders
+from orchestrator.bid.approvals.offer_round import offer_round_approvals
 from orchestrator.bid.facts import (
     StepResult,
     approval_request,
@@ -31,8 +32,9 @@ from orchestrator.bid.trail.recording import (
     plan_milestones,
     recipients,
     record_decision,
+    system_acting,
 )
-from orchestrator.bid.trail.versions import record_version
+from orchestrator.bid.trail.versions import record_version, snapshot_of, submitted_version
 from orchestrator.context import Context
 from orchestrator.decisions.authority import Verdict, may_decide, summary_fingerprint
 from orchestrator.decisions.duties import load_duties
@@ -172,14 +174,15 @@ def invalidate_approvals(
     roles = {a.area: list(a.deciding_roles) for a in granted}
     for area in sorted(roles):
         request_approval(session, ctx, opportunity, area, roles[area], summary=summary, why=reason)
+    system, on_change = system_acting(actor, "change")  # the approvers did nothing
     audit(
         session,
         ctx,
         opportunity,
         APPROVAL_INVALIDATED,
-        actor=actor,
+        actor=system,
         reason=reason,
-        inputs={"invalidated_approval_ids": ids, **inputs},
+        inputs={"invalidated_approval_ids": ids, **inputs, **on_change},
     )
     return ids
 
@@ -206,23 +209,128 @@ def request_governance(
     session: Session, ctx: Context, opportunity: Opportunity, actor: str
 ) -> list[str]:
     """On entering governance review: judge the priced deal, ask for the approvals it needs
-    (each approver gets the summary), plan the sign-off milestones."""
+    (each approver gets the summary), plan the sign-off milestones. In a new offer round
+    (a best-and-final offer) only the approvals what changed touches are asked again
+    (`bid.offer_round`, the `offer_round` rows of rules/changes.yaml); the others are
+    carried over from the offer the customer holds."""
     deal = load_deal(session, ctx, opportunity)
     decision = governance_decision_for(ctx, deal)
     record_decision(session, opportunity, decision)
     required: list[str] = list(decision.outputs["required"])
     roles: dict[str, list[str]] = dict(decision.outputs["approver_roles"])  # this evaluation's
+    carried = _carried_over(session, ctx, opportunity, deal, decision.outputs, required)
     opportunity.governance_round += 1
     session.add(opportunity)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
     why = offer_delta(opportunity, deal)
-    for area in required:
+    asked = [area for area in required if area not in carried]
+    for area in asked:
         request_approval(
             session, ctx, opportunity, area, roles.get(area, [area]), summary=summary, why=why
         )
-    areas = tuple((area, (roles.get(area) or [area])[0]) for area in required)
+    for earlier in carried.values():
+        _carry_over(session, ctx, opportunity, earlier, summary)
+    areas = tuple((area, (roles.get(area) or [area])[0]) for area in asked)
     plan_milestones(session, ctx, opportunity, "governance_request", ctx.clock(), areas)
-    return required
+    return asked
+
+
+def _carried_over(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    deal: Deal,
+    outputs: dict[str, Any],
+    required: list[str],
+) -> dict[str, Approval]:
+    """In a new offer round: the granted approvals of the areas nothing touched since the
+    offer the customer holds (by area, the latest one given); none in a first round."""
+    held = submitted_version(session, opportunity)
+    if opportunity.offer_round <= 1 or held is None:
+        return {}
+    floor = outputs.get("margin_floor_pct")
+    round_ = offer_round_approvals(
+        ctx,
+        held.snapshot,
+        snapshot_of(session, opportunity, deal),
+        margin_pct=deal.margin.margin_pct,
+        floor_pct=float(floor) if floor is not None else None,
+    )
+    carried: dict[str, Approval] = {}
+    for area in required:
+        if area in round_.asked:
+            continue
+        earlier = session.exec(
+            select(Approval)
+            .where(
+                Approval.opportunity_id == opportunity.id,
+                Approval.area == Area(area),
+                Approval.status == ApprovalStatus.GRANTED,
+            )
+            .order_by(col(Approval.id).desc())
+        ).first()
+        if earlier is not None:
+            carried[area] = earlier
+    audit(
+        session,
+        ctx,
+        opportunity,
+        "offer_round_approvals",
+        actor="rules",
+        reason=(
+            f"offer round {opportunity.offer_round}: changed "
+            f"{', '.join(sorted(round_.changed)) or 'nothing'}; asked again "
+            f"{', '.join(a for a in required if a not in carried) or 'none'}; carried over "
+            f"{', '.join(sorted(carried)) or 'none'}"
+        ),
+        inputs={**round_.to_json(), "carried_over": sorted(carried)},
+    )
+    return carried
+
+
+def _carry_over(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    earlier: Approval,
+    summary: dict[str, Any],
+) -> Approval:
+    """The approval `earlier` stands for the new round (nothing in its area changed): a
+    granted row of this round naming who gave it, on the new proposal; the system records
+    it, on that person's approval."""
+    approver = session.get(Person, earlier.approver_id) if earlier.approver_id else None
+    reason = (
+        f"carried over from round {earlier.round} (approval #{earlier.id}): nothing in "
+        f"{earlier.area.value} changed since the offer the customer holds"
+    )
+    approval = Approval(
+        opportunity_id=opportunity.id or 0,
+        area=earlier.area,
+        round=opportunity.governance_round,
+        status=ApprovalStatus.GRANTED,
+        deciding_roles=list(earlier.deciding_roles),
+        summary_fingerprint=summary_fingerprint(summary),
+        proposal_hash=opportunity.proposal_hash,
+        approver_id=earlier.approver_id,
+        reason=reason,
+        requested_at=ctx.clock(),
+        decided_at=ctx.clock(),
+        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
+    )
+    session.add(approval)
+    session.flush()
+    system, on_approval = system_acting(approver.email if approver else "rules", "approval")
+    audit(
+        session,
+        ctx,
+        opportunity,
+        "approval_carried_over",
+        actor=system,
+        reason=reason,
+        inputs={"area": earlier.area.value, "from_request": earlier.id, **on_approval},
+    )
+    complete_milestones(session, ctx, opportunity, [f"governance_signoff_{earlier.area.value}"])
+    return approval
 
 
 def note_rejection(

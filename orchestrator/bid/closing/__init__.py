@@ -1,3 +1,1 @@
-"""After submission: the customer's decision, the orders (MACDs) and the tasks a won
-bid needs.
-"""
+"""After submission: the customer's decision and the orders (MACDs) on a won bid."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from orchestrator.bid.approvals.held_orders import complete_macd
 from orchestrator.bid.facts import account_of, get_opportunity, get_person
 from orchestrator.bid.producing.changes import Change, ChangeOutcome, apply_change, rule_for
 from orchestrator.bid.team.people import is_admin, is_system_actor
@@ -29,10 +30,13 @@ from orchestrator.bid.trail.rendering import render_order_sheet
 from orchestrator.bid.trail.versions import record_version
 from orchestrator.commercial.orders import (
     MacdPlan,
+    check_macd_cost,
+    delta_headline,
+    macd_delta,
     plan_macd,
     record_change_order,
 )
-from orchestrator.commercial.quotes import catalogue_for
+from orchestrator.commercial.quotes import catalogue_for, current_quotes
 from orchestrator.context import Context
 from orchestrator.errors import ChangeRefused, NotFound, NotPermitted
 from orchestrator.ports import ProducedDocuments
@@ -81,7 +85,7 @@ def check_account_role(session: Session, opportunity: Opportunity, actor: str) -
         )
 
 
-def _change_for(plan: MacdPlan) -> Change:
+def _change_for(plan: MacdPlan, delta: dict[str, Any] | None = None) -> Change:
     digest = hashlib.sha256(
         json.dumps(
             [plan.site_id, plan.kind.value, plan.after], sort_keys=True, default=str
@@ -92,6 +96,8 @@ def _change_for(plan: MacdPlan) -> Change:
         what=f"MACD: {plan.kind.value} of site {plan.site_id} ({', '.join(plan.changed)})",
         key=f"macd-{digest[:16]}",
         lines_changed=1,
+        delta=delta,
+        headline=delta_headline(delta) if delta is not None else None,
     )
 
 
@@ -104,9 +110,13 @@ def record_macd(
     changes: dict[str, Any],
     actor: str,
     out_dir: Path | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> MacdResult:
     """Record a move, add, change or delete (applied, or held for the financial approval),
-    then render the order sheet again."""
+    then render the order sheet again. `cost` is the carrier's new cost for the site
+    (`monthly`, `one_off`, `reference`): applied with the MACD as the site's new quote.
+    Applied means applied in full (`held_orders.complete_macd`): the site, its quote, the
+    contract's value, the next version, and the documents rendered again (an effect)."""
     catalogue = catalogue_for(ctx.settings.rules_dir)
     with refusals_kept(ctx, ref, "macd", actor), transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
@@ -114,7 +124,10 @@ def record_macd(
         plan = plan_macd(
             session, opportunity, site_id=site_id, kind=kind, changes=changes, catalogue=catalogue
         )
-        change = _change_for(plan)
+        current = current_quotes(session, opportunity.id or 0).get(site_id)
+        new_cost = check_macd_cost(cost, plan, current, catalogue)
+        delta = macd_delta(opportunity, plan, current, new_cost, catalogue)
+        change = _change_for(plan, delta)
         rule = rule_for(ctx, opportunity, change.kind)
         if rule.action == "refuse":
             raise ChangeRefused(f"{opportunity.ref} is in {opportunity.state.value}: {rule.reason}")
@@ -132,6 +145,13 @@ def record_macd(
         else:
             order = record_change_order(session, opportunity, plan, actor=actor, now=ctx.clock())
             outcome = apply_change(session, ctx, opportunity, change, actor=actor)
+        order.changes = {**order.changes, "delta": delta, "cost": new_cost}
+        session.add(order)
+        completed = (
+            complete_macd(session, ctx, opportunity, order)
+            if order.status == ChangeOrderStatus.APPLIED
+            else {}
+        )
         audit(
             session,
             ctx,
@@ -146,6 +166,8 @@ def record_macd(
                 "changes": {k: v for k, v in changes.items() if v is not None},
                 "status": order.status.value,
                 "change_rule": outcome.rule,
+                "delta": delta,
+                **completed,
             },
         )
         if order.status == ChangeOrderStatus.APPLIED:

@@ -108,6 +108,33 @@ def record_contract(
     return contract
 
 
+def refresh_contract_value(
+    session: Session, ctx: Context, opportunity: Opportunity
+) -> tuple[float, float] | None:
+    """A MACD applied to a signed bid: the contract's value, services and sites follow the
+    deal as it now is (the start, the term and the signing stay). Returns the monthly
+    recurring charge before and after, in the bid's currency (None: no contract)."""
+    contract = session.exec(
+        select(Contract).where(Contract.opportunity_id == opportunity.id)
+    ).first()
+    if contract is None:
+        return None
+    session.flush()
+    deal = load_deal(session, ctx, opportunity)
+    priced, fx = deal.priced, deal.priced.fx
+    before = contract.monthly_recurring
+    contract.monthly_recurring = fx.from_eur(priced.monthly_eur)
+    contract.one_off = fx.from_eur(priced.one_off_eur)
+    contract.monthly_recurring_eur = priced.monthly_eur
+    contract.one_off_eur = priced.one_off_eur
+    contract.site_ids = [line.site_id for line in priced.lines if line.site_id is not None]
+    contract.services = sorted(
+        {*opportunity.services, *(line.service for line in priced.lines if line.priced)}
+    )
+    session.add(contract)
+    return before, contract.monthly_recurring
+
+
 # --- renewals ---------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from orchestrator.bid.measures.deal import Deal
+from orchestrator.bid.measures.deal import Deal, loss_making_lines
 from orchestrator.core.approval_views import AREAS
 from orchestrator.decisions.offer_rules import Delivery
 
@@ -178,24 +178,23 @@ def technical_view(deal: Deal, facts: ApprovalFacts) -> dict[str, Any]:
 
 
 def _loss_lines(deal: Deal) -> list[dict[str, Any]]:
-    """The quoted sites that cost more than they sell for over the contract, worst first."""
-    country = {site.site_id: site for site in deal.sites}
+    """The quoted sites that cost more than they sell for over the contract, worst first
+    (`loss_making_lines`, the list `bid pricing --site` works from), with their service."""
+    sites = {site.site_id: site for site in deal.sites}
+    margins = {margin.site_id: margin for margin in deal.margin.sites}
     lines: list[dict[str, Any]] = []
-    for margin in deal.margin.sites:
-        if margin.cost_eur is None or margin.cost_eur <= margin.revenue_eur:
-            continue
-        site = country.get(margin.site_id)
+    for line in loss_making_lines(deal):
+        site, margin = sites.get(line.site_id), margins[line.site_id]
         lines.append(
             {
-                "site_id": margin.site_id,
-                "country": site.country if site else None,
+                "site_id": line.site_id,
+                "country": line.country or (site.country if site else None),
                 "service": site.service if site else None,
                 "revenue_eur": margin.revenue_eur,
-                "cost_eur": round(margin.cost_eur, 2),
-                "loss_eur": round(margin.cost_eur - margin.revenue_eur, 2),
+                "cost_eur": round(margin.cost_eur or 0.0, 2),
+                "loss_eur": line.loss,
             }
         )
-    lines.sort(key=lambda line: (-float(line["loss_eur"]), str(line["site_id"])))
     return lines
 
 

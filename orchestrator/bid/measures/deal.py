@@ -238,6 +238,52 @@ def margin_of(priced: PricedBid, quotes: dict[str, QuoteFacts], catalogue: Catal
     return BidMargin(months, tuple(lines))
 
 
+@dataclass(frozen=True)
+class LossLine:
+    """A site line that costs more than it sells for across the contract. Amounts in EUR:
+    per month (price and cost), and the loss over the whole term (one-off charges in)."""
+
+    site_id: str
+    country: str
+    monthly_price: float
+    monthly_cost: float
+    loss: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "country": self.country,
+            "monthly_price": self.monthly_price,
+            "monthly_cost": self.monthly_cost,
+            "loss": self.loss,
+        }
+
+
+def loss_making_lines(deal: Deal) -> list[LossLine]:
+    """The deal's loss-making lines, the largest loss first: where a price change helps
+    (`bid pricing OPP --site S --monthly X`). Pure: reads the priced deal only (the monthly
+    cost in EUR at the rate the margin converted the quote with)."""
+    margins = {m.site_id: m for m in deal.margin.sites}
+    months = deal.priced.contract_months
+    found: list[LossLine] = []
+    for line in deal.priced.lines:
+        if line.site_id is None:
+            continue
+        margin = margins.get(line.site_id)
+        quote = deal.quotes.get(line.site_id)
+        if margin is None or margin.cost_eur is None or quote is None:
+            continue
+        loss = round(margin.cost_eur - margin.revenue_eur, 2)
+        if loss <= 0:
+            continue
+        whole = quote.monthly_cost * months + quote.one_off_cost
+        monthly_cost = round(margin.cost_eur * quote.monthly_cost / whole, 2) if whole else 0.0
+        found.append(
+            LossLine(line.site_id, line.country or "", line.monthly_eur, monthly_cost, loss)
+        )
+    return sorted(found, key=lambda item: (-item.loss, item.site_id))
+
+
 _PRICED: OrderedDict[Hashable, tuple[Catalogue, Deal]] = OrderedDict()
 _PRICED_HELD = 16
 _PRICED_LOCK = Lock()

@@ -19,11 +19,13 @@ from orchestrator.bid.measures.approval_summary import (
     Redesign,
     area_views,
 )
-from orchestrator.bid.measures.deal import Deal
+from orchestrator.bid.measures.deal import Deal, loss_making_lines
 from orchestrator.context import Context
 from orchestrator.store.models import Document, Opportunity, Requirement, Site
 
 SUMMARY_DOCUMENTS = ("proposal", "control_plan", "submission_letter")
+LOSS_LINES_SHOWN = 10
+"""How many loss-making lines the approval summary lists (the total covers them all)."""
 
 
 def _pct(value: float | None) -> str:
@@ -59,10 +61,16 @@ def risks_of(deal: Deal, outputs: dict[str, Any]) -> list[str]:
         )
     if coverage.expired:
         risks.append(f"{coverage.expired:,} quotes have expired (valid_until passed)")
-    losing = [s.site_id for s in deal.margin.sites if s.margin_pct is not None and s.margin_pct < 0]
+    losing = loss_making_lines(deal)
     if losing:
-        shown = ", ".join(losing[:5]) + (f" and {len(losing) - 5} more" if len(losing) > 5 else "")
-        risks.append(f"{len(losing):,} sites cost more than they sell for: {shown}")
+        total = sum(line.loss for line in losing)
+        shown = ", ".join(f"{line.site_id} ({line.loss:,.2f})" for line in losing[:5]) + (
+            f" and {len(losing) - 5} more" if len(losing) > 5 else ""
+        )
+        risks.append(
+            f"{len(losing):,} sites cost more than they sell for, losing {total:,.2f} EUR over "
+            f"the contract: {shown} (bid pricing --site S --monthly X --reason ...)"
+        )
     if coverage.fallback_sites:
         risks.append(
             f"{coverage.fallback_sites:,} sites are quoted by the fallback partner "
@@ -73,6 +81,17 @@ def risks_of(deal: Deal, outputs: dict[str, Any]) -> list[str]:
     if deal.priced.unpriced:
         risks.append(f"{len(deal.priced.unpriced):,} lines have no price")
     return risks
+
+
+def loss_summary(deal: Deal) -> dict[str, Any]:
+    """The loss-making lines in short: how many, their total loss over the contract (EUR),
+    and the largest ones with their loss, where `bid pricing --site` would help."""
+    lines = loss_making_lines(deal)
+    return {
+        "count": len(lines),
+        "total_loss_eur": round(sum(line.loss for line in lines), 2),
+        "lines": [line.to_json() for line in lines[:LOSS_LINES_SHOWN]],
+    }
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -221,6 +240,7 @@ def build_summary(
         "discount_pct": priced.discount_pct,
         "deviations": list(deal.deviations),
         "risks": risks_of(deal, outputs),
+        "loss_making": loss_summary(deal),
         "documents": documents_of(session, opportunity),
         "required": list(outputs.get("required", [])),
         "reasons": dict(outputs.get("reasons", {})),

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from orchestrator.bid.contracting.contracts import end_of_term, move_contract_start
 from orchestrator.bid.facts import StepResult, get_opportunity
 from orchestrator.bid.team.people import check_actor
-from orchestrator.bid.trail.recording import audit, refusals_kept
+from orchestrator.bid.trail.recording import audit, refusals_kept, render_after_change
 from orchestrator.bid.trail.versions import first_submitted_on
 from orchestrator.context import Context
 from orchestrator.decisions.offer_rules import load_proposal_rules
@@ -178,6 +178,8 @@ def set_order_details(
             actor=by,
             inputs={k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()},
         )
+        cause = "order:" + ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        render_after_change(session, ctx, opportunity, cause=cause, actor=by)
         return StepResult(
             opportunity.ref, state, state, "order details recorded: " + ", ".join(sorted(changes))
         )

@@ -24,7 +24,13 @@ from orchestrator.bid.facts import account_of, current_approvals, deciding_roles
 from orchestrator.bid.measures.deal import Deal, governance_decision_for, load_deal
 from orchestrator.bid.measures.summary import build_summary
 from orchestrator.bid.producing.production import thaw_design
-from orchestrator.bid.trail.recording import move_bid, recipients, record_decision
+from orchestrator.bid.trail.recording import (
+    move_bid,
+    recipients,
+    record_decision,
+    render_after_change,
+    system_acting,
+)
 from orchestrator.context import Context
 from orchestrator.decisions.production_rules import ChangeRule, load_change_table
 from orchestrator.errors import ChangeRefused
@@ -61,6 +67,10 @@ class Change:
     lines_changed: int = 0
     margin_before: float | None = None
     margin_after: float | None = None
+    delta: dict[str, Any] | None = None
+    """What the change itself does in money (a MACD: before → after, monthly and one-off,
+    the margin of the change): what its approval request shows, not the whole deal."""
+    headline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,7 @@ def apply_change(
     rule = table.first(change.kind, phase, _conditions(change, floor))
     if rule.action == "refuse":
         raise ChangeRefused(f"{opportunity.ref} is in {opportunity.state.value}: {rule.reason}")
+    render_after_change(session, ctx, opportunity, cause=change.key, actor=actor)
     thawed = rule.thaws_design and thaw_design(
         session, ctx, opportunity, actor=actor, reason=change.what
     )
@@ -210,14 +221,15 @@ def apply_change(
                 approval.status = ApprovalStatus.INVALIDATED
                 session.add(approval)
         refusal = decision.outputs.get("refusal") if decision is not None else ""
+        system, on_change = system_acting(actor, "change")
         move_bid(
             session,
             ctx,
             opportunity,
             "reject_governance",
-            actor=actor,
+            actor=system,
             reason=f"{change.what}: {refusal or 'governance refuses the deal'}",
-            inputs={"change_rule": rule.id, "margin_after_pct": change.margin_after},
+            inputs={"change_rule": rule.id, "margin_after_pct": change.margin_after, **on_change},
         )
         told = _tell(
             session,
@@ -251,6 +263,8 @@ def _hold(
     deal = load_deal(session, ctx, opportunity)
     decision = governance_decision_for(ctx, deal)
     summary = build_summary(session, ctx, opportunity, deal, decision.outputs)
+    if change.delta is not None:  # the approver decides the change, not the whole deal again
+        summary = {**summary, "change": change.delta, "headline": change.headline or change.what}
     held: list[int] = []
     for area in rule.approvals:
         roles = list(decision.outputs["approver_roles"].get(area, [area]))

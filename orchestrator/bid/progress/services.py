@@ -32,11 +32,13 @@ from orchestrator.bid.opportunity.qualification import decide, set_strategy
 from orchestrator.bid.progress.steps import ON_ENTRY, STEP_WORK, Render
 from orchestrator.bid.team.people import check_actor
 from orchestrator.bid.trail.recording import (
+    answer_of,
     move_bid,
     recipients,
     record_documents,
     refusals_kept,
     routing_for,
+    system_acting,
 )
 from orchestrator.bid.trail.rendering import SETS, VERSIONED
 from orchestrator.bid.trail.versions import rendering_version
@@ -98,13 +100,14 @@ def advance(ctx: Context, ref: str, actor: str = "system") -> StepResult:
         transition = automatic_transition(state)
         if transition is None:  # pragma: no cover - a test checks the table against STEP_WORK
             raise TransitionRefused(f"{state.value} has no automatic step")
+        system, on_answer = system_acting(actor, answer_of(session, opportunity, actor))
         move_bid(
             session,
             ctx,
             opportunity,
             transition.trigger,
-            actor=actor,
-            inputs=outcome.inputs,
+            actor=system,
+            inputs={**outcome.inputs, **on_answer},
             order_sheet_problems=tuple(produced.problems),
             production_open=outcome.production_open,
         )

@@ -17,13 +17,13 @@ from typing import Any
 from sqlmodel import Session
 
 from orchestrator.bid.approvals.governance import request_governance
-from orchestrator.bid.closing.tasks import ORDER_MANAGER, order_sheet_tasks
 from orchestrator.bid.contracting.contracts import record_contract
 from orchestrator.bid.facts import StepResult
 from orchestrator.bid.measures.exit_criteria import ExitCheck, exit_check
 from orchestrator.bid.measures.guard_facts import load_facts
 from orchestrator.bid.opportunity.qualification import await_go_no_go, bants_decision
 from orchestrator.bid.trail.recording import complete_milestones, plan_milestones, record_decision
+from orchestrator.bid.trail.tasks import ORDER_MANAGER, headline, order_sheet_tasks
 from orchestrator.bid.trail.versions import record_version
 from orchestrator.context import Context
 from orchestrator.lifecycle.guards import bants_complete, changes_approved
@@ -180,7 +180,7 @@ def _contract_preparation(
     after the win until finance approves it. Then the contract is signed."""
     tasks = order_sheet_tasks(session, ctx, opportunity, list(produced.problems), "rules")
     if tasks:
-        shown = "; ".join(task.text for task in tasks[:3])
+        shown = "; ".join(headline(task.text) for task in tasks[:3])
         more = f" and {len(tasks) - 3} more" if len(tasks) > 3 else ""
         return _waiting(
             opportunity,

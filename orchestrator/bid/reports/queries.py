@@ -23,7 +23,7 @@ from orchestrator.bid.measures.deal import load_deal
 from orchestrator.bid.measures.exit_criteria import exit_check
 from orchestrator.bid.measures.guard_facts import load_facts
 from orchestrator.bid.measures.intake_tasks import exception_count
-from orchestrator.bid.trail.recording import CRASH_TRIGGER, routing_for
+from orchestrator.bid.trail.recording import CRASH_TRIGGER, acted_by, routing_for
 from orchestrator.bid.trail.versions import (
     VERSION_RECORDED,
     latest_version,
@@ -41,6 +41,8 @@ from orchestrator.store.models import (
     Account,
     AuditEvent,
     BidVersion,
+    ChangeOrder,
+    ChangeOrderStatus,
     DecisionRecord,
     Document,
     Effect,
@@ -278,7 +280,7 @@ def history(ctx: Context, ref: str) -> list[dict[str, Any]]:
                 "actor": (
                     f"{e.actor} (recorded by {e.inputs['recorded_by']})"
                     if e.inputs.get("recorded_by")
-                    else e.actor
+                    else acted_by(e.actor, e.inputs)
                 ),
                 "trigger": e.trigger,
                 "from_state": e.from_state,
@@ -428,6 +430,18 @@ def approval_view(ctx: Context, ref: str) -> dict[str, Any]:
                 "decided_at": a.decided_at.isoformat() if a.decided_at else None,
             }
             for a in current_approvals(session, opportunity)
+        ]
+        summary["held_changes"] = [  # MACDs waiting for finance: the change each is
+            {"change_order": order.id, **order.changes["delta"]}
+            for order in session.exec(
+                select(ChangeOrder)
+                .where(
+                    ChangeOrder.opportunity_id == opportunity.id,
+                    ChangeOrder.status == ChangeOrderStatus.AWAITING_APPROVAL,
+                )
+                .order_by(col(ChangeOrder.id))
+            ).all()
+            if order.changes.get("delta")
         ]
         record = latest_decision(session, opportunity.id or 0, "governance")
         summary["requested_with"] = (

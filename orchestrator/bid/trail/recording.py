@@ -26,10 +26,16 @@ from orchestrator.bid.facts import (
 from orchestrator.bid.measures import planning
 from orchestrator.bid.measures.guard_facts import load_facts
 from orchestrator.context import Context
-from orchestrator.core.effects import EffectKind, carry_key, render_key
+from orchestrator.core.effects import EffectKind, carry_key, change_render_key, render_key
 from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
-from orchestrator.lifecycle.table import ENDS, WAITING_FOR, State, automatic_transition
+from orchestrator.lifecycle.table import (
+    ENDS,
+    WAITING_FOR,
+    WON_STATES,
+    State,
+    automatic_transition,
+)
 from orchestrator.metrics import transition_recorded
 from orchestrator.ports import ProducedDocuments
 from orchestrator.store import effects, outbox
@@ -75,6 +81,52 @@ def _stamped(actor: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
     return dict(inputs or {})
 
 
+# --- who acted: a person, or the system on a person's answer ---------------------------------
+
+SYSTEM = "system"
+"""The actor of a step the process takes by itself (never a person's e-mail)."""
+ANSWERS = {
+    "approval_granted": "approval",
+    "approval_rejected": "rejection",
+    "decide_bid": "go/no-go decision",
+    "decide_no_bid": "go/no-go decision",
+    "win": "result",
+    "lose": "result",
+    "request_bafo": "best-and-final request",
+    "order_details_set": "order details",
+    "sites_changed": "site change",
+    "macd": "MACD",
+}
+"""How the trail names the answer that set the system going, by the answer's trigger."""
+
+
+def system_acting(person: str, answer: str) -> tuple[str, dict[str, Any]]:
+    """The actor and inputs of a step the system takes because of `person`'s `answer`: the
+    trail says "by the system, on <person>'s <answer>" and never that the person did it. An
+    actor that is already the system (no e-mail) stays as it is."""
+    if "@" not in person:
+        return person, {}
+    return SYSTEM, {"on_answer_of": person, "answer": answer}
+
+
+def answer_of(session: Session, opportunity: Opportunity, person: str) -> str:
+    """What `person` last answered on the bid (its trigger in words), for the trail."""
+    last = session.exec(
+        select(AuditEvent.trigger)
+        .where(AuditEvent.opportunity_id == opportunity.id, AuditEvent.actor == person)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    return ANSWERS.get(str(last), "request") if last is not None else "request"
+
+
+def acted_by(actor: str, inputs: dict[str, Any]) -> str:
+    """The actor as the trail shows it: a person, or "the system, on X's approval"."""
+    person = inputs.get("on_answer_of")
+    if person:
+        return f"the system, on {person}'s {inputs.get('answer') or 'answer'}"
+    return actor
+
+
 # --- after a change: milestones kept true, documents rendered again, the bid carried on ------
 
 
@@ -102,6 +154,26 @@ def render_after(session: Session, ctx: Context, opportunity: Opportunity) -> No
         kind=EffectKind.RENDER,
         opportunity_id=opportunity.id,
         payload={"ref": opportunity.ref},
+        now=ctx.clock(),
+    )
+
+
+def render_after_change(
+    session: Session, ctx: Context, opportunity: Opportunity, *, cause: str, actor: str
+) -> None:
+    """A change that does not move the bid but changes what its documents say (a fix to
+    the order sheet, a MACD applied): the documents that follow the bid — the order sheet
+    and its tasks, the control plan — are rendered again once it is committed, through a
+    `render` effect, so nobody needs `bid docs` for it. Written after a win only (before,
+    the next step renders them)."""
+    if opportunity.state not in WON_STATES:
+        return
+    effects.enqueue(
+        session,
+        key=change_render_key(opportunity.id or 0, opportunity.version, cause),
+        kind=EffectKind.RENDER,
+        opportunity_id=opportunity.id,
+        payload={"ref": opportunity.ref, "actor": actor, "cause": cause},
         now=ctx.clock(),
     )
 

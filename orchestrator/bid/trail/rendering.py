@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlmodel import Session
 
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.trail.recording import record_documents
+from orchestrator.bid.trail.recording import record_documents, system_acting
+from orchestrator.bid.trail.tasks import has_order_tasks, order_sheet_tasks
 from orchestrator.bid.trail.versions import (
     attach_documents,
     latest_version,
@@ -24,7 +25,7 @@ from orchestrator.bid.trail.versions import (
     submitted_version,
 )
 from orchestrator.context import Context
-from orchestrator.lifecycle.table import WON_STATES
+from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import DealVersion, DocumentPort, ProducedDocuments
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Opportunity
@@ -42,6 +43,8 @@ def _render(
     *,
     pdf: bool = False,
     versioned: bool = True,
+    tasks: bool = False,
+    actor: str = "rules",
 ) -> ProducedDocuments:
     """Render in a read-only session from the bid's version (its deal priced once), then
     record the documents in one short transaction. A change made after the bid was
@@ -75,7 +78,29 @@ def _render(
             )
         if version is not None and recorded is not None and recorded.number == version.number:
             attach_documents(session, opportunity, recorded, produced)
+        if tasks:
+            recheck_order_tasks(session, ctx, opportunity, produced, actor)
     return produced
+
+
+def recheck_order_tasks(
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    produced: ProducedDocuments,
+    actor: str = "rules",
+) -> None:
+    """The order sheet was rendered again (after a fix): its open tasks follow at once — a
+    kind of problem fixed everywhere closes its task — without waiting for `bid advance`.
+    Only once the won bid's step has opened its tasks (it asks the order manager first)."""
+    if opportunity.state != State.CONTRACT_PREPARATION:
+        return
+    if not any(d.kind == "order_sheet" for d in produced.documents):
+        return
+    if not has_order_tasks(session, opportunity):
+        return
+    system, _ = system_acting(actor, "fix")
+    order_sheet_tasks(session, ctx, opportunity, list(produced.problems), system, on_fix_of=actor)
 
 
 def _bid_documents_and_order_sheet(
@@ -124,17 +149,17 @@ def render_documents(
     return _render(ctx, ref, out_dir, _bid_documents_and_order_sheet, pdf=pdf)
 
 
-def refresh_documents(ctx: Context, ref: str) -> ProducedDocuments:
+def refresh_documents(ctx: Context, ref: str, actor: str = "rules") -> ProducedDocuments:
     """The documents that follow the bid, rendered again after it moved: the Bid Control
     Plan, the proposal, the order sheet after a win (`DocumentPort.current_documents`).
     Every move writes a `render` effect (bid/trail/recording.py); the dispatcher runs this for it
     once the move is committed, and retries it when it fails (`orchestrator.dispatch`)."""
-    return _render(ctx, ref, None, SETS["current_documents"])
+    return _render(ctx, ref, None, SETS["current_documents"], tasks=True, actor=actor)
 
 
 def render_order_sheet(ctx: Context, ref: str, out_dir: Path | None = None) -> ProducedDocuments:
     """The clean order sheet (.docx and .xlsx) of a won bid."""
-    return _render(ctx, ref, out_dir, SETS["order_sheet"], versioned=False)
+    return _render(ctx, ref, out_dir, SETS["order_sheet"], versioned=False, tasks=True)
 
 
 def render_set(ctx: Context, ref: str, name: str) -> ProducedDocuments:

@@ -1,14 +1,18 @@
 """Tasks for people: what a won bid needs fixed before the contract is signed.
 
-A won bid always moves on: when the clean order sheet has problems (a wrong postcode, a line
-without a price), each problem becomes a task for the order manager with a message, the bid
-waits in contract preparation, and the next run after a fix (`bid sites update`) signs it.
-A task whose problem is gone is done; a bid that closes cancels its open tasks.
+A won bid always moves on: when the clean order sheet has problems (wrong postcodes, lines
+without a price, sites without a contact phone), each KIND of problem becomes one task for
+the order manager, its sites listed ("1,612 sites without a contact phone: ..."), with a
+message; the bid waits in contract preparation. A fix (`bid sites update`, `bid order
+details`, a quote import) renders the order sheet again through its `render` effect, which
+checks the tasks at once: a kind whose sites are all fixed closes its task, a kind with
+fewer sites keeps its task with the sites left. A bid that closes cancels its open tasks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -26,8 +30,14 @@ ORDER_MANAGER = Role.SALES_SUPPORT.value
 ORDER_SHEET = "order_sheet"
 
 
+_GROUPED = re.compile(r"^[\d,]+ sites? (?P<kind>[^:]+): ")
+
+
 def _key(problem: str) -> str:
-    return hashlib.sha256(problem.encode()).hexdigest()[:24]
+    """A task per kind of problem: its sites may change (some fixed), the task stays."""
+    grouped = _GROUPED.match(problem)
+    what = grouped.group("kind") if grouped else problem
+    return hashlib.sha256(what.encode()).hexdigest()[:24]
 
 
 def open_tasks(session: Session, opportunity: Opportunity) -> list[Task]:
@@ -40,8 +50,30 @@ def open_tasks(session: Session, opportunity: Opportunity) -> list[Task]:
     )
 
 
+def headline(text: str) -> str:
+    """A task in short: the kind of problem and how many sites, without the site list."""
+    grouped = _GROUPED.match(text)
+    return text[: grouped.end() - 2] if grouped else text
+
+
+def has_order_tasks(session: Session, opportunity: Opportunity) -> bool:
+    """Whether the won bid's step ever opened order-sheet tasks (open or done)."""
+    return (
+        session.exec(
+            select(Task.id).where(Task.opportunity_id == opportunity.id, Task.kind == ORDER_SHEET)
+        ).first()
+        is not None
+    )
+
+
 def order_sheet_tasks(
-    session: Session, ctx: Context, opportunity: Opportunity, problems: list[str], actor: str
+    session: Session,
+    ctx: Context,
+    opportunity: Opportunity,
+    problems: list[str],
+    actor: str,
+    *,
+    on_fix_of: str | None = None,
 ) -> list[Task]:
     """Make the order sheet's problems the open tasks: a new problem opens a task (the order
     manager is told once), a problem gone closes its task. Returns the open tasks."""
@@ -54,6 +86,7 @@ def order_sheet_tasks(
         ).all()
     }
     fixed = []
+    narrowed = []
     for key, task in existing.items():
         if task.status == TaskStatus.OPEN and key not in wanted:
             task.status, task.closed_at = TaskStatus.DONE, now
@@ -77,17 +110,30 @@ def order_sheet_tasks(
             if task.status != TaskStatus.OPEN:  # the same problem came back
                 task.status, task.closed_at = TaskStatus.OPEN, None
                 new.append(task)
+            elif task.text != problem:  # the same kind of problem on other sites
+                narrowed.append(problem)
+            task.text = problem
         session.add(task)
     session.flush()
-    if new or fixed:
+    if new or fixed or narrowed:
         audit(
             session,
             ctx,
             opportunity,
             "order_tasks",
             actor=actor,
-            reason=f"{len(new)} order-sheet problem(s) to fix, {len(fixed)} fixed",
-            inputs={"opened": [t.text for t in new], "fixed": fixed},
+            reason=f"{len(new)} order-sheet problem(s) to fix, {len(fixed)} fixed, "
+            f"{len(narrowed)} changed",
+            inputs={
+                "opened": [t.text for t in new],
+                "fixed": fixed,
+                "changed": narrowed,
+                **(
+                    {"on_answer_of": on_fix_of, "answer": "fix"}
+                    if on_fix_of and "@" in on_fix_of
+                    else {}
+                ),
+            },
         )
     if new:
         _tell_order_manager(session, ctx, opportunity, new)
