@@ -13,7 +13,7 @@ from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.intake.opportunity import SiteSpec
 from tests.conftest import RunCli
-from tests.factories import carry_to_governance, grant_all, new_bid
+from tests.factories import carry_to_governance, grant_all, new_bid, submit
 
 SITES = 40
 
@@ -36,6 +36,7 @@ def test_one_task_per_kind_of_problem_closed_as_the_fix_lands(
     carry_to_governance(ctx, ref)
     grant_all(ctx, ref)
     services.run_to_wait(ctx, ref)
+    submit(ctx, ref)  # the offer goes out (bid submit)
     details = run_cli(
         "order",
         "details",
