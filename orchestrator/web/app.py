@@ -277,6 +277,27 @@ def make_web_app(
 
     # --- pages and actions --------------------------------------------------------------------
 
+    # before the bid pages: their POST /bids/{ref}/{action} would take these paths
+    from orchestrator.web import work as work_routes
+
+    work_routes.add(
+        app,
+        context=context,
+        render=render,
+        signed_in=signed_in,
+        form_of=form_of,
+        run=run,
+        flash=flash,
+    )
+
+    from orchestrator.web import preview as preview_routes
+
+    preview_routes.add(app, context=context, render=render, signed_in=signed_in)
+
+    from orchestrator.web import managers as manager_routes
+
+    manager_routes.add(app, context=context, render=render, signed_in=signed_in)
+
     from orchestrator.web import pages as page_routes
 
     page_routes.add(

@@ -253,3 +253,85 @@ def people_to_pick(ctx: Context) -> list[dict[str, str]]:
             {"email": p.email, "name": p.name}
             for p in session.exec(select(Person).order_by(col(Person.name))).all()
         ]
+
+
+def team_roles_of(ctx: Context, ref: str, person: Person) -> set[str]:
+    """The roles the person holds on the bid's team (what "mine" means on its pages)."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return {role for role, p in team(session, opportunity.id or 0) if p.id == person.id}
+
+
+def library_entries(ctx: Context, ids: set[str]) -> dict[str, dict[str, str]]:
+    """The answer-library entries named, by id: their text and compliance (the suggestion a
+    person edits before accepting it)."""
+    from orchestrator.store.models import LibraryAnswer
+
+    if not ids:
+        return {}
+    with reading(ctx.engine) as session:
+        rows = session.exec(select(LibraryAnswer).where(col(LibraryAnswer.answer_id).in_(ids)))
+        return {
+            row.answer_id: {"answer": row.answer, "compliance": str(row.compliance)}
+            for row in rows.all()
+        }
+
+
+def quote_requests(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The bid's QRFs (the current ones, not superseded), per country and provider, with
+    their reply-by date and status: answered, overdue (reply-by passed) or waiting."""
+    from orchestrator.store.models import QuoteRequest
+
+    today = ctx.clock().date()
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        rows = session.exec(
+            select(QuoteRequest)
+            .where(QuoteRequest.opportunity_id == opportunity.id, ~col(QuoteRequest.superseded))
+            .order_by(col(QuoteRequest.country), col(QuoteRequest.provider))
+        ).all()
+    found = []
+    for row in rows:
+        if row.answered_at is not None:
+            status = "answered"
+        elif row.reply_by < today:
+            status = "overdue"
+        else:
+            status = "waiting"
+        found.append(
+            {
+                "name": row.name,
+                "country": row.country,
+                "provider": row.provider,
+                "reply_by": row.reply_by.isoformat(),
+                "status": status,
+                "firm_sites": len(row.firm_site_ids),
+                "budgetary_sites": len(row.budgetary_site_ids),
+                "answered_at": row.answered_at.isoformat(timespec="minutes")
+                if row.answered_at
+                else "",
+            }
+        )
+    return found
+
+
+def quote_imports(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The quote files imported into the bid, newest first."""
+    from orchestrator.store.models import QuoteImport
+
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        rows = session.exec(
+            select(QuoteImport)
+            .where(QuoteImport.opportunity_id == opportunity.id)
+            .order_by(col(QuoteImport.id).desc())
+        ).all()
+        return [
+            {
+                "file": row.file_name,
+                "rows": row.rows,
+                "actor": row.actor,
+                "at": row.imported_at.isoformat(timespec="minutes"),
+            }
+            for row in rows
+        ]
