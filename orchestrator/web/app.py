@@ -2,6 +2,7 @@
 
     GET  /signin, POST /signin          sign in with an access token
     GET  /signin/link?token=…, POST     sign in with a one-time link (`bid people link EMAIL`)
+    GET  /signin/oidc, …/callback       sign in with OpenID Connect, when configured (web.oidc)
     POST /signout
     GET  /bids                          the bid list (mine / all, by state, search)
     GET  /bids/new, POST /bids/new      a new bid from the form and its site list
@@ -188,6 +189,7 @@ def make_web_app(
                 "csrf": csrf_of(request),
                 "flash": flash,
                 "version": __version__,
+                "oidc": getattr(app.state, "oidc", False),
                 **values,
             },
             status_code=status,
@@ -268,6 +270,10 @@ def make_web_app(
         request.session["since"] = context().clock().isoformat()
         request.session["csrf"] = auth.new_csrf()
         return RedirectResponse(target, status_code=303)
+
+    from orchestrator.web import oidc
+
+    oidc.add(app, context=context, render=render, start_session=_start_session)
 
     @app.post("/signout")
     async def signout(request: Request) -> RedirectResponse:
