@@ -17,12 +17,9 @@ from sqlmodel import col, select
 
 from orchestrator.bid.facts import (
     account_of,
-    current_approvals,
-    decider_for,
     get_opportunity,
     team,
 )
-from orchestrator.bid.governance import APPROVAL_STATES
 from orchestrator.bid.people import holds_any_role
 from orchestrator.bid.recording import routing_for
 from orchestrator.context import Context
@@ -31,7 +28,6 @@ from orchestrator.lifecycle.table import ENDS, STEPS, State
 from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
-    ApprovalStatus,
     Document,
     Opportunity,
     Person,
@@ -202,37 +198,11 @@ def bid_file(ctx: Context, ref: str, name: str, person: Person) -> Path:
 
 
 def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
-    """The approvals waiting for this person: requested in the current round of a bid in an
-    approval state, in an area the person has the power to decide (an organisation grant,
-    or a team role an admin assigned — `bid.facts.decider_for`, as `may_decide` reads it)."""
-    with reading(ctx.engine) as session:
-        waiting = session.exec(
-            select(Opportunity)
-            .where(col(Opportunity.state).in_([s.value for s in APPROVAL_STATES]))
-            .order_by(col(Opportunity.id))
-        ).all()
-        rows = []
-        for opportunity in waiting:
-            for approval in current_approvals(session, opportunity):
-                if approval.status != ApprovalStatus.REQUESTED:
-                    continue
-                decider = decider_for(session, opportunity, person)
-                powers = decider.grants | decider.team_roles
-                if not set(approval.deciding_roles) & powers:
-                    continue
-                rows.append(
-                    {
-                        "ref": opportunity.ref,
-                        "title": opportunity.title,
-                        "area": approval.area,
-                        "version": opportunity.proposal_hash or "",
-                        "request_id": approval.id,
-                        "fingerprint": approval.summary_fingerprint or "",
-                        "requested_at": approval.requested_at.isoformat(timespec="minutes"),
-                        "why": approval.reason or "",
-                    }
-                )
-        return rows
+    """The approvals waiting for this person (`orchestrator.bid.inbox`, which Slack's App
+    Home lists too)."""
+    from orchestrator.bid.inbox import pending_approvals
+
+    return pending_approvals(ctx, person)
 
 
 def may_decide(ctx: Context, ref: str, area: str, person: Person) -> bool:
