@@ -174,13 +174,11 @@ def weekly_tables(ctx: Context) -> tuple[str, list[Table]]:
 
     with reading(ctx.engine) as session:
         pack = weekly_top_accounts(session, ctx.settings.rules_dir, ctx.clock())
+    kinds = [kind for kind in pack.totals if kind != "accounts"]  # the pack's own order
     counts = table(
         "Accounts",
-        ["account", "tier", "owner", *pack.totals.keys() - {"accounts"}],
-        [
-            [a.name, a.tier, a.owner, *(a.counts()[k] for k in pack.totals.keys() - {"accounts"})]
-            for a in pack.accounts
-        ],
+        ["account", "tier", "owner", *kinds],
+        [[a.name, a.tier, a.owner, *(a.counts()[k] for k in kinds)] for a in pack.accounts],
         {0: _account},
     )
     bids = table(
