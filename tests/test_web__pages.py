@@ -25,6 +25,7 @@ from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Approval,
     AuditEvent,
+    Person,
     Quote,
     QuoteImport,
     QuoteRequest,
@@ -112,6 +113,11 @@ def test_the_questionnaire_shows_suggestions_and_takes_an_edited_answer(
     assert page.status_code == 200
     assert "Describe the proposed network architecture" in page.text
     assert "score " in page.text and "Suggestions" in page.text  # the library's, scored
+    with reading(ctx.engine) as session:
+        consultant = session.exec(
+            select(Person).where(Person.email == PEOPLE["solution_consultant"])
+        ).one()
+    assert f"owner: solution consultant ({consultant.name})" in page.text  # who holds the role
     form_library = page.text.split('id="r-1.2"')[1].split('name="library" value="')[1]
     library_id = form_library.split('"')[0]
     with reading(ctx.engine) as session:

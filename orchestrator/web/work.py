@@ -95,6 +95,9 @@ def add(
             if s.req_id in wanted
         }
         library = q.library_entries(ctx, {s.answer_id for found in offered.values() for s in found})
+        owners: dict[str, list[str]] = {}
+        for member in q.team_of(ctx, coverage.ref):
+            owners.setdefault(member["role"], []).append(member["name"])
         sections: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             sections.setdefault(row["section"] or "(no section)", []).append(row)
@@ -109,6 +112,7 @@ def add(
                 "library": library,
                 "show": chosen,
                 "mine": sorted(mine),
+                "owners": {role: ", ".join(names) for role, names in owners.items()},
                 "compliance": COMPLIANCE,
             },
         )
