@@ -146,7 +146,9 @@ def new_bid_from_rfp(request: NewBidRequest) -> str:
     """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle.
 
     The run acts as the service's identity (`bid-service`), never as a name typed in the
-    form: the bid's trail says so, and it carries no admin's powers."""
+    form: the bid's trail says so, and it carries no admin's powers; the run's artifact says
+    so too and links the bid's page in the workspace, whose own form (`/bids/new`) is the one
+    for people: it takes uploads and shows their problems row by row."""
     actor = SERVICE_ACTOR
     from orchestrator.bid.opportunity.onboarding import create_opportunity
     from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity
@@ -169,6 +171,11 @@ def new_bid_from_rfp(request: NewBidRequest) -> str:
                 markdown=findings_markdown(ref, found),
                 description=f"What the intake of {ref}'s sites found",
             )
+    create_markdown_artifact(
+        key=f"new-bid-{ref.lower()}",
+        markdown=created_note(ref, ctx.settings.workspace_url),
+        description=f"{ref} created by this run",
+    )
     if request.carry_on:
         with tags(*labels.tags("lifecycle")):
             bid_lifecycle(ref=ref, actor=actor)
@@ -232,6 +239,25 @@ def findings_markdown(ref: str, found: Sequence[Finding], *, refused: bool = Fal
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     if len(found) > FINDINGS_SHOWN:
         lines += ["", f"… and {len(found) - FINDINGS_SHOWN:,} more (bid sites import --problems)"]
+    return "\n".join(lines)
+
+
+def created_note(ref: str, workspace_url: str | None) -> str:
+    """What the run says it did: the bid, whose name is on its trail (the service's, not a
+    name typed in the form), and where people open it."""
+    lines = [
+        f"# {ref} created",
+        "",
+        f"Created by `{SERVICE_ACTOR}`, the service's identity: this form has no actor field, "
+        "so the bid's trail names the service, not the person who filled it in.",
+    ]
+    if workspace_url:
+        lines += ["", f"Open it in the workspace: {workspace_url.rstrip('/')}/bids/{ref}"]
+        lines += [
+            "",
+            f"People create bids in the workspace's form ({workspace_url.rstrip('/')}/bids/new), "
+            "which checks the site list row by row before anything is saved.",
+        ]
     return "\n".join(lines)
 
 

@@ -114,6 +114,15 @@ class Settings:
     """BID_ADMIN_EMAIL: the e-mail of the folder's admin, created on first use."""
     log_format: str = "plain"
     """BID_LOG_FORMAT: plain | json (one JSON object a line, with the bid id; orchestrator.logs)."""
+    workspace_url: str | None = None
+    """BID_WORKSPACE_URL: where people open the web workspace (Slack links a bid's page there);
+    `bid server` sets it for its processes."""
+    oidc_issuer: str | None = None
+    """BID_OIDC_ISSUER: an OpenID Connect provider the workspace signs people in with."""
+    oidc_client_id: str | None = None
+    """BID_OIDC_CLIENT_ID: the workspace's client id at that provider."""
+    oidc_client_secret: str | None = None
+    """BID_OIDC_CLIENT_SECRET: the workspace's client secret at that provider."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -171,6 +180,10 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         autostart=env.get("BID_AUTOSTART", "1") != "0",
         server_idle_timeout_s=_seconds(env.get("BID_SERVER_IDLE_TIMEOUT", "3600")),
         prefect_ui_url=env.get("PREFECT_UI_URL") or None,
+        workspace_url=(env.get("BID_WORKSPACE_URL") or "").rstrip("/") or None,
+        oidc_issuer=(env.get("BID_OIDC_ISSUER") or "").rstrip("/") or None,
+        oidc_client_id=env.get("BID_OIDC_CLIENT_ID") or None,
+        oidc_client_secret=env.get("BID_OIDC_CLIENT_SECRET") or None,
         token=env.get("BID_TOKEN") or None,
         credentials_file=Path(
             env.get("BID_CREDENTIALS_FILE") or _config_home(env) / "bid" / "credentials"

@@ -221,6 +221,8 @@ SCOPES = {
     "users_info": {"users:read"},
     "conversations_open": {"im:write"},
     "views_open": set(),  # needs a trigger_id from interactivity, no scope
+    "chat_update": {"chat:write"},  # a decided message loses its buttons
+    "views_publish": set(),  # the App Home tab, no scope
 }
 """The bot scopes each Slack Web API method needs (api.slack.com/methods)."""
 
@@ -251,5 +253,9 @@ def test_the_slack_manifest_asks_for_the_scopes_the_code_uses_and_no_more() -> N
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True
     assert interactivity["request_url"].endswith(EVENTS_PATH)
-    assert "event_subscriptions" not in manifest["settings"]  # the door reads no events
+    # the one event the door reads: the App Home tab opened (it publishes the tab)
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"].endswith(EVENTS_PATH)
+    assert events["bot_events"] == ["app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True

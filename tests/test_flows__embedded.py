@@ -215,6 +215,17 @@ def test_new_bid_form_runs_intake_and_the_lifecycle(
     created = [r for r in queries.history(ctx, ref) if r["trigger"] == "create"]
     assert [r["actor"] for r in created] == ["bid-service"]
     assert "actor" not in NewBidRequest.model_json_schema()["properties"]
+    # ... and says so in its result, with the bid's page in the workspace
+    from flows.forms import created_note
+
+    note = created_note(ref, "http://bids.example.com/")
+    assert "`bid-service`, the service's identity" in note
+    assert f"http://bids.example.com/bids/{ref}" in note
+    # BANTS' required fields are required in the form's own schema (no run starts without)
+    schema = InlineOpportunity.model_json_schema()
+    assert {"budget_eur", "authority", "need", "timeframe_months", "sales_ready"} <= set(
+        schema["required"]
+    )
     # ... and the form refuses what would only fail later in a red run: BANTS is required
     missing = {k: v for k, v in inline.model_dump().items() if k != "budget_eur"}
     with pytest.raises(ValidationError, match="budget_eur"):

@@ -41,9 +41,12 @@ APPROVERS_BY_AREA = {
 
 def test_top_account_messages_go_to_the_bid_manager_and_the_top_notify_roles(ctx: Context) -> None:
     bid_in_governance(ctx, "top", cost_share=0.9)
-    assert _recipients(ctx, "transition:1:decide_bid:") == {
-        P["bid_manager"],  # leads kick-off
-        P["account_manager"],
+    # kick-off is passed through by the automation: the move into it concerns nobody (the
+    # decider saw their answer); the team hears where the bid stops, in production
+    assert _recipients(ctx, "transition:1:decide_bid:") == set()
+    assert _recipients(ctx, "transition:1:start_production:") == {
+        P["bid_manager"],  # leads production
+        P["operations"],
         P["solution_consultant"],
         P["sales_support"],
     }
@@ -63,7 +66,8 @@ def test_major_account_messages_go_to_the_account_manager_not_the_bid_manager(
     ctx: Context,
 ) -> None:
     bid_in_governance(ctx, "major", cost_share=0.9)
-    assert _recipients(ctx, "transition:1:decide_bid:") == {
+    assert _recipients(ctx, "transition:1:decide_bid:") == set()  # kick-off: passed through
+    assert _recipients(ctx, "transition:1:start_production:") == {
         P["account_manager"],  # leads every step of a major bid
         P["sales_support"],
     }

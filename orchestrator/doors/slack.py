@@ -24,6 +24,9 @@ an answer within 3 s — and hands the decision to a small worker pool, which:
 Rejections and go/no-go decisions need a reason: the button opens a modal (views.open with
 the click's trigger_id) and its submission records the answer.
 
+Opening the app's Home tab (the `app_home_opened` event) publishes "my approvals" and "my
+bids" for the linked person (`orchestrator.slack.home`, views.publish).
+
 Before Bolt sees a request, `SlackAsgi` checks the timestamp header, the signature and the
 shape of the payload: anything malformed is answered 400 with one line naming the field
 (never a 500 with a traceback in the log), and changes nothing.
@@ -223,6 +226,7 @@ class SlackDoor:
             self.bolt.action(action_id)(self._on_go_no_go)
         self.bolt.view(REJECT_MODAL)(self._on_reject_submitted)
         self.bolt.view(GO_NO_GO_MODAL)(self._on_go_no_go_submitted)
+        self.bolt.event("app_home_opened")(self._on_home_opened)
 
     @property
     def runner(self) -> FlowRunner:
@@ -379,6 +383,22 @@ class SlackDoor:
         except TRANSIENT_ERRORS as error:
             log.warning("views.open failed: %s", describe_error(error))
             self._reply(user, channel, "slack_form_failed", error=describe_error(error))
+
+    def _on_home_opened(self, ack: Callable[..., None], event: dict[str, Any]) -> None:
+        """The App Home tab opened: publish "my approvals" and "my bids" (after the ack)."""
+        ack()
+        user = str(event.get("user") or "")
+        if event.get("tab", "home") == "home" and user:
+            self._submit(self._publish_home, user)
+
+    def _publish_home(self, user: str) -> None:
+        from orchestrator.slack.home import home_view
+
+        view = home_view(self.ctx, self.person_for(user))
+        try:
+            self.client.views_publish(user_id=user, view=view)
+        except TRANSIENT_ERRORS as error:
+            log.warning("views.publish for %s failed: %s", user, describe_error(error))
 
     # --- the work, after the ack ----------------------------------------------------------------
 

@@ -256,6 +256,10 @@ def _tables(review: MonthlyReview) -> dict[str, tuple[list[str], list[list[Any]]
     }
 
 
+review_tables = _tables
+"""The review's figures as tables (the workspace's monthly page shows the CSVs' content)."""
+
+
 def _write_csv(path: Path, header: list[str], rows: Sequence[Sequence[Any]]) -> None:
     """A figure as CSV; text cells (owner e-mails, categories) cannot start a formula."""
     with path.open("w", newline="", encoding="utf-8") as handle:

@@ -346,6 +346,7 @@ class Service:
         env["BID_THIN"] = "0"  # nor sends its commands back here
         env[MARK_ENV] = self.mark
         env["PREFECT_API_AUTH_STRING"] = self.prefect_auth  # the folder's processes sign in
+        env.setdefault("BID_WORKSPACE_URL", self.workspace_url)  # Slack links bids' pages there
         env.update(extra)
         return env
 
@@ -366,6 +367,9 @@ class Service:
         tmp.replace(path)
 
     def build_children(self) -> None:
+        if not port_free(self.host, self.web_port):  # first: every child links to its URL
+            taken, self.web_port = self.web_port, free_port(self.host)
+            self.say(f"port {taken} is in use: the workspace takes {self.web_port}")
         prefect = Child(
             "prefect",
             [
@@ -403,9 +407,6 @@ class Service:
             self.log_dir / "api.log",
             ready=lambda: healthy(f"{self.cli_url}/health"),
         )
-        if not port_free(self.host, self.web_port):
-            taken, self.web_port = self.web_port, free_port(self.host)
-            self.say(f"port {taken} is in use: the workspace takes {self.web_port}")
         local_web = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         web = Child(
             "web",

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from orchestrator.errors import InputError
 
@@ -47,6 +48,9 @@ class BidFacts:
     state: str
     deadline: date
     run_url: str | None = None
+    page_url: str | None = None
+    """The bid's page in the web workspace (BID_WORKSPACE_URL); when known, messages link
+    there and not to a Prefect run or a server path."""
 
 
 @dataclass(frozen=True)
@@ -202,10 +206,13 @@ def area_blocks(summary: dict[str, Any], area: str) -> list[dict[str, Any]]:
     return blocks[:_MAX_AREA_BLOCKS]
 
 
-def summary_blocks(summary: dict[str, Any], area: str | None = None) -> list[dict[str, Any]]:
+def summary_blocks(
+    summary: dict[str, Any], area: str | None = None, page_url: str | None = None
+) -> list[dict[str, Any]]:
     """What the approver decides on: value, margin vs floor, coverage, discount, deviations,
     risks, the documents and the version the approval binds to (from the request's summary),
-    then what the approver of `area` in particular reads (`area_blocks`)."""
+    then what the approver of `area` in particular reads (`area_blocks`). With the bid's
+    workspace page known, the documents link to their previews there."""
     currency, value = str(summary.get("currency", "")), summary.get("value") or {}
     margin, coverage = summary.get("margin") or {}, summary.get("coverage") or {}
     floor = margin.get("floor_pct")
@@ -245,12 +252,25 @@ def summary_blocks(summary: dict[str, Any], area: str | None = None) -> list[dic
         text = "*Risks*\n" + "\n".join(f"• {risk}" for risk in risks)
         blocks.append({"type": "section", "text": _mrkdwn(text)})
     documents = summary.get("documents") or []
-    if documents:
+    if documents and page_url:
         listed = ", ".join(
-            f"{d.get('kind')}: `{slack_escape(d.get('path', ''))}`" for d in documents
+            f"<{page_url}/preview/{quote(_file_name(d))}|{slack_escape(_file_name(d))}>"
+            for d in documents
         )
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"Preview: {listed}")]})
+    elif documents:
+        listed = ", ".join(f"{d.get('kind')}: {slack_escape(_file_name(d))}" for d in documents)
         blocks.append({"type": "context", "elements": [_mrkdwn(listed)]})
     return blocks
+
+
+def _file_name(document: dict[str, Any]) -> str:
+    """A document's file name (never the folder it lies in on the server)."""
+    return (
+        str(document.get("path") or document.get("name") or "")
+        .replace("\\", "/")
+        .rsplit("/", 1)[-1]
+    )
 
 
 def go_no_go_actions(ref: str) -> dict[str, Any]:
@@ -276,7 +296,11 @@ def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> lis
         ref = str(marker.get("opportunity") or (facts.ref if facts else ""))
         if kind == "approval" and marker.get("area"):
             if isinstance(marker.get("summary"), dict):
-                blocks.extend(summary_blocks(marker["summary"], str(marker["area"])))
+                blocks.extend(
+                    summary_blocks(
+                        marker["summary"], str(marker["area"]), facts.page_url if facts else None
+                    )
+                )
             request = marker.get("request")
             blocks.append(
                 approval_actions(
@@ -291,7 +315,10 @@ def message_blocks(text: str, markers: list[Any], facts: BidFacts | None) -> lis
             blocks.append(go_no_go_actions(ref))
         elif kind in _BLOCK_KIT_TYPES:
             blocks.append(dict(marker))  # already Block Kit
-    if facts is not None and facts.run_url:
+    if facts is not None and facts.page_url:
+        link = f"<{facts.page_url}|Open {facts.ref} in the bid workspace>"
+        blocks.append({"type": "context", "elements": [_mrkdwn(link)]})
+    elif facts is not None and facts.run_url:
         blocks.append(
             {"type": "context", "elements": [_mrkdwn(f"<{facts.run_url}|Prefect flow run>")]}
         )

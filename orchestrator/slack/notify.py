@@ -227,6 +227,13 @@ def run_link(settings: Settings, ref: str, run_id: str | None = None) -> str | N
     return f"{base}/runs/flow-run/{run_id}"
 
 
+def page_link(settings: Settings, ref: str) -> str | None:
+    """The bid's page in the web workspace, when its address is known (BID_WORKSPACE_URL)."""
+    if not settings.workspace_url:
+        return None
+    return f"{settings.workspace_url.rstrip('/')}/bids/{ref}"
+
+
 def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> BidFacts | None:
     """The bid's current facts for a message, with its Prefect run link when one is known."""
     if opportunity_id is None:
@@ -236,8 +243,13 @@ def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> B
         if opportunity is None:
             return None
         account = session.get(Account, opportunity.account_id)
+        page_url = page_link(ctx.settings, opportunity.ref)
         run_ids = [m.get("flow_run_id") for m in markers if isinstance(m, dict)]
-        run_url = run_link(ctx.settings, opportunity.ref, next((r for r in run_ids if r), None))
+        run_url = (
+            None  # the workspace's page says more than a run page, which may show nothing
+            if page_url
+            else run_link(ctx.settings, opportunity.ref, next((r for r in run_ids if r), None))
+        )
         return BidFacts(
             ref=opportunity.ref,
             title=opportunity.title,
@@ -245,6 +257,7 @@ def bid_facts(ctx: Context, opportunity_id: int | None, markers: list[Any]) -> B
             state=opportunity.state,
             deadline=opportunity.submission_deadline,
             run_url=run_url,
+            page_url=page_url,
         )
 
 
@@ -293,7 +306,7 @@ class SlackNotifier:
                 report.skipped += 1
                 continue
             try:
-                self._post(ctx, row)
+                posted = self._post(ctx, row)
             except _DELIVERY_ERRORS as error:
                 reason = (
                     str(error) if isinstance(error, NotificationError) else describe_error(error)
@@ -303,8 +316,9 @@ class SlackNotifier:
                 report.errors.append(f"{row.key}: {reason}")
                 log.warning("outbox message %s not delivered: %s", row.key, reason)
             else:
-                self._mark_sent(ctx, row)
+                self._mark_sent(ctx, row, posted)
                 report.sent += 1
+        settle_decided(ctx, self.client)
         report.pending = count_pending(ctx.engine)
         return report
 
@@ -331,12 +345,18 @@ class SlackNotifier:
             claimed = result.rowcount == 1  # type: ignore[attr-defined]
         return marker if claimed else None
 
-    def _mark_sent(self, ctx: Context, row: OutboxMessage) -> None:
+    def _mark_sent(self, ctx: Context, row: OutboxMessage, posted: tuple[str, str]) -> None:
+        channel, ts = posted
         with transaction(ctx.engine) as session:
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.sent_at).is_(None))
-                .values(sent_at=ctx.clock(), last_error=None)
+                .values(
+                    sent_at=ctx.clock(),
+                    last_error=None,
+                    slack_channel=channel or None,
+                    slack_ts=ts or None,
+                )
                 .execution_options(synchronize_session=False)
             )
 
@@ -359,13 +379,79 @@ class SlackNotifier:
             self._user_ids[email] = slack_user_for(ctx.engine, self.client, email)
         return self._user_ids[email]
 
-    def _post(self, ctx: Context, row: OutboxMessage) -> None:
+    def _post(self, ctx: Context, row: OutboxMessage) -> tuple[str, str]:
+        """Post the row; where Slack put it (channel, ts), to update it after its decision."""
         channel = self._channel(ctx, row)
         markers = list(row.blocks or [])
         blocks = message_blocks(row.text, markers, bid_facts(ctx, row.opportunity_id, markers))
-        self.client.chat_postMessage(
+        answer = self.client.chat_postMessage(
             channel=channel, text=row.text, blocks=blocks, unfurl_links=False, unfurl_media=False
         )
+        return str(answer.get("channel") or ""), str(answer.get("ts") or "")
+
+
+# --- after the decision: the buttons replaced by who decided what ------------------------------
+
+SETTLED_EVENTS = ("approval_requested", "go_no_go_requested")
+"""The messages whose buttons ask for a decision."""
+SETTLE_BATCH = 200
+
+
+def settle_decided(ctx: Context, client: WebClient) -> int:
+    """Update every posted decision message whose decision is made: its buttons give way to
+    who decided what and when (chat.update), so nobody clicks a button that can no longer
+    count. Each message is claimed before it is updated (two notifiers update it once); a
+    failed update is tried again on the next delivery. Returns how many were updated."""
+    from orchestrator.slack.outcomes import decision_of
+
+    with reading(ctx.engine) as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.event).in_(SETTLED_EVENTS),
+                col(OutboxMessage.slack_ts).is_not(None),
+                col(OutboxMessage.settled_at).is_(None),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(SETTLE_BATCH)
+        ).all()
+        decided = [(row, decision_of(session, row)) for row in rows]
+    updated = 0
+    for row, outcome in decided:
+        if outcome is None:
+            continue
+        with transaction(ctx.engine) as session:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.settled_at).is_(None))
+                .values(settled_at=ctx.clock())
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+        markers = list(row.blocks or [])
+        blocks = [
+            block
+            for block in message_blocks(row.text, markers, bid_facts(ctx, row.opportunity_id, []))
+            if block.get("type") != "actions"
+        ]
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]})
+        try:
+            client.chat_update(
+                channel=row.slack_channel or "", ts=row.slack_ts or "", text=row.text, blocks=blocks
+            )
+        except TRANSIENT_ERRORS as error:
+            log.warning("message %s not updated: %s", row.key, describe_error(error))
+            with transaction(ctx.engine) as session:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == row.id)
+                    .values(settled_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+            continue
+        updated += 1
+    return updated
 
 
 def get_notifier(ctx: Context) -> Notifier:

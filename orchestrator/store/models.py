@@ -719,6 +719,12 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+    slack_channel: str | None = None
+    """Where Slack put the message (the DM's channel id), for updating it later."""
+    slack_ts: str | None = None
+    """The message's timestamp in that channel (Slack's id of a message)."""
+    settled_at: datetime | None = None
+    """When its buttons were replaced by who decided what (chat.update)."""
 
 
 class Effect(SQLModel, table=True):

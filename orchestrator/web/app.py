@@ -2,6 +2,7 @@
 
     GET  /signin, POST /signin          sign in with an access token
     GET  /signin/link?token=…, POST     sign in with a one-time link (`bid people link EMAIL`)
+    GET  /signin/oidc, …/callback       sign in with OpenID Connect, when configured (web.oidc)
     POST /signout
     GET  /bids                          the bid list (mine / all, by state, search)
     GET  /bids/new, POST /bids/new      a new bid from the form and its site list
@@ -188,6 +189,7 @@ def make_web_app(
                 "csrf": csrf_of(request),
                 "flash": flash,
                 "version": __version__,
+                "oidc": getattr(app.state, "oidc", False),
                 **values,
             },
             status_code=status,
@@ -269,6 +271,10 @@ def make_web_app(
         request.session["csrf"] = auth.new_csrf()
         return RedirectResponse(target, status_code=303)
 
+    from orchestrator.web import oidc
+
+    oidc.add(app, context=context, render=render, start_session=_start_session)
+
     @app.post("/signout")
     async def signout(request: Request) -> RedirectResponse:
         await form_of(request)
@@ -276,6 +282,27 @@ def make_web_app(
         return RedirectResponse("/signin", status_code=303)
 
     # --- pages and actions --------------------------------------------------------------------
+
+    # before the bid pages: their POST /bids/{ref}/{action} would take these paths
+    from orchestrator.web import work as work_routes
+
+    work_routes.add(
+        app,
+        context=context,
+        render=render,
+        signed_in=signed_in,
+        form_of=form_of,
+        run=run,
+        flash=flash,
+    )
+
+    from orchestrator.web import preview as preview_routes
+
+    preview_routes.add(app, context=context, render=render, signed_in=signed_in)
+
+    from orchestrator.web import managers as manager_routes
+
+    manager_routes.add(app, context=context, render=render, signed_in=signed_in)
 
     from orchestrator.web import pages as page_routes
 

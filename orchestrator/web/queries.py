@@ -15,11 +15,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from orchestrator.bid.approvals.governance import APPROVAL_STATES
 from orchestrator.bid.facts import (
     account_of,
-    current_approvals,
-    decider_for,
     get_opportunity,
     team,
 )
@@ -31,7 +28,6 @@ from orchestrator.lifecycle.table import ENDS, STEPS, State
 from orchestrator.store.db import reading
 from orchestrator.store.models import (
     Account,
-    ApprovalStatus,
     Document,
     Opportunity,
     Person,
@@ -202,37 +198,11 @@ def bid_file(ctx: Context, ref: str, name: str, person: Person) -> Path:
 
 
 def inbox(ctx: Context, person: Person) -> list[dict[str, Any]]:
-    """The approvals waiting for this person: requested in the current round of a bid in an
-    approval state, in an area the person has the power to decide (an organisation grant,
-    or a team role an admin assigned — `bid.facts.decider_for`, as `may_decide` reads it)."""
-    with reading(ctx.engine) as session:
-        waiting = session.exec(
-            select(Opportunity)
-            .where(col(Opportunity.state).in_([s.value for s in APPROVAL_STATES]))
-            .order_by(col(Opportunity.id))
-        ).all()
-        rows = []
-        for opportunity in waiting:
-            for approval in current_approvals(session, opportunity):
-                if approval.status != ApprovalStatus.REQUESTED:
-                    continue
-                decider = decider_for(session, opportunity, person)
-                powers = decider.grants | decider.team_roles
-                if not set(approval.deciding_roles) & powers:
-                    continue
-                rows.append(
-                    {
-                        "ref": opportunity.ref,
-                        "title": opportunity.title,
-                        "area": approval.area,
-                        "version": opportunity.proposal_hash or "",
-                        "request_id": approval.id,
-                        "fingerprint": approval.summary_fingerprint or "",
-                        "requested_at": approval.requested_at.isoformat(timespec="minutes"),
-                        "why": approval.reason or "",
-                    }
-                )
-        return rows
+    """The approvals waiting for this person (`orchestrator.bid.reports.inbox`, which Slack's App
+    Home lists too)."""
+    from orchestrator.bid.reports.inbox import pending_approvals
+
+    return pending_approvals(ctx, person)
 
 
 def may_decide(ctx: Context, ref: str, area: str, person: Person) -> bool:
@@ -252,4 +222,86 @@ def people_to_pick(ctx: Context) -> list[dict[str, str]]:
         return [
             {"email": p.email, "name": p.name}
             for p in session.exec(select(Person).order_by(col(Person.name))).all()
+        ]
+
+
+def team_roles_of(ctx: Context, ref: str, person: Person) -> set[str]:
+    """The roles the person holds on the bid's team (what "mine" means on its pages)."""
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        return {role for role, p in team(session, opportunity.id or 0) if p.id == person.id}
+
+
+def library_entries(ctx: Context, ids: set[str]) -> dict[str, dict[str, str]]:
+    """The answer-library entries named, by id: their text and compliance (the suggestion a
+    person edits before accepting it)."""
+    from orchestrator.store.models import LibraryAnswer
+
+    if not ids:
+        return {}
+    with reading(ctx.engine) as session:
+        rows = session.exec(select(LibraryAnswer).where(col(LibraryAnswer.answer_id).in_(ids)))
+        return {
+            row.answer_id: {"answer": row.answer, "compliance": str(row.compliance)}
+            for row in rows.all()
+        }
+
+
+def quote_requests(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The bid's QRFs (the current ones, not superseded), per country and provider, with
+    their reply-by date and status: answered, overdue (reply-by passed) or waiting."""
+    from orchestrator.store.models import QuoteRequest
+
+    today = ctx.clock().date()
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        rows = session.exec(
+            select(QuoteRequest)
+            .where(QuoteRequest.opportunity_id == opportunity.id, ~col(QuoteRequest.superseded))
+            .order_by(col(QuoteRequest.country), col(QuoteRequest.provider))
+        ).all()
+    found = []
+    for row in rows:
+        if row.answered_at is not None:
+            status = "answered"
+        elif row.reply_by < today:
+            status = "overdue"
+        else:
+            status = "waiting"
+        found.append(
+            {
+                "name": row.name,
+                "country": row.country,
+                "provider": row.provider,
+                "reply_by": row.reply_by.isoformat(),
+                "status": status,
+                "firm_sites": len(row.firm_site_ids),
+                "budgetary_sites": len(row.budgetary_site_ids),
+                "answered_at": row.answered_at.isoformat(timespec="minutes")
+                if row.answered_at
+                else "",
+            }
+        )
+    return found
+
+
+def quote_imports(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The quote files imported into the bid, newest first."""
+    from orchestrator.store.models import QuoteImport
+
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        rows = session.exec(
+            select(QuoteImport)
+            .where(QuoteImport.opportunity_id == opportunity.id)
+            .order_by(col(QuoteImport.id).desc())
+        ).all()
+        return [
+            {
+                "file": row.file_name,
+                "rows": row.rows,
+                "actor": row.actor,
+                "at": row.imported_at.isoformat(timespec="minutes"),
+            }
+            for row in rows
         ]

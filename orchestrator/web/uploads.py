@@ -37,19 +37,21 @@ _FORMULA = re.compile(r"^([=@＝＠]|[+\-＋－]\s*[A-Za-z_][A-Za-z0-9_.]*\s*\()
 """A formula or DDE call to a spreadsheet (full-width forms too); "+32 2 555" and "-5" pass."""
 
 
-def check_csv(name: str, content: bytes, *, max_bytes: int = MAX_SITE_FILE_BYTES) -> None:
+def check_csv(
+    name: str, content: bytes, *, max_bytes: int = MAX_SITE_FILE_BYTES, what: str = "a site list"
+) -> None:
     """Refuse a file that is not a plain CSV (one `InputError` naming file, row and column)."""
     if not name.lower().endswith(".csv"):
-        raise InputError("a site list is a .csv file", file=name)
+        raise InputError(f"{what} is a .csv file", file=name)
     if len(content) > max_bytes:
         raise InputError(
-            f"is {len(content):,} bytes; a site list is limited to {max_bytes:,} bytes", file=name
+            f"is {len(content):,} bytes; {what} is limited to {max_bytes:,} bytes", file=name
         )
     if not content.strip():
         raise InputError("is empty", file=name)
-    for magic, what in SIGNATURES:
+    for magic, kind in SIGNATURES:
         if content.startswith(magic):
-            raise InputError(f"is named .csv but is {what}; save the sheet as CSV", file=name)
+            raise InputError(f"is named .csv but is {kind}; save the sheet as CSV", file=name)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -113,3 +115,85 @@ def dry_read_sites(rules_dir: Path, name: str, content: bytes) -> list[str]:
         except InputError as error:
             raise renamed(error, str(path), name) from None
         return [warning.replace(str(path), name) for warning in read.warnings]
+
+
+MAX_QUOTE_FILE_BYTES = 10_000_000
+"""A returned QRF of a few thousand sites is well under a megabyte."""
+
+
+def check_returned_qrf(name: str, content: bytes) -> tuple[str, bytes]:
+    """A returned QRF as the CSV the quote import reads: a `.csv` checked as a site list is
+    (what it claims to be, no formulas), or an `.xlsx`'s first sheet as values — refused when
+    it is not a real workbook or holds a formula. `InputError`s name file, row and column."""
+    lower = name.lower()
+    if not lower.endswith((".csv", ".xlsx")):
+        raise InputError("a returned QRF is a .csv or .xlsx file", file=name)
+    if len(content) > MAX_QUOTE_FILE_BYTES:
+        raise InputError(
+            f"is {len(content):,} bytes; a returned QRF is limited to "
+            f"{MAX_QUOTE_FILE_BYTES:,} bytes",
+            file=name,
+        )
+    if lower.endswith(".csv"):
+        check_csv(name, content, max_bytes=MAX_QUOTE_FILE_BYTES, what="a returned QRF")
+        return name, content
+    return name.rsplit(".", 1)[0] + ".csv", _xlsx_values(name, content)
+
+
+def _xlsx_values(name: str, content: bytes) -> bytes:
+    """The first sheet's values as CSV (dates as ISO dates); formulas refused cell by cell."""
+    import zipfile
+    from datetime import date, datetime
+
+    if not content.startswith(b"PK\x03\x04"):
+        raise InputError("is named .xlsx but is not an Excel workbook", file=name)
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if "xl/workbook.xml" not in archive.namelist():
+                raise InputError("is a ZIP archive, not an Excel workbook", file=name)
+    except zipfile.BadZipFile:
+        raise InputError("is named .xlsx but is not an Excel workbook", file=name) from None
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception:
+        raise InputError("cannot be read as an Excel workbook", file=name) from None
+    try:
+        sheet = book.worksheets[0]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        problems: list[InputError] = []
+        header: list[str] = []
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            values: list[str] = []
+            for index, cell in enumerate(row):
+                value = cell.value
+                if cell.data_type == "f" or (isinstance(value, str) and _FORMULA.match(value)):
+                    column = header[index] if index < len(header) else str(index + 1)
+                    problems.append(
+                        InputError(
+                            "is a spreadsheet formula; only values are taken",
+                            file=name,
+                            row=number,
+                            field=column,
+                        )
+                    )
+                    values.append("")
+                elif isinstance(value, datetime):
+                    values.append(value.date().isoformat())
+                elif isinstance(value, date):
+                    values.append(value.isoformat())
+                elif isinstance(value, float) and value.is_integer():
+                    values.append(str(int(value)))
+                else:
+                    values.append("" if value is None else str(value))
+            if number == 1:
+                header = [v.strip() for v in values]
+            if any(v.strip() for v in values):
+                writer.writerow(values)
+    finally:
+        book.close()
+    if problems:
+        raise InputErrors(name, problems) if len(problems) > 1 else problems[0]
+    return out.getvalue().encode("utf-8")

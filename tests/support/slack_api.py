@@ -210,6 +210,13 @@ class FakeSlackApi:
                 "ok": True,
                 "view": {"id": f"V{next(self._ts):06d}", **(args.get("view") or {})},
             }
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "views.publish":
+            return {
+                "ok": True,
+                "view": {"id": f"VH{next(self._ts):06d}", **(args.get("view") or {})},
+            }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{args.get('users', 'X')}"}}
         return {"ok": False, "error": "unknown_method"}

@@ -419,9 +419,22 @@ def routing_for(ctx: Context, tier: str, state: str) -> dict[str, Any]:
     return dict(routing(ctx.rules, tier=tier, step=step).outputs)
 
 
+def passes_through(state: State) -> bool:
+    """The bid leaves this state by itself (its automation moves it on, nobody waits in it):
+    a move into it concerns nobody, and the next stop's message says where the bid went."""
+    return (
+        state not in ENDS and state not in WAITING_FOR and automatic_transition(state) is not None
+    )
+
+
 def notify_transition(
     session: Session, ctx: Context, opportunity: Opportunity, event: AuditEvent
 ) -> None:
+    """Tell the step's lead and the roles the routing table names that the bid moved — only
+    when it concerns them: not a move into a state the bid passes through on its own, and
+    not the person who made the move."""
+    if passes_through(opportunity.state):
+        return
     account = account_of(session, opportunity)
     route = routing_for(ctx, account.tier, opportunity.state)
     roles = [*route.get("notify_roles", []), str(route.get("lead_role", ""))]
@@ -439,6 +452,8 @@ def notify_transition(
         next_action=waiting,
     )
     for person in recipients(session, opportunity, roles):
+        if person.email == event.actor:
+            continue  # they made the move and saw its answer
         outbox.enqueue(
             session,
             key=f"transition:{event.idempotency_key}:{person.email}",
