@@ -125,8 +125,15 @@ class _Template:
 class DocxDocuments:
     """The `DocumentPort` over docxtpl templates in `templates_dir` and data in `rules_dir`."""
 
-    def __init__(self, templates_dir: Path, rules_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        rules_dir: Path,
+        clock: Clock | None = None,
+        pdf_timeout: float | None = None,
+    ) -> None:
         self.templates_dir = templates_dir
+        self.pdf_timeout = pdf_timeout
         self.rules_dir = rules_dir
         self.clock: Clock = clock or system_clock
         self._templates: dict[str, _Template] = {}
@@ -607,11 +614,11 @@ class DocxDocuments:
     # -- PDFs
 
     def to_pdf(self, documents: list[RenderedDocument]) -> list[RenderedDocument]:
-        """A PDF beside every .docx (headless LibreOffice), in one conversion per folder."""
-        from orchestrator.documents.pdf import convert_to_pdf
+        """A PDF beside every .docx (headless LibreOffice), all in one conversion run."""
+        from orchestrator.documents.pdf import TIMEOUT_SECONDS, convert_to_pdf
 
         docx = [d for d in documents if d.path.suffix == ".docx"]
-        converted = convert_to_pdf([d.path for d in docx])
+        converted = convert_to_pdf([d.path for d in docx], self.pdf_timeout or TIMEOUT_SECONDS)
         return [
             RenderedDocument(
                 kind=f"{d.kind}_pdf", name=d.name, path=pdf, content_hash=d.content_hash
