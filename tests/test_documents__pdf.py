@@ -147,3 +147,35 @@ def test_bid_docs_pdf_that_fails_is_one_line_exit_2_and_the_docx_are_kept(
     assert any(p.name.startswith("proposal-") for p in docx)
     history = run_cli("docs", ref, "--out", str(out), "--json")  # still renders without --pdf
     assert history.code == 0, history.err
+
+
+def test_a_long_table_is_laid_out_in_parts_and_the_docx_stays_one_table(tmp_path: Path) -> None:
+    from docx import Document
+
+    from orchestrator.documents.pdf import LAYOUT_ROWS
+
+    rows = LAYOUT_ROWS * 2 + 17
+    document = Document()
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "Site", "Monthly"
+    header = table.rows[0]._tr.get_or_add_trPr()
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    repeat = OxmlElement("w:tblHeader")
+    repeat.set(qn("w:val"), "true")
+    header.append(repeat)
+    for n in range(1, rows + 1):
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = f"S-{n:05d}", f"{n}.00"
+    path = tmp_path / "long.docx"
+    document.save(str(path))
+    before = path.read_bytes()
+    [pdf] = convert_to_pdf([path])
+    assert path.read_bytes() == before
+    kept = Document(str(path))
+    assert len(kept.tables) == 1 and len(kept.tables[0].rows) == rows + 1
+    text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    found = [n for n in range(1, rows + 1) if f"S-{n:05d}" in text]
+    assert found == list(range(1, rows + 1))  # every row, once each, in order of the parts
+    assert text.count("Site Monthly") >= len(PdfReader(pdf).pages) > 1  # a header each page
