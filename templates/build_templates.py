@@ -763,18 +763,16 @@ BUILDERS = {
 }
 
 
-def build_logo(width: int = 360, height: int = 96) -> bytes:
+def build_logo(width: int = 112, height: int = 96) -> bytes:
     """Our logo (rules/proposal.yaml company.logo) as a PNG, drawn here so the repository
-    needs no image tool: a navy block with three rising teal bars, the mark of a network."""
+    needs no image tool: three rising teal bars on navy, the mark of a network."""
     import struct
     import zlib
 
-    navy, teal, white = (16, 42, 84), (0, 150, 160), (255, 255, 255)
-    bars = [(40, 60, 56), (70, 40, 76), (100, 20, 96)]  # (x, top, x end) per bar
+    navy, teal = (16, 42, 84), (0, 150, 160)
+    bars = [(22, 56, 40), (47, 36, 65), (72, 16, 90)]  # (left, top, right) per bar
 
     def pixel(x: int, y: int) -> tuple[int, int, int]:
-        if x >= 140:
-            return white if 4 < y < height - 4 and (x - 140) % 48 < 40 else navy
         for left, top, right in bars:
             if left <= x < right and top <= y < height - 16:
                 return teal

@@ -191,7 +191,7 @@ class DocxDocuments:
         if self._unchanged(path, stamp):
             return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
         doc = _DocxTemplate(io.BytesIO(held.data))
-        placed = {key: InlineImage(doc, str(p), width=Mm(45)) for key, p in (images or {}).items()}
+        placed = {key: InlineImage(doc, str(p), width=Mm(25)) for key, p in (images or {}).items()}
         doc.render(
             {**context, **(unhashed or {}), **placed, "content_hash": digest},
             self._jinja,
