@@ -67,6 +67,9 @@ ON_REQUEST = "price on request"
 SITE_TABLE_MAX = 200
 """Up to this many sites, the per-site prices are also a table in an appendix; above it,
 the .xlsx annex alone carries them (a 3,200-row table would be 175 pages)."""
+UNSETTLED_STATES = frozenset({"open", "draft"})
+"""Requirement states (where the model records one) whose answer is not yet ours to send:
+a draft stays with its owner, the customer reads the requirement as open."""
 COMPANY_TAGS = frozenset({"company", "company overview", "about us"})
 REFERENCE_TAGS = frozenset({"references", "reference", "customer references"})
 REFERS_TO_TERMS = re.compile(r"deviat|terms and conditions|general terms|contract terms", re.I)
@@ -131,8 +134,9 @@ def compliance_rows(
     listed = deviations_sentence(deviations)
     out = []
     for r in rows:
-        answer = clean(r.answer or "")
-        compliance = COMPLIANCE_LABELS.get(r.compliance, "Open") if r.compliance else "Open"
+        unsettled = str(getattr(r, "state", "") or "") in UNSETTLED_STATES
+        answer = "" if unsettled else clean(r.answer or "")
+        compliance = "Open" if unsettled or not r.compliance else _compliance_label(r.compliance)
         if listed and answer and REFERS_TO_TERMS.search(f"{r.text} {answer}"):
             answer = f"{answer} {listed}"
             compliance = "Partial" if compliance == "Comply" else compliance
@@ -148,6 +152,12 @@ def compliance_rows(
             }
         )
     return out
+
+
+def _compliance_label(value: object) -> str:
+    """How the customer reads a compliance ("Comply", "Partial", "To review"), never a code."""
+    known = COMPLIANCE_LABELS.get(value)  # type: ignore[call-overload]
+    return known or str(value).replace("_", " ").capitalize()
 
 
 def deviations_sentence(deviations: Sequence[str]) -> str:
