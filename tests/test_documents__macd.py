@@ -243,7 +243,7 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     headings = [
         p.text for p in proposal.paragraphs if p.style and p.style.name.startswith("Heading")
     ]
-    assert "4. Cost transparency" in headings
+    assert "5. Cost transparency" in headings
     text = "\n".join(p.text for p in proposal.paragraphs)
     assert docs["proposal_hash"] not in text and "version 1 — " in text  # a label, no hash
 

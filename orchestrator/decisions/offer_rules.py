@@ -39,8 +39,17 @@ SECTION_ORDER = (
     "acceptance",
 )
 """The proposal's sections in the template's order."""
-ALWAYS_SECTIONS = ("summary", "company", "solution", "pricing", "transition", "terms",
-                   "assumptions", "acceptance")  # fmt: skip
+ALWAYS_SECTIONS = (
+    "summary",
+    "company",
+    "solution",
+    "service_levels",
+    "pricing",
+    "transition",
+    "terms",
+    "assumptions",
+    "acceptance",
+)
 """Sections every proposal carries, whatever the strategy."""
 ANSWER_SECTIONS = ("solution", "service_levels", "transition", "pricing", "terms")
 """The sections accepted answers can be placed in (`answer_sections`); the rest go to

@@ -3,10 +3,10 @@
 No hashes and no words of our own workflow: the version is a label ("version 3 — 10 January
 2027", given by the renderer), the signature a person of the bid team. The cover carries our
 name and logo (rules/proposal.yaml), the customer, the title and their RFP reference; a table
-of contents follows. The service strategy chosen at kick-off decides which optional sections
-appear, numbered in the template's order; the service level section also appears when a
-requirement of the customer's questionnaire asks for service levels, the compliance section
-when a questionnaire was imported (its matrix is an annex, and an .xlsx beside the proposal).
+of contents follows. The service strategy chosen at kick-off adds its optional section
+(quality of service, cost transparency), numbered in the template's order; service levels are
+always there; the compliance section appears when a questionnaire was imported (its matrix is
+an annex, and an .xlsx beside the proposal).
 Accepted answers are written into the body, each in the section it belongs to
 (`answer_sections`), the rest under "Our solution" grouped by the customer's sections. The
 deviations from the standard terms appear in the terms section and in every answer that
@@ -44,7 +44,6 @@ from orchestrator.decisions.offer_rules import (
     load_delivery,
     load_proposal_rules,
 )
-from orchestrator.decisions.rfp_rules import load_rfp_rules
 from orchestrator.documents.text import (
     SERVICE_DESCRIPTIONS,
     SERVICE_LABELS,
@@ -238,7 +237,6 @@ def proposal_context(
     fx, currency, months = priced.fx, priced.fx.currency, priced.contract_months
     delivery = load_delivery(rules_dir)
     proposal_rules = load_proposal_rules(rules_dir)
-    rfp_rules = load_rfp_rules(rules_dir)
     deviations = tuple(getattr(deal, "deviations", opportunity.deviations))
     requirements = compliance_rows(session, opportunity_id, deviations)
 
@@ -329,8 +327,6 @@ def proposal_context(
 
     strategy = proposal_rules.strategies.get(opportunity.service_strategy or "")
     present = set(strategy.sections if strategy else ()) | set(ALWAYS_SECTIONS)
-    if any(rfp_rules.asks_for_service_levels(r["text"]) for r in requirements):
-        present.add("service_levels")
     if requirements:
         present.add("compliance")
 
