@@ -319,3 +319,45 @@ def test_incumbent_or_challenger_changes_the_transition_wording(
     assert again.code == 2 and "nothing to change" in again.err
     back = run_cli("opportunity", "update", ref, "--challenger", "--reason", "lost it")
     assert back.code == 0, back.err
+
+
+def test_about_us_and_references_come_from_the_answer_library(
+    golden: Golden, tmp_path: Path
+) -> None:
+    from orchestrator.bid.library import import_library
+    from orchestrator.intake.answer_library import parse_library
+    from tests.support.golden_rfp import BID_MANAGER, NOW
+
+    before = _section(_proposal(golden), "2. About us")
+    assert "Northwind Networks designs, builds and runs managed networks" in before  # fallback
+    library = tmp_path / "ours.yaml"
+    library.write_text(
+        """answers:
+  - id: COM-001
+    question: Describe your company.
+    answer: We run 40,000 managed sites for 300 multinational customers from two centres.
+    compliance: comply
+    tags: [company, overview]
+    owner: bea@example.com
+    last_reviewed: 2026-10-01
+  - id: REF-001
+    question: Retail chain, 1,200 stores in 9 countries
+    answer: Managed SD-WAN since 2021, migrated in 14 months without a store closing.
+    compliance: comply
+    tags: [references]
+    owner: bea@example.com
+    last_reviewed: 2026-10-01
+""",
+        encoding="utf-8",
+    )
+    ctx = context_on(golden.engine, now=NOW)
+    import_library(ctx, parse_library(library, NOW.date()), by=BID_MANAGER)
+    with Session(golden.engine) as session:
+        opportunity = get_opportunity(session, golden.ref)
+        proposal = golden.renderer.proposal(session, opportunity, tmp_path / "out")[0]
+    about = _section(proposal.path, "2. About us")
+    assert "We run 40,000 managed sites for 300 multinational customers" in about
+    assert "Northwind Networks designs" not in about  # the library's overview replaces it
+    assert "References" in about
+    assert "Retail chain, 1,200 stores in 9 countries" in about
+    assert "migrated in 14 months without a store closing" in about

@@ -69,6 +69,8 @@ the .xlsx annex alone carries them (a 3,200-row table would be 175 pages)."""
 UNSETTLED_STATES = frozenset({"open", "draft"})
 """Requirement states (where the model records one) whose answer is not yet ours to send:
 a draft stays with its owner, the customer reads the requirement as open."""
+MAX_OVERVIEW, MAX_REFERENCES = 3, 6
+"""At most this many library answers tagged company / references (in id order) on "About us"."""
 COMPANY_TAGS = frozenset({"company", "company overview", "about us"})
 REFERENCE_TAGS = frozenset({"references", "reference", "customer references"})
 REFERS_TO_TERMS = re.compile(r"deviat|terms and conditions|general terms|contract terms", re.I)
@@ -418,10 +420,12 @@ def proposal_context(
     base = base_context(session, opportunity, "Proposal")
     library = _library(session)
     company = proposal_rules.company
-    overview = [clean(e.answer) for e in _tagged(library, COMPANY_TAGS)] or [company.overview]
+    overview = [clean(e.answer) for e in _tagged(library, COMPANY_TAGS)[:MAX_OVERVIEW]] or [
+        company.overview
+    ]
     references = [
         {"title": clean(e.question), "text": clean(e.answer)}
-        for e in _tagged(library, REFERENCE_TAGS)
+        for e in _tagged(library, REFERENCE_TAGS)[:MAX_REFERENCES]
     ]
     sections = _sections(present, proposal_rules.titles)
     toc = [f"{sections[n]}. {proposal_rules.titles[n]}" for n in SECTION_ORDER if sections[n]]
