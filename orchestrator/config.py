@@ -123,6 +123,8 @@ class Settings:
     """BID_OIDC_CLIENT_ID: the workspace's client id at that provider."""
     oidc_client_secret: str | None = None
     """BID_OIDC_CLIENT_SECRET: the workspace's client secret at that provider."""
+    pdf_timeout_s: float = 300.0
+    """BID_PDF_TIMEOUT: seconds one LibreOffice run converting a bid's documents may take."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -190,6 +192,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ),
         admin_email=env.get("BID_ADMIN_EMAIL") or None,
         log_format=env.get("BID_LOG_FORMAT", "plain").strip().lower() or "plain",
+        pdf_timeout_s=_seconds(env.get("BID_PDF_TIMEOUT", "300"), default=300.0),
     )
 
 
@@ -199,13 +202,13 @@ def _is_url(location: str) -> bool:
     return bool(sep) and scheme.isalnum() and len(scheme) > 1
 
 
-def _seconds(raw: str) -> float:
-    """A positive number of seconds from the environment; the default hour when unreadable."""
+def _seconds(raw: str, default: float = 3600.0) -> float:
+    """A positive number of seconds from the environment; `default` when unreadable."""
     try:
         value = float(raw)
     except ValueError:
-        return 3600.0
-    return value if value > 0 else 3600.0
+        return default
+    return value if value > 0 else default
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,9 @@ def docx_documents(settings: Settings, clock: Clock) -> DocumentPort:
     """The docxtpl renderer over the configured templates and rules."""
     from orchestrator.documents.renderer import DocxDocuments
 
-    return DocxDocuments(settings.templates_dir, settings.rules_dir, clock=clock)
+    return DocxDocuments(
+        settings.templates_dir, settings.rules_dir, clock=clock, pdf_timeout=settings.pdf_timeout_s
+    )
 
 
 def slack_messages(settings: Settings) -> MessagePort:

@@ -17,6 +17,7 @@ from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
@@ -208,16 +209,86 @@ def build_qrf() -> DocumentObject:
 # --- the proposal (to the customer) ------------------------------------------------------
 
 
+PROPOSAL_FONT = "Arial"
+"""Word has Arial, LibreOffice its metric twin Liberation Sans: the column widths below hold
+their longest words in both (Calibri falls back to a wider font where it is missing)."""
+
+
+def _page_break(doc: DocumentObject) -> None:
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+
+def _field(paragraph: object, instruction: str, placeholder: str) -> None:
+    """A Word field (e.g. a table of contents) whose shown result is `placeholder`; marked
+    dirty, so Word brings it up to date when the document opens."""
+
+    def run(*children: object) -> None:
+        r = paragraph.add_run()  # type: ignore[attr-defined]
+        for child in children:
+            r._r.append(child)
+
+    begin = OxmlElement("w:fldChar")
+    begin.set(qn("w:fldCharType"), "begin")
+    begin.set(qn("w:dirty"), "true")
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {instruction} "
+    separate = OxmlElement("w:fldChar")
+    separate.set(qn("w:fldCharType"), "separate")
+    finish = OxmlElement("w:fldChar")
+    finish.set(qn("w:fldCharType"), "end")
+    run(begin)
+    run(instr)
+    run(separate)
+    paragraph.add_run(placeholder)  # type: ignore[attr-defined]
+    run(finish)
+
+
+def _answers(doc: DocumentObject, section: str) -> None:
+    """The accepted answers placed in `section`, under the customer's section titles."""
+    doc.add_paragraph(f"{{%p for g in answers.{section} %}}")
+    doc.add_heading("{{ g.title }}", level=2)
+    doc.add_paragraph("{%p for a in g.entries %}")
+    question = doc.add_paragraph()
+    question.add_run("{{ a.id }} {{ a.question }}").italic = True
+    doc.add_paragraph("{{ a.answer }}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("{%p endfor %}")
+
+
 def build_proposal() -> DocumentObject:
-    doc = _new("Proposal", "{{ customer }} · {{ title }} · {{ version_label }}")
-    doc.add_paragraph("{{ title }}")
+    doc = _new(
+        "Proposal", "{{ company.name }} · {{ customer }} · {{ title }} · {{ version_label }}"
+    )
+    for style in ("Normal", TABLE_STYLE):
+        doc.styles[style].font.name = PROPOSAL_FONT
+    for level in ("Title", "Heading 1", "Heading 2"):
+        doc.styles[level].font.name = PROPOSAL_FONT
+    first = doc.paragraphs[0]._element  # the cover carries the title below the logo
+    first.getparent().remove(first)
+
+    # -- cover
+    doc.add_paragraph("{{ logo }}")
+    name = doc.add_paragraph().add_run("{{ company.name }}")
+    name.bold, name.font.size = True, Pt(16)
+    doc.add_paragraph("")
+    doc.add_heading("Proposal", level=0)
+    title = doc.add_paragraph().add_run("{{ title }}")
+    title.bold, title.font.size = True, Pt(14)
     doc.add_paragraph(
         "Prepared for {{ customer }}{% if rfp_reference %} · your reference "
         "{{ rfp_reference }}{% endif %}"
     )
     doc.add_paragraph("{{ version_label }} · {{ prepared_by.line }}")
+    doc.add_paragraph("{{ company.address }}")
+    _page_break(doc)
 
-    _if(doc, "sections.summary")
+    # -- contents
+    contents = doc.add_paragraph().add_run("Contents")
+    contents.bold, contents.font.size = True, Pt(14)
+    _field(doc.add_paragraph(), r'TOC \o "1-1" \h \z \u', "{{ toc }}")
+    _page_break(doc)
+
     _heading(doc, "summary")
     doc.add_paragraph(
         "{{ customer }} asked us for {{ services_text }} at {{ site_count }} sites in "
@@ -231,11 +302,23 @@ def build_proposal() -> DocumentObject:
     doc.add_paragraph(
         "Total: {{ totals.monthly }} {{ currency }} per month and {{ totals.one_off }} "
         "{{ currency }} one-off, over {{ contract_months }} months ({{ totals.contract }} "
-        "{{ currency }} contract value{{ discount_text }})."
+        "{{ currency }} contract value{{ discount_text }}). This offer is valid for "
+        "{{ validity_days }} days, until {{ valid_until }}."
     )
+
+    _heading(doc, "company")
+    doc.add_paragraph("{%p for o in company.overview %}")
+    doc.add_paragraph("{{ o }}")
+    doc.add_paragraph("{%p endfor %}")
+    _if(doc, "company.references")
+    doc.add_heading("References", level=2)
+    doc.add_paragraph("{%p for r in company.references %}")
+    reference = doc.add_paragraph()
+    reference.add_run("{{ r.title }}").bold = True
+    doc.add_paragraph("{{ r.text }}")
+    doc.add_paragraph("{%p endfor %}")
     _endif(doc)
 
-    _if(doc, "sections.solution")
     _heading(doc, "solution")
     _loop_table(
         doc,
@@ -245,7 +328,7 @@ def build_proposal() -> DocumentObject:
         "sv",
         [3.6, 7.8, 1.6, 4.4],
     )
-    _endif(doc)
+    _answers(doc, "solution")
 
     _if(doc, "sections.quality_of_service")
     _heading(doc, "quality_of_service")
@@ -275,7 +358,7 @@ def build_proposal() -> DocumentObject:
             "{{ c.window }}",
         ],
         "c",
-        [2.4, 4.4, 2.8, 3.8, 4.0],
+        [2.4, 4.2, 3.0, 3.8, 4.0],
     )
     doc.add_paragraph("")
     _loop_table(
@@ -286,6 +369,7 @@ def build_proposal() -> DocumentObject:
         "r",
         [4.2, 13.2],
     )
+    _answers(doc, "service_levels")
     _endif(doc)
 
     _if(doc, "sections.cost_breakdown")
@@ -336,16 +420,115 @@ def build_proposal() -> DocumentObject:
             "{{ p.contract }}",
         ],
         "p",
-        [2.4, 1.8, 4.2, 4.2, 4.8],
+        [2.6, 1.8, 4.2, 4.2, 4.6],
+    )
+    doc.add_paragraph("")
+    doc.add_paragraph("Per service:")
+    _loop_table(
+        doc,
+        [
+            "Service",
+            "Sites",
+            "Monthly ({{ currency }})",
+            "One-off ({{ currency }})",
+            "Contract ({{ currency }})",
+        ],
+        "service_pricing",
+        [
+            "{{ p.service }}",
+            "{{ p.sites }}",
+            "{{ p.monthly }}",
+            "{{ p.one_off }}",
+            "{{ p.contract }}",
+        ],
+        "p",
+        [4.0, 1.6, 3.8, 3.8, 4.2],
     )
     _bullets(doc, "bid_lines", "b")
     doc.add_paragraph(
         "Total: {{ totals.monthly }} {{ currency }} monthly, {{ totals.one_off }} {{ currency }} "
         "one-off, {{ totals.contract }} {{ currency }} over {{ contract_months }} "
-        "months{{ discount_text }}. The price of every site follows."
+        "months{{ discount_text }}. The price of every site is in the pricing schedule, a "
+        "workbook that comes with this proposal{% if sites %}, and in the appendix{% endif %}."
     )
+    _answers(doc, "pricing")
+
+    _heading(doc, "transition")
+    doc.add_paragraph("{{ transition_intro }}")
+    _loop_table(
+        doc,
+        ["Wave", "Country", "Sites", "Carriers", "Lead time", "Starts", "Completed"],
+        "waves",
+        [
+            "{{ w.wave }}",
+            "{{ w.country }}",
+            "{{ w.sites }}",
+            "{{ w.carriers }}",
+            "{{ w.lead_time }}",
+            "{{ w.starts }}",
+            "{{ w.completed }}",
+        ],
+        "w",
+        [1.4, 1.9, 1.4, 3.9, 3.0, 2.9, 2.9],
+    )
+    _answers(doc, "transition")
+
+    _if(doc, "sections.compliance")
+    _heading(doc, "compliance")
+    doc.add_paragraph(
+        "We answered your {{ compliance.total }} requirements ({{ compliance.mandatory }} "
+        "mandatory): {{ compliance.counts }}. The compliance matrix is annex A, and beside "
+        "this proposal as a workbook."
+    )
+    _endif(doc)
+
+    _heading(doc, "terms")
+    doc.add_paragraph("This offer is made on these terms:")
+    _bullets(doc, "terms", "t")
+    _if(doc, "deviations")
+    doc.add_paragraph("Deviations from the standard terms that apply to this offer:")
+    doc.add_paragraph("{%p for d in deviations %}")
+    doc.add_paragraph("{{ loop.index }}. {{ d }}", style="List Number")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("{%p else %}")
+    doc.add_paragraph("This offer makes no deviation from these terms.")
+    _endif(doc)
+    _answers(doc, "terms")
+
+    _heading(doc, "assumptions")
+    _bullets(doc, "assumptions", "a")
+
+    _heading(doc, "acceptance")
+    doc.add_paragraph(
+        "This offer is valid for {{ validity_days }} days from {{ offer_date }}, until "
+        "{{ valid_until }}. To accept it, sign below and return a copy to "
+        "{{ prepared_by.line }}{% if prepared_by.email %} · {{ prepared_by.email }}{% endif %}."
+    )
+    signature = doc.add_table(rows=5, cols=2)
+    signature.style = "Table Grid"
+    cells = [
+        ("For {{ company.name }}", "For {{ customer }}"),
+        ("Name: {{ signature.ours.name }}", "Name:"),
+        ("Title: {{ signature.ours.role }}", "Title:"),
+        ("Date:", "Date:"),
+        ("Signature:\n\n", "Signature:\n\n"),
+    ]
+    for row, (ours, theirs) in zip(signature.rows, cells, strict=True):
+        for cell, text in zip(row.cells, (ours, theirs), strict=True):
+            cell.text = text
+            cell.paragraphs[0].style = doc.styles[TABLE_STYLE]
+    for cell in signature.rows[0].cells:
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    _fixed(signature, [8.7, 8.7])
+
+    doc.add_paragraph("Contact: {{ prepared_by.line }} · {{ prepared_by.email }}")
+
+    # -- appendix and annex: landscape pages after the signature, then portrait again
+    _if(doc, "sites or sections.compliance")
     _break(doc, landscape=True)
-    doc.add_heading("Pricing per site", level=2)
+    _if(doc, "sites")
+    doc.add_heading("Appendix — Pricing per site", level=1)
     _loop_table(
         doc,
         [
@@ -374,44 +557,12 @@ def build_proposal() -> DocumentObject:
             "{{ s.one_off }}",
         ],
         "s",
-        [2.2, 4.6, 3.2, 1.7, 3.4, 2.4, 1.4, 1.9, 2.6, 2.6],
-    )
-    _break(doc, landscape=False)
-
-    _heading(doc, "transition")
-    doc.add_paragraph("{{ transition_intro }}")
-    _loop_table(
-        doc,
-        ["Wave", "Country", "Sites", "Carriers", "Lead time", "Starts", "Completed"],
-        "waves",
-        [
-            "{{ w.wave }}",
-            "{{ w.country }}",
-            "{{ w.sites }}",
-            "{{ w.carriers }}",
-            "{{ w.lead_time }}",
-            "{{ w.starts }}",
-            "{{ w.completed }}",
-        ],
-        "w",
-        [1.3, 1.8, 1.4, 5.0, 2.9, 2.5, 2.5],
-    )
-
-    _if(doc, "sections.compliance")
-    _heading(doc, "compliance")
-    doc.add_paragraph(
-        "We answered your {{ compliance.total }} requirements ({{ compliance.mandatory }} "
-        "mandatory): {{ compliance.counts }}. The compliance matrix is annex A, and beside "
-        "this proposal as a workbook."
+        [2.2, 4.2, 3.0, 1.9, 3.6, 2.6, 1.4, 2.2, 2.5, 2.5],
     )
     _endif(doc)
-
-    _heading(doc, "assumptions")
-    _bullets(doc, "assumptions", "a")
-
     _if(doc, "sections.compliance")
-    _break(doc, landscape=True)
-    doc.add_heading("Annex A — Compliance matrix", level=1)
+    annex = doc.add_heading("Annex A — Compliance matrix", level=1)
+    annex.paragraph_format.page_break_before = True
     _loop_table(
         doc,
         ["Requirement", "Section", "Requirement text", "M", "Compliance", "Our response"],
@@ -425,11 +576,11 @@ def build_proposal() -> DocumentObject:
             "{{ r.answer }}",
         ],
         "r",
-        [2.6, 3.2, 7.6, 0.9, 2.6, 9.1],
+        [2.9, 3.0, 7.4, 0.9, 2.7, 9.2],
     )
+    _endif(doc)
     _break(doc, landscape=False)
     _endif(doc)
-    doc.add_paragraph("Contact: {{ prepared_by.line }} · {{ prepared_by.email }}")
     return doc
 
 
@@ -641,8 +792,42 @@ BUILDERS = {
 }
 
 
+def build_logo(width: int = 112, height: int = 96) -> bytes:
+    """Our logo (rules/proposal.yaml company.logo) as a PNG, drawn here so the repository
+    needs no image tool: three rising teal bars on navy, the mark of a network."""
+    import struct
+    import zlib
+
+    navy, teal = (16, 42, 84), (0, 150, 160)
+    bars = [(22, 56, 40), (47, 36, 65), (72, 16, 90)]  # (left, top, right) per bar
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        for left, top, right in bars:
+            if left <= x < right and top <= y < height - 16:
+                return teal
+        return navy
+
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in pixel(x, y)) for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
 def main(out_dir: Path = HERE) -> list[Path]:
-    written = []
+    logo = out_dir / "logo.png"
+    logo.write_bytes(build_logo())
+    written = [logo]
     for name, build in BUILDERS.items():
         path = out_dir / name
         build().save(str(path))

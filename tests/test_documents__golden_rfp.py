@@ -72,7 +72,7 @@ def test_the_proposal_says_what_the_customer_needs_and_nothing_of_ours(golden: G
         "credits when we miss a target",
         "over 36 months",
         "Service levels are contractual, per site, measured monthly.",
-        "We answered your 8 requirements (6 mandatory): comply 8.",
+        "We answered your 9 requirements (7 mandatory): comply 8, partial 1.",
         "The compliance matrix is annex A",
         "Prices are in EUR, excluding VAT and local taxes.",
         "Contact: Bea Bidman, Bid Manager · bea@example.com",
@@ -87,12 +87,16 @@ def test_the_proposal_says_what_the_customer_needs_and_nothing_of_ours(golden: G
 def test_sections_follow_the_strategy_and_the_requirements(golden: Golden) -> None:
     assert _headings(_proposal(golden)) == [
         "1. Executive summary",
-        "2. Our solution",
-        "3. Service levels",
-        "4. Pricing schedule",
-        "5. Transition plan",
-        "6. Compliance with your requirements",
-        "7. Assumptions",
+        "2. About us",
+        "3. Our solution",
+        "4. Service levels",
+        "5. Pricing schedule",
+        "6. Transition plan",
+        "7. Compliance with your requirements",
+        "8. Terms and conditions",
+        "9. Assumptions",
+        "10. Offer validity and acceptance",
+        "Appendix — Pricing per site",
         "Annex A — Compliance matrix",
     ]
     with transaction(golden.engine) as session:
@@ -101,13 +105,14 @@ def test_sections_follow_the_strategy_and_the_requirements(golden: Golden) -> No
         session.add(opportunity)
     with Session(golden.engine) as session:
         opportunity = get_opportunity(session, golden.ref)
-        [proposal, _] = golden.renderer.proposal(session, opportunity, golden.out / "cost")
+        [proposal, _, _] = golden.renderer.proposal(session, opportunity, golden.out / "cost")
     headings = _headings(proposal.path)
-    assert headings[:4] == [
+    assert headings[:5] == [
         "1. Executive summary",
-        "2. Our solution",
-        "3. Service levels",  # requirement 2.1 asks for availability and service credits
-        "4. Cost transparency",
+        "2. About us",
+        "3. Our solution",
+        "4. Service levels",  # requirement 2.1 asks for availability and service credits
+        "5. Cost transparency",
     ]
     assert "Quality of service" not in " ".join(headings)
     text = _docx_text(proposal.path)
@@ -144,7 +149,7 @@ def test_the_compliance_annex_lists_every_requirement_in_docx_and_xlsx(golden: G
         "Our response",
     ]
     assert [r[0] for r in rows[1:]] == ids
-    assert {r[4] for r in rows[1:]} == {"Comply"}
+    assert {r[4] for r in rows[1:]} == {"Comply", "Partial"}  # 6.1: with our deviation
     assert all(r[5] for r in rows[1:])
     xlsx = next(d.path for d in golden.bid.documents if d.kind == "compliance_matrix")
     sheet = openpyxl.load_workbook(xlsx).active
@@ -154,7 +159,7 @@ def test_the_compliance_annex_lists_every_requirement_in_docx_and_xlsx(golden: G
         ["Requirement", "Section", "Requirement text", "Mandatory", "Compliance", "Our response"]
     )
     assert [r[0] for r in values[header + 1 :]] == ids
-    assert values[-1][5] == f"Prices are fixed for the whole term. {EVIL}"
+    assert values[-2][5] == f"Prices are fixed for the whole term. {EVIL}"
     assert "version 1 — 1 December 2026" in str(values[0][0])
 
 
@@ -194,6 +199,7 @@ def test_every_document_opens_in_python_docx_openpyxl_and_libreoffice(
     kinds = {p.name.split("-OPP")[0].split("-DE")[0].split("-FR")[0] for p in documents}
     assert kinds == {
         "proposal",
+        "pricing-schedule",
         "compliance-matrix",
         "control-plan",
         "submission-letter",

@@ -247,7 +247,7 @@ def test_qrf_quotes_and_docs_commands(ctx: Context, tmp_path: Path) -> None:
     headings = [
         p.text for p in proposal.paragraphs if p.style and p.style.name.startswith("Heading")
     ]
-    assert "3. Cost transparency" in headings
+    assert "5. Cost transparency" in headings
     text = "\n".join(p.text for p in proposal.paragraphs)
     assert docs["proposal_hash"] not in text and "version 1 — " in text  # a label, no hash
 
@@ -289,13 +289,18 @@ def test_submission_package_is_the_approved_proposal(ctx: Context, tmp_path: Pat
         row.proposal_hash = approved
         package = renderer.submission_package(session, row, tmp_path)
         assert package.proposal_hash == approved and package.problems == []
-        letter, proposal = package.documents
-        assert (letter.kind, proposal.kind) == ("submission_letter", "proposal")
+        letter, proposal, schedule = package.documents
+        assert (letter.kind, proposal.kind, schedule.kind) == (
+            "submission_letter",
+            "proposal",
+            "pricing_schedule",
+        )
         text = "\n".join(p.text for p in open_docx(str(letter.path)).paragraphs)
         assert approved is not None and approved not in text
         assert "(version 1 — " in text and "OPP-0001" not in text
         enclosures = open_docx(str(letter.path)).tables[0]
         assert enclosures.rows[1].cells[1].text == "proposal-OPP-0001.docx"
+        assert enclosures.rows[2].cells[1].text == "pricing-schedule-OPP-0001.xlsx"
         row.title = "Changed after approval"
         changed = renderer.submission_package(session, row, tmp_path)
         assert changed.problems and "changed since approval" in changed.problems[0]

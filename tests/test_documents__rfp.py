@@ -181,19 +181,25 @@ def test_proposal_sections_and_site_list(rfp: Rfp) -> None:
     headings = [p.text for p in document.paragraphs if _style_name(p).startswith("Heading")]
     assert headings == [
         "1. Executive summary",
-        "2. Our solution",
-        "3. Service levels",
-        "4. Pricing schedule",
-        "Pricing per site",
-        "5. Transition plan",
-        "6. Assumptions",
-    ]
+        "2. About us",
+        "3. Our solution",
+        "4. Service levels",
+        "5. Pricing schedule",
+        "6. Transition plan",
+        "7. Terms and conditions",
+        "8. Assumptions",
+        "9. Offer validity and acceptance",
+    ]  # no per-site appendix above 200 sites: the pricing schedule workbook has them
     text = "\n".join(p.text for p in document.paragraphs)
     assert f"at {N} sites in {len(ALL_COUNTRIES)} countries" in text
     assert proposal.content_hash not in text and "version 1 — 1 December 2026" in text
-    services, classes, sla, pricing, sites, waves = (rows_of(t) for t in document.tables)
+    services, classes, sla, pricing, per_service, waves, _ = (rows_of(t) for t in document.tables)
     assert services[1][:3] == ["Managed network", SERVICES_TEXT, str(N)]
-    assert len(sites) == N + 1 and sites[1][0] == "S-00001"
+    assert per_service[1][:2] == ["Managed network", str(N)]
+    schedule = next(d for d in rfp.bid.documents if d.kind == "pricing_schedule")
+    sheet = openpyxl.load_workbook(schedule.path).active
+    assert sheet is not None
+    assert sheet.cell(row=4, column=1).value == "S-00001" and sheet.max_row == 3 + N + 1
     assert len(pricing) == len(ALL_COUNTRIES) + 1
     assert sum(int(r[1]) for r in pricing[1:]) == N
     assert classes[0][:3] == ["Class", "Access", "Availability"]
@@ -209,13 +215,9 @@ SERVICES_TEXT = (
 
 
 def test_user_text_is_printed_never_executed(rfp: Rfp) -> None:
-    proposal = next(d for d in rfp.bid.documents if d.kind == "proposal")
-    [sites] = [
-        rows
-        for rows in map(rows_of, open_docx(str(proposal.path)).tables)
-        if rows[0][0] == "Site ID"
-    ]
-    assert sites[1][1] == EVIL
+    schedule = next(d for d in rfp.bid.documents if d.kind == "pricing_schedule")
+    sites = openpyxl.load_workbook(schedule.path).active
+    assert sites is not None and sites.cell(row=4, column=2).value == EVIL
     lines = rows_of(open_docx(str(rfp.sheet.documents[0].path)).tables[0])
     assert lines[1][2] == EVIL
     sheet = openpyxl.load_workbook(rfp.sheet.documents[1].path)["Order lines"]

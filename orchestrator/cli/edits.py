@@ -165,10 +165,18 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         addendum: Annotated[
             Path | None, typer.Option("--addendum", help="An RFP addendum to keep with the bid")
         ] = None,
+        incumbent: Annotated[
+            bool | None,
+            typer.Option(
+                "--incumbent/--challenger",
+                help="We hold the contract today (incumbent) or take it over (challenger)",
+            ),
+        ] = None,
         by: ByOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Record what the customer changed: deadline, contract term, currency, an addendum."""
+        """Record what the customer changed: deadline, contract term, currency, an addendum,
+        whether we hold the contract today."""
         from orchestrator.cli.commanding import command, run, upload
         from orchestrator.core.commands import UpdateOpportunity
 
@@ -181,6 +189,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             contract_months=contract_months,
             currency=currency,
             addendum=upload(addendum) if addendum else None,
+            incumbent=incumbent,
         )
         answer = run(get_context, sent, typed=addendum)
         if addendum is not None:

@@ -4,7 +4,10 @@ A site is delivered its carrier's lead time after the order (the `delivery_days`
 quoted, else rules/delivery.yaml's days for the access type), counted in working days of the
 site's country, and never before the install date the customer asked for. The transition
 plan groups the sites per country into waves: a wave starts when its slowest carrier has
-delivered and takes as many working days as its sites need at `installs_per_day`.
+delivered, and no sooner than `wave_stagger_days` working days after the previous wave
+started (one transition team moves country after country; a customer never sees every
+country cut over in the same week); it takes as many working days as its sites need at
+`installs_per_day`.
 """
 
 from __future__ import annotations
@@ -61,36 +64,36 @@ class Wave:
 def transition_waves(
     sites: Iterable[SiteDelivery], order_date: date, delivery: Delivery
 ) -> list[Wave]:
-    """One wave per country, the fastest countries first."""
+    """One wave per country, the first delivered first, each starting after its carriers'
+    lead time and staggered from the wave before."""
     by_country: dict[str, list[SiteDelivery]] = {}
     for site in sites:
         by_country.setdefault(site.country, []).append(site)
-    planned = []
-    for country, members in by_country.items():
-        starts = max(delivery_date(order_date, site, delivery) for site in members)
-        days = math.ceil(len(members) / delivery.installs_per_day)
-        planned.append(
-            (
-                starts,
-                country,
-                members,
-                max(lead_time_days(site, delivery) for site in members),
-                add_working_days(starts, max(days - 1, 0), country),
+    ready = sorted(
+        (max(delivery_date(order_date, site, delivery) for site in members), country, members)
+        for country, members in by_country.items()
+    )
+    waves: list[Wave] = []
+    previous: Wave | None = None
+    for index, (delivered, country, members) in enumerate(ready, start=1):
+        starts = delivered
+        if previous is not None:
+            staggered = add_working_days(
+                on_or_after(previous.starts, country), delivery.wave_stagger_days, country
             )
-        )
-    planned.sort(key=lambda item: (item[0], item[1]))
-    return [
-        Wave(
+            starts = max(starts, staggered)
+        days = math.ceil(len(members) / delivery.installs_per_day)
+        previous = Wave(
             wave=index,
             country=country,
             sites=len(members),
             carriers=tuple(sorted({s.provider for s in members if s.provider})),
-            lead_time_days=lead,
+            lead_time_days=max(lead_time_days(site, delivery) for site in members),
             starts=starts,
-            completed=completed,
+            completed=add_working_days(starts, max(days - 1, 0), country),
         )
-        for index, (starts, country, members, lead, completed) in enumerate(planned, start=1)
-    ]
+        waves.append(previous)
+    return waves
 
 
 def expected_order_date(

@@ -54,7 +54,8 @@ class RemoveSites(_SitesFile):
 
 class UpdateOpportunity(Command):
     """Record what the customer changed: deadline, contract term, currency, an RFP addendum
-    (kept with the bid's documents). Every change needs a reason."""
+    (kept with the bid's documents), whether we hold the contract today (`incumbent`: the
+    proposal's transition plan and the go/no-go read it). Every change needs a reason."""
 
     name: ClassVar[str] = "opportunity.update"
     cli: ClassVar[tuple[str, ...]] = ("opportunity", "update")
@@ -65,6 +66,7 @@ class UpdateOpportunity(Command):
     contract_months: int | None = None
     currency: str | None = Field(default=None, max_length=32)
     addendum: FileUpload | None = None
+    incumbent: bool | None = None
     by: str | None = By
 
 

@@ -385,9 +385,13 @@ def go_no_go(
     days_to_deadline: int,
     open_bids_per_bid_manager: int,
     strategic_fit: str,
+    incumbent: bool | None = None,
 ) -> Decision:
-    """Recommend bid, no_bid or redefine_strategy; `hard` marks a no-bid nobody may override."""
-    facts = {
+    """Recommend bid, no_bid or redefine_strategy; `hard` marks a no-bid nobody may override.
+
+    `incumbent`: whether we hold the contract today (None: not known — the table then decides
+    as it did before the fact existed)."""
+    facts: dict[str, Any] = {
         "bants_result": bants_result,
         "tier": tier,
         "revenue_eur": revenue_eur,
@@ -395,6 +399,8 @@ def go_no_go(
         "open_bids_per_bid_manager": open_bids_per_bid_manager,
         "strategic_fit": strategic_fit,
     }
+    if incumbent is not None:
+        facts["incumbent"] = incumbent
     return engine.evaluate("go_no_go", facts)
 
 

@@ -3,7 +3,9 @@
     rules/delivery.yaml   SLA classes, handover interfaces, resilience, the managed router per
                           band, carrier delivery days, the bid team's calendar country
     rules/proposal.yaml   the service strategies, the proposal sections each one carries,
-                          and the words of the strategy sections
+                          the words of the strategy sections, who we are (name, logo,
+                          overview), where accepted answers go, the terms and the offer
+                          validity
 
 A mistake raises `RuleLoadError` naming the file and the key.
 """
@@ -24,6 +26,7 @@ DELIVERY_FILE = "delivery.yaml"
 PROPOSAL_FILE = "proposal.yaml"
 SECTION_ORDER = (
     "summary",
+    "company",
     "solution",
     "quality_of_service",
     "service_levels",
@@ -31,9 +34,26 @@ SECTION_ORDER = (
     "pricing",
     "transition",
     "compliance",
+    "terms",
     "assumptions",
+    "acceptance",
 )
 """The proposal's sections in the template's order."""
+ALWAYS_SECTIONS = (
+    "summary",
+    "company",
+    "solution",
+    "service_levels",
+    "pricing",
+    "transition",
+    "terms",
+    "assumptions",
+    "acceptance",
+)
+"""Sections every proposal carries, whatever the strategy."""
+ANSWER_SECTIONS = ("solution", "service_levels", "transition", "pricing", "terms")
+"""The sections accepted answers can be placed in (`answer_sections`); the rest go to
+`solution`."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,10 @@ class Delivery:
     def delivery_days_for(self, access: str, quoted: int | None) -> int:
         return quoted if quoted is not None else self.delivery_days.get(access, 30)
 
+    wave_stagger_days: int = 10
+    """Working days between the starts of two transition waves (one team moves country by
+    country)."""
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -99,6 +123,18 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class Company:
+    """Who we are on the proposal's cover and in its company overview."""
+
+    name: str
+    logo: str
+    """A PNG under templates/ (the cover's logo)."""
+    overview: str
+    """The overview used when the answer library has no entry tagged `company`."""
+    address: str
+
+
+@dataclass(frozen=True)
 class ProposalRules:
     """rules/proposal.yaml."""
 
@@ -106,8 +142,14 @@ class ProposalRules:
     titles: dict[str, str]
     blocks: dict[str, dict[str, Any]]
     """The words of the strategy sections (service_levels, quality_of_service, cost_breakdown)."""
-    offer_validity_days: int = 90
-    """Days the customer may accept our offer after its submission (`offer_validity_days`)."""
+    company: Company
+    answer_sections: dict[str, tuple[str, ...]]
+    """Proposal section -> words of a requirement's section or its answer's tags that place
+    an accepted answer there (first match in ANSWER_SECTIONS order; else `solution`)."""
+    terms: tuple[str, ...]
+    """Our standard terms, as the customer reads them."""
+    validity_days: int
+    """How long the offer stands, in calendar days from its date."""
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -210,6 +252,7 @@ def parse_delivery(path: Path) -> Delivery:
             path,
             "contract_start_after_decision_days",
         ),
+        wave_stagger_days=_whole(data.get("wave_stagger_days", 10), path, "wave_stagger_days"),
     )
 
 
@@ -254,10 +297,34 @@ def parse_proposal(path: Path) -> ProposalRules:
                 if isinstance(r, dict)
             ],
         }
-    validity = data.get("offer_validity_days", 90)
-    if isinstance(validity, bool) or not isinstance(validity, int) or not 1 <= validity <= 730:
-        raise RuleLoadError(f"{path}: offer_validity_days must be a whole number from 1 to 730")
-    return ProposalRules(strategies, {str(k): str(v) for k, v in titles.items()}, blocks, validity)
+    company = data.get("company")
+    if not isinstance(company, dict):
+        raise RuleLoadError(f"{path}: company must give name, logo, overview and address")
+    placing = data.get("answer_sections") or {}
+    if not isinstance(placing, dict) or not set(placing) <= set(ANSWER_SECTIONS):
+        raise RuleLoadError(
+            f"{path}: answer_sections must map sections of {', '.join(ANSWER_SECTIONS)} to words"
+        )
+    terms = data.get("terms")
+    if not isinstance(terms, list) or not terms:
+        raise RuleLoadError(f"{path}: terms must list our standard terms")
+    validity = _whole(data.get("offer_validity_days"), path, "offer_validity_days")
+    if validity < 1:
+        raise RuleLoadError(f"{path}: offer_validity_days must be at least 1")
+    return ProposalRules(
+        strategies,
+        {str(k): str(v) for k, v in titles.items()},
+        blocks,
+        Company(
+            _text(company.get("name"), path, "company.name"),
+            _text(company.get("logo"), path, "company.logo"),
+            _text(company.get("overview"), path, "company.overview"),
+            _text(company.get("address"), path, "company.address"),
+        ),
+        {str(k): tuple(str(w).lower() for w in (v or [])) for k, v in placing.items()},
+        tuple(_text(t, path, "terms") for t in terms),
+        validity,
+    )
 
 
 def _stamp(path: Path) -> float:

@@ -11,7 +11,8 @@ Output layout inside the opportunity's `out_dir`::
 
     qrf/qrf-DE-telekom.docx, qrf/qrf-DE-telekom.csv, qrf/internal-quote-task-BE.md (+ .csv)
     qrf/unsourced.csv (the sites nobody quotes, when there are any)
-    proposal-OPP-0001.docx, compliance-matrix-OPP-0001.xlsx (when a questionnaire was imported)
+    proposal-OPP-0001.docx, pricing-schedule-OPP-0001.xlsx (its annex: every site's price),
+    compliance-matrix-OPP-0001.xlsx (when a questionnaire was imported)
     control-plan-OPP-0001.docx, submission-letter-OPP-0001.docx
     *.pdf beside each .docx (bid docs --pdf)
     order-sheet-OPP-0001.docx, order-sheet-OPP-0001.xlsx
@@ -27,12 +28,14 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from docxtpl import DocxTemplate
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
 from lxml import etree  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
@@ -53,7 +56,9 @@ from orchestrator.documents.context import (
 )
 from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
+from orchestrator.documents.pricing_schedule import write_pricing_xlsx
 from orchestrator.documents.proposal import proposal_context, version_label
+from orchestrator.documents.text import long_date
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import (
@@ -91,6 +96,27 @@ class _DocxTemplate(DocxTemplate):  # type: ignore[misc]
         return etree.fromstring(xml, parser=etree.XMLParser(recover=True))
 
 
+def _drop_empty_last_section(document: Any) -> None:
+    """A template whose optional landscape pages end with a section break back to portrait
+    leaves an empty last section (a blank page) when those pages are rendered: the break's
+    page layout becomes the document's last one instead."""
+    body = document.element.body
+    children = [c for c in body.iterchildren() if c.tag != qn("w:sectPr")]
+    final = body.find(qn("w:sectPr"))
+    if not children or final is None:
+        return
+    last = children[-1]
+    if last.tag != qn("w:p") or "".join(last.itertext()).strip():
+        return
+    properties = last.find(qn("w:pPr"))
+    inner = properties.find(qn("w:sectPr")) if properties is not None else None
+    if inner is None:
+        return
+    final.addprevious(inner)
+    body.remove(final)
+    body.remove(last)
+
+
 @dataclass(frozen=True)
 class _Template:
     data: bytes
@@ -100,8 +126,15 @@ class _Template:
 class DocxDocuments:
     """The `DocumentPort` over docxtpl templates in `templates_dir` and data in `rules_dir`."""
 
-    def __init__(self, templates_dir: Path, rules_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        rules_dir: Path,
+        clock: Clock | None = None,
+        pdf_timeout: float | None = None,
+    ) -> None:
         self.templates_dir = templates_dir
+        self.pdf_timeout = pdf_timeout
         self.rules_dir = rules_dir
         self.clock: Clock = clock or system_clock
         self._templates: dict[str, _Template] = {}
@@ -140,22 +173,32 @@ class DocxDocuments:
         kind: str,
         name: str,
         unhashed: dict[str, Any] | None = None,
+        images: dict[str, Path] | None = None,
     ) -> RenderedDocument:
         """Render one .docx; `context` must be plain data (it is hashed, then rendered).
 
         `unhashed` values are rendered but not part of the hash (the proposal's version
-        label, which is derived from the hash). A file this renderer already wrote with the
-        same hash and label is not rendered again (the same bid rendered twice in a step).
+        label, which is derived from the hash). `images` are PNGs placed where the template
+        names them (the proposal's logo; hashed by their bytes). A file this renderer
+        already wrote with the same hash and label is not rendered again (the same bid
+        rendered twice in a step).
         """
         held = self._template(template)
-        digest = content_hash(held.digest, context)
+        pictures = {
+            key: hashlib.sha256(p.read_bytes()).hexdigest() for key, p in (images or {}).items()
+        }
+        digest = content_hash(held.digest, {**context, "images": pictures} if images else context)
         stamp = content_hash(digest, unhashed or {})
         if self._unchanged(path, stamp):
             return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
         doc = _DocxTemplate(io.BytesIO(held.data))
+        placed = {key: InlineImage(doc, str(p), width=Mm(25)) for key, p in (images or {}).items()}
         doc.render(
-            {**context, **(unhashed or {}), "content_hash": digest}, self._jinja, autoescape=True
+            {**context, **(unhashed or {}), **placed, "content_hash": digest},
+            self._jinja,
+            autoescape=True,
         )
+        _drop_empty_last_section(doc.docx)
         with atomic_write(path) as tmp:
             doc.save(str(tmp))
         self._remember(path, stamp)
@@ -306,6 +349,11 @@ class DocxDocuments:
     ) -> str:
         """ "version N — date": N counts the distinct contents recorded for the bid, the date
         is when this content was first recorded (today for a new one)."""
+        return version_label(*self._version_of(session, opportunity, kind, digest))
+
+    def _version_of(
+        self, session: Session, opportunity: Opportunity, kind: str, digest: str
+    ) -> tuple[int, date]:
         rows = session.exec(
             select(Document)
             .where(Document.opportunity_id == opportunity.id, Document.kind == kind)
@@ -318,8 +366,8 @@ class DocxDocuments:
                 seen.append(row.content_hash)
                 first[row.content_hash] = row.created_at.date()
         if digest in first:
-            return version_label(seen.index(digest) + 1, first[digest])
-        return version_label(len(seen) + 1, self.clock().date())
+            return seen.index(digest) + 1, first[digest]
+        return len(seen) + 1, self.clock().date()
 
     def proposal(
         self,
@@ -337,12 +385,23 @@ class DocxDocuments:
         With `keep`, a file already there is left exactly as it is (a version sent)."""
         context = self.proposal_context(session, opportunity, version)
         held = self._template("proposal.docx")
-        digest = content_hash(held.digest, context)
-        label = (
-            version_label(version.number, version.day)
+        logo = self.templates_dir / context["company"]["logo"]
+        images = {"logo": logo} if logo.is_file() else {}
+        pictures = {"logo": hashlib.sha256(logo.read_bytes()).hexdigest()} if images else {}
+        digest = content_hash(held.digest, {**context, "images": pictures} if images else context)
+        number, day = (
+            (version.number, version.day)
             if version is not None
-            else self.version_label(session, opportunity, "proposal", digest)
+            else self._version_of(session, opportunity, "proposal", digest)
         )
+        label = version_label(number, day)
+        dated = {
+            "version_label": label,
+            "offer_date": long_date(day),
+            "valid_until": long_date(day + timedelta(days=context["validity_days"])),
+        }
+        if not images:
+            dated["logo"] = ""
         path = out_dir / f"proposal-{opportunity.ref}.docx"
         if keep and path.exists():
             proposal = RenderedDocument(
@@ -355,9 +414,23 @@ class DocxDocuments:
                 path,
                 kind="proposal",
                 name=f"{name_prefix}proposal",
-                unhashed={"version_label": label},
+                unhashed=dated,
+                images=images,
             )
         written = [proposal]
+        schedule = out_dir / context["annex_name"]
+        schedule_hash = content_hash("pricing-schedule-1", {"digest": digest, "label": label})
+        if not (keep and schedule.exists()) and not self._unchanged(schedule, schedule_hash):
+            write_pricing_xlsx(context, label, schedule)
+            self._remember(schedule, schedule_hash)
+        written.append(
+            RenderedDocument(
+                kind="pricing_schedule",
+                name=f"{name_prefix}pricing_schedule",
+                path=schedule,
+                content_hash=schedule_hash,
+            )
+        )
         rows = context["compliance"]["rows"]
         if rows:
             annex = out_dir / f"compliance-matrix-{opportunity.ref}.xlsx"
@@ -469,9 +542,14 @@ class DocxDocuments:
             if version is not None
             else self.version_label(session, opportunity, "proposal", main.content_hash)
         )
+        titles = {
+            "proposal": "Proposal",
+            "pricing_schedule": "Pricing schedule (annex)",
+            "compliance_matrix": "Compliance matrix (annex A)",
+        }
         enclosures = [
             {
-                "title": "Proposal" if d.kind == "proposal" else "Compliance matrix (annex A)",
+                "title": titles.get(d.kind, d.kind),
                 "file": d.path.name,
                 "version": label,
             }
@@ -538,11 +616,11 @@ class DocxDocuments:
     # -- PDFs
 
     def to_pdf(self, documents: list[RenderedDocument]) -> list[RenderedDocument]:
-        """A PDF beside every .docx (headless LibreOffice), in one conversion per folder."""
-        from orchestrator.documents.pdf import convert_to_pdf
+        """A PDF beside every .docx (headless LibreOffice), all in one conversion run."""
+        from orchestrator.documents.pdf import TIMEOUT_SECONDS, convert_to_pdf
 
         docx = [d for d in documents if d.path.suffix == ".docx"]
-        converted = convert_to_pdf([d.path for d in docx])
+        converted = convert_to_pdf([d.path for d in docx], self.pdf_timeout or TIMEOUT_SECONDS)
         return [
             RenderedDocument(
                 kind=f"{d.kind}_pdf", name=d.name, path=pdf, content_hash=d.content_hash

@@ -147,12 +147,14 @@ def _update_opportunity(
             contract_months=command.contract_months,
             currency=command.currency,
             addendum=addendum,
+            incumbent=command.incumbent,
         )
     given = {
         "deadline": command.deadline.isoformat() if command.deadline else None,
         "contract_months": command.contract_months,
         "currency": command.currency,
         "addendum": command.addendum.filename if command.addendum else None,
+        "incumbent": command.incumbent,
     }
     return c.OpportunityUpdated(
         **edited(command.name, result),

@@ -24,6 +24,7 @@ from orchestrator.bid.answers.rfp import (
 )
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.bid.producing.quotes import import_quotes
+from orchestrator.bid.producing.terms import set_deviations
 from orchestrator.config import load_settings
 from orchestrator.decisions.rfp_rules import load_rfp_rules
 from orchestrator.documents.renderer import DocxDocuments
@@ -68,7 +69,11 @@ QUESTIONNAIRE = [
     ("3.1", "Security", "How is the managed router protected and patched?", "N"),
     ("4.1", "Transition", "Describe the migration approach and the project plan.", "Y"),
     ("5.1", "Commercial", f"Confirm prices are fixed for the contract term. {EVIL}", "Y"),
+    ("6.1", "Legal", "Do you accept our terms and conditions? List any deviations.", "Y"),
 ]
+DEVIATION = "liability capped at 12 months of fees"
+"""The deviation legal approved: the proposal's terms and the legal answer both carry it."""
+LEGAL_ANSWER = "We accept your terms and conditions; deviations are listed in our offer."
 
 
 @dataclass
@@ -146,6 +151,8 @@ def build_golden(tmp: Path, *, strategy: str = "sla") -> Golden:
         text=f"Prices are fixed for the whole term. {EVIL}",
         compliance="comply",
     )
+    answer_requirement(ctx, ref, "6.1", by=BID_MANAGER, text=LEGAL_ANSWER, compliance="comply")
+    set_deviations(ctx, ref, [DEVIATION], by=BID_MANAGER)
     renderer = DocxDocuments(settings.templates_dir, settings.rules_dir, clock=lambda: NOW)
     out = tmp / "out"
     bid = render(engine, renderer, ref, out)

@@ -189,7 +189,7 @@ def approval_facts(session: Session, ctx: Context, opportunity: Opportunity) -> 
     from orchestrator.decisions.offer_rules import load_delivery, load_proposal_rules
 
     rules_dir = ctx.settings.rules_dir
-    days = load_proposal_rules(rules_dir).offer_validity_days
+    days = load_proposal_rules(rules_dir).validity_days
     budget = (opportunity.bants or {}).get("budget_eur")
     return ApprovalFacts(
         budget_eur=float(budget) if isinstance(budget, int | float) else None,

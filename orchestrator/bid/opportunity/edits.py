@@ -370,16 +370,21 @@ def update_opportunity(
     contract_months: int | None = None,
     currency: str | None = None,
     addendum: Path | None = None,
+    incumbent: bool | None = None,
 ) -> EditResult:
     """Change what the customer changed: the submission deadline (the plan moves), the
     contract term or the currency (a price change: the margin is judged again), an RFP
-    addendum kept with the bid's documents. Every change needs a reason."""
+    addendum kept with the bid's documents, whether we hold the contract today (the
+    proposal's transition wording follows; ruled like a date change). Every change needs a
+    reason."""
     if not reason or not reason.strip():
         raise InputError("an update needs a reason (--reason)", field="reason")
     reason = free_text(reason, "reason", newlines=True)
-    if deadline is None and contract_months is None and currency is None and addendum is None:
+    if (deadline, contract_months, currency, addendum, incumbent) == (None,) * 5:
         raise InputError(
-            "give --deadline, --contract-months, --currency or --addendum", field="update"
+            "give --deadline, --contract-months, --currency, --addendum or "
+            "--incumbent/--challenger",
+            field="update",
         )
     today = ctx.clock().date()
     if deadline is not None and deadline < today:
@@ -397,7 +402,7 @@ def update_opportunity(
             )
     with reading(ctx.engine) as session:  # refused before the file is copied anywhere
         opportunity = get_opportunity(session, ref)
-        if deadline is not None or addendum is not None:
+        if deadline is not None or addendum is not None or incumbent is not None:
             check_allowed(ctx, opportunity, "dates")
         if contract_months is not None or currency is not None:
             check_allowed(ctx, opportunity, "prices")
@@ -411,9 +416,14 @@ def update_opportunity(
         key = hashlib.sha256(
             json.dumps(
                 [ref, reason, str(deadline), contract_months, currency, str(addendum)]
+                + ([incumbent] if incumbent is not None else [])
             ).encode()
         ).hexdigest()[:16]
-        if deadline is not None or produced is not None:
+        if deadline is not None or produced is not None or incumbent is not None:
+            if incumbent is not None and incumbent != opportunity.incumbent:
+                changed["incumbent"] = [opportunity.incumbent, incumbent]
+                opportunity.incumbent = incumbent
+                session.add(opportunity)
             if deadline is not None and deadline != opportunity.submission_deadline:
                 changed["submission_deadline"] = [
                     opportunity.submission_deadline.isoformat(),

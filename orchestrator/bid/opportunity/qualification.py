@@ -107,6 +107,7 @@ def go_no_go_recommendation(ctx: Context, session: Session, opportunity: Opportu
         days_to_deadline=(opportunity.submission_deadline - ctx.clock().date()).days,
         open_bids_per_bid_manager=_open_bids_per_bid_manager(session, opportunity),
         strategic_fit=opportunity.strategic_fit,
+        incumbent=opportunity.incumbent,
     )
 
 

@@ -25,6 +25,7 @@ from orchestrator.bid.trail.versions import (
     submitted_version,
 )
 from orchestrator.context import Context
+from orchestrator.errors import PdfUnavailable
 from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import DealVersion, DocumentPort, ProducedDocuments
 from orchestrator.store.db import reading, transaction
@@ -49,17 +50,22 @@ def _render(
     """Render in a read-only session from the bid's version (its deal priced once), then
     record the documents in one short transaction. A change made after the bid was
     submitted is recorded as the next version, whose files these are; the submitted
-    version's files are not touched."""
+    version's files are not touched. PDFs that cannot be written leave the .docx files
+    published and recorded, then raise (one line naming the document)."""
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         canonical = opportunity.ref
         folder = out_dir or ctx.output_dir_for(canonical)
         version = rendering_version(session, ctx, opportunity) if versioned else None
         produced = produce(ctx.documents, session, opportunity, folder, version)
+    failed: PdfUnavailable | None = None
     if pdf:
-        produced = replace(
-            produced, documents=[*produced.documents, *ctx.documents.to_pdf(produced.documents)]
-        )
+        try:
+            pdfs = ctx.documents.to_pdf(produced.documents)
+        except PdfUnavailable as error:  # the .docx files stand: published and recorded
+            failed = error
+        else:
+            produced = replace(produced, documents=[*produced.documents, *pdfs])
     if out_dir is None:  # a folder the caller chose stays theirs; the bid's own is published
         produced = ctx.store.publish(canonical, produced)
     with transaction(ctx.engine) as session:
@@ -80,6 +86,8 @@ def _render(
             attach_documents(session, opportunity, recorded, produced)
         if tasks:
             recheck_order_tasks(session, ctx, opportunity, produced, actor)
+    if failed is not None:
+        raise failed
     return produced
 
 

@@ -245,7 +245,9 @@ def record_version(
     return version
 
 
-VERSION_KINDS = frozenset({"proposal", "compliance_matrix", "submission_letter"})
+VERSION_KINDS = frozenset(
+    {"proposal", "pricing_schedule", "compliance_matrix", "submission_letter"}
+)
 """The documents rendered from a version (and their PDFs); QRFs and the plan are not."""
 
 
