@@ -326,16 +326,27 @@ def demo(
     as_json: bool = typer.Option(
         False, "--json", help="Print the demo's story on stderr and its result as JSON"
     ),
+    keep_server: bool = typer.Option(
+        False,
+        "--keep-server",
+        help="Run the steps as Prefect flow runs in this folder's service and leave it running",
+    ),
 ) -> None:
     """Create a sample top-account RFP and carry it through all eight steps."""
     from orchestrator.bid.queries import list_bids
     from orchestrator.bid.queries import status as bid_status
     from orchestrator.cli.demo import run_demo
-    from orchestrator.runtime.runner import get_runner
+    from orchestrator.runtime.runner import HandOverRunner, get_runner
     from orchestrator.store.db import safe_url
 
     ctx = get_context()
     runner = get_runner(ctx)
+    if keep_server and ctx.settings.flow_runner != "inline":
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        runner = PrefectRunner()  # the folder's service, started (and waited for) if need be
+    elif isinstance(runner, HandOverRunner):
+        runner.start_service = False  # unless kept, the demo leaves no service behind
     caller = current_person(ctx)  # the demo records its team's answers for them
     if not is_admin(caller):
         raise NotPermitted(f"{caller.email} is not an admin; the demo records for its bid team")

@@ -51,6 +51,7 @@ def _serve(
         web_port=web_port,
         slack_host=slack_host,
         slack_port=slack_port,
+        port_asked=port is not None,
     )
     code = service.run()
     served = {
@@ -115,17 +116,28 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.config import get_settings
         from orchestrator.runtime import service
 
-        info = service.status(get_settings())
+        settings = get_settings()
+        info = service.status(settings)
         if info is None:
+            foreign = service.foreign_on_default_port(settings)
             if as_json:
-                sys.stdout.write(json.dumps({"running": False}) + "\n")
+                sys.stdout.write(json.dumps({"running": False, "note": foreign}) + "\n")
             else:
-                console.print("no bid server runs for this folder")
+                console.print(
+                    "no bid server runs for this folder" + (f" ({foreign})" if foreign else ""),
+                    markup=False,
+                    highlight=False,
+                )
             raise typer.Exit(1)
         if as_json:
             sys.stdout.write(json.dumps({"running": True, **service.describe(info)}) + "\n")
             return
-        console.print(f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir})")
+        console.print(
+            f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir}; "
+            f"its Prefect and its API answer this folder's id {(info.service_id or '')[:8]}…)",
+            markup=False,
+            highlight=False,
+        )
 
     @server_app.command("stop")
     def server_stop(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:

@@ -140,9 +140,13 @@ def parse(argv: list[str]) -> Parsed | None:
     return parsed
 
 
-def _request(url: str, token: str | None, body: dict[str, Any] | None) -> Any:
+def _request(
+    url: str, token: str | None, body: dict[str, Any] | None, service_id: str | None = None
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    if service_id:  # a service of another folder refuses (409) instead of running it
+        request.add_header("X-Bid-Service", service_id)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
@@ -158,8 +162,13 @@ def _forward(argv: list[str]) -> int | None:
     from orchestrator.runtime.credentials import caller_token
 
     settings = load_settings()
+    from orchestrator.runtime.prefect_home import service_id
+
     info = service.read_info(settings)
     if info is None or info.database_url != settings.database_url:
+        return None
+    identity = service_id(settings)
+    if identity is None or info.service_id != identity:
         return None
     parsed = parse(argv)
     if parsed is None:
@@ -169,14 +178,17 @@ def _forward(argv: list[str]) -> int | None:
     try:
         if parsed.path == ("status",):
             ref = urllib.parse.quote(parsed.values["opportunity"], safe="")
-            answer = _request(f"{base}/bids/{ref}", token, None)
+            answer = _request(f"{base}/bids/{ref}", token, None, identity)
         elif parsed.path == ("list",):
             state = parsed.values.get("state")
             query = f"?{urllib.parse.urlencode({'state': state})}" if state else ""
-            answer = _request(f"{base}/bids{query}", token, None)
+            answer = _request(f"{base}/bids{query}", token, None, identity)
         else:
-            answer = _request(f"{base}/commands/{SHAPES[parsed.path].name}", token, parsed.values)
+            name = SHAPES[parsed.path].name
+            answer = _request(f"{base}/commands/{name}", token, parsed.values, identity)
     except urllib.error.HTTPError as error:
+        if error.code == 409 and error.headers.get("X-Bid-Service-Mismatch"):
+            return None  # another folder's service on the recorded port: run it here
         return _refused(error, parsed)
     except (urllib.error.URLError, OSError):
         return None  # it stopped meanwhile: run the command here

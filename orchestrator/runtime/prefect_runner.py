@@ -23,7 +23,8 @@ from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
 
 T = TypeVar("T")
 
-LIFECYCLE_DEPLOYMENT = "bid-lifecycle/bid-orchestrator"
+LIFECYCLE_DEPLOYMENT = "bid-lifecycle/Carry a bid on"
+"""`<flow>/<deployment>` of the lifecycle (flows/deployments.py, DEPLOYMENT_TITLES)."""
 
 
 def start_temporary_server(target: PrefectTarget, console: Console) -> None:

@@ -60,10 +60,78 @@ class InlineRunner:
         return "; ".join(step.message for step in steps)
 
 
+_SPAWNED: list[bool] = []
+"""Set once this process started its folder's service: never two from one process."""
+
+
+class HandOverRunner:
+    """The first command of a folder whose service does not run yet: it starts the service in
+    the background and does its own step here (inline) instead of waiting 20-30 s for a
+    Prefect server to boot; the commands after it find the service up and run their steps as
+    Prefect flow runs (the hand-over). Once the folder's service answers (or PREFECT_API_URL
+    is set) it is the Prefect runner. The choice is made at the first step, not before: a
+    command that runs no step starts nothing."""
+
+    def __init__(self, start_service: bool = True) -> None:
+        self.start_service = start_service
+        self.started: bool = False
+        """True when this runner started the folder's service (the demo stops it)."""
+        self._chosen: FlowRunner | None = None
+
+    def _runner(self, ctx: Context) -> FlowRunner:
+        if self._chosen is None:
+            self._chosen = self._choose(ctx)
+        return self._chosen
+
+    def _choose(self, ctx: Context) -> FlowRunner:
+        import sys
+
+        from orchestrator.runtime import prefect_env, service
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        settings = ctx.settings
+        answering = prefect_env.answers_for(settings, prefect_env.local_api_url(settings))
+        if answering or prefect_env.active() is not None:
+            return PrefectRunner()
+        if self.start_service and not _SPAWNED and service.read_info(settings) is None:
+            service.spawn(settings, _say)
+            _SPAWNED.append(True)
+            self.started = True
+        if self.start_service:
+            sys.stderr.write(
+                "this step runs here while the service starts; the next commands run theirs "
+                "as Prefect flow runs (`bid server status` tells when it is up)\n"
+            )
+        return InlineRunner()
+
+    def advance_once(self, ctx: Context, ref: str, actor: str) -> StepResult:
+        return self._runner(ctx).advance_once(ctx, ref, actor)
+
+    def run_lifecycle(self, ctx: Context, ref: str, actor: str) -> list[StepResult]:
+        return self._runner(ctx).run_lifecycle(ctx, ref, actor)
+
+    def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
+        return self._runner(ctx).watch_deadlines(ctx, notify)
+
+    def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+        return self._runner(ctx).continue_bid(ctx, ref, actor)
+
+
+def _say(line: str) -> None:
+    import sys
+
+    sys.stderr.write(line + "\n")
+
+
 def get_runner(ctx: Context) -> FlowRunner:
-    """The runner the settings ask for: Prefect by default, inline when BID_FLOW_RUNNER=inline."""
+    """The runner the settings ask for: Prefect by default, inline when BID_FLOW_RUNNER=inline;
+    on a laptop whose folder has no service answering yet, the hand-over runner (it starts the
+    service in the background and runs this command's step here)."""
     if ctx.settings.flow_runner == "inline":
         return InlineRunner()
+    settings = ctx.settings
+    if settings.autostart and not settings.prefect_api_url:
+        return HandOverRunner()
     from orchestrator.runtime.prefect_runner import PrefectRunner
 
     runner: FlowRunner = PrefectRunner()

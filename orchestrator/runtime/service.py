@@ -20,8 +20,13 @@ again and two Prefect servers never run over one Prefect database.
 
 The supervisor holds `<data dir>/server.lock` while it runs and writes where everything is
 to `<data dir>/server.json`, which `bid server status|stop`, the thin CLI and the autostart
-read. It also holds the Prefect home's lock (as `bid ui` did), so no
-temporary Prefect server ever writes the same SQLite file. Nothing here imports Prefect.
+read. The folder's service has an identity (`<data dir>/service.id`, made once, mode 0600):
+its Prefect server keeps it (a Prefect variable, given once the server answers) and its JSON
+API answers it, so `status` and every command tell this folder's service from another
+folder's or a stranger's server on the same port. When the default port is taken and none
+was asked for, a free one is chosen and said. It also holds the Prefect home's lock (as
+`bid ui` did), so no temporary Prefect server ever writes the same SQLite file. Nothing
+here imports Prefect.
 """
 
 from __future__ import annotations
@@ -91,6 +96,9 @@ class ServiceInfo:
     started_at: str
     workspace_url: str | None = None
     """The web workspace, where people who never open a terminal carry their bids."""
+    service_id: str | None = None
+    """The folder's service identity, which its Prefect and its JSON API answer."""
+    prefect_port: int | None = None
 
     @property
     def prefect_api_url(self) -> str:
@@ -135,6 +143,17 @@ def healthy(url: str, timeout: float = 0.5) -> bool:
             return int(reply.status) == 200
     except (OSError, urllib.error.URLError, ValueError):
         return False
+
+
+def api_identity(cli_url: str, timeout: float = 1.0) -> str | None:
+    """The service id the JSON API at `cli_url` answers on `/health`, or None."""
+    try:
+        with urllib.request.urlopen(f"{cli_url}/health", timeout=timeout) as reply:
+            answer = json.loads(reply.read())
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    value = answer.get("service_id") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -310,6 +329,8 @@ class Service:
     _locks: list[IO[str]] = field(default_factory=list)
     mark: str = field(default_factory=lambda: secrets.token_hex(16))
     """In every child's environment (`BID_SERVICE_MARK`): how a leftover is known as ours."""
+    port_asked: bool = True
+    """False when nobody chose the port (the default): a taken one is replaced by a free one."""
 
     @property
     def url(self) -> str:
@@ -487,11 +508,20 @@ class Service:
             "database_url": self.settings.database_url,
             "log_dir": str(self.log_dir),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "service_id": prefect_home.service_id(self.settings),
+            "prefect_port": self.port,
         }
         state_path(self.settings).write_text(json.dumps(info, indent=2), encoding="utf-8")
         # the commands that look for `bid ui` by its port find this server too
         prefect_home.state_path(self.settings).write_text(
-            json.dumps({"pid": os.getpid(), "port": self.port, "url": self.url}),
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "port": self.port,
+                    "url": self.url,
+                    "service_id": prefect_home.service_id(self.settings),
+                }
+            ),
             encoding="utf-8",
         )
         activity_path(self.settings).touch()
@@ -535,8 +565,14 @@ class Service:
                     f"(pids {', '.join(map(str, stopped[:8]))})"
                 )
             if not port_free(self.host, self.port):
-                raise BidError(
-                    f"port {self.port} on {self.host} is in use; choose another with --port"
+                if self.port_asked:
+                    raise BidError(
+                        f"port {self.port} on {self.host} is in use; choose another with --port"
+                    )
+                taken, self.port = self.port, free_port(self.host)
+                self.say(
+                    f"port {taken} is in use (not by this folder's service): "
+                    f"this folder's Prefect UI takes {self.port}"
                 )
         except BaseException:
             self._release_locks()
@@ -544,6 +580,7 @@ class Service:
         from orchestrator.runtime.credentials import ensure_admin_token
 
         ensure_admin_token(self.settings)
+        identity = prefect_home.service_id(self.settings, create=True) or ""
         previous = {
             sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
@@ -562,9 +599,10 @@ class Service:
                     return 0
                 self.say(f"the Prefect server did not start; its log: {prefect.log}")
                 return 1
+            prefect_home.give_identity(self.local_api_url, self.prefect_auth, identity)
+            self._write_state()  # before the children: they find their Prefect by it
             for child in rest:
                 self._start(child)
-            self._write_state()
             for child in rest:
                 self._wait_ready(child, CHILD_START_TIMEOUT_S)
             slack = next((c for c in rest if c.name == "slack"), None)
@@ -654,15 +692,29 @@ def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
 
 
 def status(settings: Settings) -> ServiceInfo | None:
-    """The running service when its UI/API and CLI service answer, else None."""
+    """The running service when its Prefect and its JSON API both answer this folder's
+    service id, else None (a server of another folder on the recorded port is not ours)."""
     info = read_info(settings)
     if info is None:
         return None
-    if not healthy(f"{info.prefect_api_url}/health", timeout=2) or not healthy(
-        f"{info.cli_url}/health", timeout=2
-    ):
+    identity = prefect_home.service_id(settings)
+    if identity is None or info.service_id != identity:
+        return None
+    if not prefect_home.answers_for(settings, info.prefect_api_url):
+        return None
+    if api_identity(info.cli_url, timeout=2) != identity:
         return None
     return info
+
+
+def foreign_on_default_port(settings: Settings) -> str | None:
+    """What answers on the configured Prefect port when it is not this folder's service: a
+    line for `bid server status`, or None (nothing there, or ours)."""
+    url = f"http://127.0.0.1:{settings.ui_port}/api"
+    if port_free("127.0.0.1", settings.ui_port) or prefect_home.answers_for(settings, url):
+        return None
+    kind = "a Prefect server" if healthy(f"{url}/health") else "a process"
+    return f"port {settings.ui_port} is used by {kind} that is not this folder's service"
 
 
 def start_in_background(
@@ -682,9 +734,18 @@ def start_in_background(
         return _spawn(settings, say, timeout)
 
 
-def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
+def spawn(settings: Settings, say: Callable[[str], None]) -> subprocess.Popen[bytes]:
+    """Start `bid server` for this folder in the background and return at once (its port:
+    the configured one, else a free one, said)."""
     log = settings.data_dir / BACKGROUND_LOG
-    port = settings.ui_port if port_free("127.0.0.1", settings.ui_port) else free_port()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = settings.ui_port
+    if not port_free("127.0.0.1", port):
+        port = free_port()
+        say(
+            f"port {settings.ui_port} is in use (not by this folder's service): "
+            f"this folder's service takes {port}"
+        )
     env = {**os.environ, **settings_environment(settings), "BID_AUTOSTART": "0", "BID_THIN": "0"}
     with log.open("ab") as handle:
         process = subprocess.Popen(
@@ -707,6 +768,12 @@ def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> Se
         f"starting the local bid service for this folder (log: {log}; "
         "stop it with `bid server stop`)…"
     )
+    return process
+
+
+def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
+    log = settings.data_dir / BACKGROUND_LOG
+    process = spawn(settings, say)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = status(settings)
@@ -739,6 +806,8 @@ def describe(info: ServiceInfo) -> dict[str, Any]:
     """What `bid server status --json` prints."""
     return {
         "pid": info.pid,
+        "service_id": info.service_id,
+        "prefect_port": info.prefect_port,
         "url": info.url,
         "prefect_url": info.url,
         "workspace_url": info.workspace_url,
