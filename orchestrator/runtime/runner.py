@@ -38,6 +38,11 @@ class FlowRunner(Protocol):
         """
         ...
 
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        """Publish the bid's Bid Control Plan where people look (the Prefect UI's artifact);
+        the dispatcher's `render` effect calls it after every change. None: nowhere to."""
+        ...
+
 
 class InlineRunner:
     """Runs the services directly in this process (unit tests; no Prefect)."""
@@ -58,6 +63,9 @@ class InlineRunner:
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
         steps = services.run_to_wait(ctx, ref, actor)
         return "; ".join(step.message for step in steps)
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        return None  # no Prefect: the plan is in the bid's documents
 
 
 _SPAWNED: list[bool] = []
@@ -115,6 +123,18 @@ class HandOverRunner:
 
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
         return self._runner(ctx).continue_bid(ctx, ref, actor)
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        """To the folder's Prefect once it answers; a render starts no service."""
+        if self._chosen is not None:
+            return self._chosen.publish_plan(ctx, ref)
+        from orchestrator.runtime import prefect_env
+
+        if not prefect_env.answers_for(ctx.settings, prefect_env.local_api_url(ctx.settings)):
+            return None
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        return PrefectRunner().publish_plan(ctx, ref)
 
 
 def _say(line: str) -> None:
