@@ -311,7 +311,7 @@ def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefe
         assert done.returncode == 0, done.stderr
         assert "starting the local bid service" in done.stderr
         assert "bid server stop" in done.stderr
-        assert "runs here while the service starts" in done.stderr
+        assert "this step runs here" in done.stderr
         assert _state(project, ref) == "qualification"
         assert elapsed < 60  # the ≤ 10 s target is measured in bench/bench_first_command.py
         info = wait_for(lambda: service.status(project.settings()), 180, "the autostarted service")

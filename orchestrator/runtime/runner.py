@@ -9,6 +9,7 @@ flow runs, so the Prefect UI shows it.
 
 from __future__ import annotations
 
+import atexit
 from typing import Protocol
 
 from orchestrator.bid import services
@@ -102,13 +103,16 @@ class HandOverRunner:
         if answering or prefect_env.active() is not None:
             return PrefectRunner()
         if self.start_service and not _SPAWNED and service.read_info(settings) is None:
-            service.spawn(settings, _say)
+            # started as this command ends: its Python processes would otherwise take the
+            # CPU this command's step needs (two cores: ~3 s more)
+            atexit.register(service.spawn, settings, _say)
             _SPAWNED.append(True)
             self.started = True
         if self.start_service:
             sys.stderr.write(
-                "this step runs here while the service starts; the next commands run theirs "
-                "as Prefect flow runs (`bid server status` tells when it is up)\n"
+                "this step runs here; this folder's service starts in the background, and the "
+                "next commands run their steps as Prefect flow runs once it is up "
+                "(`bid server status`)\n"
             )
         return InlineRunner()
 

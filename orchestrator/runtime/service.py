@@ -469,6 +469,10 @@ class Service:
             raise BidError(
                 f"another bid server holds {self.settings.data_dir / LOCK_FILE}"
             ) from None
+        service_lock.seek(0)
+        service_lock.truncate()
+        service_lock.write(str(os.getpid()))  # who to stop while nothing else is written yet
+        service_lock.flush()
         self._locks.append(service_lock)
         home_lock = prefect_home.lock_path(self.settings).open("a+", encoding="utf-8")
         deadline = time.monotonic() + TAKEOVER_WAIT_S
@@ -673,6 +677,13 @@ def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
     that died left running (its children, by their recorded mark) is stopped too; then the
     dead supervisor's pid is returned."""
     info = read_info(settings)
+    if info is None and _lock_held(settings):  # a supervisor still starting: stop it
+        try:
+            starting = int((settings.data_dir / LOCK_FILE).read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            starting = 0
+        if starting > 0:
+            return _stop_supervisor(settings, starting, wait_s)
     if info is None:
         try:
             data = json.loads(children_path(settings).read_text(encoding="utf-8"))
@@ -680,15 +691,20 @@ def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return dead if stop_leftovers(settings) else None
+    return _stop_supervisor(settings, info.pid, wait_s)
+
+
+def _stop_supervisor(settings: Settings, pid: int, wait_s: float) -> int:
+    """SIGTERM to the supervisor, SIGKILL when it still holds the lock after `wait_s`."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(info.pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
     while _lock_held(settings) and time.monotonic() < deadline:
         time.sleep(0.1)
     if _lock_held(settings):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
-    return info.pid
+            os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def status(settings: Settings) -> ServiceInfo | None:
