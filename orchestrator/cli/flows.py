@@ -83,7 +83,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         help="The local service: Prefect UI and API, served flows, deadline watch, Slack.",
         invoke_without_command=True,
     )
-    app.add_typer(server_app, name="server")
+    app.add_typer(server_app, name="server", rich_help_panel="Service")
 
     @server_app.callback()
     def server(
@@ -154,7 +154,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             ),
         )
 
-    @app.command("ui")
+    @app.command("ui", rich_help_panel="Service")
     def ui(
         host: str = typer.Option(
             "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
@@ -170,7 +170,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Same as `bid server`: the Prefect UI and everything behind it, until Ctrl-C."""
         _serve(host, port, None, as_json=as_json)
 
-    @app.command("serve-flows")
+    @app.command("serve-flows", rich_help_panel="Service")
     def serve_flows(
         limit: int = typer.Option(4, help="Flow runs at most at once in this worker"),
         as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
@@ -202,7 +202,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         }
         emit(served, as_json, lambda _: None)
 
-    @app.command("task-worker")
+    @app.command("task-worker", rich_help_panel="Service")
     def task_worker(
         limit: int = typer.Option(8, help="Bids carried at most at once in this worker"),
         metrics_port: int | None = typer.Option(
@@ -254,7 +254,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         }
         emit(served, as_json, lambda _: None)
 
-    @app.command("resume")
+    @app.command("resume", rich_help_panel="Service")
     def resume(
         opportunities: list[str] | None = typer.Argument(
             None, help="Bids to carry on (default: every stalled bid)"
@@ -286,7 +286,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             for ref, message in done.items():
                 console.print(f"{ref}: {message}", markup=False, highlight=False)
 
-    @app.command("deadlines")
+    @app.command("deadlines", rich_help_panel="Bids")
     def deadlines_command(
         notify: bool = typer.Option(
             False, "--notify", help="Run the deadline-watch flow: queue warnings, publish artifacts"

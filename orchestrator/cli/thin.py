@@ -215,6 +215,13 @@ def _print(parsed: Parsed, answer: Any) -> None:
     sys.stdout.write("".join(visible(line) + "\n" for line in lines))
 
 
+def _red(text: str) -> str:
+    """Red on a terminal, as the full CLI's errors; plain with NO_COLOR or when redirected."""
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        return text
+    return f"\x1b[31m{text}\x1b[0m"
+
+
 def _refused(error: urllib.error.HTTPError, parsed: Parsed) -> int:
     """The API's one-line reason, as the in-process CLI prints it; exit 2 (1 for a fault)."""
     from orchestrator.text import one_line
@@ -226,11 +233,13 @@ def _refused(error: urllib.error.HTTPError, parsed: Parsed) -> int:
         lines = [str(error.reason)]
     if error.code == 401:
         lines = [f"the bid service at {error.url.split('/api/')[0]} refused: {lines[0]}"]
+    from orchestrator.cli.render import with_hint
+
     for line in lines:
         for name, typed in parsed.typed_files.items():
             if line.startswith(name):
                 line = typed + line[len(name) :]
-        sys.stderr.write(one_line(f"error: {line}") + "\n")
+        sys.stderr.write(_red(one_line(f"error: {with_hint(line)}")) + "\n")
     return 1 if error.code >= 500 else 2
 
 
