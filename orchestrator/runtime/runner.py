@@ -71,6 +71,8 @@ class InlineRunner:
 
 _SPAWNED: list[bool] = []
 """Set once this process started its folder's service: never two from one process."""
+_TOLD: list[bool] = []
+"""Set once this process said its steps run here: said once, however many runners."""
 
 
 class HandOverRunner:
@@ -108,7 +110,8 @@ class HandOverRunner:
             atexit.register(service.spawn, settings, _say)
             _SPAWNED.append(True)
             self.started = True
-        if self.start_service:
+        if self.start_service and not _TOLD:
+            _TOLD.append(True)
             sys.stderr.write(
                 "this step runs here; this folder's service starts in the background, and the "
                 "next commands run their steps as Prefect flow runs once it is up "
