@@ -25,6 +25,8 @@ def _table(rows: list[deadlines.DeadlineRow]) -> dict[str, list[Any]]:
     table: dict[str, list[Any]] = {column: [] for column in BOARD_COLUMNS}
     for row in rows:
         for column, value in row.table_row().items():
+            if column == "milestone" and isinstance(value, str):
+                value = deadlines.milestone_label(value)  # the UI's words, not snake_case
             table[column].append(value)
     return table
 

@@ -145,3 +145,16 @@ def test_two_folders_and_a_stranger_on_the_default_port_each_keep_to_their_own(
                 process.send_signal(signal.SIGINT)
         for process in running:
             process.wait(timeout=90)
+
+
+def test_the_demo_leaves_no_service_behind_unless_asked_to_keep_it(tmp_path: Path) -> None:
+    """`bid demo` in a new folder (autostart on, Prefect the runner): its steps run in
+    process, no service is started, and `bid server status` says none runs afterwards."""
+    project = BidProject(tmp_path, free_port())
+    done = project.bid("demo", BID_AUTOSTART="1", timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "starting the local bid service" not in done.stderr
+    assert "bid demo --keep-server" in done.stdout
+    code, said = _status(project)
+    assert code == 1 and said["running"] is False
+    assert not (project.root / ".bid" / "server.log").exists()
