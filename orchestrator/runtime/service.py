@@ -66,6 +66,7 @@ LOG_DIR = "logs"
 BACKGROUND_LOG = "server.log"
 PREFECT_START_TIMEOUT_S = 180.0
 CHILD_START_TIMEOUT_S = 120.0
+IDENTITY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 20.0
 TAKEOVER_WAIT_S = 60.0
 RESTART_PAUSE_MAX_S = 30.0
@@ -550,6 +551,21 @@ class Service:
             time.sleep(0.1)
         return True
 
+    def _give_identity(self, identity: str, timeout: float = IDENTITY_TIMEOUT_S) -> bool:
+        """Make the folder's Prefect keep the folder's id; retried while a busy server (SQLite
+        locked: 503) refuses, since no command may use it before it keeps the id."""
+        deadline = time.monotonic() + timeout
+        while not self._stop:
+            # urllib's HTTP and connection errors are OSErrors: a busy server, tried again
+            with contextlib.suppress(OSError, ValueError):
+                prefect_home.give_identity(self.local_api_url, self.prefect_auth, identity)
+            if prefect_home.prefect_identity(self.local_api_url, self.prefect_auth) == identity:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return False
+
     def _idle_for(self) -> float:
         try:
             last = activity_path(self.settings).stat().st_mtime
@@ -603,7 +619,13 @@ class Service:
                     return 0
                 self.say(f"the Prefect server did not start; its log: {prefect.log}")
                 return 1
-            prefect_home.give_identity(self.local_api_url, self.prefect_auth, identity)
+            if not self._give_identity(identity):
+                if self._stop:
+                    return 0
+                self.say(
+                    f"the Prefect server did not keep this folder's id; its log: {prefect.log}"
+                )
+                return 1
             self._write_state()  # before the children: they find their Prefect by it
             for child in rest:
                 self._start(child)
