@@ -10,6 +10,7 @@ flow runs, so the Prefect UI shows it.
 from __future__ import annotations
 
 import atexit
+import sys
 from typing import Protocol
 
 from orchestrator.bid import services
@@ -76,17 +77,16 @@ _TOLD: list[bool] = []
 
 
 class HandOverRunner:
-    """The first command of a folder whose service does not run yet: it starts the service in
-    the background and does its own step here (inline) instead of waiting 20-30 s for a
-    Prefect server to boot; the commands after it find the service up and run their steps as
-    Prefect flow runs (the hand-over). Once the folder's service answers (or PREFECT_API_URL
-    is set) it is the Prefect runner. The choice is made at the first step, not before: a
-    command that runs no step starts nothing."""
+    """The first command of a folder whose service does not run yet: it does its own step
+    here (inline) instead of waiting 20-30 s for a Prefect server to boot, and starts the
+    service in the background as it ends; the commands after it find the service up and run
+    their steps as Prefect flow runs (the hand-over). Once the folder's service answers (or
+    PREFECT_API_URL is set) it is the Prefect runner. The choice is made at the first step,
+    not before: a command that runs no step starts nothing."""
 
     def __init__(self, start_service: bool = True) -> None:
         self.start_service = start_service
-        self.started: bool = False
-        """True when this runner started the folder's service (the demo stops it)."""
+        """False: start no service (`bid demo` without --keep-server leaves none behind)."""
         self._chosen: FlowRunner | None = None
 
     def _runner(self, ctx: Context) -> FlowRunner:
@@ -95,8 +95,6 @@ class HandOverRunner:
         return self._chosen
 
     def _choose(self, ctx: Context) -> FlowRunner:
-        import sys
-
         from orchestrator.runtime import prefect_env, service
         from orchestrator.runtime.prefect_runner import PrefectRunner
 
@@ -109,7 +107,6 @@ class HandOverRunner:
             # CPU this command's step needs (two cores: ~3 s more)
             atexit.register(service.spawn, settings, _say)
             _SPAWNED.append(True)
-            self.started = True
         if self.start_service and not _TOLD:
             _TOLD.append(True)
             sys.stderr.write(
@@ -145,8 +142,6 @@ class HandOverRunner:
 
 
 def _say(line: str) -> None:
-    import sys
-
     sys.stderr.write(line + "\n")
 
 
