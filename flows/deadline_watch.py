@@ -14,6 +14,8 @@ from prefect.artifacts import create_table_artifact
 
 from flows.context import current
 from orchestrator.bid.progress import deadlines
+from orchestrator.context import Context
+from orchestrator.dispatch import InlineCarrier
 
 BOARD_COLUMNS = ("bid", "account", "milestone", "owner", "due", "days left", "status")
 
@@ -23,18 +25,44 @@ def _table(rows: list[deadlines.DeadlineRow]) -> dict[str, list[Any]]:
     table: dict[str, list[Any]] = {column: [] for column in BOARD_COLUMNS}
     for row in rows:
         for column, value in row.table_row().items():
+            if column == "milestone" and isinstance(value, str):
+                value = deadlines.milestone_label(value)  # the UI's words, not snake_case
+            table[column].append(value)
+    return table
+
+
+def plan_table(rows: list[deadlines.DeadlineRow]) -> dict[str, list[Any]]:
+    """The Bid Control Plan, column-wise: status first, milestones in words."""
+    table: dict[str, list[Any]] = {column: [] for column in deadlines.PLAN_COLUMNS}
+    for row in rows:
+        for column, value in row.plan_row().items():
             table[column].append(value)
     return table
 
 
 def publish_control_plan(ref: str) -> None:
-    """The bid's Bid Control Plan as a table artifact keyed by its id (from a flow run)."""
+    """The bid's Bid Control Plan as a table artifact keyed by its id: published by the
+    dispatcher's render effect after every change of the bid (and by the deadline watch), so
+    the UI never shows an older plan than the bid's."""
     ctx = current()
+    rows = deadlines.control_plan(ctx, ref)
+    done = sum(1 for row in rows if row.status == deadlines.DONE)
     create_table_artifact(
         key=deadlines.plan_artifact_key(ref),
-        table=_table(deadlines.control_plan(ctx, ref)),
-        description=f"Bid Control Plan of {ref} at {ctx.clock():%Y-%m-%d %H:%M} UTC",
+        table=plan_table(rows),
+        description=(
+            f"Bid Control Plan of {ref} at {ctx.clock():%Y-%m-%d %H:%M} UTC: "
+            f"{done} of {len(rows)} milestones done"
+        ),
     )
+
+
+class PublishingCarrier(InlineCarrier):
+    """The carrier of a drain inside a flow run: the render effects also publish the plan."""
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        publish_control_plan(ref)
+        return "plan published"
 
 
 @flow(name="deadline-watch", flow_run_name="deadline watch", persist_result=False)

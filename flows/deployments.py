@@ -1,8 +1,11 @@
 """Every flow as a deployment, for `bid serve-flows` (the simplest worker: `prefect.serve`).
 
-The names match `deploy/prefect.yaml`, so a bid manager finds the same deployments in the UI
-whichever way the workers were started. The deadline watch, the meeting packs and the
-renewal scan run on schedules (Europe/Brussels time); the effects drain every 5 minutes.
+Each deployment is named for what it does ("New bid from an RFP", "Advance a bid", "Deadline
+watch", ...: `DEPLOYMENT_TITLES`), the title a business user reads in the Prefect UI; the flow's
+technical name stays in small print. The names match `deploy/prefect.yaml` (a test checks), so
+a bid manager finds the same deployments in the UI whichever way the workers were started.
+The deadline watch, the meeting packs and the renewal scan run on schedules (Europe/Brussels
+time); the effects drain every 5 minutes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,26 @@ from typing import Any
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
-DEPLOYMENT_NAME = "bid-orchestrator"
+DEPLOYMENT_TAG = "bid-orchestrator"
+DEPLOYMENT_TITLES: dict[str, str] = {
+    "new-bid-from-rfp": "New bid from an RFP",
+    "advance-bid": "Advance a bid",
+    "generate-documents": "Generate the documents of a bid",
+    "bid-lifecycle": "Carry a bid on",
+    "deadline-watch": "Deadline watch",
+    "effects-drain": "Retry pending effects",
+    "weekly-top-accounts-pack": "Weekly top-account update",
+    "qualification-pack": "Qualification meeting pack",
+    "renewal-scan": "Renewal scan",
+    "qualification-evaluation": "Step 1 - Qualification",
+    "kick-off-planning": "Step 2 - Kick-off plan",
+    "bid-production": "Step 3 - Bid production",
+    "governance-request": "Step 4 - Governance approvals",
+    "submission-package": "Step 5 - Submission",
+    "customer-decision": "Step 6 - Customer decision",
+    "contract-preparation": "Step 7 - Contract preparation",
+}
+"""The deployment name of each flow (by flow name): what it does, in the words of the business."""
 DEADLINE_WATCH_INTERVAL_S = 3600
 EFFECTS_DRAIN_INTERVAL_S = 300
 """Every 5 minutes: the doors drain after each command; this catches what they left."""
@@ -40,43 +62,59 @@ def all_deployments(
     from flows.tasks import drain_effects
 
     common: dict[str, Any] = {
-        "name": DEPLOYMENT_NAME,
         "entrypoint_type": EntrypointType.MODULE_PATH,
-        "tags": ["bid-orchestrator"],
+        "tags": [DEPLOYMENT_TAG],
     }
+
+    def titled(flow: Any, description: str | None = None, **options: Any) -> Any:
+        """The flow's deployment, named for what it does; its description: what a person
+        gets from running it (the flow's docstring when none is given)."""
+        return flow.to_deployment(
+            name=DEPLOYMENT_TITLES[flow.name],
+            description=description or flow.description,
+            **options,
+            **common,
+        )
+
     made: list[Any] = [
-        bid_lifecycle.to_deployment(
-            description="Carry a bid as far as it goes without a person.", **common
+        titled(
+            new_bid_from_rfp,
+            "Create a bid from a customer's RFP: the opportunity (a YAML file or the fields "
+            "inline) and its sites (CSV); it then runs as far as it goes without a person.",
         ),
-        new_bid_from_rfp.to_deployment(description="New bid from an RFP.", **common),
-        advance_bid.to_deployment(description="Advance a bid.", **common),
-        generate_documents.to_deployment(description="Generate a bid's documents.", **common),
-        drain_effects.to_deployment(
-            description="Run and retry the effects of committed moves (documents, carry-ons).",
-            interval=EFFECTS_DRAIN_INTERVAL_S,
-            **common,
+        titled(advance_bid, "Advance a bid: one step, or until it waits for a person's answer."),
+        titled(
+            generate_documents,
+            "Generate the documents of a bid again (proposal, QRFs, order sheet).",
         ),
-        deadline_watch.to_deployment(
-            description="Warn milestone owners; publish the deadline board.",
+        titled(bid_lifecycle, "Carry a bid as far as it goes without a person."),
+        titled(
+            deadline_watch,
+            "Warn milestone owners and escalate; publish the deadline board and each bid's "
+            "Bid Control Plan.",
             interval=deadline_interval_s,
-            **common,
         ),
-        weekly_top_accounts_pack.to_deployment(
-            description="The weekly update per top account: HTML, PDF, Slack summary.",
+        titled(
+            drain_effects,
+            "Run and retry the effects of committed moves (documents, carry-ons, messages).",
+            interval=EFFECTS_DRAIN_INTERVAL_S,
+        ),
+        titled(
+            weekly_top_accounts_pack,
+            "The weekly update per top account: HTML, PDF, Slack summary.",
             schedule=Cron(WEEKLY_PACK_CRON, timezone=TIMEZONE),
-            **common,
         ),
-        qualification_meeting_pack.to_deployment(
-            description="The qualification meeting's pack: HTML, PDF, Slack summary.",
+        titled(
+            qualification_meeting_pack,
+            "The qualification meeting's pack: HTML, PDF, Slack summary.",
             schedule=Cron(QUALIFICATION_PACK_CRON, timezone=TIMEZONE),
-            **common,
         ),
-        renewal_scan.to_deployment(
-            description="Open renewals of contracts nearing their end; wake sleeping accounts.",
+        titled(
+            renewal_scan,
+            "Open renewals of contracts nearing their end; wake sleeping accounts.",
             schedule=Cron(RENEWAL_SCAN_CRON, timezone=TIMEZONE),
-            **common,
         ),
     ]
-    made.extend(step.to_deployment(**common) for step in STEP_FLOWS.values())
+    made.extend(titled(step) for step in STEP_FLOWS.values())
     # `to_deployment` is typed sync-or-async; called from sync code it returns the deployment.
     return [d for d in made if isinstance(d, RunnerDeployment)]

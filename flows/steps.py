@@ -57,7 +57,10 @@ def _run_step(step: str, ref: str, actor: str) -> StepResult:
             f"{labels.ref} is in {labels.state.value}, not at step {step}; nothing done",
         )
     result = services.advance(ctx, labels.ref, actor)
-    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY, notify=False)  # the move's documents
+    from flows.deadline_watch import PublishingCarrier
+
+    # the move's documents, and its Bid Control Plan in the UI
+    drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY, notify=False)
     return result
 
 

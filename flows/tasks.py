@@ -50,7 +50,10 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
         return [str(refused)]
     for result in results:
         logger.info("%s", result.message)
-    drain(ctx, ref=labels.ref, kinds=RENDERS_ONLY)  # its documents; the requests go out
+    from flows.deadline_watch import PublishingCarrier
+
+    # its documents and plan; the requests go out
+    drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY)
     return [result.message for result in results]
 
 
@@ -64,6 +67,12 @@ class LifecycleCarrier:
         with tags(*labels.tags("lifecycle")):
             steps = bid_lifecycle(ref=labels.ref, actor=actor)
         return "; ".join(step.message for step in steps)
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        from flows.deadline_watch import publish_control_plan
+
+        publish_control_plan(ref)
+        return "plan published"
 
 
 @flow(name="effects-drain", flow_run_name="drain effects", persist_result=False)

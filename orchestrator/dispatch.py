@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from orchestrator.bid.facts import parse_ref
 from orchestrator.bid.progress import services
@@ -53,6 +53,13 @@ class Carrier(Protocol):
     """What carries a bid on (the flow runner of `orchestrator.runtime.runner` is one)."""
 
     def continue_bid(self, ctx: Context, ref: str, actor: str) -> str: ...
+
+
+@runtime_checkable
+class PlanPublisher(Protocol):
+    """A carrier that can also publish the Bid Control Plan (the flow runners)."""
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None: ...
 
 
 class InlineCarrier:
@@ -101,7 +108,9 @@ def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
     ref = str(effect.payload.get("ref", ""))
     if effect.kind == EffectKind.RENDER:
         produced = refresh_documents(ctx, ref, str(effect.payload.get("actor") or "rules"))
-        return f"{len(produced.documents)} document(s) rendered"
+        rendered = f"{len(produced.documents)} document(s) rendered"
+        published = _publish_plan(ctx, carrier, ref)
+        return f"{rendered}; {published}" if published else rendered
     if effect.kind == EffectKind.CARRY:
         try:
             return carrier.continue_bid(ctx, ref, str(effect.payload.get("actor", "system")))
@@ -110,6 +119,18 @@ def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
         except BidError as waiting:  # a guard holds the bid: it waits, nothing to retry
             return f"waits: {waiting}"
     raise ValueError(f"unknown effect kind {effect.kind}")  # pragma: no cover - enum is closed
+
+
+def _publish_plan(ctx: Context, carrier: Carrier, ref: str) -> str | None:
+    """The plan follows the bid into the Prefect UI as its documents do into the folder: a
+    render effect (one per change) publishes it through a carrier that can."""
+    if not isinstance(carrier, PlanPublisher):
+        return None
+    try:
+        return carrier.publish_plan(ctx, ref)
+    except Exception as error:  # the documents are rendered: a UI gone away fails nothing
+        log.warning("%s: the Bid Control Plan was not published: %s", ref, error)
+        return f"plan not published ({type(error).__name__})"
 
 
 def drain(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 """A cell starting with one of these is a formula (or DDE call) to Excel, LibreOffice and
@@ -57,3 +58,17 @@ def fold_name(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(bare.casefold().split())
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """`; did you mean 'bid'?` when `value` is close to one of `choices` (a typo of an enum
+    value, a state, a command), else an empty string: appended to a refusal's one line."""
+    import difflib
+
+    options = list(choices)
+    text = str(value).strip()
+    folded = {option.lower(): option for option in options}
+    if text.lower() in folded:
+        return f"; did you mean '{folded[text.lower()]}'?"
+    close = difflib.get_close_matches(text.lower(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean '{folded[close[0]]}'?" if close else ""

@@ -529,3 +529,31 @@ def test_the_answer_library_is_imported_from_an_upload_by_an_admin_only(
     assert data["file"] == "answers.yaml" and data["added"] == data["entries"] > 0
     again = api.post("/api/v1/commands/rfp.library.import", json=body, headers=headers).json()
     assert (again["added"], again["unchanged"]) == (0, data["entries"])
+
+
+def test_a_command_meant_for_another_folders_service_is_refused_and_changes_nothing(
+    api: TestClient, ctx: Context
+) -> None:
+    from orchestrator.runtime.prefect_home import service_id
+
+    own = service_id(ctx.settings, create=True)
+    assert api.get("/api/v1/health").json() == {"status": "ok", "service_id": own}
+    ref = new_bid(ctx)
+    admin = _token(ctx, admin_of(ctx).email)
+    before = _events(ctx)
+    reply = api.post(
+        "/api/v1/commands/advance",
+        json={"opportunity": ref},
+        headers={**admin, "X-Bid-Service": "f" * 32},
+    )
+    assert reply.status_code == 409, reply.text
+    assert reply.headers["X-Bid-Service-Mismatch"] == "1"
+    assert "not the bid service of the folder" in reply.json()["error"]
+    assert _events(ctx) == before
+    mine = api.post(
+        "/api/v1/commands/advance",
+        json={"opportunity": ref},
+        headers={**admin, "X-Bid-Service": own or ""},
+    )
+    assert mine.status_code == 200, mine.text
+    assert _events(ctx) > before

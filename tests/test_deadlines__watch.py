@@ -110,3 +110,11 @@ def test_board_leaves_out_done_milestones_and_closed_bids(ctx: Context) -> None:
     }
     report = deadlines.watch(ctx, notify=False)
     assert report.queued == [] and _warnings(ctx) == []
+
+
+def test_milestone_names_read_as_words_in_the_ui() -> None:
+    assert deadlines.milestone_label("go_no_go_decision") == "Go/no-go decision"
+    assert deadlines.milestone_label("rfp_answers") == "RFP answers"
+    assert deadlines.milestone_label("firm_quotes_in") == "Firm quotes in"
+    assert deadlines.milestone_label("governance_signoff_legal") == "Governance signoff legal"
+    assert deadlines.PLAN_COLUMNS[0] == "status"

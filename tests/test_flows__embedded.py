@@ -177,12 +177,48 @@ def test_deadline_watch_publishes_the_board_and_each_plan(
     assert set(artifacts) == {"bid-deadlines", plan_key}
     assert artifacts["bid-deadlines"]["type"] == "table"
     assert account in str(artifacts["bid-deadlines"]["data"])
-    assert "go_no_go_decision" in str(artifacts[plan_key]["data"])
+    assert "Go/no-go decision" in str(artifacts[plan_key]["data"])
     with Session(ctx.engine) as session:
         keys = session.exec(
             select(OutboxMessage.key).where(OutboxMessage.event == "milestone_warning")
         ).all()
     assert len(keys) == 1 and keys[0].endswith(":owner")
+
+
+def _latest_plan(api_url: str, ref: str) -> dict[str, list[Any]]:
+    import json
+
+    import httpx
+
+    reply = httpx.post(
+        f"{api_url}/artifacts/latest/filter",
+        json={"artifacts": {"key": {"any_": [f"bid-control-plan-{ref.lower()}"]}}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    [artifact] = reply.json()
+    table: dict[str, list[Any]] = json.loads(artifact["data"])
+    return table
+
+
+def test_every_change_of_the_plan_republishes_it_status_first_in_words(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str
+) -> None:
+    from orchestrator.dispatch import drain
+
+    ref = _bid(ctx, account)
+    services.run_to_wait(ctx, ref)  # qualification: waits for the go/no-go
+    drain(ctx, runner)  # the render effects of those moves publish the plan
+    before = _latest_plan(api_url, ref)
+    assert list(before) == ["status", "milestone", "owner", "due", "days left"]
+    row = before["milestone"].index("Go/no-go decision")
+    assert before["status"][row] != "done"
+    assert not any("_" in name for name in before["milestone"])
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    report = drain(ctx, runner)
+    assert any("plan published" in outcome.message for outcome in report.done), report.lines()
+    after = _latest_plan(api_url, ref)
+    assert after["status"][after["milestone"].index("Go/no-go decision")] == "done"
 
 
 def test_new_bid_form_runs_intake_and_the_lifecycle(

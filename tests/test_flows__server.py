@@ -124,7 +124,7 @@ def test_a_deployment_runs_on_a_worker_with_its_tags(
     worker = project.start("serve-flows", **WORKER_ENV)
     try:
         run_id = _deployment_run(
-            project.api_url, "bid-lifecycle/bid-orchestrator", {"ref": ref, "actor": "test"}
+            project.api_url, "bid-lifecycle/Carry a bid on", {"ref": ref, "actor": "test"}
         )
         state = wait_for(lambda: _finished(project.api_url, run_id), 120, "the lifecycle run")
         assert state == "COMPLETED"
@@ -156,7 +156,7 @@ def test_a_worker_killed_in_bid_production_finishes_the_bid_once(
 
     worker = project.start("serve-flows", **WORKER_ENV, **{PAUSE_ENV: "300"})
     try:
-        _deployment_run(project.api_url, "bid-production/bid-orchestrator", {"ref": ref})
+        _deployment_run(project.api_url, "bid-production/Step 3 - Bid production", {"ref": ref})
         wait_for(lambda: list(out.glob("qrf-*.txt")), 120, "the first QRF file")
     finally:
         kill_group(worker)  # SIGKILL in the middle of bid production
@@ -165,7 +165,9 @@ def test_a_worker_killed_in_bid_production_finishes_the_bid_once(
 
     worker = project.start("serve-flows", **WORKER_ENV)
     try:
-        run_id = _deployment_run(project.api_url, "bid-production/bid-orchestrator", {"ref": ref})
+        run_id = _deployment_run(
+            project.api_url, "bid-production/Step 3 - Bid production", {"ref": ref}
+        )
         state = wait_for(lambda: _finished(project.api_url, run_id), 120, "the rerun")
         assert state == "COMPLETED"
     finally:

@@ -249,7 +249,8 @@ def test_nobody_and_random_interns_record_nothing(run_cli: RunCli, ctx: Context)
     )
     assert (withdrawn.code, withdrawn.err.strip()) == (
         2,
-        "error: no person with e-mail nobody-at-all",
+        "error: no person with e-mail nobody-at-all (an admin adds them: "
+        "bid people add nobody-at-all --name 'Their Name')",
     )
     won = run_cli("result", ref, "--won", "--reason", "x", "--by", "random-intern@example.com")
     assert won.code == 2 and "random-intern@example.com" in won.err

@@ -299,6 +299,9 @@ def test_a_second_server_takes_over_then_stop_works_from_another_shell(server: S
 def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefect(
     tmp_path: Path,
 ) -> None:
+    """The first command does its step here while the service starts in the background (it
+    does not wait for Prefect to boot); once the service answers, the next command's step is
+    a flow run in the folder's Prefect (the hand-over)."""
     project = BidProject(tmp_path, free_port())
     ref = _make_bid(project)
     started = time.monotonic()
@@ -308,10 +311,15 @@ def test_a_fresh_folder_starts_its_service_on_the_first_command_that_needs_prefe
         assert done.returncode == 0, done.stderr
         assert "starting the local bid service" in done.stderr
         assert "bid server stop" in done.stderr
-        info = service.status(project.settings())
-        assert info is not None
+        assert "this step runs here" in done.stderr
         assert _state(project, ref) == "qualification"
-        assert flow_runs(info.prefect_api_url, tags=[f"opp:{ref}"])
-        assert elapsed < 120  # the ≤ 15 s target is measured in bench/bench_cli.py
+        assert elapsed < 60  # the ≤ 10 s target is measured in bench/bench_first_command.py
+        info = wait_for(lambda: service.status(project.settings()), 180, "the autostarted service")
+        assert not flow_runs(info.prefect_api_url, tags=[f"opp:{ref}"])  # that step ran here
+        second = _make_bid(project)
+        handed = thin(project, "advance", second, BID_AUTOSTART="1")
+        assert handed.returncode == 0, handed.stderr
+        assert "runs here" not in handed.stderr
+        assert flow_runs(info.prefect_api_url, tags=[f"opp:{second}"])
     finally:
         project.bid("server", "stop")

@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.config import Settings, load_settings
 from orchestrator.errors import PrefectUnavailable
-from orchestrator.runtime import prefect_env
+from orchestrator.runtime import prefect_env, prefect_home
 from tests.factories import new_bid
 from tests.support.prefect_server import REPO, free_port
 
@@ -39,7 +39,16 @@ def _settings(tmp_path: Path, **env: str) -> Settings:
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
+    keeps: str | None = None
+    """The service id this pretend Prefect keeps (its `bid_service_id` variable)."""
+
     def do_GET(self) -> None:
+        if self.path == "/api/variables/name/bid_service_id" and _Health.keeps:
+            body = json.dumps({"name": "bid_service_id", "value": _Health.keeps}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(200 if self.path == "/api/health" else 404)
         self.end_headers()
         self.wfile.write(b"true")
@@ -51,6 +60,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def health_server() -> Iterator[int]:
     """Something that answers like a Prefect server's health endpoint."""
+    _Health.keeps = None
     server = http.server.HTTPServer(("127.0.0.1", 0), _Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -71,9 +81,30 @@ def test_a_running_ui_is_found_by_its_recorded_port(tmp_path: Path, health_serve
     settings = _settings(tmp_path)
     settings.prefect_home.mkdir(parents=True)
     prefect_env.state_path(settings).write_text(json.dumps({"port": health_server}))
+    _Health.keeps = prefect_home.service_id(settings, create=True)
     target = prefect_env.resolve(settings)
     assert target.mode == "local"
     assert target.api_url == f"http://127.0.0.1:{health_server}/api"
+
+
+def test_a_healthy_prefect_that_keeps_another_folders_id_is_never_used(
+    tmp_path: Path, health_server: int
+) -> None:
+    """Another folder's (or a stranger's) Prefect on the recorded or the default port is not
+    this folder's: the command runs on its own temporary server instead of posting there."""
+    settings = _settings(tmp_path, BID_UI_PORT=str(health_server))
+    settings.prefect_home.mkdir(parents=True)
+    prefect_env.state_path(settings).write_text(json.dumps({"port": health_server}))
+    own = prefect_home.service_id(settings, create=True)
+    assert own and len(own) == 32
+    assert prefect_home.service_id_path(settings).stat().st_mode & 0o777 == 0o600
+    for kept in (None, "0" * 32):  # a Prefect knowing no id; one of another folder
+        _Health.keeps = kept
+        target = prefect_env.resolve(settings)
+        assert target.mode == "temporary", kept
+        prefect_env._HELD_LOCKS.pop().close()
+    _Health.keeps = own
+    assert prefect_env.resolve(settings).mode == "local"
 
 
 def test_nobody_serving_means_the_temporary_server_under_a_shared_lock(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ from orchestrator.store.models import Person
 from orchestrator.text import one_line
 
 PREFIX = "/api/v1"
+SERVICE_HEADER = "X-Bid-Service"
+"""The folder's service id a client expects to reach (see `runtime.prefect_home.service_id`)."""
 MAX_BODY_BYTES = c.MAX_UPLOAD_BYTES * 4 // 3 + 1_000_000
 """A command's body at the most: the largest upload, base64, and its fields."""
 
@@ -116,6 +118,27 @@ def make_app(
                 return _error(413, f"a request body is limited to {MAX_BODY_BYTES:,} bytes")
         return await call_next(request)
 
+    identity: list[str | None] = []
+
+    def own_id() -> str | None:
+        """This service's folder identity (`<data dir>/service.id`), read once."""
+        if not identity:
+            from orchestrator.runtime.prefect_home import service_id
+
+            identity.append(service_id(context().settings))
+        return identity[0]
+
+    @app.middleware("http")
+    async def same_folder(request: Request, call_next: Any) -> Any:
+        """A client that names the service it meant (`X-Bid-Service`, the thin `bid`) is
+        refused by any other: a command of one folder never runs in another folder's service."""
+        meant = request.headers.get(SERVICE_HEADER)
+        if meant is not None and meant != own_id():
+            refused = _error(409, "this is not the bid service of the folder that sent the command")
+            refused.headers["X-Bid-Service-Mismatch"] = "1"
+            return refused
+        return await call_next(request)
+
     @app.middleware("http")
     async def log_request(request: Request, call_next: Any) -> Any:
         started = time.perf_counter()
@@ -179,9 +202,9 @@ def make_app(
 
     @app.get("/health", include_in_schema=False)
     @app.get(f"{PREFIX}/health", tags=["service"])
-    def health() -> dict[str, str]:
-        """200 while the service answers."""
-        return {"status": "ok"}
+    def health() -> dict[str, str | None]:
+        """200 while the service answers, with the identity of its folder's service."""
+        return {"status": "ok", "service_id": own_id()}
 
     @app.get(f"{PREFIX}/whoami", tags=["people"])
     def whoami(person: Person = Depends(caller)) -> dict[str, Any]:

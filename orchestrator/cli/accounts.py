@@ -128,7 +128,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     account_app = typer.Typer(
         help="Accounts: show, list, set the tier, import.", no_args_is_help=True
     )
-    app.add_typer(account_app, name="account")
+    app.add_typer(account_app, name="account", rich_help_panel="Accounts")
 
     @account_app.command("show")
     def account_show(
@@ -268,7 +268,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         help="The customer portfolio: accounts by service level and (potential) revenue.",
         invoke_without_command=True,
     )
-    app.add_typer(portfolio_app, name="portfolio")
+    app.add_typer(portfolio_app, name="portfolio", rich_help_panel="Accounts")
 
     @portfolio_app.callback()
     def portfolio_command(
@@ -389,7 +389,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         emit({"new": added, "open": [s.as_dict() for s in open_ones]}, as_json, _print_review)
 
     contract_app = typer.Typer(help="Contracts won bids became.", no_args_is_help=True)
-    app.add_typer(contract_app, name="contract")
+    app.add_typer(contract_app, name="contract", rich_help_panel="Accounts")
 
     @contract_app.command("list")
     def contract_list(
@@ -431,7 +431,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     renewals_app = typer.Typer(
         help="Renewals of contracts nearing their end.", no_args_is_help=True
     )
-    app.add_typer(renewals_app, name="renewals")
+    app.add_typer(renewals_app, name="renewals", rich_help_panel="Accounts")
 
     @renewals_app.command("scan")
     def renewals_scan(as_json: JsonOption = False) -> None:

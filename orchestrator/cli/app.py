@@ -38,12 +38,12 @@ app = typer.Typer(
     help="Carry every customer opportunity from pre-qualification to a signed contract.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 opportunity_app = typer.Typer(help="Create opportunities.", no_args_is_help=True)
 sites_app = typer.Typer(help="Import a bid's sites.", no_args_is_help=True)
-app.add_typer(opportunity_app, name="opportunity")
-app.add_typer(sites_app, name="sites")
+app.add_typer(opportunity_app, name="opportunity", rich_help_panel="Bids")
+app.add_typer(sites_app, name="sites", rich_help_panel="Bids")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -143,7 +143,7 @@ def sites_import(
 # --- reading ---------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def status(opportunity: str, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """State, step owner, next actions and what blocks the next step."""
     from orchestrator.bid.reports.queries import status as bid_status
@@ -157,7 +157,7 @@ def status(opportunity: str, as_json: bool = typer.Option(False, "--json", help=
         console.print(esc(line), soft_wrap=True, highlight=False)
 
 
-@app.command("list")
+@app.command("list", rich_help_panel="Bids")
 def list_command(
     state: str | None = typer.Option(None, help="Only bids in this state"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -173,7 +173,7 @@ def list_command(
     sys.stdout.write("".join(visible(line) + "\n" for line in list_lines(rows, console.width)))
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """The audit trail: every transition, decision and refusal."""
     from orchestrator.bid.reports.queries import history as bid_history
@@ -202,7 +202,7 @@ def history(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
     )
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Why each gate went the way it did (rule file, version, inputs, matching rows)."""
     from orchestrator.bid.reports.queries import explain as bid_explain
@@ -234,7 +234,7 @@ def explain(opportunity: str, as_json: bool = typer.Option(False, "--json")) -> 
 BY_HELP = "Record it for this person (e-mail); only an admin or recorder names someone else"
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def advance(
     opportunity: str,
     by: str | None = typer.Option(None, help=BY_HELP),
@@ -246,7 +246,7 @@ def advance(
     run_command(command(Advance, opportunity=opportunity, by=by), as_json)
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def decide(
     opportunity: str,
     outcome: str = typer.Option(..., help="bid | no_bid | redefine_strategy"),
@@ -264,7 +264,7 @@ def decide(
     run_command(command(Decide, **fields, category=category), as_json)
 
 
-@app.command()
+@app.command(rich_help_panel="Governance")
 def approve(
     opportunity: str,
     area: Area = typer.Option(..., help="technical | financial | legal | management"),
@@ -305,7 +305,7 @@ def approve(
     run_command(sent, as_json)
 
 
-@app.command()
+@app.command(rich_help_panel="Bids")
 def strategy(
     opportunity: str,
     text: str = typer.Argument(..., help="The (reworked) bid strategy"),
@@ -318,50 +318,72 @@ def strategy(
     run_command(command(SetStrategy, opportunity=opportunity, text=text, by=by), as_json)
 
 
-@app.command()
+@app.command(rich_help_panel="Service")
 def outbox(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notifications waiting to be sent (all of them when no Slack token is set)."""
     from orchestrator.bid.reports.queries import outbox_messages
+    from orchestrator.cli.render import outbox_lines
 
-    data = outbox_messages(get_context())
+    ctx = get_context()
+    data = outbox_messages(ctx)
     if as_json:
-        print_json(data)
+        print_json(_with_blocks(ctx, data))
         return
-    console.print(
-        _table(
-            "Outbox",
-            ["id", "bid", "event", "to", "sent", "text"],
-            [
-                [
-                    d["id"],
-                    d["opportunity"],
-                    d["event"],
-                    d["recipient"],
-                    d["sent_at"] or "pending",
-                    d["text"][:80],
-                ]
-                for d in data
-            ],
-        )
-    )
+    width = console.width if console.is_terminal else 80
+    for line in outbox_lines(data, width):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-@app.command()
+def _with_blocks(ctx: Context, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each message with the Block Kit blocks Slack would be sent for it (as `bid notify`
+    would build them now, with the bid's current facts)."""
+    from sqlmodel import col, select
+
+    from orchestrator.slack.blocks import message_blocks
+    from orchestrator.slack.notify import bid_facts
+    from orchestrator.store.db import reading
+    from orchestrator.store.models import OutboxMessage
+
+    with reading(ctx.engine) as session:
+        rows = session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.id).in_([d["id"] for d in data]))
+        ).all()
+        stored = {row.id: (row.text, list(row.blocks or []), row.opportunity_id) for row in rows}
+    shown = []
+    for message in data:
+        text, markers, opportunity_id = stored[message["id"]]
+        facts = bid_facts(ctx, opportunity_id, markers)
+        shown.append({**message, "blocks": message_blocks(text, markers, facts)})
+    return shown
+
+
+@app.command(rich_help_panel="Bids")
 def demo(
     out: Path = typer.Option(Path("."), help="Where to put the demo's files"),
     as_json: bool = typer.Option(
         False, "--json", help="Print the demo's story on stderr and its result as JSON"
+    ),
+    keep_server: bool = typer.Option(
+        False,
+        "--keep-server",
+        help="Run the steps as Prefect flow runs in this folder's service and leave it running",
     ),
 ) -> None:
     """Create a sample top-account RFP and carry it through all eight steps."""
     from orchestrator.bid.reports.queries import list_bids
     from orchestrator.bid.reports.queries import status as bid_status
     from orchestrator.cli.demo import run_demo
-    from orchestrator.runtime.runner import get_runner
+    from orchestrator.runtime.runner import HandOverRunner, get_runner
     from orchestrator.store.db import safe_url
 
     ctx = get_context()
     runner = get_runner(ctx)
+    if keep_server and ctx.settings.flow_runner != "inline":
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        runner = PrefectRunner()  # the folder's service, started (and waited for) if need be
+    elif isinstance(runner, HandOverRunner):
+        runner.start_service = False  # unless kept, the demo leaves no service behind
     caller = current_person(ctx)  # the demo records its team's answers for them
     if not is_admin(caller):
         raise NotPermitted(f"{caller.email} is not an admin; the demo records for its bid team")
@@ -448,11 +470,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return returned  # a command that ended with typer.Exit(code)
         _settle_effects()
     except BidError as error:
+        from orchestrator.cli.render import with_hint
         from orchestrator.errors import InputErrors
 
         lines = error.lines() if isinstance(error, InputErrors) else [str(error)]
         for line in lines:
-            _error_line(f"error: {line}")
+            _error_line(f"error: {with_hint(line)}")
         return 2
     except typer.Exit as exit_:
         return int(exit_.exit_code)
@@ -490,7 +513,10 @@ def _settle_effects() -> None:
 
 
 def _error_line(text: str) -> None:
-    err_console.print(one_line(text), markup=False, highlight=False, soft_wrap=True)
+    """One line on stderr: errors red, warnings yellow on a terminal (plain with NO_COLOR or
+    when redirected: rich decides)."""
+    style = "red" if text.startswith("error") else "yellow" if text.startswith("warning") else ""
+    err_console.print(one_line(text), markup=False, highlight=False, soft_wrap=True, style=style)
 
 
 def _usage_error(error: typer.TyperException) -> int:
@@ -506,8 +532,22 @@ def _usage_error(error: typer.TyperException) -> int:
         usage = re.sub(r"\{(\w+)\}", lambda match: match.group(1).upper(), pieces)
         _error_line(f"Usage: {context.command_path} {usage}")
     if message:
-        _error_line(f"error: {message}")
+        _error_line(f"error: {_plain_choice(message)}")
     return code
+
+
+def _plain_choice(message: str) -> str:
+    """Typer's refusal of a value outside an option's choices, without pydantic's `Value
+    error, ` and with the closest choice suggested (`did you mean 'technical'?`)."""
+    from orchestrator.text import did_you_mean
+
+    message = message.replace(": Value error, ", ": ")
+    refused = re.search(r"'([^']*)' is not one of (.*?)\.?$", message)
+    if refused is None:
+        return message
+    return message.rstrip(".") + did_you_mean(
+        refused.group(1), re.findall(r"'([^']*)'", refused.group(2))
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

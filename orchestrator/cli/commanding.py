@@ -4,6 +4,7 @@ give back its result as JSON (a dict) for the command's printer or `--json`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from orchestrator.context import Context
 from orchestrator.core.commands import MAX_UPLOAD_BYTES, Command, FileUpload
 from orchestrator.errors import InputError
+from orchestrator.text import did_you_mean
 
 C = TypeVar("C", bound=Command)
 
@@ -37,6 +39,9 @@ def command(kind: type[C], /, **fields: Any) -> C:
         first = invalid.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] in ("enum", "literal_error"):  # a typo of one of the allowed values
+            allowed = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+            message += did_you_mean(first.get("input", ""), allowed)
         raise InputError(message, field=where.replace("_", "-") or None) from None
 
 

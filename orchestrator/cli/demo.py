@@ -268,11 +268,17 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
     )
     _print_funnel(ctx, console)
     _portfolio_and_packs(ctx, inputs, console)
-    if not isinstance(flow_runner, InlineRunner):
-        from orchestrator.runtime import prefect_env
+    from orchestrator.runtime import prefect_env
 
-        target = prefect_env.active()
-        if target is not None and target.mode == prefect_env.PrefectMode.LOCAL and target.api_url:
+    target = None if isinstance(flow_runner, InlineRunner) else prefect_env.active()
+    if target is None:
+        console.print(
+            "\nThe steps above ran in this process. To see them as Prefect flow runs, with the "
+            "bid-deadlines board and the Bid Control Plan: [bold]bid demo --keep-server[/] "
+            "(or [bold]bid server[/], then open the printed URL)."
+        )
+    else:
+        if target.mode == prefect_env.PrefectMode.LOCAL and target.api_url:
             from orchestrator.runtime import service
 
             info = service.read_info(ctx.settings)

@@ -46,9 +46,9 @@ def _print_documents(title: str, documents: list[dict[str, Any]], problems: list
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add `qrf`, `quotes import|status`, `docs` and `macd` to the `bid` command."""
     quotes_app = typer.Typer(help="Supplier quotes: import and status.", no_args_is_help=True)
-    app.add_typer(quotes_app, name="quotes")
+    app.add_typer(quotes_app, name="quotes", rich_help_panel="Production")
 
-    @app.command("qrf")
+    @app.command("qrf", rich_help_panel="Production")
     def qrf(
         opportunity: Annotated[
             str, typer.Argument(help="OPP-0007 or 7; or `status` then the bid (bid qrf status OPP)")
@@ -199,7 +199,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             highlight=False,
         )
 
-    @app.command("docs")
+    @app.command("docs", rich_help_panel="Documents")
     def docs(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         out: OutOption = None,
@@ -218,7 +218,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             copy_out(get_context, result, out)
         emit(result, as_json, _print_docs)
 
-    @app.command("macd")
+    @app.command("macd", rich_help_panel="Production")
     def macd(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         site: Annotated[str, typer.Option("--site", help="Site id, e.g. S-00012")],

@@ -10,8 +10,9 @@ and the bid's trail says where the automation stopped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,9 +80,29 @@ def _print_carried(result: Result) -> None:
         _print(f"continued: {carried['continued']}")
 
 
+def plain_date(value: str | datetime) -> datetime:
+    """A day written `YYYY-MM-DD`; anything else (an impossible day too) is refused in plain
+    words with an example, never with Python's `'%Y-%m-%d'`."""
+    if isinstance(value, datetime):
+        return value
+    text = value.strip()
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        example = (date.today() + timedelta(days=30)).isoformat()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise typer.BadParameter(
+                f"'{text}' is not a day of the calendar; write the date as YYYY-MM-DD, "
+                f"e.g. {example}"
+            ) from None
+        raise typer.BadParameter(
+            f"'{text}' is not a date written YYYY-MM-DD (year-month-day), e.g. {example}"
+        ) from None
+
+
 def date_option(name: str, help_text: str) -> Any:
-    """A `YYYY-MM-DD` option: Click refuses anything else (an impossible date too), exit 2."""
-    return typer.Option(name, formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help=help_text)
+    """A `YYYY-MM-DD` option: anything else (an impossible date too) is one line, exit 2."""
+    return typer.Option(name, parser=plain_date, metavar="YYYY-MM-DD", help=help_text)
 
 
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
@@ -196,7 +217,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             answer["changes"]["addendum"] = str(addendum)  # the file as the user named it
         emit(answer, as_json, print_change)
 
-    @app.command("result")
+    @app.command("result", rich_help_panel="Bids")
     def result(
         opportunity: OppArg,
         shortlisted: Annotated[
@@ -290,7 +311,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
         emit(run(get_context, sent), as_json, print_answer)
 
-    @app.command("withdraw")
+    @app.command("withdraw", rich_help_panel="Bids")
     def withdraw(
         opportunity: OppArg,
         reason: Annotated[str, typer.Option("--reason", help="Why the bid is withdrawn")],
@@ -322,7 +343,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
         emit(run(get_context, sent), as_json, print_answer)
 
-    @app.command("tasks")
+    @app.command("tasks", rich_help_panel="Bids")
     def tasks(
         opportunity: OppArg,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,

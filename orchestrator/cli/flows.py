@@ -51,6 +51,7 @@ def _serve(
         web_port=web_port,
         slack_host=slack_host,
         slack_port=slack_port,
+        port_asked=port is not None,
     )
     code = service.run()
     served = {
@@ -82,7 +83,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         help="The local service: Prefect UI and API, served flows, deadline watch, Slack.",
         invoke_without_command=True,
     )
-    app.add_typer(server_app, name="server")
+    app.add_typer(server_app, name="server", rich_help_panel="Service")
 
     @server_app.callback()
     def server(
@@ -115,17 +116,28 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.config import get_settings
         from orchestrator.runtime import service
 
-        info = service.status(get_settings())
+        settings = get_settings()
+        info = service.status(settings)
         if info is None:
+            foreign = service.foreign_on_default_port(settings)
             if as_json:
-                sys.stdout.write(json.dumps({"running": False}) + "\n")
+                sys.stdout.write(json.dumps({"running": False, "note": foreign}) + "\n")
             else:
-                console.print("no bid server runs for this folder")
+                console.print(
+                    "no bid server runs for this folder" + (f" ({foreign})" if foreign else ""),
+                    markup=False,
+                    highlight=False,
+                )
             raise typer.Exit(1)
         if as_json:
             sys.stdout.write(json.dumps({"running": True, **service.describe(info)}) + "\n")
             return
-        console.print(f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir})")
+        console.print(
+            f"bid server is up: {info.url} (pid {info.pid}, logs {info.log_dir}; "
+            f"its Prefect and its API answer this folder's id {(info.service_id or '')[:8]}…)",
+            markup=False,
+            highlight=False,
+        )
 
     @server_app.command("stop")
     def server_stop(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
@@ -142,7 +154,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             ),
         )
 
-    @app.command("ui")
+    @app.command("ui", rich_help_panel="Service")
     def ui(
         host: str = typer.Option(
             "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
@@ -158,7 +170,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         """Same as `bid server`: the Prefect UI and everything behind it, until Ctrl-C."""
         _serve(host, port, None, as_json=as_json)
 
-    @app.command("serve-flows")
+    @app.command("serve-flows", rich_help_panel="Service")
     def serve_flows(
         limit: int = typer.Option(4, help="Flow runs at most at once in this worker"),
         as_json: bool = typer.Option(False, "--json", help=SERVED_HELP),
@@ -190,7 +202,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         }
         emit(served, as_json, lambda _: None)
 
-    @app.command("task-worker")
+    @app.command("task-worker", rich_help_panel="Service")
     def task_worker(
         limit: int = typer.Option(8, help="Bids carried at most at once in this worker"),
         metrics_port: int | None = typer.Option(
@@ -259,7 +271,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
                 released[canonical] = str(result["message"])
         return released
 
-    @app.command("resume")
+    @app.command("resume", rich_help_panel="Service")
     def resume(
         opportunities: list[str] | None = typer.Argument(
             None, help="Bids to carry on (default: every stalled bid)"
@@ -298,7 +310,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             for ref, message in done.items():
                 console.print(f"{ref}: {message}", markup=False, highlight=False)
 
-    @app.command("deadlines")
+    @app.command("deadlines", rich_help_panel="Bids")
     def deadlines_command(
         notify: bool = typer.Option(
             False, "--notify", help="Run the deadline-watch flow: queue warnings, publish artifacts"

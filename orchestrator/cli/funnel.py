@@ -73,7 +73,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add the funnel, forecast, sleeping and `report monthly` commands to `app`."""
     console = Console()
 
-    @app.command("funnel")
+    @app.command("funnel", rich_help_panel="Funnel")
     def funnel_command(
         period: Annotated[
             str | None, typer.Option(help="Quarter (2026-Q4), month or year; default: now.")
@@ -96,7 +96,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             return
         print_funnel(console, result, owner)
 
-    @app.command("forecast")
+    @app.command("forecast", rich_help_panel="Funnel")
     def forecast_command(
         save: Annotated[bool, typer.Option("--save", help="Store this forecast.")] = False,
         accuracy: Annotated[
@@ -164,7 +164,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         if save:
             console.print(f"Saved {len(result.months)} monthly snapshots.")
 
-    @app.command("sleeping")
+    @app.command("sleeping", rich_help_panel="Funnel")
     def sleeping_command(as_json: JsonOption = False) -> None:
         """Lost and no-bid accounts to keep warm, soonest reminder first."""
         from orchestrator.funnel.winloss import sleeping_accounts
@@ -190,7 +190,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         console.print(table)
 
     report_app = typer.Typer(help="Business reports.", no_args_is_help=True)
-    app.add_typer(report_app, name="report")
+    app.add_typer(report_app, name="report", rich_help_panel="Funnel")
 
     @report_app.command("monthly")
     def monthly_command(

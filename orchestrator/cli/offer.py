@@ -35,9 +35,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     order_app = typer.Typer(
         help="What provisioning needs to order a won bid.", no_args_is_help=True
     )
-    app.add_typer(order_app, name="order")
+    app.add_typer(order_app, name="order", rich_help_panel="Production")
 
-    @app.command("service-strategy")
+    @app.command("service-strategy", rich_help_panel="Production")
     def service_strategy(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         strategy: Annotated[

@@ -115,7 +115,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     pack_app = typer.Typer(
         help="Meeting packs: HTML, PDF and a Slack summary.", no_args_is_help=True
     )
-    app.add_typer(pack_app, name="pack")
+    app.add_typer(pack_app, name="pack", rich_help_panel="Documents")
 
     @pack_app.command("weekly-top-accounts")
     def weekly(

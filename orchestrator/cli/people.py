@@ -39,7 +39,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     people_app = typer.Typer(
         help="People, organisation roles and access tokens (admins).", no_args_is_help=True
     )
-    app.add_typer(people_app, name="people")
+    app.add_typer(people_app, name="people", rich_help_panel="People")
 
     def caller() -> tuple[Context, Any]:
         from orchestrator.cli.identity import current_person
@@ -244,7 +244,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             )
         )
 
-    @app.command("login")
+    @app.command("login", rich_help_panel="People")
     def login(
         token: Annotated[
             str | None,
@@ -285,7 +285,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             ),
         )
 
-    @app.command("logout")
+    @app.command("logout", rich_help_panel="People")
     def logout(as_json: JsonOption = False) -> None:
         """Forget your stored access token for this database."""
         from orchestrator.cli.identity import store_token
@@ -298,7 +298,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             lambda _: console.print("logged out"),
         )
 
-    @app.command("whoami")
+    @app.command("whoami", rich_help_panel="People")
     def whoami(as_json: JsonOption = False) -> None:
         """Who `bid` acts as here, and what the organisation granted them."""
         _, person = caller()

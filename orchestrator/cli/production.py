@@ -111,9 +111,9 @@ def print_area(view: Result, out: Console = console) -> None:
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add `freeze`, `terms`, `pricing` and `approval show` to the `bid` command."""
     approval_app = typer.Typer(help="What the approvers see.", no_args_is_help=True)
-    app.add_typer(approval_app, name="approval")
+    app.add_typer(approval_app, name="approval", rich_help_panel="Governance")
 
-    @app.command("freeze")
+    @app.command("freeze", rich_help_panel="Production")
     def freeze(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         by: Annotated[str, typer.Option("--by", help="E-mail of the consultant or bid manager")],
@@ -128,7 +128,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         sent = command(FreezeDesign, opportunity=opportunity, by=by, note=note)
         emit(run(get_context, sent), as_json, print_step)
 
-    @app.command("terms")
+    @app.command("terms", rich_help_panel="Production")
     def terms(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         by: Annotated[str, typer.Option("--by", help="E-mail of who records the terms")],
@@ -157,7 +157,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
         emit(run(get_context, sent), as_json, print_step)
 
-    @app.command("pricing")
+    @app.command("pricing", rich_help_panel="Production")
     def pricing(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         by: Annotated[str, typer.Option("--by", help="E-mail of who changes the prices")],

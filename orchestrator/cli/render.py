@@ -148,3 +148,53 @@ def list_lines(rows: Sequence[dict[str, Any]], width: int) -> list[str]:
 def _one_line(value: Any) -> str:
     text = "" if value is None else str(value)
     return " ".join(text.split())
+
+
+_UNKNOWN_PERSON = "no person with e-mail "
+
+
+def with_hint(line: str) -> str:
+    """A refusal line with what to do next where `bid` knows it: a person nobody added yet
+    is added by an admin (`bid people add EMAIL --name NAME`)."""
+    where = line.find(_UNKNOWN_PERSON)
+    if where < 0 or "bid people add" in line:
+        return line
+    email = line[where + len(_UNKNOWN_PERSON) :].split()[0].rstrip(".,;")
+    return f"{line} (an admin adds them: bid people add {email} --name 'Their Name')"
+
+
+def outbox_lines(messages: Sequence[dict[str, Any]], width: int = 80) -> list[str]:
+    """The outbox for a terminal of `width` columns: per message, a head line (id, bid,
+    event, recipient, sent or pending) and its text wrapped and indented below it."""
+    import textwrap
+
+    if not messages:
+        return ["the outbox is empty"]
+    width = max(width, 40)
+    lines = [f"Outbox: {len(messages)} message(s), {_pending(messages)} pending"]
+    for message in messages:
+        sent = "sent " + str(message["sent_at"])[:16] if message.get("sent_at") else "pending"
+        head = " · ".join(
+            str(part)
+            for part in (
+                f"#{message['id']}",
+                message.get("opportunity") or "-",
+                message["event"],
+                f"to {message.get('recipient') or '-'}",
+                sent,
+            )
+        )
+        lines.append("")
+        lines.extend(textwrap.wrap(_one_line(head), width, subsequent_indent="  "))
+        text = _one_line(message.get("text") or "")
+        lines.extend(textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    "))
+        if message.get("last_error"):
+            error = _one_line(f"last error: {message['last_error']}")
+            lines.extend(
+                textwrap.wrap(error, width, initial_indent="    ", subsequent_indent="    ")
+            )
+    return lines
+
+
+def _pending(messages: Sequence[dict[str, Any]]) -> int:
+    return sum(1 for message in messages if not message.get("sent_at"))

@@ -63,7 +63,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     library_app = typer.Typer(
         help="The answer library: approved answers bids reuse.", no_args_is_help=True
     )
-    app.add_typer(rfp_app, name="rfp")
+    app.add_typer(rfp_app, name="rfp", rich_help_panel="Production")
     rfp_app.add_typer(library_app, name="library")
 
     @rfp_app.command("import")

@@ -17,7 +17,7 @@ from orchestrator.text import visible
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add the Slack commands to the `bid` app."""
 
-    @app.command()
+    @app.command(rich_help_panel="Service")
     def notify(
         as_json: bool = typer.Option(False, "--json", help="Print the delivery report as JSON"),
         retry_all: bool = typer.Option(
@@ -34,7 +34,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         report = notifier.deliver_pending(ctx)
         emit(report.as_dict(), as_json, _print_delivery)
 
-    @app.command()
+    @app.command(rich_help_panel="Service")
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
         port: int = typer.Option(3000, help="Port to listen on"),

@@ -152,9 +152,13 @@ def parse(argv: list[str]) -> Parsed | None:
     return parsed
 
 
-def _request(url: str, token: str | None, body: dict[str, Any] | None) -> Any:
+def _request(
+    url: str, token: str | None, body: dict[str, Any] | None, service_id: str | None = None
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    if service_id:  # a service of another folder refuses (409) instead of running it
+        request.add_header("X-Bid-Service", service_id)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
@@ -170,8 +174,13 @@ def _forward(argv: list[str]) -> int | None:
     from orchestrator.runtime.credentials import caller_token
 
     settings = load_settings()
+    from orchestrator.runtime.prefect_home import service_id
+
     info = service.read_info(settings)
     if info is None or info.database_url != settings.database_url:
+        return None
+    identity = service_id(settings)
+    if identity is None or info.service_id != identity:
         return None
     parsed = parse(argv)
     if parsed is None:
@@ -181,14 +190,17 @@ def _forward(argv: list[str]) -> int | None:
     try:
         if parsed.path == ("status",):
             ref = urllib.parse.quote(parsed.values["opportunity"], safe="")
-            answer = _request(f"{base}/bids/{ref}", token, None)
+            answer = _request(f"{base}/bids/{ref}", token, None, identity)
         elif parsed.path == ("list",):
             state = parsed.values.get("state")
             query = f"?{urllib.parse.urlencode({'state': state})}" if state else ""
-            answer = _request(f"{base}/bids{query}", token, None)
+            answer = _request(f"{base}/bids{query}", token, None, identity)
         else:
-            answer = _request(f"{base}/commands/{SHAPES[parsed.path].name}", token, parsed.values)
+            name = SHAPES[parsed.path].name
+            answer = _request(f"{base}/commands/{name}", token, parsed.values, identity)
     except urllib.error.HTTPError as error:
+        if error.code == 409 and error.headers.get("X-Bid-Service-Mismatch"):
+            return None  # another folder's service on the recorded port: run it here
         return _refused(error, parsed)
     except (urllib.error.URLError, OSError):
         return None  # it stopped meanwhile: run the command here
@@ -215,6 +227,13 @@ def _print(parsed: Parsed, answer: Any) -> None:
     sys.stdout.write("".join(visible(line) + "\n" for line in lines))
 
 
+def _red(text: str) -> str:
+    """Red on a terminal, as the full CLI's errors; plain with NO_COLOR or when redirected."""
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        return text
+    return f"\x1b[31m{text}\x1b[0m"
+
+
 def _refused(error: urllib.error.HTTPError, parsed: Parsed) -> int:
     """The API's one-line reason, as the in-process CLI prints it; exit 2 (1 for a fault)."""
     from orchestrator.text import one_line
@@ -226,11 +245,13 @@ def _refused(error: urllib.error.HTTPError, parsed: Parsed) -> int:
         lines = [str(error.reason)]
     if error.code == 401:
         lines = [f"the bid service at {error.url.split('/api/')[0]} refused: {lines[0]}"]
+    from orchestrator.cli.render import with_hint
+
     for line in lines:
         for name, typed in parsed.typed_files.items():
             if line.startswith(name):
                 line = typed + line[len(name) :]
-        sys.stderr.write(one_line(f"error: {line}") + "\n")
+        sys.stderr.write(_red(one_line(f"error: {with_hint(line)}")) + "\n")
     return 1 if error.code >= 500 else 2
 
 

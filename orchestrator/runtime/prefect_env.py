@@ -6,7 +6,10 @@ It picks one of three targets:
 
     server      PREFECT_API_URL is set: a real Prefect server (always wins)
     local       `bid server` (or `bid ui`) serves the project's Prefect home: run against it;
-                when none runs, one is started in the background for the folder (autostart)
+                when none runs, one is started in the background for the folder (autostart).
+                A server counts as the folder's only when it keeps the folder's service id
+                (`prefect_home.answers_for`): a Prefect of another folder, or a stranger's on
+                the same port, is never used
     temporary   BID_AUTOSTART=0 and nobody serves it: Prefect's temporary server over the
                 same home (~6 s start per command)
 
@@ -33,6 +36,7 @@ from orchestrator.config import Settings
 from orchestrator.errors import PrefectUnavailable
 from orchestrator.runtime.prefect_home import UI_LOCK_FILE as UI_LOCK_FILE
 from orchestrator.runtime.prefect_home import UI_STATE_FILE as UI_STATE_FILE
+from orchestrator.runtime.prefect_home import answers_for as answers_for
 from orchestrator.runtime.prefect_home import auth_string as auth_string
 from orchestrator.runtime.prefect_home import base_environment as base_environment
 from orchestrator.runtime.prefect_home import lock_path as lock_path
@@ -108,7 +112,7 @@ def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarge
     if settings.prefect_api_url:
         return PrefectTarget(PrefectMode.SERVER, home, settings.prefect_api_url, fresh)
     url = local_api_url(settings)
-    if is_healthy(url):
+    if answers_for(settings, url):
         return PrefectTarget(PrefectMode.LOCAL, home, url, fresh)
     if settings.autostart:
         from orchestrator.runtime import service
@@ -123,7 +127,7 @@ def resolve(settings: Settings, wait_s: float = UI_START_WAIT_S) -> PrefectTarge
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         url = local_api_url(settings)
-        if is_healthy(url):
+        if answers_for(settings, url):
             return PrefectTarget(PrefectMode.LOCAL, home, url, fresh)
         handle = _try_shared_lock(settings)
         if handle is not None:  # it stopped meanwhile

@@ -6,14 +6,22 @@ folder's Prefect server), so that neither imports the other for these facts.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from orchestrator.config import Settings
 
 AUTH_FILE = "prefect-auth"
 AUTH_USER = "bid"
+SERVICE_ID_FILE = "service.id"
+IDENTITY_VARIABLE = "bid_service_id"
+"""The Prefect variable in which a folder's Prefect server keeps the folder's service id."""
+IDENTITY_TIMEOUT_S = 1.0
 
 UI_LOCK_FILE = "bid-ui.lock"
 UI_STATE_FILE = "bid-ui.json"
@@ -69,3 +77,75 @@ def auth_string(settings: Settings, *, create: bool = False) -> str | None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
     return text
+
+
+def service_id_path(settings: Settings) -> Path:
+    return settings.data_dir / SERVICE_ID_FILE
+
+
+def service_id(settings: Settings, *, create: bool = False) -> str | None:
+    """The folder's service identity: a random id in `<data dir>/service.id` (mode 0600).
+
+    The folder's Prefect server keeps it (the Prefect variable `bid_service_id`) and its JSON
+    API answers it (`/health`), so a command knows a server on a port is its folder's and not
+    another folder's or a stranger's that took the same port. `create` makes it when missing
+    (the supervisor, before it starts anything)."""
+    path = service_id_path(settings)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    if text or not create:
+        return text or None
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = secrets.token_hex(16)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    return text
+
+
+def _prefect_request(
+    api_url: str, path: str, auth: str | None, body: object = None, method: str = "GET"
+) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{api_url.rstrip('/')}{path}", data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(auth.encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=IDENTITY_TIMEOUT_S) as reply:
+        raw = reply.read()
+    return json.loads(raw) if raw else None
+
+
+def prefect_identity(api_url: str, auth: str | None) -> str | None:
+    """The service id the Prefect server at `api_url` keeps, or None (none kept, a refused
+    password, another kind of server, nobody there)."""
+    try:
+        answer = _prefect_request(api_url, f"/variables/name/{IDENTITY_VARIABLE}", auth)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    value = answer.get("value") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def answers_for(settings: Settings, api_url: str) -> bool:
+    """True when the Prefect server at `api_url` is this folder's: it keeps this folder's id."""
+    identity = service_id(settings)
+    return identity is not None and prefect_identity(api_url, auth_string(settings)) == identity
+
+
+def give_identity(api_url: str, auth: str | None, identity: str) -> None:
+    """Make the Prefect server at `api_url` keep `identity` (the supervisor, once it answers)."""
+    path = f"/variables/name/{IDENTITY_VARIABLE}"
+    if prefect_identity(api_url, auth) is None:
+        body = {"name": IDENTITY_VARIABLE, "value": identity, "tags": ["bid-service"]}
+        try:
+            _prefect_request(api_url, "/variables/", auth, body, "POST")
+            return
+        except urllib.error.HTTPError as error:
+            if error.code != 409:  # 409: it exists with another value; update it below
+                raise
+    _prefect_request(api_url, path, auth, {"value": identity}, "PATCH")

@@ -23,7 +23,8 @@ from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
 
 T = TypeVar("T")
 
-LIFECYCLE_DEPLOYMENT = "bid-lifecycle/bid-orchestrator"
+LIFECYCLE_DEPLOYMENT = "bid-lifecycle/Carry a bid on"
+"""`<flow>/<deployment>` of the lifecycle (flows/deployments.py, DEPLOYMENT_TITLES)."""
 
 
 def start_temporary_server(target: PrefectTarget, console: Console) -> None:
@@ -145,6 +146,30 @@ class PrefectRunner:
             from flows.deadline_watch import deadline_watch
 
             return deadline_watch(notify=notify)
+
+        return self.run(ctx, work)
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        """The bid's Bid Control Plan as its `bid-control-plan-<id>` table artifact, on a
+        server people look at: PREFECT_API_URL's or the folder's service (never a temporary
+        server started for it: nobody sees that one, and it costs seconds a move)."""
+        target = prefect_env.active()
+        if target is None:
+            settings = ctx.settings
+            local = prefect_env.local_api_url(settings)
+            if not settings.prefect_api_url and not prefect_env.answers_for(settings, local):
+                return None
+        elif target.mode == PrefectMode.TEMPORARY:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            if not SubprocessASGIServer().running:
+                return None
+
+        def work() -> str:
+            from flows.deadline_watch import publish_control_plan
+
+            publish_control_plan(ref)
+            return "plan published"
 
         return self.run(ctx, work)
 

@@ -9,6 +9,8 @@ flow runs, so the Prefect UI shows it.
 
 from __future__ import annotations
 
+import atexit
+import sys
 from typing import Protocol
 
 from orchestrator.bid.progress import services
@@ -38,6 +40,11 @@ class FlowRunner(Protocol):
         """
         ...
 
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        """Publish the bid's Bid Control Plan where people look (the Prefect UI's artifact);
+        the dispatcher's `render` effect calls it after every change. None: nowhere to."""
+        ...
+
 
 class InlineRunner:
     """Runs the services directly in this process (unit tests; no Prefect)."""
@@ -59,11 +66,94 @@ class InlineRunner:
         steps = services.run_to_wait(ctx, ref, actor)
         return "; ".join(step.message for step in steps)
 
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        return None  # no Prefect: the plan is in the bid's documents
+
+
+_SPAWNED: list[bool] = []
+"""Set once this process started its folder's service: never two from one process."""
+_TOLD: list[bool] = []
+"""Set once this process said its steps run here: said once, however many runners."""
+
+
+class HandOverRunner:
+    """The first command of a folder whose service does not run yet: it does its own step
+    here (inline) instead of waiting 20-30 s for a Prefect server to boot, and starts the
+    service in the background as it ends; the commands after it find the service up and run
+    their steps as Prefect flow runs (the hand-over). Once the folder's service answers (or
+    PREFECT_API_URL is set) it is the Prefect runner. The choice is made at the first step,
+    not before: a command that runs no step starts nothing."""
+
+    def __init__(self, start_service: bool = True) -> None:
+        self.start_service = start_service
+        """False: start no service (`bid demo` without --keep-server leaves none behind)."""
+        self._chosen: FlowRunner | None = None
+
+    def _runner(self, ctx: Context) -> FlowRunner:
+        if self._chosen is None:
+            self._chosen = self._choose(ctx)
+        return self._chosen
+
+    def _choose(self, ctx: Context) -> FlowRunner:
+        from orchestrator.runtime import prefect_env, service
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        settings = ctx.settings
+        answering = prefect_env.answers_for(settings, prefect_env.local_api_url(settings))
+        if answering or prefect_env.active() is not None:
+            return PrefectRunner()
+        if self.start_service and not _SPAWNED and service.read_info(settings) is None:
+            # started as this command ends: its Python processes would otherwise take the
+            # CPU this command's step needs (two cores: ~3 s more)
+            atexit.register(service.spawn, settings, _say)
+            _SPAWNED.append(True)
+        if self.start_service and not _TOLD:
+            _TOLD.append(True)
+            sys.stderr.write(
+                "this step runs here; this folder's service starts in the background, and the "
+                "next commands run their steps as Prefect flow runs once it is up "
+                "(`bid server status`)\n"
+            )
+        return InlineRunner()
+
+    def advance_once(self, ctx: Context, ref: str, actor: str) -> StepResult:
+        return self._runner(ctx).advance_once(ctx, ref, actor)
+
+    def run_lifecycle(self, ctx: Context, ref: str, actor: str) -> list[StepResult]:
+        return self._runner(ctx).run_lifecycle(ctx, ref, actor)
+
+    def watch_deadlines(self, ctx: Context, notify: bool = True) -> dict[str, int]:
+        return self._runner(ctx).watch_deadlines(ctx, notify)
+
+    def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+        return self._runner(ctx).continue_bid(ctx, ref, actor)
+
+    def publish_plan(self, ctx: Context, ref: str) -> str | None:
+        """To the folder's Prefect once it answers; a render starts no service."""
+        if self._chosen is not None:
+            return self._chosen.publish_plan(ctx, ref)
+        from orchestrator.runtime import prefect_env
+
+        if not prefect_env.answers_for(ctx.settings, prefect_env.local_api_url(ctx.settings)):
+            return None
+        from orchestrator.runtime.prefect_runner import PrefectRunner
+
+        return PrefectRunner().publish_plan(ctx, ref)
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
 
 def get_runner(ctx: Context) -> FlowRunner:
-    """The runner the settings ask for: Prefect by default, inline when BID_FLOW_RUNNER=inline."""
+    """The runner the settings ask for: Prefect by default, inline when BID_FLOW_RUNNER=inline;
+    on a laptop whose folder has no service answering yet, the hand-over runner (it starts the
+    service in the background and runs this command's step here)."""
     if ctx.settings.flow_runner == "inline":
         return InlineRunner()
+    settings = ctx.settings
+    if settings.autostart and not settings.prefect_api_url:
+        return HandOverRunner()
     from orchestrator.runtime.prefect_runner import PrefectRunner
 
     runner: FlowRunner = PrefectRunner()

@@ -20,8 +20,13 @@ again and two Prefect servers never run over one Prefect database.
 
 The supervisor holds `<data dir>/server.lock` while it runs and writes where everything is
 to `<data dir>/server.json`, which `bid server status|stop`, the thin CLI and the autostart
-read. It also holds the Prefect home's lock (as `bid ui` did), so no
-temporary Prefect server ever writes the same SQLite file. Nothing here imports Prefect.
+read. The folder's service has an identity (`<data dir>/service.id`, made once, mode 0600):
+its Prefect server keeps it (a Prefect variable, given once the server answers) and its JSON
+API answers it, so `status` and every command tell this folder's service from another
+folder's or a stranger's server on the same port. When the default port is taken and none
+was asked for, a free one is chosen and said. It also holds the Prefect home's lock (as
+`bid ui` did), so no temporary Prefect server ever writes the same SQLite file. Nothing
+here imports Prefect.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ LOG_DIR = "logs"
 BACKGROUND_LOG = "server.log"
 PREFECT_START_TIMEOUT_S = 180.0
 CHILD_START_TIMEOUT_S = 120.0
+IDENTITY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 20.0
 TAKEOVER_WAIT_S = 60.0
 RESTART_PAUSE_MAX_S = 30.0
@@ -91,6 +97,9 @@ class ServiceInfo:
     started_at: str
     workspace_url: str | None = None
     """The web workspace, where people who never open a terminal carry their bids."""
+    service_id: str | None = None
+    """The folder's service identity, which its Prefect and its JSON API answer."""
+    prefect_port: int | None = None
 
     @property
     def prefect_api_url(self) -> str:
@@ -135,6 +144,17 @@ def healthy(url: str, timeout: float = 0.5) -> bool:
             return int(reply.status) == 200
     except (OSError, urllib.error.URLError, ValueError):
         return False
+
+
+def api_identity(cli_url: str, timeout: float = 1.0) -> str | None:
+    """The service id the JSON API at `cli_url` answers on `/health`, or None."""
+    try:
+        with urllib.request.urlopen(f"{cli_url}/health", timeout=timeout) as reply:
+            answer = json.loads(reply.read())
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    value = answer.get("service_id") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -310,6 +330,8 @@ class Service:
     _locks: list[IO[str]] = field(default_factory=list)
     mark: str = field(default_factory=lambda: secrets.token_hex(16))
     """In every child's environment (`BID_SERVICE_MARK`): how a leftover is known as ours."""
+    port_asked: bool = True
+    """False when nobody chose the port (the default): a taken one is replaced by a free one."""
 
     @property
     def url(self) -> str:
@@ -449,6 +471,10 @@ class Service:
             raise BidError(
                 f"another bid server holds {self.settings.data_dir / LOCK_FILE}"
             ) from None
+        service_lock.seek(0)
+        service_lock.truncate()
+        service_lock.write(str(os.getpid()))  # who to stop while nothing else is written yet
+        service_lock.flush()
         self._locks.append(service_lock)
         home_lock = prefect_home.lock_path(self.settings).open("a+", encoding="utf-8")
         deadline = time.monotonic() + TAKEOVER_WAIT_S
@@ -488,11 +514,20 @@ class Service:
             "database_url": self.settings.database_url,
             "log_dir": str(self.log_dir),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "service_id": prefect_home.service_id(self.settings),
+            "prefect_port": self.port,
         }
         state_path(self.settings).write_text(json.dumps(info, indent=2), encoding="utf-8")
         # the commands that look for `bid ui` by its port find this server too
         prefect_home.state_path(self.settings).write_text(
-            json.dumps({"pid": os.getpid(), "port": self.port, "url": self.url}),
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "port": self.port,
+                    "url": self.url,
+                    "service_id": prefect_home.service_id(self.settings),
+                }
+            ),
             encoding="utf-8",
         )
         activity_path(self.settings).touch()
@@ -517,6 +552,21 @@ class Service:
             time.sleep(0.1)
         return True
 
+    def _give_identity(self, identity: str, timeout: float = IDENTITY_TIMEOUT_S) -> bool:
+        """Make the folder's Prefect keep the folder's id; retried while a busy server (SQLite
+        locked: 503) refuses, since no command may use it before it keeps the id."""
+        deadline = time.monotonic() + timeout
+        while not self._stop:
+            # urllib's HTTP and connection errors are OSErrors: a busy server, tried again
+            with contextlib.suppress(OSError, ValueError):
+                prefect_home.give_identity(self.local_api_url, self.prefect_auth, identity)
+            if prefect_home.prefect_identity(self.local_api_url, self.prefect_auth) == identity:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return False
+
     def _idle_for(self) -> float:
         try:
             last = activity_path(self.settings).stat().st_mtime
@@ -536,8 +586,14 @@ class Service:
                     f"(pids {', '.join(map(str, stopped[:8]))})"
                 )
             if not port_free(self.host, self.port):
-                raise BidError(
-                    f"port {self.port} on {self.host} is in use; choose another with --port"
+                if self.port_asked:
+                    raise BidError(
+                        f"port {self.port} on {self.host} is in use; choose another with --port"
+                    )
+                taken, self.port = self.port, free_port(self.host)
+                self.say(
+                    f"port {taken} is in use (not by this folder's service): "
+                    f"this folder's Prefect UI takes {self.port}"
                 )
         except BaseException:
             self._release_locks()
@@ -545,6 +601,7 @@ class Service:
         from orchestrator.runtime.credentials import ensure_admin_token
 
         ensure_admin_token(self.settings)
+        identity = prefect_home.service_id(self.settings, create=True) or ""
         previous = {
             sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
@@ -563,9 +620,16 @@ class Service:
                     return 0
                 self.say(f"the Prefect server did not start; its log: {prefect.log}")
                 return 1
+            if not self._give_identity(identity):
+                if self._stop:
+                    return 0
+                self.say(
+                    f"the Prefect server did not keep this folder's id; its log: {prefect.log}"
+                )
+                return 1
+            self._write_state()  # before the children: they find their Prefect by it
             for child in rest:
                 self._start(child)
-            self._write_state()
             for child in rest:
                 self._wait_ready(child, CHILD_START_TIMEOUT_S)
             slack = next((c for c in rest if c.name == "slack"), None)
@@ -636,6 +700,13 @@ def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
     that died left running (its children, by their recorded mark) is stopped too; then the
     dead supervisor's pid is returned."""
     info = read_info(settings)
+    if info is None and _lock_held(settings):  # a supervisor still starting: stop it
+        try:
+            starting = int((settings.data_dir / LOCK_FILE).read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            starting = 0
+        if starting > 0:
+            return _stop_supervisor(settings, starting, wait_s)
     if info is None:
         try:
             data = json.loads(children_path(settings).read_text(encoding="utf-8"))
@@ -643,27 +714,46 @@ def stop(settings: Settings, wait_s: float = TAKEOVER_WAIT_S) -> int | None:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return dead if stop_leftovers(settings) else None
+    return _stop_supervisor(settings, info.pid, wait_s)
+
+
+def _stop_supervisor(settings: Settings, pid: int, wait_s: float) -> int:
+    """SIGTERM to the supervisor, SIGKILL when it still holds the lock after `wait_s`."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(info.pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
     while _lock_held(settings) and time.monotonic() < deadline:
         time.sleep(0.1)
     if _lock_held(settings):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
-    return info.pid
+            os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def status(settings: Settings) -> ServiceInfo | None:
-    """The running service when its UI/API and CLI service answer, else None."""
+    """The running service when its Prefect and its JSON API both answer this folder's
+    service id, else None (a server of another folder on the recorded port is not ours)."""
     info = read_info(settings)
     if info is None:
         return None
-    if not healthy(f"{info.prefect_api_url}/health", timeout=2) or not healthy(
-        f"{info.cli_url}/health", timeout=2
-    ):
+    identity = prefect_home.service_id(settings)
+    if identity is None or info.service_id != identity:
+        return None
+    if not prefect_home.answers_for(settings, info.prefect_api_url):
+        return None
+    if api_identity(info.cli_url, timeout=2) != identity:
         return None
     return info
+
+
+def foreign_on_default_port(settings: Settings) -> str | None:
+    """What answers on the configured Prefect port when it is not this folder's service: a
+    line for `bid server status`, or None (nothing there, or ours)."""
+    url = f"http://127.0.0.1:{settings.ui_port}/api"
+    if port_free("127.0.0.1", settings.ui_port) or prefect_home.answers_for(settings, url):
+        return None
+    kind = "a Prefect server" if healthy(f"{url}/health") else "a process"
+    return f"port {settings.ui_port} is used by {kind} that is not this folder's service"
 
 
 def start_in_background(
@@ -683,9 +773,18 @@ def start_in_background(
         return _spawn(settings, say, timeout)
 
 
-def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
+def spawn(settings: Settings, say: Callable[[str], None]) -> subprocess.Popen[bytes]:
+    """Start `bid server` for this folder in the background and return at once (its port:
+    the configured one, else a free one, said)."""
     log = settings.data_dir / BACKGROUND_LOG
-    port = settings.ui_port if port_free("127.0.0.1", settings.ui_port) else free_port()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = settings.ui_port
+    if not port_free("127.0.0.1", port):
+        port = free_port()
+        say(
+            f"port {settings.ui_port} is in use (not by this folder's service): "
+            f"this folder's service takes {port}"
+        )
     env = {**os.environ, **settings_environment(settings), "BID_AUTOSTART": "0", "BID_THIN": "0"}
     with log.open("ab") as handle:
         process = subprocess.Popen(
@@ -708,6 +807,12 @@ def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> Se
         f"starting the local bid service for this folder (log: {log}; "
         "stop it with `bid server stop`)…"
     )
+    return process
+
+
+def _spawn(settings: Settings, say: Callable[[str], None], timeout: float) -> ServiceInfo:
+    log = settings.data_dir / BACKGROUND_LOG
+    process = spawn(settings, say)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = status(settings)
@@ -740,6 +845,8 @@ def describe(info: ServiceInfo) -> dict[str, Any]:
     """What `bid server status --json` prints."""
     return {
         "pid": info.pid,
+        "service_id": info.service_id,
+        "prefect_port": info.prefect_port,
         "url": info.url,
         "prefect_url": info.url,
         "workspace_url": info.workspace_url,

@@ -53,6 +53,22 @@ def plan_artifact_key(ref: str) -> str:
     return f"bid-control-plan-{slug}"
 
 
+PLAN_COLUMNS = ("status", "milestone", "owner", "due", "days left")
+"""The Bid Control Plan artifact's columns: where each milestone stands, first."""
+_WORDS = {"rfp": "RFP", "go": "Go", "qrf": "QRF", "qrfs": "QRFs", "sla": "SLA", "macd": "MACD"}
+
+
+def milestone_label(name: str) -> str:
+    """A milestone's name as people write it: `go_no_go_decision` → `Go/no-go decision`,
+    `rfp_answers` → `RFP answers`, `governance_signoff_legal` → `Governance signoff legal`."""
+    text = name.replace("go_no_go", "go/no-go")
+    words = [_WORDS.get(word, word) for word in text.split("_") if word]
+    if not words:
+        return name
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
 def as_utc(moment: datetime) -> datetime:
     """Databases hand back naive datetimes; every time stored here is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -104,6 +120,16 @@ class DeadlineRow:
     due_at: datetime
     days_left: int
     status: str
+
+    def plan_row(self) -> dict[str, str | int]:
+        """A row of the Bid Control Plan artifact: the status first, the milestone in words."""
+        return {
+            "status": self.status,
+            "milestone": milestone_label(self.milestone),
+            "owner": f"{self.owner_role.replace('_', ' ')}: {self.owner}",
+            "due": as_utc(self.due_at).strftime("%Y-%m-%d %H:%M UTC"),
+            "days left": self.days_left,
+        }
 
     def table_row(self) -> dict[str, str | int]:
         """A row of the Prefect table artifact (and of `bid deadlines --json`)."""

@@ -54,6 +54,7 @@ from orchestrator.store.models import (
     Site,
     format_ref,
 )
+from orchestrator.text import did_you_mean
 
 if TYPE_CHECKING:
     from orchestrator.commercial.quotes import QuoteStatusReport
@@ -240,7 +241,9 @@ def _last_crash(session: Session, opportunity: Opportunity) -> str | None:
 def list_bids(ctx: Context, state: str | None = None) -> list[dict[str, Any]]:
     if state is not None and state not in {s.value for s in State}:
         raise InputError(
-            f"unknown state '{state}'; one of: {', '.join(s.value for s in State)}", field="state"
+            f"unknown state '{state}'; one of: {', '.join(s.value for s in State)}"
+            f"{did_you_mean(state, [s.value for s in State])}",
+            field="state",
         )
     with reading(ctx.engine) as session:
         statement = (

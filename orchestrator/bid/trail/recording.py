@@ -8,6 +8,7 @@ commit (`orchestrator.dispatch`)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,7 +27,13 @@ from orchestrator.bid.facts import (
 from orchestrator.bid.measures import planning
 from orchestrator.bid.measures.guard_facts import load_facts
 from orchestrator.context import Context
-from orchestrator.core.effects import EffectKind, carry_key, change_render_key, render_key
+from orchestrator.core.effects import (
+    EffectKind,
+    EffectStatus,
+    carry_key,
+    change_render_key,
+    render_key,
+)
 from orchestrator.errors import NotPermitted
 from orchestrator.lifecycle.machine import fire
 from orchestrator.lifecycle.table import (
@@ -139,10 +146,32 @@ def _changed(session: Session, ctx: Context, opportunity: Opportunity) -> None:
 
     def sync(session: Session) -> None:
         current = session.get(Opportunity, opportunity_id)
-        if current is not None:
-            planning.sync_milestones(session, ctx, current)
+        if current is not None and planning.sync_milestones(session, ctx, current):
+            _plan_changed(session, ctx, current)
 
     settle_before_commit(session, ("milestones", opportunity_id), sync)
+
+
+def _plan_changed(session: Session, ctx: Context, opportunity: Opportunity) -> None:
+    """A milestone closed or reopened without a move: the documents that follow the bid (the
+    Bid Control Plan among them, and its artifact in the Prefect UI) are rendered again, by a
+    `render` effect — unless one is still waiting to run for the bid (it will show this)."""
+    waiting = [
+        e
+        for e in effects.open_effects(session, opportunity.id or 0)
+        if e.kind == EffectKind.RENDER and e.status == EffectStatus.PENDING
+    ]
+    if waiting:
+        return
+    now = ctx.clock()
+    effects.enqueue(
+        session,
+        key=f"{render_key(opportunity.id or 0, opportunity.version)}:plan:{uuid.uuid4().hex}",
+        kind=EffectKind.RENDER,
+        opportunity_id=opportunity.id,
+        payload={"ref": opportunity.ref},
+        now=now,
+    )
 
 
 def render_after(session: Session, ctx: Context, opportunity: Opportunity) -> None:
