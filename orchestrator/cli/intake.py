@@ -137,7 +137,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     design_app = typer.Typer(
         help="The solution design: answer what the intake flagged.", no_args_is_help=True
     )
-    app.add_typer(design_app, name="design")
+    app.add_typer(design_app, name="design", rich_help_panel="Production")
     quotes_app = next((g.typer_instance for g in app.registered_groups if g.name == "quotes"), None)
     if quotes_app is None:  # pragma: no cover - cli.documents registers it first
         quotes_app = typer.Typer(help="Supplier quotes.", no_args_is_help=True)

@@ -49,7 +49,7 @@ def _day(value: str, option: str) -> date:
 def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
     """Add `submit` and `hold` to the `bid` command."""
 
-    @app.command("submit")
+    @app.command("submit", rich_help_panel="Governance")
     def submit(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         channel: Annotated[str, typer.Option("--channel", help="portal | email | hand")],
@@ -80,7 +80,7 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         )
         emit(run(get_context, sent), as_json, _print)
 
-    @app.command("hold")
+    @app.command("hold", rich_help_panel="Bids")
     def hold(
         opportunity: Annotated[str, typer.Argument(help="OPP-0007 or 7")],
         reason: Annotated[str, typer.Option("--reason", help="Why the bid pauses")],
