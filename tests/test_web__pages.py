@@ -399,3 +399,86 @@ def test_the_managers_pages_link_to_the_bids(web: TestClient, ctx: Context) -> N
     assert 'href="/bids?scope=all&amp;state=pre_qualification"' in web.get("/managers/funnel").text
     bad = web.get("/managers/funnel", params={"period": "soon"})
     assert bad.status_code == 400 and "is not a period like 2026-Q4" in bad.text
+
+
+# --- what each approver decides on ------------------------------------------------------------
+
+
+def _governance_with_flags(ctx: Context) -> str:
+    """A bid in governance review whose financial view has flags: a customer budget far below
+    the price, two sites quoted above their price on quotes ending before the offer."""
+    from orchestrator.bid.producing.production import freeze_design
+    from orchestrator.bid.producing.quotes import import_quotes
+    from orchestrator.bid.producing.sourcing import send_quote_requests
+    from tests.factories import order_details
+
+    for email in PEOPLE.values():
+        _person(ctx, email)
+    ref = new_bid(
+        ctx,
+        bants={
+            "budget_eur": 50_000.0,
+            "authority": "decision_maker",
+            "need": "clear",
+            "timeframe_months": 6,
+            "sales_ready": True,
+        },
+        deviations=["liability capped at 12 months of fees"],
+    )
+    services.run_to_wait(ctx, ref)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    services.run_to_wait(ctx, ref)
+    send_quote_requests(ctx, ref, None, actor=PEOPLE["sales_support"])
+    folder = ctx.output_dir_for(ref)
+    fine = quote_file(ctx, ref, folder / "fine.csv", only={"S0001", "S0002", "S0003", "S0004"})
+    import_quotes(ctx, ref, fine, actor=PEOPLE["sales_support"])
+    losing = quote_file(
+        ctx, ref, folder / "losing.csv", cost_share=1.5, valid_days=60, only={"S0005", "S0006"}
+    )
+    import_quotes(ctx, ref, losing, actor=PEOPLE["sales_support"])
+    order_details(ctx, ref)
+    freeze_design(ctx, ref, by=PEOPLE["solution_consultant"])
+    services.run_to_wait(ctx, ref)
+    return ref
+
+
+def test_each_approver_sees_the_flags_and_lines_of_their_area(
+    web: TestClient, ctx: Context
+) -> None:
+    from orchestrator.bid.team import people
+    from orchestrator.store.models import Grant
+    from tests.factories import APPROVERS
+
+    ref = _governance_with_flags(ctx)
+    people.grant(ctx, APPROVERS["financial"], Grant.FINANCE, by=admin_of(ctx))
+    people.grant(ctx, APPROVERS["legal"], Grant.LEGAL, by=admin_of(ctx))
+    token = sign_in(web, ctx, APPROVERS["financial"])
+    inbox = web.get("/approvals").text
+    card = inbox.split(f'id="a-{ref}-financial"')[1].split("</article>")[0]
+    assert "above the customer&#39;s BANTS budget of" in card  # the flags stand out
+    assert "ends before the offer&#39;s validity" in card
+    assert "2 loss-making line(s) lose" in card
+    assert "Financial: what you decide on" in card
+    assert "<dt>Budget (BANTS)</dt>" in card and "ABOVE the budget" in card
+    assert "<dt>Loss-making lines</dt>" in card and "S0005" in card
+    assert "<dt>Validity</dt>" in card and "SHORTER" in card
+    assert "Legal: what you decide on" not in card  # only the financial view
+
+    version = card.split('name="version" value="')[1].split('"')[0]
+    web.post(
+        f"/approvals/{ref}/financial",
+        data={"csrf": token, "verdict": "approve", "version": version},
+    )
+    with reading(ctx.engine) as session:
+        decided = session.exec(select(Approval).where(Approval.area == "financial")).one()
+    assert decided.status == "granted"
+    assert f'id="a-{ref}-financial"' not in web.get("/approvals").text
+
+    with reading(ctx.engine) as session:
+        legal = session.exec(select(Approval).where(Approval.area == "legal")).one()
+    assert legal.status == "requested"  # the deviation asks legal: its view is the deviations
+    sign_in(web, ctx, APPROVERS["legal"])
+    card = web.get("/approvals").text.split(f'id="a-{ref}-legal"')[1].split("</article>")[0]
+    assert "Legal: what you decide on" in card
+    assert "liability capped at 12 months of fees" in card
+    assert "Financial: what you decide on" not in card and "BANTS" not in card

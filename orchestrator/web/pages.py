@@ -272,7 +272,14 @@ def add(
             ref: list(q.bid_files(ctx, ref)) if q.may_see_files(ctx, ref, person) else []
             for ref in refs
         }
-        return render(request, "approvals.html", {"rows": rows, "views": views, "files": files})
+        decides = {
+            f"{row['ref']}/{row['area']}": area_view(views[row["ref"]], row["area"]) for row in rows
+        }
+        return render(
+            request,
+            "approvals.html",
+            {"rows": rows, "views": views, "files": files, "decides": decides},
+        )
 
     @app.post("/approvals/{ref}/{area}")
     async def decide_approval(request: Request, ref: str, area: str) -> Response:
@@ -312,6 +319,23 @@ def add(
         verdict = "rejected" if reject else "approved"
         flash(request, "ok", f"{ref} {area}: {verdict} — {result.message}")
         return RedirectResponse("/approvals", status_code=303)
+
+
+AREA_TITLES = {"technical": "Technical", "financial": "Financial", "legal": "Legal"}
+
+
+def area_view(summary: dict[str, Any], area: str) -> dict[str, Any]:
+    """What the approver of `area` decides on, in the words `bid approval show --area` and
+    Slack's `area_blocks` use (`core.approval_views`): the flags that must stand out (budget
+    above BANTS, quotes ending before the offer, loss-making lines…) and the area's lines
+    (management: all three views), as {"flags": [...], "sections": [(title, lines)]}."""
+    from orchestrator.core.approval_views import AREAS, for_area, section_lines, sections_of
+
+    if area not in AREAS or not isinstance(summary.get("areas"), dict):
+        return {"flags": [], "sections": []}
+    view = for_area(summary, area)
+    sections = [(AREA_TITLES[name], section_lines(name, view[name])) for name in sections_of(area)]
+    return {"flags": list(view["flags"]), "sections": sections}
 
 
 def _form_line(problem: InputError) -> str:
