@@ -482,3 +482,88 @@ def test_each_approver_sees_the_flags_and_lines_of_their_area(
     assert "Legal: what you decide on" in card
     assert "liability capped at 12 months of fees" in card
     assert "Financial: what you decide on" not in card and "BANTS" not in card
+
+
+# --- assign and review a requirement ------------------------------------------------------------
+
+
+def test_a_requirement_is_assigned_and_its_answer_reviewed_from_the_page(
+    web: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    ref = _bid_with_questionnaire(ctx, tmp_path)
+    _person(ctx, "stranger@example.com")
+    consultant = PEOPLE["solution_consultant"]
+    token = sign_in(web, ctx, PEOPLE["bid_manager"])
+    page = web.get(f"/bids/{ref}/questionnaire").text
+    card = page.split('id="r-1.2"')[1].split("</article>")[0]
+    assert '<span class="state rfp-open">open</span>' in card
+    assert f'action="/bids/{ref}/questionnaire/1.2/assign"' in card
+    assert f'<option value="{consultant}"' in card  # the team to pick from
+    assert "/review" not in card  # nothing to review yet
+
+    url = f"/bids/{ref}/questionnaire/1.2"
+    first = _requirement(ctx, "1.2").owner
+    assert first == consultant and f"assigned to {consultant}" in card  # the section's owner
+    support = PEOPLE["sales_support"]
+    before = _count(ctx, AuditEvent)
+    assert web.post(f"{url}/assign", data={"to": support}).status_code == 403  # no CSRF
+    for data, line in (
+        ({}, "1.2: choose the person who answers it"),
+        ({"to": "stranger@example.com"}, "stranger@example.com holds no role on"),
+        ({"to": "nobody@example.com"}, "no person with e-mail nobody@example.com"),
+    ):
+        reply = web.post(f"{url}/assign", data={"csrf": token, **data})
+        assert reply.status_code == 200 and line in reply.text, (data, reply.text[-800:])
+        assert 'class="flash error"' in reply.text
+        assert _requirement(ctx, "1.2").owner == consultant
+    assert _count(ctx, AuditEvent) == before  # refused: nothing on the trail either
+
+    reply = web.post(f"{url}/assign", data={"csrf": token, "to": support}, follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"].endswith("#r-1.2")
+    assert _requirement(ctx, "1.2").owner == support
+    with reading(ctx.engine) as session:
+        assigned = session.exec(
+            select(AuditEvent).where(AuditEvent.trigger == "rfp_assigned")
+        ).one()
+    assert assigned.actor == PEOPLE["bid_manager"]
+    page = web.get(f"/bids/{ref}/questionnaire").text
+    assert f"assigned to {support}" in page.split('id="r-1.2"')[1].split("</article>")[0]
+
+    web.post(url, data={"csrf": token, "text": "A dual-homed MPLS core.", "compliance": "comply"})
+    assert _requirement(ctx, "1.2").state == "answered"
+    card = web.get(f"/bids/{ref}/questionnaire").text.split('id="r-1.2"')[1].split("</article>")[0]
+    assert '<span class="state rfp-answered">answered</span>' in card
+    assert f'action="/bids/{ref}/questionnaire/1.2/review"' in card
+
+    # the person who recorded the answer does not review it (the command's own check)
+    mine = web.post(f"{url}/review", data={"csrf": token, "verdict": "accept"})
+    assert mine.status_code == 403 and "another person reviews it" in mine.text
+    assert _requirement(ctx, "1.2").state == "answered"
+
+    token = sign_in(web, ctx, consultant)
+    reply = web.post(f"{url}/review", data={"csrf": token, "verdict": "reject", "reason": " "})
+    assert "1.2: a rejection needs a reason" in reply.text
+    assert _requirement(ctx, "1.2").state == "answered"
+    web.post(f"{url}/review", data={"csrf": token, "verdict": "reject", "reason": "name the PoPs"})
+    sent_back = _requirement(ctx, "1.2")
+    assert (sent_back.state, sent_back.review_note, sent_back.answer) == (
+        "draft",
+        "name the PoPs",
+        None,
+    )
+    assert "Sent back:</strong> name the PoPs" in web.get(f"/bids/{ref}/questionnaire").text
+
+    token = sign_in(web, ctx, PEOPLE["bid_manager"])
+    web.post(url, data={"csrf": token, "text": "MPLS core in Amsterdam and Frankfurt PoPs."})
+    token = sign_in(web, ctx, consultant)
+    reply = web.post(
+        f"{url}/review",
+        data={"csrf": token, "verdict": "accept", "reason": "ignored on accept"},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303
+    reviewed = _requirement(ctx, "1.2")
+    assert (reviewed.state, reviewed.reviewed_by) == ("reviewed", consultant)
+    card = web.get(f"/bids/{ref}/questionnaire").text.split('id="r-1.2"')[1].split("</article>")[0]
+    assert '<span class="state rfp-reviewed">reviewed</span>' in card
+    assert f"Reviewed by {consultant}" in card

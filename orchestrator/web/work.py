@@ -3,6 +3,9 @@
     GET  /bids/{ref}/questionnaire              requirements by section, owner, state and the
                                                 library's suggestions with their scores
     POST /bids/{ref}/questionnaire/{req}        edit-then-accept one answer (`rfp.answer`)
+    POST /bids/{ref}/questionnaire/{req}/assign  make a team member its owner (`rfp.assign`)
+    POST /bids/{ref}/questionnaire/{req}/review  accept an answer, or reject it with a reason
+                                                (`rfp.review`)
     POST /bids/{ref}/questionnaire-suggestions  accept every suggestion above a score
     GET  /bids/{ref}/quotes                     the QRFs per country and provider
     POST /bids/{ref}/quotes                     a returned QRF (.csv/.xlsx) through `quotes.import`
@@ -96,8 +99,10 @@ def add(
         }
         library = q.library_entries(ctx, {s.answer_id for found in offered.values() for s in found})
         owners: dict[str, list[str]] = {}
-        for member in q.team_of(ctx, coverage.ref):
+        team = q.team_of(ctx, coverage.ref)
+        for member in team:
             owners.setdefault(member["role"], []).append(member["name"])
+        people = {m["email"]: m["name"] for m in team}  # whom a requirement can be assigned to
         sections: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             sections.setdefault(row["section"] or "(no section)", []).append(row)
@@ -114,6 +119,7 @@ def add(
                 "mine": sorted(mine),
                 "owners": {role: ", ".join(names) for role, names in owners.items()},
                 "compliance": COMPLIANCE,
+                "people": sorted(people.items(), key=lambda item: (item[1], item[0])),
             },
         )
 
@@ -154,6 +160,79 @@ def add(
             return questionnaire_url(ref, f"r-{requirement}", show)
         flash(request, "ok", result.message or f"{requirement} answered")
         return questionnaire_url(ref, f"r-{requirement}", show)
+
+    def rfp_action(
+        request: Request,
+        person: Person,
+        ref: str,
+        requirement: str,
+        show: str,
+        build: Callable[[], c.Command],
+    ) -> RedirectResponse:
+        """Send one requirement's command; a refusal is one line on the page, at the
+        requirement, and nothing changed."""
+        back = questionnaire_url(ref, f"r-{requirement}", show)
+        try:
+            result = run(build(), person)
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            flash(request, "error", f"{requirement}: {where}: {message}")
+            return back
+        except NotPermitted:
+            raise
+        except BidError as refused:
+            flash(request, "error", f"{requirement}: {refused}")
+            return back
+        flash(request, "ok", result.message or f"{requirement} done")
+        return back
+
+    @app.post("/bids/{ref}/questionnaire/{requirement}/assign")
+    async def assign(request: Request, ref: str, requirement: str) -> Response:
+        person = signed_in(request)
+        form = await form_of(request)
+        to = _field(form, "to") or ""
+        if not to:
+            flash(request, "error", f"{requirement}: choose the person who answers it")
+            return questionnaire_url(ref, f"r-{requirement}", _field(form, "show") or "")
+        return rfp_action(
+            request,
+            person,
+            ref,
+            requirement,
+            _field(form, "show") or "",
+            lambda: c.AssignRequirement.model_validate(
+                {"opportunity": ref, "requirement": requirement, "to": to}
+            ),
+        )
+
+    @app.post("/bids/{ref}/questionnaire/{requirement}/review")
+    async def review(request: Request, ref: str, requirement: str) -> Response:
+        person = signed_in(request)
+        form = await form_of(request)
+        show = _field(form, "show") or ""
+        reject = form.get("verdict") == "reject"
+        reason = _field(form, "reason") if reject else None
+        if reject and reason is None:
+            flash(request, "error", f"{requirement}: a rejection needs a reason (what to change)")
+            return questionnaire_url(ref, f"r-{requirement}", show)
+        return rfp_action(
+            request,
+            person,
+            ref,
+            requirement,
+            show,
+            lambda: c.ReviewRequirement.model_validate(
+                {
+                    "opportunity": ref,
+                    "requirement": requirement,
+                    "reject": reject,
+                    "reason": reason,
+                    "save_to_library": not reject and form.get("save_to_library") == "yes",
+                }
+            ),
+        )
 
     @app.post("/bids/{ref}/questionnaire-suggestions")
     async def accept_all(request: Request, ref: str) -> Response:
