@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from orchestrator.bid.progress import services
 from orchestrator.context import Context
@@ -567,3 +567,121 @@ def test_a_requirement_is_assigned_and_its_answer_reviewed_from_the_page(
     card = web.get(f"/bids/{ref}/questionnaire").text.split('id="r-1.2"')[1].split("</article>")[0]
     assert '<span class="state rfp-reviewed">reviewed</span>' in card
     assert f"Reviewed by {consultant}" in card
+
+
+# --- intake exceptions on the quotes page -------------------------------------------------------
+
+
+def test_the_intake_exceptions_are_resolved_from_the_quotes_page(
+    web: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    from orchestrator.bid.opportunity.edits import current_sites
+    from orchestrator.bid.producing.quotes import import_quotes
+    from orchestrator.store.models import Site, Task
+    from tests.factories_sites import make_opportunity, write_quotes
+
+    consultant, support = "sc@example.com", "sam@example.com"
+    ref = make_opportunity(
+        ctx.engine,
+        sites=6,
+        countries=("DE",),
+        team={"solution_consultant": consultant, "sales_support": support},
+    ).ref
+    rows = [  # S-00001 and S-00002 at 5,000 a month: far above any list price
+        (f"S-{i:05d}", "telekom", "budgetary", 5000 if i <= 2 else 200, 500, "EUR", "2027-06-30")
+        for i in range(1, 7)
+    ]
+    import_quotes(ctx, ref, write_quotes(tmp_path / "quotes.csv", rows), actor=support)
+    assert current_sites(ctx, ref)["S-00003"].access == "copper"
+    asks = tmp_path / "asks.csv"
+    asks.write_text("site_id,bandwidth_mbps\nS-00003,1000\n", encoding="utf-8")
+    dispatch(  # more than copper carries: a site exception (`bid sites update`)
+        ctx,
+        c.UpdateSites(opportunity=ref, file=c.FileUpload.of(asks.name, asks.read_bytes())),
+        _person(ctx, consultant),
+        runner=InlineRunner(),
+    )
+
+    def waiting() -> dict[str, str]:
+        with reading(ctx.engine) as session:
+            tasks = session.exec(select(Task).where(Task.status == "open")).all()
+        return {t.key.split(":")[0]: t.kind for t in tasks}
+
+    assert waiting() == {
+        "S-00001": "quote_outlier",
+        "S-00002": "quote_outlier",
+        "S-00003": "site_exception",
+    }
+    token = sign_in(web, ctx, consultant)
+    page = web.get(f"/bids/{ref}/quotes").text
+    for site in ("S-00001", "S-00002", "S-00003"):
+        assert f'id="x-{site}"' in page
+    outlier = page.split('id="x-S-00001"')[1].split("</article>")[0]
+    assert f'action="/bids/{ref}/exceptions/S-00001/quote"' in outlier
+    assert 'value="accept">Use it' in outlier and 'value="requote">Ask again' in outlier
+    site = page.split('id="x-S-00003"')[1].split("</article>")[0]
+    assert f'action="/bids/{ref}/exceptions/S-00003/design"' in site
+    assert '<option value="fiber">' in site and "Propose access" in site
+
+    def refused(path: str, data: dict[str, str], line: str) -> None:
+        before = (_count(ctx, AuditEvent), waiting())
+        reply = web.post(f"/bids/{ref}/exceptions/{path}", data={"csrf": token, **data})
+        assert reply.status_code == 200 and 'class="flash error"' in reply.text, path
+        assert line in reply.text, (path, reply.text[-1500:])
+        assert (_count(ctx, AuditEvent), waiting()) == before, path
+
+    assert (
+        web.post(f"/bids/{ref}/exceptions/S-00001/quote", data={"verdict": "requote"}).status_code
+        == 403
+    )  # no CSRF token
+    refused(
+        "S-00001/quote", {"verdict": "accept"}, "S-00001: using an outlier quote needs a reason"
+    )
+    refused("S-00004/quote", {"verdict": "requote"}, "has no quote waiting as an outlier")
+    refused("S-99999/quote", {"verdict": "accept", "reason": "x"}, "S-99999 of OPP-")
+    refused(
+        "S-00003/design",
+        {"access": "fiber", "bandwidth": "1000"},
+        "S-00003: a proposed access needs reason",
+    )
+    refused(
+        "S-00003/design",
+        {"access": "fiber", "bandwidth": "1 Gbit", "reason": "fibre reaches it"},
+        "S-00003: bandwidth: give Mbit/s as a whole number",
+    )
+    refused("S-00003/design", {"access": "dsl", "reason": "x"}, "S-00003: access: ")
+    refused("S-99999/design", {"access": "fiber", "reason": "x"}, "no site &#39;S-99999&#39; in")
+    refused(  # a proposal that is itself implausible
+        "S-00003/design", {"access": "copper", "reason": "x"}, "copper is sold up to 100 Mbps"
+    )
+
+    web.post(
+        f"/bids/{ref}/exceptions/S-00001/quote",
+        data={"csrf": token, "verdict": "accept", "reason": "the only carrier on the site"},
+    )
+    assert "S-00001" not in waiting()
+    web.post(f"/bids/{ref}/exceptions/S-00002/quote", data={"csrf": token, "verdict": "requote"})
+    assert "S-00002" not in waiting()
+    reply = web.post(
+        f"/bids/{ref}/exceptions/S-00003/design",
+        data={"csrf": token, "access": "fiber", "bandwidth": "1000", "reason": "fibre reaches it"},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303 and reply.headers["location"].endswith("#x-S-00003")
+    assert waiting() == {}
+    with reading(ctx.engine) as session:
+        quotes = {
+            (q.site_id, q.superseded)
+            for q in session.exec(
+                select(Quote).where(col(Quote.site_id).in_(["S-00001", "S-00002"]))
+            )
+        }
+        built = session.exec(select(Site).where(Site.site_id == "S-00003")).one()
+        triggers = [e.trigger for e in session.exec(select(AuditEvent)).all()]
+        actors = {e.actor for e in session.exec(select(AuditEvent)).all() if e.trigger != "create"}
+    assert quotes == {("S-00001", False), ("S-00002", True)}
+    assert (built.access, built.bandwidth_mbps, built.asked_access) == ("fiber", 1000, "copper")
+    assert built.proposal_reason == "fibre reaches it"
+    assert "quote_accepted" in triggers and "quote_requoted" in triggers
+    assert consultant in actors
+    assert "None: every quote and every site" in web.get(f"/bids/{ref}/quotes").text

@@ -305,3 +305,33 @@ def quote_imports(ctx: Context, ref: str) -> list[dict[str, Any]]:
             }
             for row in rows
         ]
+
+
+def intake_exceptions(ctx: Context, ref: str) -> list[dict[str, Any]]:
+    """The bid's intake exceptions still waiting for a person, in the order opened: a quote
+    far from the list price (`quote_outlier`: use it or ask again) or a site whose ask its
+    access cannot carry (`site_exception`: propose another access) — the open tasks
+    `bid.measures.intake_tasks` keeps, each with its site and what the finding said."""
+    from orchestrator.bid.measures.intake_tasks import EXCEPTION_KINDS
+    from orchestrator.store.models import Task, TaskStatus
+
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        tasks = session.exec(
+            select(Task)
+            .where(
+                Task.opportunity_id == opportunity.id,
+                col(Task.kind).in_(EXCEPTION_KINDS),
+                Task.status == TaskStatus.OPEN,
+            )
+            .order_by(col(Task.id))
+        ).all()
+        return [
+            {
+                "kind": task.kind,
+                "site": task.key.rsplit(":", 1)[0],
+                "text": task.text,
+                "owner_role": task.owner_role,
+            }
+            for task in tasks
+        ]

@@ -10,6 +10,10 @@
     GET  /bids/{ref}/quotes                     the QRFs per country and provider
     POST /bids/{ref}/quotes                     a returned QRF (.csv/.xlsx) through `quotes.import`
     POST /bids/{ref}/qrf                        write and record the QRFs (`qrf`)
+    POST /bids/{ref}/exceptions/{site}/quote    an outlier quote: use it with a reason
+                                                (`quotes.accept`) or ask again (`quotes.requote`)
+    POST /bids/{ref}/exceptions/{site}/design   a site exception: propose another access
+                                                (`design.propose`: access, bandwidth, reason)
 
 Each action builds the command the CLI would (`bid rfp answer`, `bid rfp suggest`, `bid quotes
 import`, `bid qrf`) and hands it to `run`, the app's one call of `dispatch`. An answer whose
@@ -23,7 +27,7 @@ them row by row on the page and nothing is saved.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -33,6 +37,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from orchestrator.context import Context
 from orchestrator.core import commands as c
+from orchestrator.core.intake_commands import ACCESS as DESIGN_ACCESS
 from orchestrator.errors import BidError, InputError, InputErrors, NotPermitted
 from orchestrator.store.models import Compliance, Person
 from orchestrator.web import queries as q
@@ -42,6 +47,8 @@ Render = Callable[..., HTMLResponse]
 FILTERS = ("all", "mine", "mandatory_open")
 SUGGESTIONS_SHOWN = 3
 COMPLIANCE = tuple(item.value for item in Compliance)
+ACCESS: tuple[str, ...] = get_args(DESIGN_ACCESS)
+"""The accesses a design may propose (`design.propose`'s own list)."""
 
 
 def _field(form: FormData, key: str) -> str | None:
@@ -273,6 +280,8 @@ def add(
                 "ref": bid.ref,
                 "requests": q.quote_requests(ctx, bid.ref),
                 "imports": q.quote_imports(ctx, bid.ref),
+                "exceptions": q.intake_exceptions(ctx, bid.ref),
+                "access": ACCESS,
                 "problems": problems or [],
                 "error": error,
             },
@@ -327,3 +336,76 @@ def add(
             return RedirectResponse(f"/bids/{quote(ref)}/quotes", status_code=303)
         flash(request, "ok", result.message or "QRFs written", list(result.notes))
         return RedirectResponse(f"/bids/{quote(ref)}/quotes", status_code=303)
+
+    def exception_action(
+        request: Request, person: Person, ref: str, site: str, build: Callable[[], c.Command]
+    ) -> RedirectResponse:
+        """Send one exception's command; a refusal is one line on the quotes page and
+        nothing changed."""
+        back = RedirectResponse(f"/bids/{quote(ref)}/quotes#x-{quote(site)}", status_code=303)
+        try:
+            result = run(build(), person)
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            flash(request, "error", f"{site[:64]}: {where}: {message}")
+            return back
+        except NotPermitted:
+            raise
+        except BidError as refused:
+            flash(request, "error", f"{site[:64]}: {refused}")
+            return back
+        flash(request, "ok", result.message or f"{site} done", list(result.notes))
+        return back
+
+    @app.post("/bids/{ref}/exceptions/{site}/quote")
+    async def decide_quote(request: Request, ref: str, site: str) -> Response:
+        person = signed_in(request)
+        form = await form_of(request)
+        reason = _field(form, "reason")
+        verdict = form.get("verdict")
+        if verdict == "accept" and reason is None:
+            flash(request, "error", f"{site[:64]}: using an outlier quote needs a reason")
+            return RedirectResponse(f"/bids/{quote(ref)}/quotes#x-{quote(site)}", 303)
+        if verdict not in ("accept", "requote"):
+            flash(request, "error", f"{site[:64]}: choose to use the quote or to ask again")
+            return RedirectResponse(f"/bids/{quote(ref)}/quotes#x-{quote(site)}", 303)
+        kind = c.AcceptQuote if verdict == "accept" else c.RequoteSite
+        return exception_action(
+            request,
+            person,
+            ref,
+            site,
+            lambda: kind.model_validate({"opportunity": ref, "site": site, "reason": reason}),
+        )
+
+    @app.post("/bids/{ref}/exceptions/{site}/design")
+    async def propose_access(request: Request, ref: str, site: str) -> Response:
+        person = signed_in(request)
+        form = await form_of(request)
+        back = RedirectResponse(f"/bids/{quote(ref)}/quotes#x-{quote(site)}", 303)
+        access, reason = _field(form, "access"), _field(form, "reason")
+        bandwidth = _field(form, "bandwidth")
+        missing = [name for name, value in (("access", access), ("reason", reason)) if not value]
+        if missing:
+            flash(request, "error", f"{site[:64]}: a proposed access needs {' and '.join(missing)}")
+            return back
+        if bandwidth is not None and not bandwidth.isdigit():
+            flash(request, "error", f"{site[:64]}: bandwidth: give Mbit/s as a whole number")
+            return back
+        return exception_action(
+            request,
+            person,
+            ref,
+            site,
+            lambda: c.ProposeDesign.model_validate(
+                {
+                    "opportunity": ref,
+                    "site": site,
+                    "access": access,
+                    "bandwidth": int(bandwidth) if bandwidth else None,
+                    "reason": reason,
+                }
+            ),
+        )
