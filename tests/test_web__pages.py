@@ -95,6 +95,10 @@ def test_the_new_pages_and_actions_need_a_session(web: TestClient, ctx: Context)
         f"/bids/{ref}/questionnaire-suggestions",
         f"/bids/{ref}/quotes",
         f"/bids/{ref}/qrf",
+        f"/bids/{ref}/questionnaire/1.1/assign",
+        f"/bids/{ref}/questionnaire/1.1/review",
+        f"/bids/{ref}/exceptions/S0001/quote",
+        f"/bids/{ref}/exceptions/S0001/design",
     ):
         reply = web.post(path, data={"csrf": "x"}, follow_redirects=False)
         assert reply.status_code == 401, path
