@@ -20,7 +20,6 @@ import csv
 import hashlib
 import json
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,11 @@ EVERY = 97
 """Every 97th site asks copper at 200 Mbit/s, more than copper carries: a design exception."""
 BUDGET = 1_200_000.0
 CONTRACT_START = "2027-04-01"
+ANSWERS = {
+    "1": "99.95 % availability on every fibre access, measured per site and month",
+    "2": "a site move is a MACD: priced, approved by finance and applied to the order sheet",
+}
+"""Our answers to the customer's questionnaire, read back in the proposal sent."""
 SITE_HEADER = (
     "site_id,name,street,postcode,city,country,bandwidth_mbps,access,contact_name,contact_phone"
 )
@@ -173,6 +177,16 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
             SS,
         )
     )
+    questionnaire = tmp_path / "questionnaire.csv"
+    questionnaire.write_text(
+        "ID,Section,Requirement,Mandatory\n"
+        "1,Network,Describe your SLA for fibre access,Y\n"
+        "2,Service,How do you handle site moves during the contract?,Y\n"
+    )
+    _ok(run_cli("rfp", "import", REF, str(questionnaire)))
+    for number, answer in ANSWERS.items():
+        _ok(run_cli("rfp", "answer", REF, number, "--text", answer, "--compliance", "comply"))
+        _ok(run_cli("rfp", "review", REF, number, "--by", BM))
     lap("design")
 
     # --- sourcing: QRFs, the answers with outliers, accepted or asked again ------------------
@@ -272,6 +286,8 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
     _ok(run_cli("advance", REF))
     assert _state(run_cli) == "contracted"
 
+    signed = [c for c in _json(run_cli("contract", "list", "--json")) if c["opportunity"] == REF]
+
     # --- a MACD that changes the price, approved by finance ----------------------------------
     site = next(r for r in rows if r[0] not in {again[0], *(d[0] for d in dear)})
     macd = run_cli(
@@ -296,6 +312,7 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
     )
     _ok(macd)
     assert _requested(run_cli) == {"financial"}
+    assert _json(run_cli("approval", "show", REF, "--json"))["held_changes"]  # waits for finance
     _approve(run_cli, {"financial"})
     _ok(run_cli("advance", REF))
     lap("macd")
@@ -307,10 +324,20 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
     assert newer.exists() and _sha(newer) != sent[proposal]
     contracts = [c for c in _json(run_cli("contract", "list", "--json")) if c["opportunity"] == REF]
     (contract,) = contracts
-    assert contract["start_date"] == CONTRACT_START
-    assert date.fromisoformat(contract["end_date"]) > date.fromisoformat(CONTRACT_START)
+    assert not _json(run_cli("approval", "show", REF, "--json"))["held_changes"]
+    assert (contract["start_date"], contract["end_date"], contract["term_months"]) == (
+        CONTRACT_START,
+        "2030-03-31",
+        36,
+    )
+    assert len(signed) == 1 and signed[0]["start_date"] == CONTRACT_START
+    assert contract["monthly_recurring"] > signed[0]["monthly_recurring"]  # the MACD, applied
     _order_sheet_is_the_contract(out, contract, macd_site=site[0])
-    assert "version 1 — " in _text(out / "v1" / proposal)
+    first_text = _text(out / "v1" / proposal)
+    assert "version 1 — " in first_text
+    assert all(
+        " ".join(answer.split()) in " ".join(first_text.split()) for answer in ANSWERS.values()
+    )
     assert "version 2 — " in _text(newer)
     assert (out / "v2" / f"submission-letter-{REF}.docx").exists()
     lap("read back")
