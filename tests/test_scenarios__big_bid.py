@@ -105,6 +105,11 @@ def _write_rows(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
+def _package(folder: Path) -> dict[str, str]:
+    """File name → sha256 of every file of a sent version's folder."""
+    return {path.name: _sha(path) for path in sorted(folder.iterdir())}
+
+
 def _requested(run_cli: RunCli) -> set[str]:
     shown = _json(run_cli("approval", "show", REF, "--json"))
     return {a["area"] for a in shown["approvals"] if a["status"] == "requested"}
@@ -244,9 +249,9 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
     )
     assert _state(run_cli) == "customer_decision"
     out = ctx.output_dir_for(REF)
-    sent = {p.name: _sha(p) for p in (out / "v1").iterdir() if p.suffix == ".docx"}
+    sent = _package(out / "v1")
     proposal = f"proposal-{REF}.docx"
-    assert proposal in sent
+    assert {proposal, f"submission-letter-{REF}.docx", f"pricing-schedule-{REF}.xlsx"} <= set(sent)
     lap("submitted v1")
 
     # --- shortlisted; a best-and-final offer on price only ------------------------------------
@@ -278,6 +283,10 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
         run_cli("submit", REF, "--by", BM, "--channel", "portal", "--reference", "portal receipt 2")
     )
     assert _state(run_cli) == "customer_decision"
+    assert _package(out / "v1") == sent  # the BAFO is a new version beside the first
+    second = _package(out / "v2")
+    assert set(second) == set(sent)
+    assert second[f"pricing-schedule-{REF}.xlsx"] != sent[f"pricing-schedule-{REF}.xlsx"]
     lap("submitted v2")
 
     # --- won and signed from the agreed start -------------------------------------------------
@@ -318,8 +327,7 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
     lap("macd")
 
     # --- read back ----------------------------------------------------------------------------
-    kept = {p.name: _sha(p) for p in (out / "v1").iterdir() if p.suffix == ".docx"}
-    assert kept == sent  # what the customer got first, byte for byte
+    assert _package(out / "v1") == sent  # what the customer got first, byte for byte
     newer = out / "v2" / proposal
     assert newer.exists() and _sha(newer) != sent[proposal]
     contracts = [c for c in _json(run_cli("contract", "list", "--json")) if c["opportunity"] == REF]
@@ -339,7 +347,7 @@ def test_the_big_bid_runs_through_the_cli_with_every_document_read_back(
         " ".join(answer.split()) in " ".join(first_text.split()) for answer in ANSWERS.values()
     )
     assert "version 2 — " in _text(newer)
-    assert (out / "v2" / f"submission-letter-{REF}.docx").exists()
+    assert _package(out / "v2") == second  # the MACD (a version never sent) leaves it too
     lap("read back")
     print(f"big bid laps (s, wall): {laps}")
     # the budget is the CPU this process spends: wall time depends on what else the machine runs
