@@ -6,6 +6,11 @@ technical name stays in small print. The names match `deploy/prefect.yaml` (a te
 a bid manager finds the same deployments in the UI whichever way the workers were started.
 The deadline watch, the meeting packs and the renewal scan run on schedules (Europe/Brussels
 time); the effects drain every 5 minutes.
+
+The Prefect UI's forms are a door above the write path (`orchestrator/doors/prefect_forms.py`,
+they dispatch typed commands); this module, in the flows layer below it, names them by
+entrypoint string (`FORM_ENTRYPOINTS`) and Prefect loads them, so the flows never import the
+pipeline.
 """
 
 from __future__ import annotations
@@ -35,6 +40,12 @@ DEPLOYMENT_TITLES: dict[str, str] = {
     "contract-preparation": "Step 7 - Contract preparation",
 }
 """The deployment name of each flow (by flow name): what it does, in the words of the business."""
+FORM_ENTRYPOINTS: dict[str, str] = {
+    "new-bid-from-rfp": "orchestrator.doors.prefect_forms:new_bid_from_rfp",
+    "advance-bid": "orchestrator.doors.prefect_forms:advance_bid",
+    "generate-documents": "orchestrator.doors.prefect_forms:generate_documents",
+}
+"""The form flows by flow name: their module path (deploy/prefect.yaml names the same ones)."""
 DEADLINE_WATCH_INTERVAL_S = 3600
 EFFECTS_DRAIN_INTERVAL_S = 300
 """Every 5 minutes: the doors drain after each command; this catches what they left."""
@@ -56,7 +67,6 @@ def all_deployments(
     from prefect.schedules import Cron
 
     from flows.deadline_watch import deadline_watch
-    from flows.forms import advance_bid, generate_documents, new_bid_from_rfp
     from flows.packs import qualification_meeting_pack, renewal_scan, weekly_top_accounts_pack
     from flows.steps import STEP_FLOWS, bid_lifecycle
     from flows.tasks import drain_effects
@@ -76,15 +86,27 @@ def all_deployments(
             **common,
         )
 
+    def form(flow_name: str, description: str) -> RunnerDeployment:
+        """A form flow's deployment, loaded by Prefect from its entrypoint (a door module the
+        flows layer does not import)."""
+        deployment = RunnerDeployment.from_entrypoint(
+            FORM_ENTRYPOINTS[flow_name],
+            name=DEPLOYMENT_TITLES[flow_name],
+            description=description,
+            tags=[DEPLOYMENT_TAG],
+        )
+        deployment._entrypoint_type = EntrypointType.MODULE_PATH
+        return deployment
+
     made: list[Any] = [
-        titled(
-            new_bid_from_rfp,
+        form(
+            "new-bid-from-rfp",
             "Create a bid from a customer's RFP: the opportunity (a YAML file or the fields "
             "inline) and its sites (CSV); it then runs as far as it goes without a person.",
         ),
-        titled(advance_bid, "Advance a bid: one step, or until it waits for a person's answer."),
-        titled(
-            generate_documents,
+        form("advance-bid", "Advance a bid: one step, or until it waits for a person's answer."),
+        form(
+            "generate-documents",
             "Generate the documents of a bid again (proposal, QRFs, order sheet).",
         ),
         titled(bid_lifecycle, "Carry a bid as far as it goes without a person."),

@@ -1,32 +1,22 @@
-"""Flows that bid managers start from the Prefect UI, with typed parameters rendered as forms.
+"""The Prefect UI's forms: the typed parameters its form flows take (rendered as forms) and
+the words of the artifacts their runs leave.
 
-- `new_bid_from_rfp`: an RFP arrived: the opportunity YAML and sites file (.csv or .xlsx;
-  paths as the worker sees them), or the main fields inline; then the bid is carried as far
-  as it goes. What the intake found (problems that refused the sites, exceptions imported as
-  design tasks) is the run's markdown artifact, as `bid sites import` lists it.
-- `advance_bid`: one step, or as far as the bid goes without a person.
-- `generate_documents`: (re)render a bid's documents without moving it.
+The form flows themselves (`new_bid_from_rfp`, `advance_bid`, `generate_documents`) are a
+door: they build typed commands and call `pipeline.dispatch`, so they live above the write
+path, in `orchestrator/doors/prefect_forms.py`; this module, in the flows layer below it,
+holds what they show and take, and imports no bid service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from prefect import flow, tags
-from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, model_validator
 
-from flows.context import bid_labels, current
-from flows.hooks import on_run_failed, tag_current_run
-from flows.steps import bid_lifecycle, run_step
+from flows.hooks import on_run_failed
 from orchestrator.bid.facts import SERVICE_ACTOR
-from orchestrator.bid.progress.services import StepResult
-from orchestrator.context import Context
-from orchestrator.errors import InputError
-from orchestrator.intake.findings import Finding
 from orchestrator.store.models import Role, Service, Source, Tier
 
 REF_PATTERN = r"^(?:OPP-?)?\d+$"
@@ -119,7 +109,7 @@ class DocumentsRequest(BaseModel):
     kind: Literal["bid_documents", "submission_package", "order_sheet"] = "bid_documents"
 
 
-def _run_name(prefix: str) -> Callable[[], str]:
+def run_name(prefix: str) -> Callable[[], str]:
     """A run name from the request's opportunity, whether it came as a model or as JSON."""
 
     def name() -> str:
@@ -134,93 +124,38 @@ def _run_name(prefix: str) -> Callable[[], str]:
     return name
 
 
-_OPTIONS: dict[str, Any] = {
+FORM_OPTIONS: dict[str, Any] = {
     "persist_result": False,
     "on_failure": [on_run_failed],
     "on_crashed": [on_run_failed],
 }
-
-
-@flow(name="new-bid-from-rfp", flow_run_name="new bid from RFP", **_OPTIONS)
-def new_bid_from_rfp(request: NewBidRequest) -> str:
-    """Intake (the same validation as `bid opportunity create`), sites, then the lifecycle.
-
-    The run acts as the service's identity (`bid-service`), never as a name typed in the
-    form: the bid's trail says so, and it carries no admin's powers; the run's artifact says
-    so too and links the bid's page in the workspace, whose own form (`/bids/new`) is the one
-    for people: it takes uploads and shows their problems row by row."""
-    actor = SERVICE_ACTOR
-    from orchestrator.bid.opportunity.onboarding import create_opportunity
-    from orchestrator.intake.opportunity import OpportunitySpec, parse_opportunity
-
-    ctx = current()
-    if request.opportunity_yaml is not None:
-        spec = parse_opportunity(Path(request.opportunity_yaml), ctx.clock().date())
-    elif request.inline is not None:
-        spec = OpportunitySpec.model_validate(request.inline.as_spec_data())
-    else:
-        raise InputError("give either opportunity_yaml or inline", field="request")
-    ref = create_opportunity(ctx, spec, actor)
-    labels = bid_labels(ctx, ref)
-    tag_current_run(labels.tags("intake"))
-    if request.sites_csv:
-        found = intake_sites(ctx, ref, Path(request.sites_csv), actor)
-        if found:
-            create_markdown_artifact(
-                key=f"intake-{ref.lower()}",
-                markdown=findings_markdown(ref, found),
-                description=f"What the intake of {ref}'s sites found",
-            )
-    create_markdown_artifact(
-        key=f"new-bid-{ref.lower()}",
-        markdown=created_note(ref, ctx.settings.workspace_url),
-        description=f"{ref} created by this run",
-    )
-    if request.carry_on:
-        with tags(*labels.tags("lifecycle")):
-            bid_lifecycle(ref=ref, actor=actor)
-    return ref
+"""The form flows' options: no stored result; a failed or crashed run says so (hooks)."""
 
 
 FINDINGS_SHOWN = 100
 """Findings the run's artifact lists; the rest are counted (`bid sites import --problems`)."""
 
 
-def intake_sites(ctx: Context, ref: str, path: Path, actor: str) -> list[Finding]:
-    """Import the sites file (.csv or .xlsx) as `bid sites import` does: a problem refuses it
-    (the run fails with every problem listed in its artifact first); exceptions are imported
-    as design tasks. Returns every finding."""
-    from orchestrator.bid.opportunity.onboarding import existing_site_ids, import_sites
-    from orchestrator.commercial.quotes import catalogue_for
-    from orchestrator.decisions.offer_rules import load_delivery
-    from orchestrator.intake.files import MAX_CSV_BYTES
-    from orchestrator.intake.findings import findings_of
-    from orchestrator.intake.opportunity import SITE_COLUMNS, read_sites
-    from orchestrator.intake.site_checks import SiteRules
-    from orchestrator.intake.workbooks import read_table
+class FindingLike(Protocol):
+    """What the artifact shows of a finding: the intake's `Finding` or a result's `FindingOut`."""
 
-    try:
-        read = read_sites(
-            path,
-            existing_ids=existing_site_ids(ctx, ref),
-            rules=SiteRules.from_catalogue(catalogue_for(ctx.settings.rules_dir)),
-            delivery=load_delivery(ctx.settings.rules_dir),
-            table=read_table(path, required=SITE_COLUMNS, max_bytes=MAX_CSV_BYTES),
-        )
-    except InputError as error:
-        create_markdown_artifact(
-            key=f"intake-{ref.lower()}",
-            markdown=findings_markdown(ref, findings_of(error), refused=True),
-            description=f"Why the sites of {ref} were refused",
-        )
-        raise
-    import_sites(
-        ctx, ref, read.sites, actor=actor, warnings=read.warnings, exceptions=read.exceptions
-    )
-    return list(read.exceptions)
+    @property
+    def file(self) -> str: ...
+    @property
+    def row(self) -> int | None: ...
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
-def findings_markdown(ref: str, found: Sequence[Finding], *, refused: bool = False) -> str:
+def findings_markdown(ref: str, found: Sequence[FindingLike], *, refused: bool = False) -> str:
     """The run's artifact: what the intake found, as `bid sites import` lists it."""
     problems = sum(1 for f in found if f.kind == "problem")
     exceptions = len(found) - problems
@@ -242,7 +177,7 @@ def findings_markdown(ref: str, found: Sequence[Finding], *, refused: bool = Fal
     return "\n".join(lines)
 
 
-def created_note(ref: str, workspace_url: str | None) -> str:
+def created_note(ref: str, workspace_url: str | None, notes: Sequence[str] = ()) -> str:
     """What the run says it did: the bid, whose name is on its trail (the service's, not a
     name typed in the form), and where people open it."""
     lines = [
@@ -251,6 +186,8 @@ def created_note(ref: str, workspace_url: str | None) -> str:
         f"Created by `{SERVICE_ACTOR}`, the service's identity: this form has no actor field, "
         "so the bid's trail names the service, not the person who filled it in.",
     ]
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
     if workspace_url:
         lines += ["", f"Open it in the workspace: {workspace_url.rstrip('/')}/bids/{ref}"]
         lines += [
@@ -259,35 +196,3 @@ def created_note(ref: str, workspace_url: str | None) -> str:
             "which checks the site list row by row before anything is saved.",
         ]
     return "\n".join(lines)
-
-
-@flow(name="advance-bid", flow_run_name=_run_name("advance"), **_OPTIONS)
-def advance_bid(request: AdvanceRequest) -> list[StepResult]:
-    """What `bid advance` does, from the UI."""
-    ctx = current()
-    labels = bid_labels(ctx, request.opportunity)
-    tag_current_run(labels.tags("advance"))
-    if request.how == "one_step":
-        return [run_step(labels, SERVICE_ACTOR)]
-    with tags(*labels.tags("lifecycle")):
-        return bid_lifecycle(ref=labels.ref, actor=SERVICE_ACTOR)
-
-
-@flow(name="generate-documents", flow_run_name=_run_name("documents"), **_OPTIONS)
-def generate_documents(request: DocumentsRequest) -> list[str]:
-    """Render a bid's documents into its output folder and list them as an artifact."""
-    from orchestrator.bid.trail.rendering import render_set
-
-    ctx = current()
-    labels = bid_labels(ctx, request.opportunity)
-    tag_current_run(labels.tags("documents"))
-    produced = render_set(ctx, labels.ref, request.kind)
-    paths = [document.location for document in produced.documents]
-    create_markdown_artifact(
-        key=f"documents-{labels.ref.lower()}",
-        markdown="\n".join(
-            [f"# {request.kind} of {labels.ref}", ""] + [f"- `{path}`" for path in paths]
-        ),
-        description=f"Documents of {labels.ref}",
-    )
-    return paths

@@ -224,7 +224,8 @@ def test_every_change_of_the_plan_republishes_it_status_first_in_words(
 def test_new_bid_form_runs_intake_and_the_lifecycle(
     ctx: Context, runner: PrefectRunner, api_url: str, account: str
 ) -> None:
-    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+    from flows.forms import InlineOpportunity, NewBidRequest
+    from orchestrator.doors.prefect_forms import new_bid_from_rfp
 
     inline = InlineOpportunity.model_validate(
         {
@@ -273,7 +274,8 @@ def test_a_form_run_gives_nobody_a_slack_id_nor_approval_powers(
 ) -> None:
     """Issue 23: a YAML through the Prefect form made a person with a Slack id as finance
     (the form's default actor counted as the system's own automation)."""
-    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+    from flows.forms import InlineOpportunity, NewBidRequest
+    from orchestrator.doors.prefect_forms import new_bid_from_rfp
 
     inline = InlineOpportunity.model_validate(
         {
@@ -315,7 +317,8 @@ def test_a_form_run_gives_nobody_a_slack_id_nor_approval_powers(
 def test_generate_documents_form(
     ctx: Context, runner: PrefectRunner, account: str, documents: RecordingDocuments
 ) -> None:
-    from flows.forms import DocumentsRequest, generate_documents
+    from flows.forms import DocumentsRequest
+    from orchestrator.doors.prefect_forms import generate_documents
 
     ref = _bid(ctx, account)
     paths = runner.run(ctx, lambda: generate_documents(request=DocumentsRequest(opportunity=ref)))
@@ -345,7 +348,10 @@ def test_importing_the_flows_runs_nothing(tmp_path: Path) -> None:
         PREFECT_API_URL="http://127.0.0.1:9/api",  # nothing listens: any call would fail
         PYTHONPATH=str(REPO),
     )
-    code = "import flows.steps, flows.forms, flows.deadline_watch, flows.deployments, flows.hooks"
+    code = (
+        "import flows.steps, flows.forms, flows.deadline_watch, flows.deployments, flows.hooks, "
+        "orchestrator.doors.prefect_forms"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
@@ -365,7 +371,8 @@ def test_the_new_bid_form_imports_an_xlsx_site_list_and_lists_its_findings(
     """Issue 25: the form shows what the intake found, as `bid sites import` does."""
     import httpx
 
-    from flows.forms import InlineOpportunity, NewBidRequest, new_bid_from_rfp
+    from flows.forms import InlineOpportunity, NewBidRequest
+    from orchestrator.doors.prefect_forms import new_bid_from_rfp
     from tests.test_intake__findings import _workbook, customer_sites
 
     rows, flagged = customer_sites(30, every=10)
@@ -399,3 +406,87 @@ def test_the_new_bid_form_imports_an_xlsx_site_list_and_lists_its_findings(
     assert f"0 problem(s), {len(flagged)} exception(s)" in text
     assert [f"| {book} | {row} | bandwidth_mbps |" in text for row in (13, 23, 33)] == [True] * 3
     assert text.count("| exception | price_list.above_sold |") == len(flagged)
+
+
+def test_the_forms_dispatch_typed_commands_as_the_service(
+    ctx: Context, runner: PrefectRunner, api_url: str, account: str, tmp_path: Path
+) -> None:
+    """Issue 22: the Prefect UI's forms are a door: they build the typed commands (the files'
+    contents as uploads) and call `pipeline.dispatch` as `bid-service`; a malformed site list
+    fails the run with its findings and saves nothing."""
+    import httpx
+    import yaml
+
+    from flows.forms import AdvanceRequest, InlineOpportunity, NewBidRequest
+    from orchestrator.core.effects import EffectStatus
+    from orchestrator.doors.prefect_forms import advance_bid, new_bid_from_rfp
+    from orchestrator.errors import InputError
+    from orchestrator.intake.opportunity import SITE_COLUMNS
+    from orchestrator.store.models import Effect, Opportunity
+    from tests.test_intake__findings import customer_sites, write_sites
+
+    fields = {
+        "account": account,
+        "tier": "major",
+        "title": "Shops by form",
+        "submission_deadline": "2027-01-30",
+        "revenue_short_term": 200000,
+        "team": {"bid_manager": PEOPLE["bid_manager"], "management": PEOPLE["management"]},
+        "budget_eur": 300000,
+        "authority": "decision_maker",
+        "need": "clear",
+        "timeframe_months": 3,
+        "sales_ready": True,
+    }
+    spec = InlineOpportunity.model_validate(fields).as_spec_data()
+    opportunity_yaml = tmp_path / "opportunity.yaml"
+    opportunity_yaml.write_text(yaml.safe_dump(spec))
+    rows, _ = customer_sites(6, every=100)
+
+    # a malformed site list: the run fails before anything is saved, its findings listed
+    broken = [list(row) for row in rows]
+    broken[2][SITE_COLUMNS.index("bandwidth_mbps")] = "fast"
+    bad = write_sites(tmp_path / "bad-sites.csv", broken)
+    refused = NewBidRequest(opportunity_yaml=str(opportunity_yaml), sites_csv=str(bad))
+    with pytest.raises(InputError):
+        runner.run(ctx, lambda: new_bid_from_rfp(request=refused))
+    with Session(ctx.engine) as session:
+        assert (
+            session.exec(select(Opportunity).where(Opportunity.title == "Shops by form")).all()
+            == []
+        )
+    reply = httpx.post(
+        f"{api_url}/artifacts/latest/filter",
+        json={"artifacts": {"key": {"any_": ["intake-refused"]}}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    text = str(reply.json()[0]["data"])
+    assert "refused: nothing imported" in text
+    assert f"| {bad} | 4 | bandwidth_mbps | fast | problem |" in text
+
+    # the same form with a good list: every write is a command dispatched for bid-service
+    good = write_sites(tmp_path / "sites.csv", rows)
+    request = NewBidRequest(
+        opportunity_yaml=str(opportunity_yaml), sites_csv=str(good), carry_on=False
+    )
+    ref = runner.run(ctx, lambda: new_bid_from_rfp(request=request))
+    trail = queries.history(ctx, ref)
+    assert {r["trigger"] for r in trail} >= {"create"}
+    assert {r["actor"] for r in trail if r["kind"] == "event"} == {"bid-service"}
+    assert queries.status(ctx, ref).sites == 6
+    moved = runner.run(
+        ctx, lambda: advance_bid(request=AdvanceRequest(opportunity=ref, how="one_step"))
+    )
+    assert [(m["command"], m["opportunity"], m["from_state"]) for m in moved] == [
+        ("advance", ref, "pre_qualification")
+    ]
+    moves = [r for r in queries.history(ctx, ref) if r.get("from_state") == "pre_qualification"]
+    assert moves and {r["actor"] for r in moves} == {"bid-service"}
+    with Session(ctx.engine) as session:
+        bid_id = session.exec(
+            select(Opportunity.id).where(Opportunity.title == "Shops by form")
+        ).one()
+        effects = session.exec(select(Effect).where(Effect.opportunity_id == bid_id)).all()
+    # dispatch settled what the move committed (its documents render), as for every door
+    assert effects and {e.status for e in effects} == {EffectStatus.DONE}
