@@ -27,7 +27,7 @@ from tests.support.golden_rfp import EVIL, NOW, QUESTIONNAIRE, Golden, build_gol
 
 INTERNAL = re.compile(
     r"sha-?256|hash|[0-9a-f]{12}|governance|approv|bid_production|bid production|"
-    r"sales support|on behalf of|internal|OPP-\d|budgetary|firm quote|margin|floor|"
+    r"sales support|on behalf of|internal|OPP-\d|budgetary|firm quote|(?<!EBITDA )margin|floor|"
     r"state:|\{\{ *7\*7 *\}\}x",
     re.IGNORECASE,
 )

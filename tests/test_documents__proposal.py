@@ -331,7 +331,9 @@ def test_about_us_and_references_come_from_the_answer_library(
     from tests.support.golden_rfp import BID_MANAGER, NOW
 
     before = _section(_proposal(golden), "2. About us")
-    assert "Northwind Networks designs, builds and runs managed networks" in before  # fallback
+    # the starter library's company overview, not the fallback of rules/proposal.yaml
+    assert "Founded in 1998 in Brussels" in before
+    assert "Northwind Networks designs, builds and runs managed networks" not in before
     library = tmp_path / "ours.yaml"
     library.write_text(
         """answers:

@@ -276,6 +276,6 @@ def _quotes_in(ctx: Context, ref: str) -> None:
 
     send_quote_requests(ctx, ref, None, actor=PEOPLE["sales_support"])
     answer = ctx.output_dir_for(ref) / "quotes-firm.csv"
-    quote_file(ctx, ref, answer, cost_share=0.4)
+    quote_file(ctx, ref, answer, cost_share=0.4, valid_days=400)  # outlasts the offer
     import_quotes(ctx, ref, answer, actor=PEOPLE["sales_support"])
     order_details(ctx, ref)

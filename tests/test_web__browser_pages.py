@@ -199,6 +199,17 @@ def test_questionnaire_quotes_preview_and_managers_in_the_browser(
             for req in still:
                 answer = c.AnswerRequirement(opportunity=ref, requirement=req, text="Yes.")
                 dispatch(ctx, answer, bid_manager, runner=InlineRunner())
+            # the solution consultant reviews the mandatory answers (the freeze waits for it)
+            with reading(ctx.engine) as session:
+                consultant = session.exec(
+                    select(Person).where(Person.email == PEOPLE["solution_consultant"])
+                ).one()
+                mandatory = session.exec(
+                    select(Requirement.req_id).where(Requirement.mandatory == True)  # noqa: E712
+                ).all()
+            for req in mandatory:
+                review = c.ReviewRequirement(opportunity=ref, requirement=req)
+                dispatch(ctx, review, consultant, runner=InlineRunner())
 
             # production done outside the pages (order details, the freeze), to governance
             order_details(ctx, ref)

@@ -20,6 +20,7 @@ from orchestrator.errors import InputError, InputErrors
 from orchestrator.intake.findings import Finding, Problem
 from orchestrator.intake.quotes import ParsedQuote
 from orchestrator.store.models import Opportunity, QuoteKind, Site
+from orchestrator.text import spreadsheet_cell
 
 OUTLIER_RULE = "price_list.quote_checks"
 OUTLIER_OWNER = "solution_consultant"
@@ -55,8 +56,9 @@ def spec_mismatch(
         now = _spec_value(site, name, sla_class)
         if name == "bandwidth_mbps":
             same = quoted.isdigit() and int(quoted) == site.bandwidth_mbps
-        else:
-            same = quoted.casefold() == now.strip().casefold()
+        else:  # the QRF wrote a formula-like value as text ('=…): it reads back so
+            shown = {now.strip().casefold(), str(spreadsheet_cell(now.strip())).casefold()}
+            same = quoted.casefold() in shown
         if not same:
             return name, quoted, now
     return None

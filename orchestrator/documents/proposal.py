@@ -73,6 +73,12 @@ MAX_OVERVIEW, MAX_REFERENCES = 3, 6
 """At most this many library answers tagged company / references (in id order) on "About us"."""
 COMPANY_TAGS = frozenset({"company", "company overview", "about us"})
 REFERENCE_TAGS = frozenset({"references", "reference", "customer references"})
+ABOUT_US_ORDER = (
+    frozenset({"overview", "profile"}),
+    frozenset({"coverage", "footprint", "presence"}),
+    frozenset({"certification", "accreditation"}),
+)
+"""Which company answers "About us" tells first: who we are, where, what certifies us."""
 REFERS_TO_TERMS = re.compile(r"deviat|terms and conditions|general terms|contract terms", re.I)
 """An answer (or its requirement) that speaks of deviations or terms carries the deviations."""
 COMPLIANCE_LABELS = {
@@ -207,6 +213,19 @@ def _library(session: Session) -> list[LibraryAnswer]:
 
 def _tagged(entries: Sequence[LibraryAnswer], tags: frozenset[str]) -> list[LibraryAnswer]:
     return [e for e in entries if {t.lower() for t in e.tags} & tags]
+
+
+def _about_us(entries: Sequence[LibraryAnswer]) -> list[LibraryAnswer]:
+    """The company answers "About us" tells, the overview first (tagged overview/profile),
+    then the coverage and certifications, then the rest, each group in the library's order."""
+
+    def rank(entry: LibraryAnswer) -> int:
+        tags = {t.lower() for t in entry.tags}
+        return next(
+            (n for n, kind in enumerate(ABOUT_US_ORDER) if tags & kind), len(ABOUT_US_ORDER)
+        )
+
+    return sorted(_tagged(entries, COMPANY_TAGS), key=rank)
 
 
 def place_answers(
@@ -453,9 +472,7 @@ def proposal_context(
     base = base_context(session, opportunity, "Proposal")
     library = _library(session)
     company = proposal_rules.company
-    overview = [clean(e.answer) for e in _tagged(library, COMPANY_TAGS)[:MAX_OVERVIEW]] or [
-        company.overview
-    ]
+    overview = [clean(e.answer) for e in _about_us(library)[:MAX_OVERVIEW]] or [company.overview]
     references = [
         {"title": clean(e.question), "text": clean(e.answer)}
         for e in _tagged(library, REFERENCE_TAGS)[:MAX_REFERENCES]

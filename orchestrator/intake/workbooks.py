@@ -29,20 +29,30 @@ HEADER_SEARCH_ROWS = 50
 def read_table(
     path: Path, *, required: Iterable[str], sheet: str | None = None, max_bytes: int
 ) -> Table:
-    """The table of a `.csv` (header on row 1) or `.xlsx` file; `InputError` naming the
-    file for anything else, a missing sheet or no header row naming the `required` columns."""
+    """The table of a `.csv` (header on row 1) or `.xlsx` file; a file named otherwise is
+    read by what it holds (a zip: a workbook, else text as CSV). `InputError` naming the file
+    for an old .xls, a missing sheet or no header row naming the `required` columns."""
     name = str(path)
     suffix = path.suffix.lower()
     wanted = list(required)
+    if suffix not in {".csv", ".xls", *XLSX_SUFFIXES}:
+        suffix = ".xlsx" if _starts_like_a_zip(path) else ".csv"
     if suffix == ".csv":
         if sheet:
             raise InputError("a .csv file has no sheets; --sheet is for .xlsx", file=name)
         return csv_table(path, max_bytes=max_bytes)
     if suffix in XLSX_SUFFIXES:
         return _workbook_table(path, wanted, sheet)
-    if suffix == ".xls":
-        raise InputError("is an old .xls workbook: save it as .xlsx", file=name)
-    raise InputError("is neither .csv nor .xlsx", file=name)
+    raise InputError("is an old .xls workbook: save it as .xlsx", file=name)
+
+
+def _starts_like_a_zip(path: Path) -> bool:
+    """Whether the file begins as a zip (an .xlsx workbook) does; unreadable counts as not."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 def _workbook_table(path: Path, required: list[str], sheet: str | None) -> Table:
