@@ -519,6 +519,50 @@ def test_the_verdict_and_a_withdrawal_from_the_bid_page(web: TestClient, ctx: Co
     assert "Record the verdict" not in page and ">Advance<" not in page
 
 
+def test_the_submission_and_a_hold_from_the_bid_page(web: TestClient, ctx: Context) -> None:
+    from tests.factories import grant_all
+
+    ref = new_bid(ctx)
+    carry_to_governance(ctx, ref)
+    grant_all(ctx, ref)
+    from orchestrator.bid.progress import services
+
+    services.run_to_wait(ctx, ref)
+    assert _state(ctx) == "submission"  # the approvals are in: a person sends the offer
+    token = sign_in(web, ctx, PEOPLE["bid_manager"])
+    assert "Record the submission" in web.get(f"/bids/{ref}").text
+    events = _count(ctx, AuditEvent)
+    bad = web.post(f"/bids/{ref}/submit", data={"csrf": token, "channel": "fax", "reference": "R"})
+    assert "submit: channel" in bad.text and _state(ctx) == "submission"
+    no_ref = web.post(f"/bids/{ref}/submit", data={"csrf": token, "channel": "portal"})
+    assert "submit: reference" in no_ref.text and _count(ctx, AuditEvent) == events
+    web.post(
+        f"/bids/{ref}/submit",
+        data={"csrf": token, "channel": "portal", "reference": "portal receipt 4711"},
+    )
+    assert _state(ctx) == "customer_decision"
+    with reading(ctx.engine) as session:
+        bid = session.exec(select(Opportunity)).one()
+        assert (bid.submission_channel, bid.submission_reference) == (
+            "portal",
+            "portal receipt 4711",
+        )
+        assert bid.submitted_by == PEOPLE["bid_manager"]
+    no_reason = web.post(f"/bids/{ref}/hold", data={"csrf": token, "until": "2027-12-01"})
+    assert "hold: reason" in no_reason.text
+    web.post(
+        f"/bids/{ref}/hold",
+        data={"csrf": token, "reason": "the customer paused the RFP", "until": "2027-12-01"},
+    )
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Opportunity.held_at)).one() is not None
+    assert "on hold" in web.get(f"/bids/{ref}").text
+    web.post(f"/bids/{ref}/resume", data={"csrf": token})
+    with reading(ctx.engine) as session:
+        assert session.exec(select(Opportunity.held_at)).one() is None
+    assert _state(ctx) == "customer_decision"  # nothing in it lost: it waits where it was
+
+
 def _state(ctx: Context) -> str:
     with reading(ctx.engine) as session:
         return str(session.exec(select(Opportunity.state)).one())

@@ -30,7 +30,7 @@ from orchestrator.web.uploads import check_csv, dry_read_sites, problem_lines
 
 Render = Callable[..., HTMLResponse]
 
-ACTIONS = ("advance", "decide", "freeze", "result", "withdraw")
+ACTIONS = ("advance", "decide", "freeze", "submit", "result", "hold", "resume", "withdraw")
 STATES = tuple(s.value for s in State)
 
 
@@ -61,6 +61,25 @@ def action_command(action: str, ref: str, form: FormData) -> c.Command:
         )
     if action == "freeze":
         return c.FreezeDesign(opportunity=ref, note=_text(form, "note"))
+    if action == "submit":
+        return c.SubmitOffer.model_validate(
+            {
+                "opportunity": ref,
+                "channel": _text(form, "channel") or "",
+                "reference": _text(form, "reference") or "",
+                "at": _text(form, "at"),
+            }
+        )
+    if action == "hold":
+        return c.HoldBid.model_validate(
+            {
+                "opportunity": ref,
+                "reason": _text(form, "reason") or "",
+                "until": _text(form, "until"),
+            }
+        )
+    if action == "resume":
+        return c.ResumeBid(opportunity=ref)
     if action == "result":
         gap = _text(form, "price_gap")
         return c.RecordResult.model_validate(
@@ -355,7 +374,9 @@ def _actions_for(state: str) -> list[str]:
         shown.append("decide")
     if state == "bid_production":
         shown.append("freeze")
+    if state == "submission":
+        shown.append("submit")
     if state == "customer_decision":
         shown.append("result")
-    shown.append("withdraw")
+    shown += ["hold", "resume", "withdraw"]
     return shown
