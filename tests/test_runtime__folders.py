@@ -157,6 +157,8 @@ def test_the_demo_leaves_no_service_behind_unless_asked_to_keep_it(tmp_path: Pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert "starting the local bid service" not in done.stderr
     assert "bid demo --keep-server" in done.stdout
+    said_flat = " ".join(done.stdout.split())  # the terminal wraps long lines
+    assert "http://127.0.0.1:4300/bids/OPP-0001" in said_flat  # where the workspace will be
     code, said = _status(project)
     assert code == 1 and said["running"] is False
     assert not (project.root / ".bid" / "server.log").exists()

@@ -25,6 +25,7 @@ from orchestrator.context import Context
 from orchestrator.dispatch import drain
 from orchestrator.intake.opportunity import parse_opportunity, parse_sites
 from orchestrator.runtime.runner import FlowRunner, InlineRunner
+from orchestrator.runtime.service import DEFAULT_WEB_PORT
 from orchestrator.store.db import reading
 from orchestrator.store.models import OutboxMessage
 
@@ -276,6 +277,11 @@ def run_demo(ctx: Context, out: Path, console: Console, runner: FlowRunner | Non
             "\nThe steps above ran in this process. To see them as Prefect flow runs, with the "
             "bid-deadlines board and the Bid Control Plan: [bold]bid demo --keep-server[/] "
             "(or [bold]bid server[/], then open the printed URL)."
+        )
+        console.print(
+            "The bid workspace, once [bold]bid server[/] runs in this folder: "
+            f"http://127.0.0.1:{DEFAULT_WEB_PORT}/bids/{ref} (or the free port it names); sign "
+            "in with [bold]bid people link EMAIL[/] or [bold]bid people token EMAIL[/]."
         )
     else:
         if target.mode == prefect_env.PrefectMode.LOCAL and target.api_url:

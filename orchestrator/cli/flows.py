@@ -18,6 +18,7 @@ from rich.console import Console
 from orchestrator.cli.output import emit, print_json, table
 from orchestrator.context import Context
 from orchestrator.errors import BidError, RuntimeUnavailable
+from orchestrator.runtime.service import DEFAULT_WEB_PORT
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +34,7 @@ def _serve(
     idle_timeout: float | None,
     serve_flows: bool = True,
     as_json: bool = False,
-    web_port: int = 4300,
+    web_port: int = DEFAULT_WEB_PORT,
     slack_host: str = "127.0.0.1",
     slack_port: int = 3000,
 ) -> None:
@@ -92,7 +93,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
         ),
         port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
-        web_port: int = typer.Option(4300, "--web-port", help="The web workspace's port"),
+        web_port: int = typer.Option(
+            DEFAULT_WEB_PORT, "--web-port", help="The web workspace's port"
+        ),
         slack_host: str = typer.Option(
             "127.0.0.1", "--slack-host", help="Interface Slack's endpoint listens on"
         ),
@@ -160,7 +163,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
             "127.0.0.1", help="Interface the Prefect UI and the workspace listen on"
         ),
         port: int | None = typer.Option(None, help="UI/API port (default: BID_UI_PORT, 4200)"),
-        web_port: int = typer.Option(4300, "--web-port", help="The web workspace's port"),
+        web_port: int = typer.Option(
+            DEFAULT_WEB_PORT, "--web-port", help="The web workspace's port"
+        ),
         slack_host: str = typer.Option(
             "127.0.0.1", "--slack-host", help="Interface Slack's endpoint listens on"
         ),

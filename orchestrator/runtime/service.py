@@ -308,6 +308,10 @@ def stop_leftovers(settings: Settings, grace: float = STOP_GRACE_S) -> list[int]
     return found
 
 
+DEFAULT_WEB_PORT = 4300
+"""The web workspace's port (`bid server --web-port`); a taken one gives a free port."""
+
+
 @dataclass
 class Service:
     """The supervisor's view of one folder's service."""
@@ -324,7 +328,7 @@ class Service:
     slack_port: int = 3000
     slack_host: str = "127.0.0.1"
     """Slack's endpoint has its own interface: exposing the UI does not expose it, nor back."""
-    web_port: int = 4300
+    web_port: int = DEFAULT_WEB_PORT
     """The web workspace's port; a free one is taken when it is in use."""
     _stop: list[str] = field(default_factory=list)
     _locks: list[IO[str]] = field(default_factory=list)
