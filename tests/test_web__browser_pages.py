@@ -40,7 +40,7 @@ from orchestrator.store.models import (
     Requirement,
 )
 from orchestrator.web.app import make_web_app
-from tests.factories import APPROVERS, PEOPLE, new_bid, order_details, quote_file
+from tests.factories import APPROVERS, PEOPLE, grant_all, new_bid, order_details, quote_file
 from tests.support.golden_rfp import write_questionnaire
 from tests.support.prefect_server import free_port
 from tests.support.slack_api import admin_of
@@ -243,6 +243,37 @@ def test_questionnaire_quotes_preview_and_managers_in_the_browser(
             with reading(ctx.engine) as session:
                 decided = session.exec(select(Approval).where(Approval.area == "financial")).one()
             assert decided.status == "granted"
+
+            # the other approvers answer elsewhere (Slack, the CLI); the bid manager sends the
+            # offer and records the customer's verdict from the bid page
+            grant_all(ctx, ref)
+            services.run_to_wait(ctx, ref)
+            with reading(ctx.engine) as session:
+                assert session.exec(select(Opportunity.state)).one() == "submission"
+            _sign_in(page, workspace, people.issue_token(ctx, PEOPLE["bid_manager"], by=admin))
+            page.goto(f"{workspace}/bids/{ref}")
+            page.get_by_label("Sent through").select_option("portal")
+            page.get_by_label("Receipt or reference").fill("portal receipt 4711")
+            page.get_by_role("button", name="Record the submission").click()
+            expect(page.locator(".flash.ok")).to_be_visible()
+            with reading(ctx.engine) as session:
+                sent = session.exec(select(Opportunity)).one()
+                assert (sent.state, sent.submission_reference) == (
+                    "customer_decision",
+                    "portal receipt 4711",
+                )
+            page.get_by_label("Verdict", exact=True).select_option("won")
+            page.get_by_label("Reason for the verdict").fill("best transition plan")
+            page.get_by_label("Reason category (needed for won and lost)").select_option(
+                "solution_fit"
+            )
+            _no_serious_violation(page, "bid page, customer decision")
+            page.get_by_role("button", name="Record the verdict").click()
+            expect(page.locator(".flash.ok")).to_be_visible()
+            page.screenshot(path=str(shots / "p05b-won.png"), full_page=True)
+            with reading(ctx.engine) as session:
+                won = session.exec(select(Opportunity.state)).one()
+            assert won in ("contract_preparation", "contracted"), won
 
             # a manager's pages, each with links to the bids
             for number, kind in enumerate(
