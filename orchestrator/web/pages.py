@@ -34,7 +34,8 @@ ACTIONS = ("advance", "decide", "freeze", "submit", "result", "hold", "resume", 
 STATES = tuple(s.value for s in State)
 
 
-def _validation_line(error: ValidationError) -> str:
+def validation_line(error: ValidationError) -> str:
+    """A form's first invalid field as one line ("field: what is wrong")."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ()))
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
@@ -260,7 +261,7 @@ def add(
         try:
             command = action_command(action, ref, form)
         except ValidationError as invalid:
-            flash(request, "error", f"{action}: {_validation_line(invalid)}")
+            flash(request, "error", f"{action}: {validation_line(invalid)}")
             return back_to(ref)
         try:
             result = run(command, person)
@@ -326,7 +327,7 @@ def add(
                 }
             )
         except ValidationError as invalid:
-            flash(request, "error", _validation_line(invalid))
+            flash(request, "error", validation_line(invalid))
             return RedirectResponse("/approvals", status_code=303)
         try:
             result = run(command, person)

@@ -41,6 +41,7 @@ from orchestrator.core.intake_commands import ACCESS as DESIGN_ACCESS
 from orchestrator.errors import BidError, InputError, InputErrors, NotPermitted
 from orchestrator.store.models import Compliance, Person
 from orchestrator.web import queries as q
+from orchestrator.web.pages import validation_line
 from orchestrator.web.uploads import check_returned_qrf, problem_lines
 
 Render = Callable[..., HTMLResponse]
@@ -83,6 +84,29 @@ def add(
         query = f"?show={quote(show)}" if show in FILTERS and show != "all" else ""
         fragment = f"#{quote(anchor)}" if anchor else ""
         return RedirectResponse(f"/bids/{quote(ref)}/questionnaire{query}{fragment}", 303)
+
+    def send(
+        request: Request,
+        person: Person,
+        label: str,
+        back: RedirectResponse,
+        build: Callable[[], c.Command],
+        done: str,
+    ) -> RedirectResponse:
+        """Send one command built from a form; a refusal is one line on the page, prefixed
+        with `label` (the requirement or site it concerns), and nothing changed."""
+        try:
+            result = run(build(), person)
+        except ValidationError as invalid:
+            flash(request, "error", f"{label}: {validation_line(invalid)}")
+            return back
+        except NotPermitted:
+            raise
+        except BidError as refused:
+            flash(request, "error", f"{label}: {refused}")
+            return back
+        flash(request, "ok", result.message or f"{label} {done}", list(result.notes))
+        return back
 
     @app.get("/bids/{ref}/questionnaire", response_class=HTMLResponse)
     def questionnaire(request: Request, ref: str, show: str = "all") -> HTMLResponse:
@@ -143,8 +167,12 @@ def add(
                 text = None  # accepted as suggested: the library answer itself
             else:
                 library = None  # edited: our own text
-        try:
-            command = c.AnswerRequirement.model_validate(
+        return send(
+            request,
+            person,
+            requirement,
+            questionnaire_url(ref, f"r-{requirement}", show),
+            lambda: c.AnswerRequirement.model_validate(
                 {
                     "opportunity": ref,
                     "requirement": requirement,
@@ -153,20 +181,9 @@ def add(
                     "compliance": _field(form, "compliance"),
                     "clear": form.get("clear") == "yes",
                 }
-            )
-            result = run(command, person)
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            flash(request, "error", f"{requirement}: {where}: {first.get('msg', 'invalid')}")
-            return questionnaire_url(ref, f"r-{requirement}", show)
-        except NotPermitted:
-            raise
-        except BidError as refused:
-            flash(request, "error", f"{requirement}: {refused}")
-            return questionnaire_url(ref, f"r-{requirement}", show)
-        flash(request, "ok", result.message or f"{requirement} answered")
-        return questionnaire_url(ref, f"r-{requirement}", show)
+            ),
+            "answered",
+        )
 
     def rfp_action(
         request: Request,
@@ -179,21 +196,7 @@ def add(
         """Send one requirement's command; a refusal is one line on the page, at the
         requirement, and nothing changed."""
         back = questionnaire_url(ref, f"r-{requirement}", show)
-        try:
-            result = run(build(), person)
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            flash(request, "error", f"{requirement}: {where}: {message}")
-            return back
-        except NotPermitted:
-            raise
-        except BidError as refused:
-            flash(request, "error", f"{requirement}: {refused}")
-            return back
-        flash(request, "ok", result.message or f"{requirement} done")
-        return back
+        return send(request, person, requirement, back, build, "done")
 
     @app.post("/bids/{ref}/questionnaire/{requirement}/assign")
     async def assign(request: Request, ref: str, requirement: str) -> Response:
@@ -343,21 +346,7 @@ def add(
         """Send one exception's command; a refusal is one line on the quotes page and
         nothing changed."""
         back = RedirectResponse(f"/bids/{quote(ref)}/quotes#x-{quote(site)}", status_code=303)
-        try:
-            result = run(build(), person)
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            flash(request, "error", f"{site[:64]}: {where}: {message}")
-            return back
-        except NotPermitted:
-            raise
-        except BidError as refused:
-            flash(request, "error", f"{site[:64]}: {refused}")
-            return back
-        flash(request, "ok", result.message or f"{site} done", list(result.notes))
-        return back
+        return send(request, person, site[:64], back, build, "done")
 
     @app.post("/bids/{ref}/exceptions/{site}/quote")
     async def decide_quote(request: Request, ref: str, site: str) -> Response:
