@@ -162,6 +162,9 @@ class Stack:
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
             # task runs of the task workers run outside flow runs: their logs stay local
             "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+            # the stack's server takes no CSRF tokens (its API is behind the password, JSON
+            # only): its clients need not ask for one before every first write
+            "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             **self.config.extra_env,
@@ -257,6 +260,7 @@ class Stack:
                     # behind its password, and no CORS grant but to its own UI
                     "PREFECT_SERVER_API_AUTH_STRING": self.prefect_auth,
                     "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",
+                    "PREFECT_SERVER_CSRF_PROTECTION_ENABLED": "false",  # see env()
                 },
             ),
         }  # fmt: skip

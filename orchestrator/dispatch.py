@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 RENDERS_ONLY = frozenset({EffectKind.RENDER})
 """What a flow run drains for its own bid: the documents of the moves it made."""
+PLAN_KIND = "control_plan"
+"""The document kind of the Bid Control Plan: published in the UI when it changed."""
 MAX_EFFECTS = 500
 """Effects one drain runs at most (a carry adds render effects; the loop stops anyway)."""
 
@@ -109,6 +111,8 @@ def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
     if effect.kind == EffectKind.RENDER:
         produced = refresh_documents(ctx, ref, str(effect.payload.get("actor") or "rules"))
         rendered = f"{len(produced.documents)} document(s) rendered"
+        if PLAN_KIND not in produced.changed:  # the plan in the UI is still the bid's
+            return rendered
         published = _publish_plan(ctx, carrier, ref)
         return f"{rendered}; {published}" if published else rendered
     if effect.kind == EffectKind.CARRY:
@@ -123,7 +127,8 @@ def _run(ctx: Context, effect: ClaimedEffect, carrier: Carrier) -> str:
 
 def _publish_plan(ctx: Context, carrier: Carrier, ref: str) -> str | None:
     """The plan follows the bid into the Prefect UI as its documents do into the folder: a
-    render effect (one per change) publishes it through a carrier that can."""
+    render effect whose render changed the plan's document publishes it through a carrier
+    that can (a move that closed no milestone leaves the published plan as it is)."""
     if not isinstance(carrier, PlanPublisher):
         return None
     try:
@@ -174,7 +179,7 @@ def drain(
         )
         if claimed is None:
             break
-        tried.add(claimed.id)
+        tried.update(claimed.ids)
         if after_claim is not None:
             after_claim(claimed)
         ref = str(claimed.payload.get("ref", ""))

@@ -45,6 +45,9 @@ class ProducedDocuments:
     problems: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     """What the documents cover, as plain data (e.g. the QRF groups per country/provider)."""
+    changed: frozenset[str] = frozenset()
+    """The kinds of document whose content differs from the bid's last recorded one (set
+    when the documents are recorded: a render that changed nothing shows nothing new)."""
 
 
 @dataclass(frozen=True)

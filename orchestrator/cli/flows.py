@@ -240,9 +240,9 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from prefect.task_worker import serve
 
         from flows.tasks import carry_bid
-        from orchestrator.runtime.prefect_fixes import separate_service_locks
+        from orchestrator.runtime import prefect_fixes
 
-        separate_service_locks()  # Prefect 3.9 can deadlock a task worker without it
+        prefect_fixes.apply()  # Prefect 3.9 can deadlock a task worker without it
 
         err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
         try:

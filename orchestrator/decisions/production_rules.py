@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.decisions.rule_files import file_stamp
 from orchestrator.errors import RuleLoadError
 from orchestrator.store.models import Area, Role, Tier
 
@@ -335,14 +336,6 @@ def parse_change_table(path: Path) -> ChangeTable:
     return table
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (0, 0)
-    return (st.st_mtime_ns, st.st_size)
-
-
 @lru_cache(maxsize=8)
 def _exit_rules(path: Path, _stamp: tuple[int, int]) -> ExitRules:
     return parse_exit_rules(path)
@@ -356,10 +349,10 @@ def _change_table(path: Path, _stamp: tuple[int, int]) -> ChangeTable:
 def load_exit_rules(rules_dir: Path) -> ExitRules:
     """production_exit.yaml under `rules_dir`, re-read when the file changes."""
     path = (rules_dir / EXIT_FILE).resolve()
-    return _exit_rules(path, _stamp(path))
+    return _exit_rules(path, file_stamp(path))
 
 
 def load_change_table(rules_dir: Path) -> ChangeTable:
     """changes.yaml under `rules_dir`, re-read when the file changes."""
     path = (rules_dir / CHANGES_FILE).resolve()
-    return _change_table(path, _stamp(path))
+    return _change_table(path, file_stamp(path))

@@ -1,28 +1,70 @@
-"""Work-arounds for known faults of the Prefect release we run on, applied where runs execute.
+"""Work-arounds for known faults and costs of the Prefect release we run on (3.9), applied
+once per process where runs execute or are handed over (`apply`).
 
-Prefect 3.9's `_QueueServiceBase.instance` guards the creation of every client-side service
-(the events worker, the concurrency-slot services, the log worker …) with ONE class-level
-lock, and holds it while it waits for the global event loop to start a new service. A task
-run with tags creates a concurrency-slot service per set of tags (so: per bid), from a
-worker thread; if the global loop meanwhile emits an event (a task worker does, for every
-task run it takes), it waits for that same lock: both wait forever and the task worker
-stops taking work. Found with py-spy on a production-mode run of 200 bids: three carry-bid
-runs RUNNING for ten minutes, the rest SCHEDULED.
+**One lock per service class.** Prefect 3.9's `_QueueServiceBase.instance` guards the
+creation of every client-side service (the events worker, the concurrency-slot services,
+the log worker …) with ONE class-level lock, and holds it while it waits for the global
+event loop to start a new service. A task run with tags creates a concurrency-slot service
+per set of tags, from a worker thread; if the global loop meanwhile emits an event (a task
+worker does, for every task run it takes), it waits for that same lock: both wait forever
+and the task worker stops taking work. Found with py-spy on a production-mode run of 200
+bids: three carry-bid runs RUNNING for ten minutes, the rest SCHEDULED. The cure is a lock
+per service class, so that creating a concurrency-slot service never blocks the events
+worker.
 
-The cure is a lock per service class, so that creating a concurrency-slot service never
-blocks the events worker. Applied once per process, before the first task run.
+The others cut what every hand-over to the task workers cost in CPU (measured with
+`bench/bench_production_mode.py`; issue 22):
+
+**TLS contexts shared.** Every Prefect client builds a TLS context from the whole CA bundle
+(13 ms of CPU), whether or not its server speaks TLS; a task run makes two or three clients,
+a plan published in the UI one more. The verified context for a CA file is built once per
+process and shared (an SSL context is safe to share between connections and threads).
+
+**A bid's own tags are not concurrency limits.** Prefect asks the server for a concurrency
+lease on every tag of a task run, and starts a lease service (a thread and a client) per set
+of tags: per bid, since every carry-bid run is tagged `opp:<ref>` and `account:<id>`. Those
+tags name the bid in the UI and never carry a limit; the lease is asked for the other tags
+only (`step:lifecycle` keeps any limit an operator sets on it).
+
+**The worker's own settings.** A background task carries the submitter's whole Prefect
+settings to the worker, which validates them again for every run (10 ms to send, 18 ms to
+take). The task workers run with the stack's settings already; they use their own.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-_APPLIED: list[bool] = []
+PER_BID_TAGS = ("tag:opp:", "tag:account:")
+"""Prefect's concurrency names for a bid's own tags (`tag:` + the run's tag)."""
+
+_APPLIED: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def apply() -> None:
+    """Every fix below, once per process (cheap to call again)."""
+    for fix in (separate_service_locks, shared_tls_contexts, no_leases_for_bid_tags,
+                workers_use_their_own_settings):  # fmt: skip
+        fix()
+
+
+def _once(name: str) -> bool:
+    """True the first time `name` is asked for in this process."""
+    with _LOCK:
+        if name in _APPLIED:
+            return False
+        _APPLIED.add(name)
+        return True
 
 
 def separate_service_locks() -> bool:
     """Give each Prefect client service class its own instance lock. True if applied here."""
-    if _APPLIED:
+    if not _once("service locks"):
         return False
     from prefect._internal.concurrency.services import _QueueServiceBase
 
@@ -42,5 +84,101 @@ def separate_service_locks() -> bool:
     for service in subclasses(_QueueServiceBase):
         if "_instance_lock" not in vars(service):
             service._instance_lock = threading.Lock()  # type: ignore[attr-defined]
-    _APPLIED.append(True)
+    return True
+
+
+class _SharedContexts:
+    """The `ssl` module as Prefect's client module sees it, with verified contexts built
+    once per CA file (and built again if the file changes)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._held: dict[tuple[str, int, int], ssl.SSLContext] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def create_default_context(
+        self, purpose: Any = ssl.Purpose.SERVER_AUTH, *, cafile: Any = None, **others: Any
+    ) -> ssl.SSLContext:
+        if cafile is None or others or purpose != ssl.Purpose.SERVER_AUTH:
+            # an unverified context is changed by its caller: never shared
+            return self._real.create_default_context(purpose, cafile=cafile, **others)  # type: ignore[no-any-return]
+        try:
+            stat = Path(cafile).stat()
+        except OSError:
+            return self._real.create_default_context(purpose, cafile=cafile)  # type: ignore[no-any-return]
+        key = (str(cafile), stat.st_mtime_ns, stat.st_size)
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = self._real.create_default_context(purpose, cafile=cafile)
+        return held
+
+
+def shared_tls_contexts() -> bool:
+    """Prefect's clients share one verified TLS context per CA file. True if applied here."""
+    if not _once("tls contexts"):
+        return False
+    import prefect.client.orchestration as orchestration
+
+    if getattr(orchestration, "ssl", None) is not ssl:  # another Prefect: leave it be
+        return False
+    setattr(orchestration, "ssl", _SharedContexts(ssl))  # noqa: B010 - a module attribute
+    return True
+
+
+def _without_bid_tags(real: Callable[..., Any]) -> Callable[..., Any]:
+    def names_kept(names: Any) -> Any:
+        if not isinstance(names, list):
+            return names
+        return [n for n in names if not str(n).startswith(PER_BID_TAGS)]
+
+    if getattr(real, "__wrapped_bid_tags__", False):
+        return real
+
+    def concurrency(*args: Any, **kwargs: Any) -> Any:
+        if "names" in kwargs:
+            kwargs["names"] = names_kept(kwargs["names"])
+        elif args:
+            args = (names_kept(args[0]), *args[1:])
+        return real(*args, **kwargs)
+
+    concurrency.__wrapped_bid_tags__ = True  # type: ignore[attr-defined]
+    return concurrency
+
+
+def no_leases_for_bid_tags() -> bool:
+    """Task runs ask for concurrency leases on their tags but a bid's own. True if applied."""
+    if not _once("bid tags"):
+        return False
+    import prefect.task_engine as engine
+
+    for name in ("_concurrency", "_aconcurrency"):
+        real = getattr(engine, name, None)
+        if real is None:  # another Prefect: leave it be
+            return False
+        setattr(engine, name, _without_bid_tags(real))
+    return True
+
+
+def workers_use_their_own_settings() -> bool:
+    """A background task is handed over without the submitter's Prefect settings: the
+    worker runs it with its own. True if applied here."""
+    if not _once("worker settings"):
+        return False
+    import prefect.tasks as tasks
+    from prefect.context import SettingsContext
+
+    real = getattr(tasks, "serialize_context", None)
+    if real is None:  # another Prefect: leave it be
+        return False
+
+    def serialize_context(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        token = SettingsContext.__var__.set(None)  # type: ignore[arg-type] # read as "none to carry"
+        try:
+            return real(*args, **kwargs)  # type: ignore[no-any-return]
+        finally:
+            SettingsContext.__var__.reset(token)
+
+    tasks.serialize_context = serialize_context  # type: ignore[attr-defined]
     return True

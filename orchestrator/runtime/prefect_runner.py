@@ -112,7 +112,9 @@ class PrefectRunner:
         """Configure Prefect (before importing it), then run `work` with `ctx` bound."""
         target = self._prepare(ctx)
         from flows.context import bound
+        from orchestrator.runtime import prefect_fixes
 
+        prefect_fixes.apply()
         quiet_refusals_on_the_console()
         with bound(ctx), prefect_scope(target):
             return work()

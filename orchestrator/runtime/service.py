@@ -372,6 +372,9 @@ class Service:
         env["BID_THIN"] = "0"  # nor sends its commands back here
         env[MARK_ENV] = self.mark
         env["PREFECT_API_AUTH_STRING"] = self.prefect_auth  # the folder's processes sign in
+        # the folder's server takes no CSRF tokens (its API is behind the password, JSON
+        # only): its clients need not ask for one before every first write
+        env["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
         env.setdefault("BID_WORKSPACE_URL", self.workspace_url)  # Slack links bids' pages there
         env.update(extra)
         return env
@@ -419,6 +422,7 @@ class Service:
                 # UI's own origin and the workspace's only, not Prefect's default `*`)
                 PREFECT_SERVER_API_AUTH_STRING=self.prefect_auth,
                 PREFECT_SERVER_CORS_ALLOWED_ORIGINS=f"{self.url},{self.workspace_url}",
+                PREFECT_SERVER_CSRF_PROTECTION_ENABLED="false",  # see _env
             ),
             self.log_dir / "prefect.log",
             ready=lambda: healthy(f"{self.local_api_url}/health"),

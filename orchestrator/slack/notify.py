@@ -19,10 +19,13 @@ dropped connections) are retried inside slack-sdk by its retry handlers.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
+import os
 import re
+import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -192,39 +195,62 @@ def slack_user_for(engine: Engine, client: WebClient, email: str) -> str:
 
 
 RUN_LOOKUP_TIMEOUT_S = 1.0
+RUN_LINK_TTL_S = 30.0
+"""How long a bid's looked-up run link is used again: a move notifies four to six people,
+often in separate deliveries, and the link is one lookup for all of them."""
+_RUN_LINKS: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
+def _newest_run(api_url: str, kind: str, ref: str) -> str | None:
+    """The id of the bid's newest flow or task run (`kind`: flow_runs, task_runs), signed in
+    with PREFECT_API_AUTH_STRING when the server is behind a password (`bid server`, the
+    production stack); None when there is none or the server does not answer."""
+    body = json.dumps(
+        {"limit": 1, "sort": "EXPECTED_START_TIME_DESC", kind: {"tags": {"all_": [f"opp:{ref}"]}}}
+    ).encode()
+    request = urllib.request.Request(
+        f"{api_url}/{kind}/filter",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    auth = os.environ.get("PREFECT_API_AUTH_STRING")
+    if auth:
+        request.add_header("Authorization", f"Basic {base64.b64encode(auth.encode()).decode()}")
+    try:
+        with urllib.request.urlopen(request, timeout=RUN_LOOKUP_TIMEOUT_S) as reply:
+            runs = json.loads(reply.read())
+    except (OSError, ValueError):
+        return None
+    return str(runs[0]["id"]) if isinstance(runs, list) and runs else None
 
 
 def run_link(settings: Settings, ref: str, run_id: str | None = None) -> str | None:
-    """A link to the bid's newest flow run in the Prefect UI (PREFECT_UI_URL, which
-    `bid server` sets for its processes); None when no UI is known or it does not answer."""
+    """A link to the bid's newest run in the Prefect UI (PREFECT_UI_URL, which `bid server`
+    sets for its processes): its flow run, or in production mode (bids carried on by the
+    task workers) its task run; None when no UI is known or it does not answer."""
     ui_url = settings.prefect_ui_url
     if not ui_url:
         return None
     base = ui_url.rstrip("/")
-    if run_id is None:
-        api_url = (settings.prefect_api_url or f"{base}/api").rstrip("/")
-        body = json.dumps(
-            {
-                "limit": 1,
-                "sort": "EXPECTED_START_TIME_DESC",
-                "flow_runs": {"tags": {"all_": [f"opp:{ref}"]}},
-            }
-        ).encode()
-        request = urllib.request.Request(
-            f"{api_url}/flow_runs/filter",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=RUN_LOOKUP_TIMEOUT_S) as reply:
-                runs = json.loads(reply.read())
-        except (OSError, ValueError):
-            return None
-        if not runs:
-            return None
-        run_id = str(runs[0]["id"])
-    return f"{base}/runs/flow-run/{run_id}"
+    if run_id is not None:
+        return f"{base}/runs/flow-run/{run_id}"
+    api_url = (settings.prefect_api_url or f"{base}/api").rstrip("/")
+    now = time.monotonic()
+    held = _RUN_LINKS.get((api_url, ref))
+    if held is not None and now - held[0] < RUN_LINK_TTL_S:
+        return held[1]
+    link = None
+    if settings.flow_dispatch != "tasks":
+        found = _newest_run(api_url, "flow_runs", ref)
+        link = f"{base}/runs/flow-run/{found}" if found is not None else None
+    if link is None:
+        found = _newest_run(api_url, "task_runs", ref)
+        link = f"{base}/runs/task-run/{found}" if found is not None else None
+    if len(_RUN_LINKS) > 1000:
+        _RUN_LINKS.clear()
+    _RUN_LINKS[(api_url, ref)] = (now, link)
+    return link
 
 
 def page_link(settings: Settings, ref: str) -> str | None:
@@ -288,9 +314,13 @@ class SlackNotifier:
         self.client = client
         self.max_attempts = max_attempts
         self._user_ids: dict[str, str] = {}
+        self._facts: dict[int, BidFacts | None] = {}
+        """A bid's facts for the messages of one delivery (a move notifies up to six people:
+        the bid is read, and its run looked up, once for all of them)."""
 
     def deliver_pending(self, ctx: Context, limit: int = 500) -> DeliveryReport:
         report = DeliveryReport(mode="slack")
+        self._facts = {}
         now = ctx.clock()
         statement = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
         if self.max_attempts is not None:
@@ -383,11 +413,20 @@ class SlackNotifier:
         """Post the row; where Slack put it (channel, ts), to update it after its decision."""
         channel = self._channel(ctx, row)
         markers = list(row.blocks or [])
-        blocks = message_blocks(row.text, markers, bid_facts(ctx, row.opportunity_id, markers))
+        blocks = message_blocks(row.text, markers, self._bid_facts(ctx, row, markers))
         answer = self.client.chat_postMessage(
             channel=channel, text=row.text, blocks=blocks, unfurl_links=False, unfurl_media=False
         )
         return str(answer.get("channel") or ""), str(answer.get("ts") or "")
+
+    def _bid_facts(self, ctx: Context, row: OutboxMessage, markers: list[Any]) -> BidFacts | None:
+        if row.opportunity_id is None or any(
+            isinstance(m, dict) and m.get("flow_run_id") for m in markers
+        ):
+            return bid_facts(ctx, row.opportunity_id, markers)
+        if row.opportunity_id not in self._facts:
+            self._facts[row.opportunity_id] = bid_facts(ctx, row.opportunity_id, markers)
+        return self._facts[row.opportunity_id]
 
 
 # --- after the decision: the buttons replaced by who decided what ------------------------------

@@ -34,6 +34,13 @@ class ClaimedEffect:
     payload: dict[str, Any]
     attempts: int
     """Attempts so far, this one included."""
+    absorbed: tuple[int, ...] = ()
+    """Other due renders of the same bid claimed with it: one render of the bid as it is
+    now does their work too, so they end (done or failed) with this one."""
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (self.id, *self.absorbed)
 
 
 def enqueue(
@@ -117,6 +124,9 @@ def claim(
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]
                 row = session.get_one(Effect, effect_id)
+                absorbed: tuple[int, ...] = ()
+                if row.kind == EffectKind.RENDER and row.opportunity_id is not None:
+                    absorbed = _absorb_renders(session, row, worker, now, lease, condition, skip)
                 return ClaimedEffect(
                     id=effect_id,
                     key=row.key,
@@ -124,8 +134,52 @@ def claim(
                     opportunity_id=row.opportunity_id,
                     payload=dict(row.payload),
                     attempts=row.attempts,
+                    absorbed=absorbed,
                 )
     return None
+
+
+def _absorb_renders(
+    session: Session,
+    row: Effect,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    condition: Any,
+    skip: frozenset[int],
+) -> tuple[int, ...]:
+    """Claim with `row` the bid's other due renders for the same actor: a carry that moved
+    the bid four steps queued four renders, and one render after the last move is what all
+    four ask for (a render reads the bid as it is when it runs, after this claim)."""
+    actor = row.payload.get("actor")
+    others = session.exec(
+        select(Effect.id, Effect.payload).where(
+            Effect.opportunity_id == row.opportunity_id,
+            Effect.kind == EffectKind.RENDER,
+            col(Effect.id) != row.id,
+            condition,
+        )
+    ).all()
+    wanted = [i for i, payload in others if i not in skip and (payload or {}).get("actor") == actor]
+    if not wanted:
+        return ()
+    taken = session.exec(
+        select(Effect.id).where(col(Effect.id).in_(wanted), condition).with_for_update()
+    ).all()
+    if not taken:
+        return ()
+    session.execute(
+        update(Effect)
+        .where(col(Effect.id).in_(list(taken)), condition)
+        .values(
+            status=EffectStatus.RUNNING,
+            claimed_by=worker,
+            claimed_until=now + lease,
+            attempts=Effect.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return tuple(sorted(i for i in taken if i is not None))
 
 
 def finish(
@@ -135,7 +189,7 @@ def finish(
     with transaction(engine) as session:
         changed = session.execute(
             update(Effect)
-            .where(col(Effect.id) == effect.id, col(Effect.claimed_by) == worker)
+            .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
             .where(col(Effect.status) == EffectStatus.RUNNING)
             .values(
                 status=EffectStatus.DONE,
@@ -146,7 +200,7 @@ def finish(
             )
             .execution_options(synchronize_session=False)
         )
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(changed.rowcount >= 1)  # type: ignore[attr-defined]
 
 
 def fail(
@@ -162,7 +216,7 @@ def fail(
     with transaction(engine) as session:
         changed = session.execute(
             update(Effect)
-            .where(col(Effect.id) == effect.id, col(Effect.claimed_by) == worker)
+            .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
             .where(col(Effect.status) == EffectStatus.RUNNING)
             .values(
                 status=EffectStatus.FAILED,
@@ -172,7 +226,7 @@ def fail(
             )
             .execution_options(synchronize_session=False)
         )
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(changed.rowcount >= 1)  # type: ignore[attr-defined]
 
 
 def open_effects(session: Session, opportunity_id: int) -> list[Effect]:

@@ -14,9 +14,10 @@ granted approval invalidated reopens its sign-off, due again from the new reques
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ import yaml
 from sqlmodel import Session, col, select
 
 from orchestrator.commercial.calendar import add_working_days, is_working_day, on_or_after
+from orchestrator.decisions.rule_files import file_stamp
 from orchestrator.errors import RuleLoadError
 from orchestrator.lifecycle.table import ENDS, State
 from orchestrator.store.models import (
@@ -75,9 +77,18 @@ class WarningPolicy:
     management_after_overdue_days: int
 
 
-def load_milestone_rules(rules_dir: Path) -> tuple[list[MilestoneRule], WarningPolicy]:
+def load_milestone_rules(rules_dir: Path) -> tuple[tuple[MilestoneRule, ...], WarningPolicy]:
+    """`milestones.yaml`, validated; read again only when the file changes (every move
+    syncs the bid's milestones, so it is asked for several times a move)."""
+    path = (rules_dir / "milestones.yaml").resolve()
+    return _milestone_rules(path, file_stamp(path))
+
+
+@lru_cache(maxsize=8)
+def _milestone_rules(
+    path: Path, _stamp: tuple[int, int]
+) -> tuple[tuple[MilestoneRule, ...], WarningPolicy]:
     """Read and validate `milestones.yaml`; a mistake names the file and the field."""
-    path = rules_dir / "milestones.yaml"
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -123,7 +134,7 @@ def load_milestone_rules(rules_dir: Path) -> tuple[list[MilestoneRule], WarningP
         due_soon_days=int(warnings.get("due_soon_days", 2)),
         management_after_overdue_days=int(levels.get("management", {}).get("days", 2)),
     )
-    return rules, policy
+    return tuple(rules), policy
 
 
 def _end_of_day(day: date) -> datetime:
@@ -145,7 +156,7 @@ def after_working_hours(anchor: datetime, hours: int, country: str) -> datetime:
 
 
 def plan(
-    rules: list[MilestoneRule],
+    rules: Sequence[MilestoneRule],
     planned_at: str,
     *,
     submission_deadline: date,
@@ -307,7 +318,7 @@ DONE_WHEN: dict[str, Callable[[_Facts, str], bool]] = {
 """The work that closes a milestone (rules/milestones.yaml `done_when`), per check."""
 
 
-def _rule_for(rules: list[MilestoneRule], name: str) -> MilestoneRule | None:
+def _rule_for(rules: Sequence[MilestoneRule], name: str) -> MilestoneRule | None:
     for rule in rules:
         if name == rule.name or name.startswith(f"{rule.name}_"):
             return rule

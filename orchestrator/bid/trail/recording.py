@@ -525,13 +525,23 @@ def record_decision(
 def record_documents(
     session: Session, opportunity: Opportunity, produced: ProducedDocuments
 ) -> int:
-    """Keep one Document row per (kind, name, content hash): a rerun adds nothing."""
-    existing = {
-        (d.kind, d.name, d.content_hash)
-        for d in session.exec(
-            select(Document).where(Document.opportunity_id == opportunity.id)
-        ).all()
-    }
+    """Keep one Document row per (kind, name, content hash): a rerun adds nothing. Returns
+    how many rows were added."""
+    return record_changes(session, opportunity, produced)[0]
+
+
+def record_changes(
+    session: Session, opportunity: Opportunity, produced: ProducedDocuments
+) -> tuple[int, set[str]]:
+    """Record the documents (one row per kind, name and content hash); return how many rows
+    were added, and the kinds whose content differs from the newest recorded one of the same
+    name (new ones too)."""
+    rows = session.exec(
+        select(Document).where(Document.opportunity_id == opportunity.id).order_by(col(Document.id))
+    ).all()
+    existing = {(d.kind, d.name, d.content_hash) for d in rows}
+    newest = {(d.kind, d.name): d.content_hash for d in rows}
+    changed = {d.kind for d in produced.documents if newest.get((d.kind, d.name)) != d.content_hash}
     added = 0
     for document in produced.documents:
         key = (document.kind, document.name, document.content_hash)
@@ -548,7 +558,7 @@ def record_documents(
             )
         )
         added += 1
-    return added
+    return added, changed
 
 
 def plan_milestones(

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from orchestrator.bid.facts import get_opportunity
-from orchestrator.bid.trail.recording import record_documents, system_acting
+from orchestrator.bid.trail.recording import record_changes, system_acting
 from orchestrator.bid.trail.tasks import has_order_tasks, order_sheet_tasks
 from orchestrator.bid.trail.versions import (
     attach_documents,
@@ -70,7 +70,8 @@ def _render(
         produced = ctx.store.publish(canonical, produced)
     with transaction(ctx.engine) as session:
         opportunity = get_opportunity(session, ref, lock=True)
-        record_documents(session, opportunity, produced)
+        _, changed = record_changes(session, opportunity, produced)
+        produced = replace(produced, changed=frozenset(changed))
         recorded = latest_version(session, opportunity) if version is not None else None
         if version is not None and not version.recorded and submitted_version(session, opportunity):
             recorded = record_version(
