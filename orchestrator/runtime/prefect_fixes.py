@@ -36,6 +36,7 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,9 @@ def no_leases_for_bid_tags() -> bool:
     return True
 
 
+_HANDING_OVER: ContextVar[bool] = ContextVar("bid_handing_over_a_task", default=False)
+
+
 def workers_use_their_own_settings() -> bool:
     """A background task is handed over without the submitter's Prefect settings: the
     worker runs it with its own. True if applied here."""
@@ -170,15 +174,22 @@ def workers_use_their_own_settings() -> bool:
     from prefect.context import SettingsContext
 
     real = getattr(tasks, "serialize_context", None)
-    if real is None:  # another Prefect: leave it be
+    real_serialize = getattr(SettingsContext, "serialize", None)
+    if real is None or real_serialize is None:  # another Prefect: leave it be
         return False
 
+    def serialize_settings(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if _HANDING_OVER.get():
+            return {}  # nothing to carry: the worker's hydration skips an empty one
+        return real_serialize(self, *args, **kwargs)  # type: ignore[no-any-return]
+
     def serialize_context(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        token = SettingsContext.__var__.set(None)  # type: ignore[arg-type] # read as "none to carry"
+        token = _HANDING_OVER.set(True)
         try:
             return real(*args, **kwargs)  # type: ignore[no-any-return]
         finally:
-            SettingsContext.__var__.reset(token)
+            _HANDING_OVER.reset(token)
 
+    SettingsContext.serialize = serialize_settings  # type: ignore[method-assign]
     tasks.serialize_context = serialize_context  # type: ignore[attr-defined]
     return True

@@ -441,7 +441,7 @@ def settle_decided(ctx: Context, client: WebClient) -> int:
     who decided what and when (chat.update), so nobody clicks a button that can no longer
     count. Each message is claimed before it is updated (two notifiers update it once); a
     failed update is tried again on the next delivery. Returns how many were updated."""
-    from orchestrator.slack.outcomes import decision_of
+    from orchestrator.slack.outcomes import decision_of, with_decisions
 
     with reading(ctx.engine) as session:
         rows = session.exec(
@@ -454,7 +454,7 @@ def settle_decided(ctx: Context, client: WebClient) -> int:
             .order_by(col(OutboxMessage.id))
             .limit(SETTLE_BATCH)
         ).all()
-        decided = [(row, decision_of(session, row)) for row in rows]
+        decided = [(row, decision_of(session, row)) for row in with_decisions(session, list(rows))]
     updated = 0
     for row, outcome in decided:
         if outcome is None:

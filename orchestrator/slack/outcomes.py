@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from orchestrator.slack.blocks import slack_escape
@@ -96,3 +97,63 @@ def decision_of(session: Session, row: OutboxMessage) -> str | None:
         if marker.get("type") == "go_no_go":
             return _go_no_go(session, row)
     return None
+
+
+def _marker(row: OutboxMessage) -> tuple[str, int | None] | None:
+    """The decision a message asks for: ("approval", request id) or ("go_no_go", None)."""
+    for marker in row.blocks or []:
+        if not isinstance(marker, dict):
+            continue
+        if marker.get("type") == "approval":
+            request = marker.get("request")
+            if isinstance(request, int) and not isinstance(request, bool):
+                return ("approval", request)
+        if marker.get("type") == "go_no_go":
+            return ("go_no_go", None)
+    return None
+
+
+def with_decisions(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """The messages among `rows` whose decision is made, found with two queries for all of
+    them (every delivery looks at every posted decision message still open: with hundreds
+    of open bids, one query each was most of a delivery's work)."""
+    requests = {m[1] for row in rows if (m := _marker(row)) and m[0] == "approval"}
+    bids = {row.opportunity_id for row in rows if (m := _marker(row)) and m[0] == "go_no_go"}
+    decided_requests: set[int] = set()
+    if requests:
+        decided_requests = {
+            i
+            for i in session.exec(
+                select(Approval.id).where(
+                    col(Approval.id).in_(sorted(requests)),
+                    Approval.status != ApprovalStatus.REQUESTED,
+                )
+            ).all()
+            if i is not None
+        }
+    last_go_no_go: dict[int, int] = {}
+    if bids:
+        for bid, newest in session.exec(
+            select(AuditEvent.opportunity_id, func.max(AuditEvent.id))
+            .where(
+                col(AuditEvent.opportunity_id).in_(sorted(b for b in bids if b is not None)),
+                col(AuditEvent.trigger).in_(GO_NO_GO_LABELS),
+            )
+            .group_by(col(AuditEvent.opportunity_id))
+        ).all():
+            if newest is not None:
+                last_go_no_go[bid] = newest
+    found = []
+    for row in rows:
+        marker = _marker(row)
+        if marker is None:
+            continue
+        if marker[0] == "approval" and marker[1] in decided_requests:
+            found.append(row)
+        elif marker[0] == "go_no_go":
+            parts = row.key.split(":")
+            entered = int(parts[2]) if len(parts) >= 4 and parts[2].isdigit() else None
+            newest = last_go_no_go.get(row.opportunity_id or 0)
+            if entered is not None and newest is not None and newest > entered:
+                found.append(row)
+    return found
