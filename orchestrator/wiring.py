@@ -32,7 +32,11 @@ def docx_documents(settings: Settings, clock: Clock) -> DocumentPort:
     from orchestrator.documents.renderer import DocxDocuments
 
     return DocxDocuments(
-        settings.templates_dir, settings.rules_dir, clock=clock, pdf_timeout=settings.pdf_timeout_s
+        settings.templates_dir,
+        settings.rules_dir,
+        clock=clock,
+        pdf_timeout=settings.pdf_timeout_s,
+        stamps_dir=settings.data_dir / "render-stamps",
     )
 
 

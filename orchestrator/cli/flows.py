@@ -243,6 +243,10 @@ def register(app: typer.Typer, get_context: Callable[[], Context]) -> None:
         from orchestrator.runtime import prefect_fixes
 
         prefect_fixes.apply()  # Prefect 3.9 can deadlock a task worker without it
+        from flows.context import current
+        from orchestrator.runtime.runner import warm_up
+
+        warm_up(current())  # the context, renderer and flows loaded before the first task
 
         err_console.print(f"task worker for {target.api_url}: carry-bid (Ctrl-C stops)")
         try:

@@ -58,6 +58,7 @@ from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
 from orchestrator.documents.pricing_schedule import write_pricing_xlsx
 from orchestrator.documents.proposal import proposal_context, version_label
+from orchestrator.documents.stamps import RenderStamps
 from orchestrator.documents.text import long_date
 from orchestrator.errors import InputError
 from orchestrator.lifecycle.table import WON_STATES, State
@@ -170,15 +171,17 @@ class DocxDocuments:
         rules_dir: Path,
         clock: Clock | None = None,
         pdf_timeout: float | None = None,
+        stamps_dir: Path | None = None,
     ) -> None:
         self.templates_dir = templates_dir
         self.pdf_timeout = pdf_timeout
         self.rules_dir = rules_dir
         self.clock: Clock = clock or system_clock
         self._templates: dict[str, _Template] = {}
-        self._written: dict[Path, tuple[str, int]] = {}
-        """Path → (hash, mtime) of what this renderer last wrote there: the same content is
-        not rendered twice while the file is still the one it wrote."""
+        self._written = RenderStamps(stamps_dir)
+        """What a renderer last wrote where (this process's, and with `stamps_dir` every
+        process's): the same content is not rendered twice while the file is still the
+        one written for it."""
         self._jinja = _CompilingOnce(autoescape=True)
         self._text_env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
@@ -243,15 +246,11 @@ class DocxDocuments:
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
 
     def _unchanged(self, path: Path, stamp: str) -> bool:
-        """This renderer wrote `stamp` to `path`, and the file is still that one."""
-        held = self._written.get(path)
-        try:
-            return held is not None and held == (stamp, path.stat().st_mtime_ns)
-        except OSError:
-            return False
+        """A renderer wrote `stamp` to `path`, and the file is still that one."""
+        return self._written.unchanged(path, stamp)
 
     def _remember(self, path: Path, stamp: str) -> None:
-        self._written[path] = (stamp, path.stat().st_mtime_ns)
+        self._written.remember(path, stamp)
 
     def _render_text(
         self, template: str, context: dict[str, Any], path: Path, *, kind: str, name: str

@@ -809,7 +809,10 @@ def serve(ctx: Context, host: str = "127.0.0.1", port: int = 3000) -> None:
     """Serve Slack interactivity on http://host:port/slack/events until interrupted."""
     import uvicorn
 
+    from orchestrator.runtime.runner import warm_up
+
     door = build_door(ctx)
+    warm_up(ctx)  # before the first click, not during it
     uvicorn.run(SlackAsgi(door), host=host, port=port, log_level="info", access_log=False)
 
 

@@ -9,6 +9,7 @@ answer to a waiting bid may instead go to the workers of a server (`continue_bid
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -96,6 +97,11 @@ def quiet_refusals_on_the_console() -> None:
                 handler.addFilter(RefusalsOffTheConsole())
 
 
+_WARMING = threading.RLock()
+_WARM: set[str] = set()
+"""The kinds of work (`PrefectRunner.run`) that have run once in this process."""
+
+
 class PrefectRunner:
     """Runs the step flows in this process against the chosen Prefect server."""
 
@@ -109,7 +115,21 @@ class PrefectRunner:
         return target
 
     def run(self, ctx: Context, work: Callable[[], T]) -> T:
-        """Configure Prefect (before importing it), then run `work` with `ctx` bound."""
+        """Configure Prefect (before importing it), then run `work` with `ctx` bound.
+
+        The first run of each kind of work in a process runs alone: Prefect imports much of
+        itself lazily, and two threads of a door (the Slack app's pool) importing the same
+        modules for the first time at once can end in Python's import deadlock error (seen
+        as "plan not published (_DeadlockError)")."""
+        kind = getattr(work, "__qualname__", "work")
+        if kind in _WARM:
+            return self._run(ctx, work)
+        with _WARMING:
+            result = self._run(ctx, work)
+            _WARM.add(kind)
+        return result
+
+    def _run(self, ctx: Context, work: Callable[[], T]) -> T:
         target = self._prepare(ctx)
         from flows.context import bound
         from orchestrator.runtime import prefect_fixes
@@ -118,6 +138,19 @@ class PrefectRunner:
         quiet_refusals_on_the_console()
         with bound(ctx), prefect_scope(target):
             return work()
+
+    def warm_up(self, ctx: Context) -> None:
+        """Import the flows and Prefect's pieces the hand-overs and the plan use (once)."""
+
+        def work() -> None:
+            import prefect.artifacts
+            import prefect.task_engine  # noqa: F401
+
+            import flows.deadline_watch
+            import flows.steps
+            import flows.tasks  # noqa: F401
+
+        self.run(ctx, work)
 
     def advance_once(self, ctx: Context, ref: str, actor: str) -> StepResult:
         def work() -> StepResult:

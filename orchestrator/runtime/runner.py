@@ -158,3 +158,15 @@ def get_runner(ctx: Context) -> FlowRunner:
 
     runner: FlowRunner = PrefectRunner()
     return runner
+
+
+def warm_up(ctx: Context) -> None:
+    """Load, before the first request, what the first bid would otherwise pay for: the
+    document renderer and, when steps run on Prefect, Prefect's modules and clients. A
+    long-lived process (the Slack app, a task worker) then answers its first click or task
+    as fast as its hundredth, and no two of its threads import Prefect at once."""
+    ctx.documents  # noqa: B018 - made on first use: the templates' renderer
+    runner = get_runner(ctx)
+    warm = getattr(runner, "warm_up", None)
+    if warm is not None:
+        warm(ctx)
