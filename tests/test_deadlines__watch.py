@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -10,7 +11,7 @@ from orchestrator.bid.measures.planning import WarningPolicy
 from orchestrator.bid.progress import deadlines, services
 from orchestrator.context import Context
 from orchestrator.store.models import OutboxMessage
-from tests.conftest import FixedClock
+from tests.conftest import REPO, FixedClock
 from tests.factories import PEOPLE, new_bid
 
 POLICY = WarningPolicy(due_soon_days=2, management_after_overdue_days=2)
@@ -118,3 +119,25 @@ def test_milestone_names_read_as_words_in_the_ui() -> None:
     assert deadlines.milestone_label("firm_quotes_in") == "Firm quotes in"
     assert deadlines.milestone_label("governance_signoff_legal") == "Governance signoff legal"
     assert deadlines.PLAN_COLUMNS[0] == "status"
+
+
+def test_the_milestone_rules_are_read_once_and_again_when_the_file_changes(
+    tmp_path: Path,
+) -> None:
+    import os
+    import shutil
+
+    from orchestrator.bid.measures.planning import load_milestone_rules
+
+    shutil.copy(REPO / "rules" / "milestones.yaml", tmp_path / "milestones.yaml")
+    rules, policy = load_milestone_rules(tmp_path)
+    assert load_milestone_rules(tmp_path)[0] is rules  # parsed once, not at every move
+    path = tmp_path / "milestones.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "due_soon_days: 1" in text
+    path.write_text(text.replace("due_soon_days: 1", "due_soon_days: 5"), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    changed_rules, changed_policy = load_milestone_rules(tmp_path)
+    assert changed_policy.due_soon_days == 5 != policy.due_soon_days
+    assert changed_rules == rules

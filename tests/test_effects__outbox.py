@@ -81,6 +81,67 @@ def test_a_move_writes_its_render_effect_and_the_dispatcher_runs_it_once(
     assert status(ctx, ref).pending_effects == []
 
 
+def test_the_due_renders_of_a_bid_run_as_one_render_and_all_end_done(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
+    ref = new_bid(ctx)
+    other = new_bid(ctx)
+    services.advance(ctx, ref)  # pre-qualification → qualification: a render queued
+    services.run_to_wait(ctx, ref)  # the go/no-go asked (and any move on the way: renders)
+    services.advance(ctx, other)
+    due = [e for e in _effects(ctx) if e.kind == EffectKind.RENDER]
+    mine = [e for e in due if e.opportunity_id == 1]
+    assert len(mine) >= 1 and len(due) == len(mine) + 1
+    with transaction(ctx.engine) as session:  # one more render of the same bid is due
+        opportunity = services.get_opportunity(session, ref)
+        effects.enqueue(
+            session,
+            key=f"render:{opportunity.id}:extra",
+            kind=EffectKind.RENDER,
+            opportunity_id=opportunity.id,
+            payload={"ref": ref},
+            now=ctx.clock(),
+        )
+
+    report = drain(ctx, notify=False)
+
+    # one render of each bid as it is now, whatever number of moves queued one
+    assert sorted(documents.refreshed) == sorted([(ref, "qualification"), (other, "qualification")])
+    assert all(e.status == EffectStatus.DONE for e in _effects(ctx) if e.kind == EffectKind.RENDER)
+    assert {o.ref for o in report.done} == {ref, other}
+    assert drain(ctx, notify=False).done == []
+
+
+def test_a_failed_render_fails_every_render_it_stood_for(
+    ctx: Context, documents: RecordingDocuments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = _in_qualification(ctx)
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        effects.enqueue(
+            session,
+            key=f"render:{opportunity.id}:extra",
+            kind=EffectKind.RENDER,
+            opportunity_id=opportunity.id,
+            payload={"ref": ref},
+            now=ctx.clock(),
+        )
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(documents, "current_documents", broken)
+    report = drain(ctx, notify=False)
+    assert [o.kind for o in report.failed] == [EffectKind.RENDER]
+    renders = [e for e in _effects(ctx) if e.kind == EffectKind.RENDER]
+    assert len(renders) == 2 and all(e.status == EffectStatus.FAILED for e in renders)
+    monkeypatch.undo()
+    resume(ctx, InlineCarrier(), [ref])
+    renders = [e for e in _effects(ctx) if e.kind == EffectKind.RENDER]
+    assert all(e.status == EffectStatus.DONE for e in renders)
+    assert documents.refreshed == [(ref, "qualification")]
+
+
 def test_a_refused_answer_writes_no_effect(ctx: Context) -> None:
     ref = _in_qualification(ctx)
     drain(ctx, notify=False)

@@ -9,6 +9,7 @@ events worker can be reached while a concurrency-slot service is being created.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from orchestrator.runtime.prefect_fixes import separate_service_locks
 
@@ -36,3 +37,52 @@ def test_the_events_worker_is_reachable_while_a_concurrency_service_is_being_cre
 def test_applied_once_per_process() -> None:
     separate_service_locks()
     assert separate_service_locks() is False
+
+
+def test_prefect_clients_share_one_verified_tls_context_per_ca_file() -> None:
+    from orchestrator.runtime import prefect_fixes
+
+    prefect_fixes.apply()
+    from prefect.client.orchestration import SyncPrefectClient
+
+    first = SyncPrefectClient("http://127.0.0.1:9/api")
+    second = SyncPrefectClient("http://127.0.0.1:9/api")
+    pools: list[Any] = [c._client._transport for c in (first, second)]
+    contexts = [pool._pool._ssl_context for pool in pools]
+    assert contexts[0] is contexts[1]
+    import ssl
+
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED  # still verified, only shared
+
+
+def test_a_bids_own_tags_ask_for_no_concurrency_lease() -> None:
+    from orchestrator.runtime import prefect_fixes
+
+    prefect_fixes.apply()
+    import prefect.task_engine as engine
+
+    asked: list[object] = []
+
+    def real(*args: object, **kwargs: object) -> str:
+        asked.append(kwargs.get("names", args[0] if args else None))
+        return "held"
+
+    wrapped = prefect_fixes._without_bid_tags(real)
+    names = ["tag:opp:OPP-0007", "tag:account:Acme", "tag:step:lifecycle"]
+    assert wrapped(names=names, occupy=1) == "held"
+    assert wrapped(names) == "held"
+    assert asked == [["tag:step:lifecycle"], ["tag:step:lifecycle"]]
+    concurrency: Any = vars(engine)["_concurrency"]
+    assert concurrency.__wrapped_bid_tags__
+
+
+def test_a_background_task_is_handed_over_without_the_submitters_settings() -> None:
+    from orchestrator.runtime import prefect_fixes
+
+    prefect_fixes.apply()
+    import prefect.tasks as tasks
+    from prefect.context import serialize_context
+
+    handed = getattr(tasks, "serialize_context")()  # noqa: B009 - not exported
+    assert handed["settings_context"] == {}  # the worker runs it with its own settings
+    assert serialize_context()["settings_context"]  # everything else still carries them
