@@ -56,12 +56,13 @@ def _run_step(step: str, ref: str, actor: str) -> StepResult:
             labels.state,
             f"{labels.ref} is in {labels.state.value}, not at step {step}; nothing done",
         )
-    result = services.advance(ctx, labels.ref, actor)
     from flows.deadline_watch import PublishingCarrier
 
-    # the move's documents, and its Bid Control Plan in the UI
-    drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY, notify=False)
-    return result
+    try:
+        return services.advance(ctx, labels.ref, actor)
+    finally:  # the move's documents, and its Bid Control Plan in the UI (refused or not:
+        # the door that handed the bid over left its renders to this run)
+        drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY, notify=False)
 
 
 @flow(name="qualification-evaluation", flow_run_name="{ref} · qualification", **_FLOW_OPTIONS)

@@ -47,14 +47,17 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
         )
     except BidError as refused:  # a guard said no: an outcome on the bid's status, no retry
         logger.warning("%s waits: %s", labels.ref, refused)
-        return [str(refused)]
-    for result in results:
-        logger.info("%s", result.message)
+        lines = [str(refused)]
+    else:
+        for result in results:
+            logger.info("%s", result.message)
+        lines = [result.message for result in results]
     from flows.deadline_watch import PublishingCarrier
 
-    # its documents and plan; the requests go out
+    # its documents and plan (the door that handed the bid over left them to this run,
+    # whether or not it moved); the requests go out
     drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY)
-    return [result.message for result in results]
+    return lines
 
 
 class LifecycleCarrier:

@@ -51,6 +51,14 @@ MAX_EFFECTS = 500
 """Effects one drain runs at most (a carry adds render effects; the loop stops anyway)."""
 
 
+class HandedOver(str):
+    """A carry's answer when the bid went to workers elsewhere (a task run, a deployment's
+    flow run): they render what their moves change, so this drain leaves the bid's renders
+    to them instead of rendering it twice."""
+
+    __slots__ = ()
+
+
 class Carrier(Protocol):
     """What carries a bid on (the flow runner of `orchestrator.runtime.runner` is one)."""
 
@@ -166,6 +174,7 @@ def drain(
     only = parse_ref(ref) if ref is not None else None
     report = DrainReport()
     tried: set[int] = set()
+    handed: set[int] = set()
     while len(tried) < limit:
         claimed = effects.claim(
             ctx.engine,
@@ -176,6 +185,7 @@ def drain(
             skip=frozenset(tried),
             opportunity_id=only,
             kinds=kinds,
+            renders_left_to_others=frozenset(handed),
         )
         if claimed is None:
             break
@@ -196,6 +206,8 @@ def drain(
             continue
         effects.finish(ctx.engine, claimed, worker=worker, now=ctx.clock(), result=result)
         report.done.append(EffectOutcome(claimed.kind, ref, claimed.key, result))
+        if isinstance(result, HandedOver) and claimed.opportunity_id is not None:
+            handed.add(claimed.opportunity_id)
     if notify:
         from orchestrator.slack.notify import get_notifier  # slack-sdk only when delivering
 

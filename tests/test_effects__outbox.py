@@ -142,6 +142,32 @@ def test_a_failed_render_fails_every_render_it_stood_for(
     assert documents.refreshed == [(ref, "qualification")]
 
 
+def test_a_door_that_hands_the_bid_to_workers_leaves_its_renders_to_them(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
+    from orchestrator.dispatch import HandedOver
+
+    class Handing:
+        def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+            return HandedOver(f"{ref}: handed to the task workers")
+
+    ref = _in_qualification(ctx)
+    services.run_to_wait(ctx, ref)
+    drain(ctx, notify=False)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+
+    report = drain(ctx, Handing(), notify=False)  # the Slack app, say: it hands over
+
+    assert [o.kind for o in report.done] == [EffectKind.CARRY]  # carries first
+    waiting = [e for e in _effects(ctx) if e.status == EffectStatus.PENDING]
+    assert [e.kind for e in waiting] == [EffectKind.RENDER]
+    refreshed = len(documents.refreshed)
+    # the worker's run renders them once it has moved the bid (here: no move)
+    worker = drain(ctx, InlineCarrier(), ref=ref, kinds=RENDERS_ONLY, notify=False)
+    assert [o.kind for o in worker.done] == [EffectKind.RENDER]
+    assert len(documents.refreshed) == refreshed + 1
+
+
 def test_a_refused_answer_writes_no_effect(ctx: Context) -> None:
     ref = _in_qualification(ctx)
     drain(ctx, notify=False)

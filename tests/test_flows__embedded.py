@@ -215,8 +215,7 @@ def test_every_change_of_the_plan_republishes_it_status_first_in_words(
     assert before["status"][row] != "done"
     assert not any("_" in name for name in before["milestone"])
     services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
-    report = drain(ctx, runner)
-    assert any("plan published" in outcome.message for outcome in report.done), report.lines()
+    drain(ctx, runner)  # the carry's step runs render the moves and publish the plan
     after = _latest_plan(api_url, ref)
     assert after["status"][after["milestone"].index("Go/no-go decision")] == "done"
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from orchestrator.bid.progress.services import StepResult
 from orchestrator.context import Context
+from orchestrator.dispatch import HandedOver
 from orchestrator.errors import BidError, DeploymentMissing, RuntimeUnavailable
 from orchestrator.runtime import prefect_env
 from orchestrator.runtime.prefect_env import PrefectMode, PrefectTarget
@@ -246,7 +247,7 @@ def start_on_task_workers(ctx: Context, ref: str, actor: str) -> str:
     future = carry_bid.with_options(tags=labels.tags("lifecycle")).delay(
         ref=labels.ref, actor=actor
     )
-    return f"{labels.ref}: handed to the task workers (task run {future.task_run_id})"
+    return HandedOver(f"{labels.ref}: handed to the task workers (task run {future.task_run_id})")
 
 
 def start_on_workers(ctx: Context, ref: str, actor: str) -> str | None:
@@ -267,4 +268,4 @@ def start_on_workers(ctx: Context, ref: str, actor: str) -> str | None:
     except ObjectNotFound:
         return None
     name = getattr(run, "name", "?")  # sync call: a FlowRun (typed as FlowRun | coroutine)
-    return f"{labels.ref}: flow run '{name}' scheduled on the workers"
+    return HandedOver(f"{labels.ref}: flow run '{name}' scheduled on the workers")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import Engine, and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from orchestrator.core.effects import OPEN_STATUSES, EffectKind, EffectStatus
@@ -90,17 +90,32 @@ def claim(
     skip: frozenset[int] = frozenset(),
     opportunity_id: int | None = None,
     kinds: frozenset[EffectKind] | None = None,
+    renders_left_to_others: frozenset[int] = frozenset(),
 ) -> ClaimedEffect | None:
-    """Take the oldest claimable effect for `worker`, or None when there is none.
+    """Take the oldest claimable effect for `worker` (carries before renders), or None when
+    there is none.
 
     The UPDATE repeats the claimable condition, so of two dispatchers racing for one row only
     one changes it (PostgreSQL re-checks the condition after the row lock; SQLite writers
     queue on BEGIN IMMEDIATE). `retry_failed` takes failed effects whatever their next time;
-    `opportunity_id` only that bid's, `kinds` only those kinds."""
+    `opportunity_id` only that bid's, `kinds` only those kinds; no render of the bids in
+    `renders_left_to_others` (bids handed to workers, which render them after their moves).
+
+    Carries come first: a carry moves the bid on, and one render after its moves does the
+    work of the renders queued before it (they are run as one, see `_absorb_renders`)."""
     condition = _claimable(now, retry_failed=retry_failed)
-    query = select(Effect.id).where(condition).order_by(col(Effect.id)).limit(20)
+    carries_first = case((col(Effect.kind) == EffectKind.CARRY, 0), else_=1)
+    query = select(Effect.id).where(condition).order_by(carries_first, col(Effect.id)).limit(20)
     if skip:
         query = query.where(col(Effect.id).not_in(skip))
+    if renders_left_to_others:
+        query = query.where(
+            or_(
+                col(Effect.kind) != EffectKind.RENDER,
+                col(Effect.opportunity_id).is_(None),
+                col(Effect.opportunity_id).not_in(renders_left_to_others),
+            )
+        )
     if opportunity_id is not None:
         query = query.where(Effect.opportunity_id == opportunity_id)
     if kinds is not None:
