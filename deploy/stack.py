@@ -27,10 +27,12 @@ Needs PostgreSQL's server binaries (`apt-get install postgresql`) and this proje
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -342,6 +344,45 @@ class Stack:
             raise RuntimeError(f"the bid database could not be opened: {migrated.stderr}")
         for name in self._commands():
             self.start(name)
+        self.wait_ready()
+
+    def _log_says(self, name: str, text: str) -> bool:
+        with contextlib.suppress(OSError):
+            return text in (self.logs / f"{name}.log").read_text(errors="replace")
+        return False
+
+    def _deployments(self) -> int:
+        """How many deployments the stack's Prefect server holds (0 when it does not say)."""
+        request = urllib.request.Request(
+            f"{self.api_url}/deployments/count", data=b"{}", method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        token = base64.b64encode(self.prefect_auth.encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as reply:
+                return int(json.loads(reply.read()))
+        except (OSError, ValueError):
+            return 0
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Until every process takes work: the task workers have loaded what they run (they
+        say so in their log), the served flows' deployments are all on the server. A stack
+        that is "up" answers its first bid as fast as its hundredth."""
+        commands = self._commands()
+        for name in commands:
+            if name.startswith("worker-"):
+                wait(lambda n=name: self._log_says(n, "task worker for"), timeout, name)
+        if "flows" in commands:
+
+            def served() -> bool:
+                with contextlib.suppress(OSError):
+                    log = (self.logs / "flows.log").read_text(errors="replace")
+                    match = re.search(r"serving (\d+) deployments", log)
+                    return match is not None and self._deployments() >= int(match.group(1))
+                return False
+
+            wait(served, timeout, "the served flows' deployments")
 
     def down(self, grace: float = 30.0) -> None:
         for name in reversed(list(self.pids)):

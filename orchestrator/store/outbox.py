@@ -42,6 +42,25 @@ def enqueue(
     return True
 
 
+def enqueue_each(session: Session, messages: list[dict[str, Any]]) -> int:
+    """Queue each message (the keyword arguments of `enqueue`) unless one with its key exists,
+    looking the keys up in one query (a move tells up to six people); how many were queued."""
+    keys = [str(m["key"]) for m in messages]
+    if not keys:
+        return 0
+    existing = set(
+        session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(keys))).all()
+    )
+    queued = 0
+    for message in messages:
+        if message["key"] in existing:
+            continue
+        existing.add(message["key"])
+        session.add(OutboxMessage(**{**message, "blocks": message.get("blocks") or []}))
+        queued += 1
+    return queued
+
+
 def pending(session: Session, limit: int = 500) -> list[OutboxMessage]:
     statement = (
         select(OutboxMessage)

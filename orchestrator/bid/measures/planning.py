@@ -220,6 +220,39 @@ class _Facts:
             self._deal = load_deal(self.session, self.ctx, self.opportunity)
         return self._deal
 
+    _approvals: dict[str, Approval] | None = None
+    _requests: dict[str, QuoteRequest] | None = None
+
+    @property
+    def approvals(self) -> dict[str, Approval]:
+        """The newest approval of each area in the current round (one query per sync)."""
+        if self._approvals is None:
+            rows = self.session.exec(
+                select(Approval)
+                .where(
+                    Approval.opportunity_id == self.opportunity.id,
+                    Approval.round == self.opportunity.governance_round,
+                )
+                .order_by(col(Approval.id))
+            ).all()
+            self._approvals = {str(row.area): row for row in rows}  # the newest wins
+        return self._approvals
+
+    @property
+    def requests(self) -> dict[str, QuoteRequest]:
+        """The newest current quote request of each name (one query per sync)."""
+        if self._requests is None:
+            rows = self.session.exec(
+                select(QuoteRequest)
+                .where(
+                    QuoteRequest.opportunity_id == self.opportunity.id,
+                    QuoteRequest.superseded == False,  # noqa: E712
+                )
+                .order_by(col(QuoteRequest.id))
+            ).all()
+            self._requests = {row.name: row for row in rows}
+        return self._requests
+
 
 def _decided(facts: _Facts, _: str) -> bool:
     return facts.opportunity.state not in {
@@ -265,15 +298,7 @@ def _approval_granted(facts: _Facts, name: str) -> bool:
     if facts.opportunity.state not in IN_PRODUCTION | {State.GOVERNANCE_REVIEW}:
         return True
     area = name.rsplit("_", 1)[-1]
-    latest = facts.session.exec(
-        select(Approval)
-        .where(
-            Approval.opportunity_id == facts.opportunity.id,
-            Approval.round == facts.opportunity.governance_round,
-            Approval.area == area,
-        )
-        .order_by(col(Approval.id).desc())
-    ).first()
+    latest = facts.approvals.get(area)
     return latest is not None and latest.status == ApprovalStatus.GRANTED
 
 
@@ -288,16 +313,7 @@ def _rfp_answered(facts: _Facts, _: str) -> bool:
 
 def _quote_answered(facts: _Facts, name: str) -> bool:
     """quote_reply_<request>: the current request of that name is answered."""
-    request = name.removeprefix("quote_reply_")
-    row = facts.session.exec(
-        select(QuoteRequest)
-        .where(
-            QuoteRequest.opportunity_id == facts.opportunity.id,
-            QuoteRequest.name == request,
-            QuoteRequest.superseded == False,  # noqa: E712
-        )
-        .order_by(col(QuoteRequest.id).desc())
-    ).first()
+    row = facts.requests.get(name.removeprefix("quote_reply_"))
     return (
         row is None or row.answered_at is not None or facts.opportunity.state not in IN_PRODUCTION
     )

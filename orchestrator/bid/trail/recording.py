@@ -480,17 +480,20 @@ def notify_transition(
         reason=event.reason,
         next_action=waiting,
     )
-    for person in recipients(session, opportunity, roles):
-        if person.email == event.actor:
-            continue  # they made the move and saw its answer
-        outbox.enqueue(
-            session,
-            key=f"transition:{event.idempotency_key}:{person.email}",
-            event="transition",
-            text=text,
-            opportunity_id=opportunity.id,
-            recipient_email=person.email,
-        )
+    outbox.enqueue_each(
+        session,
+        [
+            {
+                "key": f"transition:{event.idempotency_key}:{person.email}",
+                "event": "transition",
+                "text": text,
+                "opportunity_id": opportunity.id,
+                "recipient_email": person.email,
+            }
+            for person in recipients(session, opportunity, roles)
+            if person.email != event.actor  # they made the move and saw its answer
+        ],
+    )
 
 
 def record_decision(
