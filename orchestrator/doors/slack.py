@@ -485,7 +485,7 @@ class SlackDoor:
             self._reply(user, channel, "slack_refused", ref=value.ref, reason=str(error))
             return
         if self._recorded(user, channel, result).recorded:
-            self._drain()  # after the answer: the carry and the documents, then delivery
+            self._drain(value.ref)  # after the answer: the carry and the documents, then delivery
 
     def _decide(self, user: str, answer: ModalAnswer) -> None:
         person = self.person_for(user)
@@ -510,7 +510,7 @@ class SlackDoor:
             self._reply(user, channel, "slack_refused", ref=ref, reason=str(error))
             return
         self._recorded(user, channel, result)
-        self._drain()
+        self._drain(ref)
 
     def _recorded(self, user: str, channel: str | None, result: Result) -> Moved:
         """Tell the clicker what their answer did (the bid's state after it)."""
@@ -532,14 +532,18 @@ class SlackDoor:
         except BidError as error:
             log.info("%s: the current %s request was not sent again: %s", ref, area, error)
             return False
-        self._drain()
+        self._drain(ref)
         return sent
 
-    def _drain(self) -> None:
-        """Run what the answer's handler decided (render, carry the bid on), then deliver.
+    def _drain(self, ref: str) -> None:
+        """Run what the answer's handler decided for the bid (render, carry it on), then
+        deliver.
 
-        The door decides nothing: the service wrote the effects with the answer."""
-        report = drain(self.ctx, self.runner, notifier=self.notifier)
+        The door decides nothing: the service wrote the effects with the answer. It runs the
+        effects of the bid it was answered on, not those of bids other clicks are busy with
+        (their own door runs them; what a crash left, the scheduled effects drain): twenty
+        approvers clicking at once rendered each other's bids, twice."""
+        report = drain(self.ctx, self.runner, notifier=self.notifier, ref=ref)
         for line in report.lines():
             log.info("%s", line)
         if report.not_notified:
