@@ -41,6 +41,11 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
     ctx = current()
     logger = get_run_logger()
     labels = bid_labels(ctx, ref)
+    from prefect.runtime import task_run
+
+    from orchestrator.slack.notify import running_in
+
+    running_in(ctx.settings, labels.ref, str(task_run.id))  # its messages link this run
     try:
         results = services.run_until_waiting(
             lambda: services.advance(ctx, labels.ref, actor), limit

@@ -115,3 +115,14 @@ def test_a_refused_lookup_is_no_link_not_an_error(
     settings = _settings(settings, prefect, "tasks")
     assert notify.run_link(settings, "OPP-0001") is None
     assert prefect.lookups == [("/api/task_runs/filter", False)]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_run_carrying_the_bid_here_is_its_link_without_a_lookup(
+    settings: Settings, prefect: FakePrefect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", PASSWORD)
+    settings = _settings(settings, prefect, "tasks")
+    notify.running_in(settings, "OPP-0001", "c0ffee")
+    assert notify.run_link(settings, "OPP-0001") == f"{prefect.url}/runs/task-run/c0ffee"
+    assert prefect.lookups == []

@@ -225,6 +225,23 @@ def _newest_run(api_url: str, kind: str, ref: str) -> str | None:
     return str(runs[0]["id"]) if isinstance(runs, list) and runs else None
 
 
+def _link_key(settings: Settings) -> tuple[str, str] | None:
+    """(UI base, API base) of the Prefect that links point at; None without a UI."""
+    ui_url = settings.prefect_ui_url
+    if not ui_url:
+        return None
+    base = ui_url.rstrip("/")
+    return base, (settings.prefect_api_url or f"{base}/api").rstrip("/")
+
+
+def running_in(settings: Settings, ref: str, task_run_id: str) -> None:
+    """The bid is being carried on in task run `task_run_id` here: the messages this process
+    delivers for it meanwhile link that run, without asking the server which is newest."""
+    key = _link_key(settings)
+    if key is not None:
+        _RUN_LINKS[(key[1], ref)] = (time.monotonic(), f"{key[0]}/runs/task-run/{task_run_id}")
+
+
 def run_link(settings: Settings, ref: str, run_id: str | None = None) -> str | None:
     """A link to the bid's newest run in the Prefect UI (PREFECT_UI_URL, which `bid server`
     sets for its processes): its flow run, or in production mode (bids carried on by the
