@@ -211,7 +211,7 @@ def drain(
     if notify:
         from orchestrator.slack.notify import get_notifier  # slack-sdk only when delivering
 
-        delivered = (notifier or get_notifier(ctx)).deliver_pending(ctx)
+        delivered = (notifier or get_notifier(ctx)).deliver_pending(ctx, settle_for=only)
         report.notified, report.not_notified = delivered.sent, delivered.failed
     return report
 

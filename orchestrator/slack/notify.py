@@ -91,7 +91,7 @@ class DeliveryReport:
 class Notifier(Protocol):
     """Delivers pending outbox rows and reports what it did."""
 
-    def deliver_pending(self, ctx: Context) -> DeliveryReport: ...
+    def deliver_pending(self, ctx: Context, *, settle_for: int | None = None) -> DeliveryReport: ...
 
 
 def count_pending(engine: Engine) -> int:
@@ -108,7 +108,7 @@ def count_pending(engine: Engine) -> int:
 class OutboxOnlyNotifier:
     """No Slack token: every message stays in the outbox (`bid outbox`), nothing is lost."""
 
-    def deliver_pending(self, ctx: Context) -> DeliveryReport:
+    def deliver_pending(self, ctx: Context, *, settle_for: int | None = None) -> DeliveryReport:
         return DeliveryReport(mode="outbox", pending=count_pending(ctx.engine))
 
 
@@ -335,7 +335,13 @@ class SlackNotifier:
         """A bid's facts for the messages of one delivery (a move notifies up to six people:
         the bid is read, and its run looked up, once for all of them)."""
 
-    def deliver_pending(self, ctx: Context, limit: int = 500) -> DeliveryReport:
+    def deliver_pending(
+        self, ctx: Context, limit: int = 500, *, settle_for: int | None = None
+    ) -> DeliveryReport:
+        """Post every pending message once, then update the decided decision messages: of
+        every bid, or with `settle_for` (a door's drain for one bid) of that bid and of the
+        bids whose messages this delivery posted (with hundreds of open decisions, looking
+        at all of them at every delivery was most of its work)."""
         report = DeliveryReport(mode="slack")
         self._facts = {}
         now = ctx.clock()
@@ -365,7 +371,10 @@ class SlackNotifier:
             else:
                 self._mark_sent(ctx, row, posted)
                 report.sent += 1
-        settle_decided(ctx, self.client)
+        bids = None
+        if settle_for is not None:
+            bids = {settle_for} | {r.opportunity_id for r in rows if r.opportunity_id is not None}
+        settle_decided(ctx, self.client, bids)
         report.pending = count_pending(ctx.engine)
         return report
 
@@ -453,24 +462,29 @@ SETTLED_EVENTS = ("approval_requested", "go_no_go_requested")
 SETTLE_BATCH = 200
 
 
-def settle_decided(ctx: Context, client: WebClient) -> int:
+def settle_decided(ctx: Context, client: WebClient, bids: set[int] | None = None) -> int:
     """Update every posted decision message whose decision is made: its buttons give way to
     who decided what and when (chat.update), so nobody clicks a button that can no longer
     count. Each message is claimed before it is updated (two notifiers update it once); a
-    failed update is tried again on the next delivery. Returns how many were updated."""
+    failed update is tried again at a later delivery for the bid (or any delivery for all bids:
+    a command, the scheduled effects drain). `bids`: only those bids. Returns how many were
+    updated."""
     from orchestrator.slack.outcomes import decision_of, with_decisions
 
+    query = (
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.event).in_(SETTLED_EVENTS),
+            col(OutboxMessage.slack_ts).is_not(None),
+            col(OutboxMessage.settled_at).is_(None),
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(SETTLE_BATCH)
+    )
+    if bids is not None:
+        query = query.where(col(OutboxMessage.opportunity_id).in_(sorted(bids)))
     with reading(ctx.engine) as session:
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(
-                col(OutboxMessage.event).in_(SETTLED_EVENTS),
-                col(OutboxMessage.slack_ts).is_not(None),
-                col(OutboxMessage.settled_at).is_(None),
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(SETTLE_BATCH)
-        ).all()
+        rows = session.exec(query).all()
         decided = [(row, decision_of(session, row)) for row in with_decisions(session, list(rows))]
     updated = 0
     for row, outcome in decided:
