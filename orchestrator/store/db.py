@@ -58,7 +58,7 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True)
 
 
-SCHEMA_HEAD = "0019"
+SCHEMA_HEAD = "0020"
 """The newest migration in `orchestrator/store/migrations/versions` (a test keeps them in step).
 
 Checking it with one query lets every command skip importing Alembic when the database is

@@ -9,7 +9,17 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, event, inspect
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from orchestrator.core.effects import EffectKind, EffectStatus
@@ -704,8 +714,24 @@ class AuditEvent(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, unique=True)
 
 
+_UNSENT = text("sent_at IS NULL")
+_UNSETTLED = text("settled_at IS NULL AND slack_ts IS NOT NULL")
+
+
 class OutboxMessage(SQLModel, table=True):
     """A notification committed with the change that caused it; delivered after commit."""
+
+    __table_args__ = (
+        # every delivery looks for the unsent rows and the unsettled decision messages:
+        # without these, each looked through every message ever sent (O(bids) a delivery)
+        Index("ix_outboxmessage_unsent", "id", postgresql_where=_UNSENT, sqlite_where=_UNSENT),
+        Index(
+            "ix_outboxmessage_unsettled",
+            "opportunity_id",
+            postgresql_where=_UNSETTLED,
+            sqlite_where=_UNSETTLED,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)
