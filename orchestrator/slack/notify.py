@@ -30,7 +30,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -322,6 +322,10 @@ def _in_flight(row: OutboxMessage, now: datetime) -> bool:
     return now - claimed_at < CLAIM_LEASE
 
 
+USER_ID_TTL_S = 300.0
+"""How long a notifier uses a person's Slack id before asking again (a long-lived process)."""
+
+
 class SlackNotifier:
     """Posts each pending outbox row as a Slack direct message, at most once per row."""
 
@@ -330,10 +334,9 @@ class SlackNotifier:
     ) -> None:
         self.client = client
         self.max_attempts = max_attempts
-        self._user_ids: dict[str, str] = {}
-        self._facts: dict[int, BidFacts | None] = {}
-        """A bid's facts for the messages of one delivery (a move notifies up to six people:
-        the bid is read, and its run looked up, once for all of them)."""
+        self._user_ids: dict[str, tuple[float, str]] = {}
+        """E-mail → (when, Slack id) of the people this notifier sent to: asked again after
+        `USER_ID_TTL_S` (an admin may link a person to another Slack id meanwhile)."""
 
     def deliver_pending(
         self, ctx: Context, limit: int = 500, *, settle_for: int | None = None
@@ -343,7 +346,9 @@ class SlackNotifier:
         bids whose messages this delivery posted (with hundreds of open decisions, looking
         at all of them at every delivery was most of its work)."""
         report = DeliveryReport(mode="slack")
-        self._facts = {}
+        facts: dict[int, BidFacts | None] = {}
+        """A bid's facts for this delivery's messages (a move notifies up to six people: the
+        bid is read, and its run looked up, once for all of them)."""
         now = ctx.clock()
         statement = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
         if self.max_attempts is not None:
@@ -359,7 +364,7 @@ class SlackNotifier:
                 report.skipped += 1
                 continue
             try:
-                posted = self._post(ctx, row)
+                posted = self._post(ctx, row, facts)
             except _DELIVERY_ERRORS as error:
                 reason = (
                     str(error) if isinstance(error, NotificationError) else describe_error(error)
@@ -431,28 +436,36 @@ class SlackNotifier:
         if not row.recipient_email:
             raise NotificationError(f"outbox message {row.key} has neither recipient nor channel")
         email = row.recipient_email
-        if email not in self._user_ids:
-            self._user_ids[email] = slack_user_for(ctx.engine, self.client, email)
-        return self._user_ids[email]
+        now = time.monotonic()
+        held = self._user_ids.get(email)
+        if held is None or now - held[0] > USER_ID_TTL_S:
+            held = self._user_ids[email] = (now, slack_user_for(ctx.engine, self.client, email))
+        return held[1]
 
-    def _post(self, ctx: Context, row: OutboxMessage) -> tuple[str, str]:
+    def _post(
+        self, ctx: Context, row: OutboxMessage, facts: dict[int, BidFacts | None]
+    ) -> tuple[str, str]:
         """Post the row; where Slack put it (channel, ts), to update it after its decision."""
         channel = self._channel(ctx, row)
         markers = list(row.blocks or [])
-        blocks = message_blocks(row.text, markers, self._bid_facts(ctx, row, markers))
+        blocks = message_blocks(row.text, markers, _bid_facts(ctx, row, markers, facts))
         answer = self.client.chat_postMessage(
             channel=channel, text=row.text, blocks=blocks, unfurl_links=False, unfurl_media=False
         )
         return str(answer.get("channel") or ""), str(answer.get("ts") or "")
 
-    def _bid_facts(self, ctx: Context, row: OutboxMessage, markers: list[Any]) -> BidFacts | None:
-        if row.opportunity_id is None or any(
-            isinstance(m, dict) and m.get("flow_run_id") for m in markers
-        ):
-            return bid_facts(ctx, row.opportunity_id, markers)
-        if row.opportunity_id not in self._facts:
-            self._facts[row.opportunity_id] = bid_facts(ctx, row.opportunity_id, markers)
-        return self._facts[row.opportunity_id]
+
+def _bid_facts(
+    ctx: Context, row: OutboxMessage, markers: list[Any], held: dict[int, BidFacts | None]
+) -> BidFacts | None:
+    """The row's bid facts, read once per bid and delivery (`held`)."""
+    if row.opportunity_id is None or any(
+        isinstance(m, dict) and m.get("flow_run_id") for m in markers
+    ):
+        return bid_facts(ctx, row.opportunity_id, markers)
+    if row.opportunity_id not in held:
+        held[row.opportunity_id] = bid_facts(ctx, row.opportunity_id, markers)
+    return held[row.opportunity_id]
 
 
 # --- after the decision: the buttons replaced by who decided what ------------------------------
@@ -525,10 +538,19 @@ def settle_decided(ctx: Context, client: WebClient, bids: set[int] | None = None
 
 
 def get_notifier(ctx: Context) -> Notifier:
-    """Slack when a token is set, else outbox-only."""
-    if ctx.settings.slack_bot_token:
-        return SlackNotifier(slack_client(ctx.settings))
-    return OutboxOnlyNotifier()
+    """Slack when a token is set, else outbox-only. The Slack notifier is made once per
+    context and token: it keeps the people's Slack ids it looked up (a worker delivers for
+    many bids, and each move tells several people)."""
+    settings = ctx.settings
+    if not settings.slack_bot_token:
+        return OutboxOnlyNotifier()
+    key = ("slack_notifier", settings.slack_bot_token, settings.slack_api_url)
+    held = ctx.extras.get("slack_notifier")
+    if isinstance(held, tuple) and held[0] == key:
+        return cast(Notifier, held[1])
+    notifier = SlackNotifier(slack_client(settings))
+    ctx.extras["slack_notifier"] = (key, notifier)
+    return notifier
 
 
 def deliver(ctx: Context) -> DeliveryReport:
