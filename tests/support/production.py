@@ -117,7 +117,12 @@ class ProductionRun:
             },
         )
         self.stack = stack_module.Stack(config)
-        self.stack.up()
+        try:
+            self.stack.up()
+        except BaseException:  # a stack half up is taken down, not left running
+            self.stack.down(grace=5.0)
+            self.api.stop()
+            raise
         self.slack_url = f"http://127.0.0.1:{self.slack_port}{SLACK_PATH}"
         self._wait_for_slack()
         env = {**self.stack.env(), "SLACK_BOT_TOKEN": "", "PREFECT_API_URL": ""}
