@@ -142,7 +142,7 @@ def test_a_failed_render_fails_every_render_it_stood_for(
     assert documents.refreshed == [(ref, "qualification")]
 
 
-def test_a_door_that_hands_the_bid_to_workers_leaves_its_renders_to_them(
+def test_a_door_that_hands_the_bid_to_workers_leaves_its_later_renders_to_them(
     ctx: Context, documents: RecordingDocuments
 ) -> None:
     from orchestrator.dispatch import HandedOver
@@ -154,15 +154,26 @@ def test_a_door_that_hands_the_bid_to_workers_leaves_its_renders_to_them(
     ref = _in_qualification(ctx)
     services.run_to_wait(ctx, ref)
     drain(ctx, notify=False)
-    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    with transaction(ctx.engine) as session:  # a carry, then a render queued after it
+        opportunity = services.get_opportunity(session, ref)
+        for kind, key in ((EffectKind.CARRY, "carry:test"), (EffectKind.RENDER, "render:test")):
+            effects.enqueue(
+                session,
+                key=key,
+                kind=kind,
+                opportunity_id=opportunity.id,
+                payload={"ref": ref, "actor": PEOPLE["bid_manager"]},
+                now=ctx.clock(),
+            )
+    refreshed = len(documents.refreshed)
 
     report = drain(ctx, Handing(), notify=False)  # the Slack app, say: it hands over
 
-    assert [o.kind for o in report.done] == [EffectKind.CARRY]  # carries first
+    assert [o.kind for o in report.done] == [EffectKind.CARRY]
     waiting = [e for e in _effects(ctx) if e.status == EffectStatus.PENDING]
-    assert [e.kind for e in waiting] == [EffectKind.RENDER]
-    refreshed = len(documents.refreshed)
-    # the worker's run renders them once it has moved the bid (here: no move)
+    assert [e.key for e in waiting] == ["render:test"]
+    assert len(documents.refreshed) == refreshed
+    # the worker's run renders it once it has moved the bid (here: no move)
     worker = drain(ctx, InlineCarrier(), ref=ref, kinds=RENDERS_ONLY, notify=False)
     assert [o.kind for o in worker.done] == [EffectKind.RENDER]
     assert len(documents.refreshed) == refreshed + 1

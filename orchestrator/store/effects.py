@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from orchestrator.core.effects import OPEN_STATUSES, EffectKind, EffectStatus
@@ -92,8 +92,7 @@ def claim(
     kinds: frozenset[EffectKind] | None = None,
     renders_left_to_others: frozenset[int] = frozenset(),
 ) -> ClaimedEffect | None:
-    """Take the oldest claimable effect for `worker` (carries before renders), or None when
-    there is none.
+    """Take the oldest claimable effect for `worker`, or None when there is none.
 
     The UPDATE repeats the claimable condition, so of two dispatchers racing for one row only
     one changes it (PostgreSQL re-checks the condition after the row lock; SQLite writers
@@ -101,11 +100,10 @@ def claim(
     `opportunity_id` only that bid's, `kinds` only those kinds; no render of the bids in
     `renders_left_to_others` (bids handed to workers, which render them after their moves).
 
-    Carries come first: a carry moves the bid on, and one render after its moves does the
-    work of the renders queued before it (they are run as one, see `_absorb_renders`)."""
+    Oldest first, whatever the kind: a change's render re-checks the bid's tasks on behalf of
+    the person who made the change, before a carry re-checks them as the system."""
     condition = _claimable(now, retry_failed=retry_failed)
-    carries_first = case((col(Effect.kind) == EffectKind.CARRY, 0), else_=1)
-    query = select(Effect.id).where(condition).order_by(carries_first, col(Effect.id)).limit(20)
+    query = select(Effect.id).where(condition).order_by(col(Effect.id)).limit(20)
     if skip:
         query = query.where(col(Effect.id).not_in(skip))
     if renders_left_to_others:
