@@ -43,6 +43,20 @@ def _state(ctx: Context, ref: str) -> str:
         return services.get_opportunity(session, ref).state.value
 
 
+def _queue_render(ctx: Context, ref: str, key: str = "extra") -> None:
+    """One more render of the bid due, as a move or a change queues one."""
+    with transaction(ctx.engine) as session:
+        opportunity = services.get_opportunity(session, ref)
+        effects.enqueue(
+            session,
+            key=f"render:{opportunity.id}:{key}",
+            kind=EffectKind.RENDER,
+            opportunity_id=opportunity.id,
+            payload={"ref": ref},
+            now=ctx.clock(),
+        )
+
+
 def _in_qualification(ctx: Context) -> str:
     """A new bid moved once (pre-qualification → qualification) and its render not yet run."""
     ref = new_bid(ctx)
@@ -92,16 +106,7 @@ def test_the_due_renders_of_a_bid_run_as_one_render_and_all_end_done(
     due = [e for e in _effects(ctx) if e.kind == EffectKind.RENDER]
     mine = [e for e in due if e.opportunity_id == 1]
     assert len(mine) >= 1 and len(due) == len(mine) + 1
-    with transaction(ctx.engine) as session:  # one more render of the same bid is due
-        opportunity = services.get_opportunity(session, ref)
-        effects.enqueue(
-            session,
-            key=f"render:{opportunity.id}:extra",
-            kind=EffectKind.RENDER,
-            opportunity_id=opportunity.id,
-            payload={"ref": ref},
-            now=ctx.clock(),
-        )
+    _queue_render(ctx, ref)  # one more render of the same bid is due
 
     report = drain(ctx, notify=False)
 
@@ -116,16 +121,7 @@ def test_a_failed_render_fails_every_render_it_stood_for(
     ctx: Context, documents: RecordingDocuments, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref = _in_qualification(ctx)
-    with transaction(ctx.engine) as session:
-        opportunity = services.get_opportunity(session, ref)
-        effects.enqueue(
-            session,
-            key=f"render:{opportunity.id}:extra",
-            kind=EffectKind.RENDER,
-            opportunity_id=opportunity.id,
-            payload={"ref": ref},
-            now=ctx.clock(),
-        )
+    _queue_render(ctx, ref)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("disk full")

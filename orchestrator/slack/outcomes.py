@@ -87,16 +87,13 @@ def _go_no_go(session: Session, row: OutboxMessage) -> str | None:
 
 def decision_of(session: Session, row: OutboxMessage) -> str | None:
     """The line that replaces the message's buttons, or None while its decision is open."""
-    for marker in row.blocks or []:
-        if not isinstance(marker, dict):
-            continue
-        if marker.get("type") == "approval":
-            request = marker.get("request")
-            if isinstance(request, int) and not isinstance(request, bool):
-                return _approval(session, request)
-        if marker.get("type") == "go_no_go":
-            return _go_no_go(session, row)
-    return None
+    marker = _marker(row)
+    if marker is None:
+        return None
+    kind, request = marker
+    if kind == "approval" and request is not None:
+        return _approval(session, request)
+    return _go_no_go(session, row)
 
 
 def _marker(row: OutboxMessage) -> tuple[str, int | None] | None:

@@ -124,17 +124,7 @@ def claim(
         return None
     with transaction(engine) as session:
         for effect_id in candidates:
-            changed = session.execute(
-                update(Effect)
-                .where(col(Effect.id) == effect_id, condition)
-                .values(
-                    status=EffectStatus.RUNNING,
-                    claimed_by=worker,
-                    claimed_until=now + lease,
-                    attempts=Effect.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            changed = session.execute(_take([effect_id], condition, worker, now + lease))
             if changed.rowcount == 1:  # type: ignore[attr-defined]
                 row = session.get_one(Effect, effect_id)
                 absorbed: tuple[int, ...] = ()
@@ -150,6 +140,21 @@ def claim(
                     absorbed=absorbed,
                 )
     return None
+
+
+def _take(ids: list[int | None], condition: Any, worker: str, until: datetime) -> Any:
+    """The UPDATE that makes the claimable rows among `ids` this worker's until `until`."""
+    return (
+        update(Effect)
+        .where(col(Effect.id).in_(ids), condition)
+        .values(
+            status=EffectStatus.RUNNING,
+            claimed_by=worker,
+            claimed_until=until,
+            attempts=Effect.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _absorb_renders(
@@ -181,17 +186,7 @@ def _absorb_renders(
     ).all()
     if not taken:
         return ()
-    session.execute(
-        update(Effect)
-        .where(col(Effect.id).in_(list(taken)), condition)
-        .values(
-            status=EffectStatus.RUNNING,
-            claimed_by=worker,
-            claimed_until=now + lease,
-            attempts=Effect.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_take(list(taken), condition, worker, now + lease))
     return tuple(sorted(i for i in taken if i is not None))
 
 
