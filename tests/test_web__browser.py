@@ -55,6 +55,11 @@ def workspace(ctx: Context) -> Iterator[str]:
     """The workspace served on a free port of 127.0.0.1, as `bid server` serves it."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    yield from serve_workspace(ctx)
+
+
+def serve_workspace(ctx: Context) -> Iterator[str]:
+    """Serve the workspace over `ctx` on a free port until the generator is closed."""
     port = free_port()
     app = make_web_app(lambda: ctx, runner=InlineRunner())
     server = uvicorn.Server(

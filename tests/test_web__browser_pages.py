@@ -12,13 +12,10 @@ finds no serious or critical accessibility violation on any of them.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import ViewportSize
 from sqlmodel import select
 
@@ -39,37 +36,22 @@ from orchestrator.store.models import (
     QuoteImport,
     Requirement,
 )
-from orchestrator.web.app import make_web_app
 from tests.factories import APPROVERS, PEOPLE, grant_all, new_bid, order_details, quote_file
 from tests.support.golden_rfp import write_questionnaire
-from tests.support.prefect_server import free_port
 from tests.support.slack_api import admin_of
 from tests.test_web__browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     _no_serious_violation,
     _shots,
+    serve_workspace,
 )
 
 
 @pytest.fixture
 def real_workspace(real_ctx: Context) -> Iterator[str]:
     """The workspace over a folder with the real document renderer (a .docx to preview)."""
-    port = free_port()
-    app = make_web_app(lambda: real_ctx, runner=InlineRunner())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("the workspace did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_workspace(real_ctx)
 
 
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -455,35 +456,46 @@ class DocxDocuments:
                 images=images,
             )
         written = [proposal]
-        schedule = out_dir / context["annex_name"]
-        schedule_hash = content_hash("pricing-schedule-1", {"digest": digest, "label": label})
-        if not (keep and schedule.exists()) and not self._unchanged(schedule, schedule_hash):
-            write_pricing_xlsx(context, label, schedule)
-            self._remember(schedule, schedule_hash)
         written.append(
-            RenderedDocument(
+            self._annex(
+                out_dir / context["annex_name"],
+                content_hash("pricing-schedule-1", {"digest": digest, "label": label}),
+                lambda path: write_pricing_xlsx(context, label, path),
                 kind="pricing_schedule",
                 name=f"{name_prefix}pricing_schedule",
-                path=schedule,
-                content_hash=schedule_hash,
+                keep=keep,
             )
         )
         rows = context["compliance"]["rows"]
         if rows:
-            annex = out_dir / f"compliance-matrix-{opportunity.ref}.xlsx"
-            annex_hash = content_hash("compliance-matrix-1", {"rows": rows, "label": label})
-            if not (keep and annex.exists()) and not self._unchanged(annex, annex_hash):
-                write_compliance_xlsx(context, label, annex)
-                self._remember(annex, annex_hash)
             written.append(
-                RenderedDocument(
+                self._annex(
+                    out_dir / f"compliance-matrix-{opportunity.ref}.xlsx",
+                    content_hash("compliance-matrix-1", {"rows": rows, "label": label}),
+                    lambda path: write_compliance_xlsx(context, label, path),
                     kind="compliance_matrix",
                     name=f"{name_prefix}compliance_matrix",
-                    path=annex,
-                    content_hash=annex_hash,
+                    keep=keep,
                 )
             )
         return written
+
+    def _annex(
+        self,
+        path: Path,
+        digest: str,
+        write: Callable[[Path], object],
+        *,
+        kind: str,
+        name: str,
+        keep: bool,
+    ) -> RenderedDocument:
+        """A workbook beside the proposal, written only when its content changed (with
+        `keep`, one already there is left as it was sent)."""
+        if not (keep and path.exists()) and not self._unchanged(path, digest):
+            write(path)
+            self._remember(path, digest)
+        return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
 
     def control_plan(
         self,
