@@ -14,12 +14,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from orchestrator.config import Settings
+from orchestrator.context import Context
 from orchestrator.slack import notify
+from tests.factories import new_bid
 
 PASSWORD = "bid:s3cret"
 
@@ -125,4 +128,34 @@ def test_the_run_carrying_the_bid_here_is_its_link_without_a_lookup(
     settings = _settings(settings, prefect, "tasks")
     notify.running_in(settings, "OPP-0001", "c0ffee")
     assert notify.run_link(settings, "OPP-0001") == f"{prefect.url}/runs/task-run/c0ffee"
+    assert prefect.lookups == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_door_that_hands_the_bid_to_the_task_workers_links_that_task_run_without_a_lookup(
+    ctx: Context, prefect: FakePrefect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Slack app hands a bid over after a go/no-go or the last approval, then delivers
+    the messages of that answer: they link the run it just started."""
+    from flows import tasks
+    from orchestrator.runtime import prefect_runner
+
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", PASSWORD)
+    ctx.settings = _settings(ctx.settings, prefect, "tasks")
+    ref = new_bid(ctx, 0)
+    handed: list[dict[str, Any]] = []
+
+    class Carry:
+        def with_options(self, **options: Any) -> Carry:
+            return self
+
+        def delay(self, **parameters: Any) -> Any:
+            handed.append(parameters)
+            return SimpleNamespace(task_run_id="5eed")
+
+    monkeypatch.setattr(tasks, "carry_bid", Carry())
+    said = prefect_runner.start_on_task_workers(ctx, ref, "dana@example.com")
+    assert handed == [{"ref": ref, "actor": "dana@example.com"}]
+    assert "task run 5eed" in said
+    assert notify.run_link(ctx.settings, ref) == f"{prefect.url}/runs/task-run/5eed"
     assert prefect.lookups == []

@@ -9,7 +9,10 @@ events worker can be reached while a concurrency-slot service is being created.
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from orchestrator.runtime.prefect_fixes import separate_service_locks
 
@@ -86,3 +89,33 @@ def test_a_background_task_is_handed_over_without_the_submitters_settings() -> N
     handed = getattr(tasks, "serialize_context")()  # noqa: B009 - not exported
     assert handed["settings_context"] == {}  # the worker runs it with its own settings
     assert serialize_context()["settings_context"]  # everything else still carries them
+
+
+def test_the_servers_default_result_storage_is_asked_once_per_minute_not_per_hand_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uuid
+
+    import prefect.results as results
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from orchestrator.runtime import prefect_fixes
+
+    prefect_fixes.storage_default_kept()
+    asked: list[str] = []
+    block = uuid.uuid4()
+
+    def read(self: Any) -> Any:
+        asked.append(str(self.api_url))
+        return SimpleNamespace(default_result_storage_block_id=block)
+
+    monkeypatch.setattr(SyncPrefectClient, "read_server_default_result_storage", read)
+    api = f"http://127.0.0.1:9/api-{uuid.uuid4().hex[:8]}"
+    with temporary_settings({PREFECT_API_URL: api}):
+        for _ in range(5):  # five hand-overs
+            assert results._read_server_default_result_storage_block_id() == block
+        assert len(asked) == 1
+        monkeypatch.setattr(prefect_fixes, "STORAGE_TTL_S", 0.0)  # a minute later
+        assert results._read_server_default_result_storage_block_id() == block
+        assert len(asked) == 2

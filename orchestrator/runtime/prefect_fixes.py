@@ -29,6 +29,11 @@ only (`step:lifecycle` keeps any limit an operator sets on it).
 **The worker's own settings.** A background task carries the submitter's whole Prefect
 settings to the worker, which validates them again for every run (10 ms to send, 18 ms to
 take). The task workers run with the stack's settings already; they use their own.
+
+**The server's default result storage, asked once a minute.** Every hand-over (`delay`)
+asks the server which result storage it prefers (GET /admin/storage), for the parameters it
+stores: five requests a bid. An operator rarely changes it; the answer is kept for
+`STORAGE_TTL_S` per API.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ from typing import Any
 PER_BID_TAGS = ("tag:opp:", "tag:account:")
 """Prefect's concurrency names for a bid's own tags (`tag:` + the run's tag)."""
 
+STORAGE_TTL_S = 60.0
+"""How long the server's answer on its default result storage is used again."""
+
 _APPLIED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -50,7 +58,7 @@ _LOCK = threading.Lock()
 def apply() -> None:
     """Every fix below, once per process (cheap to call again)."""
     for fix in (separate_service_locks, shared_tls_contexts, no_leases_for_bid_tags,
-                workers_use_their_own_settings):  # fmt: skip
+                workers_use_their_own_settings, storage_default_kept):  # fmt: skip
         fix()
 
 
@@ -192,4 +200,45 @@ def workers_use_their_own_settings() -> bool:
 
     SettingsContext.serialize = serialize_settings  # type: ignore[method-assign]
     tasks.serialize_context = serialize_context  # type: ignore[attr-defined]
+    return True
+
+
+def storage_default_kept() -> bool:
+    """The server's default result storage is asked for once per `STORAGE_TTL_S` and API,
+    not at every hand-over. True if applied here."""
+    if not _once("storage default"):
+        return False
+    import time
+
+    import prefect.results as results
+    from prefect.settings import get_current_settings
+
+    real = getattr(results, "_read_server_default_result_storage_block_id", None)
+    real_async = getattr(results, "_aread_server_default_result_storage_block_id", None)
+    if real is None or real_async is None:  # another Prefect: leave it be
+        return False
+    held: dict[str, tuple[float, Any]] = {}
+
+    def kept(api: str) -> tuple[bool, Any]:
+        found = held.get(api)
+        if found is not None and time.monotonic() - found[0] < STORAGE_TTL_S:
+            return True, found[1]
+        return False, None
+
+    def keep(api: str, answer: Any) -> Any:
+        held[api] = (time.monotonic(), answer)  # None too: no default, or no answer
+        return answer
+
+    def read() -> Any:
+        api = str(get_current_settings().api.url or "")
+        hit, answer = kept(api)
+        return answer if hit else keep(api, real())
+
+    async def aread() -> Any:
+        api = str(get_current_settings().api.url or "")
+        hit, answer = kept(api)
+        return answer if hit else keep(api, await real_async())
+
+    results._read_server_default_result_storage_block_id = read
+    results._aread_server_default_result_storage_block_id = aread
     return True

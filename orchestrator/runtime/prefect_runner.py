@@ -247,6 +247,9 @@ def start_on_task_workers(ctx: Context, ref: str, actor: str) -> str:
     future = carry_bid.with_options(tags=labels.tags("lifecycle")).delay(
         ref=labels.ref, actor=actor
     )
+    from orchestrator.slack.notify import running_in
+
+    running_in(ctx.settings, labels.ref, str(future.task_run_id))  # this door's messages link it
     return HandedOver(f"{labels.ref}: handed to the task workers (task run {future.task_run_id})")
 
 
