@@ -164,8 +164,17 @@ def warm_up(ctx: Context) -> None:
     """Load, before the first request, what the first bid would otherwise pay for: the
     document renderer and, when steps run on Prefect, Prefect's modules and clients. A
     long-lived process (the Slack app, a task worker) then answers its first click or task
-    as fast as its hundredth, and no two of its threads import Prefect at once."""
+    as fast as its hundredth, and no two of its threads import Prefect at once.
+
+    Also the libraries every bid's steps load on first use: Slack's client (delivering
+    messages), the public-holiday tables (planning dates) and the rules engine; in a task
+    worker they were 8-12 % of its CPU for the first twenty bids."""
     ctx.documents  # noqa: B018 - made on first use: the templates' renderer
+    import holidays  # noqa: F401
+
+    import orchestrator.decisions.engine
+    import orchestrator.slack.notify  # noqa: F401
+
     runner = get_runner(ctx)
     warm = getattr(runner, "warm_up", None)
     if warm is not None:
