@@ -85,6 +85,18 @@ def ordered_sites(session: Session, opportunity_id: int) -> list[Site]:
     return sorted(rows, key=lambda s: _natural_key(s.site_id))
 
 
+def has_ordered_sites(session: Session, opportunity_id: int) -> bool:
+    """Whether the bid orders any site (one row read, not all of them)."""
+    return (
+        session.exec(
+            select(Site.id)
+            .where(Site.opportunity_id == opportunity_id, Site.ordered == True)  # noqa: E712
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def _natural_key(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 

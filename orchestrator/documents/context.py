@@ -295,6 +295,7 @@ def control_plan_context(
         .order_by(col(QuoteRequest.name))
     ).all()
     carriers = []
+    access_of = _access_by_site(session, opportunity_id) if requests else {}
     for request in requests:
         provider = catalogue.providers.by_id(request.provider)
         quotes_due = by_name.get(
@@ -302,10 +303,9 @@ def control_plan_context(
         )
         late = quotes_due is not None and request.reply_by > quotes_due.due_at.date()
         access = {
-            s.access
-            for s in _sites(
-                session, opportunity_id, {*request.budgetary_site_ids, *request.firm_site_ids}
-            )
+            access_of[site_id]
+            for site_id in {*request.budgetary_site_ids, *request.firm_site_ids}
+            if site_id in access_of
         }
         carriers.append(
             {
@@ -338,18 +338,15 @@ def control_plan_context(
     }
 
 
-def _sites(session: Session, opportunity_id: int, site_ids: set[str]) -> list[Any]:
+def _access_by_site(session: Session, opportunity_id: int) -> dict[str, str]:
+    """Each site's access type, in one query for all the quote requests of the plan (a bid
+    of 3,000 sites has dozens of requests: not one query of whole site rows per request)."""
     from orchestrator.store.models import Site
 
-    if not site_ids:
-        return []
-    return list(
-        session.exec(
-            select(Site).where(
-                Site.opportunity_id == opportunity_id, col(Site.site_id).in_(site_ids)
-            )
-        ).all()
-    )
+    rows = session.exec(
+        select(Site.site_id, Site.access).where(Site.opportunity_id == opportunity_id)
+    ).all()
+    return {site_id: access for site_id, access in rows}
 
 
 def submission_letter_context(

@@ -41,7 +41,7 @@ from lxml import etree  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
 from orchestrator.commercial.qrf import QrfPlan, plan_for
-from orchestrator.commercial.quotes import catalogue_for, ordered_sites
+from orchestrator.commercial.quotes import catalogue_for, has_ordered_sites
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
 from orchestrator.documents.compliance import write_compliance_xlsx
 from orchestrator.documents.context import (
@@ -546,7 +546,7 @@ class DocxDocuments:
         written = [self.control_plan(session, opportunity, out_dir, version)]
         state = opportunity.state
         proposal_hash = None
-        if state in PROPOSAL_STATES and ordered_sites(session, opportunity.id or 0):
+        if state in PROPOSAL_STATES and has_ordered_sites(session, opportunity.id or 0):
             proposal = self.proposal(session, opportunity, out_dir, version)
             written += proposal
             proposal_hash = proposal[0].content_hash

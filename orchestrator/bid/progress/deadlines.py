@@ -162,13 +162,31 @@ class WatchReport:
         return by_bid
 
 
+class _People:
+    """Who holds a role on a bid, for the rows of one read: each bid's team and the whole
+    organisation read once, not once per milestone (a plan has about fourteen)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.teams: dict[int, list[tuple[str, Person]]] = {}
+        self.everyone: list[Person] | None = None
+
+    def holding(self, opportunity_id: int, role: str) -> list[Person]:
+        """Who holds `role` on the bid; management, finance and legal hold theirs on every
+        bid."""
+        if opportunity_id not in self.teams:
+            self.teams[opportunity_id] = team(self.session, opportunity_id)
+        members = [p for r, p in self.teams[opportunity_id] if r == role]
+        if members or role not in ORGANISATION_ROLES:
+            return members
+        if self.everyone is None:
+            self.everyone = list(self.session.exec(select(Person).order_by(col(Person.id))).all())
+        return [p for p in self.everyone if role in p.roles]
+
+
 def _people(session: Session, opportunity_id: int, role: str) -> list[Person]:
     """Who holds `role` on the bid; management, finance and legal hold theirs on every bid."""
-    members = [p for r, p in team(session, opportunity_id) if r == role]
-    if members or role not in ORGANISATION_ROLES:
-        return members
-    everyone = session.exec(select(Person).order_by(col(Person.id))).all()
-    return [p for p in everyone if role in p.roles]
+    return _People(session).holding(opportunity_id, role)
 
 
 def _owner_label(people: list[Person]) -> str:
@@ -197,8 +215,9 @@ def _rows(
     if not include_done:
         statement = statement.where(Milestone.status != MilestoneStatus.DONE)
     rows = []
+    people = _People(session)
     for milestone, opportunity, account in session.exec(statement).all():
-        owners = _people(session, opportunity.id or 0, milestone.owner_role)
+        owners = people.holding(opportunity.id or 0, milestone.owner_role)
         rows.append(
             DeadlineRow(
                 milestone_id=milestone.id or 0,
