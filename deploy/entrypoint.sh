@@ -52,6 +52,9 @@ case "$role" in
   server)
     remember server
     : "${PREFECT_API_DATABASE_CONNECTION_URL:?set PREFECT_API_DATABASE_CONNECTION_URL (postgresql+asyncpg://…)}"
+    # task runs' states written in batches (SERVER_TUNING in orchestrator/runtime/prefect_home.py)
+    export PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="${PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE:-100}"
+    export PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL="${PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL:-1}"
     exec prefect server start --host 0.0.0.0 --port "${PREFECT_SERVER_PORT:-4200}" "$@"
     ;;
   flows)

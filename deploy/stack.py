@@ -45,6 +45,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from orchestrator.runtime.prefect_home import SERVER_TUNING
+
 PYTHON = sys.executable
 BID = (PYTHON, "-m", "orchestrator.cli.app")
 DATABASES = ("bid", "prefect")
@@ -263,6 +265,7 @@ class Stack:
                     "PREFECT_SERVER_API_AUTH_STRING": self.prefect_auth,
                     "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",
                     "PREFECT_SERVER_CSRF_PROTECTION_ENABLED": "false",  # see env()
+                    **SERVER_TUNING,  # task run states written in batches
                 },
             ),
         }  # fmt: skip

@@ -513,3 +513,24 @@ def test_every_prefect_yaml_entrypoint_names_a_flow() -> None:
         module_path, attribute = deployment["entrypoint"].split(":")
         module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
         assert isinstance(getattr(module, attribute), Flow), deployment["entrypoint"]
+
+
+def test_every_prefect_server_we_start_writes_task_run_states_in_batches() -> None:
+    """Prefect writes every task-run event alone by default: a quarter of its server's CPU
+    in production mode. The folder's server (`bid server`), the stack's and the container's
+    run with SERVER_TUNING."""
+    from orchestrator.config import load_settings
+    from orchestrator.runtime.prefect_home import SERVER_TUNING, base_environment
+    from tests.support.production import load_stack_module
+
+    assert SERVER_TUNING["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"] != "1"
+    settings = load_settings({"BID_AUTOSTART": "0"}, cwd=ROOT)
+    assert SERVER_TUNING.items() <= base_environment(settings).items()
+    stack = load_stack_module()
+    config = stack.StackConfig(root=Path("/nonexistent"))
+    _, server_env = stack.Stack(config)._commands()["prefect"]
+    assert SERVER_TUNING.items() <= server_env.items()
+    script = ENTRYPOINT.read_text()
+    server_role = script[script.index("  server)") : script.index("exec prefect server start")]
+    for name, value in SERVER_TUNING.items():
+        assert f'export {name}="${{{name}:-{value}}}"' in server_role

@@ -28,6 +28,17 @@ UI_STATE_FILE = "bid-ui.json"
 TEMPORARY_SERVER_START_TIMEOUT_S = 120
 """Prefect's own default (20 s) is too short for a first run on a busy 2-core machine."""
 
+SERVER_TUNING = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+}
+"""What a Prefect server of ours runs with besides its defaults. The task run recorder
+writes the states of task runs from their events; Prefect's default writes every event
+alone (batch size 1), each in its own transaction with its SQL compiled again: a quarter
+of the server's CPU in production mode, where each bid is carried by five task runs of
+four states each. In batches of up to 100, at least once a second, a run's state shows in
+the UI within a second (measured: the server's CPU a bid 0.38-0.40 -> 0.26-0.30 s)."""
+
 
 def base_environment(settings: Settings) -> dict[str, str]:
     """The variables every Prefect process of this project gets (server, worker, flow run)."""
@@ -38,6 +49,7 @@ def base_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": settings.prefect_log_level,
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(TEMPORARY_SERVER_START_TIMEOUT_S),
+        **SERVER_TUNING,
     }
 
 
