@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -103,6 +104,14 @@ class _CompilingOnce(jinja2.Environment):
             held = self._compiled[source] = super().from_string(source)
         return held
 
+
+_DOCX = threading.Lock()
+"""One .docx built at a time in a process. python-docx parses every part with ONE lxml parser
+shared by the whole process, and lxml gives up the GIL while it parses: two threads building
+documents at once (a task worker carries eight bids at a time) parse with it concurrently,
+which lxml does not support. Found as a segmentation fault in lxml that took a task worker
+down with the eight bids it was carrying. Building a .docx holds the GIL nearly all the
+time anyway: one at a time costs the other threads little."""
 
 _PATCHED: dict[str, str] = {}
 """docxtpl's tag clean-up of a part's XML, by the XML (the same for every render of it)."""
@@ -233,16 +242,19 @@ class DocxDocuments:
         stamp = content_hash(digest, unhashed or {})
         if self._unchanged(path, stamp):
             return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
-        doc = _DocxTemplate(io.BytesIO(held.data))
-        placed = {key: InlineImage(doc, str(p), width=Mm(25)) for key, p in (images or {}).items()}
-        doc.render(
-            {**context, **(unhashed or {}), **placed, "content_hash": digest},
-            self._jinja,
-            autoescape=True,
-        )
-        _drop_empty_last_section(doc.docx)
-        with atomic_write(path) as tmp:
-            doc.save(str(tmp))
+        with _DOCX:
+            doc = _DocxTemplate(io.BytesIO(held.data))
+            placed = {
+                key: InlineImage(doc, str(p), width=Mm(25)) for key, p in (images or {}).items()
+            }
+            doc.render(
+                {**context, **(unhashed or {}), **placed, "content_hash": digest},
+                self._jinja,
+                autoescape=True,
+            )
+            _drop_empty_last_section(doc.docx)
+            with atomic_write(path) as tmp:
+                doc.save(str(tmp))
         self._remember(path, stamp)
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
 
