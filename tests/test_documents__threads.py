@@ -48,7 +48,9 @@ def test_threads_build_docx_files_one_at_a_time(
     def plan(n: int) -> Path:
         with reading(real_ctx.engine) as session:
             opportunity = get_opportunity(session, ref)
-            return real_ctx.documents.control_plan(session, opportunity, tmp_path / str(n)).path
+            produced = real_ctx.documents.current_documents(session, opportunity, tmp_path / str(n))
+        [plan] = produced.documents  # before bid production: the Bid Control Plan only
+        return plan.path
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(plan, range(8)))
