@@ -18,10 +18,12 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, tags, task
 
 from flows.context import bid_labels, current
+from orchestrator.bid.facts import parse_ref
 from orchestrator.bid.progress import services
 from orchestrator.context import Context
 from orchestrator.dispatch import RENDERS_ONLY, drain
-from orchestrator.errors import BidError
+from orchestrator.errors import BidError, NotFound
+from orchestrator.store.models import format_ref
 
 
 @task(
@@ -40,18 +42,18 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
     """
     ctx = current()
     logger = get_run_logger()
-    labels = bid_labels(ctx, ref)
+    ref = format_ref(parse_ref(ref))  # the bid's id as users see it; its first step reads it
     from prefect.runtime import task_run
 
     from orchestrator.slack.notify import running_in
 
-    running_in(ctx.settings, labels.ref, str(task_run.id))  # its messages link this run
+    running_in(ctx.settings, ref, str(task_run.id))  # its messages link this run
     try:
-        results = services.run_until_waiting(
-            lambda: services.advance(ctx, labels.ref, actor), limit
-        )
+        results = services.run_until_waiting(lambda: services.advance(ctx, ref, actor), limit)
+    except NotFound:
+        raise  # no such bid: the run fails (its retries find none either)
     except BidError as refused:  # a guard said no: an outcome on the bid's status, no retry
-        logger.warning("%s waits: %s", labels.ref, refused)
+        logger.warning("%s waits: %s", ref, refused)
         lines = [str(refused)]
     else:
         for result in results:
@@ -61,7 +63,7 @@ def carry_bid(ref: str, actor: str = "prefect", limit: int = 20) -> list[str]:
 
     # its documents and plan (the door that handed the bid over left them to this run,
     # whether or not it moved); the requests go out
-    drain(ctx, PublishingCarrier(), ref=labels.ref, kinds=RENDERS_ONLY)
+    drain(ctx, PublishingCarrier(), ref=ref, kinds=RENDERS_ONLY)
     return lines
 
 
