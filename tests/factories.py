@@ -248,3 +248,22 @@ def carry_to_governance(ctx: Context, ref: str, decider: str = PEOPLE["bid_manag
     services.run_to_wait(ctx, ref)
     produce(ctx, ref)
     services.run_to_wait(ctx, ref)
+
+
+def queue_render(ctx: Context, ref: str, key: str = "extra") -> None:
+    """One more render of the bid due, as a move or a change queues one."""
+    from orchestrator.bid.facts import get_opportunity
+    from orchestrator.core.effects import EffectKind
+    from orchestrator.store import effects
+    from orchestrator.store.db import transaction
+
+    with transaction(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        effects.enqueue(
+            session,
+            key=f"render:{opportunity.id}:{key}",
+            kind=EffectKind.RENDER,
+            opportunity_id=opportunity.id,
+            payload={"ref": ref},
+            now=ctx.clock(),
+        )

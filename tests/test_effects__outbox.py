@@ -30,7 +30,7 @@ from orchestrator.store import effects
 from orchestrator.store.db import reading, settle_before_commit, transaction
 from orchestrator.store.models import AuditEvent, Effect, Opportunity
 from tests.conftest import REPO, START, FixedClock, RecordingDocuments
-from tests.factories import APPROVERS, PEOPLE, carry_to_governance, new_bid
+from tests.factories import APPROVERS, PEOPLE, carry_to_governance, new_bid, queue_render
 
 
 def _effects(ctx: Context) -> list[Effect]:
@@ -41,20 +41,6 @@ def _effects(ctx: Context) -> list[Effect]:
 def _state(ctx: Context, ref: str) -> str:
     with reading(ctx.engine) as session:
         return services.get_opportunity(session, ref).state.value
-
-
-def _queue_render(ctx: Context, ref: str, key: str = "extra") -> None:
-    """One more render of the bid due, as a move or a change queues one."""
-    with transaction(ctx.engine) as session:
-        opportunity = services.get_opportunity(session, ref)
-        effects.enqueue(
-            session,
-            key=f"render:{opportunity.id}:{key}",
-            kind=EffectKind.RENDER,
-            opportunity_id=opportunity.id,
-            payload={"ref": ref},
-            now=ctx.clock(),
-        )
 
 
 def _in_qualification(ctx: Context) -> str:
@@ -106,7 +92,7 @@ def test_the_due_renders_of_a_bid_run_as_one_render_and_all_end_done(
     due = [e for e in _effects(ctx) if e.kind == EffectKind.RENDER]
     mine = [e for e in due if e.opportunity_id == 1]
     assert len(mine) >= 1 and len(due) == len(mine) + 1
-    _queue_render(ctx, ref)  # one more render of the same bid is due
+    queue_render(ctx, ref)  # one more render of the same bid is due
 
     report = drain(ctx, notify=False)
 
@@ -121,7 +107,7 @@ def test_a_failed_render_fails_every_render_it_stood_for(
     ctx: Context, documents: RecordingDocuments, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref = _in_qualification(ctx)
-    _queue_render(ctx, ref)
+    queue_render(ctx, ref)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("disk full")

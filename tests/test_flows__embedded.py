@@ -220,19 +220,9 @@ def test_every_change_of_the_plan_republishes_it_status_first_in_words(
     assert after["status"][after["milestone"].index("Go/no-go decision")] == "done"
 
     from orchestrator.core.effects import EffectKind
-    from orchestrator.store import effects
-    from orchestrator.store.db import transaction
+    from tests.factories import queue_render
 
-    with transaction(ctx.engine) as session:  # a render of a bid whose plan did not change
-        opportunity = services.get_opportunity(session, ref)
-        effects.enqueue(
-            session,
-            key=f"render:{opportunity.id}:again",
-            kind=EffectKind.RENDER,
-            opportunity_id=opportunity.id,
-            payload={"ref": ref},
-            now=ctx.clock(),
-        )
+    queue_render(ctx, ref, "again")  # a render of a bid whose plan did not change
     again = drain(ctx, runner)
     renders = [o for o in again.done if o.kind == EffectKind.RENDER]
     assert renders and not any("plan" in o.message for o in renders), again.lines()

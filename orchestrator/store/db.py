@@ -127,17 +127,17 @@ def reading(engine: Engine) -> Iterator[Session]:
     if postgres:
         options["postgresql_readonly"] = True
     with Session(engine.execution_options(**options), expire_on_commit=False) as session:
-        ended = False
         try:
             yield session
+        except BaseException:
             session.expunge_all()
-            if postgres:  # nothing to flush: the objects read are detached
-                session.commit()
-                ended = True
-        finally:
-            if not ended:
-                session.expunge_all()
-                session.rollback()
+            session.rollback()
+            raise
+        session.expunge_all()  # nothing left to flush: what was read is detached
+        if postgres:
+            session.commit()
+        else:
+            session.rollback()
 
 
 SettleStep = Callable[[Session], None]
