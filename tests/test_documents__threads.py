@@ -1,4 +1,5 @@
-"""Threads of one process build .docx files one at a time (orchestrator/documents/renderer.py).
+"""Threads of one process build .docx files one at a time (orchestrator/documents/renderer.py,
+`docx_template.DOCX_LOCK`).
 
 python-docx parses every part with one lxml parser shared by the process, and lxml does not
 support one parser parsing in two threads at once: a task worker carrying eight bids at a
@@ -17,7 +18,7 @@ import pytest
 
 from orchestrator.bid.facts import get_opportunity
 from orchestrator.context import Context
-from orchestrator.documents import renderer
+from orchestrator.documents import docx_template
 from orchestrator.store.db import reading
 from tests.factories import new_bid
 
@@ -30,20 +31,20 @@ def test_threads_build_docx_files_one_at_a_time(
     inside = [0]
     most = [0]
     count = threading.Lock()
-    real_render = renderer._DocxTemplate.render
+    real_render = docx_template.PreparedDocx.render
 
-    def render(self: Any, *args: Any, **kwargs: Any) -> None:
+    def render(self: Any, *args: Any, **kwargs: Any) -> bytes:
         with count:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
         time.sleep(0.02)  # long enough for another thread to come in, were it let in
         try:
-            real_render(self, *args, **kwargs)
+            return real_render(self, *args, **kwargs)
         finally:
             with count:
                 inside[0] -= 1
 
-    monkeypatch.setattr(renderer._DocxTemplate, "render", render)
+    monkeypatch.setattr(docx_template.PreparedDocx, "render", render)
 
     def plan(n: int) -> Path:
         with reading(real_ctx.engine) as session:

@@ -25,20 +25,13 @@ The working documents at the top follow the bid; a submitted version's folder do
 from __future__ import annotations
 
 import hashlib
-import io
-import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from docx.oxml.ns import qn
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage
-from lxml import etree  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
 from orchestrator.commercial.qrf import QrfPlan, plan_for
@@ -55,6 +48,13 @@ from orchestrator.documents.context import (
     qrf_context,
     submission_letter_context,
     unsourced_rows,
+)
+from orchestrator.documents.docx_template import (
+    DOCX_LOCK,
+    CompilingOnce,
+    PreparedDocx,
+    prepare,
+    render_with_docxtpl,
 )
 from orchestrator.documents.files import atomic_write, content_hash, write_csv
 from orchestrator.documents.order_sheet import order_sheet_context, write_order_xlsx
@@ -73,103 +73,18 @@ from orchestrator.ports import (
 )
 from orchestrator.store.models import Document, Opportunity
 
-_LISTING_CHARS = re.compile(r"[\t\a\n\f]")
-
 
 def _cell_filter(value: object) -> str:
     return clean(value).replace("|", "\\|").replace("\n", " ")
 
 
-class _CompilingOnce(jinja2.Environment):
-    """A Jinja environment that compiles each docx part's template source once.
-
-    docxtpl turns every part of the .docx (body, headers, footers) into one Jinja template
-    source and compiles it at every render; the source is the same for every render of a
-    template, and compiling it was half of a small document's render. Compiled templates
-    are kept by their source (a few dozen parts across all templates)."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._compiled: dict[str, jinja2.Template] = {}
-
-    def from_string(  # type: ignore[override]
-        self, source: str, globals: Any = None, template_class: Any = None
-    ) -> jinja2.Template:
-        if globals is not None or template_class is not None or not isinstance(source, str):
-            return super().from_string(source, globals, template_class)
-        held = self._compiled.get(source)
-        if held is None:
-            if len(self._compiled) >= 256:  # templates edited over a long life: start afresh
-                self._compiled.clear()
-            held = self._compiled[source] = super().from_string(source)
-        return held
-
-
-_DOCX = threading.Lock()
-"""One .docx built at a time in a process. python-docx parses every part with ONE lxml parser
-shared by the whole process, and lxml gives up the GIL while it parses: two threads building
-documents at once (a task worker carries eight bids at a time) parse with it concurrently,
-which lxml does not support. Found as a segmentation fault in lxml that took a task worker
-down with the eight bids it was carrying. Building a .docx holds the GIL nearly all the
-time anyway: one at a time costs the other threads little."""
-
-_PATCHED: dict[str, str] = {}
-"""docxtpl's tag clean-up of a part's XML, by the XML (the same for every render of it)."""
-
-
-class _DocxTemplate(DocxTemplate):  # type: ignore[misc]
-    """docxtpl, minus passes that cost time on 3,200-row tables and change nothing here.
-
-    `resolve_listing` turns \\t \\n \\a \\f in rendered values into Word runs; on 3,200-row
-    tables it costs a third of the render even when there is nothing to turn. The output
-    is the same either way. `patch_xml` (regular expressions over the template's XML) is
-    done once per template part, not at every render.
-    """
-
-    def patch_xml(self, src_xml: str) -> str:
-        held = _PATCHED.get(src_xml)
-        if held is None:
-            if len(_PATCHED) >= 256:
-                _PATCHED.clear()
-            held = _PATCHED[src_xml] = str(super().patch_xml(src_xml))
-        return held
-
-    def resolve_listing(self, xml: str) -> str:
-        if _LISTING_CHARS.search(xml) is None:
-            return xml
-        return str(super().resolve_listing(xml))
-
-    def fix_tables(self, xml: str) -> Any:
-        """Only parse: our templates repeat rows, never columns (`{%tc %}`), so the column
-        grid docxtpl would re-count cell by cell on every row is already right."""
-        return etree.fromstring(xml, parser=etree.XMLParser(recover=True))
-
-
-def _drop_empty_last_section(document: Any) -> None:
-    """A template whose optional landscape pages end with a section break back to portrait
-    leaves an empty last section (a blank page) when those pages are rendered: the break's
-    page layout becomes the document's last one instead."""
-    body = document.element.body
-    children = [c for c in body.iterchildren() if c.tag != qn("w:sectPr")]
-    final = body.find(qn("w:sectPr"))
-    if not children or final is None:
-        return
-    last = children[-1]
-    if last.tag != qn("w:p") or "".join(last.itertext()).strip():
-        return
-    properties = last.find(qn("w:pPr"))
-    inner = properties.find(qn("w:sectPr")) if properties is not None else None
-    if inner is None:
-        return
-    final.addprevious(inner)
-    body.remove(final)
-    body.remove(last)
-
-
-@dataclass(frozen=True)
+@dataclass
 class _Template:
     data: bytes
     digest: str
+    prepared: dict[str, PreparedDocx | None] = field(default_factory=dict)
+    """The template ready to render (`docx_template.prepare`) by the pictures it places
+    (their digest); None when only docxtpl renders it."""
 
 
 class DocxDocuments:
@@ -192,7 +107,7 @@ class DocxDocuments:
         """What a renderer last wrote where (this process's, and with `stamps_dir` every
         process's): the same content is not rendered twice while the file is still the
         one written for it."""
-        self._jinja = _CompilingOnce(autoescape=True)
+        self._jinja = CompilingOnce(autoescape=True)
         self._text_env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             autoescape=False,
@@ -242,21 +157,29 @@ class DocxDocuments:
         stamp = content_hash(digest, unhashed or {})
         if self._unchanged(path, stamp):
             return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
-        with _DOCX:
-            doc = _DocxTemplate(io.BytesIO(held.data))
-            placed = {
-                key: InlineImage(doc, str(p), width=Mm(25)) for key, p in (images or {}).items()
-            }
-            doc.render(
-                {**context, **(unhashed or {}), **placed, "content_hash": digest},
-                self._jinja,
-                autoescape=True,
-            )
-            _drop_empty_last_section(doc.docx)
-            with atomic_write(path) as tmp:
-                doc.save(str(tmp))
+        rendering = {**context, **(unhashed or {}), "content_hash": digest}
+        with DOCX_LOCK:
+            prepared = self._prepared(held, images or {}, pictures)
+            if prepared is None:
+                data = render_with_docxtpl(held.data, rendering, self._jinja, images)
+            else:
+                data = prepared.render(rendering)
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(data)
         self._remember(path, stamp)
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
+
+    def _prepared(
+        self, held: _Template, images: dict[str, Path], pictures: dict[str, str]
+    ) -> PreparedDocx | None:
+        """The template prepared once per set of pictures (under the lock); None when only
+        docxtpl renders it."""
+        key = content_hash("", pictures)
+        if key not in held.prepared:
+            if len(held.prepared) >= 16:  # logos changed over a long life: start afresh
+                held.prepared.clear()
+            held.prepared[key] = prepare(held.data, self._jinja, images)
+        return held.prepared[key]
 
     def _unchanged(self, path: Path, stamp: str) -> bool:
         """A renderer wrote `stamp` to `path`, and the file is still that one."""
