@@ -98,7 +98,10 @@ def get_opportunity(session: Session, ref: str | int, *, lock: bool = False) -> 
     BEGIN IMMEDIATE already serialises writers), so two doors changing one bid queue.
     """
     opportunity_id = ref if isinstance(ref, int) else parse_ref(ref)
-    row = session.get(Opportunity, opportunity_id, with_for_update=lock or None)
+    if lock:  # read again under the lock, whatever this session already holds of it
+        row = session.get(Opportunity, opportunity_id, with_for_update=True, populate_existing=True)
+    else:
+        row = session.get(Opportunity, opportunity_id)
     if row is None:
         raise NotFound(f"no opportunity {format_ref(opportunity_id)}")
     return row

@@ -112,7 +112,9 @@ def suggestions(ctx: Context, *, status: SuggestionStatus | None = None) -> list
 
 
 def _suggestion(session: Session, suggestion_id: int) -> PortfolioSuggestion:
-    row = session.get(PortfolioSuggestion, suggestion_id, with_for_update=True)
+    row = session.get(
+        PortfolioSuggestion, suggestion_id, with_for_update=True, populate_existing=True
+    )
     if row is None:
         raise NotFound(f"no portfolio suggestion {suggestion_id} (bid portfolio review)")
     return row

@@ -1,0 +1,56 @@
+"""A session keeps the rows it loaded until it closes (`orchestrator.store.db._Session`).
+
+SQLAlchemy's identity map holds rows weakly: an account read for its name and dropped was read
+again by the next `session.get` of it in the same block (a bid's steps read its account some
+80 times). A locked read still reads the row again, under the lock.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from sqlalchemy import event, text
+
+from orchestrator.bid.facts import account_of, get_opportunity
+from orchestrator.context import Context
+from orchestrator.store.db import reading, transaction
+from orchestrator.store.models import Account
+from tests.factories import new_bid
+
+
+def test_a_row_read_and_dropped_is_not_read_again_in_the_same_block(ctx: Context) -> None:
+    ref = new_bid(ctx, 0)
+    selects: list[str] = []
+    event.listen(
+        ctx.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: selects.append(statement),
+    )
+    with reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        names = []
+        for _ in range(3):
+            names.append(account_of(session, opportunity).name)  # read, used, dropped
+            gc.collect()
+    accounts = [s for s in selects if "FROM account" in s]
+    assert len(accounts) == 1 and len(set(names)) == 1
+    with reading(ctx.engine) as session:  # a new block reads it afresh
+        assert session.get(Account, opportunity.account_id) is not None
+    assert len([s for s in selects if "FROM account" in s]) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_locked_read_sees_the_row_as_committed_meanwhile(ctx: Context) -> None:
+    ref = new_bid(ctx, 0)
+    with transaction(ctx.engine) as session:
+        before = get_opportunity(session, ref)
+        assert before.title != "renamed meanwhile"
+        with ctx.engine.begin() as other:  # another door commits a change to the bid
+            other.execute(
+                text("UPDATE opportunity SET title = 'renamed meanwhile' WHERE id = :id"),
+                {"id": before.id},
+            )
+        locked = get_opportunity(session, ref, lock=True)
+        assert locked is before  # the same row object, read again under the lock
+        assert locked.title == "renamed meanwhile"
