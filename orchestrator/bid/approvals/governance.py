@@ -82,8 +82,10 @@ def request_approval(
     *,
     summary: dict[str, Any],
     why: str | None = None,
+    deal: Deal | None = None,
 ) -> Approval:
     """Ask for one approval of the current round and tell its approvers, with the summary.
+    `deal`: the deal as the caller priced it in this transaction (priced here when None).
 
     Every request is a new row, so every request (a re-request too) reaches the approvers.
     The row keeps who may decide it (`roles`, as the governance table named them) and the
@@ -101,7 +103,9 @@ def request_approval(
         proposal_hash=opportunity.proposal_hash,
         requested_at=ctx.clock(),
         reason=why,
-        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
+        version_id=record_version(
+            session, ctx, opportunity, reason="approval", actor="rules", deal=deal
+        ).id,
     )
     session.add(approval)
     session.flush()
@@ -226,10 +230,17 @@ def request_governance(
     asked = [area for area in required if area not in carried]
     for area in asked:
         request_approval(
-            session, ctx, opportunity, area, roles.get(area, [area]), summary=summary, why=why
+            session,
+            ctx,
+            opportunity,
+            area,
+            roles.get(area, [area]),
+            summary=summary,
+            why=why,
+            deal=deal,  # priced once for every request of the round
         )
     for earlier in carried.values():
-        _carry_over(session, ctx, opportunity, earlier, summary)
+        _carry_over(session, ctx, opportunity, earlier, summary, deal)
     areas = tuple((area, (roles.get(area) or [area])[0]) for area in asked)
     plan_milestones(session, ctx, opportunity, "governance_request", ctx.clock(), areas)
     return asked
@@ -294,6 +305,7 @@ def _carry_over(
     opportunity: Opportunity,
     earlier: Approval,
     summary: dict[str, Any],
+    deal: Deal | None = None,
 ) -> Approval:
     """The approval `earlier` stands for the new round (nothing in its area changed): a
     granted row of this round naming who gave it, on the new proposal; the system records
@@ -315,7 +327,9 @@ def _carry_over(
         reason=reason,
         requested_at=ctx.clock(),
         decided_at=ctx.clock(),
-        version_id=record_version(session, ctx, opportunity, reason="approval", actor="rules").id,
+        version_id=record_version(
+            session, ctx, opportunity, reason="approval", actor="rules", deal=deal
+        ).id,
     )
     session.add(approval)
     session.flush()
