@@ -161,6 +161,36 @@ def test_a_door_that_hands_the_bid_to_workers_leaves_its_later_renders_to_them(
     assert len(documents.refreshed) == refreshed + 1
 
 
+def test_a_go_no_go_handed_to_the_workers_is_rendered_once_by_the_worker(
+    ctx: Context, documents: RecordingDocuments
+) -> None:
+    """The go/no-go's move queues a render, then its carry: the door hands the bid over
+    first and leaves the render to the worker, which renders once after its own moves."""
+    from orchestrator.dispatch import HandedOver
+
+    class Handing:
+        def continue_bid(self, ctx: Context, ref: str, actor: str) -> str:
+            return HandedOver(f"{ref}: handed to the task workers")
+
+    ref = _in_qualification(ctx)
+    drain(ctx, notify=False)
+    services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
+    queued = [e.kind for e in _effects(ctx) if e.status == EffectStatus.PENDING]
+    assert queued == [EffectKind.RENDER, EffectKind.CARRY]  # the render is the older one
+    refreshed = len(documents.refreshed)
+
+    door = drain(ctx, Handing(), notify=False)  # the Slack app: it hands the bid over
+
+    assert [o.kind for o in door.done] == [EffectKind.CARRY]
+    assert len(documents.refreshed) == refreshed  # the door rendered nothing
+    services.run_to_wait(ctx, ref)  # the worker's run (flows/tasks.py carry_bid): its moves,
+    worker = drain(ctx, InlineCarrier(), ref=ref, kinds=RENDERS_ONLY, notify=False)  # renders
+    assert [o.kind for o in worker.done] == [EffectKind.RENDER]
+    assert len(documents.refreshed) == refreshed + 1
+    assert documents.refreshed[-1] == (ref, _state(ctx, ref))  # rendered after the moves
+    assert _state(ctx, ref) == "bid_production"
+
+
 def test_a_refused_answer_writes_no_effect(ctx: Context) -> None:
     ref = _in_qualification(ctx)
     drain(ctx, notify=False)

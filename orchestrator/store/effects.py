@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from orchestrator.core.effects import OPEN_STATUSES, EffectKind, EffectStatus
 from orchestrator.store.db import reading, transaction
-from orchestrator.store.models import Effect
+from orchestrator.store.models import Effect, Opportunity, State
 
 MAX_ERROR = 1000
 
@@ -100,10 +100,21 @@ def claim(
     `opportunity_id` only that bid's, `kinds` only those kinds; no render of the bids in
     `renders_left_to_others` (bids handed to workers, which render them after their moves).
 
-    Oldest first, whatever the kind: a change's render re-checks the bid's tasks on behalf of
-    the person who made the change, before a carry re-checks them as the system."""
+    Oldest first, but a bid's carry before its renders queued with or before it: a door
+    that hands the bid to the workers then leaves those renders to the worker's run, which
+    renders the bid once after its moves (a go/no-go or the last approval clicked in Slack
+    rendered the bid in the Slack app, then again in the worker a second later). Not for a
+    bid in contract preparation: there a change's render re-checks the order tasks on
+    behalf of the person who made the change, before a carry re-checks them as the system.
+    """
     condition = _claimable(now, retry_failed=retry_failed)
-    query = select(Effect.id).where(condition).order_by(col(Effect.id)).limit(20)
+    query = (
+        select(Effect.id, Effect.kind, Effect.opportunity_id, Opportunity.state)
+        .join(Opportunity, col(Effect.opportunity_id) == Opportunity.id, isouter=True)
+        .where(condition)
+        .order_by(col(Effect.id))
+        .limit(20)
+    )
     if skip:
         query = query.where(col(Effect.id).not_in(skip))
     if renders_left_to_others:
@@ -119,7 +130,8 @@ def claim(
     if kinds is not None:
         query = query.where(col(Effect.kind).in_(sorted(kinds)))
     with reading(engine) as session:  # nothing due (the usual case): no write lock taken
-        candidates = [found for found in session.exec(query).all() if found is not None]
+        rows = cast(list[_Candidate], list(session.exec(query).all()))
+        candidates = _carries_first(rows)
     if not candidates:
         return None
     with transaction(engine) as session:
@@ -140,6 +152,27 @@ def claim(
                     absorbed=absorbed,
                 )
     return None
+
+
+_Candidate = tuple[int | None, EffectKind, int | None, State | None]
+"""(effect id, kind, bid id, bid state) of a claimable effect."""
+
+
+def _carries_first(rows: list[_Candidate]) -> list[int]:
+    """The candidates' ids in claiming order (see `claim`): each bid's renders that come
+    before its carry move to just after it, unless the bid is in contract preparation."""
+    carry_at: dict[int, int] = {}
+    for index, (_, kind, bid, _) in enumerate(rows):
+        if kind == EffectKind.CARRY and bid is not None:
+            carry_at.setdefault(bid, index)
+
+    def place(item: tuple[int, _Candidate]) -> float:
+        index, (_, kind, bid, state) = item
+        carry = carry_at.get(bid, -1) if bid is not None else -1
+        later = kind == EffectKind.RENDER and carry > index
+        return carry + 0.5 if later and state != State.CONTRACT_PREPARATION else index
+
+    return [row[0] for _, row in sorted(enumerate(rows), key=place) if row[0] is not None]
 
 
 def _take(ids: list[int | None], condition: Any, worker: str, until: datetime) -> Any:
