@@ -55,7 +55,8 @@ case "$role" in
     # task runs' states written in batches (SERVER_TUNING in orchestrator/runtime/prefect_home.py)
     export PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE="${PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE:-100}"
     export PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL="${PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL:-1}"
-    exec prefect server start --host 0.0.0.0 --port "${PREFECT_SERVER_PORT:-4200}" "$@"
+    # `prefect server start`, the server's fixes applied (orchestrator/runtime/prefect_server.py)
+    exec python -m orchestrator.runtime.prefect_server start --host 0.0.0.0 --port "${PREFECT_SERVER_PORT:-4200}" "$@"
     ;;
   flows)
     remember flows

@@ -8,7 +8,8 @@
 `up` brings up, in this order, each process detached with its log in `<dir>/logs/`:
 
     postgres    a PostgreSQL cluster on 127.0.0.1 (`<dir>/pg`): databases `bid` and `prefect`
-    prefect     `prefect server start` on PostgreSQL (UI and API)
+    prefect     `prefect server start` on PostgreSQL (UI and API), through
+                orchestrator.runtime.prefect_server (the server's fixes applied)
     flows       `bid serve-flows`: the deployments (UI forms) and the hourly deadline watch
     worker-N    `bid task-worker`: long-lived workers that carry bids on in process
     slack       `bid serve`: the Slack endpoint (signed requests only)
@@ -46,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from orchestrator.runtime.prefect_home import SERVER_TUNING
+from orchestrator.runtime.prefect_server import COMMAND as PREFECT_SERVER
 
 PYTHON = sys.executable
 BID = (PYTHON, "-m", "orchestrator.cli.app")
@@ -253,8 +255,8 @@ class Stack:
         prefect_db = self.database_url("prefect").replace("postgresql://", "postgresql+asyncpg://")
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "prefect": (
-                [PYTHON, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                 "--port", port, "--analytics-off"],
+                [*PREFECT_SERVER, "start", "--host", "127.0.0.1", "--port", port,
+                 "--analytics-off"],
                 {
                     "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db,
                     "PREFECT_SERVER_API_HOST": "127.0.0.1",

@@ -531,6 +531,28 @@ def test_every_prefect_server_we_start_writes_task_run_states_in_batches() -> No
     _, server_env = stack.Stack(config)._commands()["prefect"]
     assert SERVER_TUNING.items() <= server_env.items()
     script = ENTRYPOINT.read_text()
-    server_role = script[script.index("  server)") : script.index("exec prefect server start")]
+    server_role = script[script.index("  server)") : script.index("exec python -m orchestrator")]
     for name, value in SERVER_TUNING.items():
         assert f'export {name}="${{{name}:-{value}}}"' in server_role
+
+
+def test_every_prefect_server_we_start_runs_with_the_servers_fixes() -> None:
+    """`bid server`'s, `bid ui`'s, the stack's and the container's Prefect server start
+    through orchestrator.runtime.prefect_server, which applies the server's fixes first."""
+    import inspect
+
+    from orchestrator.runtime import service, ui
+    from orchestrator.runtime.prefect_server import COMMAND
+    from tests.support.production import load_stack_module
+
+    assert COMMAND[1:] == ("-m", "orchestrator.runtime.prefect_server")
+    assert (*COMMAND, "start") == ui.SERVER_COMMAND
+    stack = load_stack_module()
+    command, _ = stack.Stack(stack.StackConfig(root=Path("/nonexistent")))._commands()["prefect"]
+    assert tuple(command[:4]) == (*COMMAND, "start")
+    assert "*PREFECT_SERVER," in inspect.getsource(service)
+    assert '"-m",\n                "prefect",' not in inspect.getsource(service)
+    script = ENTRYPOINT.read_text()
+    server_role = script[script.index("  server)") : script.index("  flows)")]
+    assert "exec python -m orchestrator.runtime.prefect_server start" in server_role
+    assert "exec prefect server" not in script

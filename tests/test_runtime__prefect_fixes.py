@@ -119,3 +119,48 @@ def test_the_servers_default_result_storage_is_asked_once_per_minute_not_per_han
         monkeypatch.setattr(prefect_fixes, "STORAGE_TTL_S", 0.0)  # a minute later
         assert results._read_server_default_result_storage_block_id() == block
         assert len(asked) == 2
+
+
+def test_a_task_worker_waits_for_a_task_run_without_polling_the_queues() -> None:
+    """The server's `MultiQueue.get` looked into its queues every 10 ms (100 times a second per
+    subscribed task worker); now it waits for a put or a retry, and takes the task run then."""
+    import asyncio
+    import time
+
+    from prefect.server.task_queue import MultiQueue, TaskQueue
+
+    from orchestrator.runtime.prefect_fixes import task_queues_wait_for_puts
+
+    task_queues_wait_for_puts()
+    looked = [0]
+    real = TaskQueue.get_nowait
+
+    def counting(self: Any) -> Any:
+        looked[0] += 1
+        return real(self)
+
+    async def scenario() -> tuple[Any, Any, float]:
+        TaskQueue.reset()
+        waiting = asyncio.create_task(MultiQueue(["fix.carry", "fix.other"]).get())
+        await asyncio.sleep(0.5)  # idle: polling would have looked about 100 times
+        idle_looks = looked[0]
+        put_at = time.perf_counter()
+        await TaskQueue.for_key("fix.other").put(SimpleNamespace(id="first"))
+        first = await asyncio.wait_for(waiting, timeout=2)
+        latency = time.perf_counter() - put_at
+        again = asyncio.create_task(MultiQueue(["fix.carry"]).get())
+        await asyncio.sleep(0.1)
+        await TaskQueue.for_key("fix.carry").retry(SimpleNamespace(id="retried"))
+        second = await asyncio.wait_for(again, timeout=2)
+        assert idle_looks <= 4, f"looked {idle_looks} times in half a second of idling"
+        return first, second, latency
+
+    original = TaskQueue.get_nowait
+    TaskQueue.get_nowait = counting  # type: ignore[method-assign]
+    try:
+        first, second, latency = asyncio.run(scenario())
+    finally:
+        TaskQueue.get_nowait = original  # type: ignore[method-assign]
+        TaskQueue.reset()
+    assert (first.id, second.id) == ("first", "retried")
+    assert latency < 0.5  # taken when put, not at the next second

@@ -34,10 +34,19 @@ take). The task workers run with the stack's settings already; they use their ow
 asks the server which result storage it prefers (GET /admin/storage), for the parameters it
 stores: five requests a bid. An operator rarely changes it; the answer is kept for
 `STORAGE_TTL_S` per API.
+
+One fix is for the server (`apply_server`, run by `orchestrator.runtime.prefect_server`):
+
+**Task workers wait for work without polling.** The server hands background task runs to
+each subscribed task worker from in-memory queues; its `MultiQueue.get` looked into them
+every 10 ms, 100 times a second per task worker, whether or not anything was queued. An idle
+production stack's Prefect server spent most of its 30 ms of CPU a second on that. A get
+now waits until a task run is put into a queue (or retried), and looks then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 from collections.abc import Callable
@@ -60,6 +69,11 @@ def apply() -> None:
     for fix in (separate_service_locks, shared_tls_contexts, no_leases_for_bid_tags,
                 workers_use_their_own_settings, storage_default_kept):  # fmt: skip
         fix()
+
+
+def apply_server() -> None:
+    """The server's fixes, once per process: before `prefect server start` runs."""
+    task_queues_wait_for_puts()
 
 
 def _once(name: str) -> bool:
@@ -242,3 +256,60 @@ def storage_default_kept() -> bool:
     results._read_server_default_result_storage_block_id = read
     results._aread_server_default_result_storage_block_id = aread
     return True
+
+
+def task_queues_wait_for_puts() -> bool:
+    """`MultiQueue.get` waits for a put or a retry into any task queue instead of polling
+    every 10 ms. True if applied here."""
+    if not _once("task queues wait"):
+        return False
+    from prefect.server import task_queue
+
+    multi, queue = getattr(task_queue, "MultiQueue", None), getattr(task_queue, "TaskQueue", None)
+    if (
+        multi is None
+        or queue is None
+        or not all(
+            callable(getattr(c, n, None))
+            for c, n in ((multi, "get"), (queue, "put"), (queue, "retry"))
+        )
+    ):
+        return False  # another Prefect: leave it be
+    waiting: set[asyncio.Future[None]] = set()
+
+    def wake() -> None:
+        for waiter in list(waiting):
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_settle, waiter)
+
+    real_put, real_retry = queue.put, queue.retry
+
+    async def put(self: Any, task_run: Any) -> None:
+        await real_put(self, task_run)
+        wake()
+
+    async def retry(self: Any, task_run: Any) -> None:
+        await real_retry(self, task_run)
+        wake()
+
+    async def get(self: Any) -> Any:
+        while True:
+            for each in self._queues:
+                try:
+                    return each.get_nowait()
+                except asyncio.QueueEmpty:
+                    continue
+            waiter = asyncio.get_running_loop().create_future()
+            waiting.add(waiter)
+            try:  # nothing is put between the look above and here: one thread, no await
+                await asyncio.wait({waiter}, timeout=1.0)  # a put elsewhere: look again
+            finally:
+                waiting.discard(waiter)
+
+    queue.put, queue.retry, multi.get = put, retry, get
+    return True
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

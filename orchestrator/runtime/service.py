@@ -54,6 +54,7 @@ from typing import IO, Any
 from orchestrator.config import Settings
 from orchestrator.errors import BidError, PrefectUnavailable
 from orchestrator.runtime import prefect_home
+from orchestrator.runtime.prefect_server import COMMAND as PREFECT_SERVER
 
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
@@ -402,10 +403,7 @@ class Service:
         prefect = Child(
             "prefect",
             [
-                PYTHON,
-                "-m",
-                "prefect",
-                "server",
+                *PREFECT_SERVER,  # `prefect server`, the server's fixes applied
                 "start",
                 "--host",
                 self.host,

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -25,8 +24,10 @@ from rich.console import Console
 from orchestrator.config import Settings
 from orchestrator.errors import BidError, PrefectUnavailable
 from orchestrator.runtime import prefect_env
+from orchestrator.runtime.prefect_server import COMMAND as PREFECT_SERVER
 
-SERVER_COMMAND = (sys.executable, "-m", "prefect", "server", "start")
+SERVER_COMMAND = (*PREFECT_SERVER, "start")
+"""`prefect server start`, the server's fixes applied (`orchestrator.runtime.prefect_server`)."""
 LOG_FILE = "bid-ui.log"
 LOCK_WAIT_S = 60.0
 START_TIMEOUT_S = 180.0
