@@ -238,13 +238,38 @@ def test_a_claim_left_by_a_dead_notifier_is_taken_over_after_the_lease(
     bid_in_qualification(slack_ctx)
     first = _rows(slack_ctx)[0]
     notifier = _notifier(slack_ctx)
-    assert notifier._claim(slack_ctx, first) is not None  # claimed, then the process died
+    assert first.id in notifier._claim(slack_ctx, [first])  # claimed, then the process died
     report = notifier.deliver_pending(slack_ctx)
     assert report.skipped == 1 and report.pending == 1
     clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
     report = notifier.deliver_pending(slack_ctx)
     assert report.sent == 1 and report.pending == 0
     assert _rows(slack_ctx)[0].attempts == 2
+
+
+def test_a_delivery_claims_its_messages_together_and_marks_each_once_posted(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    """One transaction takes the messages a delivery is about to post (not one per message);
+    each is still marked sent right after it is posted, so a crash repeats none."""
+    from sqlalchemy import event
+
+    bid_in_qualification(slack_ctx)
+    queued = _rows(slack_ctx)
+    assert len(queued) >= 3
+    updates: list[str] = []
+    event.listen(
+        slack_ctx.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: updates.append(" ".join(statement.split()[:4])),
+    )
+    report = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert report.sent == len(queued)
+    claims = [u for u in updates if u.startswith("UPDATE outboxmessage SET attempts")]
+    marks = [u for u in updates if u.startswith("UPDATE outboxmessage SET sent_at")]
+    assert len(claims) == 1  # every message never tried, taken by one statement
+    assert len(marks) == len(queued)  # each marked sent right after it was posted
+    assert all(m.attempts == 1 and m.sent_at is not None for m in _rows(slack_ctx))
 
 
 def test_bid_notify_sends_pending_messages_once_a_token_is_set(

@@ -61,6 +61,9 @@ DEFAULT_BACKOFF = 0.5
 """Seconds; the retry waits are backoff * 2**attempt with jitter (429 waits Retry-After)."""
 CLAIM_LEASE = timedelta(minutes=5)
 """A claim older than this belongs to a notifier that died; another one may take the row."""
+CLAIM_BATCH = 10
+"""Messages claimed in one transaction, just before they are posted: few enough that the
+last is posted well inside the lease even when Slack is slow (10 s timeout each)."""
 SLACK_TIMEOUT_SECONDS = 10
 
 _CLAIM = re.compile(r"^sending: claim (?P<token>\S+) at (?P<at>\S+)$")
@@ -355,12 +358,14 @@ class SlackNotifier:
             statement = statement.where(col(OutboxMessage.attempts) < self.max_attempts)
         with reading(ctx.engine) as session:
             rows = list(session.exec(statement.order_by(col(OutboxMessage.id)).limit(limit)).all())
-        for row in rows:
-            if _in_flight(row, now):
-                report.skipped += 1
-                continue
-            claim = self._claim(ctx, row)
-            if claim is None:
+        due = [row for row in rows if not _in_flight(row, now)]
+        report.skipped += len(rows) - len(due)
+        claims: dict[int, str] = {}
+        for index, row in enumerate(due):
+            if index % CLAIM_BATCH == 0:  # the next few rows, in one transaction
+                claims = self._claim(ctx, due[index : index + CLAIM_BATCH])
+            claim = claims.get(row.id or 0)
+            if claim is None:  # another notifier changed it meanwhile
                 report.skipped += 1
                 continue
             try:
@@ -383,28 +388,36 @@ class SlackNotifier:
         report.pending = count_pending(ctx.engine)
         return report
 
-    def _claim(self, ctx: Context, row: OutboxMessage) -> str | None:
-        """Take the row for this run; None when another notifier changed it meanwhile."""
+    def _claim(self, ctx: Context, rows: list[OutboxMessage]) -> dict[int, str]:
+        """Take `rows` for this run in one transaction: id → claim marker of each row taken
+        (a row another notifier changed meanwhile is not). Rows read alike (the usual case:
+        never tried) are taken by one UPDATE."""
         marker = _claim_marker(uuid.uuid4().hex[:12], ctx.clock())
-        seen_error = (
-            col(OutboxMessage.last_error).is_(None)
-            if row.last_error is None
-            else col(OutboxMessage.last_error) == row.last_error
-        )
+        alike: dict[tuple[int, str | None], list[int]] = {}
+        for row in rows:
+            alike.setdefault((row.attempts, row.last_error), []).append(row.id or 0)
+        taken: dict[int, str] = {}
         with transaction(ctx.engine) as session:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == row.id,
-                    col(OutboxMessage.sent_at).is_(None),
-                    col(OutboxMessage.attempts) == row.attempts,
-                    seen_error,
+            for (attempts, last_error), ids in alike.items():
+                seen_error = (
+                    col(OutboxMessage.last_error).is_(None)
+                    if last_error is None
+                    else col(OutboxMessage.last_error) == last_error
                 )
-                .values(attempts=row.attempts + 1, last_error=marker)
-                .execution_options(synchronize_session=False)
-            )
-            claimed = result.rowcount == 1  # type: ignore[attr-defined]
-        return marker if claimed else None
+                result = session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id).in_(ids),
+                        col(OutboxMessage.sent_at).is_(None),
+                        col(OutboxMessage.attempts) == attempts,
+                        seen_error,
+                    )
+                    .values(attempts=attempts + 1, last_error=marker)
+                    .returning(col(OutboxMessage.id))
+                    .execution_options(synchronize_session=False)
+                )
+                taken.update({row_id: marker for row_id in result.scalars()})
+        return taken
 
     def _mark_sent(self, ctx: Context, row: OutboxMessage, posted: tuple[str, str]) -> None:
         channel, ts = posted
