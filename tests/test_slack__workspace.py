@@ -214,3 +214,47 @@ def test_the_app_home_lists_my_approvals_and_my_bids(
     assert "Nothing waits for you." in manager  # no approval power of their own
     assert f"<{WORKSPACE}/bids/{ref}|{ref}>" in manager and "governance review" in manager
     assert "not linked to a person" in published["UNOBODY"]
+
+
+def test_decided_messages_are_claimed_together_and_one_failing_holds_none_back(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    """The approvals' messages of a bid decided at once are claimed by one statement; when
+    updating one fails outright, the others are given back and updated by the next delivery."""
+    from sqlalchemy import event
+
+    from orchestrator.slack.notify import settle_decided
+    from tests.factories import carry_to_governance, grant_all
+
+    ref = bid_in_qualification(slack_ctx)
+    carry_to_governance(slack_ctx, ref)
+    _deliver(slack_ctx)
+    grant_all(slack_ctx, ref)
+    settled_before = _settled(slack_ctx)
+    statements: list[str] = []
+    event.listen(
+        slack_ctx.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(" ".join(statement.split()[:4])),
+    )
+    client = slack_client(slack_ctx.settings)
+
+    class Refusing:
+        def chat_update(self, **kwargs: Any) -> Any:
+            raise RuntimeError("the update could not be built")  # not a Slack hiccup
+
+    with pytest.raises(RuntimeError):
+        settle_decided(slack_ctx, Refusing())  # type: ignore[arg-type]
+    claims = [s for s in statements if s.startswith("UPDATE outboxmessage SET settled_at")]
+    assert len(claims) == 2  # all claimed by one statement; then the others given back
+    assert _settled(slack_ctx) == settled_before + 1  # the one that failed stays claimed
+    before = len(slack_api.calls("chat.update", ok_only=True))
+    updated = settle_decided(slack_ctx, client)
+    assert updated >= 2  # the ones given back, updated now
+    assert len(slack_api.calls("chat.update", ok_only=True)) == before + updated
+
+
+def _settled(ctx: Context) -> int:
+    with Session(ctx.engine) as session:
+        rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.settled_at).is_not(None)))
+        return len(rows.all())

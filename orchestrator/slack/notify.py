@@ -494,7 +494,8 @@ def settle_decided(ctx: Context, client: WebClient, bids: set[int] | None = None
     count. Each message is claimed before it is updated (two notifiers update it once); a
     failed update is tried again at a later delivery for the bid (or any delivery for all bids:
     a command, the scheduled effects drain). `bids`: only those bids. Returns how many were
-    updated."""
+    updated. The messages are claimed in one transaction, and a bid's facts read once for
+    all of its messages."""
     from orchestrator.slack.outcomes import decision_of, with_decisions
 
     query = (
@@ -513,41 +514,74 @@ def settle_decided(ctx: Context, client: WebClient, bids: set[int] | None = None
         rows = session.exec(query).all()
         decided = [(row, decision_of(session, row)) for row in with_decisions(session, list(rows))]
     updated = 0
-    for row, outcome in decided:
-        if outcome is None:
-            continue
-        with transaction(ctx.engine) as session:
-            claimed = session.execute(
+    ready: list[tuple[OutboxMessage, str]] = [(r, o) for r, o in decided if o is not None]
+    if not ready:
+        return 0
+    with transaction(ctx.engine) as session:  # every decided message claimed at once
+        claimed = set(
+            session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.settled_at).is_(None))
-                .values(settled_at=ctx.clock())
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-        markers = list(row.blocks or [])
-        blocks = [
-            block
-            for block in message_blocks(row.text, markers, bid_facts(ctx, row.opportunity_id, []))
-            if block.get("type") != "actions"
-        ]
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]})
-        try:
-            client.chat_update(
-                channel=row.slack_channel or "", ts=row.slack_ts or "", text=row.text, blocks=blocks
-            )
-        except TRANSIENT_ERRORS as error:
-            log.warning("message %s not updated: %s", row.key, describe_error(error))
-            with transaction(ctx.engine) as session:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id) == row.id)
-                    .values(settled_at=None)
-                    .execution_options(synchronize_session=False)
+                .where(
+                    col(OutboxMessage.id).in_([row.id for row, _ in ready]),
+                    col(OutboxMessage.settled_at).is_(None),
                 )
-            continue
-        updated += 1
+                .values(settled_at=ctx.clock())
+                .returning(col(OutboxMessage.id))
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+    facts: dict[int | None, BidFacts | None] = {}
+    left = [row.id for row, _ in ready if row.id in claimed]
+    try:
+        for row, outcome in ready:
+            if row.id not in claimed:  # another notifier updates it
+                continue
+            left.remove(row.id)
+            if _settle_one(ctx, client, row, outcome, facts):
+                updated += 1
+    finally:  # an error on one message: those after it are not held back, but tried again
+        if left:
+            _unsettle(ctx, left)
     return updated
+
+
+def _settle_one(
+    ctx: Context,
+    client: WebClient,
+    row: OutboxMessage,
+    outcome: str,
+    facts: dict[int | None, BidFacts | None],
+) -> bool:
+    """Update one claimed decision message; False (and released) when Slack failed."""
+    if row.opportunity_id not in facts:  # a bid's facts read once for its messages
+        facts[row.opportunity_id] = bid_facts(ctx, row.opportunity_id, [])
+    markers = list(row.blocks or [])
+    blocks = [
+        block
+        for block in message_blocks(row.text, markers, facts[row.opportunity_id])
+        if block.get("type") != "actions"
+    ]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]})
+    try:
+        client.chat_update(
+            channel=row.slack_channel or "", ts=row.slack_ts or "", text=row.text, blocks=blocks
+        )
+    except TRANSIENT_ERRORS as error:
+        log.warning("message %s not updated: %s", row.key, describe_error(error))
+        _unsettle(ctx, [row.id])
+        return False
+    return True
+
+
+def _unsettle(ctx: Context, ids: list[int | None]) -> None:
+    """Give claimed decision messages back: a later delivery updates them."""
+    with transaction(ctx.engine) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(ids))
+            .values(settled_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def get_notifier(ctx: Context) -> Notifier:
