@@ -64,3 +64,34 @@ def test_the_second_renderer_of_an_installation_leaves_the_first_ones_file(
     assert os.stat(plan.path).st_mtime_ns == before  # not written again
     assert again.documents[0].content_hash == plan.content_hash
     assert (real_ctx.settings.data_dir / "render-stamps").is_dir()
+
+
+def test_a_folders_stamps_are_parsed_again_only_when_another_process_wrote_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as json_module
+
+    from orchestrator.documents import stamps as stamps_module
+
+    parsed = [0]
+    real_loads = json_module.loads
+
+    def counting(text: str) -> object:
+        parsed[0] += 1
+        return real_loads(text)
+
+    monkeypatch.setattr(stamps_module.json, "loads", counting)
+    here, other = RenderStamps(tmp_path / "stamps"), RenderStamps(tmp_path / "stamps")
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = out / "plan.docx"
+    plan.write_bytes(b"plan v1")
+    here.remember(plan, "v1")
+    other._held.clear()
+    for _ in range(5):
+        assert other.unchanged(plan, "v1")  # the other process reads the index once
+        other._held.clear()
+    assert parsed[0] <= 2
+    plan.write_bytes(b"plan version 2")  # a new file, a new stamp written by `here`
+    here.remember(plan, "v2")
+    assert other.unchanged(plan, "v2") and not other.unchanged(plan, "v1")

@@ -36,6 +36,8 @@ class RenderStamps:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder
         self._held: dict[Path, Stamp] = {}
+        self._indexes: dict[Path, tuple[tuple[int, int], dict[str, list[object]]]] = {}
+        """Each index file as last parsed, by its (mtime_ns, size) then."""
 
     def _index(self, directory: Path) -> Path | None:
         if self.folder is None:
@@ -44,11 +46,26 @@ class RenderStamps:
         return self.folder / f"{key}.json"
 
     def _read(self, index: Path) -> dict[str, list[object]]:
+        """The folder's stamps, parsed again only when the index file changed since this
+        process last read or wrote it (every render looks at it several times)."""
+        try:
+            st = index.stat()
+        except OSError:
+            return {}
+        seen = (st.st_mtime_ns, st.st_size)
+        held = self._indexes.get(index)
+        if held is not None and held[0] == seen:
+            return dict(held[1])
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        if len(self._indexes) >= 1000:  # a long-lived worker, thousands of bids: start afresh
+            self._indexes.clear()
+        self._indexes[index] = (seen, data)
+        return dict(data)
 
     def unchanged(self, path: Path, content: str) -> bool:
         """`path` holds what a renderer wrote for `content`, untouched since."""
