@@ -80,7 +80,7 @@ def test_a_folders_stamps_are_parsed_again_only_when_another_process_wrote_them(
         parsed[0] += 1
         return real_loads(text)
 
-    monkeypatch.setattr(stamps_module.json, "loads", counting)
+    monkeypatch.setattr(f"{stamps_module.__name__}.json.loads", counting)
     here, other = RenderStamps(tmp_path / "stamps"), RenderStamps(tmp_path / "stamps")
     out = tmp_path / "out"
     out.mkdir()
