@@ -537,3 +537,20 @@ def test_a_unit_of_work_settles_inside_its_transaction_and_not_when_it_rolls_bac
         settle_before_commit(session, "milestones", lambda s: ran.append("rolled back"))
         raise RuntimeError("the change failed")
     assert ran == ["asked again"]
+
+
+def test_a_claim_is_one_transaction_on_postgresql_and_reads_first_on_sqlite(ctx: Context) -> None:
+    """SQLite takes its write lock at BEGIN: a claim reads first and writes only when
+    something is due. PostgreSQL locks nothing for a read: one transaction does both."""
+    from sqlalchemy import event
+
+    ref = _in_qualification(ctx)
+    began: list[str] = []
+    event.listen(ctx.engine, "begin", lambda conn: began.append("begin"))
+    claimed = effects.claim(ctx.engine, worker="w", now=ctx.clock(), lease=LEASE)
+    assert claimed is not None and claimed.payload["ref"] == ref
+    postgres = ctx.engine.dialect.name == "postgresql"
+    assert len(began) == (1 if postgres else 2)
+    began.clear()
+    assert effects.claim(ctx.engine, worker="w", now=ctx.clock(), lease=LEASE) is None
+    assert len(began) == 1  # nothing due: one read (SQLite) or one empty transaction

@@ -129,28 +129,45 @@ def claim(
         query = query.where(Effect.opportunity_id == opportunity_id)
     if kinds is not None:
         query = query.where(col(Effect.kind).in_(sorted(kinds)))
-    with reading(engine) as session:  # nothing due (the usual case): no write lock taken
-        rows = cast(list[_Candidate], list(session.exec(query).all()))
-        candidates = _carries_first(rows)
+    lease_until = now + lease
+    if engine.dialect.name == "postgresql":  # one transaction: a read locks nothing there
+        with transaction(engine) as session:
+            candidates = _carries_first(cast(list[_Candidate], list(session.exec(query).all())))
+            return _take_first(session, candidates, worker, lease_until, condition, skip)
+    with reading(engine) as session:  # SQLite: nothing due (the usual case), no write lock
+        candidates = _carries_first(cast(list[_Candidate], list(session.exec(query).all())))
     if not candidates:
         return None
     with transaction(engine) as session:
-        for effect_id in candidates:
-            changed = session.execute(_take([effect_id], condition, worker, now + lease))
-            if changed.rowcount == 1:  # type: ignore[attr-defined]
-                row = session.get_one(Effect, effect_id)
-                absorbed: tuple[int, ...] = ()
-                if row.kind == EffectKind.RENDER and row.opportunity_id is not None:
-                    absorbed = _absorb_renders(session, row, worker, now, lease, condition, skip)
-                return ClaimedEffect(
-                    id=effect_id,
-                    key=row.key,
-                    kind=row.kind,
-                    opportunity_id=row.opportunity_id,
-                    payload=dict(row.payload),
-                    attempts=row.attempts,
-                    absorbed=absorbed,
-                )
+        return _take_first(session, candidates, worker, lease_until, condition, skip)
+
+
+def _take_first(
+    session: Session,
+    candidates: list[int],
+    worker: str,
+    until: datetime,
+    condition: Any,
+    skip: frozenset[int],
+) -> ClaimedEffect | None:
+    """Take the first of `candidates` no other dispatcher took meanwhile (a render with
+    the bid's other due renders)."""
+    for effect_id in candidates:
+        changed = session.execute(_take([effect_id], condition, worker, until))
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            row = session.get_one(Effect, effect_id)
+            absorbed: tuple[int, ...] = ()
+            if row.kind == EffectKind.RENDER and row.opportunity_id is not None:
+                absorbed = _absorb_renders(session, row, worker, until, condition, skip)
+            return ClaimedEffect(
+                id=effect_id,
+                key=row.key,
+                kind=row.kind,
+                opportunity_id=row.opportunity_id,
+                payload=dict(row.payload),
+                attempts=row.attempts,
+                absorbed=absorbed,
+            )
     return None
 
 
@@ -194,8 +211,7 @@ def _absorb_renders(
     session: Session,
     row: Effect,
     worker: str,
-    now: datetime,
-    lease: timedelta,
+    until: datetime,
     condition: Any,
     skip: frozenset[int],
 ) -> tuple[int, ...]:
@@ -219,7 +235,7 @@ def _absorb_renders(
     ).all()
     if not taken:
         return ()
-    session.execute(_take(list(taken), condition, worker, now + lease))
+    session.execute(_take(list(taken), condition, worker, until))
     return tuple(sorted(i for i in taken if i is not None))
 
 
