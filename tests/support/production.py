@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -43,7 +44,7 @@ from orchestrator.slack.blocks import APPROVE, ButtonValue
 from orchestrator.store.db import reading
 from orchestrator.store.models import Approval, ApprovalStatus, AuditEvent, Document, Opportunity
 from orchestrator.wiring import open_context
-from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, new_bid, produce
+from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, new_bid, order_details, quote_file
 from tests.support.slack_api import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -58,6 +59,23 @@ from tests.support.slack_api import (
 
 REPO = Path(__file__).resolve().parents[2]
 SLACK_PATH = "/slack/events"
+
+
+def as_a_person(command: Callable[[], object], patience: float = 90.0) -> None:
+    """Run one person's command; when the database was away (the stack's PostgreSQL
+    restarting under a fault test), run it again once it is back, as that person would.
+    The command's own transaction was rolled back: nothing of it was kept."""
+    from sqlalchemy.exc import DisconnectionError, OperationalError
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            command()
+            return
+        except (OperationalError, DisconnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def load_stack_module() -> ModuleType:
@@ -320,8 +338,20 @@ class ProductionRun:
     def produce(self, refs: list[str]) -> None:
         """Sales support sends the QRFs and imports the carriers' firm quotes; the consultant
         freezes the design."""
-        for ref in refs:
-            produce(self.ctx, ref)
+        from orchestrator.bid.producing.production import freeze_design
+        from orchestrator.bid.producing.quotes import import_quotes
+        from orchestrator.bid.producing.sourcing import send_quote_requests
+
+        for ref in refs:  # tests.factories.produce, one command at a time
+            answer = self.ctx.output_dir_for(ref) / "quotes-firm-0.4.csv"
+            for command in (
+                partial(send_quote_requests, self.ctx, ref, None, actor=PEOPLE["sales_support"]),
+                partial(quote_file, self.ctx, ref, answer, cost_share=0.4),
+                partial(import_quotes, self.ctx, ref, answer, actor=PEOPLE["sales_support"]),
+                partial(order_details, self.ctx, ref),
+                partial(freeze_design, self.ctx, ref, by=PEOPLE["solution_consultant"]),
+            ):
+                as_a_person(command)
 
     def approve_in_slack(self, refs: list[str], timeout: float = 120) -> None:
         """Every approver clicks *Approve* on every request they received."""
@@ -369,12 +399,15 @@ class ProductionRun:
         from orchestrator.bid.progress.submission import submit_offer
 
         for ref in refs:
-            submit_offer(
-                self.ctx,
-                ref,
-                by=PEOPLE["bid_manager"],
-                channel="portal",
-                reference=f"portal receipt {ref}",
+            as_a_person(
+                partial(
+                    submit_offer,
+                    self.ctx,
+                    ref,
+                    by=PEOPLE["bid_manager"],
+                    channel="portal",
+                    reference=f"portal receipt {ref}",
+                )
             )
 
     def win(self, refs: list[str]) -> None:
@@ -382,8 +415,15 @@ class ProductionRun:
         from orchestrator.bid.progress import services
 
         for ref in refs:
-            services.record_result(
-                self.ctx, ref, won=True, reason="best offer", by=PEOPLE["bid_manager"]
+            as_a_person(
+                partial(
+                    services.record_result,
+                    self.ctx,
+                    ref,
+                    won=True,
+                    reason="best offer",
+                    by=PEOPLE["bid_manager"],
+                )
             )
 
     # --- checking
