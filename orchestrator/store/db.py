@@ -23,13 +23,13 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 class _Session(Session):
-    """A session that keeps every row it loaded until it closes.
+    """A session that keeps every row it was asked for by primary key until it closes.
 
     SQLAlchemy's identity map holds rows weakly: a row read, used and dropped (an account
     read for its name) is gone by the next `session.get` of it in the same block, which
-    reads it again. A bid's steps read its account 80 times that way, its opportunity and
-    team members as often. A session here lives for one block (`reading`, `transaction`),
-    so holding what it loaded costs little memory and makes those gets free. A row is read
+    reads it again. A bid's steps read its account 80 times that way, its opportunity as
+    often. A session here lives for one block (`reading`, `transaction`), so holding what
+    `get` returned costs little memory and makes the next `get` of it free. A row is read
     again only for a lock (`get_opportunity(lock=True)` refreshes it from the locked row).
     """
 
@@ -37,16 +37,15 @@ class _Session(Session):
         super().__init__(*args, **kwargs)
         self.held: list[object] = []
 
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        row = super().get(*args, **kwargs)
+        if row is not None:
+            self.held.append(row)
+        return row
+
     def close(self) -> None:
         self.held.clear()
         super().close()
-
-
-@event.listens_for(_Session, "loaded_as_persistent")
-def _hold(session: Session, instance: object) -> None:
-    """Only keeps a reference (see `_Session`): no work is done here."""
-    if isinstance(session, _Session):
-        session.held.append(instance)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
