@@ -1,4 +1,4 @@
-"""A session keeps the rows it loaded until it closes (`orchestrator.store.db._Session`).
+"""A session keeps the rows `get` returned until it closes (`orchestrator.store.db._Session`).
 
 SQLAlchemy's identity map holds rows weakly: an account read for its name and dropped was read
 again by the next `session.get` of it in the same block (a bid's steps read its account some
