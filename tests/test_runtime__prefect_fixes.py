@@ -145,12 +145,14 @@ def test_a_task_worker_waits_for_a_task_run_without_polling_the_queues() -> None
         await asyncio.sleep(0.5)  # idle: polling would have looked about 100 times
         idle_looks = looked[0]
         put_at = time.perf_counter()
-        await TaskQueue.for_key("fix.other").put(SimpleNamespace(id="first"))
+        first_run: Any = SimpleNamespace(id="first")
+        await TaskQueue.for_key("fix.other").put(first_run)
         first = await asyncio.wait_for(waiting, timeout=2)
         latency = time.perf_counter() - put_at
         again = asyncio.create_task(MultiQueue(["fix.carry"]).get())
         await asyncio.sleep(0.1)
-        await TaskQueue.for_key("fix.carry").retry(SimpleNamespace(id="retried"))
+        retried_run: Any = SimpleNamespace(id="retried")
+        await TaskQueue.for_key("fix.carry").retry(retried_run)
         second = await asyncio.wait_for(again, timeout=2)
         assert idle_looks <= 4, f"looked {idle_looks} times in half a second of idling"
         return first, second, latency
