@@ -2,7 +2,8 @@
 
 It starts and watches, for the folder's data:
 
-    prefect   `prefect server start`: the Prefect UI and API on the chosen host and port
+    prefect   `prefect server start` (through orchestrator.runtime.prefect_server): the Prefect
+              UI and API on the chosen host and port
     flows     `bid serve-flows`: every flow as a deployment (forms in the UI), the deadline
               watch on its schedule
     api       the JSON API (`orchestrator.api.server`, `/api/v1`): the thin `bid` sends its
