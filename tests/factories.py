@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,18 +204,22 @@ def produce(
     cost_share: float = 0.4,
     by: str = PEOPLE["solution_consultant"],
     qrf_dir: Path | None = None,
+    person: Callable[[Callable[[], object]], None] | None = None,
 ) -> None:
-    """Bid production's work as people do it: QRFs sent, firm quotes in, the design frozen."""
+    """Bid production's work as people do it: QRFs sent, firm quotes in, the design frozen.
+    `person` runs each command (the production stack's fault test runs one again when it
+    met the database restarting)."""
     from orchestrator.bid.producing.production import freeze_design
     from orchestrator.bid.producing.quotes import import_quotes
     from orchestrator.bid.producing.sourcing import send_quote_requests
 
-    send_quote_requests(ctx, ref, qrf_dir, actor=PEOPLE["sales_support"])
+    run = person or (lambda command: command())
     answer = ctx.output_dir_for(ref) / f"quotes-firm-{cost_share:g}.csv"
-    quote_file(ctx, ref, answer, cost_share=cost_share)
-    import_quotes(ctx, ref, answer, actor=PEOPLE["sales_support"])
-    order_details(ctx, ref)
-    freeze_design(ctx, ref, by=by)
+    run(partial(send_quote_requests, ctx, ref, qrf_dir, actor=PEOPLE["sales_support"]))
+    run(partial(quote_file, ctx, ref, answer, cost_share=cost_share))
+    run(partial(import_quotes, ctx, ref, answer, actor=PEOPLE["sales_support"]))
+    run(partial(order_details, ctx, ref))
+    run(partial(freeze_design, ctx, ref, by=by))
 
 
 def order_details(ctx: Context, ref: str) -> None:

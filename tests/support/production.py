@@ -44,7 +44,7 @@ from orchestrator.slack.blocks import APPROVE, ButtonValue
 from orchestrator.store.db import reading
 from orchestrator.store.models import Approval, ApprovalStatus, AuditEvent, Document, Opportunity
 from orchestrator.wiring import open_context
-from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, new_bid, order_details, quote_file
+from tests.factories import APPROVERS, PEOPLE, WON_TRAIL, new_bid, produce
 from tests.support.slack_api import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -337,21 +337,9 @@ class ProductionRun:
 
     def produce(self, refs: list[str]) -> None:
         """Sales support sends the QRFs and imports the carriers' firm quotes; the consultant
-        freezes the design."""
-        from orchestrator.bid.producing.production import freeze_design
-        from orchestrator.bid.producing.quotes import import_quotes
-        from orchestrator.bid.producing.sourcing import send_quote_requests
-
-        for ref in refs:  # tests.factories.produce, one command at a time
-            answer = self.ctx.output_dir_for(ref) / "quotes-firm-0.4.csv"
-            for command in (
-                partial(send_quote_requests, self.ctx, ref, None, actor=PEOPLE["sales_support"]),
-                partial(quote_file, self.ctx, ref, answer, cost_share=0.4),
-                partial(import_quotes, self.ctx, ref, answer, actor=PEOPLE["sales_support"]),
-                partial(order_details, self.ctx, ref),
-                partial(freeze_design, self.ctx, ref, by=PEOPLE["solution_consultant"]),
-            ):
-                as_a_person(command)
+        freezes the design (each command run again if it met the database restarting)."""
+        for ref in refs:
+            produce(self.ctx, ref, person=as_a_person)
 
     def approve_in_slack(self, refs: list[str], timeout: float = 120) -> None:
         """Every approver clicks *Approve* on every request they received."""
