@@ -6,6 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
@@ -285,3 +286,23 @@ def test_bid_notify_sends_pending_messages_once_a_token_is_set(
         report["mode"] == "slack" and report["sent"] == len(_rows(ctx)) and report["pending"] == 0
     )
     assert json.loads(run_cli("notify", "--json").out)["sent"] == 0
+
+
+def test_a_delivery_that_stops_on_an_error_holds_back_none_of_the_messages_after_it(
+    slack_ctx: Context, slack_api: FakeSlackApi
+) -> None:
+    """Messages are claimed ten at a time; when posting one fails with an error that is not
+    Slack's (a bug), the ones claimed after it are given back, not left for the lease."""
+    bid_in_qualification(slack_ctx)
+    queued = _rows(slack_ctx)
+    assert len(queued) >= 3
+
+    class Broken(SlackNotifier):
+        def _post(self, ctx: Context, row: OutboxMessage, facts: Any) -> tuple[str, str]:
+            raise RuntimeError("the message could not be built")
+
+    with pytest.raises(RuntimeError):
+        Broken(slack_client(slack_ctx.settings, backoff=0.01)).deliver_pending(slack_ctx)
+    report = _notifier(slack_ctx).deliver_pending(slack_ctx)
+    assert report.sent == len(queued) - 1  # all but the one it failed on, at once
+    assert report.skipped == 1  # that one waits for its lease, as before

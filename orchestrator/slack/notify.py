@@ -361,26 +361,19 @@ class SlackNotifier:
         due = [row for row in rows if not _in_flight(row, now)]
         report.skipped += len(rows) - len(due)
         claims: dict[int, str] = {}
-        for index, row in enumerate(due):
-            if index % CLAIM_BATCH == 0:  # the next few rows, in one transaction
-                claims = self._claim(ctx, due[index : index + CLAIM_BATCH])
-            claim = claims.get(row.id or 0)
-            if claim is None:  # another notifier changed it meanwhile
-                report.skipped += 1
-                continue
-            try:
-                posted = self._post(ctx, row, facts)
-            except _DELIVERY_ERRORS as error:
-                reason = (
-                    str(error) if isinstance(error, NotificationError) else describe_error(error)
-                )
-                self._release(ctx, row, claim, reason)
-                report.failed += 1
-                report.errors.append(f"{row.key}: {reason}")
-                log.warning("outbox message %s not delivered: %s", row.key, reason)
-            else:
-                self._mark_sent(ctx, row, posted)
-                report.sent += 1
+        try:
+            for index, row in enumerate(due):
+                if index % CLAIM_BATCH == 0:  # the next few rows, in one transaction
+                    claims = self._claim(ctx, due[index : index + CLAIM_BATCH])
+                claim = claims.pop(row.id or 0, None)
+                if claim is None:  # another notifier changed it meanwhile
+                    report.skipped += 1
+                    continue
+                self._deliver(ctx, row, claim, facts, report)
+        finally:  # an error on one message: those claimed after it are not held back
+            for row in due:
+                if (row.id or 0) in claims:
+                    self._release(ctx, row, claims[row.id or 0], "not posted: delivery stopped")
         bids = None
         if settle_for is not None:
             bids = {settle_for} | {r.opportunity_id for r in rows if r.opportunity_id is not None}
@@ -433,6 +426,27 @@ class SlackNotifier:
                 )
                 .execution_options(synchronize_session=False)
             )
+
+    def _deliver(
+        self,
+        ctx: Context,
+        row: OutboxMessage,
+        claim: str,
+        facts: dict[int, BidFacts | None],
+        report: DeliveryReport,
+    ) -> None:
+        """Post one claimed row and mark it sent, or give it back with Slack's error."""
+        try:
+            posted = self._post(ctx, row, facts)
+        except _DELIVERY_ERRORS as error:
+            reason = str(error) if isinstance(error, NotificationError) else describe_error(error)
+            self._release(ctx, row, claim, reason)
+            report.failed += 1
+            report.errors.append(f"{row.key}: {reason}")
+            log.warning("outbox message %s not delivered: %s", row.key, reason)
+        else:
+            self._mark_sent(ctx, row, posted)
+            report.sent += 1
 
     def _release(self, ctx: Context, row: OutboxMessage, claim: str, reason: str) -> None:
         with transaction(ctx.engine) as session:
