@@ -27,6 +27,13 @@ def _holidays(country: str, year: int) -> frozenset[date]:
     return frozenset(table)
 
 
+def working_days_warm(country: str, year: int) -> None:
+    """Load `country`'s public holidays of `year` and the next (a long-lived process, before
+    its first bid: ~10 ms a country and year)."""
+    for each in (year, year + 1):
+        _holidays(country, each)
+
+
 def holiday_name(day: date, country: str) -> str | None:
     """The public holiday on `day` in `country`, or None."""
     import holidays

@@ -25,6 +25,7 @@ The working documents at the top follow the bid; a submitted version's folder do
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -37,6 +38,7 @@ from sqlmodel import Session, col, select
 from orchestrator.commercial.qrf import QrfPlan, plan_for
 from orchestrator.commercial.quotes import catalogue_for, has_ordered_sites
 from orchestrator.decisions.catalogue import IN_HOUSE_PROVIDER, Catalogue
+from orchestrator.decisions.offer_rules import load_proposal_rules
 from orchestrator.documents.compliance import write_compliance_xlsx
 from orchestrator.documents.context import (
     QRF_CSV_COLUMNS,
@@ -62,7 +64,7 @@ from orchestrator.documents.pricing_schedule import write_pricing_xlsx
 from orchestrator.documents.proposal import proposal_context, version_label
 from orchestrator.documents.stamps import RenderStamps
 from orchestrator.documents.text import long_date
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, RuleError
 from orchestrator.lifecycle.table import WON_STATES, State
 from orchestrator.ports import (
     Clock,
@@ -72,6 +74,22 @@ from orchestrator.ports import (
     system_clock,
 )
 from orchestrator.store.models import Document, Opportunity
+
+log = logging.getLogger(__name__)
+
+DOCX_TEMPLATES = (
+    "qrf.docx",
+    "proposal.docx",
+    "control_plan.docx",
+    "submission_letter.docx",
+    "order_sheet.docx",
+)
+"""The .docx templates a bid's steps render (prepared ahead by `warm_up`)."""
+
+
+def _digests(images: dict[str, Path]) -> dict[str, str]:
+    """The sha256 of each picture a template places, by its name in the template."""
+    return {key: hashlib.sha256(path.read_bytes()).hexdigest() for key, path in images.items()}
 
 
 def _cell_filter(value: object) -> str:
@@ -150,9 +168,7 @@ class DocxDocuments:
         rendered twice in a step).
         """
         held = self._template(template)
-        pictures = {
-            key: hashlib.sha256(p.read_bytes()).hexdigest() for key, p in (images or {}).items()
-        }
+        pictures = _digests(images or {})
         digest = content_hash(held.digest, {**context, "images": pictures} if images else context)
         stamp = content_hash(digest, unhashed or {})
         if self._unchanged(path, stamp):
@@ -168,6 +184,30 @@ class DocxDocuments:
             tmp.write_bytes(data)
         self._remember(path, stamp)
         return RenderedDocument(kind=kind, name=name, path=path, content_hash=digest)
+
+    def warm_up(self) -> list[str]:
+        """Prepare every .docx template now, as its first render would (a long-lived process
+        does this before its first bid: the first bid of a task worker or the Slack app is
+        then rendered as fast as the next ones). The templates prepared; one that cannot be
+        read or prepared is left to fail where it is rendered, naming the bid."""
+        try:
+            company = load_proposal_rules(self.rules_dir).company
+            logo: Path | None = self.templates_dir / company.logo
+        except (InputError, RuleError, OSError):  # the proposal says so when it is rendered
+            logo = None
+        ready: list[str] = []
+        for name in DOCX_TEMPLATES:
+            proposal = name == "proposal.docx"
+            images = {"logo": logo} if proposal and logo is not None and logo.is_file() else {}
+            try:
+                held = self._template(name)
+                with DOCX_LOCK:
+                    self._prepared(held, images, _digests(images))
+            except Exception as error:  # reported where the template is rendered
+                log.info("template %s not prepared ahead: %s", name, error)
+                continue
+            ready.append(name)
+        return ready
 
     def _prepared(
         self, held: _Template, images: dict[str, Path], pictures: dict[str, str]

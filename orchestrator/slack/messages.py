@@ -42,6 +42,24 @@ def render(templates_dir: Path, event: str, **values: Any) -> str:
     return template.render(event=event, **values).strip()
 
 
+def warm_up(templates_dir: Path) -> int:
+    """Compile every message template now (a long-lived process, before its first message);
+    the number compiled. A template that does not compile is left to fail where it is used,
+    naming the message."""
+    from jinja2 import TemplateError
+
+    env = _environment(str(templates_dir))
+    env.filters["slack"] = _slack_escape
+    compiled = 0
+    for name in env.list_templates(extensions=["j2"]):
+        try:
+            env.get_template(name)
+        except TemplateError:
+            continue
+        compiled += 1
+    return compiled
+
+
 class SlackMessages:
     """`MessagePort` over the templates in `templates/messages/`."""
 
