@@ -1,4 +1,5 @@
-"""A session keeps the rows `get` returned until it closes (`orchestrator.store.db._Session`).
+"""A session keeps the rows `get` returned until it closes (`orchestrator.store.db._Session`);
+a pooled PostgreSQL connection is checked without a round trip.
 
 SQLAlchemy's identity map holds rows weakly: an account read for its name and dropped was read
 again by the next `session.get` of it in the same block (a bid's steps read its account some
@@ -10,7 +11,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.context import Context
@@ -54,3 +55,30 @@ def test_a_locked_read_sees_the_row_as_committed_meanwhile(ctx: Context) -> None
         locked = get_opportunity(session, ref, lock=True)
         assert locked is before  # the same row object, read again under the lock
         assert locked.title == "renamed meanwhile"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_pooled_connection_the_server_ended_is_never_handed_out(ctx: Context) -> None:
+    """Checkouts ask the server nothing (SQLAlchemy's pre-ping asked at each one), yet a
+    connection the server closed meanwhile is not handed out: the next block just works."""
+    ref = new_bid(ctx, 0)
+    statements: list[str] = []
+    event.listen(
+        ctx.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+    with reading(ctx.engine) as session:
+        first = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with reading(ctx.engine) as session:  # the same pooled connection
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+    assert statements == ["SELECT pg_backend_pid()"] * 2
+    admin = create_engine(ctx.settings.database_url)  # another process: the server ends it
+    with admin.connect() as other:  # (a restart of PostgreSQL does the same)
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        other.commit()
+    admin.dispose()
+    for _ in range(3):  # whichever pooled connection the next block gets: none is dead
+        with transaction(ctx.engine) as session:
+            assert get_opportunity(session, ref).ref == ref
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != first

@@ -6,13 +6,20 @@ brings any database up to the newest revision before use.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlmodel import Session
 
 from orchestrator.errors import BidError
@@ -81,7 +88,29 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(database_url, pool_pre_ping=True)
+    engine = create_engine(database_url)
+    event.listen(engine, "checkout", _still_connected)
+    return engine
+
+
+def _still_connected(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection is handed out only while the server has not closed it.
+
+    An idle connection receives nothing from the server unless the server ends it (a
+    restart, `pg_terminate_backend`: a last message, then the end of the stream), so a
+    socket with something to read, or none, is given up: the pool opens a fresh connection
+    instead (raising `DisconnectionError` here asks it to). This replaces SQLAlchemy's
+    `pool_pre_ping`, which asked the server a question at every checkout: a round trip
+    for each of the ~200 transactions of a bid in production mode."""
+    from psycopg import Error as PsycopgError  # the PostgreSQL driver (SQLite never checks)
+
+    try:
+        broken = bool(dbapi_connection.closed) or bool(getattr(dbapi_connection, "broken", False))
+        waiting = broken or bool(select.select([dbapi_connection.fileno()], [], [], 0)[0])
+    except (OSError, ValueError, PsycopgError):  # no socket left to look at
+        waiting = True
+    if waiting:
+        raise DisconnectionError("the server closed this connection")
 
 
 SCHEMA_HEAD = "0020"
