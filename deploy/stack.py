@@ -378,6 +378,9 @@ class Stack:
         for name in commands:
             if name.startswith("worker-"):
                 wait(lambda n=name: self._log_says(n, "task worker for"), timeout, name)
+        if "slack" in commands:  # it listens once it has loaded what a click needs
+            port = self.config.slack_port
+            wait(lambda: listening("127.0.0.1", port), timeout, "the Slack app")
         if "flows" in commands:
 
             def served() -> bool:
@@ -401,6 +404,15 @@ class Stack:
         report["postgres"] = (self.pg_data / "postmaster.pid").exists()
         report["prefect api"] = healthy(f"{self.api_url}/health")
         return report
+
+
+def listening(host: str, port: int) -> bool:
+    """Something accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def alive(pid: int) -> bool:
