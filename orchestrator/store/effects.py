@@ -9,7 +9,7 @@ leaves the row `running` until the lease runs out; the next dispatcher then take
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -153,21 +153,29 @@ def _take_first(
     """Take the first of `candidates` no other dispatcher took meanwhile (a render with
     the bid's other due renders)."""
     for effect_id in candidates:
-        changed = session.execute(_take([effect_id], condition, worker, until))
-        if changed.rowcount == 1:  # type: ignore[attr-defined]
-            row = session.get_one(Effect, effect_id)
-            absorbed: tuple[int, ...] = ()
-            if row.kind == EffectKind.RENDER and row.opportunity_id is not None:
-                absorbed = _absorb_renders(session, row, worker, until, condition, skip)
-            return ClaimedEffect(
-                id=effect_id,
-                key=row.key,
-                kind=row.kind,
-                opportunity_id=row.opportunity_id,
-                payload=dict(row.payload),
-                attempts=row.attempts,
-                absorbed=absorbed,
+        row = session.execute(
+            _take([effect_id], condition, worker, until).returning(
+                col(Effect.key),
+                col(Effect.kind),
+                col(Effect.opportunity_id),
+                col(Effect.payload),
+                col(Effect.attempts),
             )
+        ).first()
+        if row is not None:  # this one is ours (the UPDATE's condition held)
+            key, kind, opportunity_id, payload, attempts = row
+            claimed = ClaimedEffect(
+                id=effect_id,
+                key=key,
+                kind=EffectKind(kind),
+                opportunity_id=opportunity_id,
+                payload=dict(payload or {}),
+                attempts=attempts,
+            )
+            if claimed.kind == EffectKind.RENDER and opportunity_id is not None:
+                absorbed = _absorb_renders(session, claimed, worker, until, condition, skip)
+                claimed = replace(claimed, absorbed=absorbed)
+            return claimed
     return None
 
 
@@ -209,33 +217,30 @@ def _take(ids: list[int | None], condition: Any, worker: str, until: datetime) -
 
 def _absorb_renders(
     session: Session,
-    row: Effect,
+    claimed: ClaimedEffect,
     worker: str,
     until: datetime,
     condition: Any,
     skip: frozenset[int],
 ) -> tuple[int, ...]:
-    """Claim with `row` the bid's other due renders for the same actor: a carry that moved
-    the bid four steps queued four renders, and one render after the last move is what all
-    four ask for (a render reads the bid as it is when it runs, after this claim)."""
-    actor = row.payload.get("actor")
+    """Claim with `claimed` the bid's other due renders for the same actor: a carry that
+    moved the bid four steps queued four renders, and one render after the last move is what
+    all four ask for (a render reads the bid as it is when it runs, after this claim)."""
+    actor = claimed.payload.get("actor")
     others = session.exec(
         select(Effect.id, Effect.payload).where(
-            Effect.opportunity_id == row.opportunity_id,
+            Effect.opportunity_id == claimed.opportunity_id,
             Effect.kind == EffectKind.RENDER,
-            col(Effect.id) != row.id,
+            col(Effect.id) != claimed.id,
             condition,
         )
     ).all()
     wanted = [i for i, payload in others if i not in skip and (payload or {}).get("actor") == actor]
     if not wanted:
         return ()
-    taken = session.exec(
-        select(Effect.id).where(col(Effect.id).in_(wanted), condition).with_for_update()
-    ).all()
-    if not taken:
-        return ()
-    session.execute(_take(list(taken), condition, worker, until))
+    taken = session.execute(  # the UPDATE re-checks the condition: what another took is not
+        _take(wanted, condition, worker, until).returning(col(Effect.id))
+    ).scalars()
     return tuple(sorted(i for i in taken if i is not None))
 
 
