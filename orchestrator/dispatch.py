@@ -211,7 +211,11 @@ def drain(
     if notify:
         from orchestrator.slack.notify import get_notifier  # slack-sdk only when delivering
 
-        delivered = (notifier or get_notifier(ctx)).deliver_pending(ctx, settle_for=only)
+        delivered = (notifier or get_notifier(ctx)).deliver_pending(
+            ctx,
+            settle_for=only,
+            count=False,  # what is left unsent: not this door's to say
+        )
         report.notified, report.not_notified = delivered.sent, delivered.failed
     return report
 

@@ -306,3 +306,25 @@ def test_a_delivery_that_stops_on_an_error_holds_back_none_of_the_messages_after
     report = _notifier(slack_ctx).deliver_pending(slack_ctx)
     assert report.sent == len(queued) - 1  # all but the one it failed on, at once
     assert report.skipped == 1  # that one waits for its lease, as before
+
+
+def test_a_doors_drain_delivers_without_counting_what_is_left(slack_ctx: Context) -> None:
+    """A door's drain does not print what is left unsent, so it does not count it (one read
+    fewer at every drain); `bid slack deliver` still says how many are pending."""
+    from sqlalchemy import event
+
+    from orchestrator.dispatch import drain
+
+    bid_in_qualification(slack_ctx)
+    queued = _rows(slack_ctx)
+    statements: list[str] = []
+    event.listen(
+        slack_ctx.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+    report = drain(slack_ctx, notifier=_notifier(slack_ctx))
+    assert report.notified == len(queued) > 0
+    assert not [s for s in statements if "count(" in s and "outboxmessage" in s]
+    assert _notifier(slack_ctx).deliver_pending(slack_ctx).pending == 0
+    assert _notifier(slack_ctx).deliver_pending(slack_ctx, count=False).pending is None

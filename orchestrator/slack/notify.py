@@ -77,7 +77,8 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
-    pending: int = 0
+    pending: int | None = 0
+    """Messages still unsent after it; None when not counted (a door's drain)."""
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -94,7 +95,11 @@ class DeliveryReport:
 class Notifier(Protocol):
     """Delivers pending outbox rows and reports what it did."""
 
-    def deliver_pending(self, ctx: Context, *, settle_for: int | None = None) -> DeliveryReport: ...
+    def deliver_pending(
+        self, ctx: Context, *, settle_for: int | None = None, count: bool = True
+    ) -> DeliveryReport:
+        """`count`: also count the messages left unsent (what `bid slack deliver` prints)."""
+        ...
 
 
 def count_pending(engine: Engine) -> int:
@@ -111,8 +116,10 @@ def count_pending(engine: Engine) -> int:
 class OutboxOnlyNotifier:
     """No Slack token: every message stays in the outbox (`bid outbox`), nothing is lost."""
 
-    def deliver_pending(self, ctx: Context, *, settle_for: int | None = None) -> DeliveryReport:
-        return DeliveryReport(mode="outbox", pending=count_pending(ctx.engine))
+    def deliver_pending(
+        self, ctx: Context, *, settle_for: int | None = None, count: bool = True
+    ) -> DeliveryReport:
+        return DeliveryReport(mode="outbox", pending=count_pending(ctx.engine) if count else None)
 
 
 # --- the Slack client -------------------------------------------------------------------------
@@ -342,7 +349,12 @@ class SlackNotifier:
         `USER_ID_TTL_S` (an admin may link a person to another Slack id meanwhile)."""
 
     def deliver_pending(
-        self, ctx: Context, limit: int = 500, *, settle_for: int | None = None
+        self,
+        ctx: Context,
+        limit: int = 500,
+        *,
+        settle_for: int | None = None,
+        count: bool = True,
     ) -> DeliveryReport:
         """Post every pending message once, then update the decided decision messages: of
         every bid, or with `settle_for` (a door's drain for one bid) of that bid and of the
@@ -378,7 +390,7 @@ class SlackNotifier:
         if settle_for is not None:
             bids = {settle_for} | {r.opportunity_id for r in rows if r.opportunity_id is not None}
         settle_decided(ctx, self.client, bids)
-        report.pending = count_pending(ctx.engine)
+        report.pending = count_pending(ctx.engine) if count else None
         return report
 
     def _claim(self, ctx: Context, rows: list[OutboxMessage]) -> dict[int, str]:
