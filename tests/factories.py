@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import Engine
 
 from orchestrator.bid.opportunity.onboarding import create_opportunity, import_sites
 from orchestrator.context import Context
@@ -273,3 +274,20 @@ def queue_render(ctx: Context, ref: str, key: str = "extra") -> None:
             payload={"ref": ref},
             now=ctx.clock(),
         )
+
+
+def record_statements(engine: Engine) -> list[str]:
+    """Every SQL statement sent to the bid database from now on, in order (the statements
+    of `reading` blocks too: on PostgreSQL they go through the reader beside the engine)."""
+    from sqlalchemy import event
+
+    from orchestrator.store.db import engines
+
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    for each in engines(engine):
+        event.listen(each, "before_cursor_execute", record)
+    return seen

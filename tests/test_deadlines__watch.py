@@ -146,27 +146,20 @@ def test_the_milestone_rules_are_read_once_and_again_when_the_file_changes(
 def test_the_board_reads_each_bids_team_once_not_once_per_milestone(ctx: Context) -> None:
     """The hourly watch lists every open milestone of every open bid: with about fourteen
     milestones a bid, reading the owners per milestone was hundreds of queries an hour."""
-    from sqlalchemy import event
-
     from orchestrator.bid.facts import get_opportunity
     from orchestrator.store.db import reading
+    from tests.factories import record_statements
 
     refs = [new_bid(ctx) for _ in range(3)]
     for ref in refs:
         services.run_to_wait(ctx, ref)
         services.decide(ctx, ref, outcome="bid", by=PEOPLE["bid_manager"], reason="fits")
         services.run_to_wait(ctx, ref)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(ctx.engine, "before_cursor_execute", count)
+    statements = record_statements(ctx.engine)
     rows = deadlines.board(ctx)
     on_board = len(statements)
     plan = deadlines.control_plan(ctx, refs[0])
     in_plan = len(statements) - on_board
-    event.remove(ctx.engine, "before_cursor_execute", count)
     assert len({row.ref for row in rows}) == 3 and len(rows) > 6
     # the milestones, each bid's team, the organisation (management, finance, legal)
     assert on_board <= 1 + 3 + 1, statements[:on_board]

@@ -22,7 +22,7 @@ from orchestrator.slack.notify import (
 )
 from orchestrator.store.models import OutboxMessage, Person
 from tests.conftest import FixedClock, RunCli
-from tests.factories import PEOPLE
+from tests.factories import PEOPLE, record_statements
 from tests.support.slack_api import (
     SLACK_USERS,
     FakeSlackApi,
@@ -253,19 +253,13 @@ def test_a_delivery_claims_its_messages_together_and_marks_each_once_posted(
 ) -> None:
     """One transaction takes the messages a delivery is about to post (not one per message);
     each is still marked sent right after it is posted, so a crash repeats none."""
-    from sqlalchemy import event
-
     bid_in_qualification(slack_ctx)
     queued = _rows(slack_ctx)
     assert len(queued) >= 3
-    updates: list[str] = []
-    event.listen(
-        slack_ctx.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *args: updates.append(" ".join(statement.split()[:4])),
-    )
+    sent = record_statements(slack_ctx.engine)
     report = _notifier(slack_ctx).deliver_pending(slack_ctx)
     assert report.sent == len(queued)
+    updates = [" ".join(u.split()[:4]) for u in sent]
     claims = [u for u in updates if u.startswith("UPDATE outboxmessage SET attempts")]
     marks = [u for u in updates if u.startswith("UPDATE outboxmessage SET sent_at")]
     assert len(claims) == 1  # every message never tried, taken by one statement
@@ -311,18 +305,11 @@ def test_a_delivery_that_stops_on_an_error_holds_back_none_of_the_messages_after
 def test_a_doors_drain_delivers_without_counting_what_is_left(slack_ctx: Context) -> None:
     """A door's drain does not print what is left unsent, so it does not count it (one read
     fewer at every drain); `bid slack deliver` still says how many are pending."""
-    from sqlalchemy import event
-
     from orchestrator.dispatch import drain
 
     bid_in_qualification(slack_ctx)
     queued = _rows(slack_ctx)
-    statements: list[str] = []
-    event.listen(
-        slack_ctx.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *args: statements.append(statement),
-    )
+    statements = record_statements(slack_ctx.engine)
     report = drain(slack_ctx, notifier=_notifier(slack_ctx))
     assert report.notified == len(queued) > 0
     assert not [s for s in statements if "count(" in s and "outboxmessage" in s]

@@ -221,22 +221,15 @@ def test_decided_messages_are_claimed_together_and_one_failing_holds_none_back(
 ) -> None:
     """The approvals' messages of a bid decided at once are claimed by one statement; when
     updating one fails outright, the others are given back and updated by the next delivery."""
-    from sqlalchemy import event
-
     from orchestrator.slack.notify import settle_decided
-    from tests.factories import carry_to_governance, grant_all
+    from tests.factories import carry_to_governance, grant_all, record_statements
 
     ref = bid_in_qualification(slack_ctx)
     carry_to_governance(slack_ctx, ref)
     _deliver(slack_ctx)
     grant_all(slack_ctx, ref)
     settled_before = _settled(slack_ctx)
-    statements: list[str] = []
-    event.listen(
-        slack_ctx.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *args: statements.append(" ".join(statement.split()[:4])),
-    )
+    sent = record_statements(slack_ctx.engine)
     client = slack_client(slack_ctx.settings)
 
     class Refusing:
@@ -245,6 +238,7 @@ def test_decided_messages_are_claimed_together_and_one_failing_holds_none_back(
 
     with pytest.raises(RuntimeError):
         settle_decided(slack_ctx, Refusing())  # type: ignore[arg-type]
+    statements = [" ".join(s.split()[:4]) for s in sent]
     claims = [s for s in statements if s.startswith("UPDATE outboxmessage SET settled_at")]
     assert len(claims) == 2  # all claimed by one statement; then the others given back
     assert _settled(slack_ctx) == settled_before + 1  # the one that failed stays claimed

@@ -11,23 +11,19 @@ from __future__ import annotations
 import gc
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.context import Context
 from orchestrator.store.db import reading, transaction
 from orchestrator.store.models import Account
-from tests.factories import new_bid
+from tests.factories import new_bid, record_statements
 
 
 def test_a_row_read_and_dropped_is_not_read_again_in_the_same_block(ctx: Context) -> None:
     ref = new_bid(ctx, 0)
-    selects: list[str] = []
-    event.listen(
-        ctx.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *args: selects.append(statement),
-    )
+    selects = record_statements(ctx.engine)
     with reading(ctx.engine) as session:
         opportunity = get_opportunity(session, ref)
         names = []
@@ -60,25 +56,49 @@ def test_a_locked_read_sees_the_row_as_committed_meanwhile(ctx: Context) -> None
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_pooled_connection_the_server_ended_is_never_handed_out(ctx: Context) -> None:
     """Checkouts ask the server nothing (SQLAlchemy's pre-ping asked at each one), yet a
-    connection the server closed meanwhile is not handed out: the next block just works."""
+    connection the server closed meanwhile is not handed out, by the pool that writes nor by
+    the one `reading` uses: the next block just works."""
     ref = new_bid(ctx, 0)
-    statements: list[str] = []
-    event.listen(
-        ctx.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *args: statements.append(statement),
-    )
+    pid = text("SELECT pg_backend_pid()")
+    with transaction(ctx.engine) as session:
+        writer = session.execute(pid).scalar_one()
     with reading(ctx.engine) as session:
-        first = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with reading(ctx.engine) as session:  # the same pooled connection
-        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
-    assert statements == ["SELECT pg_backend_pid()"] * 2
-    admin = create_engine(ctx.settings.database_url)  # another process: the server ends it
+        reader = session.execute(pid).scalar_one()
+    with transaction(ctx.engine) as session:  # the same pooled connection
+        assert session.execute(pid).scalar_one() == writer
+    with reading(ctx.engine) as session:
+        assert session.execute(pid).scalar_one() == reader
+    admin = create_engine(ctx.settings.database_url)  # another process: the server ends them
     with admin.connect() as other:  # (a restart of PostgreSQL does the same)
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        for ended in (writer, reader):
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
         other.commit()
     admin.dispose()
-    for _ in range(3):  # whichever pooled connection the next block gets: none is dead
+    for _ in range(3):  # whichever pooled connection the next blocks get: none is dead
         with transaction(ctx.engine) as session:
             assert get_opportunity(session, ref).ref == ref
-            assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+            assert session.execute(pid).scalar_one() not in (writer, reader)
+        with reading(ctx.engine) as session:
+            assert get_opportunity(session, ref).ref == ref
+            assert session.execute(pid).scalar_one() not in (writer, reader)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_read_block_on_postgresql_sends_no_begin_and_still_refuses_to_write(
+    ctx: Context,
+) -> None:
+    """Each statement of a read block is its own read-only transaction: no BEGIN or COMMIT
+    goes to the server, and a write (a change flushed by mistake) fails there."""
+    ref = new_bid(ctx, 0)
+    with reading(ctx.engine) as session:
+        session.execute(text("SELECT pg_sleep(0.01)"))
+        own_transaction = session.execute(  # the same only in a transaction's first statement
+            text("SELECT transaction_timestamp() = statement_timestamp()")
+        ).scalar_one()
+    assert own_transaction is True
+    with pytest.raises(DBAPIError, match="read-only"), reading(ctx.engine) as session:
+        opportunity = get_opportunity(session, ref)
+        opportunity.title = "written by mistake"
+        session.flush()
+    with reading(ctx.engine) as session:
+        assert get_opportunity(session, ref).title != "written by mistake"
