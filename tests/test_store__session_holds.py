@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.context import Context
-from orchestrator.store.db import reading, transaction
+from orchestrator.store.db import reading, transaction, write_one
 from orchestrator.store.models import Account
 from tests.factories import new_bid, record_statements
 
@@ -102,3 +102,24 @@ def test_a_read_block_on_postgresql_sends_no_begin_and_still_refuses_to_write(
         session.flush()
     with reading(ctx.engine) as session:
         assert get_opportunity(session, ref).title != "written by mistake"
+
+
+def test_a_one_statement_write_is_its_own_transaction_on_postgresql(ctx: Context) -> None:
+    """`write_one` (an effect marked done, a message marked sent) changes the row on both
+    databases; on PostgreSQL without a BEGIN before it (autocommit), so that the statement's
+    start is its transaction's start."""
+    ref = new_bid(ctx, 0)
+    with reading(ctx.engine) as session:
+        opportunity_id = get_opportunity(session, ref).id
+    own = "transaction_timestamp() = statement_timestamp()" if _postgres(ctx) else "1 = 1"
+    changed = write_one(  # no parameters: a bound statement's start is its Bind message
+        ctx.engine,
+        text(f"UPDATE opportunity SET title = 'marked' WHERE id = {opportunity_id:d} AND {own}"),
+    )
+    assert changed == 1
+    with reading(ctx.engine) as session:
+        assert get_opportunity(session, ref).title == "marked"
+
+
+def _postgres(ctx: Context) -> bool:
+    return ctx.engine.dialect.name == "postgresql"

@@ -48,7 +48,7 @@ from orchestrator.config import Settings
 from orchestrator.context import Context
 from orchestrator.errors import NotificationError
 from orchestrator.slack.blocks import BidFacts, message_blocks
-from orchestrator.store.db import reading, transaction
+from orchestrator.store.db import reading, transaction, write_one
 from orchestrator.store.models import Account, Opportunity, OutboxMessage, Person
 
 log = logging.getLogger(__name__)
@@ -426,18 +426,17 @@ class SlackNotifier:
 
     def _mark_sent(self, ctx: Context, row: OutboxMessage, posted: tuple[str, str]) -> None:
         channel, ts = posted
-        with transaction(ctx.engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.sent_at).is_(None))
-                .values(
-                    sent_at=ctx.clock(),
-                    last_error=None,
-                    slack_channel=channel or None,
-                    slack_ts=ts or None,
-                )
-                .execution_options(synchronize_session=False)
-            )
+        write_one(
+            ctx.engine,
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.sent_at).is_(None))
+            .values(
+                sent_at=ctx.clock(),
+                last_error=None,
+                slack_channel=channel or None,
+                slack_ts=ts or None,
+            ),
+        )
 
     def _deliver(
         self,
@@ -461,13 +460,12 @@ class SlackNotifier:
             report.sent += 1
 
     def _release(self, ctx: Context, row: OutboxMessage, claim: str, reason: str) -> None:
-        with transaction(ctx.engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.last_error) == claim)
-                .values(last_error=reason[:1000])
-                .execution_options(synchronize_session=False)
-            )
+        write_one(
+            ctx.engine,
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.last_error) == claim)
+            .values(last_error=reason[:1000]),
+        )
 
     def _channel(self, ctx: Context, row: OutboxMessage) -> str:
         if row.channel:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, Executable, create_engine, event, make_url, text
 from sqlalchemy.exc import (
     ArgumentError,
     DisconnectionError,
@@ -260,3 +260,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
             session.rollback()
             raise
     COMMITTED[0] += 1
+
+
+def write_one(engine: Engine, statement: Executable) -> int:
+    """Run one write statement, atomic by itself; the rows it changed.
+
+    On PostgreSQL in autocommit (the statement is its own transaction: no BEGIN and COMMIT
+    round trips), on SQLite in a transaction as every write (BEGIN IMMEDIATE). For the
+    one-statement writes a dispatcher and a notifier make around each effect and message:
+    marking it done, sent, failed or given back."""
+    bind = engine
+    if engine.dialect.name == "postgresql":
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with bind.connect() as connection:
+        changed = connection.execute(statement)
+        connection.commit()
+    COMMITTED[0] += 1
+    return int(changed.rowcount)

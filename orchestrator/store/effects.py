@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from orchestrator.core.effects import OPEN_STATUSES, EffectKind, EffectStatus
-from orchestrator.store.db import reading, transaction
+from orchestrator.store.db import reading, transaction, write_one
 from orchestrator.store.models import Effect, Opportunity, State
 
 MAX_ERROR = 1000
@@ -248,21 +248,20 @@ def finish(
     engine: Engine, effect: ClaimedEffect, *, worker: str, now: datetime, result: str
 ) -> bool:
     """Mark a claimed effect done; False when this worker no longer held it."""
-    with transaction(engine) as session:
-        changed = session.execute(
-            update(Effect)
-            .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
-            .where(col(Effect.status) == EffectStatus.RUNNING)
-            .values(
-                status=EffectStatus.DONE,
-                done_at=now,
-                claimed_until=None,
-                last_error=None,
-                result=result[:MAX_ERROR],
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(changed.rowcount >= 1)  # type: ignore[attr-defined]
+    changed = write_one(
+        engine,
+        update(Effect)
+        .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
+        .where(col(Effect.status) == EffectStatus.RUNNING)
+        .values(
+            status=EffectStatus.DONE,
+            done_at=now,
+            claimed_until=None,
+            last_error=None,
+            result=result[:MAX_ERROR],
+        ),
+    )
+    return changed >= 1
 
 
 def fail(
@@ -275,20 +274,19 @@ def fail(
 ) -> bool:
     """Mark a claimed effect failed with its error; it is tried again from `retry_at`
     (None: its retries are spent, it waits for `bid resume`)."""
-    with transaction(engine) as session:
-        changed = session.execute(
-            update(Effect)
-            .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
-            .where(col(Effect.status) == EffectStatus.RUNNING)
-            .values(
-                status=EffectStatus.FAILED,
-                claimed_until=None,
-                last_error=error[:MAX_ERROR],
-                next_attempt_at=retry_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(changed.rowcount >= 1)  # type: ignore[attr-defined]
+    changed = write_one(
+        engine,
+        update(Effect)
+        .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
+        .where(col(Effect.status) == EffectStatus.RUNNING)
+        .values(
+            status=EffectStatus.FAILED,
+            claimed_until=None,
+            last_error=error[:MAX_ERROR],
+            next_attempt_at=retry_at,
+        ),
+    )
+    return changed >= 1
 
 
 def open_effects(session: Session, opportunity_id: int) -> list[Effect]:
