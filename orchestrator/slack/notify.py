@@ -373,6 +373,7 @@ class SlackNotifier:
         due = [row for row in rows if not _in_flight(row, now)]
         report.skipped += len(rows) - len(due)
         claims: dict[int, str] = {}
+        posted: set[int] = set()
         try:
             for index, row in enumerate(due):
                 if index % CLAIM_BATCH == 0:  # the next few rows, in one transaction
@@ -382,13 +383,15 @@ class SlackNotifier:
                     report.skipped += 1
                     continue
                 self._deliver(ctx, row, claim, facts, report)
+                if row.opportunity_id is not None:
+                    posted.add(row.opportunity_id)
         finally:  # an error on one message: those claimed after it are not held back
             for row in due:
                 if (row.id or 0) in claims:
                     self._release(ctx, row, claims[row.id or 0], "not posted: delivery stopped")
         bids = None
-        if settle_for is not None:
-            bids = {settle_for} | {r.opportunity_id for r in rows if r.opportunity_id is not None}
+        if settle_for is not None:  # not the bids of rows another notifier was posting
+            bids = {settle_for} | posted
         settle_decided(ctx, self.client, bids)
         report.pending = count_pending(ctx.engine) if count else None
         return report
