@@ -248,20 +248,16 @@ def finish(
     engine: Engine, effect: ClaimedEffect, *, worker: str, now: datetime, result: str
 ) -> bool:
     """Mark a claimed effect done; False when this worker no longer held it."""
-    changed = write_one(
+    return _end(
         engine,
-        update(Effect)
-        .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
-        .where(col(Effect.status) == EffectStatus.RUNNING)
-        .values(
-            status=EffectStatus.DONE,
-            done_at=now,
-            claimed_until=None,
-            last_error=None,
-            result=result[:MAX_ERROR],
-        ),
+        effect,
+        worker,
+        status=EffectStatus.DONE,
+        done_at=now,
+        claimed_until=None,
+        last_error=None,
+        result=result[:MAX_ERROR],
     )
-    return changed >= 1
 
 
 def fail(
@@ -274,17 +270,26 @@ def fail(
 ) -> bool:
     """Mark a claimed effect failed with its error; it is tried again from `retry_at`
     (None: its retries are spent, it waits for `bid resume`)."""
+    return _end(
+        engine,
+        effect,
+        worker,
+        status=EffectStatus.FAILED,
+        claimed_until=None,
+        last_error=error[:MAX_ERROR],
+        next_attempt_at=retry_at,
+    )
+
+
+def _end(engine: Engine, effect: ClaimedEffect, worker: str, **values: Any) -> bool:
+    """Set `values` on the effect's rows while `worker` still runs them (one statement);
+    False when it no longer held them (its lease ran out and another took them)."""
     changed = write_one(
         engine,
         update(Effect)
         .where(col(Effect.id).in_(effect.ids), col(Effect.claimed_by) == worker)
         .where(col(Effect.status) == EffectStatus.RUNNING)
-        .values(
-            status=EffectStatus.FAILED,
-            claimed_until=None,
-            last_error=error[:MAX_ERROR],
-            next_attempt_at=retry_at,
-        ),
+        .values(**values),
     )
     return changed >= 1
 
