@@ -201,10 +201,10 @@ def reading(engine: Engine) -> Iterator[Session]:
     queries again and again (a bid reads in about 200 of these blocks). On SQLite it rolls
     back, so that nothing a block changed by mistake is ever written.
     """
-    options: dict[str, Any] = {READ_ONLY: True}
     postgres = engine.dialect.name == "postgresql"
     bind = _READERS.get(engine)
-    if bind is None:  # an engine not made here: a read-only transaction on its own pool
+    if bind is None:  # SQLite, or an engine not made here: a read-only transaction
+        options: dict[str, Any] = {READ_ONLY: True}
         if postgres:
             options["postgresql_readonly"] = True
         bind = engine.execution_options(**options)
