@@ -9,6 +9,7 @@ again by the next `session.get` of it in the same block (a bid's steps read its 
 from __future__ import annotations
 
 import gc
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -73,6 +74,16 @@ def test_a_pooled_connection_the_server_ended_is_never_handed_out(ctx: Context) 
         for ended in (writer, reader):
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
         other.commit()
+        # ended, not ending: the backends are gone (a connection the server closes at the
+        # very moment it is handed out fails its first statement, as one in use does)
+        deadline = time.monotonic() + 10
+        while other.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid IN (:w, :r)"),
+            {"w": writer, "r": reader},
+        ).scalar_one():
+            assert time.monotonic() < deadline, "the server did not end the backends"
+            other.commit()
+            time.sleep(0.02)
     admin.dispose()
     for _ in range(3):  # whichever pooled connection the next blocks get: none is dead
         with transaction(ctx.engine) as session:
