@@ -602,13 +602,10 @@ def _settle_one(
 
 def _unsettle(ctx: Context, ids: list[int | None]) -> None:
     """Give claimed decision messages back: a later delivery updates them."""
-    with transaction(ctx.engine) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids))
-            .values(settled_at=None)
-            .execution_options(synchronize_session=False)
-        )
+    write_one(
+        ctx.engine,
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(settled_at=None),
+    )
 
 
 def get_notifier(ctx: Context) -> Notifier:
