@@ -206,7 +206,6 @@ def _read_rules(ctx: Context) -> None:
     loaders = (
         catalogue_for,
         offer_rules.load_proposal_rules,
-        offer_rules.load_delivery,
         production_rules.load_exit_rules,
         production_rules.load_change_table,
         duties.load_duties,
@@ -217,8 +216,8 @@ def _read_rules(ctx: Context) -> None:
         except (BidError, OSError, ValueError):  # reported where it is used
             continue
     messages.warm_up(ctx.settings.templates_dir)
-    try:
+    try:  # delivery.yaml: read here once, for the home country's holidays too
         home = offer_rules.load_delivery(rules_dir).home_country
-    except (BidError, OSError, ValueError):
+    except (BidError, OSError, ValueError):  # reported where it is used
         return
     working_days_warm(home, ctx.clock().date().year)
