@@ -61,6 +61,13 @@ REPO = Path(__file__).resolve().parents[2]
 SLACK_PATH = "/slack/events"
 
 
+DATABASE_AWAY = (
+    "run it again once the database is back",  # it went away during the command
+    "cannot open the database",  # it was shutting down or starting when the command began
+)
+"""What a command says, in its one line, when the stack's PostgreSQL is restarting."""
+
+
 def as_a_person(command: Callable[[], object], patience: float = 90.0) -> None:
     """Run one person's command; when the database was away (the stack's PostgreSQL
     restarting under a fault test), run it again once it is back, as that person would.
@@ -207,7 +214,7 @@ class ProductionRun:
         With `tolerate`, bids not handed over (Prefect down) are left to a later resume."""
         done = self.bid("resume", *refs)
         for _ in range(10):  # as an operator would: Prefect or the database may be settling
-            if done.returncode == 1 and "run it again once the database is back" in done.stderr:
+            if done.returncode and any(away in done.stderr for away in DATABASE_AWAY):
                 time.sleep(2)  # the command said so in one line: the database restarts
                 done = self.bid("resume", *refs)
                 continue
