@@ -9,8 +9,9 @@ events worker can be reached while a concurrency-slot service is being created.
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -166,3 +167,38 @@ def test_a_task_worker_waits_for_a_task_run_without_polling_the_queues() -> None
         TaskQueue.reset()
     assert (first.id, second.id) == ("first", "retried")
     assert latency < 0.5  # taken when put, not at the next second
+
+
+def test_the_server_binds_its_timestamps_as_plain_datetimes_of_the_same_instant() -> None:
+    """asyncpg encodes a timestamp by subtracting its epoch: 25 µs for Prefect's pendulum
+    `DateTime`, 0.3 for a plain `datetime` (9 % of a production stack's Prefect server)."""
+    from datetime import datetime, timedelta
+
+    from prefect.server.utilities.database import Timestamp
+    from prefect.types._datetime import now
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from orchestrator.runtime.prefect_fixes import plain_timestamps_bound
+
+    plain_timestamps_bound()
+    assert plain_timestamps_bound() is False  # once per process
+    column: Any = Timestamp()
+    pg, lite = (cast(Any, dialect.dialect)() for dialect in (postgresql, sqlite))
+    moment: Any = now("UTC") + timedelta(microseconds=123457)
+    assert type(moment) is not datetime
+    bound = column.process_bind_param(moment, pg)
+    assert type(bound) is datetime
+    assert bound == moment and bound.microsecond == moment.microsecond
+    assert bound.utcoffset() == timedelta(0)
+    amsterdam = moment.in_timezone("Europe/Amsterdam")  # another zone: the same instant
+    in_amsterdam = column.process_bind_param(amsterdam, pg)
+    assert type(in_amsterdam) is datetime and in_amsterdam == moment
+    assert in_amsterdam.utcoffset() == amsterdam.utcoffset()
+    on_sqlite = column.process_bind_param(moment, lite)
+    assert type(on_sqlite) is datetime and on_sqlite == moment
+    assert on_sqlite.utcoffset() == timedelta(0)
+    plain = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert column.process_bind_param(plain, pg) is plain
+    assert column.process_bind_param(None, pg) is None
+    with pytest.raises(ValueError, match="timezone"):
+        column.process_bind_param(datetime(2026, 1, 2), pg)

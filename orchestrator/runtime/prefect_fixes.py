@@ -42,6 +42,12 @@ each subscribed task worker from in-memory queues; its `MultiQueue.get` looked i
 every 10 ms, 100 times a second per task worker, whether or not anything was queued. An idle
 production stack's Prefect server spent most of its 30 ms of CPU a second on that. A get
 now waits until a task run is put into a queue (or retried), and looks then.
+
+**Timestamps bound as plain datetimes.** The server's timestamps are Prefect's pendulum
+`DateTime`s; asyncpg encodes each by subtracting its epoch from it, which pendulum (and
+Prefect's deprecation wrapper around it) makes a 25 µs operation instead of 0.3: 9 % of a
+production stack's Prefect server CPU, mostly in writing events. The server's `Timestamp`
+column type now hands the driver the same instant as a plain `datetime`.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +81,7 @@ def apply() -> None:
 def apply_server() -> None:
     """The server's fixes, once per process: before `prefect server start` runs."""
     task_queues_wait_for_puts()
+    plain_timestamps_bound()
 
 
 def _once(name: str) -> bool:
@@ -313,3 +321,33 @@ def task_queues_wait_for_puts() -> bool:
 def _settle(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def plain_timestamps_bound() -> bool:
+    """The server's `Timestamp` type binds a pendulum `DateTime` as the same instant in a
+    plain `datetime` (what it binds is otherwise unchanged). True if applied here."""
+    if not _once("plain timestamps"):
+        return False
+    from prefect.server.utilities import database
+
+    timestamp = getattr(database, "Timestamp", None)
+    real = getattr(timestamp, "process_bind_param", None)
+    if timestamp is None or real is None:
+        return False  # another Prefect: leave it be
+
+    def process_bind_param(self: Any, value: Any, dialect: Any) -> Any:
+        if value is not None and type(value) is not datetime and isinstance(value, datetime):
+            value = plain_datetime(value)
+        return real(self, value, dialect)
+
+    timestamp.process_bind_param = process_bind_param
+    return True
+
+
+def plain_datetime(value: datetime) -> datetime:
+    """`value` (a datetime subclass, e.g. pendulum's) as a plain `datetime`: the same
+    fields, zone and fold."""
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond, tzinfo=value.tzinfo, fold=value.fold,
+    )  # fmt: skip
