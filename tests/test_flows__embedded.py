@@ -201,6 +201,19 @@ def _latest_plan(api_url: str, ref: str) -> dict[str, list[Any]]:
     return table
 
 
+def _plan_versions(api_url: str, ref: str) -> list[dict[str, Any]]:
+    import httpx
+
+    reply = httpx.post(
+        f"{api_url}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": [f"bid-control-plan-{ref.lower()}"]}}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    versions: list[dict[str, Any]] = reply.json()
+    return versions
+
+
 def test_every_change_of_the_plan_republishes_it_status_first_in_words(
     ctx: Context, runner: PrefectRunner, api_url: str, account: str
 ) -> None:
@@ -218,6 +231,21 @@ def test_every_change_of_the_plan_republishes_it_status_first_in_words(
     drain(ctx, runner)  # the carry's step runs render the moves and publish the plan
     after = _latest_plan(api_url, ref)
     assert after["status"][after["milestone"].index("Go/no-go decision")] == "done"
+    # one artifact per bid, updated in place: no version per change piling up in Prefect
+    [plan] = _plan_versions(api_url, ref)
+    assert plan["updated"] > plan["created"]
+
+    import httpx
+
+    from flows import deadline_watch
+
+    httpx.delete(f"{api_url}/artifacts/{plan['id']}", timeout=10).raise_for_status()
+    runner.watch_deadlines(ctx, notify=False)  # the id this process knew is gone: made again
+    [again_made] = _plan_versions(api_url, ref)
+    assert again_made["id"] != plan["id"] and "Go/no-go decision" in again_made["data"]
+    deadline_watch._PLAN_IDS.clear()  # another process: asks for the latest, updates it
+    runner.watch_deadlines(ctx, notify=False)
+    assert [a["id"] for a in _plan_versions(api_url, ref)] == [again_made["id"]]
 
     from orchestrator.core.effects import EffectKind
     from tests.factories import queue_render
