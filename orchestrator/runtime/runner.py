@@ -174,10 +174,14 @@ def warm_up(ctx: Context) -> None:
     And what each of them then read or compiled on first use (another 0.4 CPU-s a process,
     measured on a bid's every step): the .docx and message templates prepared, the rules'
     tables and YAML files read, this year's and next year's public holidays of the home
-    country. A file that cannot be read here is skipped: it fails where it is used, naming
+    country; and the database models' mappings, which SQLAlchemy completes at the first
+    query. A file that cannot be read here is skipped: it fails where it is used, naming
     the bid, as it did before."""
     documents = ctx.documents  # made on first use: the templates' renderer
     import holidays  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()  # the models' mappings, done at the first query otherwise
 
     import orchestrator.decisions.engine
     import orchestrator.slack.notify  # noqa: F401

@@ -80,6 +80,16 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+POOL_SIZE = 8
+"""PostgreSQL connections a pool keeps open between uses: a task worker's threads at its
+default `--limit`. SQLAlchemy's default (5) closed every connection past the fifth when a
+burst of bids ended and opened it again at the next: 19 new connections a batch of 20 bids,
+each a new server process that prepares its statements again."""
+POOL_OVERFLOW = 7
+"""Connections opened past `POOL_SIZE` in a burst, closed after it: at most 15 a pool, as
+before."""
+
+
 def make_engine(database_url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL and a busy timeout so processes can share it."""
     if database_url.startswith("sqlite"):
@@ -89,12 +99,14 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     event.listen(engine, "checkout", _still_connected)
     reader = create_engine(
         database_url,
         isolation_level="AUTOCOMMIT",
         connect_args={"options": "-c default_transaction_read_only=on"},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
     )
     event.listen(reader, "checkout", _still_connected)
     event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
