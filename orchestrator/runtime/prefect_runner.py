@@ -8,10 +8,11 @@ answer to a waiting bid may instead go to the workers of a server (`continue_bid
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -141,15 +142,22 @@ class PrefectRunner:
             return work()
 
     def warm_up(self, ctx: Context) -> None:
-        """Import the flows and Prefect's pieces the hand-overs and the plan use (once)."""
+        """Import the flows and Prefect's pieces the hand-overs and the plan use (once), and
+        make a client: its TLS context is built once per process (`prefect_fixes`)."""
 
         def work() -> None:
             import prefect.artifacts
-            import prefect.task_engine  # noqa: F401
+            import prefect.task_engine
+            import prefect.task_worker  # noqa: F401  - what a hand-over (`delay`) imports
+            from prefect.client.orchestration import get_client
 
             import flows.deadline_watch
             import flows.steps
             import flows.tasks  # noqa: F401
+
+            get_client(sync_client=True)  # made, not opened: no request
+            with suppress(ImportError):  # anyio's backend, loaded at first use
+                importlib.import_module("anyio._backends._asyncio")
 
         self.run(ctx, work)
 
