@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from orchestrator.bid.facts import account_of, get_opportunity
 from orchestrator.context import Context
-from orchestrator.store.db import reading, transaction, write_one
+from orchestrator.store.db import POOL_SIZE, reading, transaction, write_one
 from orchestrator.store.models import Account
 from tests.factories import new_bid, record_statements
 
@@ -134,3 +134,40 @@ def test_a_one_statement_write_is_its_own_transaction_on_postgresql(ctx: Context
 
 def _postgres(ctx: Context) -> bool:
     return ctx.engine.dialect.name == "postgresql"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_burst_of_a_task_workers_threads_reuses_the_connections_of_the_last_one(
+    ctx: Context,
+) -> None:
+    """A task worker carries up to 8 bids at once (`--limit`): a pool keeps that many open
+    between bursts, by the pool that writes and by the one `reading` uses. SQLAlchemy's
+    default kept 5 and opened the rest again at every burst (a new server process each)."""
+    import threading
+
+    pid = text("SELECT pg_backend_pid()")
+    threads = POOL_SIZE
+
+    def burst() -> set[tuple[str, int]]:
+        together = threading.Barrier(threads)
+        seen: set[tuple[str, int]] = set()
+        lock = threading.Lock()
+
+        def work() -> None:
+            with transaction(ctx.engine) as session, reading(ctx.engine) as read:
+                got = {("write", session.execute(pid).scalar_one()),
+                       ("read", read.execute(pid).scalar_one())}  # fmt: skip
+                together.wait(timeout=30)  # all of them hold their connections at once
+            with lock:
+                seen.update(got)
+
+        running = [threading.Thread(target=work) for _ in range(threads)]
+        for thread in running:
+            thread.start()
+        for thread in running:
+            thread.join(timeout=60)
+        return seen
+
+    first = burst()
+    assert len(first) == 2 * threads  # each thread its own connection in each pool
+    assert burst() == first  # the same connections: none closed and opened again
