@@ -90,6 +90,20 @@ POOL_OVERFLOW = 7
 before."""
 
 
+PREPARED_MAX = 500
+"""Statements a PostgreSQL connection keeps count of and prepared (psycopg's `prepared_max`).
+psycopg prepares a statement once it was used five times, and kept 100, least recently used
+first out, the counts too: a bid's steps send some 370 statements on one connection, 135 of
+them five times or more, so most were never prepared, parsed and planned at every use
+(17 % of PostgreSQL's CPU for our statements, 6 % of the client's, measured on 20 bids
+carried to contract in one process)."""
+
+
+def _keep_prepared(dbapi_connection: Any, _record: Any) -> None:
+    if hasattr(dbapi_connection, "prepared_max"):  # psycopg 3
+        dbapi_connection.prepared_max = PREPARED_MAX
+
+
 def make_engine(database_url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL and a busy timeout so processes can share it."""
     if database_url.startswith("sqlite"):
@@ -101,6 +115,7 @@ def make_engine(database_url: str) -> Engine:
         return engine
     engine = create_engine(database_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     event.listen(engine, "checkout", _still_connected)
+    event.listen(engine, "connect", _keep_prepared)
     reader = create_engine(
         database_url,
         isolation_level="AUTOCOMMIT",
@@ -109,6 +124,7 @@ def make_engine(database_url: str) -> Engine:
         max_overflow=POOL_OVERFLOW,
     )
     event.listen(reader, "checkout", _still_connected)
+    event.listen(reader, "connect", _keep_prepared)
     event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     _READERS[engine] = reader
     return engine
