@@ -180,13 +180,9 @@ def test_the_statements_a_bid_uses_often_stay_prepared(ctx: Context) -> None:
     prepared. Each pool's connections keep `PREPARED_MAX`."""
     statements = [text(f"SELECT CAST(:n AS int) AS often_{n}") for n in range(150)]
     count = text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%AS often_%'")
-    with transaction(ctx.engine) as session:
-        for _ in range(6):  # prepared at the sixth
-            for n, statement in enumerate(statements):
-                session.execute(statement, {"n": n})
-        assert session.execute(count).scalar_one() == len(statements)
-    with reading(ctx.engine) as session:
-        for _ in range(6):  # prepared at the sixth
-            for n, statement in enumerate(statements):
-                session.execute(statement, {"n": n})
-        assert session.execute(count).scalar_one() == len(statements)
+    for block in (transaction, reading):  # a connection of each pool
+        with block(ctx.engine) as session:
+            for _ in range(6):  # prepared at the sixth
+                for n, statement in enumerate(statements):
+                    session.execute(statement, {"n": n})
+            assert session.execute(count).scalar_one() == len(statements), block.__name__

@@ -114,8 +114,6 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(database_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
-    event.listen(engine, "checkout", _still_connected)
-    event.listen(engine, "connect", _keep_prepared)
     reader = create_engine(
         database_url,
         isolation_level="AUTOCOMMIT",
@@ -123,8 +121,9 @@ def make_engine(database_url: str) -> Engine:
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
     )
-    event.listen(reader, "checkout", _still_connected)
-    event.listen(reader, "connect", _keep_prepared)
+    for pool in (engine, reader):
+        event.listen(pool, "checkout", _still_connected)
+        event.listen(pool, "connect", _keep_prepared)
     event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     _READERS[engine] = reader
     return engine
